@@ -1,0 +1,159 @@
+"""The domain schema: every collection, its fields, their types and limits.
+
+A record is never sent whole: devices send one field change at a time, and
+``sync.validate`` checks each value against the type of that field here. Every field may
+be null (cleared). ``_deleted`` exists on every collection.
+"""
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from schemas.types import MAX_LIST, Id, LongText, ShortText, Time
+
+__all__ = [
+    "COLLECTIONS",
+    "PERSONAL_FIELDS",
+    "Assignment",
+    "Building",
+    "Community",
+    "Delivery",
+    "Household",
+    "HouseholdStatus",
+    "Incident",
+    "Record",
+    "Repair",
+    "Update",
+    "Visit",
+]
+
+Vulnerability = Literal["lone_elderly", "empty_nest", "disabled", "infant", "medical_device"]
+Need = Literal["heater", "water", "medical", "food", "other"]
+IncidentKind = Literal[
+    "heating_outage", "water_outage", "pipe_burst", "leak", "power_outage", "other"
+]
+IncidentStatus = Literal["reported", "responding", "repairing", "restored", "closed"]
+Outcome = Literal["reached", "not_home", "refused", "moved"]
+Item = Literal["heater", "water", "blanket", "other"]
+DeliveryStatus = Literal["delivered", "returned", "lost"]
+RepairStatus = Literal["open", "working", "done"]
+
+
+class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Fields every collection has."""
+
+    deleted: bool | None = msgspec.field(default=None, name="_deleted")
+
+
+class Community(Record):
+    name: ShortText | None = None
+    street: ShortText | None = None
+    district: ShortText | None = None
+
+
+class Building(Record):
+    community: Id | None = None
+    compound: ShortText | None = None
+    label: ShortText | None = None
+    units: Annotated[int, Meta(ge=1, le=100)] | None = None
+    floors: Annotated[int, Meta(ge=1, le=200)] | None = None
+
+
+class Household(Record):
+    building: Id | None = None
+    unit: ShortText | None = None
+    room: ShortText | None = None
+    occupants: Annotated[int, Meta(ge=0, le=50)] | None = None
+    vulnerable: Annotated[list[Vulnerability], Meta(max_length=MAX_LIST)] | None = None
+    contact: ShortText | None = None
+    notes: LongText | None = None
+
+
+class Incident(Record):
+    community: Id | None = None
+    kind: IncidentKind | None = None
+    title: ShortText | None = None
+    status: IncidentStatus | None = None
+    buildings: Annotated[list[Id], Meta(max_length=500)] | None = None
+    #: Where a volunteer found it, for incidents reported from the field.
+    place: ShortText | None = None
+    started_at: Time | None = None
+    eta: Time | None = None
+    restored_at: Time | None = None
+    summary: LongText | None = None
+
+
+class Update(Record):
+    incident: Id | None = None
+    at: Time | None = None
+    text: LongText | None = None
+    public: bool | None = None
+
+
+class Visit(Record):
+    household: Id | None = None
+    incident: Id | None = None
+    at: Time | None = None
+    outcome: Outcome | None = None
+    needs: Annotated[list[Need], Meta(max_length=MAX_LIST)] | None = None
+    note: LongText | None = None
+
+
+class Delivery(Record):
+    household: Id | None = None
+    incident: Id | None = None
+    item: Item | None = None
+    qty: Annotated[int, Meta(ge=1, le=100)] | None = None
+    at: Time | None = None
+    status: DeliveryStatus | None = None
+
+
+class Repair(Record):
+    incident: Id | None = None
+    place: ShortText | None = None
+    description: LongText | None = None
+    status: RepairStatus | None = None
+    at: Time | None = None
+    done_at: Time | None = None
+
+
+class HouseholdStatus(Record):
+    """Id ``<incident>~<household>``: one record however many volunteers touch it."""
+
+    needs_open: Annotated[list[Need], Meta(max_length=MAX_LIST)] | None = None
+    restored: bool | None = None
+    satisfaction: Annotated[int, Meta(ge=1, le=5)] | None = None
+
+
+class Assignment(Record):
+    """Id ``<person>~<building>``."""
+
+    person: Id | None = None
+    building: Id | None = None
+    incident: Id | None = None
+    active: bool | None = None
+
+
+#: Collection name → record Struct.
+COLLECTIONS: dict[str, type[Record]] = {
+    "communities": Community,
+    "buildings": Building,
+    "households": Household,
+    "incidents": Incident,
+    "updates": Update,
+    "visits": Visit,
+    "deliveries": Delivery,
+    "repairs": Repair,
+    "household_status": HouseholdStatus,
+    "assignments": Assignment,
+}
+
+#: Collections whose ids are built from their natural key: name → number of parts.
+DETERMINISTIC_IDS: dict[str, int] = {"household_status": 2, "assignments": 2}
+
+#: Fields that identify a person; only roles that need them may read them.
+PERSONAL_FIELDS: dict[str, frozenset[str]] = {
+    "households": frozenset({"room", "occupants", "vulnerable", "contact", "notes"}),
+    "visits": frozenset({"note"}),
+}

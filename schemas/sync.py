@@ -1,0 +1,55 @@
+"""The one round trip: ``POST /api/v1/sync``."""
+
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from schemas.change import Change
+from schemas.types import Node
+
+__all__ = ["MAX_CHANGES", "MAX_PAGE", "Rejection", "SyncRequest", "SyncResponse"]
+
+MAX_CHANGES = 5000
+MAX_PAGE = 5000
+DEFAULT_PAGE = 1000
+
+
+class SyncRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A device's unsent changes and the cursor of what it has pulled so far.
+
+    ``changes`` are decoded one at a time by the server, so one malformed change is
+    rejected alone instead of failing the request.
+    """
+
+    node: Node
+    cursor: Annotated[int, Meta(ge=0)] = 0
+    changes: list[Change] = []
+    limit: Annotated[int, Meta(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
+
+
+class Rejection(msgspec.Struct):
+    """A change the server refused, with a reason a person can read.
+
+    Attributes:
+        hlc: The change's stamp, or None when the change had none usable.
+        index: Position of the change in the request's ``changes``.
+        error: Stable code, e.g. ``clock_ahead`` (see docs/protocol.md).
+        message: What was wrong and what to do.
+    """
+
+    hlc: str | None
+    index: int
+    error: str
+    message: str
+
+
+class SyncResponse(msgspec.Struct):
+    """The answer: what was accepted and rejected, and a page of winners to pull."""
+
+    accepted: int
+    rejected: list[Rejection]
+    changes: list[Change]
+    cursor: int
+    more: bool
+    server_time: str

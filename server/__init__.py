@@ -1,0 +1,1 @@
+"""Doorstep server: Litestar app, SQLite storage, sync API, CLI."""

@@ -1,0 +1,81 @@
+"""HTTP handlers of the sync API. Thin: decode, authorise, call the store, answer."""
+
+from datetime import UTC, datetime
+
+import msgspec
+from litestar import Request, get, post
+from litestar.params import Dependency
+from typing_extensions import Annotated
+
+from schemas.enroll import EnrollRequest, EnrollResponse
+from schemas.sync import SyncResponse
+from server import exchange
+from server.errors import BadRequestError, DoorstepError, RevokedError, UnauthorizedError
+from server.store import Device, Store
+
+__all__ = ["current_device", "enroll", "healthz", "sync"]
+
+_enroll_decoder = msgspec.json.Decoder(EnrollRequest)
+
+_INVITE_ERRORS = {
+    "invite_unknown": (400, "this invite code does not exist; check it or ask the coordinator for a new one"),
+    "invite_used": (409, "this invite code has already been used; ask the coordinator for a new one"),
+    "invite_expired": (410, "this invite code has expired; ask the coordinator for a new one"),
+}
+
+
+async def current_device(request: Request, store: Store) -> Device:
+    """The enrolled, unrevoked device behind the request's bearer token."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError(
+            "this device is not enrolled: open the invite link or type the invite code"
+        )
+    device = await store.device_for_token(token.strip())
+    if device is None:
+        raise UnauthorizedError(
+            "unknown device token: enrol this device again with a new invite code"
+        )
+    if device.revoked:
+        raise RevokedError(
+            "this device was revoked: delete local personal data, keep unsent entries "
+            "for export, and enrol again",
+            details={"wipe": True},
+        )
+    return device
+
+
+@get("/healthz", sync_to_thread=False)
+def healthz() -> dict[str, bool]:
+    return {"ok": True}
+
+
+@post("/api/v1/enroll", status_code=200)
+async def enroll(request: Request, store: Store) -> EnrollResponse:
+    """Spend an invite code: bind a new device token to a fresh HLC node id."""
+    try:
+        data = _enroll_decoder.decode(await request.body())
+    except msgspec.ValidationError as exc:
+        raise BadRequestError(f"enrolment: {exc}", code="invalid_request") from None
+    except msgspec.DecodeError:
+        raise BadRequestError(
+            'enrolment body must be JSON {"code": "...", "device": "..."}', code="invalid_json"
+        ) from None
+    now = exchange.iso_ms(int(datetime.now(UTC).timestamp() * 1000))
+    result = await store.enroll(data.code, data.device, now)
+    if isinstance(result, str):
+        status, message = _INVITE_ERRORS[result]
+        err = DoorstepError(message, code=result)
+        err.status = status
+        raise err
+    token, device = result
+    return EnrollResponse(token=token, node=device.node, role=device.role, person=device.person)  # type: ignore[arg-type]
+
+
+@post("/api/v1/sync", status_code=200)
+async def sync(
+    request: Request, store: Store, device: Annotated[Device, Dependency(skip_validation=True)]
+) -> SyncResponse:
+    """One round trip: push unsent changes, pull winners since the cursor."""
+    return await exchange.sync(store, device, await request.body())

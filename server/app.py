@@ -1,0 +1,77 @@
+"""The Litestar application factory."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Response, get
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import CacheControlHeader
+from litestar.di import Provide
+from litestar.response import File
+from litestar.static_files import create_static_files_router
+
+from server import api
+from server.config import MAX_BODY, Settings
+from server.errors import exception_handlers
+from server.store import Store
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
+    """Build the app for one database file. ``overrides`` replace Settings fields."""
+    settings = settings or Settings(**overrides)
+    store = Store(settings.db)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            yield
+        finally:
+            await store.close()
+
+    async def provide_store() -> Store:
+        return store
+
+    @get("/sw.js", include_in_schema=False, sync_to_thread=False)
+    def service_worker() -> Response:
+        # The service worker must never be served from an HTTP cache, or a fixed app
+        # could not replace a broken one.
+        return File(
+            settings.pwa_dir / "sw.js",
+            content_disposition_type="inline",
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+        )
+
+    static = create_static_files_router(
+        path="/",
+        directories=[settings.pwa_dir],
+        html_mode=True,
+        cache_control=CacheControlHeader(no_cache=True),
+        include_in_schema=False,
+    )
+    logging.getLogger("doorstep").setLevel(logging.INFO)
+    app = Litestar(
+        route_handlers=[api.healthz, api.enroll, api.sync, service_worker, static],
+        dependencies={
+            "store": Provide(provide_store),
+            "device": Provide(api.current_device),
+        },
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        request_max_body_size=MAX_BODY,
+        compression_config=CompressionConfig(
+            backend="gzip",
+            minimum_size=512,
+            gzip_compress_level=6,
+            exclude=["/api/v1/events", "/api/v1/public/.*/events"],
+        ),
+        state=None,
+    )
+    app.state.store = store
+    app.state.settings = settings
+    return app

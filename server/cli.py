@@ -1,0 +1,155 @@
+"""The ``doorstep`` command line."""
+
+import argparse
+import json
+import os
+import sys
+from contextlib import closing
+from pathlib import Path
+
+__all__ = ["main"]
+
+DEFAULT_DB = "data/doorstep.db"
+
+
+def _db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("DOORSTEP_DB", DEFAULT_DB),
+        help=f"SQLite file (default {DEFAULT_DB}, or $DOORSTEP_DB)",
+    )
+
+
+def _base_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("DOORSTEP_BASE_URL", "http://127.0.0.1:8000"),
+        help="address people open, used in links (default http://127.0.0.1:8000)",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.config import Settings
+
+    base = args.base_url
+    if base == "http://127.0.0.1:8000" and (args.port != 8000 or args.host != "127.0.0.1"):
+        base = f"http://{args.host}:{args.port}"
+    app = create_app(Settings(db=args.db, base_url=base))
+    print(f"Doorstep on {base}  (db {args.db})", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    return 0
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    from server.admin import create_invite
+
+    try:
+        code, person = create_invite(
+            args.db, args.role, name=args.name, person=args.person, ttl_hours=args.ttl_hours
+        )
+    except LookupError as exc:
+        print(f"doorstep invite: {exc}", file=sys.stderr)
+        return 2
+    url = f"{args.base_url.rstrip('/')}/#/enroll/{code}"
+    print(json.dumps({"code": code, "url": url, "person": person}, ensure_ascii=False))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from server.admin import connect, meta_get, meta_set, write_records
+    from server.demo import demo_records
+
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    with closing(connect(args.db)) as conn:
+        if meta_get(conn, "demo_loaded"):
+            print(f"demo already loaded in {args.db}", file=sys.stderr)
+            return 0
+        n = write_records(conn, demo_records())
+        meta_set(conn, "demo_loaded", "1")
+    print(f"demo loaded into {args.db}: {n} field changes", file=sys.stderr)
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from server.admin import revoke
+
+    if not revoke(args.db, args.node):
+        print(f"doorstep revoke: no active device {args.node}", file=sys.stderr)
+        return 1
+    print(json.dumps({"revoked": args.node}))
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from server.admin import list_devices
+
+    for row in list_devices(args.db):
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from server.jsonschema import render
+
+    text = render()
+    out = Path(args.out)
+    if args.check:
+        if not out.exists() or out.read_text(encoding="utf-8") != text:
+            print(f"{out} is stale: run `doorstep schema`", file=sys.stderr)
+            return 1
+        return 0
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="doorstep", description="Doorstep field app server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the server")
+    _db(p)
+    _base_url(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("invite", help="create a single-use invite code; prints one JSON line")
+    _db(p)
+    _base_url(p)
+    p.add_argument("--role", choices=["coordinator", "volunteer"], required=True)
+    p.add_argument("--name", help="the person's name, for a new person")
+    p.add_argument("--person", help="an existing person's id, to enrol another device")
+    p.add_argument("--ttl-hours", type=float, default=72.0, help="expiry (default 72)")
+    p.set_defaults(func=cmd_invite)
+
+    p = sub.add_parser("demo", help="load the demo community from the seed stories")
+    _db(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("revoke", help="revoke a device by its node id")
+    _db(p)
+    p.add_argument("node")
+    p.set_defaults(func=cmd_revoke)
+
+    p = sub.add_parser("devices", help="list devices, one JSON line each")
+    _db(p)
+    p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("schema", help="export the JSON Schema the PWA uses")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "pwa/schema.json"))
+    p.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Domain errors carry their HTTP status; one handler turns every failure into one shape.
+
+``{"error": code, "message": text, "details": ...}`` — pinned for every route by
+tests/test_errors.py. An unexpected error is logged with context and answered with a
+reference, never a stack trace.
+"""
+
+import logging
+import secrets
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from schemas.errors import ErrorBody
+
+__all__ = [
+    "BadRequestError",
+    "DoorstepError",
+    "ForbiddenRequestError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "RateLimitedError",
+    "RevokedError",
+    "UnauthorizedError",
+    "exception_handlers",
+]
+
+log = logging.getLogger("doorstep")
+
+
+class DoorstepError(Exception):
+    """An error a client can act on. Subclasses fix ``status`` and ``code``."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code is not None:
+            self.code = code
+
+
+class BadRequestError(DoorstepError):
+    status, code = 400, "bad_request"
+
+
+class UnauthorizedError(DoorstepError):
+    status, code = 401, "unauthorized"
+
+
+class RevokedError(DoorstepError):
+    status, code = 401, "revoked"
+
+
+class ForbiddenRequestError(DoorstepError):
+    status, code = 403, "forbidden"
+
+
+class NotFoundError(DoorstepError):
+    status, code = 404, "not_found"
+
+
+class PayloadTooLargeError(DoorstepError):
+    status, code = 413, "too_large"
+
+
+class RateLimitedError(DoorstepError):
+    status, code = 429, "rate_limited"
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+_HTTP_MESSAGES = {
+    404: "no such page or endpoint; check the address",
+    405: "this endpoint does not accept that method",
+    413: "request body is larger than the server accepts (4 MiB); send fewer changes per request",
+}
+
+
+def _respond(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _domain(_: Request, exc: DoorstepError) -> Response:
+    return _respond(exc.status, ErrorBody(exc.code, exc.message, exc.details))
+
+
+def _http(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if status >= 500:
+        return _unexpected(request, exc)
+    code = _HTTP_CODES.get(status, "bad_request")
+    message = _HTTP_MESSAGES.get(status) or str(exc.detail)
+    details = getattr(exc, "extra", None) or None
+    return _respond(status, ErrorBody(code, message, details), exc.headers)
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    ref = secrets.token_hex(4)
+    log.error(
+        "unexpected error ref=%s %s %s", ref, request.method, request.url.path, exc_info=exc
+    )
+    return _respond(
+        500,
+        ErrorBody("internal", f"unexpected server error (ref {ref}); it was logged; try again"),
+    )
+
+
+exception_handlers = {
+    DoorstepError: _domain,
+    HTTPException: _http,
+    Exception: _unexpected,
+}

@@ -1,0 +1,155 @@
+"""The sync round trip: judge each pushed change, write the batch, answer with a page.
+
+Each change is decoded and judged on its own (``sync.validate``), so one malformed or
+invalid change is rejected — and quarantined with its reason — while the rest of the
+batch is applied in the same transaction.
+"""
+
+import time
+from datetime import UTC, datetime
+
+import msgspec
+
+from schemas.change import Change
+from schemas.sync import MAX_CHANGES, Rejection, SyncResponse
+from server.errors import BadRequestError, ForbiddenRequestError, PayloadTooLargeError
+from server.store import Device, Incoming, Quarantined, Store
+from sync.validate import (
+    ChangeRejectedError,
+    MalformedChangeError,
+    check_change,
+    check_stamp,
+)
+
+__all__ = ["iso_ms", "sync"]
+
+
+class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
+    """SyncRequest with the changes left raw, to be decoded one by one."""
+
+    node: str
+    cursor: int = 0
+    changes: list[msgspec.Raw] = []
+    limit: int = 1000
+
+
+_envelope = msgspec.json.Decoder(_Envelope)
+_change = msgspec.json.Decoder(Change)
+_any = msgspec.json.Decoder()
+_encode = msgspec.json.Encoder()
+
+
+def iso_ms(ms: int) -> str:
+    """Unix ms → ``2026-11-22T14:05:15.123Z``."""
+    at = datetime.fromtimestamp(ms / 1000, UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _decode_envelope(body: bytes) -> _Envelope:
+    try:
+        env = _envelope.decode(body)
+    except msgspec.ValidationError as exc:
+        raise BadRequestError(f"sync request: {exc}", code="invalid_request") from None
+    except msgspec.DecodeError:
+        raise BadRequestError(
+            "sync request body must be a JSON object {node, cursor, changes}",
+            code="invalid_json",
+        ) from None
+    if not isinstance(env.cursor, int) or env.cursor < 0:
+        raise BadRequestError("cursor must be a whole number ≥ 0", code="invalid_request")
+    if not 1 <= env.limit <= 5000:
+        raise BadRequestError("limit must be between 1 and 5000", code="invalid_request")
+    if len(env.changes) > MAX_CHANGES:
+        raise PayloadTooLargeError(
+            f"{len(env.changes)} changes in one request; send at most {MAX_CHANGES} "
+            "per request and the rest in the next",
+            code="too_many_changes",
+        )
+    return env
+
+
+def _stamp_of(raw: msgspec.Raw) -> str | None:
+    try:
+        obj = _any.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    hlc = obj.get("hlc") if isinstance(obj, dict) else None
+    return hlc if isinstance(hlc, str) and len(hlc) <= 64 else None
+
+
+async def sync(store: Store, device: Device, body: bytes) -> SyncResponse:
+    """Handle one ``POST /api/v1/sync`` for an authenticated device."""
+    env = _decode_envelope(body)
+    if env.node != device.node:
+        raise ForbiddenRequestError(
+            f"this token belongs to device {device.node}, not {env.node[:16]!r}",
+            code="wrong_node",
+        )
+    now = int(time.time() * 1000)
+    received = iso_ms(now)
+    good: list[Incoming] = []
+    bad: list[Quarantined] = []
+    rejected: list[Rejection] = []
+    for index, raw in enumerate(env.changes):
+        try:
+            try:
+                ch = _change.decode(raw)
+            except msgspec.ValidationError as exc:
+                raise MalformedChangeError(f"change: {exc}") from None
+            check_stamp(ch.hlc, device.node, now)
+            check_change(ch.coll, ch.id, ch.field, ch.value)
+        except ChangeRejectedError as exc:
+            hlc = _stamp_of(raw)
+            rejected.append(Rejection(hlc, index, exc.code, exc.message))
+            bad.append(_quarantined(raw, hlc, device, exc, received))
+            continue
+        good.append(
+            (
+                ch.hlc,
+                ch.coll,
+                ch.id,
+                ch.field,
+                _encode.encode(ch.value).decode(),
+                device.node,
+                device.person,
+                received,
+            )
+        )
+    await store.write_changes(good, bad, node=device.node, seen_at=received)
+    rows, cursor, more = await store.pull(env.cursor, env.limit, exclude_node=device.node)
+    return SyncResponse(
+        accepted=len(good),
+        rejected=rejected,
+        changes=[Change(c, i, f, msgspec.Raw(v), h) for _, c, i, f, v, h in rows],
+        cursor=cursor,
+        more=more,
+        server_time=iso_ms(int(time.time() * 1000)),
+    )
+
+
+def _quarantined(
+    raw: msgspec.Raw, hlc: str | None, device: Device, exc: ChangeRejectedError, at: str
+) -> Quarantined:
+    try:
+        obj = _any.decode(raw)
+    except msgspec.DecodeError:
+        obj = None
+    get = obj.get if isinstance(obj, dict) else (lambda _k: None)
+
+    def text(key: str) -> str | None:
+        v = get(key)
+        return v[:100] if isinstance(v, str) else None
+
+    return (
+        hlc,
+        device.node,
+        device.person,
+        text("coll"),
+        text("id"),
+        text("field"),
+        bytes(raw).decode(errors="replace")[:20000],
+        exc.code,
+        exc.message,
+        at,
+    )
+

@@ -1,0 +1,100 @@
+"""The database schema, as sqlite-utils migrations. Append new steps; never edit old ones."""
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+__all__ = ["migrate", "migrations"]
+
+migrations = Migrations("doorstep")
+
+
+@migrations()
+def m001_core(db: sqlite_utils.Database) -> None:
+    # history: every accepted change once, in receive order. seq is the server sequence
+    # (the rowid, so max(seq) is O(1)); hlc UNIQUE makes a re-sent change a no-op.
+    db.execute(
+        """CREATE TABLE history (
+            seq INTEGER PRIMARY KEY,
+            hlc TEXT NOT NULL UNIQUE,
+            coll TEXT NOT NULL,
+            id TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value TEXT NOT NULL,
+            node TEXT NOT NULL,
+            person TEXT,
+            received_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX history_record ON history (coll, id)")
+    # winners: the current value of every field and the seq at which it last changed.
+    db.execute(
+        """CREATE TABLE winners (
+            coll TEXT NOT NULL,
+            id TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value TEXT NOT NULL,
+            hlc TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY (coll, id, field)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE UNIQUE INDEX winners_seq ON winners (seq)")
+    db["quarantine"].create(
+        {
+            "qid": int,
+            "hlc": str,
+            "node": str,
+            "person": str,
+            "coll": str,
+            "id": str,
+            "field": str,
+            "raw": str,
+            "error": str,
+            "message": str,
+            "received_at": str,
+            "resolved_at": str,
+        },
+        pk="qid",
+    )
+    db.execute("CREATE UNIQUE INDEX quarantine_stamp ON quarantine (node, hlc, error)")
+    db["people"].create(
+        {"id": str, "name": str, "role": str, "created_at": str}, pk="id"
+    )
+    db["devices"].create(
+        {
+            "node": str,
+            "token_hash": str,
+            "person": str,
+            "role": str,
+            "label": str,
+            "created_at": str,
+            "last_seen": str,
+            "revoked_at": str,
+        },
+        pk="node",
+        foreign_keys=[("person", "people", "id")],
+    )
+    db["devices"].create_index(["token_hash"], unique=True)
+    db["invites"].create(
+        {
+            "code_hash": str,
+            "role": str,
+            "person": str,
+            "created_at": str,
+            "expires_at": str,
+            "used_at": str,
+            "node": str,
+        },
+        pk="code_hash",
+    )
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+def migrate(path: str) -> None:
+    """Create or upgrade the database at ``path`` and switch it to WAL."""
+    db = sqlite_utils.Database(path)
+    try:
+        db.enable_wal()
+        migrations.apply(db)
+    finally:
+        db.close()

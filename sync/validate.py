@@ -1,0 +1,162 @@
+"""Judging one field change against the schema and the clock, with no I/O.
+
+Algorithm: a change is accepted for merging only if
+  1. its collection is in ``schemas.records.COLLECTIONS`` and its field is one of that
+     collection's fields (wire names, ``_deleted`` included);
+  2. its id matches ``schemas.types.ID`` and, for collections with deterministic ids,
+     has exactly the required number of ``~``-joined parts;
+  3. its value converts to the field's declared type (enumerations, list members and
+     lengths, string lengths, integer ranges; null clears a field);
+  4. its stamp parses as a 46-character HLC, carries the writer's own node, and is not
+     more than ``max_ahead`` ms past the server's clock.
+Each check that fails raises its own ``ChangeRejectedError`` subclass, whose ``code`` is
+the stable rejection code of docs/protocol.md. Each change is judged alone so one bad
+change never blocks the rest of a batch.
+"""
+
+import re
+from typing import Any
+
+import msgspec
+
+from schemas.records import COLLECTIONS, DETERMINISTIC_IDS
+from schemas.types import ID
+from sync.clock import MAX_DRIFT_MS, ClockError, parse
+
+__all__ = [
+    "FIELD_TYPES",
+    "ChangeRejectedError",
+    "ClockAheadError",
+    "ForbiddenError",
+    "InvalidIdError",
+    "InvalidValueError",
+    "MalformedChangeError",
+    "MalformedStampError",
+    "UnknownCollectionError",
+    "UnknownFieldError",
+    "WrongNodeError",
+    "check_change",
+    "check_stamp",
+]
+
+_ID = re.compile(ID)
+
+#: collection → wire field name → the type its values must convert to.
+FIELD_TYPES: dict[str, dict[str, Any]] = {
+    coll: {f.encode_name: f.type for f in msgspec.structs.fields(cls)}
+    for coll, cls in COLLECTIONS.items()
+}
+
+
+class ChangeRejectedError(Exception):
+    """A change that cannot be merged. ``code`` is the rejection code on the wire."""
+
+    code = "rejected"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MalformedChangeError(ChangeRejectedError):
+    code = "malformed_change"
+
+
+class MalformedStampError(ChangeRejectedError):
+    code = "malformed_stamp"
+
+
+class UnknownCollectionError(ChangeRejectedError):
+    code = "unknown_collection"
+
+
+class UnknownFieldError(ChangeRejectedError):
+    code = "unknown_field"
+
+
+class InvalidIdError(ChangeRejectedError):
+    code = "invalid_id"
+
+
+class InvalidValueError(ChangeRejectedError):
+    code = "invalid_value"
+
+
+class ClockAheadError(ChangeRejectedError):
+    code = "clock_ahead"
+
+
+class WrongNodeError(ChangeRejectedError):
+    code = "wrong_node"
+
+
+class ForbiddenError(ChangeRejectedError):
+    code = "forbidden"
+
+
+def check_change(coll: str, id: str, field: str, value: Any) -> None:
+    """Check a change's collection, id, field and value against the schema.
+
+    Raises:
+        UnknownCollectionError, InvalidIdError, UnknownFieldError, InvalidValueError.
+    """
+    fields = FIELD_TYPES.get(coll)
+    if fields is None:
+        raise UnknownCollectionError(
+            f"unknown collection {coll[:40]!r}; known: {', '.join(FIELD_TYPES)}"
+        )
+    if not _ID.match(id):
+        raise InvalidIdError(
+            f"{coll} id must be 1-100 characters of letters, digits, '-', '_' or '~'"
+        )
+    parts = DETERMINISTIC_IDS.get(coll)
+    if parts is not None:
+        if id.count("~") != parts - 1 or "" in id.split("~"):
+            raise InvalidIdError(f"{coll} id must have {parts} parts joined by '~'")
+    elif "~" in id:
+        raise InvalidIdError(f"{coll} id must not contain '~'")
+    kind = fields.get(field)
+    if kind is None:
+        raise UnknownFieldError(f"{coll} has no field {field[:40]!r}")
+    try:
+        msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        raise InvalidValueError(f"{coll}.{field}: {exc}") from None
+
+
+def check_stamp(hlc: str, node: str, now: int, max_ahead: int = MAX_DRIFT_MS) -> int:
+    """Check a change's stamp for the device ``node`` at server time ``now`` (ms).
+
+    Returns:
+        The stamp's time in ms.
+
+    Raises:
+        MalformedStampError, WrongNodeError, ClockAheadError.
+    """
+    try:
+        ts = parse(hlc)
+    except ClockError:
+        raise MalformedStampError(
+            "hlc must be 46 characters: YYYY-MM-DDTHH:MM:SS.mmmZ-CCCC-<16 hex node>"
+        ) from None
+    if ts.node != node:
+        raise WrongNodeError(
+            f"stamped by device {ts.node}, not by this device ({node}); "
+            "re-enrolled phones must not resend another device's entries"
+        )
+    ahead = ts.millis - now
+    if ahead > max_ahead:
+        raise ClockAheadError(
+            f"clock is {_duration(ahead)} ahead of the server; "
+            "the app corrects its clock and sends the entry again"
+        )
+    return ts.millis
+
+
+def _duration(ms: int) -> str:
+    minutes = ms // 60000
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 2 * 24 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} days"
