@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import msgspec
 from litestar import Request, get, post
-from litestar.params import Dependency
-from typing_extensions import Annotated
+from litestar.di import NamedDependency
+from litestar.params import SkipValidation
 
 from schemas.enroll import EnrollRequest, EnrollResponse
 from schemas.sync import SyncResponse
@@ -24,7 +24,7 @@ _INVITE_ERRORS = {
 }
 
 
-async def current_device(request: Request, store: Store) -> Device:
+async def current_device(request: Request, store: NamedDependency[Store]) -> Device:
     """The enrolled, unrevoked device behind the request's bearer token."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -52,7 +52,7 @@ def healthz() -> dict[str, bool]:
 
 
 @post("/api/v1/enroll", status_code=200)
-async def enroll(request: Request, store: Store) -> EnrollResponse:
+async def enroll(request: Request, store: NamedDependency[Store]) -> EnrollResponse:
     """Spend an invite code: bind a new device token to a fresh HLC node id."""
     try:
         data = _enroll_decoder.decode(await request.body())
@@ -75,7 +75,7 @@ async def enroll(request: Request, store: Store) -> EnrollResponse:
 
 @post("/api/v1/sync", status_code=200)
 async def sync(
-    request: Request, store: Store, device: Annotated[Device, Dependency(skip_validation=True)]
+    request: Request, store: NamedDependency[Store], device: SkipValidation[Device]
 ) -> SyncResponse:
     """One round trip: push unsent changes, pull winners since the cursor."""
     return await exchange.sync(store, device, await request.body())

@@ -1,0 +1,178 @@
+"""Shared fixtures: a fresh database, the app in-process, and a real server process."""
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from server.app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fresh_db(tmp_path: Path) -> str:
+    """Path of a database file that does not exist yet."""
+    return str(tmp_path / "doorstep.db")
+
+
+def run_cli(*args: str) -> str:
+    """Run ``doorstep`` in a subprocess; returns its standard output."""
+    out = subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return out.stdout
+
+
+def invite(db: str, role: str = "volunteer", name: str = "测试志愿者", **kw: str) -> dict:
+    extra = [x for k, v in kw.items() for x in (f"--{k.replace('_', '-')}", v)]
+    return json.loads(run_cli("invite", "--db", db, "--role", role, "--name", name, *extra))
+
+
+@dataclass
+class Phone:
+    """An enrolled device talking to a server over HTTP."""
+
+    client: Any
+    token: str
+    node: str
+    person: str
+    role: str
+    cursor: int = 0
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def sync(self, changes: list[dict] | None = None, cursor: int | None = None, **kw: Any):
+        body = {"node": self.node, "cursor": self.cursor if cursor is None else cursor,
+                "changes": changes or [], **kw}
+        return self.client.post("/api/v1/sync", json=body, headers=self.headers)
+
+
+def enroll(client: Any, db: str, role: str = "volunteer", name: str = "测试志愿者") -> Phone:
+    code = invite(db, role, name)["code"]
+    r = client.post("/api/v1/enroll", json={"code": code, "device": "pytest"})
+    assert r.status_code == 200, r.text
+    d = r.json()
+    return Phone(client, d["token"], d["node"], d["person"], d["role"])
+
+
+@pytest.fixture
+def client(fresh_db: str) -> Iterator[TestClient]:
+    """The app in-process on a fresh database (lifespan run, connections closed after)."""
+    with TestClient(app=create_app(db=fresh_db)) as c:
+        c.db_path = fresh_db  # type: ignore[attr-defined]
+        yield c
+
+
+@pytest.fixture
+def phone(client: TestClient) -> Phone:
+    return enroll(client, client.db_path)  # type: ignore[attr-defined]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    """A real ``doorstep serve`` process on a free port and its SQLite file."""
+
+    db_path: str
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "LiveServer":
+        log = open(Path(self.db_path).with_suffix(f".{self.port}.log"), "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--db", self.db_path,
+             "--port", str(self.port)],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start in 30 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no cleanup, as in a power cut of the process."""
+        self.stop(signal.SIGKILL)
+
+    def invite(self, role: str = "volunteer", name: str = "测试志愿者") -> dict:
+        d = json.loads(run_cli("invite", "--db", self.db_path, "--role", role, "--name", name,
+                               "--base-url", self.url))
+        return d
+
+    def enroll(self, role: str = "volunteer", name: str = "测试志愿者") -> Phone:
+        return enroll(httpx.Client(base_url=self.url, timeout=30), self.db_path, role, name)
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A real server process with the demo community loaded."""
+    db = str(tmp_path / "live.db")
+    run_cli("demo", "--db", db)
+    server = LiveServer(db).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def empty_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A real server process on an empty database."""
+    server = LiveServer(str(tmp_path / "empty.db")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+os.environ.setdefault("DOORSTEP_LOG_LEVEL", "warning")
