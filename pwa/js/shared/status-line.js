@@ -1,0 +1,26 @@
+// The permanent status line: 离线/在线, "N 条待上传", last synced time, rejected count.
+// It reads everything from the store and the loop state, so any page can mount it.
+import { h, mount, shortTime } from './dom.js';
+import { t } from './i18n.js';
+
+/**
+ * @param {object} info {online, phase, pending, rejected, lastSync, nextAt}
+ * @returns {HTMLElement[]} the parts of the line
+ */
+export function statusParts(info) {
+  const parts = [];
+  const online = info.online && info.phase !== 'error';
+  parts.push(h(`span.st-net.${online ? 'on' : 'off'}`, { dataset: { testid: 'net' } },
+    info.phase === 'syncing' ? t('status.syncing') : online ? t('status.online') : t('status.offline')));
+  if (info.pending > 0) parts.push(h('span.st-pending', { dataset: { testid: 'pending' } }, t('status.waiting', { n: info.pending })));
+  else if (info.lastSync) parts.push(h('span.st-synced', { dataset: { testid: 'synced' } }, t('status.synced')));
+  if (info.rejected > 0) parts.push(h('span.st-rejected', null, t('status.rejected', { n: info.rejected })));
+  parts.push(h('span.st-last', null, info.lastSync ? t('status.last', { time: shortTime(info.lastSync) }) : t('status.never')));
+  return parts;
+}
+
+export function renderStatusLine(el, info) {
+  mount(el, ...statusParts(info));
+  el.classList.toggle('has-pending', info.pending > 0);
+  el.classList.toggle('is-offline', !info.online);
+}

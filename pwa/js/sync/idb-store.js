@@ -1,0 +1,179 @@
+// The device's storage for sync: IndexedDB (durable) + Replica (in memory, for screens).
+// Implements the store interface syncCycle() needs, plus local writes. Each operation is
+// one IndexedDB transaction; the in-memory replica is updated only after it committed.
+import { openDb, transact } from '../shared/db.js';
+import { initial } from './clock.js';
+import { stampEdits, restamp, clockTooFarAhead, observe, toWire } from './outbox.js';
+import { Replica } from './replica.js';
+
+const ALL = ['fields', 'outbox', 'rejected', 'meta'];
+const META_KEYS = ['auth', 'cursor', 'clock', 'offset', 'lastSync'];
+
+/** Put `c` into `fields` if it beats the stored winner; calls won(c) when it does. */
+function putIfNewer(fields, c, won) {
+  const r = fields.get([c.coll, c.id, c.field]);
+  r.onsuccess = () => {
+    const cur = r.result;
+    if (!cur || c.hlc > cur.hlc) { fields.put(toWire(c)); won?.(c); }
+  };
+}
+
+function replaceStamps(s, pairs) {
+  for (const [old, fresh] of pairs) {
+    s.outbox.delete(old.hlc);
+    s.outbox.put(fresh);
+    const r = s.fields.get([old.coll, old.id, old.field]);
+    r.onsuccess = () => { if (r.result && r.result.hlc === old.hlc) s.fields.put(fresh); };
+  }
+}
+
+export class IdbStore {
+  constructor(db, replica = new Replica()) {
+    this.db = db;
+    this.replica = replica;
+    this.meta = { auth: null, cursor: 0, clock: null, offset: 0, lastSync: null };
+    this.listeners = new Set();
+  }
+
+  static async open(name) {
+    const store = new IdbStore(await openDb(name));
+    await store.load();
+    return store;
+  }
+
+  async load() {
+    const [fields, ...metas] = await transact(this.db, ['fields', 'meta'], 'readonly', (s) => {
+      const reqs = [s.fields.getAll(), ...META_KEYS.map((k) => s.meta.get(k))];
+      return { isBox: true, get value() { return reqs.map((r) => r.result); } };
+    });
+    META_KEYS.forEach((k, i) => { if (metas[i] !== undefined) this.meta[k] = metas[i]; });
+    this.replica.applyAll(fields);
+  }
+
+  /** Corrected wall time: what the server's clock reads now, as far as we know. */
+  now() { return Date.now() + (this.meta.offset || 0); }
+
+  onChange(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); }
+  #emit() { for (const fn of this.listeners) fn(); }
+
+  // ---- store interface of syncCycle ------------------------------------------------
+  async node() { return this.meta.auth?.node; }
+  async cursor() { return this.meta.cursor || 0; }
+  pending(limit) { return this.#read('outbox', (s) => s.getAll(null, limit)); }
+  pendingCount() { return this.#read('outbox', (s) => s.count()); }
+  rejectedList() { return this.#read('rejected', (s) => s.getAll()); }
+  rejectedCount() { return this.#read('rejected', (s) => s.count()); }
+
+  /** Commit one answered page: pulled winners, cursor, settled outbox, rejections — atomically. */
+  async commit({ accepted, rejected, pulled, cursor, offset, at }) {
+    const won = [];
+    const meta = { ...this.meta, cursor, lastSync: at };
+    if (offset !== null && offset !== undefined) meta.offset = offset;
+    const now = Date.now() + (meta.offset || 0);
+    await transact(this.db, ALL, 'readwrite', (s) => {
+      // The clock is read inside the transaction: another tab may have advanced it.
+      const m = s.meta.get('clock');
+      m.onsuccess = () => { if (m.result) { meta.clock = observe(m.result, now, pulled); s.meta.put(meta.clock, 'clock'); } };
+      for (const hlc of accepted) s.outbox.delete(hlc);
+      for (const r of rejected) {
+        s.outbox.delete(r.change.hlc);
+        s.rejected.put({ hlc: r.change.hlc, change: r.change, error: r.error, message: r.message, at });
+      }
+      for (const c of pulled) putIfNewer(s.fields, c, (x) => won.push(x));
+      for (const k of ['cursor', 'lastSync', 'offset']) s.meta.put(meta[k], k);
+    });
+    this.meta = meta;
+    this.replica.applyAll(won);
+    this.#emit();
+  }
+
+  /** Re-stamp every unsent change (after clock_ahead, or a new node); returns how many. */
+  async restampAll(offset = this.meta.offset, node = this.meta.auth?.node) {
+    const now = Date.now() + (offset || 0);
+    let pairs = [];
+    let clock = null;
+    await transact(this.db, ALL, 'readwrite', (s) => {
+      const r = s.outbox.getAll();
+      const m = s.meta.get('clock');
+      r.onsuccess = () => {
+        const base = m.result && m.result.node === node ? m.result : initial(node);
+        ({ clock, pairs } = restamp(base, now, r.result));
+        replaceStamps(s, pairs);
+        s.meta.put(clock, 'clock');
+      };
+    });
+    this.meta.clock = clock;
+    this.replica.replaceStamp(pairs);
+    this.#emit();
+    return pairs.length;
+  }
+
+  /**
+   * Record edits `{coll, id, field, value}` made on this device: stamp them (the clock is
+   * read and advanced inside the transaction, so two tabs never mint one stamp twice),
+   * store the winners and append them to the outbox.
+   * @returns {Promise<object[]>} the stamped changes
+   */
+  async write(edits) {
+    const node = this.meta.auth?.node;
+    if (!node) throw new Error('device not enrolled');
+    const now = this.now();
+    let changes = [];
+    let pairs = [];
+    let clock = null;
+    await transact(this.db, ['fields', 'outbox', 'meta'], 'readwrite', (s) => {
+      const m = s.meta.get('clock');
+      m.onsuccess = () => {
+        clock = m.result && m.result.node === node ? m.result : initial(node);
+        const finish = () => {
+          ({ clock, changes } = stampEdits(clock, now, edits));
+          for (const c of changes) { s.outbox.add(c); putIfNewer(s.fields, c); }
+          s.meta.put(clock, 'clock');
+        };
+        if (!clockTooFarAhead(clock, now)) { finish(); return; }
+        // The clock ran ahead (phone clock was fast before the first sync): bring the
+        // unsent changes back with it so their order relative to this edit is kept.
+        const r = s.outbox.getAll();
+        r.onsuccess = () => { ({ clock, pairs } = restamp(clock, now, r.result)); replaceStamps(s, pairs); finish(); };
+      };
+    });
+    this.meta.clock = clock;
+    if (pairs.length) this.replica.replaceStamp(pairs);
+    this.replica.applyAll(changes);
+    this.#emit();
+    return changes;
+  }
+
+  // ---- enrolment -----------------------------------------------------------------------
+  async setAuth(auth) {
+    const old = this.meta.auth;
+    await this.#putMeta('auth', auth);
+    if (old && old.node !== auth.node && (await this.pendingCount()) > 0) await this.restampAll(this.meta.offset, auth.node);
+    this.#emit();
+  }
+
+  async setOffset(offset) { await this.#putMeta('offset', offset); }
+
+  /** Revoked: forget personal data and the session, keep unsent and rejected entries. */
+  async wipe() {
+    await transact(this.db, ['fields', 'meta'], 'readwrite', (s) => {
+      s.fields.clear();
+      for (const k of ['auth', 'cursor', 'lastSync']) s.meta.delete(k);
+    });
+    this.meta = { ...this.meta, auth: null, cursor: 0, lastSync: null };
+    this.replica.clear();
+    this.#emit();
+  }
+
+  async #putMeta(key, value) {
+    await transact(this.db, ['meta'], 'readwrite', (s) => s.meta.put(value, key));
+    this.meta[key] = value;
+  }
+
+  #read(name, fn) {
+    return transact(this.db, [name], 'readonly', (s) => {
+      const r = fn(s[name]);
+      return { isBox: true, get value() { return r.result; } };
+    });
+  }
+}

@@ -1,0 +1,67 @@
+// An incident's buildings → units → households as a grid of tiles coloured by status.
+// Built for speed on cheap phones: plain buttons, one delegated click listener.
+import { h } from '../shared/dom.js';
+import { t, label } from '../shared/i18n.js';
+import { ctx } from '../shared/context.js';
+import { go } from '../shared/router.js';
+import { incidentScope, householdView, indexes, progress } from './model.js';
+import { screen, titleBar } from './screen.js';
+
+export const STATES = ['none', 'not_home', 'reached', 'help', 'heater'];
+const chosen = new Map(); // incident id → building id or 'all'
+
+/** The tiles of one building. Exported for the render benchmark. */
+export function buildingBlock(replica, incidentId, { building, units }, idx) {
+  return h('section.building', { dataset: { building: building.id } },
+    h('h3.building-label', null, building.label || building.id),
+    units.map(({ unit, households }) => h('div.unit', null,
+      h('div.unit-label', null, unit ? t('grid.unit', { n: unit }) : ''),
+      h('div.tiles', null, households.map((hh) => {
+        const v = householdView(replica, incidentId, hh.id, idx);
+        const vuln = Array.isArray(hh.vulnerable) && hh.vulnerable.length > 0;
+        return h(`button.tile.t-${v.state}${vuln ? '.vuln' : ''}`, {
+          type: 'button', dataset: { h: hh.id }, title: label('hstate', v.state),
+        }, hh.room || '?');
+      })))));
+}
+
+/** The whole grid for the given scope (all buildings or one). */
+export function gridOf(replica, incidentId, scope) {
+  const idx = indexes(replica);
+  const grid = h('div.grid', {
+    onclick: (e) => {
+      const tile = e.target.closest('.tile');
+      if (tile) go(`/i/${incidentId}/h/${tile.dataset.h}`);
+    },
+  }, scope.map((b) => buildingBlock(replica, incidentId, b, idx)));
+  return grid;
+}
+
+function legend() {
+  return h('div.legend', { 'aria-label': t('grid.legend') },
+    STATES.map((s) => h('span.legend-item', null, h(`i.swatch.t-${s}`), label('hstate', s))));
+}
+
+export function incidentGridView(incidentId) {
+  const { replica } = ctx.store;
+  const inc = replica.get('incidents', incidentId);
+  if (!inc) return screen(titleBar('—', { back: '/' }), h('p.empty', null, t('incidents.empty')));
+  const scope = incidentScope(replica, inc);
+  const pick = chosen.get(incidentId) ?? (scope.length > 1 ? scope[0].building.id : 'all');
+  const shown = pick === 'all' ? scope : scope.filter((b) => b.building.id === pick);
+  const p = progress(replica, inc);
+  const chip = (id, text) => h(`button.chip${id === pick ? '.on' : ''}`, {
+    type: 'button', onclick: () => { chosen.set(incidentId, id); ctx.redraw?.(); },
+  }, text);
+  return screen(
+    titleBar(inc.title || label('kind', inc.kind || 'other'), {
+      back: '/',
+      actions: [h('a.small-btn', { href: `#/i/${incidentId}/repairs` }, t('grid.repairs'))],
+    }),
+    h('p.progress-line', null, label('istatus', inc.status || 'reported'), ' · ',
+      t('incidents.affected', { n: p.affected }), ' · ',
+      t('incidents.progress', { v: p.visited, r: p.reached, n: p.help, h: p.heaters })),
+    legend(),
+    scope.length > 1 ? h('div.chips.buildings', null, chip('all', t('grid.all')), scope.map((b) => chip(b.building.id, b.building.label || b.building.id))) : null,
+    shown.length ? gridOf(replica, incidentId, shown) : h('p.empty', null, t('grid.noHouseholds')));
+}

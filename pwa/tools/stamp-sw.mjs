@@ -1,0 +1,41 @@
+// Write the precache list and version into pwa/sw.js. Run after changing any shell file:
+//   node pwa/tools/stamp-sw.mjs
+// The version is a hash of the shell's bytes, so an unchanged shell keeps its cache and a
+// changed one makes browsers install the new worker (and show "update available").
+import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, relative, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PWA = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** What the volunteer app needs offline. Other pages (coord/, resident/) are not precached. */
+const ROOTS = ['index.html', 'manifest.webmanifest', 'css', 'icons', 'js/app.js', 'js/shared', 'js/sync', 'js/i18n', 'js/volunteer'];
+const SKIP = /(^|\/)\.|\.md$/;
+
+function walk(path) {
+  if (statSync(path).isDirectory()) return readdirSync(path).sort().flatMap((n) => walk(join(path, n)));
+  return [path];
+}
+
+/** The shell: sorted URL paths and the version hash of their contents. */
+export function shell(root = PWA) {
+  const files = ROOTS.flatMap((r) => walk(join(root, r))).filter((f) => !SKIP.test(relative(root, f))).sort();
+  const hash = createHash('sha256');
+  for (const f of files) { hash.update(relative(root, f)); hash.update('\0'); hash.update(readFileSync(f)); }
+  const urls = [...files.map((f) => `/${relative(root, f).split('\\').join('/')}`)];
+  return { urls, version: hash.digest('hex').slice(0, 12) };
+}
+
+/** sw.js with VERSION and SHELL replaced. */
+export function stamped(source, { urls, version }) {
+  return source
+    .replace(/^const VERSION = .*;$/m, `const VERSION = '${version}';`)
+    .replace(/^const SHELL = [^;]*;$/m, `const SHELL = ${JSON.stringify(urls, null, 2)};`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const sw = join(PWA, 'sw.js');
+  const s = shell();
+  writeFileSync(sw, stamped(readFileSync(sw, 'utf8'), s));
+  console.log(`sw.js: version ${s.version}, ${s.urls.length} files`);
+}
