@@ -176,3 +176,12 @@ def empty_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 os.environ.setdefault("DOORSTEP_LOG_LEVEL", "warning")
+
+
+@pytest.fixture(scope="module")
+def shared_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One in-process app for a whole module (property tests use fresh ids per example)."""
+    db = str(tmp_path_factory.mktemp("shared") / "doorstep.db")
+    with TestClient(app=create_app(db=db)) as c:
+        c.db_path = db  # type: ignore[attr-defined]
+        yield c

@@ -1,0 +1,123 @@
+"""Convergence through the real server: any shuffle, duplication or loss-then-retry of
+pushes leaves every replica and the server with the state computed from all changes."""
+
+import itertools
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from litestar.testing import TestClient
+
+from server.admin import create_invite
+from server.app import create_app
+from sync import clock
+from sync.merge import apply, merge
+
+_example = itertools.count()
+NODES_PER_EXAMPLE = 3
+FIELDS = [("visits", "outcome", ["reached", "not_home", "refused", "moved"]),
+          ("visits", "note", ["", "门口有积水", "独居老人", "已送电暖气"]),
+          ("household_status", "needs_open", [[], ["heater"], ["water", "medical"]]),
+          ("household_status", "restored", [True, False])]
+
+
+@dataclass
+class Replica:
+    client: TestClient
+    token: str
+    node: str
+    state: dict = field(default_factory=dict)
+    outbox: list = field(default_factory=list)
+    cursor: int = 0
+    ts: clock.Timestamp | None = None
+
+    def post(self, changes: list[dict], cursor: int | None = None) -> dict:
+        r = self.client.post(
+            "/api/v1/sync",
+            json={"node": self.node, "cursor": self.cursor if cursor is None else cursor,
+                  "changes": changes, "limit": 7},
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def pull_all(self) -> None:
+        while True:
+            d = self.post([])
+            for ch in d["changes"]:
+                apply(self.state, ch)
+            self.cursor = d["cursor"]
+            if not d["more"]:
+                return
+
+
+def new_replica(client: TestClient) -> Replica:
+    code, _ = create_invite(client.db_path, "volunteer", name="r")
+    d = client.post("/api/v1/enroll", json={"code": code}).json()
+    return Replica(client, d["token"], d["node"], ts=clock.initial(d["node"]))
+
+
+# A write: (replica, record index, field index, value index, clock step in ms; may go back).
+writes_st = st.lists(
+    st.tuples(st.integers(0, NODES_PER_EXAMPLE - 1), st.integers(0, 2), st.integers(0, 3),
+              st.integers(0, 3), st.integers(-5, 50)),
+    min_size=1, max_size=40,
+)
+# Delivery: for each batch, what happens to it: 0 ok, 1 sent twice, 2 request lost before
+# the server, 3 answer lost after the server applied it.
+fate_st = st.lists(st.integers(0, 3), min_size=1, max_size=60)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(writes=writes_st, fates=fate_st, batch=st.integers(1, 6), order=st.randoms(use_true_random=False))
+def test_replicas_converge_through_the_server(shared_client, writes, fates, batch, order) -> None:
+    ex = next(_example)
+    reps = [new_replica(shared_client) for _ in range(NODES_PER_EXAMPLE)]
+    base = 1_795_000_000_000 + ex
+    now = [base] * NODES_PER_EXAMPLE
+    everything: list[dict] = []
+    for who, rec, fld, val, step in writes:
+        r = reps[who]
+        coll, name, values = FIELDS[fld]
+        rid = f"e{ex}r{rec}" if coll == "visits" else f"e{ex}i~h{rec}"
+        now[who] += step
+        # Stamps are made near real time so the server's clock_ahead check passes.
+        import time
+
+        r.ts = clock.send(r.ts, max(int(time.time() * 1000) - 60_000, 0) + (now[who] - base))
+        ch = {"coll": coll, "id": rid, "field": name, "value": values[val % len(values)],
+              "hlc": clock.format_stamp(r.ts)}
+        apply(r.state, ch)
+        r.outbox.append(ch)
+        everything.append(ch)
+
+    # Push in shuffled batches with duplicates and losses; then retry until outboxes empty.
+    fate = iter(itertools.cycle(fates))
+    for _round in range(50):
+        pending = [r for r in reps if r.outbox]
+        if not pending:
+            break
+        order.shuffle(pending)
+        for r in pending:
+            chunk = r.outbox[:batch]
+            f = next(fate) if _round < 3 else 0
+            if f == 2:
+                continue  # lost on the way: nothing reached the server, resend later
+            d = r.post(chunk)
+            if f == 1:
+                d = r.post(chunk)
+            assert d["rejected"] == []
+            if f == 3:
+                continue  # applied, but the answer was lost: the device resends later
+            del r.outbox[: len(chunk)]
+    assert all(not r.outbox for r in reps)
+
+    reference = merge({}, everything)
+    for r in reps:
+        r.pull_all()
+        mine = {k: v for k, v in r.state.items() if k[1].startswith(f"e{ex}")}
+        assert mine == reference
+    observer = new_replica(shared_client)
+    observer.pull_all()
+    seen = {k: v for k, v in observer.state.items() if k[1].startswith(f"e{ex}")}
+    assert seen == reference
