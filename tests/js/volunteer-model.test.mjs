@@ -1,0 +1,54 @@
+// What a household tile shows, derived from visits, deliveries and household_status.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Replica } from '../../pwa/js/sync/replica.js';
+import { householdView, progress, incidentScope } from '../../pwa/js/volunteer/model.js';
+
+const N = '0123456789abcdef';
+let tick = 0;
+function put(r, coll, id, fields) {
+  r.applyAll(Object.entries(fields).map(([field, value]) => ({
+    coll, id, field, value, hlc: `2026-11-22T14:00:00.000Z-${(tick++).toString(16).padStart(4, '0')}-${N}`,
+  })));
+}
+function world() {
+  const r = new Replica();
+  put(r, 'buildings', 'b1', { label: '55号院1号楼', units: 2 });
+  put(r, 'households', 'h1', { building: 'b1', unit: '1', room: '101' });
+  put(r, 'households', 'h2', { building: 'b1', unit: '1', room: '102' });
+  put(r, 'households', 'h3', { building: 'b1', unit: '2', room: '101', vulnerable: ['lone_elderly'] });
+  put(r, 'incidents', 'i1', { title: '停暖', buildings: ['b1'], status: 'repairing' });
+  return r;
+}
+
+test('a household moves through the five states as the night goes on', () => {
+  const r = world();
+  assert.equal(householdView(r, 'i1', 'h1').state, 'none');
+  put(r, 'visits', 'v1', { household: 'h1', incident: 'i1', at: '2026-11-22T14:01:00Z', outcome: 'not_home', needs: [] });
+  assert.equal(householdView(r, 'i1', 'h1').state, 'not_home');
+  put(r, 'visits', 'v2', { household: 'h1', incident: 'i1', at: '2026-11-22T15:01:00Z', outcome: 'reached', needs: ['heater'] });
+  put(r, 'household_status', 'i1~h1', { needs_open: ['heater'] });
+  assert.equal(householdView(r, 'i1', 'h1').state, 'help');
+  put(r, 'deliveries', 'd1', { household: 'h1', incident: 'i1', item: 'heater', qty: 1, status: 'delivered', at: '2026-11-22T15:10:00Z' });
+  put(r, 'household_status', 'i1~h1', { needs_open: [] });
+  const v = householdView(r, 'i1', 'h1');
+  assert.equal(v.state, 'heater');
+  assert.equal(v.heatersOut, 1);
+  assert.equal(v.visits[0].id, 'v2', 'newest visit first');
+  put(r, 'deliveries', 'd1', { status: 'returned' });
+  assert.equal(householdView(r, 'i1', 'h1').state, 'reached');
+});
+
+test('visits of another incident do not colour this one', () => {
+  const r = world();
+  put(r, 'visits', 'v9', { household: 'h2', incident: 'other', at: '2026-11-22T14:01:00Z', outcome: 'reached' });
+  assert.equal(householdView(r, 'i1', 'h2').state, 'none');
+});
+
+test('scope groups households by building and unit; progress counts are derived', () => {
+  const r = world();
+  put(r, 'visits', 'v1', { household: 'h3', incident: 'i1', at: '2026-11-22T14:01:00Z', outcome: 'reached', needs: ['medical'] });
+  const scope = incidentScope(r, r.get('incidents', 'i1'));
+  assert.deepEqual(scope[0].units.map((u) => [u.unit, u.households.map((h) => h.room)]), [['1', ['101', '102']], ['2', ['101']]]);
+  assert.deepEqual(progress(r, r.get('incidents', 'i1')), { affected: 3, visited: 1, reached: 1, help: 1, heaters: 0 });
+});
