@@ -12,7 +12,7 @@ from litestar.di import Provide
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from server import api
+from server import api, coord, public
 from server.config import MAX_BODY, Settings
 from server.errors import exception_handlers
 from server.store import Store
@@ -56,13 +56,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     )
     logging.getLogger("doorstep").setLevel(logging.INFO)
     app = Litestar(
-        route_handlers=[api.healthz, api.enroll, api.sync, service_worker, static],
+        route_handlers=[
+            api.healthz, api.enroll, api.sync, *coord.ROUTES, *public.ROUTES,
+            service_worker, static,
+        ],
         dependencies={
             "store": Provide(provide_store),
             "device": Provide(api.current_device),
         },
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
-        lifespan=[lifespan],
+        lifespan=[lifespan, public.live_lifespan],
         request_max_body_size=MAX_BODY,
         compression_config=CompressionConfig(
             backend="gzip",

@@ -90,6 +90,45 @@ def m001_core(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
+@migrations()
+def m002_live(db: sqlite_utils.Database) -> None:
+    # Live progress (issue 4). Records reference each other by id, stored as JSON text in
+    # winners.value; this index finds "every visit of incident X" without scanning all
+    # visits, which progress needs on every change.
+    db.execute("CREATE INDEX winners_ref ON winners (coll, field, value)")
+    # One public link per incident; the token is a read capability for public data only.
+    db.execute(
+        """CREATE TABLE shares (
+            token TEXT PRIMARY KEY,
+            incident TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT,
+            revoked_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX shares_incident ON shares (incident)")
+    db.execute(
+        """CREATE TABLE push_subs (
+            endpoint TEXT PRIMARY KEY,
+            incident TEXT NOT NULL,
+            p256dh TEXT NOT NULL,
+            auth TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            failures INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute("CREATE INDEX push_subs_incident ON push_subs (incident)")
+    # A notification is sent once even when several server processes tail the same log:
+    # the process whose INSERT claims the key sends it.
+    db.execute(
+        """CREATE TABLE push_sent (
+            key TEXT PRIMARY KEY,
+            incident TEXT NOT NULL,
+            sent_at TEXT NOT NULL
+        )"""
+    )
+
+
 def migrate(path: str) -> None:
     """Create or upgrade the database at ``path`` and switch it to WAL."""
     db = sqlite_utils.Database(path)

@@ -1,0 +1,205 @@
+"""Coordinator endpoints: progress, share links, the live stream, review of the quarantine
+and of overwritten edits.
+
+Until access control lands (issue 5) a coordinator is a device enrolled with the
+``coordinator`` role, authenticated by its bearer token in the ``Authorization`` header
+(never in a URL: the dashboard reads the stream with ``fetch``, not ``EventSource``).
+"""
+
+import io
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import segno
+from litestar import Request, get, post
+from litestar.params import SkipValidation
+from litestar.response import ServerSentEvent
+
+from schemas.progress import Progress
+from schemas.records import COLLECTIONS
+from server.errors import BadRequestError, ForbiddenRequestError, NotFoundError
+from server.live import Broker
+from server.progress import derive
+from server.store import Device
+from server.store_live import LiveStore
+
+__all__ = [
+    "ROUTES",
+    "last_event_id",
+    "live_stats",
+    "progress",
+    "qr_svg",
+    "quarantine",
+    "record_history",
+    "require_coordinator",
+    "resolve",
+    "share",
+    "stream",
+]
+
+#: SSE responses must never be cached or transformed by a proxy.
+SSE_HEADERS = {"Cache-Control": "no-cache, no-transform"}
+
+
+def require_coordinator(device: Device) -> Device:
+    if device.role != "coordinator":
+        raise ForbiddenRequestError(
+            "only a coordinator's device may do this; ask the community office for a "
+            "coordinator invite"
+        )
+    return device
+
+
+def last_event_id(request: Request) -> int | None:
+    """The ``Last-Event-ID`` a reconnecting client sends, as a sequence number."""
+    raw = request.headers.get("last-event-id")
+    if raw is None or not raw.strip():
+        return None
+    if not raw.strip().isdigit() or len(raw.strip()) > 18:
+        raise BadRequestError(
+            "Last-Event-ID must be the id of an event this server sent (a whole number)",
+            code="invalid_event_id",
+        )
+    return int(raw.strip())
+
+
+def _live(request: Request) -> tuple[LiveStore, Broker]:
+    state = request.app.state
+    return state.live_store, state.broker
+
+
+def _now() -> str:
+    at = datetime.now(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def qr_svg(text: str) -> str:
+    """A QR code as SVG, made on the server (segno: pure Python, no JS encoder to ship)."""
+    out = io.BytesIO()
+    segno.make(text, error="m").save(
+        out, kind="svg", scale=6, border=2, xmldecl=False, nl=False, title="QR"
+    )
+    return out.getvalue().decode()
+
+
+@get("/api/v1/incidents/{incident:str}/progress")
+async def progress(request: Request, incident: str, device: SkipValidation[Device]) -> Progress:
+    """The incident's aggregates, derived from the records now."""
+    require_coordinator(device)
+    live, _ = _live(request)
+    data = await live.incident_inputs(incident)
+    if data is None:
+        raise NotFoundError(f"no incident {incident[:100]!r}; check the link", code="no_incident")
+    return derive(incident, data)
+
+
+class ShareResponse(msgspec.Struct):
+    token: str
+    url: str
+    qr: str
+
+
+@post("/api/v1/incidents/{incident:str}/share", status_code=200)
+async def share(request: Request, incident: str, device: SkipValidation[Device]) -> ShareResponse:
+    """The incident's public link for residents (created once, then the same link)."""
+    require_coordinator(device)
+    live, _ = _live(request)
+    if not await live.incident_exists(incident):
+        raise NotFoundError(
+            f"no incident {incident[:100]!r} on the server yet; sync first, then share",
+            code="no_incident",
+        )
+    token = await live.share_of(incident)
+    if token is None:
+        # 144 random bits: the link is the only key to the page.
+        token = secrets.token_urlsafe(18)
+        await live.add_share(token, incident, device.person, _now())
+        token = await live.share_of(incident) or token
+    url = f"{request.app.state.settings.base_url.rstrip('/')}/r/{token}"
+    return ShareResponse(token=token, url=url, qr=qr_svg(url))
+
+
+@get("/api/v1/events")
+async def stream(request: Request, device: SkipValidation[Device]) -> ServerSentEvent:
+    """Coordinator stream: ``change`` and ``progress`` events, ``id`` = server sequence."""
+    require_coordinator(device)
+    _, broker = _live(request)
+    return ServerSentEvent(broker.coordinator_stream(last_event_id(request)), headers=SSE_HEADERS)
+
+
+class QuarantineItem(msgspec.Struct):
+    qid: int
+    hlc: str | None
+    node: str
+    person: str | None
+    name: str | None
+    coll: str | None
+    id: str | None
+    field: str | None
+    raw: str
+    error: str
+    message: str
+    received_at: str
+    resolved_at: str | None
+
+
+@get("/api/v1/quarantine")
+async def quarantine(
+    request: Request, device: SkipValidation[Device], all: bool = False, limit: int = 200
+) -> list[QuarantineItem]:
+    """Rejected changes, newest first, for a coordinator to review."""
+    require_coordinator(device)
+    live, _ = _live(request)
+    rows = await live.quarantine(max(1, min(limit, 1000)), include_resolved=all)
+    return [QuarantineItem(*r) for r in rows]
+
+
+@post("/api/v1/quarantine/{qid:int}/resolve", status_code=200)
+async def resolve(request: Request, qid: int, device: SkipValidation[Device]) -> dict[str, Any]:
+    """Mark a rejected change as reviewed (it stays on record)."""
+    require_coordinator(device)
+    live, _ = _live(request)
+    if not await live.resolve_quarantined(qid, _now()):
+        raise NotFoundError(f"no unresolved rejected change {qid}", code="no_quarantined")
+    return {"qid": qid, "resolved": True}
+
+
+class HistoryItem(msgspec.Struct):
+    seq: int
+    field: str
+    value: msgspec.Raw
+    hlc: str
+    node: str
+    person: str | None
+    name: str | None
+    received_at: str
+    winner: bool
+
+
+@get("/api/v1/records/{coll:str}/{rid:str}/history")
+async def record_history(
+    request: Request, coll: str, rid: str, device: SkipValidation[Device]
+) -> list[HistoryItem]:
+    """Every accepted write of one record — including the ones that lost — with who and when."""
+    require_coordinator(device)
+    if coll not in COLLECTIONS:
+        raise NotFoundError(f"no collection {coll[:50]!r}", code="unknown_collection")
+    live, _ = _live(request)
+    rows = await live.record_history(coll, rid, 2000)
+    return [
+        HistoryItem(s, f, msgspec.Raw(v.encode()), h, n, p, name, at, bool(w))
+        for s, f, v, h, n, p, name, at, w in rows
+    ]
+
+
+@get("/api/v1/live/stats")
+async def live_stats(request: Request, device: SkipValidation[Device]) -> dict[str, Any]:
+    """Open streams of this process, by topic, and how far its tailer has read."""
+    require_coordinator(device)
+    _, broker = _live(request)
+    return {"tail": broker.last, "streams": broker.count()}
+
+
+ROUTES = [progress, share, stream, quarantine, resolve, record_history, live_stats]

@@ -1,0 +1,349 @@
+"""Live streams: one tailer per process reads the change log, one broker fans it out.
+
+The change log is ``history`` ordered by ``seq``. Every server process runs one ``Broker``
+whose tailer polls ``history WHERE seq > last`` (cheap: a rowid range) and, per batch:
+
+1. encodes the batch once as SSE ``change`` frames for coordinators;
+2. works out which incidents the batch touched, derives their progress once, and, when it
+   differs from the last one sent, encodes one ``progress`` frame for coordinators and one
+   ``public`` frame for that incident's residents;
+3. offers the same bytes to every subscriber's bounded buffer. A subscriber whose buffer is
+   full is dropped: its stream ends and the client resumes with ``Last-Event-ID``.
+
+No query ever runs per subscriber per change. Each frame's SSE ``id`` is the sequence the
+tailer had reached, so a client resuming from it misses nothing, and two processes over
+one database file serve the same changes in the same order.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import msgspec
+from litestar.response.sse import ServerSentEventMessage
+
+from schemas.events import ChangeItem, ChangesEvent, ProgressEvent, PublicEvent
+from schemas.progress import Progress, PublicProgress
+from server.progress import derive, public_view
+from server.store_live import LiveStore, LogRow
+
+__all__ = ["COORD", "Broker", "Frame", "Subscriber", "frame"]
+
+log = logging.getLogger("doorstep.live")
+
+COORD = "coord"
+#: Changes per ``change`` frame (a big sync is split into several frames).
+CHUNK = 500
+#: Rows read per tailer step.
+BATCH = 2000
+
+_encode = msgspec.json.Encoder()
+_PING = b": ping\n\n"
+
+
+def frame(kind: str, seq: int, data: bytes, retry: int | None = None) -> bytes:
+    """One SSE event, fully encoded. ``data`` is one line of JSON."""
+    head = f"retry: {retry}\n" if retry is not None else ""
+    return f"{head}id: {seq}\nevent: {kind}\ndata: ".encode() + data + b"\n\n"
+
+
+class Frame(ServerSentEventMessage):
+    """A pre-encoded event: Litestar's ``ServerSentEvent`` sends ``encode()`` as it is, so
+    the bytes built once by the broker go to every subscriber unchanged."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    def encode(self) -> bytes:
+        return self.raw
+
+
+class Subscriber:
+    """One open stream: a bounded buffer of frames and a wake-up event."""
+
+    __slots__ = ("buf", "dropped", "limit", "topic", "wake")
+
+    def __init__(self, topic: str, limit: int) -> None:
+        self.topic = topic
+        self.limit = limit
+        self.buf: deque[tuple[int, bytes]] = deque()
+        self.wake = asyncio.Event()
+        self.dropped = False
+
+    def offer(self, seq: int, data: bytes) -> None:
+        if self.dropped:
+            return
+        if len(self.buf) >= self.limit:
+            # Too slow: drop it rather than buffer without bound. It resumes by id.
+            self.dropped = True
+            self.buf.clear()
+        else:
+            self.buf.append((seq, data))
+        self.wake.set()
+
+
+@dataclass
+class _Cached:
+    """The last frame sent for an incident and the sequence at which its content changed."""
+
+    seq: int
+    body: bytes  # the event JSON with seq zeroed, to compare content
+    raw: bytes  # the SSE frame as sent
+
+
+PublicHook = Callable[[str, PublicProgress | None, PublicProgress], Awaitable[None]]
+
+
+class Broker:
+    """Tails the change log of one database and fans it out to this process's streams."""
+
+    def __init__(
+        self,
+        live: LiveStore,
+        *,
+        poll: float = 0.1,
+        buffer: int = 256,
+        ping: float = 15.0,
+        retry_ms: int = 2000,
+    ) -> None:
+        self.live = live
+        self.poll = poll
+        self.buffer = buffer
+        self.ping = ping
+        self.retry_ms = retry_ms
+        self.last = 0
+        self.subs: dict[str, set[Subscriber]] = {}
+        self._progress: dict[str, tuple[_Cached, Progress]] = {}
+        self._public: dict[str, tuple[_Cached, PublicProgress]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._pinger: asyncio.Task[None] | None = None
+        self._advanced = asyncio.Event()
+        self._wake = asyncio.Event()
+        self.on_public: list[PublicHook] = []
+        self._hooks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.last = await self.live.max_seq()
+        self._task = asyncio.create_task(self._run(), name="doorstep-tailer")
+        self._pinger = asyncio.create_task(self._ping_loop(), name="doorstep-pinger")
+
+    async def stop(self) -> None:
+        for task in (self._task, self._pinger, *self._hooks):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for subs in self.subs.values():
+            for sub in subs:
+                sub.dropped = True
+                sub.wake.set()
+
+    def nudge(self) -> None:
+        """Tail now (called after a local write) instead of at the next poll."""
+        self._wake.set()
+
+    def count(self) -> dict[str, int]:
+        return {topic: len(subs) for topic, subs in self.subs.items() if subs}
+
+    # -- subscribers ----------------------------------------------------------------------
+
+    def subscribe(self, topic: str) -> Subscriber:
+        sub = Subscriber(topic, self.buffer)
+        self.subs.setdefault(topic, set()).add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        subs = self.subs.get(sub.topic)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self.subs[sub.topic]
+
+    def _fan_out(self, topic: str, seq: int, raw: bytes) -> None:
+        for sub in tuple(self.subs.get(topic, ())):
+            sub.offer(seq, raw)
+
+    async def wait_for(self, seq: int, timeout: float = 5.0) -> None:
+        """Wait until this process's tailer has reached ``seq`` (another process may be
+        ahead of it; a client resuming from there must not be sent old events again)."""
+        deadline = time.monotonic() + timeout
+        while self.last < seq and time.monotonic() < deadline:
+            self._advanced.clear()
+            self._wake.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._advanced.wait(), deadline - time.monotonic())
+
+    # -- the tailer -----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                n = await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("live tailer failed at seq %s; retrying", self.last)
+                n = 0
+                await asyncio.sleep(1.0)
+            if n < BATCH:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll)
+
+    async def step(self) -> int:
+        """Read and publish one batch of the log; returns the number of rows read."""
+        rows = await self.live.tail(self.last, BATCH)
+        if not rows:
+            return 0
+        upto = rows[-1][0]
+        if self.subs.get(COORD):
+            for i in range(0, len(rows), CHUNK):
+                part = rows[i : i + CHUNK]
+                self._fan_out(COORD, part[-1][0], self.change_frame(part))
+        touched = await self.live.incidents_touched(rows)
+        for incident in sorted(touched):
+            await self._refresh(incident, upto)
+        self.last = upto
+        self._advanced.set()
+        return len(rows)
+
+    def change_frame(self, rows: list[LogRow]) -> bytes:
+        items = [
+            ChangeItem(seq, c, i, f, msgspec.Raw(v.encode()), h) for seq, c, i, f, v, h in rows
+        ]
+        return frame("change", rows[-1][0], _encode.encode(ChangesEvent(items)))
+
+    async def _refresh(self, incident: str, seq: int) -> None:
+        data = await self.live.incident_inputs(incident)
+        if data is None:
+            return
+        p = derive(incident, data)
+        summary = data.incident.get("summary")
+        pub = public_view(p, summary if isinstance(summary, str) else None)
+        if self._remember_progress(incident, p, seq):
+            self._fan_out(COORD, seq, self._progress[incident][0].raw)
+        old = self._public.get(incident)
+        if self._remember_public(incident, pub, seq):
+            self._fan_out(f"public:{incident}", seq, self._public[incident][0].raw)
+            for hook in self.on_public:
+                task = asyncio.create_task(hook(incident, old[1] if old else None, pub))
+                self._hooks.add(task)
+                task.add_done_callback(self._hooks.discard)
+
+    def _remember_progress(self, incident: str, p: Progress, seq: int) -> bool:
+        p.seq = 0
+        body = _encode.encode(p)
+        old = self._progress.get(incident)
+        if old is not None and old[0].body == body:
+            return False
+        p.seq = seq
+        raw = frame("progress", seq, _encode.encode(ProgressEvent(p)))
+        self._progress[incident] = (_Cached(seq, body, raw), p)
+        return True
+
+    def _remember_public(self, incident: str, pub: PublicProgress, seq: int) -> bool:
+        pub.seq = 0
+        body = _encode.encode(pub)
+        old = self._public.get(incident)
+        if old is not None and old[0].body == body:
+            return False
+        pub.seq = seq
+        raw = frame("public", seq, _encode.encode(PublicEvent(pub)))
+        self._public[incident] = (_Cached(seq, body, raw), pub)
+        return True
+
+    async def progress(self, incident: str) -> tuple[int, bytes, Progress] | None:
+        """The cached progress of an incident (derived now if not cached)."""
+        if incident not in self._progress:
+            seq = self.last
+            data = await self.live.incident_inputs(incident)
+            if data is None:
+                return None
+            if incident not in self._progress:  # the tailer may have got there first
+                p = derive(incident, data)
+                self._remember_progress(incident, p, seq)
+                summary = data.incident.get("summary")
+                pub = public_view(p, summary if isinstance(summary, str) else None)
+                self._remember_public(incident, pub, seq)
+        cached, p = self._progress[incident]
+        return cached.seq, cached.raw, p
+
+    async def public(self, incident: str) -> tuple[int, bytes, PublicProgress] | None:
+        if incident not in self._public and await self.progress(incident) is None:
+            return None
+        cached, pub = self._public[incident]
+        return cached.seq, cached.raw, pub
+
+    async def _ping_loop(self) -> None:
+        # One timer for all streams, not one per stream: comments keep proxies from
+        # closing idle connections.
+        while True:
+            await asyncio.sleep(self.ping)
+            for subs in tuple(self.subs.values()):
+                for sub in tuple(subs):
+                    sub.offer(-1, _PING)
+
+    # -- streams --------------------------------------------------------------------------
+
+    async def coordinator_stream(self, last_id: int | None) -> AsyncIterator[Frame]:
+        """Changes and progress for a coordinator, resuming after ``last_id``."""
+        if last_id is not None and last_id > self.last:
+            await self.wait_for(last_id)
+        sub = self.subscribe(COORD)
+        try:
+            live_from = self.last
+            yield Frame(f"retry: {self.retry_ms}\n\n".encode())
+            sent = live_from
+            if last_id is not None:
+                sent = min(last_id, live_from)
+                while sent < live_from:
+                    rows = await self.live.tail(sent, CHUNK, upto=live_from)
+                    if not rows:
+                        break
+                    yield Frame(self.change_frame(rows))
+                    sent = rows[-1][0]
+                sent = max(sent, last_id)
+            for incident in await self.live.active_incidents():
+                got = await self.progress(incident)
+                if got is not None:
+                    yield Frame(got[1])
+            async for raw in self._drain(sub, sent):
+                yield raw
+        finally:
+            self.unsubscribe(sub)
+
+    async def public_stream(self, incident: str, last_id: int | None) -> AsyncIterator[Frame]:
+        """The residents' view of one incident, resuming after ``last_id``."""
+        if last_id is not None and last_id > self.last:
+            await self.wait_for(last_id)
+        sub = self.subscribe(f"public:{incident}")
+        try:
+            yield Frame(f"retry: {self.retry_ms}\n\n".encode())
+            got = await self.public(incident)
+            sent = last_id or 0
+            if got is not None:
+                seq, raw, _ = got
+                if last_id is None or last_id < seq:
+                    yield Frame(raw)
+                sent = max(sent, seq)
+            async for raw in self._drain(sub, sent):
+                yield raw
+        finally:
+            self.unsubscribe(sub)
+
+    async def _drain(self, sub: Subscriber, skip: int) -> AsyncIterator[Frame]:
+        """Frames from the subscriber's buffer, leaving out what the client already has
+        (the catch-up sent everything up to ``skip``)."""
+        while not sub.dropped:
+            await sub.wake.wait()
+            sub.wake.clear()
+            while sub.buf:
+                seq, raw = sub.buf.popleft()
+                if seq == -1 or seq > skip:
+                    yield Frame(raw)

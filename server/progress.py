@@ -1,0 +1,147 @@
+"""Incident progress, derived from records (DESIGN.md: counts are never synced).
+
+``derive`` is a pure function over the records ``store_live.incident_inputs`` reads; the
+residents' view is cut from it by ``public_view``, which keeps only incident-wide counts
+and drops them all for incidents small enough that a count could point at a door.
+
+Rules, in the order a coordinator would ask about them:
+
+* a record whose ``_deleted`` is true does not exist;
+* affected = households whose ``building`` is in the incident's ``buildings``;
+* visited = households with a visit for this incident; reached = some visit ``reached``;
+  not_home = visited, never reached, and the latest visit ``not_home``;
+* open needs of a household = its ``household_status.needs_open`` when that field was
+  ever written, else the needs of its latest visit (by ``at``, then id), minus ``heater``
+  when a heater is out with it;
+* heaters out = sum of ``qty`` over heater deliveries ``delivered`` (returned and lost
+  ones are back or gone);
+* restored = every affected household once the incident is ``restored`` or ``closed``,
+  else households whose ``household_status.restored`` is true.
+"""
+
+from typing import Any
+
+from schemas.progress import PUBLIC_MIN_HOUSEHOLDS, Progress, PublicProgress, PublicUpdate
+from server.store_live import IncidentInputs
+
+__all__ = ["LATEST_UPDATES", "derive", "public_view"]
+
+#: Public updates carried in a progress event (the newest first).
+LATEST_UPDATES = 20
+
+_DONE = ("restored", "closed")
+
+
+def _live(recs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in recs.items() if r.get("_deleted") is not True}
+
+
+def _text(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _sort_key(at: Any, rid: str) -> tuple[str, str]:
+    return (at if isinstance(at, str) else "", rid)
+
+
+def derive(incident_id: str, data: IncidentInputs) -> Progress:
+    """The aggregates of one incident from its records."""
+    inc = data.incident
+    status = _text(inc.get("status"))
+    households = _live(data.households)
+    scope = inc.get("buildings") if isinstance(inc.get("buildings"), list) else []
+    households = {k: h for k, h in households.items() if h.get("building") in scope}
+
+    visits_of: dict[str, list[tuple[tuple[str, str], dict[str, Any]]]] = {}
+    for vid, v in _live(data.visits).items():
+        hid = v.get("household")
+        if hid in households:
+            visits_of.setdefault(hid, []).append((_sort_key(v.get("at"), vid), v))
+
+    heaters_of: dict[str, int] = {}
+    for d in _live(data.deliveries).values():
+        hid = d.get("household")
+        if hid in households and d.get("item") == "heater" and d.get("status") == "delivered":
+            qty = d.get("qty")
+            heaters_of[hid] = heaters_of.get(hid, 0) + (qty if isinstance(qty, int) else 1)
+
+    statuses = _live(data.statuses)
+    prefix = incident_id + "~"
+    p = Progress(
+        incident=incident_id,
+        seq=data.seq,
+        kind=_text(inc.get("kind")),
+        title=_text(inc.get("title")),
+        status=status,
+        eta=_text(inc.get("eta")),
+        started_at=_text(inc.get("started_at")),
+        restored_at=_text(inc.get("restored_at")),
+    )
+    needs: dict[str, int] = {}
+    restored_flags = 0
+    for hid, h in households.items():
+        p.affected += 1
+        vulnerable = isinstance(h.get("vulnerable"), list) and bool(h["vulnerable"])
+        p.vulnerable += vulnerable
+        visits = sorted(visits_of.get(hid, ()), key=lambda kv: kv[0])
+        reached = any(v.get("outcome") == "reached" for _, v in visits)
+        if visits:
+            p.visited += 1
+            if reached:
+                p.reached += 1
+                p.vulnerable_reached += vulnerable
+            elif visits[-1][1].get("outcome") == "not_home":
+                p.not_home += 1
+        st = statuses.get(prefix + hid, {})
+        if "needs_open" in st:
+            open_needs = st["needs_open"] if isinstance(st["needs_open"], list) else []
+        else:
+            last = visits[-1][1].get("needs") if visits else None
+            open_needs = last if isinstance(last, list) else []
+            if heaters_of.get(hid):
+                open_needs = [n for n in open_needs if n != "heater"]
+        if open_needs:
+            p.needs_open += 1
+            for n in set(open_needs):
+                if isinstance(n, str):
+                    needs[n] = needs.get(n, 0) + 1
+        restored_flags += st.get("restored") is True
+        p.heaters_out += heaters_of.get(hid, 0)
+    p.needs = dict(sorted(needs.items()))
+    p.restored = p.affected if status in _DONE else restored_flags
+    p.updates = _public_updates(data.updates)
+    return p
+
+
+def _public_updates(updates: dict[str, dict[str, Any]]) -> list[PublicUpdate]:
+    out = [
+        PublicUpdate(id=uid, at=_text(u.get("at")), text=u["text"])
+        for uid, u in _live(updates).items()
+        if u.get("public") is True and isinstance(u.get("text"), str) and u["text"].strip()
+    ]
+    out.sort(key=lambda u: _sort_key(u.at, u.id), reverse=True)
+    return out[:LATEST_UPDATES]
+
+
+def public_view(p: Progress, summary: str | None) -> PublicProgress:
+    """What residents may see: incident-wide counts only, none for a small incident.
+
+    No household, room, name, phone, note, vulnerability or need ever reaches this view;
+    counts are not broken down by building or unit, and an incident of fewer than
+    ``PUBLIC_MIN_HOUSEHOLDS`` households shows no counts at all.
+    """
+    counts = p.affected >= PUBLIC_MIN_HOUSEHOLDS
+    return PublicProgress(
+        seq=p.seq,
+        kind=p.kind,
+        title=p.title,
+        summary=summary,
+        status=p.status,
+        affected=p.affected if counts else None,
+        visited=p.visited if counts else None,
+        restored=p.restored if counts else None,
+        eta=p.eta,
+        started_at=p.started_at,
+        restored_at=p.restored_at,
+        updates=p.updates,
+    )

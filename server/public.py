@@ -1,0 +1,209 @@
+"""Residents' endpoints, reached by an unguessable per-incident link ``/r/<token>``.
+
+The token in the path is the capability: whoever has the link may read the incident's
+public view (``schemas.progress.PublicProgress``) — progress and public updates, never a
+name, room, phone, note, vulnerability or need. Also here: the live wiring (one
+``LiveStore``, ``Broker`` and ``Pusher`` per process, started with the app).
+"""
+
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Response, get, post
+from litestar.response import File, ServerSentEvent
+
+from schemas.progress import PublicProgress
+from server.coord import SSE_HEADERS, last_event_id, qr_svg
+from server.errors import BadRequestError, NotFoundError
+from server.live import Broker
+from server.push import Pusher, endpoint_allowed
+from server.store_live import LiveStore, PushSub
+
+__all__ = ["ROUTES", "live_lifespan"]
+
+_TOKEN_TTL = 60.0
+
+
+@asynccontextmanager
+async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Open the live connection, start the tailer and the push sender; stop them after."""
+    settings = app.state.settings
+    live = LiveStore(str(settings.db))
+    await live.open()
+    # DOORSTEP_SSE_PING: seconds between comment pings on idle streams (default 15).
+    broker = Broker(live, ping=float(os.environ.get("DOORSTEP_SSE_PING", "15")))
+    pusher = Pusher(live, settings.base_url)
+    await pusher.start()
+    broker.on_public.append(pusher.on_public)
+    app.state.live_store, app.state.broker, app.state.pusher = live, broker, pusher
+    app.state.share_cache = {}
+    await broker.start()
+    try:
+        yield
+    finally:
+        await broker.stop()
+        await live.close()
+
+
+async def _incident(request: Request, token: str) -> str:
+    """The incident a share token opens (cached briefly: residents reconnect often)."""
+    cache: dict[str, tuple[float, str]] = request.app.state.share_cache
+    hit = cache.get(token)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < _TOKEN_TTL:
+        return hit[1]
+    incident = None
+    if 10 <= len(token) <= 64:
+        incident = await request.app.state.live_store.incident_of_share(token)
+    if incident is None:
+        raise NotFoundError(
+            "this link is not valid (or no longer); ask in the residents' group for the "
+            "current one",
+            code="no_share",
+        )
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[token] = (now, incident)
+    return incident
+
+
+@get("/r/{token:str}", include_in_schema=False)
+async def resident_page(request: Request, token: str) -> File:
+    """The residents' page (the same static page for every link; it reads its token)."""
+    await _incident(request, token)
+    return File(
+        request.app.state.settings.pwa_dir / "resident.html",
+        content_disposition_type="inline",
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"},
+    )
+
+
+@get("/r/{token:str}/qr.svg", include_in_schema=False)
+async def resident_qr(request: Request, token: str) -> Response:
+    """A QR code of the residents' link, to print or show on the coordinator's screen."""
+    await _incident(request, token)
+    url = f"{request.app.state.settings.base_url.rstrip('/')}/r/{token}"
+    return Response(
+        qr_svg(url), media_type="image/svg+xml", headers={"Cache-Control": "max-age=3600"}
+    )
+
+
+@get("/resident-sw.js", include_in_schema=False, sync_to_thread=False)
+def resident_sw(request: Request) -> File:
+    """The residents' service worker (push only), scoped to ``/r/``."""
+    return File(
+        request.app.state.settings.pwa_dir / "js/resident/sw.js",
+        content_disposition_type="inline",
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/r/"},
+    )
+
+
+@get("/api/v1/public/{token:str}")
+async def public_progress(request: Request, token: str) -> Response:
+    """Progress and public updates of the link's incident, now."""
+    incident = await _incident(request, token)
+    got = await request.app.state.broker.public(incident)
+    if got is None:
+        raise NotFoundError("this incident no longer exists", code="no_incident")
+    _, _, pub = got
+    return Response(
+        msgspec.json.encode(_with_key(pub, request.app.state.pusher.public_key)),
+        media_type="application/json",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+class _PublicAnswer(PublicProgress, kw_only=True):
+    push_key: str = ""
+
+
+def _with_key(pub: PublicProgress, key: str) -> _PublicAnswer:
+    fields = {f: getattr(pub, f) for f in pub.__struct_fields__}
+    return _PublicAnswer(**fields, push_key=key)
+
+
+@get("/api/v1/public/{token:str}/events")
+async def public_events(request: Request, token: str) -> ServerSentEvent:
+    """The same view, live: a ``public`` event whenever it changes; ``id`` = server seq."""
+    incident = await _incident(request, token)
+    broker: Broker = request.app.state.broker
+    return ServerSentEvent(
+        broker.public_stream(incident, last_event_id(request)), headers=SSE_HEADERS
+    )
+
+
+class _Keys(msgspec.Struct):
+    p256dh: str
+    auth: str
+
+
+class _Subscription(msgspec.Struct):
+    """A browser's ``PushSubscription.toJSON()``."""
+
+    endpoint: str
+    keys: _Keys
+    expirationTime: Any = None  # the browser's spelling
+
+
+class _Unsubscribe(msgspec.Struct):
+    endpoint: str
+
+
+def _decode(body: bytes, kind: type[Any]) -> Any:
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.ValidationError as exc:
+        raise BadRequestError(f"push subscription: {exc}", code="invalid_request") from None
+    except msgspec.DecodeError:
+        raise BadRequestError(
+            "body must be the JSON of a browser push subscription", code="invalid_json"
+        ) from None
+
+
+@post("/api/v1/public/{token:str}/push", status_code=201)
+async def push_subscribe(request: Request, token: str) -> dict[str, bool]:
+    """Subscribe a browser to this incident's notifications."""
+    incident = await _incident(request, token)
+    sub: _Subscription = _decode(await request.body(), _Subscription)
+    if not endpoint_allowed(sub.endpoint):
+        raise BadRequestError(
+            "this push endpoint is not a known browser push service", code="invalid_endpoint"
+        )
+    if not (40 <= len(sub.keys.p256dh) <= 120 and 16 <= len(sub.keys.auth) <= 40):
+        raise BadRequestError("push subscription keys have the wrong size", code="invalid_keys")
+    live: LiveStore = request.app.state.live_store
+    await live.add_push(incident, PushSub(sub.endpoint, sub.keys.p256dh, sub.keys.auth), _now())
+    got = await request.app.state.broker.public(incident)
+    await request.app.state.pusher.subscribed(incident, got[2] if got else None)
+    return {"subscribed": True}
+
+
+@post("/api/v1/public/{token:str}/push/unsubscribe", status_code=200)
+async def push_unsubscribe(request: Request, token: str) -> dict[str, bool]:
+    incident = await _incident(request, token)
+    sub: _Unsubscribe = _decode(await request.body(), _Unsubscribe)
+    await request.app.state.live_store.remove_push(sub.endpoint, incident)
+    return {"subscribed": False}
+
+
+def _now() -> str:
+    at = datetime.now(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+ROUTES = [
+    resident_page,
+    resident_qr,
+    resident_sw,
+    public_progress,
+    public_events,
+    push_subscribe,
+    push_unsubscribe,
+]
