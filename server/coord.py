@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import segno
 from litestar import Request, get, post
-from litestar.params import SkipValidation
+from litestar.params import FromPath, FromQuery, SkipValidation
 from litestar.response import ServerSentEvent
 
 from schemas.progress import Progress
@@ -85,7 +85,9 @@ def qr_svg(text: str) -> str:
 
 
 @get("/api/v1/incidents/{incident:str}/progress")
-async def progress(request: Request, incident: str, device: SkipValidation[Device]) -> Progress:
+async def progress(
+    request: Request, incident: FromPath[str], device: SkipValidation[Device]
+) -> Progress:
     """The incident's aggregates, derived from the records now."""
     require_coordinator(device)
     live, _ = _live(request)
@@ -102,7 +104,9 @@ class ShareResponse(msgspec.Struct):
 
 
 @post("/api/v1/incidents/{incident:str}/share", status_code=200)
-async def share(request: Request, incident: str, device: SkipValidation[Device]) -> ShareResponse:
+async def share(
+    request: Request, incident: FromPath[str], device: SkipValidation[Device]
+) -> ShareResponse:
     """The incident's public link for residents (created once, then the same link)."""
     require_coordinator(device)
     live, _ = _live(request)
@@ -147,7 +151,10 @@ class QuarantineItem(msgspec.Struct):
 
 @get("/api/v1/quarantine")
 async def quarantine(
-    request: Request, device: SkipValidation[Device], all: bool = False, limit: int = 200
+    request: Request,
+    device: SkipValidation[Device],
+    all: FromQuery[bool] = False,
+    limit: FromQuery[int] = 200,
 ) -> list[QuarantineItem]:
     """Rejected changes, newest first, for a coordinator to review."""
     require_coordinator(device)
@@ -157,7 +164,9 @@ async def quarantine(
 
 
 @post("/api/v1/quarantine/{qid:int}/resolve", status_code=200)
-async def resolve(request: Request, qid: int, device: SkipValidation[Device]) -> dict[str, Any]:
+async def resolve(
+    request: Request, qid: FromPath[int], device: SkipValidation[Device]
+) -> dict[str, Any]:
     """Mark a rejected change as reviewed (it stays on record)."""
     require_coordinator(device)
     live, _ = _live(request)
@@ -180,7 +189,7 @@ class HistoryItem(msgspec.Struct):
 
 @get("/api/v1/records/{coll:str}/{rid:str}/history")
 async def record_history(
-    request: Request, coll: str, rid: str, device: SkipValidation[Device]
+    request: Request, coll: FromPath[str], rid: FromPath[str], device: SkipValidation[Device]
 ) -> list[HistoryItem]:
     """Every accepted write of one record — including the ones that lost — with who and when."""
     require_coordinator(device)

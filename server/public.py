@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import File, ServerSentEvent
 
 from schemas.progress import PublicProgress
@@ -73,7 +74,7 @@ async def _incident(request: Request, token: str) -> str:
 
 
 @get("/r/{token:str}", include_in_schema=False)
-async def resident_page(request: Request, token: str) -> File:
+async def resident_page(request: Request, token: FromPath[str]) -> File:
     """The residents' page (the same static page for every link; it reads its token)."""
     await _incident(request, token)
     return File(
@@ -85,7 +86,7 @@ async def resident_page(request: Request, token: str) -> File:
 
 
 @get("/r/{token:str}/qr.svg", include_in_schema=False)
-async def resident_qr(request: Request, token: str) -> Response:
+async def resident_qr(request: Request, token: FromPath[str]) -> Response:
     """A QR code of the residents' link, to print or show on the coordinator's screen."""
     await _incident(request, token)
     url = f"{request.app.state.settings.base_url.rstrip('/')}/r/{token}"
@@ -106,7 +107,7 @@ def resident_sw(request: Request) -> File:
 
 
 @get("/api/v1/public/{token:str}")
-async def public_progress(request: Request, token: str) -> Response:
+async def public_progress(request: Request, token: FromPath[str]) -> Response:
     """Progress and public updates of the link's incident, now."""
     incident = await _incident(request, token)
     got = await request.app.state.broker.public(incident)
@@ -130,7 +131,7 @@ def _with_key(pub: PublicProgress, key: str) -> _PublicAnswer:
 
 
 @get("/api/v1/public/{token:str}/events")
-async def public_events(request: Request, token: str) -> ServerSentEvent:
+async def public_events(request: Request, token: FromPath[str]) -> ServerSentEvent:
     """The same view, live: a ``public`` event whenever it changes; ``id`` = server seq."""
     incident = await _incident(request, token)
     broker: Broker = request.app.state.broker
@@ -168,7 +169,7 @@ def _decode(body: bytes, kind: type[Any]) -> Any:
 
 
 @post("/api/v1/public/{token:str}/push", status_code=201)
-async def push_subscribe(request: Request, token: str) -> dict[str, bool]:
+async def push_subscribe(request: Request, token: FromPath[str]) -> dict[str, bool]:
     """Subscribe a browser to this incident's notifications."""
     incident = await _incident(request, token)
     sub: _Subscription = _decode(await request.body(), _Subscription)
@@ -186,7 +187,7 @@ async def push_subscribe(request: Request, token: str) -> dict[str, bool]:
 
 
 @post("/api/v1/public/{token:str}/push/unsubscribe", status_code=200)
-async def push_unsubscribe(request: Request, token: str) -> dict[str, bool]:
+async def push_unsubscribe(request: Request, token: FromPath[str]) -> dict[str, bool]:
     incident = await _incident(request, token)
     sub: _Unsubscribe = _decode(await request.body(), _Unsubscribe)
     await request.app.state.live_store.remove_push(sub.endpoint, incident)
