@@ -26,10 +26,11 @@ let current = null;
 async function refreshStatus() {
   const { store } = ctx;
   if (!store) return;
-  const [pending, rejected] = await Promise.all([store.pendingCount(), store.rejectedCount()]);
+  const [pending, rejected] = await Promise.all([store.pendingRecords(), store.rejectedCount()]);
   ctx.counts = { pending, rejected };
   renderStatusLine(statusEl, {
     online: navigator.onLine, phase: ctx.syncState?.phase, pending, rejected, lastSync: store.meta.lastSync,
+    pulled: ctx.syncState?.phase === 'syncing' ? ctx.pulled : 0,
   });
   statusEl.onclick = () => go('/settings');
 }
@@ -61,7 +62,8 @@ function startSync() {
     store,
     send: (body) => syncRequest(store.meta.auth.token, body),
     timers: { set: (fn, ms) => setTimeout(fn, ms), clear: (id) => clearTimeout(id) },
-    onState: (s) => { ctx.syncState = s; refreshStatus(); },
+    onState: (s) => { if (s.phase === 'syncing' && ctx.syncState?.phase !== 'syncing') ctx.pulled = 0; ctx.syncState = s; refreshStatus(); },
+    onPage: (p) => { ctx.pulled = p.pulled; },
     onError: (err, failures) => {
       // Offline is normal in a stairwell: the status line says it; no toast storm.
       if (!(err instanceof NetworkError) && failures === 1) handleError(err, 'sync');

@@ -156,4 +156,6 @@ export default {
   'grid.all': 'All',
   'role.volunteer': 'Volunteer',
   'role.coordinator': 'Coordinator',
+  'settings.fields': '{n} field changes',
+  'status.pulled': '{n} received',
 };

@@ -156,4 +156,6 @@ export default {
   'grid.all': '全部',
   'role.volunteer': '志愿者',
   'role.coordinator': '负责人',
+  'settings.fields': '{n} 项改动',
+  'status.pulled': '已接收 {n} 条',
 };

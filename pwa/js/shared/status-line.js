@@ -4,7 +4,7 @@ import { h, mount, shortTime } from './dom.js';
 import { t } from './i18n.js';
 
 /**
- * @param {object} info {online, phase, pending, rejected, lastSync, nextAt}
+ * @param {object} info {online, phase, pending, rejected, lastSync, pulled}
  * @returns {HTMLElement[]} the parts of the line
  */
 export function statusParts(info) {
@@ -12,8 +12,9 @@ export function statusParts(info) {
   const online = info.online && info.phase !== 'error';
   parts.push(h(`span.st-net.${online ? 'on' : 'off'}`, { dataset: { testid: 'net' } },
     info.phase === 'syncing' ? t('status.syncing') : online ? t('status.online') : t('status.offline')));
+  if (info.phase === 'syncing' && info.pulled > 0) parts.push(h('span.st-progress', null, t('status.pulled', { n: info.pulled })));
   if (info.pending > 0) parts.push(h('span.st-pending', { dataset: { testid: 'pending' } }, t('status.waiting', { n: info.pending })));
-  else if (info.lastSync) parts.push(h('span.st-synced', { dataset: { testid: 'synced' } }, t('status.synced')));
+  else if (info.lastSync && info.phase !== 'syncing' && online) parts.push(h('span.st-synced', { dataset: { testid: 'synced' } }, t('status.synced')));
   if (info.rejected > 0) parts.push(h('span.st-rejected', null, t('status.rejected', { n: info.rejected })));
   parts.push(h('span.st-last', null, info.lastSync ? t('status.last', { time: shortTime(info.lastSync) }) : t('status.never')));
   return parts;

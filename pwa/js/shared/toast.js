@@ -24,7 +24,12 @@ export function toast(text, { kind = 'info', ms = 3500, action } = {}) {
   if (action) {
     el.append(h('button.toast-action', { type: 'button', onclick: () => { el.remove(); action.run(); } }, action.label));
   }
-  region().append(el);
+  const r = region();
+  // At most two toasts on a phone screen: a new one pushes the oldest out, and the same
+  // message twice is shown once.
+  for (const old of r.children) if (old.textContent === el.textContent) old.remove();
+  r.append(el);
+  while (r.children.length > 2) r.firstElementChild.remove();
   if (ms > 0) setTimeout(() => el.remove(), ms);
   return el;
 }

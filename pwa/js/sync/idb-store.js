@@ -61,6 +61,11 @@ export class IdbStore {
   async cursor() { return this.meta.cursor || 0; }
   pending(limit) { return this.#read('outbox', (s) => s.getAll(null, limit)); }
   pendingCount() { return this.#read('outbox', (s) => s.count()); }
+  /** How many records (not fields) wait to upload: what a volunteer counts. */
+  async pendingRecords() {
+    const keys = await this.#read('outbox', (s) => s.getAll());
+    return new Set(keys.map((c) => `${c.coll}\u0000${c.id}`)).size;
+  }
   rejectedList() { return this.#read('rejected', (s) => s.getAll()); }
   rejectedCount() { return this.#read('rejected', (s) => s.count()); }
 

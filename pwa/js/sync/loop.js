@@ -18,7 +18,7 @@ export const IDLE_MS = 60_000;
 export const BASE_MS = 2_000;
 export const MAX_MS = 5 * 60_000;
 export const BATCH = 500;
-export const PAGE = 1000;
+export const PAGE = 2000;
 /** Re-stamp rounds in one cycle before backing off (a server clock far off must not hot-loop). */
 export const MAX_RESTAMPS = 3;
 

@@ -27,8 +27,8 @@ export function settingsView() {
   const rejectedBox = h('div');
   (async () => {
     try {
-      const [pending, rejected] = await Promise.all([store.pendingCount(), store.rejectedList()]);
-      mount(pendingBox, h('p', null, `${t('settings.pending')}: `, h('strong', { dataset: { testid: 'pending-count' } }, String(pending))));
+      const [pending, fields, rejected] = await Promise.all([store.pendingRecords(), store.pendingCount(), store.rejectedList()]);
+      mount(pendingBox, h('p', null, `${t('settings.pending')}: `, h('strong', { dataset: { testid: 'pending-count' } }, String(pending)), h('span.muted', null, ` (${t('settings.fields', { n: fields })})`)));
       mount(rejectedBox, h('p.muted', null, t('settings.rejectedHelp')), rejectedList(rejected));
     } catch (err) { handleError(err, 'read outbox'); }
   })();

@@ -1,0 +1,317 @@
+"""The volunteer PWA end to end: Debian's Chromium, driven by Playwright, against a real
+server process (``live_server``) with the demo community loaded.
+
+The stairwell scenario: enrol, lose the network (the service worker's requests too),
+record visits, a heater delivery and a repair, reload while offline, get the network back,
+and see everything reach the server. Plus two phones editing one household offline, and a
+change the server refuses. Screenshots land in /tmp/doorstep-e2e for a human to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = os.environ.get("DOORSTEP_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SHOTS = Path("/tmp/doorstep-e2e")
+HEATING = "丽源路"  # the 741-household heating outage of the demo
+
+# Reads one value from the app's IndexedDB (no app internals needed).
+IDB_GET = """async ([store, key]) => {
+  const db = await new Promise((res, rej) => {
+    const r = indexedDB.open('doorstep'); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error);
+  });
+  try {
+    return await new Promise((res, rej) => {
+      const g = db.transaction(store).objectStore(store).get(key);
+      g.onsuccess = () => res(g.result ?? null); g.onerror = () => rej(g.error);
+    });
+  } finally { db.close(); }
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} missing; CI must run the browser tests")
+        pytest.skip("Debian's chromium is not installed")
+    SHOTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Phone:
+    """One volunteer's phone: a browser context with the app enrolled."""
+
+    def __init__(self, browser: Any, server: Any, name: str) -> None:
+        self.server = server
+        self.context = browser.new_context(
+            viewport={"width": 360, "height": 740}, device_scale_factor=2, locale="zh-CN",
+            service_workers="allow",
+        )
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        invite = server.invite(role="volunteer", name=name)
+        assign_to_heating_incident(server, invite["person"])
+        self.page.goto(invite["url"])
+        self.page.locator(".incident-card").first.wait_for(timeout=20_000)
+        self.wait_status("已同步")
+        # The service worker has taken control: the shell is cached for offline use.
+        self.page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20_000)
+        self.node = self.idb("meta", "auth")["node"]
+
+    def idb(self, store: str, key: Any) -> Any:
+        return self.page.evaluate(IDB_GET, [store, key])
+
+    def status(self) -> str:
+        return self.page.locator("#status").inner_text()
+
+    def wait_status(self, text: str, timeout: int = 20_000) -> None:
+        self.page.wait_for_function(
+            "t => document.getElementById('status').innerText.includes(t)", arg=text, timeout=timeout
+        )
+
+    def wait_synced(self, timeout: int = 30_000) -> None:
+        self.page.wait_for_function(
+            """() => { const s = document.getElementById('status').innerText;
+                       return s.includes('已同步') && !s.includes('待上传'); }""",
+            timeout=timeout,
+        )
+
+    def offline(self, yes: bool = True) -> None:
+        self.context.set_offline(yes)
+
+    def go(self, hash_path: str) -> None:
+        self.page.evaluate("h => { location.hash = h; }", hash_path)
+
+    def sync_now(self) -> None:
+        back = self.page.evaluate("location.hash")
+        self.go("#/settings")
+        self.page.get_by_role("button", name="立即同步").click()
+        self.wait_synced()
+        self.go(back)
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+    def open_heating_incident(self) -> None:
+        self.page.locator(".incident-card", has_text=HEATING).click()
+        try:
+            self.page.locator(".tile").first.wait_for()
+        except Exception:
+            self.shot("failed-open-incident")
+            raise
+
+    def close(self) -> None:
+        assert not self.errors, self.errors
+        self.context.close()
+
+
+def heating_incident(server: Any) -> str:
+    rows = server.query(
+        "SELECT id FROM winners WHERE coll = 'incidents' AND field = 'title' AND value LIKE ?",
+        (f"%{HEATING}%",),
+    )
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def assign_to_heating_incident(server: Any, person: str) -> None:
+    """A coordinator assigns the volunteer to the whole incident (their read/write scope)."""
+    coordinator = server.enroll(role="coordinator", name="社区负责人")
+    incident = heating_incident(server)
+    now = datetime.now(UTC)
+    stamp = f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
+    fields = {"person": person, "incident": incident, "active": True}
+    changes = [
+        {"coll": "assignments", "id": f"{person}~{incident}", "field": f, "value": v,
+         "hlc": f"{stamp}-{i:04x}-{coordinator.node}"}
+        for i, (f, v) in enumerate(fields.items())
+    ]
+    r = coordinator.sync(changes)
+    assert r.status_code == 200 and r.json()["rejected"] == [], r.text
+
+
+def server_values(server: Any, coll: str, ident: str) -> dict[str, Any]:
+    rows = server.query("SELECT field, value FROM winners WHERE coll = ? AND id = ?", (coll, ident))
+    return {f: json.loads(v) for f, v in rows}
+
+
+def test_stairwell_offline_entries_survive_reload_and_upload(browser: Any, live_server: Any) -> None:
+    phone = Phone(browser, live_server, "张三")
+    page = phone.page
+    phone.shot("01-incidents")
+    phone.offline()
+    # The service worker cannot reach the server either: its network is cut too.
+    assert page.evaluate("fetch('/healthz', {cache: 'no-store'}).then(r => r.status, () => 'failed')") == "failed"
+    phone.wait_status("离线")
+
+    phone.open_heating_incident()
+    ids = page.eval_on_selector_all(".tile.t-none", "els => els.slice(0, 3).map(e => e.dataset.h)")
+    tile = lambda h: page.locator(f'.tile[data-h="{h}"]')  # noqa: E731
+    # Three taps: the tile, "reached", "heater" — saved.
+    tile(ids[0]).click()
+    page.locator('[data-outcome="reached"]').click()
+    page.locator('.visit-panel [data-need="heater"]').click()
+    page.locator(".state-banner.t-help").wait_for()
+    phone.shot("02-household-needs-heater")
+    page.locator(".heater-btn").click()
+    page.locator(".state-banner.t-heater").wait_for()
+    page.locator(".back").click()
+    tile(ids[1]).click()
+    page.locator('[data-outcome="not_home"]').click()
+    page.locator(".state-banner.t-not_home").wait_for()
+    page.locator(".back").click()
+    tile(ids[2]).click()
+    page.locator('[data-outcome="reached"]').click()
+    page.locator('.visit-panel [data-need="none"]').click()
+    page.locator(".state-banner.t-reached").wait_for()
+    page.locator(".back").click()
+    phone.shot("03-grid-offline")
+    page.locator("a.small-btn", has_text="抢修记录").click()
+    page.locator("input[name=place]").fill("55号院暖井")
+    page.locator("textarea[name=description]").fill("更换一段供暖主管道")
+    page.get_by_role("button", name="记录").click()
+    page.locator("li.repair", has_text="55号院暖井").wait_for()
+    page.locator("li.repair").get_by_role("button", name="开始抢修").click()
+    page.locator('li.repair[data-status="working"]').wait_for()
+    phone.shot("04-repairs-offline")
+    outbox = page.evaluate(
+        "new Promise(r => { const q = indexedDB.open('doorstep'); q.onsuccess = () => {"
+        " const c = q.result.transaction('outbox').objectStore('outbox').getAll();"
+        " c.onsuccess = () => { r(c.result); q.result.close(); }; }; })"
+    )
+    pending_before = len({(c["coll"], c["id"]) for c in outbox})
+    # 3 visits, 1 delivery, 1 repair, 1 household_status (needs found, then met).
+    assert pending_before == 6
+    phone.wait_status(f"{pending_before} 条待上传")
+
+    # Reload with no network: the shell comes from the service worker, data from IndexedDB.
+    page.reload()
+    phone.wait_status(f"{pending_before} 条待上传")
+    assert "离线" in phone.status()
+    incident = page.evaluate("location.hash").split("/")[2]
+    phone.go(f"#/i/{incident}")
+    assert page.locator(f'.tile[data-h="{ids[0]}"]').get_attribute("class").split()[1] == "t-heater"
+    assert "t-not_home" in page.locator(f'.tile[data-h="{ids[1]}"]').get_attribute("class")
+    assert "t-reached" in page.locator(f'.tile[data-h="{ids[2]}"]').get_attribute("class")
+    phone.shot("05-after-offline-reload")
+
+    phone.offline(False)
+    phone.wait_synced()
+    phone.shot("06-synced")
+    rows = live_server.query("SELECT coll, count(*) FROM history WHERE node = ? GROUP BY coll", (phone.node,))
+    by_coll = dict(rows)
+    assert sum(by_coll.values()) == len(outbox)
+    assert by_coll["visits"] == 15 and by_coll["deliveries"] == 6 and by_coll["repairs"] >= 6
+    outcomes = live_server.query(
+        "SELECT w2.value, w.value FROM winners w JOIN winners w2 ON w2.coll = w.coll AND w2.id = w.id"
+        " AND w2.field = 'household' WHERE w.coll = 'visits' AND w.field = 'outcome'"
+        " AND w.hlc LIKE ?", (f"%{phone.node}",)
+    )
+    assert sorted(json.loads(o) for _, o in outcomes) == ["not_home", "reached", "reached"]
+    assert {json.loads(h) for h, _ in outcomes} == set(ids)
+    assert server_values(live_server, "household_status", f"{incident}~{ids[0]}")["needs_open"] == []
+    phone.close()
+
+
+def test_two_phones_editing_one_household_offline_converge(browser: Any, live_server: Any) -> None:
+    a = Phone(browser, live_server, "志愿者甲")
+    b = Phone(browser, live_server, "志愿者乙")
+    a.open_heating_incident()
+    a.page.locator(".tile").first.click()
+    a.page.locator(".needs-editor").wait_for()
+    card = a.page.evaluate("location.hash")
+    _, _, incident, _, household = card.strip("#").split("/")
+    b.go(card)
+    b.page.locator(".needs-editor").wait_for()
+    a.offline()
+    b.offline()
+    a.page.locator('.needs-editor [data-need="water"]').click()
+    a.page.locator(".save-needs").click()
+    a.page.locator(".state-banner.t-help", has_text="饮水").wait_for()
+    b.page.locator('.needs-editor [data-need="medical"]').click()
+    b.page.locator(".needs-editor .chip", has_text="已恢复").click()
+    b.page.locator(".save-needs").click()
+    b.page.locator(".state-banner.t-help", has_text="就医").wait_for()
+    a.offline(False)
+    a.wait_synced()
+    b.offline(False)
+    b.wait_synced()
+    a.sync_now()
+    key = lambda field: ["household_status", f"{incident}~{household}", field]  # noqa: E731
+    server = server_values(live_server, "household_status", f"{incident}~{household}")
+    for field in ("needs_open", "restored"):
+        on_a, on_b = a.idb("fields", key(field)), b.idb("fields", key(field))
+        assert on_a == on_b, field
+        assert on_a["value"] == server[field]
+    assert server["restored"] is True
+    # One record, not two: the deterministic id made both phones edit the same one.
+    assert live_server.query(
+        "SELECT count(DISTINCT id) FROM winners WHERE coll = 'household_status' AND id LIKE ?",
+        (f"%~{household}",),
+    ) == [(1,)]
+    a.page.locator(".state-banner").wait_for()
+    assert a.page.locator(".state-banner").inner_text() == b.page.locator(".state-banner").inner_text()
+    b.shot("07-converged")
+    a.close()
+    b.close()
+
+
+def test_a_rejected_change_is_shown_and_does_not_block_the_others(browser: Any, live_server: Any) -> None:
+    phone = Phone(browser, live_server, "王五")
+    page = phone.page
+    phone.offline()
+    # A change the server must refuse (an outcome outside the schema), straight into the outbox.
+    bad_hlc = page.evaluate(
+        """node => new Promise((res, rej) => {
+          const hlc = new Date(Date.now() - 1000).toISOString() + '-ffff-' + node;
+          const q = indexedDB.open('doorstep');
+          q.onsuccess = () => {
+            const tx = q.result.transaction('outbox', 'readwrite');
+            tx.objectStore('outbox').put({coll: 'visits', id: 'bad-visit-1', field: 'outcome', value: 'exploded', hlc});
+            tx.oncomplete = () => { q.result.close(); res(hlc); };
+            tx.onerror = () => rej(tx.error);
+          };
+        })""",
+        phone.node,
+    )
+    phone.open_heating_incident()
+    good = page.eval_on_selector("#view .tile.t-none", "e => e.dataset.h")
+    page.locator(f'.tile[data-h="{good}"]').click()
+    page.locator('[data-outcome="not_home"]').click()
+    page.locator(".state-banner.t-not_home").wait_for()
+    phone.offline(False)
+    phone.wait_status("1 条被退回")
+    phone.wait_synced()
+    phone.go("#/settings")
+    item = page.locator(f'li.rejected[data-hlc="{bad_hlc}"]')
+    item.wait_for()
+    assert "invalid_value" in item.inner_text() and "exploded" in item.inner_text()
+    phone.shot("08-rejected")
+    # The good visit went through; the bad one sits in quarantine, and on the phone.
+    assert live_server.query(
+        "SELECT count(*) FROM winners WHERE coll = 'visits' AND field = 'household' AND value = ?",
+        (json.dumps(good),),
+    ) == [(1,)]
+    assert live_server.query("SELECT error FROM quarantine WHERE hlc = ?", (bad_hlc,)) == [("invalid_value",)]
+    assert phone.idb("rejected", bad_hlc)["error"] == "invalid_value"
+    assert phone.idb("outbox", bad_hlc) is None
+    phone.close()
