@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 export const PWA = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** What the volunteer app needs offline. Other pages (coord/, resident/) are not precached. */
-const ROOTS = ['index.html', 'manifest.webmanifest', 'css', 'icons', 'js/app.js', 'js/shared', 'js/sync', 'js/i18n', 'js/volunteer'];
+const ROOTS = ['index.html', 'manifest.webmanifest', 'css/app.css', 'icons', 'js/app.js', 'js/shared', 'js/sync', 'js/i18n', 'js/volunteer'];
 const SKIP = /(^|\/)\.|\.md$/;
 
 function walk(path) {
