@@ -43,7 +43,7 @@ export function settingsView() {
   return screen(
     titleBar(t('settings.title'), { back: '/' }),
     h('div.field', null, h('span.field-label', null, t('settings.lang')), h('div.chips', null, langBtn('zh-CN', '中文'), langBtn('en', 'English'))),
-    auth ? h('p', null, `${t('settings.person')}: ${auth.person} · ${label('role', auth.role)}`, h('br'), h('span.muted', null, `${t('settings.device')}: ${auth.node}`)) : null,
+    auth ? h('p', null, label('role', auth.role), h('br'), h('span.muted', null, `${t('settings.device')}: ${auth.node}`)) : null,
     ctx.persistent === false ? h('p.warn-box', null, t('storage.notPersistent')) : ctx.persistent ? h('p.muted', null, t('storage.persistent')) : null,
     ctx.swState === 'none' ? h('p.warn-box', null, t('sw.none')) : null,
     pendingBox,
