@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -193,21 +194,30 @@ def test_stairwell_offline_entries_survive_reload_and_upload(browser: Any, live_
     page.locator("li.repair").get_by_role("button", name="开始抢修").click()
     page.locator('li.repair[data-status="working"]').wait_for()
     phone.shot("04-repairs-offline")
+    # A burst pipe found on the way out: reported from the field, offline.
+    phone.go("#/report")
+    page.locator('button.chip[data-kind="pipe_burst"]').click()
+    page.locator("input[name=place]").fill("56号院2号楼北侧")
+    page.locator("textarea[name=summary]").fill("院内地面结冰，有水从井盖冒出")
+    phone.shot("04b-report")
+    page.get_by_role("button", name="上报").click()
+    page.locator(".incident-card", has_text="56号院2号楼北侧").wait_for()
     outbox = page.evaluate(
         "new Promise(r => { const q = indexedDB.open('doorstep'); q.onsuccess = () => {"
         " const c = q.result.transaction('outbox').objectStore('outbox').getAll();"
         " c.onsuccess = () => { r(c.result); q.result.close(); }; }; })"
     )
     pending_before = len({(c["coll"], c["id"]) for c in outbox})
-    # 3 visits, 1 delivery, 1 repair, 1 household_status (needs found, then met).
-    assert pending_before == 6
+    # 3 visits, 1 delivery, 1 repair, 1 household_status (needs found, then met), 1 incident.
+    assert pending_before == 7
     phone.wait_status(f"{pending_before} 条待上传")
 
     # Reload with no network: the shell comes from the service worker, data from IndexedDB.
     page.reload()
     phone.wait_status(f"{pending_before} 条待上传")
     assert "离线" in phone.status()
-    incident = page.evaluate("location.hash").split("/")[2]
+    incident = heating_incident(live_server)
+    assert page.locator(".incident-card", has_text="56号院2号楼北侧").is_visible()
     phone.go(f"#/i/{incident}")
     assert page.locator(f'.tile[data-h="{ids[0]}"]').get_attribute("class").split()[1] == "t-heater"
     assert "t-not_home" in page.locator(f'.tile[data-h="{ids[1]}"]').get_attribute("class")
@@ -229,6 +239,13 @@ def test_stairwell_offline_entries_survive_reload_and_upload(browser: Any, live_
     assert sorted(json.loads(o) for _, o in outcomes) == ["not_home", "reached", "reached"]
     assert {json.loads(h) for h, _ in outcomes} == set(ids)
     assert server_values(live_server, "household_status", f"{incident}~{ids[0]}")["needs_open"] == []
+    reported = live_server.query(
+        "SELECT id FROM winners WHERE coll = 'incidents' AND field = 'place' AND value = ?",
+        (json.dumps("56号院2号楼北侧", ensure_ascii=False),),
+    )
+    assert len(reported) == 1
+    fields = server_values(live_server, "incidents", reported[0][0])
+    assert fields["status"] == "reported" and fields["kind"] == "pipe_burst"
     phone.close()
 
 
@@ -314,4 +331,63 @@ def test_a_rejected_change_is_shown_and_does_not_block_the_others(browser: Any, 
     assert live_server.query("SELECT error FROM quarantine WHERE hlc = ?", (bad_hlc,)) == [("invalid_value",)]
     assert phone.idb("rejected", bad_hlc)["error"] == "invalid_value"
     assert phone.idb("outbox", bad_hlc) is None
+    phone.close()
+
+
+def test_without_service_workers_the_app_works_online_and_says_offline_needs_a_real_browser(
+    browser: Any, live_server: Any
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, locale="zh-CN", service_workers="block"
+    )
+    page = context.new_page()
+    page.add_init_script("delete Navigator.prototype.serviceWorker")
+    invite = live_server.invite(role="volunteer", name="微信用户")
+    assign_to_heating_incident(live_server, invite["person"])
+    page.goto(invite["url"])
+    page.locator(".toast", has_text="不支持离线使用").wait_for()
+    page.locator(".incident-card", has_text=HEATING).click()
+    page.locator(".tile.t-none").first.click()
+    page.locator('[data-outcome="not_home"]').click()
+    page.wait_for_function(
+        """() => { const s = document.getElementById('status').innerText;
+                   return s.includes('已同步') && !s.includes('待上传'); }""",
+        timeout=30_000,
+    )
+    page.screenshot(path=str(SHOTS / "09-no-service-worker.png"))
+    assert live_server.query(
+        "SELECT count(*) FROM winners WHERE coll = 'visits' AND field = 'outcome' AND value = ?",
+        (json.dumps("not_home"),),
+    )[0][0] >= 1
+    context.close()
+
+
+def test_a_revoked_phone_wipes_personal_data_keeps_unsent_entries_and_asks_to_enrol(
+    browser: Any, live_server: Any
+) -> None:
+    phone = Phone(browser, live_server, "丢手机的人")
+    page = phone.page
+    phone.offline()
+    phone.open_heating_incident()
+    page.locator(".tile.t-none").first.click()
+    page.locator('[data-outcome="refused"]').click()
+    page.locator(".state-banner.t-reached").wait_for()
+    run_cli("revoke", "--db", live_server.db_path, phone.node)
+    phone.offline(False)
+    page.locator(".enroll").wait_for(timeout=30_000)
+    page.locator(".toast", has_text="已被停用").wait_for()
+    phone.shot("10-revoked")
+    assert phone.idb("meta", "auth") is None
+    assert page.evaluate(
+        "new Promise(r => { const q = indexedDB.open('doorstep'); q.onsuccess = () => {"
+        " const tx = q.result.transaction(['fields', 'outbox']);"
+        " const f = tx.objectStore('fields').count(), o = tx.objectStore('outbox').count();"
+        " tx.oncomplete = () => { r([f.result, o.result]); q.result.close(); }; }; })"
+    ) == [0, 5]
+    phone.go("#/settings")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="导出未上传记录（备份文件）").click()
+    bundle = json.loads(Path(dl.value.path()).read_text())
+    assert len(bundle["changes"]) == 5
+    assert {c["field"] for c in bundle["changes"]} >= {"outcome", "household"}
     phone.close()

@@ -66,11 +66,14 @@ export function saveHouseholdStatus(incident, household, fields) {
   return writeRecord('household_status', statusId(incident, household), fields);
 }
 
-/** A volunteer reports a new emergency from the field: status `reported`. */
+/**
+ * A volunteer reports a new emergency from the field: status `reported`. Scope (buildings),
+ * eta and restoration are the coordinator's to set, so they are not written here.
+ */
 export async function reportIncident({ community, kind, title, place, summary }) {
   const now = ctx.store.now();
   const id = uuidv7(now);
-  const fields = { kind, status: 'reported', started_at: iso(now), buildings: [] };
+  const fields = { kind, status: 'reported', started_at: iso(now) };
   if (community) fields.community = community;
   if (title) fields.title = title;
   if (place) fields.place = place;

@@ -51,7 +51,9 @@ export function enrollView(codeFromLink) {
   const form = h('form.enroll', { onsubmit: (e) => { e.preventDefault(); submit(input.value, msg, button); } },
     h('label', null, t('enroll.code'), input), button, msg);
   const el = screen(titleBar(t('enroll.title')), h('p.lead', null, t('enroll.intro')), form,
-    ctx.store.meta.auth ? h('p.muted', null, h('a', { href: '#/' }, `${t('nav.incidents')} ›`)) : null);
+    h('p.muted', null,
+      ctx.store.meta.auth ? h('a', { href: '#/' }, `${t('nav.incidents')} ›`) : null, ' ',
+      h('a', { href: '#/settings' }, `${t('settings.title')} ›`)));
   el.dataset.static = '1';
   if (codeFromLink) queueMicrotask(() => submit(codeFromLink, msg, button));
   return el;

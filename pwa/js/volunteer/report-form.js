@@ -28,12 +28,12 @@ export function reportFormView() {
     e.preventDefault();
     if (!place.value.trim() && !title.value.trim()) { toast(t('report.need'), { kind: 'warn' }); place.focus(); return; }
     try {
-      const id = await reportIncident({
+      await reportIncident({
         community: community?.value, kind, place: place.value.trim(),
         title: title.value.trim() || `${place.value.trim()} ${label('kind', kind)}`.trim(), summary: summary.value.trim(),
       });
       toast(t('report.saved'), { kind: 'ok' });
-      go(`/i/${id}/repairs`);
+      go('/');
     } catch (err) { handleError(err, 'report incident'); }
   };
   const el = screen(
