@@ -1,0 +1,149 @@
+"""Sync write path: 100,000 changes pushed over HTTP vs the same writes in raw sqlite3.
+
+Prints changes/s for both and their ratio (target ≥ 0.8), then the time and gzipped bytes
+of a full pull of 20,000 field winners and the gzipped bytes per change of a typical
+batch of visits. Run: .venv/bin/python bench/sync_push.py [--changes 100000]
+"""
+
+import argparse
+import gzip
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from conftest import LiveServer  # noqa: E402
+from server.migrations import migrate  # noqa: E402
+from server.store import INSERT_HISTORY_SQL  # noqa: E402
+from sync import clock  # noqa: E402
+from sync.ids import uuid7  # noqa: E402
+
+OUTCOMES = ["reached", "not_home", "refused", "moved"]
+
+
+def visit_batches(node: str, total: int, per: int) -> list[list[dict]]:
+    """Typical field work: each visit is 6 field changes."""
+    ts = clock.initial(node)
+    start = int(time.time() * 1000) - 60_000
+    out, batch, n = [], [], 0
+    hh = [uuid7() for _ in range(2000)]
+    while n < total:
+        vid = uuid7()
+        for field, value in (
+            ("household", hh[n % len(hh)]),
+            ("incident", "0190a000-0000-7000-8000-000000000741"),
+            ("at", "2026-11-22T22:05:00.000Z"),
+            ("outcome", OUTCOMES[n % 4]),
+            ("needs", ["heater"] if n % 3 == 0 else []),
+            ("note", "独居老人，已送电暖气" if n % 5 == 0 else ""),
+        ):
+            ts = clock.send(ts, start + n // 60000)
+            batch.append({"coll": "visits", "id": vid, "field": field, "value": value,
+                          "hlc": clock.format_stamp(ts)})
+            n += 1
+            if len(batch) == per:
+                out.append(batch)
+                batch = []
+            if n == total:
+                break
+    if batch:
+        out.append(batch)
+    return out
+
+
+def raw_baseline(path: str, batches: list[list[dict]], node: str) -> float:
+    """The same writes with plain sqlite3: history insert + guarded winners upsert."""
+    migrate(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous=FULL")
+    upsert = (
+        "INSERT INTO winners (coll, id, field, value, hlc, seq) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (coll, id, field) DO UPDATE SET value = excluded.value, "
+        "hlc = excluded.hlc, seq = excluded.seq WHERE excluded.hlc > winners.hlc"
+    )
+    seq = 0
+    t0 = time.perf_counter()
+    for batch in batches:
+        now = "2026-11-22T22:05:00.000Z"
+        hist = [(c["hlc"], c["coll"], c["id"], c["field"], json.dumps(c["value"], ensure_ascii=False),
+                 node, "p", now) for c in batch]
+        win = []
+        for c, h in zip(batch, hist, strict=True):
+            seq += 1
+            win.append((c["coll"], c["id"], c["field"], h[4], c["hlc"], seq))
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(INSERT_HISTORY_SQL, hist)
+        conn.executemany(upsert, win)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--changes", type=int, default=100_000)
+    ap.add_argument("--per", type=int, default=1000)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="doorstep-bench-"))
+
+    server = LiveServer(str(tmp / "server.db")).start()
+    try:
+        phone = server.enroll()
+        batches = visit_batches(phone.node, args.changes, args.per)
+        headers = {**phone.headers, "content-type": "application/json"}
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            # As a device does: each request carries the cursor of the previous answer.
+            cursor = 0
+            t0 = time.perf_counter()
+            for b in batches:
+                body = json.dumps({"node": phone.node, "cursor": cursor, "changes": b},
+                                  ensure_ascii=False).encode()
+                r = c.post("/api/v1/sync", content=body, headers=headers)
+                d = r.json()
+                assert r.status_code == 200 and d["accepted"] == len(b), r.text
+                cursor = d["cursor"]
+            http_s = time.perf_counter() - t0
+
+            # Full pull of 20,000 winners by a second device, gzip on the wire.
+            reader = server.enroll()
+            cursor, got, wire = 0, 0, 0
+            t0 = time.perf_counter()
+            while got < 20_000:
+                r = c.post("/api/v1/sync", headers={**reader.headers, "accept-encoding": "gzip"},
+                           json={"node": reader.node, "cursor": cursor, "limit": 5000})
+                d = r.json()
+                take = min(len(d["changes"]), 20_000 - got)
+                got += take
+                wire += r.num_bytes_downloaded
+                cursor = d["cursor"]
+                if not d["more"]:
+                    break
+            pull_s = time.perf_counter() - t0
+    finally:
+        server.stop()
+
+    raw_s = raw_baseline(str(tmp / "raw.db"), batches, phone.node)
+    n = sum(len(b) for b in batches)
+    http_rate, raw_rate = n / http_s, n / raw_s
+    visits = batches[0][:600]  # 100 visits of 6 fields
+    gz = len(gzip.compress(json.dumps(visits, ensure_ascii=False).encode()))
+    print(f"push over HTTP      {n:>7} changes in {http_s:6.2f} s  {http_rate:>9,.0f} changes/s")
+    print(f"raw sqlite3 (same)  {n:>7} changes in {raw_s:6.2f} s  {raw_rate:>9,.0f} changes/s")
+    print(f"ratio HTTP/raw      {http_rate / raw_rate:.2f}   (target ≥ 0.80)")
+    print(f"full pull           {got:>7} winners in {pull_s * 1000:6.0f} ms, {wire:,} bytes gzipped "
+          f"({wire / max(got, 1):.1f} B/winner)")
+    print(f"typical visit batch {gz / len(visits):.1f} gzipped bytes per change "
+          f"({len(visits)} changes, {gz:,} bytes)")
+
+
+if __name__ == "__main__":
+    main()
