@@ -70,11 +70,13 @@ class Subscriber:
     def __init__(self, topic: str, limit: int) -> None:
         self.topic = topic
         self.limit = limit
-        self.buf: deque[tuple[int, bytes]] = deque()
+        #: (seq, frame, is_state): state frames (progress) are sent even when they carry
+        #: the sequence the client resumed from, as they may be newer than its snapshot.
+        self.buf: deque[tuple[int, bytes, bool]] = deque()
         self.wake = asyncio.Event()
         self.dropped = False
 
-    def offer(self, seq: int, data: bytes) -> None:
+    def offer(self, seq: int, data: bytes, state: bool = False) -> None:
         if self.dropped:
             return
         if len(self.buf) >= self.limit:
@@ -82,7 +84,7 @@ class Subscriber:
             self.dropped = True
             self.buf.clear()
         else:
-            self.buf.append((seq, data))
+            self.buf.append((seq, data, state))
         self.wake.set()
 
 
@@ -165,9 +167,9 @@ class Broker:
             if not subs:
                 del self.subs[sub.topic]
 
-    def _fan_out(self, topic: str, seq: int, raw: bytes) -> None:
+    def _fan_out(self, topic: str, seq: int, raw: bytes, state: bool = False) -> None:
         for sub in tuple(self.subs.get(topic, ())):
-            sub.offer(seq, raw)
+            sub.offer(seq, raw, state)
 
     async def wait_for(self, seq: int, timeout: float = 5.0) -> None:
         """Wait until this process's tailer has reached ``seq`` (another process may be
@@ -206,11 +208,13 @@ class Broker:
             for i in range(0, len(rows), CHUNK):
                 part = rows[i : i + CHUNK]
                 self._fan_out(COORD, part[-1][0], self.change_frame(part))
+        # Before any await: a stream that subscribes from here on must find these rows
+        # in its catch-up, as they were not offered to it.
+        self.last = upto
+        self._advanced.set()
         touched = await self.live.incidents_touched(rows)
         for incident in sorted(touched):
             await self._refresh(incident, upto)
-        self.last = upto
-        self._advanced.set()
         return len(rows)
 
     def change_frame(self, rows: list[LogRow]) -> bytes:
@@ -227,7 +231,7 @@ class Broker:
         summary = data.incident.get("summary")
         pub = public_view(p, summary if isinstance(summary, str) else None)
         if self._remember_progress(incident, p, seq):
-            self._fan_out(COORD, seq, self._progress[incident][0].raw)
+            self._fan_out(COORD, seq, self._progress[incident][0].raw, state=True)
         old = self._public.get(incident)
         if self._remember_public(incident, pub, seq):
             self._fan_out(f"public:{incident}", seq, self._public[incident][0].raw)
@@ -287,7 +291,7 @@ class Broker:
             await asyncio.sleep(self.ping)
             for subs in tuple(self.subs.values()):
                 for sub in tuple(subs):
-                    sub.offer(-1, _PING)
+                    sub.offer(-1, _PING, True)
 
     # -- streams --------------------------------------------------------------------------
 
@@ -344,6 +348,6 @@ class Broker:
             await sub.wake.wait()
             sub.wake.clear()
             while sub.buf:
-                seq, raw = sub.buf.popleft()
-                if seq == -1 or seq > skip:
+                seq, raw, state = sub.buf.popleft()
+                if state or seq > skip:
                     yield Frame(raw)

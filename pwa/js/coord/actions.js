@@ -1,0 +1,48 @@
+// A coordinator's writes. Like a volunteer's, each is a set of field changes stamped with
+// the device's HLC, stored locally and pushed by the sync loop (POST /api/v1/sync).
+import { uuidv7 } from '../shared/uuidv7.js';
+import { ctx } from '../shared/context.js';
+
+const iso = (ms) => new Date(ms).toISOString();
+
+async function write(records) {
+  const edits = records.flatMap(([coll, id, fields]) =>
+    Object.entries(fields).map(([field, value]) => ({ coll, id, field, value })));
+  const changes = await ctx.store.write(edits);
+  ctx.afterWrite?.();
+  return changes;
+}
+
+/** Open an incident over whole buildings; returns its id. */
+export async function openIncident({ kind, title, summary, buildings, community }) {
+  const now = ctx.store.now();
+  const id = uuidv7(now);
+  const fields = { kind, title, status: 'reported', buildings, started_at: iso(now) };
+  if (summary) fields.summary = summary;
+  if (community) fields.community = community;
+  await write([['incidents', id, fields]]);
+  return id;
+}
+
+/** Move the status; `restored` also stamps restored_at. */
+export function setStatus(id, status) {
+  const fields = { status };
+  if (status === 'restored') fields.restored_at = iso(ctx.store.now());
+  return write([['incidents', id, fields]]);
+}
+
+export function setEta(id, eta) {
+  return write([['incidents', id, { eta }]]);
+}
+
+export function setScope(id, buildings) {
+  return write([['incidents', id, { buildings }]]);
+}
+
+/** A progress update, public (residents see it) or internal. */
+export async function postUpdate(incident, text, isPublic) {
+  const now = ctx.store.now();
+  const id = uuidv7(now);
+  await write([['updates', id, { incident, at: iso(now), text, public: Boolean(isPublic) }]]);
+  return id;
+}

@@ -1,0 +1,162 @@
+// Entry of the coordinator's dashboard (coord.html). Same device model as the volunteer
+// app: the IndexedDB replica, the HLC-stamped outbox and the sync loop; on top of it the
+// live stream (GET /api/v1/events over fetch) applies changes as they sync and carries
+// the server's progress counters.
+import { ctx } from '../shared/context.js';
+import { IdbStore } from '../sync/idb-store.js';
+import { SyncLoop } from '../sync/loop.js';
+import { sync as syncRequest, NetworkError } from '../shared/api.js';
+import { handleError, toast } from '../shared/toast.js';
+import { getLang, setLang, onLangChange } from '../shared/i18n.js';
+import { renderStatusLine } from '../shared/status-line.js';
+import { startRouter, go } from '../shared/router.js';
+import { h, mount } from '../shared/dom.js';
+import { enrollView } from '../volunteer/enroll-view.js';
+import { LiveStream } from './sse.js';
+import { getJson } from './http.js';
+import { ct } from './strings.js';
+import { listView } from './list-view.js';
+import { incidentView } from './incident-view.js';
+import { openForm } from './open-form.js';
+import { quarantineView, householdHistoryView } from './review.js';
+
+const view = document.getElementById('view');
+const statusEl = document.getElementById('status');
+const liveEl = document.getElementById('live');
+const langBtn = document.getElementById('lang');
+let current = null;
+let stale = false;
+ctx.progress = new Map();
+
+function show(render) {
+  current = render;
+  mount(view, render());
+  window.scrollTo(0, 0);
+}
+
+function redraw() {
+  if (!current || view.firstElementChild?.dataset.static === '1') return;
+  // Never re-render under a coordinator's fingers: wait until they leave the field.
+  const typing = document.activeElement?.closest?.('#view input, #view textarea, #view select');
+  if (typing) { stale = true; return; }
+  const y = window.scrollY;
+  mount(view, current());
+  window.scrollTo(0, y);
+}
+
+let pending = false;
+function schedule() {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => { pending = false; redraw(); });
+}
+
+async function refreshStatus() {
+  const { store } = ctx;
+  const [count, rejected] = await Promise.all([store.pendingCount(), store.rejectedCount()]);
+  renderStatusLine(statusEl, { online: navigator.onLine, phase: ctx.syncState?.phase, pending: count, rejected, lastSync: store.meta.lastSync });
+}
+
+function setLive(state) {
+  liveEl.dataset.state = state;
+  liveEl.textContent = ct(state === 'live' ? 'live' : state === 'reconnecting' ? 'reconnecting' : 'liveOff');
+}
+
+ctx.fetchProgress = (id) => {
+  getJson(`/api/v1/incidents/${encodeURIComponent(id)}/progress`)
+    .then((p) => { if (!ctx.progress.has(id)) { ctx.progress.set(id, p); schedule(); } }, () => {});
+};
+
+function startLive() {
+  ctx.live?.stop();
+  let persist = null;
+  const live = new LiveStream({
+    url: '/api/v1/events',
+    token: () => ctx.store.meta.auth?.token,
+    // First connection resumes from the sync cursor: everything after what the replica holds.
+    lastId: () => ctx.store.meta.cursor || null,
+    onState: (s, status) => { setLive(s); if (status === 401) ctx.loop?.trigger('auth'); },
+    onEvent: (ev) => {
+      const data = JSON.parse(ev.data);
+      if (data.type === 'change') {
+        ctx.store.replica.applyAll(data.changes);
+        // Persist through the normal pull, batched: the stream is for seeing, sync for keeping.
+        clearTimeout(persist);
+        persist = setTimeout(() => ctx.loop?.trigger('live'), 1500);
+      } else if (data.type === 'progress') {
+        ctx.progress.set(data.progress.incident, data.progress);
+        schedule();
+      }
+    },
+  });
+  ctx.live = live;
+  live.start();
+}
+
+function startSync() {
+  const { store } = ctx;
+  ctx.loop?.stop();
+  let first = true;
+  const loop = new SyncLoop({
+    store,
+    send: (body) => syncRequest(store.meta.auth.token, body),
+    timers: { set: (fn, ms) => setTimeout(fn, ms), clear: (id) => clearTimeout(id) },
+    onState: (s) => { ctx.syncState = s; refreshStatus(); },
+    onError: (err, failures) => { if (!(err instanceof NetworkError) && failures === 1) handleError(err, 'sync'); },
+    onSynced: () => { if (first) { first = false; startLive(); } },
+    onAuthLost: async (err) => {
+      ctx.live?.stop();
+      if (err.revoked) await store.wipe();
+      go('/enroll');
+    },
+  });
+  ctx.loop = loop;
+  loop.start();
+}
+
+function needCoordinator(fn) {
+  return (m) => {
+    const auth = ctx.store.meta.auth;
+    if (!auth) { go('/enroll'); return; }
+    if (auth.role !== 'coordinator') { show(() => h('p.error-box', null, ct('notCoordinator'))); return; }
+    show(() => fn(m));
+  };
+}
+
+async function main() {
+  document.documentElement.lang = getLang();
+  try {
+    ctx.store = await IdbStore.open();
+  } catch (err) {
+    handleError(err, 'open local database');
+    return;
+  }
+  const { store } = ctx;
+  store.replica.subscribe(schedule);
+  store.onChange(refreshStatus);
+  let nudge = null;
+  ctx.afterWrite = () => { clearTimeout(nudge); nudge = setTimeout(() => ctx.loop?.trigger('write'), 300); };
+  ctx.redraw = redraw;
+  ctx.onEnrolled = () => { startSync(); go('/'); };
+  view.addEventListener('focusout', () => { if (stale) { stale = false; setTimeout(redraw, 0); } });
+  window.addEventListener('online', () => { refreshStatus(); ctx.loop?.trigger('online'); });
+  window.addEventListener('offline', refreshStatus);
+  langBtn.addEventListener('click', () => setLang(getLang() === 'en' ? 'zh-CN' : 'en'));
+  const relabel = () => { document.title = ct('title'); langBtn.textContent = getLang() === 'en' ? '中文' : 'English'; };
+  onLangChange(() => { relabel(); redraw(); refreshStatus(); });
+  relabel();
+  setLive('off');
+  startRouter([
+    [/^\/enroll(?:\/([^/]+))?$/, (m) => show(() => enrollView(m[1]))],
+    [/^\/new$/, needCoordinator(() => openForm())],
+    [/^\/quarantine$/, needCoordinator(() => quarantineView())],
+    [/^\/i\/([^/]+)\/h\/([^/]+)$/, needCoordinator((m) => householdHistoryView(m[1], m[2]))],
+    [/^\/i\/([^/]+)$/, needCoordinator((m) => incidentView(m[1]))],
+    [/^\/?$/, needCoordinator(() => listView())],
+  ], () => go('/'));
+  refreshStatus();
+  if (store.meta.auth) startSync();
+}
+
+window.addEventListener('unhandledrejection', (e) => handleError(e.reason, 'unhandled'));
+main().catch((err) => { handleError(err, 'start'); mount(view, h('p.error-box', null, String(err))); toast(String(err), { kind: 'error' }); });

@@ -1,0 +1,58 @@
+// Derived views for the dashboard (from the device's replica; the counters themselves come
+// from the server's progress events). Reuses the volunteer app's household states.
+import { incidentScope, householdView, indexes, byText } from '../volunteer/model.js';
+
+const DONE = new Set(['restored', 'closed']);
+const stampTime = (hlc) => (typeof hlc === 'string' ? hlc.slice(0, 24) : '');
+
+/** Households with open needs in an incident, vulnerable first. */
+export function openNeeds(replica, incident) {
+  const idx = indexes(replica);
+  const out = [];
+  for (const { building, units } of incidentScope(replica, incident, idx)) {
+    for (const { households } of units) {
+      for (const hh of households) {
+        const v = householdView(replica, incident.id, hh.id, idx);
+        if (v.needsOpen.length) out.push({ building, household: hh, needs: v.needsOpen });
+      }
+    }
+  }
+  const vuln = (x) => (Array.isArray(x.household.vulnerable) && x.household.vulnerable.length ? 0 : 1);
+  return out.sort((a, b) => vuln(a) - vuln(b) || byText(a.building.label, b.building.label) || byText(a.household.room, b.household.room));
+}
+
+/** Is this household restored (by its own flag, or because the incident is)? */
+export function isRestored(replica, incident, householdId) {
+  if (DONE.has(incident.status)) return true;
+  return replica.get('household_status', `${incident.id}~${householdId}`)?.restored === true;
+}
+
+/**
+ * Cumulative households reached and restored over time, for the chart.
+ * @returns {{reached: Array<[number, number]>, restored: Array<[number, number]>, affected: number}}
+ */
+export function series(replica, incident) {
+  const idx = indexes(replica);
+  const firstReached = [];
+  const restoredAt = [];
+  let affected = 0;
+  const incRestored = DONE.has(incident.status) ? Date.parse(incident.restored_at || '') : NaN;
+  for (const { units } of incidentScope(replica, incident, idx)) {
+    for (const { households } of units) {
+      for (const hh of households) {
+        affected += 1;
+        const v = householdView(replica, incident.id, hh.id, idx);
+        const times = v.visits.filter((x) => x.outcome === 'reached').map((x) => Date.parse(x.at)).filter(Number.isFinite);
+        if (times.length) firstReached.push(Math.min(...times));
+        const flag = replica.winner('household_status', `${incident.id}~${hh.id}`, 'restored');
+        const own = flag?.value === true ? Date.parse(stampTime(flag.hlc)) : NaN;
+        const t = [own, incRestored].filter(Number.isFinite);
+        if (t.length) restoredAt.push(Math.min(...t));
+      }
+    }
+  }
+  const cumulative = (times) => times.sort((a, b) => a - b).map((t, i) => [t, i + 1]);
+  return { reached: cumulative(firstReached), restored: cumulative(restoredAt), affected };
+}
+
+export { incidentScope, householdView, indexes, byText };
