@@ -24,3 +24,5 @@ class EnrollResponse(msgspec.Struct):
     node: str
     role: Role
     person: str
+    #: The person's name, so the app can greet them and show whose phone it is.
+    name: str = ""

@@ -70,7 +70,14 @@ async def enroll(request: Request, store: NamedDependency[Store]) -> EnrollRespo
         err.status = status
         raise err
     token, device = result
-    return EnrollResponse(token=token, node=device.node, role=device.role, person=device.person)  # type: ignore[arg-type]
+    rows = await store.fetch("SELECT name FROM people WHERE id = ?", (device.person,))
+    return EnrollResponse(
+        token=token,
+        node=device.node,
+        role=device.role,  # type: ignore[arg-type]
+        person=device.person,
+        name=(rows[0][0] or "") if rows else "",
+    )
 
 
 @post("/api/v1/sync", status_code=200)
