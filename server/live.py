@@ -238,7 +238,12 @@ class Broker:
             for hook in self.on_public:
                 task = asyncio.create_task(hook(incident, old[1] if old else None, pub))
                 self._hooks.add(task)
-                task.add_done_callback(self._hooks.discard)
+                task.add_done_callback(self._hook_done)
+
+    def _hook_done(self, task: asyncio.Task[None]) -> None:
+        self._hooks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("live hook failed", exc_info=task.exception())
 
     def _remember_progress(self, incident: str, p: Progress, seq: int) -> bool:
         p.seq = 0
