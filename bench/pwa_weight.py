@@ -16,8 +16,8 @@ Run: .venv/bin/python bench/pwa_weight.py
 
 from __future__ import annotations
 
+import contextlib
 import gzip
-import json
 import sys
 import tempfile
 import time
@@ -25,96 +25,35 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from conftest import LiveServer, run_cli  # noqa: E402
 
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Chrome DevTools' "Slow 3G": 400 ms RTT (x ~5 for CDP's request latency), 400 kbit/s down.
-SLOW_3G = {"offline": False, "latency": 2000, "downloadThroughput": 500 * 1024 / 8 * 0.8,
-           "uploadThroughput": 500 * 1024 / 8 * 0.8}
+SLOW_3G = {
+    "offline": False,
+    "latency": 2000,
+    "downloadThroughput": 500 * 1024 / 8 * 0.8,
+    "uploadThroughput": 500 * 1024 / 8 * 0.8,
+}
 FAST = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 
-GRID_JS = """async (n) => {
-  const { Replica } = await import('/js/sync/replica.js');
-  const { gridOf } = await import('/js/volunteer/incident-grid.js');
-  const { incidentScope } = await import('/js/volunteer/model.js');
-  const r = new Replica();
-  const N = '0123456789abcdef';
-  let k = 0;
-  const hlc = () => `2026-11-22T14:00:00.000Z-${(k++ % 65536).toString(16).padStart(4, '0')}-${N}`;
-  const ch = [];
-  const buildings = [];
-  for (let b = 0; b < Math.ceil(n / 100); b++) {
-    buildings.push(`b${b}`);
-    ch.push({ coll: 'buildings', id: `b${b}`, field: 'label', value: `55号院${b + 1}号楼`, hlc: hlc() });
-  }
-  for (let i = 0; i < n; i++) {
-    const id = `h${i}`;
-    ch.push({ coll: 'households', id, field: 'building', value: `b${Math.floor(i / 100)}`, hlc: hlc() });
-    ch.push({ coll: 'households', id, field: 'unit', value: String(1 + Math.floor((i % 100) / 25)), hlc: hlc() });
-    ch.push({ coll: 'households', id, field: 'room', value: String(101 + (i % 25)), hlc: hlc() });
-    if (i % 3 === 0) {
-      ch.push({ coll: 'visits', id: `v${i}`, field: 'household', value: id, hlc: hlc() });
-      ch.push({ coll: 'visits', id: `v${i}`, field: 'incident', value: 'inc', hlc: hlc() });
-      ch.push({ coll: 'visits', id: `v${i}`, field: 'outcome', value: i % 2 ? 'reached' : 'not_home', hlc: hlc() });
-    }
-  }
-  ch.push({ coll: 'incidents', id: 'inc', field: 'buildings', value: buildings, hlc: hlc() });
-  r.applyAll(ch);
-  const host = document.getElementById('view');
-  const time = (fn) => { const t0 = performance.now(); const el = fn(); host.replaceChildren(el); void host.offsetHeight; return performance.now() - t0; };
-  const app = [], base = [];
-  for (let rep = 0; rep < 5; rep++) {
-    app.push(time(() => gridOf(r, 'inc', incidentScope(r, r.get('incidents', 'inc')))));
-    base.push(time(() => {
-      const f = document.createElement('div');
-      for (let i = 0; i < n; i++) { const b = document.createElement('button'); b.textContent = String(101 + (i % 25)); f.append(b); }
-      return f;
-    }));
-  }
-  const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  return { app: med(app), base: med(base), tiles: host.querySelectorAll('button').length };
-}"""
+GRID_JS = (HERE / "pwa_grid.js").read_text()
 
-APPLY_JS = """async (n) => {
-  const { IdbStore } = await import('/js/sync/idb-store.js');
-  const N = 'fedcba9876543210';
-  const changes = [];
-  for (let i = 0; i < n; i++) {
-    const c = (i % 65536).toString(16).padStart(4, '0');
-    const ms = new Date(Date.UTC(2026, 10, 22, 14, 0, 0, Math.floor(i / 65536))).toISOString();
-    changes.push({ coll: 'households', id: `h${Math.floor(i / 4)}`, field: ['building', 'unit', 'room', 'occupants'][i % 4], value: `v${i}`, hlc: `${ms}-${c}-${N}` });
-  }
-  const del = (name) => new Promise((res) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = r.onerror = r.onblocked = () => res(); });
-  await del('bench-raw'); await del('bench-app');
-  // Baseline: one transaction of raw puts into an object store with the same key path.
-  const raw = await new Promise((res, rej) => {
-    const r = indexedDB.open('bench-raw', 1);
-    r.onupgradeneeded = () => r.result.createObjectStore('fields', { keyPath: ['coll', 'id', 'field'] });
-    r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error);
-  });
-  let t0 = performance.now();
-  await new Promise((res, rej) => {
-    const tx = raw.transaction('fields', 'readwrite', { durability: 'strict' });
-    const s = tx.objectStore('fields');
-    for (const c of changes) s.put(c);
-    tx.oncomplete = res; tx.onerror = () => rej(tx.error);
-  });
-  const rawMs = performance.now() - t0;
-  raw.close();
-  const store = await IdbStore.open('bench-app');
-  t0 = performance.now();
-  await store.commit({ accepted: [], rejected: [], pulled: changes, cursor: n, offset: null, at: Date.now() });
-  const appMs = performance.now() - t0;
-  const held = store.replica.all('households').length;
-  store.db.close();
-  await del('bench-raw'); await del('bench-app');
-  return { raw: rawMs, app: appMs, records: held };
-}"""
+
+APPLY_JS = (HERE / "pwa_apply.js").read_text()
 
 
 def kb(n: float) -> str:
@@ -128,10 +67,9 @@ def first_load(browser, url: str) -> dict:
 
     def on_response(resp) -> None:
         if resp.request.method == "GET" and resp.url.startswith(url):
-            try:
+            # A redirect or aborted response has no body.
+            with contextlib.suppress(Exception):
                 bodies.append((resp.url, resp.body()))
-            except Exception:  # noqa: BLE001 - a redirect or aborted response has no body
-                pass
 
     ctx.on("response", on_response)
     page = ctx.new_page()
@@ -145,8 +83,13 @@ def first_load(browser, url: str) -> dict:
         u = u.split("?")[0]
         if len(b) >= len(unique.get(u, b"")):
             unique[u] = b
-    return {"requests": len(bodies), "wire": wire, "raw": sum(len(b) for _, b in bodies),
-            "unique": sum(len(gzip.compress(b, 6)) for b in unique.values()), "files": len(unique)}
+    return {
+        "requests": len(bodies),
+        "wire": wire,
+        "raw": sum(len(b) for _, b in bodies),
+        "unique": sum(len(gzip.compress(b, 6)) for b in unique.values()),
+        "files": len(unique),
+    }
 
 
 def time_to_usable(browser, url: str, conditions: dict, invite: dict | None) -> float:
@@ -156,7 +99,9 @@ def time_to_usable(browser, url: str, conditions: dict, invite: dict | None) -> 
         page.goto(invite["url"])
         page.locator(".incident-card").first.wait_for(timeout=60_000)
         page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30_000)
-        page.wait_for_function("document.getElementById('status').innerText.includes('已同步')", timeout=60_000)
+        page.wait_for_function(
+            "document.getElementById('status').innerText.includes('已同步')", timeout=60_000
+        )
     cdp = ctx.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions", conditions)
@@ -181,31 +126,46 @@ def main() -> None:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
                 w = first_load(browser, server.url)
-                print(f"first load, gzipped on the wire: {kb(w['wire'])} in {w['requests']} responses "
-                      f"(target ≤ 150 KB: {w['wire'] / (150 * 1024):.2f} of budget); raw {kb(w['raw'])}")
-                print(f"  baseline, each shell file once, gzipped: {kb(w['unique'])} in {w['files']} files; "
-                      f"service-worker precache overhead x{w['wire'] / w['unique']:.2f}")
+                print(
+                    f"first load, gzipped on the wire: {kb(w['wire'])} in {w['requests']} "
+                    f"responses (target ≤ 150 KB: {w['wire'] / (150 * 1024):.2f} of budget); "
+                    f"raw {kb(w['raw'])}"
+                )
+                print(
+                    f"  baseline, each shell file once, gzipped: {kb(w['unique'])} "
+                    f"in {w['files']} files; "
+                    f"service-worker precache overhead x{w['wire'] / w['unique']:.2f}"
+                )
 
                 ctx = browser.new_context(viewport={"width": 360, "height": 740})
                 page = ctx.new_page()
                 page.goto(server.url + "/")
                 page.locator("form.enroll").wait_for()
                 g = page.evaluate(GRID_JS, 2000)
-                print(f"render 2,000-household grid: {g['app']:.1f} ms median of 5 (target < 200 ms); "
-                      f"baseline 2,000 bare buttons {g['base']:.1f} ms; ratio x{g['app'] / g['base']:.2f}")
+                print(
+                    f"render 2,000-household grid: {g['app']:.1f} ms median of 5 "
+                    f"(target < 200 ms); baseline 2,000 bare buttons {g['base']:.1f} ms; "
+                    f"ratio x{g['app'] / g['base']:.2f}"
+                )
                 a = page.evaluate(APPLY_JS, 20000)
-                print(f"apply pull of 20,000 changes into IndexedDB: {a['app']:.0f} ms "
-                      f"({20000 / a['app'] * 1000:,.0f} changes/s, {a['records']} records); "
-                      f"baseline raw bulk put {a['raw']:.0f} ms; ratio x{a['app'] / a['raw']:.2f}")
+                print(
+                    f"apply pull of 20,000 changes into IndexedDB: {a['app']:.0f} ms "
+                    f"({20000 / a['app'] * 1000:,.0f} changes/s, {a['records']} records); "
+                    f"baseline raw bulk put {a['raw']:.0f} ms; ratio x{a['app'] / a['raw']:.2f}"
+                )
                 ctx.close()
 
-                for label, invite in (("first visit (enrol form)", None),
-                                      ("repeat visit, enrolled (incident list)", server.invite())):
+                for label, invite in (
+                    ("first visit (enrol form)", None),
+                    ("repeat visit, enrolled (incident list)", server.invite()),
+                ):
                     fast = time_to_usable(browser, server.url, FAST, invite)
                     slow_invite = server.invite() if invite else None
                     slow = time_to_usable(browser, server.url, SLOW_3G, slow_invite)
-                    print(f"time to usable, {label}: slow 3G {slow * 1000:,.0f} ms; "
-                          f"baseline unthrottled {fast * 1000:,.0f} ms; ratio x{slow / fast:.1f}")
+                    print(
+                        f"time to usable, {label}: slow 3G {slow * 1000:,.0f} ms; "
+                        f"baseline unthrottled {fast * 1000:,.0f} ms; ratio x{slow / fast:.1f}"
+                    )
                 browser.close()
         finally:
             server.stop()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,13 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("DOORSTEP_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SHOTS = Path("/tmp/doorstep-e2e")
 HEATING = "丽源路"  # the 741-household heating outage of the demo
@@ -33,7 +38,9 @@ HEATING = "丽源路"  # the 741-household heating outage of the demo
 # Reads one value from the app's IndexedDB (no app internals needed).
 IDB_GET = """async ([store, key]) => {
   const db = await new Promise((res, rej) => {
-    const r = indexedDB.open('doorstep'); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error);
+    const r = indexedDB.open('doorstep');
+    r.onsuccess = () => res(r.result);
+    r.onerror = () => rej(r.error);
   });
   try {
     return await new Promise((res, rej) => {
@@ -63,7 +70,9 @@ class Phone:
     def __init__(self, browser: Any, server: Any, name: str) -> None:
         self.server = server
         self.context = browser.new_context(
-            viewport={"width": 360, "height": 740}, device_scale_factor=2, locale="zh-CN",
+            viewport={"width": 360, "height": 740},
+            device_scale_factor=2,
+            locale="zh-CN",
             service_workers="allow",
         )
         self.page = self.context.new_page()
@@ -86,7 +95,9 @@ class Phone:
 
     def wait_status(self, text: str, timeout: int = 20_000) -> None:
         self.page.wait_for_function(
-            "t => document.getElementById('status').innerText.includes(t)", arg=text, timeout=timeout
+            "t => document.getElementById('status').innerText.includes(t)",
+            arg=text,
+            timeout=timeout,
         )
 
     def wait_synced(self, timeout: int = 30_000) -> None:
@@ -103,9 +114,15 @@ class Phone:
         self.page.evaluate("h => { location.hash = h; }", hash_path)
 
     def sync_now(self) -> None:
+        """Press "立即同步" and wait for that cycle (not an earlier one) to finish."""
         back = self.page.evaluate("location.hash")
+        before = self.idb("meta", "lastSync")
         self.go("#/settings")
         self.page.get_by_role("button", name="立即同步").click()
+        self.page.wait_for_function(
+            f"""async () => ({IDB_GET})(['meta', 'lastSync']).then(t => t > {before or 0})""",
+            timeout=30_000,
+        )
         self.wait_synced()
         self.go(back)
 
@@ -142,8 +159,13 @@ def assign_to_heating_incident(server: Any, person: str) -> None:
     stamp = f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
     fields = {"person": person, "incident": incident, "active": True}
     changes = [
-        {"coll": "assignments", "id": f"{person}~{incident}", "field": f, "value": v,
-         "hlc": f"{stamp}-{i:04x}-{coordinator.node}"}
+        {
+            "coll": "assignments",
+            "id": f"{person}~{incident}",
+            "field": f,
+            "value": v,
+            "hlc": f"{stamp}-{i:04x}-{coordinator.node}",
+        }
         for i, (f, v) in enumerate(fields.items())
     ]
     r = coordinator.sync(changes)
@@ -155,13 +177,18 @@ def server_values(server: Any, coll: str, ident: str) -> dict[str, Any]:
     return {f: json.loads(v) for f, v in rows}
 
 
-def test_stairwell_offline_entries_survive_reload_and_upload(browser: Any, live_server: Any) -> None:
+def test_stairwell_offline_entries_survive_reload_and_upload(
+    browser: Any, live_server: Any
+) -> None:
     phone = Phone(browser, live_server, "张三")
     page = phone.page
     phone.shot("01-incidents")
     phone.offline()
     # The service worker cannot reach the server either: its network is cut too.
-    assert page.evaluate("fetch('/healthz', {cache: 'no-store'}).then(r => r.status, () => 'failed')") == "failed"
+    assert (
+        page.evaluate("fetch('/healthz', {cache: 'no-store'}).then(r => r.status, () => 'failed')")
+        == "failed"
+    )
     phone.wait_status("离线")
 
     phone.open_heating_incident()
@@ -227,18 +254,24 @@ def test_stairwell_offline_entries_survive_reload_and_upload(browser: Any, live_
     phone.offline(False)
     phone.wait_synced()
     phone.shot("06-synced")
-    rows = live_server.query("SELECT coll, count(*) FROM history WHERE node = ? GROUP BY coll", (phone.node,))
+    rows = live_server.query(
+        "SELECT coll, count(*) FROM history WHERE node = ? GROUP BY coll", (phone.node,)
+    )
     by_coll = dict(rows)
     assert sum(by_coll.values()) == len(outbox)
     assert by_coll["visits"] == 15 and by_coll["deliveries"] == 6 and by_coll["repairs"] >= 6
     outcomes = live_server.query(
-        "SELECT w2.value, w.value FROM winners w JOIN winners w2 ON w2.coll = w.coll AND w2.id = w.id"
+        "SELECT w2.value, w.value FROM winners w"
+        " JOIN winners w2 ON w2.coll = w.coll AND w2.id = w.id"
         " AND w2.field = 'household' WHERE w.coll = 'visits' AND w.field = 'outcome'"
-        " AND w.hlc LIKE ?", (f"%{phone.node}",)
+        " AND w.hlc LIKE ?",
+        (f"%{phone.node}",),
     )
     assert sorted(json.loads(o) for _, o in outcomes) == ["not_home", "reached", "reached"]
     assert {json.loads(h) for h, _ in outcomes} == set(ids)
-    assert server_values(live_server, "household_status", f"{incident}~{ids[0]}")["needs_open"] == []
+    assert (
+        server_values(live_server, "household_status", f"{incident}~{ids[0]}")["needs_open"] == []
+    )
     reported = live_server.query(
         "SELECT id FROM winners WHERE coll = 'incidents' AND field = 'place' AND value = ?",
         (json.dumps("56号院2号楼北侧", ensure_ascii=False),),
@@ -286,13 +319,17 @@ def test_two_phones_editing_one_household_offline_converge(browser: Any, live_se
         (f"%~{household}",),
     ) == [(1,)]
     a.page.locator(".state-banner").wait_for()
-    assert a.page.locator(".state-banner").inner_text() == b.page.locator(".state-banner").inner_text()
+    assert (
+        a.page.locator(".state-banner").inner_text() == b.page.locator(".state-banner").inner_text()
+    )
     b.shot("07-converged")
     a.close()
     b.close()
 
 
-def test_a_rejected_change_is_shown_and_does_not_block_the_others(browser: Any, live_server: Any) -> None:
+def test_a_rejected_change_is_shown_and_does_not_block_the_others(
+    browser: Any, live_server: Any
+) -> None:
     phone = Phone(browser, live_server, "王五")
     page = phone.page
     phone.offline()
@@ -303,7 +340,8 @@ def test_a_rejected_change_is_shown_and_does_not_block_the_others(browser: Any, 
           const q = indexedDB.open('doorstep');
           q.onsuccess = () => {
             const tx = q.result.transaction('outbox', 'readwrite');
-            tx.objectStore('outbox').put({coll: 'visits', id: 'bad-visit-1', field: 'outcome', value: 'exploded', hlc});
+            tx.objectStore('outbox').put(
+              {coll: 'visits', id: 'bad-visit-1', field: 'outcome', value: 'exploded', hlc});
             tx.oncomplete = () => { q.result.close(); res(hlc); };
             tx.onerror = () => rej(tx.error);
           };
@@ -328,7 +366,9 @@ def test_a_rejected_change_is_shown_and_does_not_block_the_others(browser: Any, 
         "SELECT count(*) FROM winners WHERE coll = 'visits' AND field = 'household' AND value = ?",
         (json.dumps(good),),
     ) == [(1,)]
-    assert live_server.query("SELECT error FROM quarantine WHERE hlc = ?", (bad_hlc,)) == [("invalid_value",)]
+    assert live_server.query("SELECT error FROM quarantine WHERE hlc = ?", (bad_hlc,)) == [
+        ("invalid_value",)
+    ]
     assert phone.idb("rejected", bad_hlc)["error"] == "invalid_value"
     assert phone.idb("outbox", bad_hlc) is None
     phone.close()
@@ -355,10 +395,14 @@ def test_without_service_workers_the_app_works_online_and_says_offline_needs_a_r
         timeout=30_000,
     )
     page.screenshot(path=str(SHOTS / "09-no-service-worker.png"))
-    assert live_server.query(
-        "SELECT count(*) FROM winners WHERE coll = 'visits' AND field = 'outcome' AND value = ?",
-        (json.dumps("not_home"),),
-    )[0][0] >= 1
+    assert (
+        live_server.query(
+            "SELECT count(*) FROM winners"
+            " WHERE coll = 'visits' AND field = 'outcome' AND value = ?",
+            (json.dumps("not_home"),),
+        )[0][0]
+        >= 1
+    )
     context.close()
 
 
