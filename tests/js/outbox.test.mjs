@@ -83,6 +83,15 @@ test('observe moves the clock past remote stamps but ignores our own echoes', ()
   assert.equal(observe(clock, T, [own]), clock);
 });
 
+test('observe skips a remote stamp far ahead but raises a counter overflow', () => {
+  const clock = initial(NODE);
+  const far = { coll: 'x', id: 'y', field: 'z', value: 1, hlc: `2027-11-22T14:06:00.000Z-0000-${OTHER}` };
+  assert.equal(observe(clock, T, [far]), clock);
+  const atT = new Date(T).toISOString();
+  const full = { ...far, hlc: `${atT}-ffff-${OTHER}` };
+  assert.throws(() => observe(clock, T, [full]), (err) => err.code === 'counter_overflow');
+});
+
 test('the rescue export holds unsent and rejected changes in wire form', () => {
   const { changes } = stampEdits(initial(NODE), T, [edit('outcome', 'reached'), edit('outcome', 'zzz')]);
   const bundle = exportBundle({

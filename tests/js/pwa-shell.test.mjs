@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { join, dirname, posix } from 'node:path';
-import { shell, PWA } from '../../pwa/tools/stamp-sw.mjs';
+import { shell, moduleGraph, PWA } from '../../pwa/tools/stamp-sw.mjs';
 
 const sw = readFileSync(join(PWA, 'sw.js'), 'utf8');
 
@@ -15,6 +15,13 @@ test('sw.js precaches the current shell under a version that is its hash', () =>
   const v = sw.match(/^const VERSION = '([^']*)';$/m)[1];
   assert.deepEqual(declared, urls, 'run: node pwa/tools/stamp-sw.mjs');
   assert.equal(v, version, 'shell files changed since sw.js was stamped; run: node pwa/tools/stamp-sw.mjs');
+});
+
+test('index.html preloads every module of the app, so a slow link fetches them at once', () => {
+  const html = readFileSync(join(PWA, 'index.html'), 'utf8');
+  const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]);
+  assert.deepEqual(preloaded, moduleGraph(), 'run: node pwa/tools/stamp-sw.mjs');
+  assert.ok(preloaded.includes('/js/sync/clock.js') && preloaded.length > 20);
 });
 
 test('every module reachable from the entry point is precached', () => {

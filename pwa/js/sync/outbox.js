@@ -10,7 +10,7 @@
 //   clock was fast before the first sync measured the offset) is pulled back to `now`, and
 //   the unsent changes are re-stamped in their original order: nobody has seen them, and
 //   the server would refuse them anyway.
-import { send, formatStamp, parse, receive, MAX_DRIFT_MS } from './clock.js';
+import { send, formatStamp, parse, receive, MAX_DRIFT_MS, ClockDriftError } from './clock.js';
 
 export const WIRE_FIELDS = ['coll', 'id', 'field', 'value', 'hlc'];
 
@@ -100,8 +100,11 @@ export function observe(clock, now, changes) {
   if (!best) return clock;
   try {
     return receive(clock, parse(best), Math.floor(now));
-  } catch {
-    return clock;
+  } catch (err) {
+    // A remote stamp far ahead of our corrected clock must not drag our clock with it;
+    // any other clock error (overflow, our own node) is a real fault and is raised.
+    if (err instanceof ClockDriftError) return clock;
+    throw err;
   }
 }
 
