@@ -8,7 +8,7 @@ from msgspec import Meta
 from schemas.change import Change
 from schemas.types import Node
 
-__all__ = ["MAX_CHANGES", "MAX_PAGE", "Rejection", "SyncRequest", "SyncResponse"]
+__all__ = ["MAX_CHANGES", "MAX_PAGE", "Ref", "Rejection", "SyncRequest", "SyncResponse"]
 
 MAX_CHANGES = 5000
 MAX_PAGE = 5000
@@ -26,6 +26,8 @@ class SyncRequest(msgspec.Struct, forbid_unknown_fields=True):
     cursor: Annotated[int, Meta(ge=0)] = 0
     changes: list[Change] = []
     limit: Annotated[int, Meta(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
+    #: The scope token of the last answer the device committed (see ``SyncResponse``).
+    scope: Annotated[str, Meta(max_length=64)] | None = None
 
 
 class Rejection(msgspec.Struct):
@@ -44,8 +46,20 @@ class Rejection(msgspec.Struct):
     message: str
 
 
+class Ref(msgspec.Struct):
+    """One record: ``{"coll", "id"}``."""
+
+    coll: str
+    id: str
+
+
 class SyncResponse(msgspec.Struct):
-    """The answer: what was accepted and rejected, and a page of winners to pull."""
+    """The answer: what was accepted and rejected, and a page of winners to pull.
+
+    ``scope`` fingerprints what the device may read now; the device stores it with the
+    cursor and sends it back. ``evict`` lists records the device must delete locally
+    (personal data it may no longer hold) before applying ``changes``.
+    """
 
     accepted: int
     rejected: list[Rejection]
@@ -53,3 +67,5 @@ class SyncResponse(msgspec.Struct):
     cursor: int
     more: bool
     server_time: str
+    scope: str | None = None
+    evict: list[Ref] = []

@@ -143,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "pwa/schema.json"))
     p.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     p.set_defaults(func=cmd_schema)
+
+    from server.admin_access import add_commands  # coordinator, assign, export (#5)
+
+    add_commands(sub, _db)
     return parser
 
 

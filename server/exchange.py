@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import msgspec
 
 from schemas.change import Change
-from schemas.sync import MAX_CHANGES, Rejection, SyncResponse
+from schemas.sync import MAX_CHANGES, Ref, Rejection, SyncResponse
+from server import store_access
 from server.errors import BadRequestError, ForbiddenRequestError, PayloadTooLargeError
 from server.store import Device, Incoming, Quarantined, Store
 from sync.validate import (
@@ -31,6 +32,7 @@ class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
     cursor: int = 0
     changes: list[msgspec.Raw] = []
     limit: int = 1000
+    scope: str | None = None
 
 
 _envelope = msgspec.json.Decoder(_Envelope)
@@ -90,6 +92,7 @@ async def sync(store: Store, device: Device, body: bytes) -> SyncResponse:
     good: list[Incoming] = []
     bad: list[Quarantined] = []
     rejected: list[Rejection] = []
+    sources: list[tuple[int, msgspec.Raw]] = []
     for index, raw in enumerate(env.changes):
         try:
             try:
@@ -115,8 +118,18 @@ async def sync(store: Store, device: Device, body: bytes) -> SyncResponse:
                 received,
             )
         )
+        sources.append((index, raw))
+    # Access control (#5): a change outside the writer's rights is forbidden, quarantined.
+    scope = await store_access.load_scope(store, device)
+    good, denied = await store_access.authorise(store, scope, good, sources)
+    for index, raw, exc in denied:
+        rejected.append(Rejection(_stamp_of(raw), index, exc.code, exc.message))
+        bad.append(_quarantined(raw, _stamp_of(raw), device, exc, received))
+    rejected.sort(key=lambda r: r.index)
     await store.write_changes(good, bad, node=device.node, seen_at=received)
-    rows, cursor, more = await store.pull(env.cursor, env.limit, exclude_node=device.node)
+    rows, cursor, more, evict, token = await store_access.pull(
+        store, device, env.cursor, env.limit, env.scope, received
+    )
     return SyncResponse(
         accepted=len(good),
         rejected=rejected,
@@ -124,6 +137,8 @@ async def sync(store: Store, device: Device, body: bytes) -> SyncResponse:
         cursor=cursor,
         more=more,
         server_time=iso_ms(int(time.time() * 1000)),
+        scope=token,
+        evict=[Ref(c, i) for c, i in evict],
     )
 
 

@@ -129,6 +129,32 @@ def m002_live(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m003_access(db: sqlite_utils.Database) -> None:
+    # Access control (issue 5). A coordinator's community scopes what they see (NULL: all
+    # communities); password_hash is an argon2id hash for coordinators who log in.
+    db.execute("ALTER TABLE people ADD COLUMN community TEXT")
+    db.execute("ALTER TABLE people ADD COLUMN password_hash TEXT")
+    db.execute("ALTER TABLE people ADD COLUMN login TEXT")
+    db.execute("CREATE UNIQUE INDEX people_login ON people (login)")
+    # A browser login is a device like a phone (it needs an HLC node to write); its token
+    # travels in an HttpOnly cookie and expires.
+    db.execute("ALTER TABLE devices ADD COLUMN expires_at TEXT")
+    # The scope a device was last served, by the token it holds, so the next sync can tell
+    # it what to delete when the scope shrinks (docs/protocol.md, "Scopes").
+    db.execute(
+        """CREATE TABLE scope_snapshots (
+            node TEXT NOT NULL,
+            token TEXT NOT NULL,
+            households TEXT,
+            incidents TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (node, token)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX quarantine_open ON quarantine (error, resolved_at)")
+
+
 def migrate(path: str) -> None:
     """Create or upgrade the database at ``path`` and switch it to WAL."""
     db = sqlite_utils.Database(path)

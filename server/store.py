@@ -148,11 +148,18 @@ class Store:
         return int(after)
 
     async def pull(
-        self, cursor: int, limit: int, *, exclude_node: str | None = None
+        self,
+        cursor: int,
+        limit: int,
+        *,
+        exclude_node: str | None = None,
+        scope: tuple[str, Sequence[Any]] | None = None,
     ) -> tuple[list[WinnerRow], int, bool]:
         """A page of field winners changed after ``cursor``, in sequence order.
 
         Winners last written by ``exclude_node`` are skipped: that device has them.
+        ``scope`` is a WHERE fragment and its arguments from
+        ``server.store_access.pull_filter``: only what the device may read.
         Both queries run in one read transaction, so the returned cursor never passes a
         change the page did not include.
 
@@ -165,6 +172,9 @@ class Store:
         if exclude_node is not None:
             sql += " AND substr(hlc, 31) != ?"
             args.append(exclude_node)
+        if scope is not None:
+            sql += f" AND {scope[0]}"
+            args.extend(scope[1])
         sql += " ORDER BY seq LIMIT ?"
         args.append(limit + 1)
         async with self._read_lock:

@@ -52,7 +52,7 @@ class Replica:
 
 
 def new_replica(client: TestClient) -> Replica:
-    code, _ = create_invite(client.db_path, "volunteer", name="r")
+    code, _ = create_invite(client.db_path, "coordinator", name="r")  # all scopes (#5)
     d = client.post("/api/v1/enroll", json={"code": code}).json()
     return Replica(client, d["token"], d["node"], ts=clock.initial(d["node"]))
 

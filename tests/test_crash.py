@@ -31,7 +31,7 @@ def make_batches(node: str) -> list[list[dict]]:
 
 
 def test_sigkill_mid_push_then_resend_converges_without_duplicates(empty_server: LiveServer) -> None:
-    phone = empty_server.enroll()
+    phone = empty_server.enroll("coordinator")  # all scopes (#5)
     batches = make_batches(phone.node)
     answered: set[int] = set()
 

@@ -67,7 +67,8 @@ def test_bad_change_is_rejected_with_a_reason_and_the_rest_applied(client, phone
         {"hlc": bad["hlc"], "index": 1, "error": "invalid_value",
          "message": "visits.outcome: Invalid enum value 'maybe'"}
     ]
-    got = {c["id"] for c in pull_all(enroll(client, client.db_path)) if c["coll"] == "visits"}
+    got = {c["id"] for c in pull_all(enroll(client, client.db_path, "coordinator"))
+           if c["coll"] == "visits"}
     assert got == {good1["id"], good2["id"]}
 
 
@@ -112,20 +113,20 @@ def test_request_for_another_node_than_the_token_is_refused(client) -> None:
 
 
 def test_newest_stamp_wins_whatever_the_arrival_order(client) -> None:
-    a, b = enroll(client, client.db_path), enroll(client, client.db_path)
+    a, b = enroll(client, client.db_path, "coordinator"), enroll(client, client.db_path, "coordinator")
     hid = "inc~hh"
     sa, sb = Stamper(a.node), Stamper(b.node, offset_ms=1000)
     newer = {"coll": "household_status", "id": hid, "field": "needs_open", "value": ["heater"], "hlc": sb()}
     older = {"coll": "household_status", "id": hid, "field": "needs_open", "value": [], "hlc": sa()}
     b.sync([newer])
     a.sync([older])  # arrives later, but is older: accepted, not applied
-    reader = enroll(client, client.db_path)
+    reader = enroll(client, client.db_path, "coordinator")
     got = [c for c in pull_all(reader) if c["id"] == hid]
     assert got == [newer]
 
 
 def test_paging_never_skips_or_repeats_even_while_others_write(client) -> None:
-    writer, reader = enroll(client, client.db_path), enroll(client, client.db_path)
+    writer, reader = enroll(client, client.db_path), enroll(client, client.db_path, "coordinator")
     s = Stamper(writer.node)
     writer.sync([visit(writer, s) for _ in range(250)])
     seen: list[dict] = []
@@ -148,6 +149,14 @@ def test_paging_never_skips_or_repeats_even_while_others_write(client) -> None:
 def test_a_device_does_not_pull_back_its_own_changes(phone: Phone) -> None:
     d = phone.sync([visit(phone, Stamper(phone.node))]).json()
     assert d["changes"] == []
+
+
+def test_enrolment_answer_names_the_person(client) -> None:
+    from conftest import invite
+
+    code = invite(client.db_path, "volunteer", "王秀英")["code"]
+    d = client.post("/api/v1/enroll", json={"code": code, "device": "t"}).json()
+    assert d["name"] == "王秀英" and d["role"] == "volunteer"
 
 
 def test_enrolment_binds_a_fresh_node_and_role(client) -> None:

@@ -1,0 +1,295 @@
+"""Who may read and write what: roles, scopes and per-change write authorisation. No I/O.
+
+Rules (docs/security.md has the table):
+
+* A **scope** is decided by the server from the device's credentials, never from what the
+  client asks for. It is a set of buildings ``B``, the households in them ``H``, and the
+  incidents ``I`` whose repairs and (internal) updates the device may see — or ``None``
+  for "all" (a coordinator with no community: the response's head).
+* **Coordinator** with a community ``c`` (``people.community``): ``B`` = buildings whose
+  ``community`` is ``c``; ``I`` = incidents of ``c``; ``H`` = households in ``B``.
+* **Volunteer**: ``B`` = the buildings of their active assignments (``<person>~<building>``)
+  plus every building of an incident they are assigned to as a whole
+  (``<person>~<incident>`` with ``incident`` equal to the id's second part); ``I`` = the
+  incidents they are assigned to, or whose ``buildings`` meet ``B``. They read reference
+  data (communities, buildings, incidents, *public* updates) everywhere, households and
+  everything about a household (visits, deliveries, household status, personal fields)
+  only in ``H``, repairs only of ``I``, and only their own assignments.
+* Writes: a volunteer may write visits, deliveries and household status of households in
+  ``H``; repairs of incidents in ``I``; and incidents they reported themselves, in status
+  ``reported``, never ``eta``/``restored_at``/``buildings``. Nothing else. A coordinator
+  may write everything anchored in their community.
+* The **anchor** of a record is the field that places it in a scope (a visit's
+  ``household``). A change is judged against every anchor value known for its record: the
+  server's current winner and the values the same request sets. A record whose anchor is
+  not known yet (an entity whose ``household`` change is in the next batch) belongs to
+  nobody and is accepted; the change that sets its anchor is itself judged.
+"""
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.validate import ForbiddenError
+
+__all__ = [
+    "ANCHORS",
+    "Facts",
+    "Grant",
+    "Scope",
+    "may_write",
+    "read_scope",
+    "scope_token",
+]
+
+#: collection → the field that places a record in a scope (id-derived ones are absent).
+ANCHORS: dict[str, str] = {
+    "buildings": "community",
+    "households": "building",
+    "incidents": "community",
+    "visits": "household",
+    "deliveries": "household",
+    "repairs": "incident",
+    "updates": "incident",
+}
+
+#: Incident fields a volunteer may never set, even on an incident they reported.
+_COORDINATOR_INCIDENT_FIELDS = frozenset({"eta", "restored_at", "buildings"})
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a device's credentials grant before households are resolved.
+
+    ``None`` means "all" (no limit); an empty set means "none".
+    """
+
+    person: str
+    role: str
+    buildings: frozenset[str] | None
+    incidents: frozenset[str] | None
+    community: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A device's read and write scope. ``None`` sets mean "all"."""
+
+    person: str
+    role: str
+    buildings: frozenset[str] | None
+    households: frozenset[str] | None
+    incidents: frozenset[str] | None
+    community: str | None = None
+    token: str = field(default="", compare=False)
+
+    @property
+    def volunteer(self) -> bool:
+        return self.role != "coordinator"
+
+    @property
+    def unlimited(self) -> bool:
+        return not self.volunteer and self.households is None
+
+
+@dataclass(slots=True)
+class Facts:
+    """What the server knows about one record a request writes to.
+
+    Attributes:
+        anchors: every known value of the record's anchor field (server winner and the
+            values set in this request).
+        exists: the server holds at least one field of the record.
+        foreign: someone other than the writer (or the server itself) wrote to it.
+        incident_buildings: for incidents, every known ``buildings`` list value.
+    """
+
+    anchors: set[Any] = field(default_factory=set)
+    exists: bool = False
+    foreign: bool = False
+    incident_buildings: list[Any] = field(default_factory=list)
+
+
+def _active_targets(
+    person: str, assignments: Mapping[str, Mapping[str, Any]]
+) -> tuple[set[str], set[str]]:
+    """(buildings, incidents) of a person's active assignments, by record id."""
+    buildings: set[str] = set()
+    incidents: set[str] = set()
+    prefix = person + "~"
+    for rid, rec in assignments.items():
+        if not rid.startswith(prefix) or rec.get("_deleted") is True:
+            continue
+        if rec.get("active") is not True:
+            continue
+        target = rid[len(prefix) :]
+        if rec.get("incident") == target:
+            incidents.add(target)
+        else:
+            buildings.add(target)
+    return buildings, incidents
+
+
+def read_scope(
+    person: str,
+    role: str,
+    *,
+    community: str | None = None,
+    assignments: Mapping[str, Mapping[str, Any]] | None = None,
+    incident_buildings: Mapping[str, Iterable[str]] | None = None,
+    community_buildings: Iterable[str] = (),
+    community_incidents: Iterable[str] = (),
+) -> Grant:
+    """The buildings and incidents a person's role grants.
+
+    Args:
+        person: the person behind the device.
+        role: ``coordinator`` or ``volunteer``.
+        community: a coordinator's community (None: all communities).
+        assignments: assignment records by id (fields as plain values); only the
+            person's own are used.
+        incident_buildings: every incident's ``buildings`` list, by incident id.
+        community_buildings, community_incidents: for a coordinator with a community,
+            the buildings and incidents whose ``community`` is it.
+    """
+    if role == "coordinator":
+        if community is None:
+            return Grant(person, role, None, None)
+        return Grant(
+            person,
+            role,
+            frozenset(community_buildings),
+            frozenset(community_incidents),
+            community,
+        )
+    buildings, incidents = _active_targets(person, assignments or {})
+    by_incident = {k: set(v or ()) for k, v in (incident_buildings or {}).items()}
+    for inc in incidents:
+        buildings |= by_incident.get(inc, set())
+    worked = set(incidents)
+    worked.update(inc for inc, bs in by_incident.items() if bs & buildings)
+    return Grant(person, "volunteer", frozenset(buildings), frozenset(worked))
+
+
+def scope_token(
+    role: str,
+    person: str,
+    households: frozenset[str] | None,
+    incidents: frozenset[str] | None,
+) -> str:
+    """A short fingerprint of a scope: equal scopes give equal tokens."""
+    h = hashlib.sha256(f"{role}\0{person}\0".encode())
+    for part in (households, incidents):
+        if part is None:
+            h.update(b"*\1")
+        else:
+            for x in sorted(part):
+                h.update(x.encode() + b"\0")
+            h.update(b"\1")
+    return h.hexdigest()[:24]
+
+
+def _refuse(message: str) -> None:
+    raise ForbiddenError(message)
+
+
+def _all_in(values: Iterable[Any], allowed: frozenset[str] | None) -> bool:
+    if allowed is None:
+        return True
+    return all(isinstance(v, str) and v in allowed for v in values)
+
+
+def may_write(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts: Facts) -> None:
+    """Judge one already-valid change against the writer's rights.
+
+    Raises:
+        ForbiddenError: the change is outside the writer's rights; the message says why
+            and what to do.
+    """
+    if coll == "assignments":
+        _assignment(scope, rid, fld, value)
+        return
+    if scope.unlimited:
+        return
+    if scope.volunteer:
+        _volunteer(scope, coll, rid, fld, value, facts)
+    else:
+        _coordinator(scope, coll, rid, fld, value, facts)
+
+
+def _household_of(rid: str) -> str:
+    return rid.split("~", 1)[1]
+
+
+def _volunteer(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts: Facts) -> None:
+    if coll in ("visits", "deliveries"):
+        if fld == "household" and not isinstance(value, str):
+            _refuse(f"{coll}.household must name a household in your assigned buildings")
+        if not _all_in(facts.anchors, scope.households):
+            _refuse(
+                f"this {coll[:-1]} is for a household outside your assigned buildings; "
+                "ask the coordinator to assign you the building"
+            )
+    elif coll == "household_status":
+        if _household_of(rid) not in (scope.households or ()):
+            _refuse(
+                "this household is outside your assigned buildings; "
+                "ask the coordinator to assign you the building"
+            )
+    elif coll == "repairs":
+        if not _all_in(facts.anchors, scope.incidents):
+            _refuse("repairs can be recorded only for incidents you work on")
+    elif coll == "incidents":
+        if facts.foreign:
+            _refuse(
+                "volunteers cannot change an incident opened or updated by someone else; "
+                "tell the coordinator"
+            )
+        if fld in _COORDINATOR_INCIDENT_FIELDS:
+            _refuse(f"only a coordinator sets an incident's {fld}")
+        if fld == "status" and value not in (None, "reported"):
+            _refuse("volunteers report incidents as 'reported'; a coordinator sets the status")
+    else:
+        _refuse(f"volunteers cannot change {coll}; ask the coordinator")
+
+
+def _coordinator(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts: Facts) -> None:
+    outside = "outside your community; ask that community's coordinator"
+    if coll == "communities":
+        if rid != scope.community:
+            _refuse(f"community {rid[:40]} is {outside}")
+    elif coll in ("buildings", "incidents"):
+        if fld == "community" and value != scope.community:
+            _refuse(f"{coll[:-1]} must belong to your community ({scope.community})")
+        if not _all_in(facts.anchors, frozenset({scope.community or ""})):
+            _refuse(f"this {coll[:-1]} is {outside}")
+        if coll == "incidents" and fld == "buildings" and not _all_in(value or (), scope.buildings):
+            _refuse(f"an incident's buildings must be in your community; {outside}")
+    elif coll == "households":
+        if fld == "building" and not isinstance(value, str):
+            _refuse("households.building must name a building of your community")
+        if not _all_in(facts.anchors, scope.buildings):
+            _refuse(f"this household is {outside}")
+    elif coll in ("visits", "deliveries"):
+        if not _all_in(facts.anchors, scope.households):
+            _refuse(f"this household is {outside}")
+    elif coll == "household_status":
+        if scope.households is not None and _household_of(rid) not in scope.households:
+            _refuse(f"this household is {outside}")
+    elif coll in ("repairs", "updates") and not _all_in(facts.anchors, scope.incidents):
+        _refuse(f"this incident is {outside}")
+
+
+def _assignment(scope: Scope, rid: str, fld: str, value: Any) -> None:
+    if scope.volunteer:
+        _refuse("only a coordinator assigns buildings")
+    person, target = rid.split("~", 1)
+    if fld == "person" and value not in (None, person):
+        _refuse("assignments.person must equal the first part of the id <person>~<building>")
+    if fld == "building" and value not in (None, target):
+        _refuse("assignments.building must equal the second part of the id <person>~<building>")
+    if scope.buildings is None:
+        return
+    if target not in scope.buildings | (scope.incidents or frozenset()):
+        _refuse(f"building or incident {target[:40]} is outside your community")

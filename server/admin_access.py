@@ -1,0 +1,154 @@
+"""Command-line side of access control: coordinators, assignments, devices, export.
+
+Like ``server.admin`` these run in a short-lived process against the database file;
+assignments are written as ordinary field changes (server node), so phones pull them.
+"""
+
+import argparse
+import json
+import sqlite3
+import sys
+import uuid
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+from server.admin import connect, now_iso, write_records
+
+__all__ = ["add_commands", "add_coordinator", "assign"]
+
+
+def assign(
+    path: str,
+    person: str,
+    *,
+    building: str | None = None,
+    incident: str | None = None,
+    active: bool = True,
+) -> str:
+    """Assign (or with ``active=False`` un-assign) a building or a whole incident.
+
+    Returns:
+        The assignment id ``<person>~<building or incident>``.
+    """
+    if (building is None) == (incident is None):
+        raise ValueError("give exactly one of building or incident")
+    target = building or incident
+    rid = f"{person}~{target}"
+    fields: dict[str, object] = {"person": person, "active": active}
+    fields["building" if building else "incident"] = target
+    with closing(connect(path)) as conn:
+        if conn.execute("SELECT 1 FROM people WHERE id = ?", (person,)).fetchone() is None:
+            raise LookupError(f"no person {person}")
+        write_records(conn, [("assignments", rid, fields)])
+    return rid
+
+
+def add_coordinator(
+    path: str, login: str, password: str, *, name: str = "", community: str | None = None
+) -> str:
+    """Create a coordinator who logs in with ``login`` and ``password`` (argon2id).
+
+    Returns:
+        The person id.
+    """
+    from server.auth import hash_password
+
+    if len(password) < 10:
+        raise ValueError("password must be at least 10 characters")
+    person = str(uuid.uuid4())
+    with closing(connect(path)) as conn:
+        try:
+            conn.execute(
+                "INSERT INTO people (id, name, role, created_at, login, password_hash, "
+                "community) VALUES (?, ?, 'coordinator', ?, ?, ?, ?)",
+                (person, name or login, now_iso(), login, hash_password(password), community),
+            )
+        except sqlite3.IntegrityError:
+            raise LookupError(f"login {login!r} is taken") from None
+    return person
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    return getpass.getpass("password: ")
+
+
+def cmd_coordinator_add(args: argparse.Namespace) -> int:
+    try:
+        person = add_coordinator(
+            args.db,
+            args.login,
+            _read_password(args),
+            name=args.name or "",
+            community=args.community,
+        )
+    except (LookupError, ValueError) as exc:
+        print(f"doorstep coordinator add: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"person": person, "login": args.login, "community": args.community}))
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    try:
+        rid = assign(
+            args.db,
+            args.person,
+            building=args.building,
+            incident=args.incident,
+            active=not args.off,
+        )
+    except (LookupError, ValueError) as exc:
+        print(f"doorstep assign: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"assignment": rid, "active": not args.off}))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from server.export import export_incident
+
+    with closing(connect(args.db)) as conn:
+        data = export_incident(conn, args.incident, args.format)
+    if data is None:
+        print(f"doorstep export: no incident {args.incident}", file=sys.stderr)
+        return 1
+    Path(args.out).write_bytes(data)
+    print(json.dumps({"out": args.out, "bytes": len(data)}))
+    return 0
+
+
+def add_commands(
+    sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    db_arg: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """Register ``coordinator add``, ``assign`` and ``export`` on the ``doorstep`` parser."""
+    p = sub.add_parser("coordinator", help="manage coordinators who log in with a password")
+    csub = p.add_subparsers(dest="coordinator_command", required=True)
+    a = csub.add_parser("add", help="create a coordinator login; prints one JSON line")
+    db_arg(a)
+    a.add_argument("--login", required=True, help="the name typed at login")
+    a.add_argument("--name", help="display name (default: the login)")
+    a.add_argument("--community", help="community id (default: all communities)")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    a.set_defaults(func=cmd_coordinator_add)
+
+    p = sub.add_parser("assign", help="assign a volunteer a building or a whole incident")
+    db_arg(p)
+    p.add_argument("--person", required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--building")
+    g.add_argument("--incident")
+    p.add_argument("--off", action="store_true", help="end the assignment")
+    p.set_defaults(func=cmd_assign)
+
+    p = sub.add_parser("export", help="export an incident's households, visits, deliveries")
+    db_arg(p)
+    p.add_argument("--incident", required=True)
+    p.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)

@@ -1,0 +1,442 @@
+"""The SQL of access control: scopes, write facts, pull filters, evictions, logins.
+
+Values in ``winners`` and ``history`` are JSON text, so an id is compared in its quoted
+form (``'"0190…"'``), which lets the ``winners_ref (coll, field, value)`` index answer
+"every household of these buildings" without decoding rows.
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from server.access import ANCHORS, Facts, Scope, may_write, read_scope, scope_token
+from server.store import Device, Incoming, Store, WinnerRow
+from sync.validate import ForbiddenError
+
+__all__ = [
+    "authorise",
+    "companions",
+    "evictions",
+    "load_scope",
+    "pull",
+    "pull_filter",
+    "write_facts",
+]
+
+_json = msgspec.json.Encoder()
+_decode = msgspec.json.Decoder()
+
+#: (collection, field) whose change can make a record visible or invisible by itself.
+SELF_ANCHORS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("households", "building"),
+        ("visits", "household"),
+        ("deliveries", "household"),
+        ("repairs", "incident"),
+        ("updates", "incident"),
+        ("updates", "public"),
+    }
+)
+
+_REFERENCE = "('communities', 'buildings', 'incidents')"
+
+
+def _ids(values: Iterable[str] | None) -> str:
+    return _json.encode(sorted(values or ())).decode()
+
+
+def _value(text: str) -> Any:
+    try:
+        return _decode.decode(text)
+    except msgspec.DecodeError:
+        return None
+
+
+async def load_scope(store: Store, device: Device) -> Scope:
+    """The read and write scope of a device, from its person's role, community and
+    assignments as they are now."""
+    person, role = device.person, device.role
+    if role == "coordinator":
+        rows = await store.fetch("SELECT community FROM people WHERE id = ?", (person,))
+        community = rows[0][0] if rows else None
+        if community is None:
+            grant = read_scope(person, role)
+        else:
+            quoted = _json.encode(community).decode()
+            bs = await store.fetch(
+                "SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' "
+                "AND value = ?",
+                (quoted,),
+            )
+            incs = await store.fetch(
+                "SELECT id FROM winners WHERE coll = 'incidents' AND field = 'community' "
+                "AND value = ?",
+                (quoted,),
+            )
+            grant = read_scope(
+                person,
+                role,
+                community=community,
+                community_buildings=[r[0] for r in bs],
+                community_incidents=[r[0] for r in incs],
+            )
+    else:
+        rows = await store.fetch(
+            "SELECT id, field, value FROM winners WHERE coll = 'assignments' AND id > ? AND id < ?",
+            (person + "~", person + "\x7f"),
+        )
+        assignments: dict[str, dict[str, Any]] = {}
+        for rid, fld, value in rows:
+            assignments.setdefault(rid, {})[fld] = _value(value)
+        incs = await store.fetch(
+            "SELECT id, value FROM winners WHERE coll = 'incidents' AND field = 'buildings'"
+        )
+        incident_buildings = {
+            rid: [b for b in (_value(v) or ()) if isinstance(b, str)] for rid, v in incs
+        }
+        grant = read_scope(
+            person, role, assignments=assignments, incident_buildings=incident_buildings
+        )
+    households: frozenset[str] | None = None
+    if grant.buildings is not None:
+        rows = await store.fetch(
+            "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
+            "AND value IN (SELECT json_quote(value) FROM json_each(?))",
+            (_ids(grant.buildings),),
+        )
+        households = frozenset(r[0] for r in rows)
+    return Scope(
+        person=person,
+        role=grant.role,
+        buildings=grant.buildings,
+        households=households,
+        incidents=grant.incidents,
+        community=grant.community,
+        token=scope_token(grant.role, person, households, grant.incidents),
+    )
+
+
+def pull_filter(scope: Scope) -> tuple[str, list[Any]] | None:
+    """A WHERE fragment over the ``winners`` table that keeps what ``scope`` may read.
+
+    Returns:
+        (sql, args), or None when the scope is unlimited.
+    """
+    if scope.unlimited:
+        return None
+    h, i = _ids(scope.households), _ids(scope.incidents)
+    in_h = "(SELECT value FROM json_each(?))"
+    in_hq = "(SELECT json_quote(value) FROM json_each(?))"
+
+    def anchor(fld: str) -> str:
+        return (
+            "(SELECT x.value FROM winners x WHERE x.coll = winners.coll "
+            f"AND x.id = winners.id AND x.field = '{fld}')"
+        )
+
+    parts = [
+        f"coll IN {_REFERENCE}",
+        f"(coll = 'households' AND id IN {in_h})",
+        f"(coll IN ('visits', 'deliveries') AND {anchor('household')} IN {in_hq})",
+        f"(coll = 'household_status' AND substr(id, instr(id, '~') + 1) IN {in_h})",
+        f"(coll = 'repairs' AND {anchor('incident')} IN {in_hq})",
+    ]
+    args: list[Any] = [h, h, h, i]
+    if scope.volunteer:
+        parts.append(
+            f"(coll = 'updates' AND ({anchor('public')} = 'true' "
+            f"OR {anchor('incident')} IN {in_hq}))"
+        )
+        parts.append("(coll = 'assignments' AND substr(id, 1, ?) = ?)")
+        args += [i, len(scope.person) + 1, scope.person + "~"]
+    else:
+        parts.append(f"(coll = 'updates' AND {anchor('incident')} IN {in_hq})")
+        parts.append(f"(coll = 'assignments' AND substr(id, instr(id, '~') + 1) IN {in_h})")
+        args += [i, _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))]
+    return "(" + " OR ".join(parts) + ")", args
+
+
+async def companions(
+    store: Store, scope: Scope, rows: Sequence[WinnerRow], cursor: int, exclude_node: str
+) -> list[WinnerRow]:
+    """Older winners of records that became visible through a change in this page.
+
+    A visit whose ``household`` arrives after its ``note`` (or an update made public
+    later) becomes visible only at its anchor's sequence; the device, past the older
+    fields' sequence, would never get them. They ride along with the anchor change.
+    """
+    if scope.unlimited or cursor == 0:
+        return []
+    keys = sorted({(c, i) for _, c, i, f, _, _ in rows if (c, f) in SELF_ANCHORS})
+    if not keys:
+        return []
+    out = await store.fetch(
+        "SELECT w.seq, w.coll, w.id, w.field, w.value, w.hlc FROM json_each(?) j "
+        "JOIN winners w ON w.coll = json_extract(j.value, '$[0]') "
+        "AND w.id = json_extract(j.value, '$[1]') "
+        "WHERE w.seq <= ? AND substr(w.hlc, 31) != ? ORDER BY w.seq",
+        (_json.encode(keys).decode(), cursor, exclude_node),
+    )
+    return [tuple(r) for r in out]  # type: ignore[misc]
+
+
+async def write_facts(
+    store: Store, person: str, changes: Sequence[tuple[str, str, str, Any]]
+) -> dict[tuple[str, str], Facts]:
+    """What the server knows about each record a batch writes to (see ``access.Facts``).
+
+    Args:
+        changes: (coll, id, field, decoded value) of each valid change of the batch.
+    """
+    facts: dict[tuple[str, str], Facts] = {}
+    for coll, rid, fld, value in changes:
+        f = facts.setdefault((coll, rid), Facts())
+        if ANCHORS.get(coll) == fld:
+            f.anchors.add(_hashable(value))
+    keyed = [[c, i, ANCHORS[c]] for c, i in facts if c in ANCHORS]
+    if keyed:
+        rows = await store.fetch(
+            "SELECT w.coll, w.id, w.value FROM json_each(?) j JOIN winners w "
+            "ON w.coll = json_extract(j.value, '$[0]') AND w.id = json_extract(j.value, '$[1]') "
+            "AND w.field = json_extract(j.value, '$[2]')",
+            (_json.encode(keyed).decode(),),
+        )
+        for coll, rid, value in rows:
+            f = facts[(coll, rid)]
+            f.anchors.add(_hashable(_value(value)))
+            f.exists = True
+    incidents = [i for c, i in facts if c == "incidents"]
+    if incidents:
+        rows = await store.fetch(
+            "SELECT DISTINCT id FROM history WHERE coll = 'incidents' "
+            "AND id IN (SELECT value FROM json_each(?)) AND (person IS NULL OR person != ?)",
+            (_ids(incidents), person),
+        )
+        for (rid,) in rows:
+            facts[("incidents", rid)].foreign = True
+    return facts
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | None) else repr(value)
+
+
+async def save_snapshot(store: Store, node: str, scope: Scope, at: str) -> None:
+    """Remember what ``scope.token`` stood for, for this device's next sync."""
+    db = store.writer
+    h = None if scope.households is None else _ids(scope.households)
+    i = None if scope.incidents is None else _ids(scope.incidents)
+    async with store._write_lock:
+        await db.execute(
+            "INSERT OR IGNORE INTO scope_snapshots (node, token, households, incidents, "
+            "created_at) VALUES (?, ?, ?, ?, ?)",
+            (node, scope.token, h, i, at),
+        )
+
+
+async def load_snapshot(
+    store: Store, node: str, token: str
+) -> tuple[frozenset[str] | None, frozenset[str] | None] | None:
+    rows = await store.fetch(
+        "SELECT households, incidents FROM scope_snapshots WHERE node = ? AND token = ?",
+        (node, token),
+    )
+    if not rows:
+        return None
+    h, i = rows[0]
+    return (
+        None if h is None else frozenset(_decode.decode(h)),
+        None if i is None else frozenset(_decode.decode(i)),
+    )
+
+
+async def evictions(
+    store: Store,
+    scope: Scope,
+    old: tuple[frozenset[str] | None, frozenset[str] | None] | None,
+    cursor: int,
+) -> tuple[list[tuple[str, str]], bool]:
+    """What a device must delete, and whether its scope grew, since it was last served.
+
+    Args:
+        old: the (households, incidents) of the scope the device holds, or None if
+            unknown (then only changes since ``cursor`` are considered).
+        cursor: the device's cursor.
+
+    Returns:
+        ([(coll, id) to delete], grown) — grown means records became visible whose
+        older changes the device never received: pull again from 0.
+    """
+    if scope.unlimited:
+        return [], False
+    h_now, i_now = scope.households or frozenset(), scope.incidents or frozenset()
+    out: list[tuple[str, str]] = []
+    grown = False
+    if old is not None:
+        h_old, i_old = old
+        if h_old is None:
+            rows = await store.fetch(
+                "SELECT DISTINCT id FROM winners WHERE coll = 'households' "
+                "AND id NOT IN (SELECT value FROM json_each(?))",
+                (_ids(h_now),),
+            )
+            gone_h = {r[0] for r in rows}
+        else:
+            gone_h = set(h_old - h_now)
+            grown = grown or bool(h_now - h_old)
+        gone_i = set() if i_old is None else set(i_old - i_now)
+        if i_old is not None:
+            grown = grown or bool(i_now - i_old)
+        if gone_h:
+            out += [("households", x) for x in sorted(gone_h)]
+            rows = await store.fetch(
+                "SELECT coll, id FROM winners WHERE coll IN ('visits', 'deliveries') "
+                "AND field = 'household' "
+                "AND value IN (SELECT json_quote(value) FROM json_each(?)) "
+                "UNION SELECT DISTINCT coll, id FROM winners WHERE coll = 'household_status' "
+                "AND substr(id, instr(id, '~') + 1) IN (SELECT value FROM json_each(?))",
+                (_ids(gone_h), _ids(gone_h)),
+            )
+            out += [tuple(r) for r in rows]  # type: ignore[misc]
+        if gone_i:
+            rows = await store.fetch(
+                "SELECT coll, id FROM winners w WHERE coll IN ('repairs', 'updates') "
+                "AND field = 'incident' "
+                "AND value IN (SELECT json_quote(value) FROM json_each(?))",
+                (_ids(gone_i),),
+            )
+            out += [tuple(r) for r in rows]  # type: ignore[misc]
+    if out:
+        # A public update of an incident no longer worked on is still readable: keep it.
+        still = await _visible(store, scope, out)
+        out = [k for k in out if k not in still]
+    # Records that left the scope by a change of their own anchor since the cursor, and
+    # were in it before: a visit moved to another household, an update made internal.
+    filt = pull_filter(scope)
+    assert filt is not None
+    where, args = filt
+    rows = await store.fetch(
+        "SELECT DISTINCT coll, id FROM winners WHERE seq > ? AND (coll, field) IN "
+        "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)) "
+        f"AND NOT {where} AND EXISTS (SELECT 1 FROM history h WHERE h.coll = winners.coll "
+        "AND h.id = winners.id AND h.seq <= ?)",
+        (cursor, _json.encode(sorted(SELF_ANCHORS)).decode(), *args, cursor),
+    )
+    # Only what the device may have held: anchored before the cursor inside the scope.
+    for coll, rid in rows:
+        if (coll, rid) in out:
+            continue
+        if await _was_visible(store, scope, coll, rid, cursor, old):
+            out.append((coll, rid))
+    return out, grown
+
+
+async def _visible(
+    store: Store, scope: Scope, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    filt = pull_filter(scope)
+    assert filt is not None
+    where, args = filt
+    rows = await store.fetch(
+        "SELECT DISTINCT coll, id FROM winners WHERE (coll, id) IN (SELECT "
+        "json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)) "
+        f"AND {where}",
+        (_json.encode([list(k) for k in keys]).decode(), *args),
+    )
+    return {(c, i) for c, i in rows}
+
+
+async def _was_visible(
+    store: Store,
+    scope: Scope,
+    coll: str,
+    rid: str,
+    cursor: int,
+    old: tuple[frozenset[str] | None, frozenset[str] | None] | None,
+) -> bool:
+    """Whether a record was in the scope as of ``cursor`` (by its anchors' values then)."""
+    h = set(scope.households or ()) | set((old or (None, None))[0] or ())
+    i = set(scope.incidents or ()) | set((old or (None, None))[1] or ())
+    rows = await store.fetch(
+        "SELECT field, value FROM history WHERE coll = ? AND id = ? AND seq <= ? ORDER BY hlc",
+        (coll, rid, cursor),
+    )
+    then: dict[str, Any] = {}
+    for fld, value in rows:
+        then[fld] = _value(value)
+    if coll in ("visits", "deliveries"):
+        return then.get("household") in h
+    if coll == "households":
+        return rid in h
+    if coll == "repairs":
+        return then.get("incident") in i
+    if coll == "updates":
+        return (scope.volunteer and then.get("public") is True) or then.get("incident") in i
+    return False
+
+
+async def authorise(
+    store: Store,
+    scope: Scope,
+    good: list[Incoming],
+    sources: list[tuple[int, msgspec.Raw]],
+) -> tuple[list[Incoming], list[tuple[int, msgspec.Raw, ForbiddenError]]]:
+    """Split a batch's valid changes into those the writer may make and those it may not.
+
+    Args:
+        good: the valid changes, as rows for ``Store.write_changes``.
+        sources: (index in the request, raw change) of each row of ``good``.
+
+    Returns:
+        (allowed rows, [(index, raw, error) of each forbidden change]).
+    """
+    if scope.unlimited and not any(row[1] == "assignments" for row in good):
+        return good, []
+    decoded = [(row[1], row[2], row[3], _value(row[4])) for row in good]
+    facts = {} if scope.unlimited else await write_facts(store, scope.person, decoded)
+    allowed: list[Incoming] = []
+    denied: list[tuple[int, msgspec.Raw, ForbiddenError]] = []
+    for row, (coll, rid, fld, value), (index, raw) in zip(good, decoded, sources, strict=True):
+        try:
+            may_write(scope, coll, rid, fld, value, facts.get((coll, rid)) or Facts())
+        except ForbiddenError as exc:
+            denied.append((index, raw, exc))
+            continue
+        allowed.append(row)
+    return allowed, denied
+
+
+async def pull(
+    store: Store,
+    device: Device,
+    cursor: int,
+    limit: int,
+    held: str | None,
+    at: str,
+) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
+    """A page of what the device may read, and what it must delete (docs/protocol.md).
+
+    Args:
+        held: the scope token the device holds (None: a device that never got one).
+
+    Returns:
+        (rows, new cursor, more, [(coll, id) to delete], the scope token now)
+    """
+    scope = await load_scope(store, device)
+    start, evict = cursor, []
+    if not scope.unlimited:
+        old = None
+        if held is not None and held != scope.token:
+            old = await load_snapshot(store, device.node, held)
+        evict, grown = await evictions(store, scope, old, cursor)
+        if held is not None and held != scope.token and (grown or old is None):
+            # Records became visible whose older changes are behind the device's cursor.
+            start = 0
+    if held != scope.token:
+        await save_snapshot(store, device.node, scope, at)
+    rows, new_cursor, more = await store.pull(
+        start, limit, exclude_node=device.node, scope=pull_filter(scope)
+    )
+    rows = await companions(store, scope, rows, start, device.node) + rows
+    return rows, new_cursor, more, evict, scope.token
