@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         },
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         lifespan=[lifespan, public.live_lifespan],
+        after_response=public.after_sync,
         request_max_body_size=MAX_BODY,
         compression_config=CompressionConfig(
             backend="gzip",

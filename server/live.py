@@ -127,6 +127,7 @@ class Broker:
         self._wake = asyncio.Event()
         self.on_public: list[PublicHook] = []
         self._hooks: set[asyncio.Task[None]] = set()
+        self._loading: dict[str, asyncio.Task[bool]] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -268,20 +269,34 @@ class Broker:
         return True
 
     async def progress(self, incident: str) -> tuple[int, bytes, Progress] | None:
-        """The cached progress of an incident (derived now if not cached)."""
+        """The cached progress of an incident (derived now if not cached).
+
+        Single-flight: when a thousand residents open the link at once, one query runs
+        and the others wait for its answer.
+        """
         if incident not in self._progress:
-            seq = self.last
-            data = await self.live.incident_inputs(incident)
-            if data is None:
+            task = self._loading.get(incident)
+            if task is None:
+                task = asyncio.create_task(self._load(incident))
+                self._loading[incident] = task
+                task.add_done_callback(lambda _: self._loading.pop(incident, None))
+            if not await asyncio.shield(task):
                 return None
-            if incident not in self._progress:  # the tailer may have got there first
-                p = derive(incident, data)
-                self._remember_progress(incident, p, seq)
-                summary = data.incident.get("summary")
-                pub = public_view(p, summary if isinstance(summary, str) else None)
-                self._remember_public(incident, pub, seq)
         cached, p = self._progress[incident]
         return cached.seq, cached.raw, p
+
+    async def _load(self, incident: str) -> bool:
+        seq = self.last
+        data = await self.live.incident_inputs(incident)
+        if data is None:
+            return False
+        if incident not in self._progress:  # the tailer may have got there first
+            p = derive(incident, data)
+            self._remember_progress(incident, p, seq)
+            summary = data.incident.get("summary")
+            pub = public_view(p, summary if isinstance(summary, str) else None)
+            self._remember_public(incident, pub, seq)
+        return True
 
     async def public(self, incident: str) -> tuple[int, bytes, PublicProgress] | None:
         if incident not in self._public and await self.progress(incident) is None:

@@ -25,7 +25,7 @@ from server.live import Broker
 from server.push import Pusher, endpoint_allowed
 from server.store_live import LiveStore, PushSub
 
-__all__ = ["ROUTES", "live_lifespan"]
+__all__ = ["ROUTES", "after_sync", "live_lifespan"]
 
 _TOKEN_TTL = 60.0
 
@@ -49,6 +49,15 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
     finally:
         await broker.stop()
         await live.close()
+
+
+async def after_sync(request: Request) -> None:
+    """After a sync answer, tail the log now rather than at the next poll (the changes
+    of this process's writes reach streams ~poll/2 sooner; other processes still poll)."""
+    if request.method == "POST" and request.url.path == "/api/v1/sync":
+        broker = getattr(request.app.state, "broker", None)
+        if broker is not None:
+            broker.nudge()
 
 
 async def _incident(request: Request, token: str) -> str:

@@ -1,0 +1,324 @@
+"""Fan-out of one residents' update to N concurrent SSE subscribers, on one server process.
+
+For N in (1,000, 10,000) by default:
+
+* start ``doorstep serve`` on a fresh database with the demo loaded, open N streams of
+  ``GET /api/v1/public/<token>/events`` from several client processes (loopback only),
+  post one public update through ``POST /api/v1/sync`` and time, per subscriber, from just
+  before the post until the update's event arrives: p50, p99 and max (max = the time
+  until every subscriber has it); memory per subscriber = growth of the server's RSS
+  divided by N;
+* the same fan-out from a minimal raw asyncio SSE server (no framework, no database, a
+  list of writers and one write per subscriber) as the baseline, in the same run.
+
+Usage: ``.venv/bin/python bench/fanout.py [N ...]``. Needs ~2N file descriptors across
+processes; the soft RLIMIT_NOFILE is raised to the hard limit.
+"""
+
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from server.admin import create_invite  # noqa: E402
+from server.demo import HEATING  # noqa: E402
+from sync.clock import Timestamp, format_stamp  # noqa: E402
+from sync.ids import uuid7  # noqa: E402
+
+MARK = "BENCH-MARK"
+WORKERS = 4
+CONNECT_AT_ONCE = 100
+DEADLINE = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+# -- clients -------------------------------------------------------------------------------
+
+
+async def _subscriber(port: int, path: str, ready: list, got: list, go: asyncio.Event) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
+    )
+    await writer.drain()
+    buf = b""
+    connected = False
+    try:
+        while True:
+            chunk = await reader.read(65536)
+            if not chunk:
+                return
+            buf += chunk
+            # Ready once the first event (the current view, or a comment) is in.
+            if not connected and b"\r\n\r\n" in buf and b"\n\n" in buf.split(b"\r\n\r\n", 1)[1]:
+                connected = True
+                ready.append(1)
+            if MARK.encode() in buf:
+                got.append(time.monotonic())
+                return
+            buf = buf[-4096:]
+    finally:
+        writer.close()
+
+
+async def _client_main(port: int, path: str, n: int, conn) -> None:
+    ready: list = []
+    got: list = []
+    go = asyncio.Event()
+    tasks = []
+    for i in range(0, n, CONNECT_AT_ONCE):
+        for _ in range(min(CONNECT_AT_ONCE, n - i)):
+            tasks.append(asyncio.create_task(_subscriber(port, path, ready, got, go)))
+        while len(ready) < min(n, i + CONNECT_AT_ONCE):
+            await asyncio.sleep(0.01)
+    conn.send(("ready", len(ready)))
+    deadline = time.monotonic() + DEADLINE
+    while len(got) < n and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    conn.send(("got", got))
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _client(port: int, path: str, n: int, conn) -> None:
+    _raise_nofile()
+    asyncio.run(_client_main(port, path, n, conn))
+
+
+def run_clients(port: int, path: str, n: int, trigger) -> tuple[list[float], float]:
+    """Connect n subscribers, call ``trigger()`` (returns t0), collect arrival times."""
+    per = [n // WORKERS + (1 if i < n % WORKERS else 0) for i in range(WORKERS)]
+    pipes, procs = [], []
+    for k in per:
+        a, b = mp.Pipe()
+        p = mp.Process(target=_client, args=(port, path, k, b), daemon=True)
+        p.start()
+        pipes.append(a)
+        procs.append(p)
+    for a in pipes:
+        if not a.poll(DEADLINE):
+            raise RuntimeError("subscribers did not connect in time")
+        kind, _ = a.recv()
+        assert kind == "ready"
+    time.sleep(1.0)  # let the server settle (and its tailer read any backlog)
+    t0 = trigger()
+    times: list[float] = []
+    for a in pipes:
+        if not a.poll(DEADLINE + 10):
+            raise RuntimeError("a client process did not report")
+        kind, got = a.recv()
+        times.extend(got)
+    for p in procs:
+        p.join(10)
+    return [t - t0 for t in times], t0
+
+
+def _raise_nofile() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# -- doorstep --------------------------------------------------------------------------------
+
+
+def doorstep(n: int) -> dict:
+    tmp = tempfile.mkdtemp(prefix="doorstep-bench-")
+    db = str(Path(tmp) / "bench.db")
+    subprocess.run(
+        [sys.executable, "-m", "server.cli", "demo", "--db", db],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--db", db, "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        code, _ = create_invite(db, "coordinator", name="bench")
+        auth = httpx.post(f"{base}/api/v1/enroll", json={"code": code, "device": "bench"}).json()
+        headers = {"Authorization": f"Bearer {auth['token']}"}
+        token = httpx.post(f"{base}/api/v1/incidents/{HEATING}/share", headers=headers).json()[
+            "token"
+        ]
+        before = rss_kib(proc.pid)
+        rss_connected = [0]
+        write_ms = [0.0]
+
+        def trigger() -> float:
+            rss_connected[0] = rss_kib(proc.pid)
+            uid = uuid7()
+            at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            ms = int(time.time() * 1000)
+            changes = [
+                {
+                    "coll": "updates",
+                    "id": uid,
+                    "field": f,
+                    "value": v,
+                    "hlc": format_stamp(Timestamp(ms, k, auth["node"])),
+                }
+                for k, (f, v) in enumerate(
+                    {
+                        "incident": HEATING,
+                        "at": at,
+                        "text": f"{MARK} 注水升温",
+                        "public": True,
+                    }.items(),
+                    start=1,
+                )
+            ]
+            t0 = time.monotonic()
+            r = httpx.post(
+                f"{base}/api/v1/sync",
+                headers=headers,
+                json={"node": auth["node"], "cursor": 0, "changes": changes, "limit": 1},
+            )
+            assert r.status_code == 200 and not r.json()["rejected"], r.text
+            write_ms[0] = (time.monotonic() - t0) * 1000
+            return t0
+
+        delays, _ = run_clients(port, f"/api/v1/public/{token}/events", n, trigger)
+        out = summary("doorstep", n, delays, (rss_connected[0] - before) * 1024 / n)
+        out["sync_ms"] = write_ms[0]
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+# -- baseline: a minimal raw asyncio SSE server -----------------------------------------------
+
+
+def _baseline_server(port: int, conn) -> None:
+    _raise_nofile()
+
+    async def main() -> None:
+        writers: list[asyncio.StreamWriter] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if head.startswith(b"POST"):
+                frame = f"id: 1\nevent: public\ndata: {json.dumps({'text': MARK})}\n\n".encode()
+                for w in writers:
+                    w.write(frame)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+                writer.close()
+                return
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Cache-Control: no-cache\r\n\r\n: hello\n\n"
+            )
+            writers.append(writer)
+            await reader.read()  # until the client goes
+
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
+        conn.send(os.getpid())
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def baseline(n: int) -> dict:
+    port = free_port()
+    a, b = mp.Pipe()
+    proc = mp.Process(target=_baseline_server, args=(port, b), daemon=True)
+    proc.start()
+    pid = a.recv()
+    before = rss_kib(pid)
+    rss_connected = [0]
+
+    def trigger() -> float:
+        rss_connected[0] = rss_kib(pid)
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            s.recv(100)
+        return t0
+
+    try:
+        delays, _ = run_clients(port, "/events", n, trigger)
+        return summary("raw asyncio", n, delays, (rss_connected[0] - before) * 1024 / n)
+    finally:
+        proc.terminate()
+        proc.join(10)
+
+
+def summary(name: str, n: int, delays: list[float], bytes_per_sub: float) -> dict:
+    delays.sort()
+    got = len(delays)
+    q = statistics.quantiles(delays, n=100) if got > 1 else delays * 99
+    return {
+        "server": name,
+        "subscribers": n,
+        "delivered": got,
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+        "max_ms": delays[-1] * 1000 if got else None,
+        "kib_per_subscriber": bytes_per_sub / 1024,
+    }
+
+
+def main() -> None:
+    _raise_nofile()
+    sizes = [int(a) for a in sys.argv[1:]] or [1000, 10000]
+    print(f"fan-out bench: {os.cpu_count()} CPUs, {WORKERS} client processes, loopback")
+    for n in sizes:
+        d, b = doorstep(n), baseline(n)
+        print(
+            f"  (doorstep: the sync request that posts the update took {d['sync_ms']:.0f} ms "
+            "of that, fsync included)"
+        )
+        for r in (d, b):
+            print(
+                f"  {r['server']:>12} N={n:>6}  delivered {r['delivered']:>6}  "
+                f"p50 {r['p50_ms']:8.1f} ms  p99 {r['p99_ms']:8.1f} ms  "
+                f"max {r['max_ms']:8.1f} ms  {r['kib_per_subscriber']:6.1f} KiB/subscriber"
+            )
+        print(
+            f"  ratio doorstep/raw  N={n:>6}  p50 x{d['p50_ms'] / b['p50_ms']:.1f}  "
+            f"p99 x{d['p99_ms'] / b['p99_ms']:.1f}  "
+            f"memory x{d['kib_per_subscriber'] / max(b['kib_per_subscriber'], 0.01):.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
