@@ -7,7 +7,7 @@ import { stampEdits, restamp, clockTooFarAhead, observe, toWire } from './outbox
 import { Replica } from './replica.js';
 
 const ALL = ['fields', 'outbox', 'rejected', 'meta'];
-const META_KEYS = ['auth', 'cursor', 'clock', 'offset', 'lastSync'];
+const META_KEYS = ['auth', 'cursor', 'clock', 'offset', 'lastSync', 'scope'];
 
 /** Put `c` into `fields` if it beats the stored winner; calls won(c) when it does. */
 function putIfNewer(fields, c, won) {
@@ -31,7 +31,7 @@ export class IdbStore {
   constructor(db, replica = new Replica()) {
     this.db = db;
     this.replica = replica;
-    this.meta = { auth: null, cursor: 0, clock: null, offset: 0, lastSync: null };
+    this.meta = { auth: null, cursor: 0, clock: null, offset: 0, lastSync: null, scope: null };
     this.listeners = new Set();
   }
 
@@ -59,6 +59,7 @@ export class IdbStore {
   // ---- store interface of syncCycle ------------------------------------------------
   async node() { return this.meta.auth?.node; }
   async cursor() { return this.meta.cursor || 0; }
+  async scope() { return this.meta.scope || null; }
   pending(limit) { return this.#read('outbox', (s) => s.getAll(null, limit)); }
   pendingCount() { return this.#read('outbox', (s) => s.count()); }
   /** How many records (not fields) wait to upload: what a volunteer counts. */
@@ -70,9 +71,10 @@ export class IdbStore {
   rejectedCount() { return this.#read('rejected', (s) => s.count()); }
 
   /** Commit one answered page: pulled winners, cursor, settled outbox, rejections — atomically. */
-  async commit({ accepted, rejected, pulled, cursor, offset, at }) {
+  async commit({ accepted, rejected, pulled, cursor, offset, at, evict = [], scope = null }) {
     const won = [];
     const meta = { ...this.meta, cursor, lastSync: at };
+    if (scope) meta.scope = scope;
     if (offset !== null && offset !== undefined) meta.offset = offset;
     const now = Date.now() + (meta.offset || 0);
     await transact(this.db, ALL, 'readwrite', (s) => {
@@ -84,10 +86,14 @@ export class IdbStore {
         s.outbox.delete(r.change.hlc);
         s.rejected.put({ hlc: r.change.hlc, change: r.change, error: r.error, message: r.message, at });
       }
+      // Records the server says we may no longer hold (access control, #5): gone before
+      // the page is applied. The outbox keeps our own unsent entries for them.
+      for (const r of evict) s.fields.delete(IDBKeyRange.bound([r.coll, r.id], [r.coll, r.id, []]));
       for (const c of pulled) putIfNewer(s.fields, c, (x) => won.push(x));
-      for (const k of ['cursor', 'lastSync', 'offset']) s.meta.put(meta[k], k);
+      for (const k of ['cursor', 'lastSync', 'offset', 'scope']) s.meta.put(meta[k], k);
     });
     this.meta = meta;
+    if (evict.length) this.replica.forget(evict);
     this.replica.applyAll(won);
     this.#emit();
   }
@@ -163,9 +169,9 @@ export class IdbStore {
   async wipe() {
     await transact(this.db, ['fields', 'meta'], 'readwrite', (s) => {
       s.fields.clear();
-      for (const k of ['auth', 'cursor', 'lastSync']) s.meta.delete(k);
+      for (const k of ['auth', 'cursor', 'lastSync', 'scope']) s.meta.delete(k);
     });
-    this.meta = { ...this.meta, auth: null, cursor: 0, lastSync: null };
+    this.meta = { ...this.meta, auth: null, cursor: 0, lastSync: null, scope: null };
     this.replica.clear();
     this.#emit();
   }

@@ -60,6 +60,8 @@ export async function syncCycle({ store, send, now = Date.now, onPage = () => {}
     const sent = await store.pending(size);
     const cursor = await store.cursor();
     const body = { node: await store.node(), cursor, changes: sent, limit };
+    const scope = store.scope ? await store.scope() : null; // access control (#5): what we hold
+    if (scope) body.scope = scope;
     const t0 = now();
     let answer;
     try {
@@ -71,7 +73,8 @@ export async function syncCycle({ store, send, now = Date.now, onPage = () => {}
     }
     const offset = measureOffset(answer.server_time, t0, now());
     const { accepted, rejected, clockAhead } = settle(sent, answer);
-    await store.commit({ sent, accepted, rejected, pulled: answer.changes || [], cursor: answer.cursor, offset, at: now() });
+    await store.commit({ sent, accepted, rejected, pulled: answer.changes || [], cursor: answer.cursor, offset, at: now(),
+      evict: answer.evict || [], scope: answer.scope ?? null });
     summary.pages += 1;
     summary.pushed += accepted.length;
     summary.rejected += rejected.length;

@@ -51,6 +51,19 @@ export class Replica {
 
   clear() { this.state.clear(); this.colls.clear(); this.#changed(); }
 
+  /** Drop whole records `[{coll, id}]` the device may no longer hold (access control, #5). */
+  forget(refs) {
+    let n = 0;
+    for (const { coll, id } of refs) {
+      const rec = this.colls.get(coll)?.get(id);
+      if (!rec) continue;
+      for (const field of Object.keys(rec)) this.state.delete(keyOf({ coll, id, field }));
+      this.colls.get(coll).delete(id);
+      n += 1;
+    }
+    if (n) this.#changed();
+  }
+
   subscribe(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); }
 
   #set(c) {
