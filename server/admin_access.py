@@ -113,7 +113,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from server.export import export_incident
 
     with closing(connect(args.db)) as conn:
-        data = export_incident(conn, args.incident, args.format)
+        data = export_incident(conn, args.incident, args.format, args.table)
     if data is None:
         print(f"doorstep export: no incident {args.incident}", file=sys.stderr)
         return 1
@@ -150,5 +150,11 @@ def add_commands(
     db_arg(p)
     p.add_argument("--incident", required=True)
     p.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    p.add_argument(
+        "--table",
+        choices=["households", "visits", "deliveries"],
+        default="households",
+        help="for csv: which table (xlsx has all three)",
+    )
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_export)

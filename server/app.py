@@ -12,9 +12,11 @@ from litestar.di import Provide
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from server import api, coord, public
+from server import api, auth, coord, export, public
 from server.config import MAX_BODY, Settings
 from server.errors import exception_handlers
+from server.ratelimit import rate_limit_middleware
+from server.security import security_headers_hook
 from server.store import Store
 
 __all__ = ["create_app"]
@@ -58,16 +60,19 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     app = Litestar(
         route_handlers=[
             api.healthz, api.enroll, api.sync, *coord.ROUTES, *public.ROUTES,
+            *auth.ROUTES, *export.ROUTES,  # access control (#5)
             service_worker, static,
         ],
         dependencies={
             "store": Provide(provide_store),
-            "device": Provide(api.current_device),
+            "device": Provide(auth.current_device),  # bearer token or session cookie (#5)
         },
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         lifespan=[lifespan, public.live_lifespan],
         after_response=public.after_sync,
         request_max_body_size=MAX_BODY,
+        middleware=[rate_limit_middleware()],  # abuse resistance (#5)
+        before_send=[security_headers_hook(str(settings.base_url).startswith("https:"))],
         compression_config=CompressionConfig(
             backend="gzip",
             minimum_size=512,

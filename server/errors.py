@@ -6,6 +6,7 @@ reference, never a stack trace.
 """
 
 import logging
+import re
 import secrets
 from typing import Any
 
@@ -114,10 +115,19 @@ def _http(request: Request, exc: HTTPException) -> Response:
     return _respond(status, ErrorBody(code, message, details), exc.headers)
 
 
+_SECRET_PATH = re.compile(r"^(/r/|/api/v1/public/)[^/]+")
+
+
+def _redact(path: str) -> str:
+    """Resident links are read capabilities: never write them to a log (#5)."""
+    return _SECRET_PATH.sub(r"\1<token>", path)
+
+
 def _unexpected(request: Request, exc: Exception) -> Response:
     ref = secrets.token_hex(4)
     log.error(
-        "unexpected error ref=%s %s %s", ref, request.method, request.url.path, exc_info=exc
+        "unexpected error ref=%s %s %s", ref, request.method, _redact(request.url.path),
+        exc_info=exc,
     )
     return _respond(
         500,
