@@ -1,0 +1,24 @@
+// Coordinator login page: on success go to the page that sent us here (same origin only).
+import { login } from './session.js';
+
+const form = document.getElementById('login');
+const msg = document.getElementById('msg');
+
+function nextPage() {
+  const next = new URLSearchParams(location.search).get('next') || '/coord.html';
+  // Only paths on this site: never an open redirect.
+  return /^\/(?!\/)[A-Za-z0-9_./?=&#-]*$/.test(next) ? next : '/coord.html';
+}
+
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const data = new FormData(form);
+  msg.textContent = '正在登录… Logging in…';
+  try {
+    await login(String(data.get('login')), String(data.get('password')));
+    location.assign(nextPage());
+  } catch (err) {
+    msg.textContent = err.status === 429 ? `尝试次数过多，请稍后再试。${err.message}` : `登录失败：${err.message}`;
+    msg.className = 'enroll-msg error-box';
+  }
+});
