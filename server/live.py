@@ -40,6 +40,9 @@ COORD = "coord"
 CHUNK = 500
 #: Rows read per tailer step.
 BATCH = 2000
+#: Least time between two progress derivations of one incident. Deriving reads the whole
+#: incident, so under a burst of syncs it is coalesced rather than repeated per request.
+REFRESH_EVERY = 0.25
 
 _encode = msgspec.json.Encoder()
 _PING = b": ping\n\n"
@@ -128,6 +131,8 @@ class Broker:
         self.on_public: list[PublicHook] = []
         self._hooks: set[asyncio.Task[None]] = set()
         self._loading: dict[str, asyncio.Task[bool]] = {}
+        self._dirty: set[str] = set()
+        self._refreshed_at = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -188,6 +193,7 @@ class Broker:
         while True:
             try:
                 n = await self.step()
+                await self._refresh_due()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -213,10 +219,18 @@ class Broker:
         # in its catch-up, as they were not offered to it.
         self.last = upto
         self._advanced.set()
-        touched = await self.live.incidents_touched(rows)
-        for incident in sorted(touched):
-            await self._refresh(incident, upto)
+        self._dirty |= await self.live.incidents_touched(rows)
         return len(rows)
+
+    async def _refresh_due(self) -> None:
+        """Derive the progress of incidents touched since the last derivation, at most
+        once per ``REFRESH_EVERY``; the loop comes back within ``poll`` for the rest."""
+        if not self._dirty or time.monotonic() - self._refreshed_at < REFRESH_EVERY:
+            return
+        self._refreshed_at = time.monotonic()
+        dirty, self._dirty = self._dirty, set()
+        for incident in sorted(dirty):
+            await self._refresh(incident, self.last)
 
     def change_frame(self, rows: list[LogRow]) -> bytes:
         items = [
