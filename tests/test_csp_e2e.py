@@ -17,11 +17,19 @@ from server.security import CSP
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WATCH = """window.__csp = [];
 document.addEventListener('securitypolicyviolation',
-  (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"""
+  (e) => window.__csp.push(
+    `${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"""
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +45,14 @@ def browser() -> Any:
 def visit(context: Any, url: str, ready: str) -> list[str]:
     page = context.new_page()
     seen: list[str] = []
-    page.on("console", lambda m: seen.append(m.text)
-            if "Content Security Policy" in m.text or "Refused to" in m.text else None)
+    page.on(
+        "console",
+        lambda m: (
+            seen.append(m.text)
+            if "Content Security Policy" in m.text or "Refused to" in m.text
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: seen.append(f"pageerror: {e}"))
     r = page.goto(url)
     assert r is not None and r.headers.get("content-security-policy") == CSP
