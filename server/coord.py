@@ -19,6 +19,7 @@ from litestar.response import ServerSentEvent
 
 from schemas.progress import Progress
 from schemas.records import COLLECTIONS
+from server import store_access
 from server.errors import BadRequestError, ForbiddenRequestError, NotFoundError
 from server.live import Broker
 from server.progress import derive
@@ -127,10 +128,16 @@ async def share(
 
 @get("/api/v1/events")
 async def stream(request: Request, device: SkipValidation[Device]) -> ServerSentEvent:
-    """Coordinator stream: ``change`` and ``progress`` events, ``id`` = server sequence."""
+    """Coordinator stream: ``change`` and ``progress`` events, ``id`` = server sequence.
+
+    A coordinator with a community receives only what their pulls would give them.
+    """
     require_coordinator(device)
     _, broker = _live(request)
-    return ServerSentEvent(broker.coordinator_stream(last_event_id(request)), headers=SSE_HEADERS)
+    # A coordinator limited to a community gets only their community's records (#5).
+    community = await store_access.coordinator_community(request.app.state.store, device.person)
+    events = broker.coordinator_stream(last_event_id(request), community)
+    return ServerSentEvent(events, headers=SSE_HEADERS)
 
 
 class QuarantineItem(msgspec.Struct):
@@ -170,7 +177,8 @@ async def resolve(
     """Mark a rejected change as reviewed (it stays on record)."""
     require_coordinator(device)
     live, _ = _live(request)
-    if not await live.resolve_quarantined(qid, _now()):
+    # Any whole number parses from the path; SQLite integers stop at 2**63 - 1.
+    if not 1 <= qid < 2**63 or not await live.resolve_quarantined(qid, _now()):
         raise NotFoundError(f"no unresolved rejected change {qid}", code="no_quarantined")
     return {"qid": qid, "resolved": True}
 

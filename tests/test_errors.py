@@ -157,3 +157,11 @@ def test_unexpected_error_is_logged_and_answered_without_a_stack_trace(client, p
     body = assert_error(r, 500, "internal")
     assert "disk on fire" not in r.text and "ref" in body["message"]
     assert any("unexpected error" in rec.message for rec in caplog.records)
+
+
+def test_an_id_beyond_sqlite_integers_is_a_404_not_a_500(client) -> None:
+    from conftest import enroll
+
+    coord = enroll(client, client.db_path, role="coordinator")
+    r = client.post("/api/v1/quarantine/9223372036854775808/resolve", headers=coord.headers)
+    assert_error(r, 404, "no_quarantined")
