@@ -12,7 +12,7 @@ from litestar.di import Provide
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from server import api, auth, coord, export, public
+from server import api, auth, coord, export, people, public
 from server.config import MAX_BODY, Settings
 from server.errors import exception_handlers
 from server.ratelimit import rate_limit_middleware
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     app = Litestar(
         route_handlers=[
             api.healthz, api.enroll, api.sync, *coord.ROUTES, *public.ROUTES,
-            *auth.ROUTES, *export.ROUTES,  # access control (#5)
+            *auth.ROUTES, *export.ROUTES, *people.ROUTES,  # access control (#5)
             service_worker, static,
         ],
         dependencies={

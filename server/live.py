@@ -3,7 +3,9 @@
 The change log is ``history`` ordered by ``seq``. Every server process runs one ``Broker``
 whose tailer polls ``history WHERE seq > last`` (cheap: a rowid range) and, per batch:
 
-1. encodes the batch once as SSE ``change`` frames for coordinators;
+1. encodes the batch once as SSE ``change`` frames for coordinators. Coordinators limited
+   to a community share one topic per community: per step, the batch is filtered once per
+   such topic by the rules of pulls (``store_access.visible_rows``) and encoded once;
 2. works out which incidents the batch touched, derives their progress once, and, when it
    differs from the last one sent, encodes one ``progress`` frame for coordinators and one
    ``public`` frame for that incident's residents;
@@ -22,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from litestar.response.sse import ServerSentEventMessage
@@ -31,11 +34,13 @@ from schemas.progress import Progress, PublicProgress
 from server.progress import derive, public_view
 from server.store_live import LiveStore, LogRow
 
-__all__ = ["COORD", "Broker", "Frame", "Subscriber", "frame"]
+__all__ = ["COORD", "SCOPED", "Broker", "Frame", "Subscriber", "frame"]
 
 log = logging.getLogger("doorstep.live")
 
 COORD = "coord"
+#: Topic prefix of coordinators limited to one community: ``coord:<community>``.
+SCOPED = "coord:"
 #: Changes per ``change`` frame (a big sync is split into several frames).
 CHUNK = 500
 #: Rows read per tailer step.
@@ -101,6 +106,10 @@ class _Cached:
 
 
 PublicHook = Callable[[str, PublicProgress | None, PublicProgress], Awaitable[None]]
+#: community → its read scope (a ``server.access.Scope``).
+Scoper = Callable[[str], Awaitable[Any]]
+#: (scope, log rows) → the rows whose record the scope may read.
+RowFilter = Callable[[Any, list[LogRow]], Awaitable[list[LogRow]]]
 
 
 class Broker:
@@ -133,6 +142,10 @@ class Broker:
         self._loading: dict[str, asyncio.Task[bool]] = {}
         self._dirty: set[str] = set()
         self._refreshed_at = 0.0
+        #: Set by the app (``public.live_lifespan``) to serve community-limited streams.
+        self.scoper: Scoper | None = None
+        self.row_filter: RowFilter | None = None
+        self._scopes: dict[str, Any] = {}  # scoped topic → its scope at the last step
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -211,16 +224,49 @@ class Broker:
         if not rows:
             return 0
         upto = rows[-1][0]
+        scoped = await self._filter_scoped(rows)
+        # No await from here to ``self.last = upto``.
         if self.subs.get(COORD):
-            for i in range(0, len(rows), CHUNK):
-                part = rows[i : i + CHUNK]
-                self._fan_out(COORD, part[-1][0], self.change_frame(part))
+            self._fan_out_changes(COORD, rows)
+        for topic, kept in scoped.items():
+            self._fan_out_changes(topic, kept)
         # Before any await: a stream that subscribes from here on must find these rows
         # in its catch-up, as they were not offered to it.
         self.last = upto
         self._advanced.set()
         self._dirty |= await self.live.incidents_touched(rows)
         return len(rows)
+
+    async def _filter_scoped(self, rows: list[LogRow]) -> dict[str, list[LogRow]]:
+        """The batch filtered once per community topic that has subscribers (loops until
+        no topic appeared during the queries, so no subscriber misses these rows)."""
+        out: dict[str, list[LogRow]] = {}
+        while True:
+            todo = [t for t, s in self.subs.items() if s and t.startswith(SCOPED) and t not in out]
+            if not todo:
+                break
+            for topic in todo:
+                scope = await self.scope_of(topic[len(SCOPED) :])
+                self._scopes[topic] = scope
+                out[topic] = await self._visible(scope, rows)
+        for topic in [t for t in self._scopes if not self.subs.get(t)]:
+            del self._scopes[topic]
+        return out
+
+    async def scope_of(self, community: str) -> Any:
+        if self.scoper is None:
+            raise RuntimeError("this broker cannot serve community-limited streams")
+        return await self.scoper(community)
+
+    async def _visible(self, scope: Any, rows: list[LogRow]) -> list[LogRow]:
+        if self.row_filter is None:
+            raise RuntimeError("this broker cannot serve community-limited streams")
+        return await self.row_filter(scope, rows)
+
+    def _fan_out_changes(self, topic: str, rows: list[LogRow]) -> None:
+        for i in range(0, len(rows), CHUNK):
+            part = rows[i : i + CHUNK]
+            self._fan_out(topic, part[-1][0], self.change_frame(part))
 
     async def _refresh_due(self) -> None:
         """Derive the progress of incidents touched since the last derivation, at most
@@ -246,7 +292,11 @@ class Broker:
         summary = data.incident.get("summary")
         pub = public_view(p, summary if isinstance(summary, str) else None)
         if self._remember_progress(incident, p, seq):
-            self._fan_out(COORD, seq, self._progress[incident][0].raw, state=True)
+            raw = self._progress[incident][0].raw
+            self._fan_out(COORD, seq, raw, state=True)
+            for topic, scope in self._scopes.items():
+                if incident in (scope.incidents or ()):
+                    self._fan_out(topic, seq, raw, state=True)
         old = self._public.get(incident)
         if self._remember_public(incident, pub, seq):
             self._fan_out(f"public:{incident}", seq, self._public[incident][0].raw)
@@ -329,11 +379,17 @@ class Broker:
 
     # -- streams --------------------------------------------------------------------------
 
-    async def coordinator_stream(self, last_id: int | None) -> AsyncIterator[Frame]:
-        """Changes and progress for a coordinator, resuming after ``last_id``."""
+    async def coordinator_stream(
+        self, last_id: int | None, community: str | None = None
+    ) -> AsyncIterator[Frame]:
+        """Changes and progress for a coordinator, resuming after ``last_id``.
+
+        A coordinator limited to ``community`` gets only what a pull would give them.
+        """
         if last_id is not None and last_id > self.last:
             await self.wait_for(last_id)
-        sub = self.subscribe(COORD)
+        scope = None if community is None else await self.scope_of(community)
+        sub = self.subscribe(COORD if community is None else SCOPED + community)
         try:
             live_from = self.last
             yield Frame(f"retry: {self.retry_ms}\n\n".encode())
@@ -344,10 +400,15 @@ class Broker:
                     rows = await self.live.tail(sent, CHUNK, upto=live_from)
                     if not rows:
                         break
-                    yield Frame(self.change_frame(rows))
                     sent = rows[-1][0]
+                    if scope is not None:
+                        rows = await self._visible(scope, rows)
+                    if rows:
+                        yield Frame(self.change_frame(rows))
                 sent = max(sent, last_id)
             for incident in await self.live.active_incidents():
+                if scope is not None and incident not in (scope.incidents or ()):
+                    continue
                 got = await self.progress(incident)
                 if got is not None:
                     yield Frame(got[1])

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -19,6 +20,7 @@ from litestar.params import FromPath
 from litestar.response import File, ServerSentEvent
 
 from schemas.progress import PublicProgress
+from server import store_access
 from server.coord import SSE_HEADERS, last_event_id, qr_svg
 from server.errors import BadRequestError, NotFoundError
 from server.live import Broker
@@ -41,6 +43,10 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
     pusher = Pusher(live, settings.base_url)
     await pusher.start()
     broker.on_public.append(pusher.on_public)
+    # Streams of coordinators limited to a community: filtered by the rules of pulls (#5).
+    store = app.state.store
+    broker.scoper = partial(store_access.community_scope, store)
+    broker.row_filter = partial(store_access.visible_rows, store)
     app.state.live_store, app.state.broker, app.state.pusher = live, broker, pusher
     app.state.share_cache = {}
     await broker.start()

@@ -16,11 +16,15 @@ from sync.validate import ForbiddenError
 
 __all__ = [
     "authorise",
+    "community_scope",
     "companions",
+    "coordinator_community",
     "evictions",
     "load_scope",
+    "people",
     "pull",
     "pull_filter",
+    "visible_rows",
     "write_facts",
 ]
 
@@ -440,3 +444,72 @@ async def pull(
     )
     rows = await companions(store, scope, rows, start, device.node) + rows
     return rows, new_cursor, more, evict, scope.token
+
+
+async def coordinator_community(store: Store, person: str) -> str | None:
+    """A coordinator's community (None: every community)."""
+    rows = await store.fetch("SELECT community FROM people WHERE id = ?", (person,))
+    return rows[0][0] if rows else None
+
+
+async def community_scope(store: Store, community: str) -> Scope:
+    """The read scope every coordinator of ``community`` shares (for their live stream)."""
+    quoted = _json.encode(community).decode()
+    bs = await store.fetch(
+        "SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' AND value = ?",
+        (quoted,),
+    )
+    incs = await store.fetch(
+        "SELECT id FROM winners WHERE coll = 'incidents' AND field = 'community' AND value = ?",
+        (quoted,),
+    )
+    grant = read_scope(
+        "",
+        "coordinator",
+        community=community,
+        community_buildings=[r[0] for r in bs],
+        community_incidents=[r[0] for r in incs],
+    )
+    rows = await store.fetch(
+        "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
+        "AND value IN (SELECT json_quote(value) FROM json_each(?))",
+        (_ids(grant.buildings),),
+    )
+    households = frozenset(r[0] for r in rows)
+    return Scope(
+        person="",
+        role="coordinator",
+        buildings=grant.buildings,
+        households=households,
+        incidents=grant.incidents,
+        community=community,
+        token=scope_token("coordinator", "", households, grant.incidents),
+    )
+
+
+async def visible_rows(store: Store, scope: Scope, rows: Sequence[Any]) -> list[Any]:
+    """The change-log rows ``(seq, coll, id, ...)`` whose record ``scope`` may read now, by
+    the same rules as pulls (``pull_filter``): one query for the whole batch."""
+    if scope.unlimited or not rows:
+        return list(rows)
+    keep = await _visible(store, scope, sorted({(r[1], r[2]) for r in rows}))
+    return [r for r in rows if (r[1], r[2]) in keep]
+
+
+async def people(store: Store, community: str | None) -> list[tuple[str, str, str, int]]:
+    """(id, name, role, active devices) of the people a coordinator works with: those of
+    their community and those not attached to any (volunteers enrolled by invite), or
+    everyone for a coordinator without a community. No phone numbers or logins."""
+    sql = (
+        "SELECT p.id, p.name, p.role, (SELECT count(*) FROM devices d WHERE d.person = p.id "
+        "AND d.revoked_at IS NULL) FROM people p "
+    )
+    if community is None:
+        rows = await store.fetch(sql + "ORDER BY p.role, p.name, p.id LIMIT 5000")
+    else:
+        rows = await store.fetch(
+            sql + "WHERE p.community = ? OR p.community IS NULL "
+            "ORDER BY p.role, p.name, p.id LIMIT 5000",
+            (community,),
+        )
+    return [(r[0], r[1] or "", r[2], r[3]) for r in rows]
