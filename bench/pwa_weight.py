@@ -30,17 +30,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from conftest import LiveServer, run_cli  # noqa: E402
+from conftest import LiveServer, launch_chromium, run_cli  # noqa: E402
 
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Chrome DevTools' "Slow 3G": 400 ms RTT (x ~5 for CDP's request latency), 400 kbit/s down.
 SLOW_3G = {
     "offline": False,
@@ -127,7 +118,7 @@ def main() -> None:
         server = LiveServer(db).start()
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+                browser = launch_chromium(p)
                 w = first_load(browser, server.url)
                 print(
                     f"first load, gzipped on the wire: {kb(w['wire'])} in {w['requests']} "

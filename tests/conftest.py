@@ -185,3 +185,41 @@ def shared_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClie
     with TestClient(app=create_app(db=db)) as c:
         c.db_path = db  # type: ignore[attr-defined]
         yield c
+
+
+#: Debian's Chromium, driven by Playwright (which cannot download browsers here).
+CHROMIUM = os.environ.get("DOORSTEP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Launch Debian's Chromium the one way every browser test and bench does."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Chromium for the whole run; each test opens its own contexts.
+
+    Without Chromium the browser tests skip on a developer's machine but fail in CI,
+    which must run them.
+    """
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} missing; .ci/setup --test installs Debian's chromium")
+        pytest.skip("Debian's chromium is not installed (bash .ci/setup --test)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        b = launch_chromium(p)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -10,9 +10,6 @@ change the server refuses. Screenshots land in /tmp/doorstep-e2e for a human to 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,17 +19,8 @@ from conftest import run_cli
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = os.environ.get("DOORSTEP_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = Path("/tmp/doorstep-e2e")
+SHOTS.mkdir(exist_ok=True)
 HEATING = "丽源路"  # the 741-household heating outage of the demo
 
 # Reads one value from the app's IndexedDB (no app internals needed).
@@ -51,17 +39,6 @@ IDB_GET = """async ([store, key]) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} missing; CI must run the browser tests")
-        pytest.skip("Debian's chromium is not installed")
-    SHOTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 class Phone:

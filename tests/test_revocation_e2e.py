@@ -10,7 +10,6 @@ enrolment, and its token no longer syncs.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,6 @@ from server.demo import HEATING
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "night shift 3am"
 
 # Households on the phone: {household id: building} and which have a `contact` field.
@@ -56,14 +45,6 @@ HELD = """async () => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def heating_buildings(server: Any) -> list[str]:
