@@ -18,8 +18,14 @@ __all__ = ["current_device", "enroll", "healthz", "sync"]
 _enroll_decoder = msgspec.json.Decoder(EnrollRequest)
 
 _INVITE_ERRORS = {
-    "invite_unknown": (400, "this invite code does not exist; check it or ask the coordinator for a new one"),
-    "invite_used": (409, "this invite code has already been used; ask the coordinator for a new one"),
+    "invite_unknown": (
+        400,
+        "this invite code does not exist; check it or ask the coordinator for a new one",
+    ),
+    "invite_used": (
+        409,
+        "this invite code has already been used; ask the coordinator for a new one",
+    ),
     "invite_expired": (410, "this invite code has expired; ask the coordinator for a new one"),
 }
 

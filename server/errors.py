@@ -126,7 +126,10 @@ def _redact(path: str) -> str:
 def _unexpected(request: Request, exc: Exception) -> Response:
     ref = secrets.token_hex(4)
     log.error(
-        "unexpected error ref=%s %s %s", ref, request.method, _redact(request.url.path),
+        "unexpected error ref=%s %s %s",
+        ref,
+        request.method,
+        _redact(request.url.path),
         exc_info=exc,
     )
     return _respond(

@@ -217,4 +217,3 @@ def _quarantined(
         exc.message,
         at,
     )
-

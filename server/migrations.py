@@ -57,9 +57,7 @@ def m001_core(db: sqlite_utils.Database) -> None:
         pk="qid",
     )
     db.execute("CREATE UNIQUE INDEX quarantine_stamp ON quarantine (node, hlc, error)")
-    db["people"].create(
-        {"id": str, "name": str, "role": str, "created_at": str}, pk="id"
-    )
+    db["people"].create({"id": str, "name": str, "role": str, "created_at": str}, pk="id")
     db["devices"].create(
         {
             "node": str,

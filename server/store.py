@@ -20,7 +20,13 @@ from server.migrations import migrate
 __all__ = [
     "INSERT_HISTORY_SQL",
     "MERGE_SQL",
-    "Device", "Incoming", "Quarantined", "Store", "WinnerRow", "token_hash"]
+    "Device",
+    "Incoming",
+    "Quarantined",
+    "Store",
+    "WinnerRow",
+    "token_hash",
+]
 
 #: (hlc, coll, id, field, value_json, node, person, received_at)
 Incoming = tuple[str, str, str, str, str, str, str | None, str]
@@ -195,16 +201,13 @@ class Store:
         return [tuple(r) for r in rows], new_cursor, more  # type: ignore[misc]
 
     async def max_seq(self) -> int:
-        async with self._read_lock:
-            async with self.reader.execute("SELECT coalesce(max(seq), 0) FROM history") as cur:
-                (top,) = await cur.fetchone()  # type: ignore[misc]
-        return int(top)
+        rows = await self.fetch("SELECT coalesce(max(seq), 0) FROM history")
+        return int(rows[0][0])
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read query on the reader connection (for other store modules)."""
-        async with self._read_lock:
-            async with self.reader.execute(sql, args) as cur:
-                return list(await cur.fetchall())
+        async with self._read_lock, self.reader.execute(sql, args) as cur:
+            return list(await cur.fetchall())
 
     # -- devices ------------------------------------------------------------------------
 
@@ -231,8 +234,7 @@ class Store:
             await db.execute("BEGIN IMMEDIATE")
             try:
                 async with db.execute(
-                    "SELECT role, person, expires_at, used_at FROM invites "
-                    "WHERE code_hash = ?",
+                    "SELECT role, person, expires_at, used_at FROM invites WHERE code_hash = ?",
                     (code_hash,),
                 ) as cur:
                     row = await cur.fetchone()
@@ -249,9 +251,7 @@ class Store:
                 token = secrets.token_urlsafe(32)
                 while True:
                     node = secrets.token_hex(8)
-                    async with db.execute(
-                        "SELECT 1 FROM devices WHERE node = ?", (node,)
-                    ) as cur:
+                    async with db.execute("SELECT 1 FROM devices WHERE node = ?", (node,)) as cur:
                         if await cur.fetchone() is None:
                             break
                 await db.execute(

@@ -9,16 +9,17 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from server.admin import create_invite
-from server.app import create_app
 from sync import clock
 from sync.merge import apply, merge
 
 _example = itertools.count()
 NODES_PER_EXAMPLE = 3
-FIELDS = [("visits", "outcome", ["reached", "not_home", "refused", "moved"]),
-          ("visits", "note", ["", "门口有积水", "独居老人", "已送电暖气"]),
-          ("household_status", "needs_open", [[], ["heater"], ["water", "medical"]]),
-          ("household_status", "restored", [True, False])]
+FIELDS = [
+    ("visits", "outcome", ["reached", "not_home", "refused", "moved"]),
+    ("visits", "note", ["", "门口有积水", "独居老人", "已送电暖气"]),
+    ("household_status", "needs_open", [[], ["heater"], ["water", "medical"]]),
+    ("household_status", "restored", [True, False]),
+]
 
 
 @dataclass
@@ -34,8 +35,12 @@ class Replica:
     def post(self, changes: list[dict], cursor: int | None = None) -> dict:
         r = self.client.post(
             "/api/v1/sync",
-            json={"node": self.node, "cursor": self.cursor if cursor is None else cursor,
-                  "changes": changes, "limit": 7},
+            json={
+                "node": self.node,
+                "cursor": self.cursor if cursor is None else cursor,
+                "changes": changes,
+                "limit": 7,
+            },
             headers={"Authorization": f"Bearer {self.token}"},
         )
         assert r.status_code == 200, r.text
@@ -59,17 +64,30 @@ def new_replica(client: TestClient) -> Replica:
 
 # A write: (replica, record index, field index, value index, clock step in ms; may go back).
 writes_st = st.lists(
-    st.tuples(st.integers(0, NODES_PER_EXAMPLE - 1), st.integers(0, 2), st.integers(0, 3),
-              st.integers(0, 3), st.integers(-5, 50)),
-    min_size=1, max_size=40,
+    st.tuples(
+        st.integers(0, NODES_PER_EXAMPLE - 1),
+        st.integers(0, 2),
+        st.integers(0, 3),
+        st.integers(0, 3),
+        st.integers(-5, 50),
+    ),
+    min_size=1,
+    max_size=40,
 )
 # Delivery: for each batch, what happens to it: 0 ok, 1 sent twice, 2 request lost before
 # the server, 3 answer lost after the server applied it.
 fate_st = st.lists(st.integers(0, 3), min_size=1, max_size=60)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(writes=writes_st, fates=fate_st, batch=st.integers(1, 6), order=st.randoms(use_true_random=False))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    writes=writes_st,
+    fates=fate_st,
+    batch=st.integers(1, 6),
+    order=st.randoms(use_true_random=False),
+)
 def test_replicas_converge_through_the_server(shared_client, writes, fates, batch, order) -> None:
     ex = next(_example)
     reps = [new_replica(shared_client) for _ in range(NODES_PER_EXAMPLE)]
@@ -85,8 +103,13 @@ def test_replicas_converge_through_the_server(shared_client, writes, fates, batc
         import time
 
         r.ts = clock.send(r.ts, max(int(time.time() * 1000) - 60_000, 0) + (now[who] - base))
-        ch = {"coll": coll, "id": rid, "field": name, "value": values[val % len(values)],
-              "hlc": clock.format_stamp(r.ts)}
+        ch = {
+            "coll": coll,
+            "id": rid,
+            "field": name,
+            "value": values[val % len(values)],
+            "hlc": clock.format_stamp(r.ts),
+        }
         apply(r.state, ch)
         r.outbox.append(ch)
         everything.append(ch)

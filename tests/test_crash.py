@@ -6,8 +6,8 @@ import threading
 import time
 
 import httpx
-
 from conftest import LiveServer
+
 from sync import clock
 from sync.merge import merge
 
@@ -24,13 +24,22 @@ def make_batches(node: str) -> list[list[dict]]:
             ts = clock.send(ts, start + b)
             # Keys repeat across batches, so later batches overwrite earlier ones.
             rid = f"h{(b * PER_BATCH + i) % 3000}~inc"
-            batch.append({"coll": "household_status", "id": rid, "field": "satisfaction",
-                          "value": 1 + (b + i) % 5, "hlc": clock.format_stamp(ts)})
+            batch.append(
+                {
+                    "coll": "household_status",
+                    "id": rid,
+                    "field": "satisfaction",
+                    "value": 1 + (b + i) % 5,
+                    "hlc": clock.format_stamp(ts),
+                }
+            )
         batches.append(batch)
     return batches
 
 
-def test_sigkill_mid_push_then_resend_converges_without_duplicates(empty_server: LiveServer) -> None:
+def test_sigkill_mid_push_then_resend_converges_without_duplicates(
+    empty_server: LiveServer,
+) -> None:
     phone = empty_server.enroll("coordinator")  # all scopes (#5)
     batches = make_batches(phone.node)
     answered: set[int] = set()
@@ -39,8 +48,11 @@ def test_sigkill_mid_push_then_resend_converges_without_duplicates(empty_server:
         with httpx.Client(base_url=empty_server.url, timeout=30) as c:
             for n, batch in enumerate(batches):
                 try:
-                    r = c.post("/api/v1/sync", headers=phone.headers,
-                               json={"node": phone.node, "cursor": 0, "changes": batch, "limit": 1})
+                    r = c.post(
+                        "/api/v1/sync",
+                        headers=phone.headers,
+                        json={"node": phone.node, "cursor": 0, "changes": batch, "limit": 1},
+                    )
                 except httpx.HTTPError:
                     return  # the server died: no answer for this batch
                 if r.status_code == 200:
@@ -60,8 +72,11 @@ def test_sigkill_mid_push_then_resend_converges_without_duplicates(empty_server:
     try:
         with httpx.Client(base_url=again.url, timeout=60) as c:
             for batch in batches:
-                r = c.post("/api/v1/sync", headers=phone.headers,
-                           json={"node": phone.node, "cursor": 0, "changes": batch, "limit": 1})
+                r = c.post(
+                    "/api/v1/sync",
+                    headers=phone.headers,
+                    json={"node": phone.node, "cursor": 0, "changes": batch, "limit": 1},
+                )
                 assert r.status_code == 200 and r.json()["rejected"] == []
     finally:
         again.stop()

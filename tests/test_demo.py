@@ -4,6 +4,7 @@ import sqlite3
 from collections import Counter
 
 from conftest import run_cli
+
 from server.demo import HEATING, WATER, demo_records
 from sync.validate import check_change
 
@@ -21,7 +22,11 @@ def test_demo_has_741_heating_and_244_water_households() -> None:
     per_building = Counter(f["building"] for f in households)
     assert sum(per_building[b] for b in incidents[HEATING]["buildings"]) == 741
     assert sum(per_building[b] for b in incidents[WATER]["buildings"]) == 244
-    units = {(f["building"], f["unit"]) for f in households if f["building"] in incidents[WATER]["buildings"]}
+    units = {
+        (f["building"], f["unit"])
+        for f in households
+        if f["building"] in incidents[WATER]["buildings"]
+    }
     assert len(units) == 8
     vulnerable = Counter(v for f in households for v in f["vulnerable"])
     assert vulnerable["lone_elderly"] > 20 and vulnerable["empty_nest"] > 20
@@ -33,7 +38,8 @@ def test_demo_command_loads_once_into_the_winners(fresh_db: str) -> None:
     run_cli("demo", "--db", fresh_db)  # idempotent: a second run changes nothing
     conn = sqlite3.connect(fresh_db)
     (n,) = conn.execute(
-        "SELECT count(*) FROM winners WHERE coll = 'households' AND field = 'building'").fetchone()
+        "SELECT count(*) FROM winners WHERE coll = 'households' AND field = 'building'"
+    ).fetchone()
     assert n == 741 + 244
     (h,) = conn.execute("SELECT count(*) FROM history").fetchone()
     (w,) = conn.execute("SELECT count(*) FROM winners").fetchone()

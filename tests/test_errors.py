@@ -4,7 +4,6 @@ import json
 import sqlite3
 
 import pytest
-
 from conftest import Phone, invite
 
 SHAPE = {"error", "message", "details"}
@@ -38,7 +37,9 @@ BAD_SYNC_BODIES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "body", "code"), BAD_SYNC_BODIES, ids=[b[0] for b in BAD_SYNC_BODIES])
+@pytest.mark.parametrize(
+    ("name", "body", "code"), BAD_SYNC_BODIES, ids=[b[0] for b in BAD_SYNC_BODIES]
+)
 def test_bad_sync_body_is_a_400_in_the_one_shape(phone: Phone, name: str, body, code: str) -> None:
     if isinstance(body, dict):
         body = json.dumps(sync_body(phone, **body)).encode()
@@ -72,12 +73,15 @@ def test_too_many_changes_is_a_413_and_nothing_is_written(client, phone: Phone) 
     change = {"coll": "visits", "id": "v", "field": "note", "value": "", "hlc": "x"}
     r = phone.sync([change] * 5001)
     assert_error(r, 413, "too_many_changes")
-    assert sqlite3.connect(client.db_path).execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
+    assert sqlite3.connect(client.db_path).execute(
+        "SELECT count(*) FROM quarantine"
+    ).fetchone() == (0,)
 
 
 def test_oversize_body_is_a_413(phone: Phone) -> None:
     r = phone.client.post(
-        "/api/v1/sync", content=b'{"node": "' + b"x" * (5 * 1024 * 1024) + b'"}',
+        "/api/v1/sync",
+        content=b'{"node": "' + b"x" * (5 * 1024 * 1024) + b'"}',
         headers=phone.headers,
     )
     assert_error(r, 413, "body_too_large")
@@ -85,14 +89,46 @@ def test_oversize_body_is_a_413(phone: Phone) -> None:
 
 BAD_CHANGES = [
     ("not an object", 7, "malformed_change"),
-    ("missing hlc", {"coll": "visits", "id": "v", "field": "note", "value": ""}, "malformed_change"),
-    ("extra key", {"coll": "visits", "id": "v", "field": "note", "value": "", "hlc": "H", "x": 1}, "malformed_change"),
-    ("hlc not a string", {"coll": "visits", "id": "v", "field": "note", "value": "", "hlc": 5}, "malformed_change"),
-    ("malformed stamp", {"coll": "visits", "id": "v", "field": "note", "value": "", "hlc": "2026-11-22"}, "malformed_stamp"),
-    ("unknown collection", {"coll": "nope", "id": "v", "field": "note", "value": "", "hlc": "H"}, "unknown_collection"),
-    ("unknown field", {"coll": "visits", "id": "v", "field": "nope", "value": "", "hlc": "H"}, "unknown_field"),
-    ("wrong type", {"coll": "visits", "id": "v", "field": "note", "value": 5, "hlc": "H"}, "invalid_value"),
-    ("bad id", {"coll": "visits", "id": "a b", "field": "note", "value": "", "hlc": "H"}, "invalid_id"),
+    (
+        "missing hlc",
+        {"coll": "visits", "id": "v", "field": "note", "value": ""},
+        "malformed_change",
+    ),
+    (
+        "extra key",
+        {"coll": "visits", "id": "v", "field": "note", "value": "", "hlc": "H", "x": 1},
+        "malformed_change",
+    ),
+    (
+        "hlc not a string",
+        {"coll": "visits", "id": "v", "field": "note", "value": "", "hlc": 5},
+        "malformed_change",
+    ),
+    (
+        "malformed stamp",
+        {"coll": "visits", "id": "v", "field": "note", "value": "", "hlc": "2026-11-22"},
+        "malformed_stamp",
+    ),
+    (
+        "unknown collection",
+        {"coll": "nope", "id": "v", "field": "note", "value": "", "hlc": "H"},
+        "unknown_collection",
+    ),
+    (
+        "unknown field",
+        {"coll": "visits", "id": "v", "field": "nope", "value": "", "hlc": "H"},
+        "unknown_field",
+    ),
+    (
+        "wrong type",
+        {"coll": "visits", "id": "v", "field": "note", "value": 5, "hlc": "H"},
+        "invalid_value",
+    ),
+    (
+        "bad id",
+        {"coll": "visits", "id": "a b", "field": "note", "value": "", "hlc": "H"},
+        "invalid_id",
+    ),
 ]
 
 
@@ -148,7 +184,9 @@ def test_invite_code_may_be_typed_in_lower_case_without_the_dash(client) -> None
     assert r.status_code == 200
 
 
-def test_unexpected_error_is_logged_and_answered_without_a_stack_trace(client, phone, monkeypatch, caplog) -> None:
+def test_unexpected_error_is_logged_and_answered_without_a_stack_trace(
+    client, phone, monkeypatch, caplog
+) -> None:
     async def boom(*a, **k):
         raise RuntimeError("disk on fire")
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from conftest import ROOT, run_cli
+
 from server.jsonschema import render
 
 
@@ -29,5 +30,6 @@ def test_schema_lists_every_collection_and_its_enumerations() -> None:
     doc = json.loads(render())
     assert set(doc["collections"]) >= {"visits", "deliveries", "household_status", "assignments"}
     outcome = doc["$defs"]["Visit"]["properties"]["outcome"]["anyOf"][0]
-    assert outcome["enum"] == ["moved", "not_home", "reached", "refused"] or set(outcome["enum"]) == {
-        "reached", "not_home", "refused", "moved"}
+    assert outcome["enum"] == ["moved", "not_home", "reached", "refused"] or set(
+        outcome["enum"]
+    ) == {"reached", "not_home", "refused", "moved"}

@@ -3,6 +3,7 @@
 import time
 
 from conftest import Phone, enroll
+
 from sync.clock import Timestamp, format_stamp
 from sync.ids import uuid7
 
@@ -15,14 +16,19 @@ class Stamper:
 
     def __call__(self) -> str:
         self.counter += 1
-        return format_stamp(Timestamp(int(time.time() * 1000) + self.offset, self.counter, self.node))
+        return format_stamp(
+            Timestamp(int(time.time() * 1000) + self.offset, self.counter, self.node)
+        )
 
 
 def visit(phone: Phone, stamp: Stamper, outcome: str = "reached", vid: str | None = None) -> dict:
-    return {"coll": "visits", "id": vid or uuid7(), "field": "outcome", "value": outcome,
-            "hlc": stamp()}
-
-
+    return {
+        "coll": "visits",
+        "id": vid or uuid7(),
+        "field": "outcome",
+        "value": outcome,
+        "hlc": stamp(),
+    }
 
 
 def pull_all(phone: Phone) -> list[dict]:
@@ -64,11 +70,18 @@ def test_bad_change_is_rejected_with_a_reason_and_the_rest_applied(client, phone
     d = phone.sync([good1, bad, good2]).json()
     assert d["accepted"] == 2
     assert d["rejected"] == [
-        {"hlc": bad["hlc"], "index": 1, "error": "invalid_value",
-         "message": "visits.outcome: Invalid enum value 'maybe'"}
+        {
+            "hlc": bad["hlc"],
+            "index": 1,
+            "error": "invalid_value",
+            "message": "visits.outcome: Invalid enum value 'maybe'",
+        }
     ]
-    got = {c["id"] for c in pull_all(enroll(client, client.db_path, "coordinator"))
-           if c["coll"] == "visits"}
+    got = {
+        c["id"]
+        for c in pull_all(enroll(client, client.db_path, "coordinator"))
+        if c["coll"] == "visits"
+    }
     assert got == {good1["id"], good2["id"]}
 
 
@@ -78,8 +91,11 @@ def test_rejected_change_is_quarantined_once_with_its_reason(client, phone: Phon
     phone.sync([bad])
     import sqlite3
 
-    rows = sqlite3.connect(client.db_path).execute(
-        "SELECT hlc, node, error, raw FROM quarantine").fetchall()
+    rows = (
+        sqlite3.connect(client.db_path)
+        .execute("SELECT hlc, node, error, raw FROM quarantine")
+        .fetchall()
+    )
     assert len(rows) == 1
     assert rows[0][:3] == (bad["hlc"], phone.node, "invalid_value")
     assert '"maybe"' in rows[0][3]
@@ -107,16 +123,26 @@ def test_change_stamped_with_another_devices_node_is_rejected(client) -> None:
 
 def test_request_for_another_node_than_the_token_is_refused(client) -> None:
     a, b = enroll(client, client.db_path), enroll(client, client.db_path)
-    r = client.post("/api/v1/sync", json={"node": b.node, "cursor": 0, "changes": []},
-                    headers=a.headers)
+    r = client.post(
+        "/api/v1/sync", json={"node": b.node, "cursor": 0, "changes": []}, headers=a.headers
+    )
     assert r.status_code == 403 and r.json()["error"] == "wrong_node"
 
 
 def test_newest_stamp_wins_whatever_the_arrival_order(client) -> None:
-    a, b = enroll(client, client.db_path, "coordinator"), enroll(client, client.db_path, "coordinator")
+    a, b = (
+        enroll(client, client.db_path, "coordinator"),
+        enroll(client, client.db_path, "coordinator"),
+    )
     hid = "inc~hh"
     sa, sb = Stamper(a.node), Stamper(b.node, offset_ms=1000)
-    newer = {"coll": "household_status", "id": hid, "field": "needs_open", "value": ["heater"], "hlc": sb()}
+    newer = {
+        "coll": "household_status",
+        "id": hid,
+        "field": "needs_open",
+        "value": ["heater"],
+        "hlc": sb(),
+    }
     older = {"coll": "household_status", "id": hid, "field": "needs_open", "value": [], "hlc": sa()}
     b.sync([newer])
     a.sync([older])  # arrives later, but is older: accepted, not applied

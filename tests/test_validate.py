@@ -55,8 +55,13 @@ def test_stamp_of_another_device_is_wrong_node() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "2026-11-22", "2026-11-22T14:05:15.123Z-0000-9F3A2B1C4D5E6F70",
-     "2026-13-22T14:05:15.123Z-0000-9f3a2b1c4d5e6f70", "x" * 46],
+    [
+        "",
+        "2026-11-22",
+        "2026-11-22T14:05:15.123Z-0000-9F3A2B1C4D5E6F70",
+        "2026-13-22T14:05:15.123Z-0000-9f3a2b1c4d5e6f70",
+        "x" * 46,
+    ],
 )
 def test_malformed_stamp_is_rejected(bad: str) -> None:
     with pytest.raises(MalformedStampError, match="hlc must be 46 characters"):
