@@ -46,3 +46,12 @@ export async function postUpdate(incident, text, isPublic) {
   await write([['updates', id, { incident, at: iso(now), text, public: Boolean(isPublic) }]]);
   return id;
 }
+
+/**
+ * Give a volunteer a building or a whole incident, or take it back (active=false: their
+ * phone deletes what it no longer may hold at its next sync). Id `<person>~<target>`.
+ * @param {'building'|'incident'} kind
+ */
+export function setAssignment(person, kind, target, active) {
+  return write([['assignments', `${person}~${target}`, { person, [kind]: target, active: Boolean(active) }]]);
+}

@@ -30,7 +30,9 @@ export function incidentView(id) {
   const p = ctx.progress.get(id);
   if (!p) ctx.fetchProgress?.(id);
   return h('section.screen.dash', null,
-    titleBar(inc.title || label('kind', inc.kind || 'other'), { back: '/' }),
+    titleBar(inc.title || label('kind', inc.kind || 'other'), {
+      back: '/', actions: [h('a.small-btn.assign-link', { href: `#/i/${encodeURIComponent(id)}/assign` }, ct('assign'))],
+    }),
     h('p.progress-line', null, label('kind', inc.kind || 'other'), ' · ', label('istatus', inc.status || 'reported')),
     counters(p),
     h('div.dash-cols', null,

@@ -1,11 +1,13 @@
 // Entry of the coordinator's dashboard (coord.html). Same device model as the volunteer
 // app: the IndexedDB replica, the HLC-stamped outbox and the sync loop; on top of it the
 // live stream (GET /api/v1/events over fetch) applies changes as they sync and carries
-// the server's progress counters.
+// the server's progress counters. The device is either enrolled with a coordinator invite
+// (bearer token) or a browser that logged in with a password on login.html (session
+// cookie + CSRF; the login made it a device with its own HLC node).
 import { ctx } from '../shared/context.js';
 import { IdbStore } from '../sync/idb-store.js';
 import { SyncLoop } from '../sync/loop.js';
-import { sync as syncRequest, NetworkError } from '../shared/api.js';
+import { NetworkError } from '../shared/api.js';
 import { handleError, toast } from '../shared/toast.js';
 import { getLang, setLang, onLangChange } from '../shared/i18n.js';
 import { renderStatusLine } from '../shared/status-line.js';
@@ -13,17 +15,20 @@ import { startRouter, go } from '../shared/router.js';
 import { h, mount } from '../shared/dom.js';
 import { enrollView } from '../volunteer/enroll-view.js';
 import { LiveStream } from './sse.js';
-import { getJson } from './http.js';
+import { getJson, sync as syncRequest } from './http.js';
+import { adoptSession, LOGIN } from './session.js';
 import { ct } from './strings.js';
 import { listView } from './list-view.js';
 import { incidentView } from './incident-view.js';
 import { openForm } from './open-form.js';
 import { quarantineView, householdHistoryView } from './review.js';
+import { assignmentsView } from './assignments.js';
 
 const view = document.getElementById('view');
 const statusEl = document.getElementById('status');
 const liveEl = document.getElementById('live');
 const langBtn = document.getElementById('lang');
+const devicesLink = document.getElementById('devices-link');
 let current = null;
 let stale = false;
 ctx.progress = new Map();
@@ -99,15 +104,17 @@ function startSync() {
   let first = true;
   const loop = new SyncLoop({
     store,
-    send: (body) => syncRequest(store.meta.auth.token, body),
+    send: (body) => syncRequest(body),
     timers: { set: (fn, ms) => setTimeout(fn, ms), clear: (id) => clearTimeout(id) },
     onState: (s) => { ctx.syncState = s; refreshStatus(); },
     onError: (err, failures) => { if (!(err instanceof NetworkError) && failures === 1) handleError(err, 'sync'); },
     onSynced: () => { if (first) { first = false; startLive(); } },
     onAuthLost: async (err) => {
       ctx.live?.stop();
+      const session = store.meta.auth?.session;
       if (err.revoked) await store.wipe();
-      go('/enroll');
+      if (session) location.assign(LOGIN);
+      else go('/enroll');
     },
   });
   ctx.loop = loop;
@@ -142,15 +149,25 @@ async function main() {
   window.addEventListener('online', () => { refreshStatus(); ctx.loop?.trigger('online'); });
   window.addEventListener('offline', refreshStatus);
   langBtn.addEventListener('click', () => setLang(getLang() === 'en' ? 'zh-CN' : 'en'));
-  const relabel = () => { document.title = ct('title'); langBtn.textContent = getLang() === 'en' ? '中文' : 'English'; };
+  const relabel = () => {
+    document.title = ct('title');
+    langBtn.textContent = getLang() === 'en' ? '中文' : 'English';
+    if (devicesLink) devicesLink.textContent = ct('devices');
+  };
   onLangChange(() => { relabel(); redraw(); refreshStatus(); });
   relabel();
   setLive('off');
+  await adoptSession();
   startRouter([
-    [/^\/enroll(?:\/([^/]+))?$/, (m) => show(() => enrollView(m[1]))],
+    [/^\/enroll(?:\/([^/]+))?$/, (m) => show(() => {
+      const el = enrollView(m[1]);
+      el.append(h('p.login-link', null, h('a', { href: LOGIN }, ct('loginLink'))));
+      return el;
+    })],
     [/^\/new$/, needCoordinator(() => openForm())],
     [/^\/quarantine$/, needCoordinator(() => quarantineView())],
     [/^\/i\/([^/]+)\/h\/([^/]+)$/, needCoordinator((m) => householdHistoryView(m[1], m[2]))],
+    [/^\/i\/([^/]+)\/assign(?:\/([^/]+))?$/, needCoordinator((m) => assignmentsView(m[1], m[2] && decodeURIComponent(m[2])))],
     [/^\/i\/([^/]+)$/, needCoordinator((m) => incidentView(m[1]))],
     [/^\/?$/, needCoordinator(() => listView())],
   ], () => go('/'));

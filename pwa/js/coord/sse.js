@@ -1,5 +1,6 @@
-// Server-Sent Events over fetch(): the coordinator stream needs an Authorization header,
-// which EventSource cannot send (and a token must never go into a URL). The parser is
+// Server-Sent Events over fetch(): the coordinator stream needs an Authorization header
+// (or, after a password login, the session cookie), which EventSource cannot send (and a
+// token must never go into a URL). The parser is
 // pure, so node --test checks it; LiveStream adds reconnecting with Last-Event-ID.
 
 /**
@@ -52,10 +53,13 @@ export class LiveStream {
     const { url, token, onEvent, onState, fetch: f = globalThis.fetch } = this.o;
     this.ctrl = new AbortController();
     const id = this.lastId ?? this.o.lastId();
-    const headers = { authorization: `Bearer ${token()}`, accept: 'text/event-stream' };
+    // No token: a password session, whose cookie fetch sends by itself (same origin).
+    const bearer = token();
+    const headers = { accept: 'text/event-stream' };
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
     if (id !== null && id !== undefined) headers['last-event-id'] = String(id);
     try {
-      const res = await f(url, { headers, signal: this.ctrl.signal, cache: 'no-store' });
+      const res = await f(url, { headers, signal: this.ctrl.signal, cache: 'no-store', credentials: 'same-origin' });
       if (res.status === 401 || res.status === 403) { onState('off', res.status); this.stopped = true; return; }
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       onState('live');

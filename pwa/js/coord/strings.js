@@ -20,6 +20,11 @@ const zh = {
   visits: '走访', restoredMark: '已恢复供应', legendRestored: '已恢复',
   reachedLine: '已联系', restoredLine: '已恢复', time: '时间', back: '返回',
   chooseBuildings: '请至少选择一栋楼', unknownPerson: '未知',
+  assign: '分配志愿者', assignTitle: '分配志愿者', volunteer: '志愿者', chooseVolunteer: '选择志愿者',
+  loading: '正在加载…', devicesN: '{n} 台设备', noVolunteers: '还没有志愿者。请先在“设备”页或命令行发邀请码。',
+  assignBuildings: '负责的楼栋', wholeIncident: '整个事件', assigned: '已分配', unassigned: '已收回',
+  assignHint: '勾选后志愿者的手机在下次同步时收到这些楼栋的住户；取消勾选后，手机下次同步时删除该楼栋的个人信息。',
+  devices: '设备', loginLink: '协调员用密码登录',
 };
 
 const en = {
@@ -40,6 +45,11 @@ const en = {
   visits: 'Visits', restoredMark: 'Restored', legendRestored: 'restored',
   reachedLine: 'Reached', restoredLine: 'Restored', time: 'Time', back: 'Back',
   chooseBuildings: 'Choose at least one building', unknownPerson: 'unknown',
+  assign: 'Assign volunteers', assignTitle: 'Assign volunteers', volunteer: 'Volunteer', chooseVolunteer: 'Choose a volunteer',
+  loading: 'Loading…', devicesN: '{n} devices', noVolunteers: 'No volunteers yet. Send an invite code first.',
+  assignBuildings: 'Buildings they cover', wholeIncident: 'The whole incident', assigned: 'Assigned', unassigned: 'Taken back',
+  assignHint: 'Ticked: the volunteer\'s phone gets these buildings\' households at its next sync. Unticked: the phone deletes that building\'s personal data at its next sync.',
+  devices: 'Devices', loginLink: 'Coordinators: log in with a password',
 };
 
 export function ct(key, params) {
