@@ -60,10 +60,22 @@ def rss_kib(pid: int) -> int:
 # -- clients -------------------------------------------------------------------------------
 
 
-async def _subscriber(port: int, path: str, ready: list, got: list, go: asyncio.Event) -> None:
+def _resident_address(i: int) -> str:
+    """A distinct address per subscriber, as residents' phones have behind the proxy.
+
+    Only a header (uvicorn trusts X-Forwarded-For from 127.0.0.1): per-address rate limits
+    then apply per resident as in production. 198.18.0.0/15 is the benchmarking range."""
+    k = (os.getpid() * 100_003 + i) % (1 << 17)
+    return f"198.{18 + (k >> 16)}.{(k >> 8) & 255}.{k & 255}"
+
+
+async def _subscriber(
+    port: int, path: str, ready: list, got: list, go: asyncio.Event, i: int = 0
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        f"X-Forwarded-For: {_resident_address(i)}\r\n\r\n".encode()
     )
     await writer.drain()
     buf = b""
@@ -93,7 +105,7 @@ async def _client_main(port: int, path: str, n: int, conn) -> None:
     tasks = []
     for i in range(0, n, CONNECT_AT_ONCE):
         for _ in range(min(CONNECT_AT_ONCE, n - i)):
-            tasks.append(asyncio.create_task(_subscriber(port, path, ready, got, go)))
+            tasks.append(asyncio.create_task(_subscriber(port, path, ready, got, go, len(tasks))))
         while len(ready) < min(n, i + CONNECT_AT_ONCE):
             await asyncio.sleep(0.01)
     conn.send(("ready", len(ready)))
