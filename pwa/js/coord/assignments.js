@@ -14,12 +14,14 @@ import { indexes, byText } from './model.js';
 
 let people = null; // [{id, name, role, devices}] from GET /api/v1/people
 let loading = null;
+let loadedAt = 0;
+const FRESH_MS = 30_000; // volunteers enrolled meanwhile show up when the screen is reopened
 
 function loadPeople() {
   if (loading) return;
   loading = getJson('/api/v1/people').then(
-    (list) => { people = list; ctx.redraw?.(); },
-    (err) => { loading = null; people = people || []; handleError(err, 'people'); ctx.redraw?.(); });
+    (list) => { people = list; loading = null; loadedAt = Date.now(); ctx.redraw?.(); },
+    (err) => { loading = null; loadedAt = Date.now(); people = people || []; handleError(err, 'people'); ctx.redraw?.(); });
 }
 
 function tick(person, kind, target) {
@@ -42,7 +44,7 @@ export function assignmentsView(incidentId, personId) {
   const inc = replica.get('incidents', incidentId);
   const back = `/i/${incidentId}`;
   if (!inc) return screen(titleBar('—', { back: '/' }), h('p.empty', null, ct('noIncidents')));
-  if (!people) loadPeople();
+  if (!people || Date.now() - loadedAt > FRESH_MS) loadPeople();
   const volunteers = (people || []).filter((p) => p.role === 'volunteer')
     .sort((a, b) => byText(a.name, b.name) || byText(a.id, b.id));
   const pick = h('select.volunteer-pick', {
