@@ -59,9 +59,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     logging.getLogger("doorstep").setLevel(logging.INFO)
     app = Litestar(
         route_handlers=[
-            api.healthz, api.enroll, api.sync, *coord.ROUTES, *public.ROUTES,
-            *auth.ROUTES, *export.ROUTES, *people.ROUTES,  # access control (#5)
-            service_worker, static,
+            api.healthz,
+            api.enroll,
+            api.sync,
+            *coord.ROUTES,
+            *public.ROUTES,
+            *auth.ROUTES,
+            *export.ROUTES,
+            *people.ROUTES,  # access control (#5)
+            service_worker,
+            static,
         ],
         dependencies={
             "store": Provide(provide_store),

@@ -62,8 +62,12 @@ class Phone:
         return {"Authorization": f"Bearer {self.token}"}
 
     def sync(self, changes: list[dict] | None = None, cursor: int | None = None, **kw: Any):
-        body = {"node": self.node, "cursor": self.cursor if cursor is None else cursor,
-                "changes": changes or [], **kw}
+        body = {
+            "node": self.node,
+            "cursor": self.cursor if cursor is None else cursor,
+            "changes": changes or [],
+            **kw,
+        }
         return self.client.post("/api/v1/sync", json=body, headers=self.headers)
 
 
@@ -109,9 +113,19 @@ class LiveServer:
     def start(self) -> "LiveServer":
         log = open(Path(self.db_path).with_suffix(f".{self.port}.log"), "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--db", self.db_path,
-             "--port", str(self.port)],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "serve",
+                "--db",
+                self.db_path,
+                "--port",
+                str(self.port),
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -138,8 +152,19 @@ class LiveServer:
         self.stop(signal.SIGKILL)
 
     def invite(self, role: str = "volunteer", name: str = "测试志愿者") -> dict:
-        d = json.loads(run_cli("invite", "--db", self.db_path, "--role", role, "--name", name,
-                               "--base-url", self.url))
+        d = json.loads(
+            run_cli(
+                "invite",
+                "--db",
+                self.db_path,
+                "--role",
+                role,
+                "--name",
+                name,
+                "--base-url",
+                self.url,
+            )
+        )
         return d
 
     def enroll(self, role: str = "volunteer", name: str = "测试志愿者") -> Phone:

@@ -20,8 +20,6 @@ document.addEventListener('securitypolicyviolation',
     `${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"""
 
 
-
-
 def visit(context: Any, url: str, ready: str) -> list[str]:
     page = context.new_page()
     seen: list[str] = []

@@ -27,8 +27,6 @@ SHOTS.mkdir(exist_ok=True)
 LIVE_MS = 10_000
 
 
-
-
 def unvisited_household(server: LiveServer) -> tuple[str, str]:
     """(household id, building id) of a household nobody has visited yet."""
     rows = server.query(

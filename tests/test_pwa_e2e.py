@@ -39,8 +39,6 @@ IDB_GET = """async ([store, key]) => {
 }"""
 
 
-
-
 class Phone:
     """One volunteer's phone: a browser context with the app enrolled."""
 

@@ -45,8 +45,6 @@ HELD = """async () => {
 }"""
 
 
-
-
 def heating_buildings(server: Any) -> list[str]:
     [(value,)] = server.query(
         "SELECT value FROM winners WHERE coll = 'incidents' AND id = ? AND field = 'buildings'",
