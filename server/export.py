@@ -15,7 +15,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, SkipValidation
+from litestar.params import FromPath, FromQuery, SkipValidation
 
 from server.errors import BadRequestError, NotFoundError
 from server.store import Device, Store
@@ -214,8 +214,8 @@ async def export(
     incident: FromPath[str],
     store: NamedDependency[Store],
     device: SkipValidation[Device],
-    format: str = "xlsx",
-    table: str = "households",
+    format: FromQuery[str] = "xlsx",
+    table: FromQuery[str] = "households",
 ) -> Response[bytes]:
     """Download an incident's households, visits and deliveries (coordinators)."""
     import anyio
