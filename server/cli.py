@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -39,8 +40,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         base = f"http://{args.host}:{args.port}"
     app = create_app(Settings(db=args.db, base_url=base))
     print(f"Doorstep on {base}  (db {args.db})", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
-    return 0
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+        code = 0
+    except SystemExit as exc:  # uvicorn exits 3 when the app fails to start
+        code = exc.code if isinstance(exc.code, int) else 1
+    # uvicorn has shut the app down. A thread that outlived it (a database connection a
+    # failed start left open) must not keep a server that is not serving alive.
+    main = threading.main_thread()
+    stray = [t.name for t in threading.enumerate() if t is not main and not t.daemon]
+    if stray:
+        print(f"doorstep serve: exiting despite threads still running: {stray}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 1)
+    return code
 
 
 def cmd_invite(args: argparse.Namespace) -> int:

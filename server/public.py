@@ -40,17 +40,19 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
     await live.open()
     # DOORSTEP_SSE_PING: seconds between comment pings on idle streams (default 15).
     broker = Broker(live, ping=float(os.environ.get("DOORSTEP_SSE_PING", "15")))
-    pusher = Pusher(live, settings.base_url)
-    await pusher.start()
-    broker.on_public.append(pusher.on_public)
-    # Streams of coordinators limited to a community: filtered by the rules of pulls (#5).
-    store = app.state.store
-    broker.scoper = partial(store_access.community_scope, store)
-    broker.row_filter = partial(store_access.visible_rows, store)
-    app.state.live_store, app.state.broker, app.state.pusher = live, broker, pusher
-    app.state.share_cache = {}
-    await broker.start()
+    # Everything after open() is inside try: a failed start must close the connection,
+    # or its thread keeps a server that could not start alive instead of exiting.
     try:
+        pusher = Pusher(live, settings.base_url)
+        await pusher.start()
+        broker.on_public.append(pusher.on_public)
+        # Streams of coordinators limited to a community: filtered by the rules of pulls.
+        store = app.state.store
+        broker.scoper = partial(store_access.community_scope, store)
+        broker.row_filter = partial(store_access.visible_rows, store)
+        app.state.live_store, app.state.broker, app.state.pusher = live, broker, pusher
+        app.state.share_cache = {}
+        await broker.start()
         yield
     finally:
         await broker.stop()

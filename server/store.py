@@ -61,6 +61,9 @@ INSERT_HISTORY_SQL = (
 )
 
 
+_TOP = "SELECT coalesce(max(seq), 0) FROM history"
+
+
 def token_hash(secret: str) -> str:
     """The stored form of a bearer token or invite code (never stored in clear)."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -88,7 +91,11 @@ class Store:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         migrate(self.path)
         self._writer = await _connect(self.path)
-        self._reader = await _connect(self.path)
+        try:
+            self._reader = await _connect(self.path)
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         for conn in (self._writer, self._reader):
@@ -129,8 +136,7 @@ class Store:
         async with self._write_lock:
             await db.execute("BEGIN IMMEDIATE")
             try:
-                async with db.execute("SELECT coalesce(max(seq), 0) FROM history") as cur:
-                    (before,) = await cur.fetchone()  # type: ignore[misc]
+                [(before,)] = await db.execute_fetchall(_TOP)
                 if changes:
                     await db.executemany(INSERT_HISTORY_SQL, changes)
                     await db.execute(MERGE_SQL, (before,))
@@ -145,8 +151,7 @@ class Store:
                     await db.execute(
                         "UPDATE devices SET last_seen = ? WHERE node = ?", (seen_at, node)
                     )
-                async with db.execute("SELECT coalesce(max(seq), 0) FROM history") as cur:
-                    (after,) = await cur.fetchone()  # type: ignore[misc]
+                [(after,)] = await db.execute_fetchall(_TOP)
                 await db.execute("COMMIT")
             except BaseException:
                 await db.execute("ROLLBACK")
@@ -166,13 +171,12 @@ class Store:
         Winners last written by ``exclude_node`` are skipped: that device has them.
         ``scope`` is a WHERE fragment and its arguments from
         ``server.store_access.pull_filter``: only what the device may read.
-        Both queries run in one read transaction, so the returned cursor never passes a
-        change the page did not include.
+        The page and the log's top sequence come from one statement, so one snapshot:
+        the returned cursor never passes a change the page did not include.
 
         Returns:
             (rows, new cursor, more pages waiting)
         """
-        db = self.reader
         sql = "SELECT seq, coll, id, field, value, hlc FROM winners WHERE seq > ?"
         args: list[Any] = [cursor]
         if exclude_node is not None:
@@ -183,15 +187,15 @@ class Store:
             args.extend(scope[1])
         sql += " ORDER BY seq LIMIT ?"
         args.append(limit + 1)
-        async with self._read_lock:
-            await db.execute("BEGIN")
-            try:
-                async with db.execute(sql, args) as cur:
-                    rows = await cur.fetchall()
-                async with db.execute("SELECT coalesce(max(seq), 0) FROM history") as cur:
-                    (top,) = await cur.fetchone()  # type: ignore[misc]
-            finally:
-                await db.execute("COMMIT")
+        # The top row always exists; an empty page leaves one row of NULLs beside it.
+        both = await self.fetch(
+            "SELECT p.*, t.top FROM (SELECT coalesce(max(seq), 0) AS top FROM history) AS t "
+            f"LEFT JOIN ({sql}) AS p ON 1 "
+            "ORDER BY p.seq",
+            args,
+        )
+        top = both[0][6]
+        rows = [r[:6] for r in both if r[0] is not None]
         more = len(rows) > limit
         if more:
             rows = rows[:limit]
@@ -206,8 +210,8 @@ class Store:
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read query on the reader connection (for other store modules)."""
-        async with self._read_lock, self.reader.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+        async with self._read_lock:
+            return list(await self.reader.execute_fetchall(sql, args))
 
     # -- devices ------------------------------------------------------------------------
 

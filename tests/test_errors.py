@@ -203,3 +203,30 @@ def test_an_id_beyond_sqlite_integers_is_a_404_not_a_500(client) -> None:
     coord = enroll(client, client.db_path, role="coordinator")
     r = client.post("/api/v1/quarantine/9223372036854775808/resolve", headers=coord.headers)
     assert_error(r, 404, "no_quarantined")
+
+
+def test_a_server_that_cannot_start_exits_instead_of_hanging(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import ROOT, free_port
+
+    not_a_db = tmp_path / "dir.db"
+    not_a_db.mkdir()  # a directory where the database file should be
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--db",
+            str(not_a_db),
+            "--port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
