@@ -10,7 +10,7 @@ from litestar.params import SkipValidation
 from schemas.enroll import EnrollRequest, EnrollResponse
 from schemas.sync import SyncResponse
 from server import exchange
-from server.errors import BadRequestError, DoorstepError, RevokedError, UnauthorizedError
+from server.errors import DoorstepError, RevokedError, UnauthorizedError, decode_body
 from server.store import Device, Store
 
 __all__ = ["current_device", "enroll", "healthz", "sync"]
@@ -60,14 +60,9 @@ def healthz() -> dict[str, bool]:
 @post("/api/v1/enroll", status_code=200)
 async def enroll(request: Request, store: NamedDependency[Store]) -> EnrollResponse:
     """Spend an invite code: bind a new device token to a fresh HLC node id."""
-    try:
-        data = _enroll_decoder.decode(await request.body())
-    except msgspec.ValidationError as exc:
-        raise BadRequestError(f"enrolment: {exc}", code="invalid_request") from None
-    except msgspec.DecodeError:
-        raise BadRequestError(
-            'enrolment body must be JSON {"code": "...", "device": "..."}', code="invalid_json"
-        ) from None
+    data = decode_body(
+        _enroll_decoder, await request.body(), "enrolment", '{"code": "...", "device": "..."}'
+    )
     now = exchange.iso_ms(int(datetime.now(UTC).timestamp() * 1000))
     result = await store.enroll(data.code, data.device, now)
     if isinstance(result, str):

@@ -24,12 +24,12 @@ from msgspec import Meta
 
 from server import api
 from server.errors import (
-    BadRequestError,
     DoorstepError,
     ForbiddenRequestError,
     NotFoundError,
     RevokedError,
     UnauthorizedError,
+    decode_body,
 )
 from server.store import Device, Store, token_hash
 
@@ -145,14 +145,9 @@ def _secure(request: Request) -> bool:
 @post("/api/v1/login", status_code=200)
 async def login(request: Request, store: NamedDependency[Store]) -> Response[Session]:
     """Password login for coordinators: a session cookie and a CSRF token."""
-    try:
-        data = _login_decoder.decode(await request.body())
-    except msgspec.ValidationError as exc:
-        raise BadRequestError(f"login: {exc}", code="invalid_request") from None
-    except msgspec.DecodeError:
-        raise BadRequestError(
-            'login body must be JSON {"login": "...", "password": "..."}', code="invalid_json"
-        ) from None
+    data = decode_body(
+        _login_decoder, await request.body(), "login", '{"login": "...", "password": "..."}'
+    )
     rows = await store.fetch(
         "SELECT id, name, role, password_hash FROM people WHERE login = ?", (data.login,)
     )

@@ -25,6 +25,7 @@ __all__ = [
     "RateLimitedError",
     "RevokedError",
     "UnauthorizedError",
+    "decode_body",
     "exception_handlers",
 ]
 
@@ -71,6 +72,23 @@ class PayloadTooLargeError(DoorstepError):
 
 class RateLimitedError(DoorstepError):
     status, code = 429, "rate_limited"
+
+
+def decode_body(decoder: msgspec.json.Decoder, body: bytes, what: str, example: str) -> Any:
+    """Decode a JSON request body, or raise the 400 a client can act on.
+
+    Args:
+        decoder: A typed msgspec decoder.
+        body: The raw request body.
+        what: What the body is, for the message ("enrolment", "login").
+        example: The expected shape, shown when the body is not JSON at all.
+    """
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise BadRequestError(f"{what}: {exc}", code="invalid_request") from None
+    except msgspec.DecodeError:
+        raise BadRequestError(f"{what} body must be JSON {example}", code="invalid_json") from None
 
 
 _HTTP_CODES = {

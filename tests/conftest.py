@@ -28,6 +28,36 @@ def fresh_db(tmp_path: Path) -> str:
     return str(tmp_path / "doorstep.db")
 
 
+class Stamper:
+    """A device's clock, for tests: one strictly increasing stamp per call."""
+
+    def __init__(self, node: str, offset_ms: int = 0) -> None:
+        self.node, self.offset, self.counter = node, offset_ms, 0
+
+    def __call__(self) -> str:
+        from sync.clock import Timestamp, format_stamp
+
+        self.counter += 1
+        return format_stamp(
+            Timestamp(int(time.time() * 1000) + self.offset, self.counter, self.node)
+        )
+
+
+def put_record(
+    phone: "Phone", stamp: Stamper, coll: str, rid: str | None = None, **fields: Any
+) -> str:
+    """Write a whole record as field changes through the sync API; returns its id."""
+    from sync.ids import uuid7
+
+    rid = rid or uuid7()
+    changes = [
+        {"coll": coll, "id": rid, "field": f, "value": v, "hlc": stamp()} for f, v in fields.items()
+    ]
+    r = phone.sync(changes)
+    assert r.status_code == 200 and r.json()["rejected"] == [], r.text
+    return rid
+
+
 def run_cli(*args: str) -> str:
     """Run ``doorstep`` in a subprocess; returns its standard output."""
     out = subprocess.run(

@@ -10,13 +10,12 @@ winner inside it (scope growth backfills older changes).
 
 import itertools
 import sqlite3
-import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Phone, invite
+from conftest import Phone, Stamper, invite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
@@ -25,7 +24,6 @@ from schemas.records import PERSONAL_FIELDS
 from server.access import Facts, Scope, may_write, read_scope
 from server.admin import connect, create_invite, write_records
 from server.app import create_app
-from sync.clock import Timestamp, format_stamp
 from sync.validate import ForbiddenError
 
 _example = itertools.count()
@@ -46,15 +44,6 @@ def enroll(client: Any, db: str, role: str = "volunteer") -> Phone:
     code, _ = create_invite(db, role, name="志愿者")
     d = client.post("/api/v1/enroll", json={"code": code}).json()
     return Phone(client, d["token"], d["node"], d["person"], d["role"])
-
-
-class Stamper:
-    def __init__(self, node: str) -> None:
-        self.node, self.counter = node, 0
-
-    def __call__(self) -> str:
-        self.counter += 1
-        return format_stamp(Timestamp(int(time.time() * 1000), self.counter, self.node))
 
 
 class Device:

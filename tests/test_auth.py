@@ -93,7 +93,7 @@ def test_bearer_requests_need_no_csrf(client) -> None:
 
 
 def test_logged_in_browser_writes_with_its_own_node(client, coordinator) -> None:
-    from test_sync_api import Stamper
+    from conftest import Stamper
 
     s = login(client).json()
     change = {

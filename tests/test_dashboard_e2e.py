@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LiveServer
-from test_sync_api import Stamper
+from conftest import LiveServer, Stamper
 
 from server.demo import HEATING
 from sync.ids import uuid7

@@ -136,7 +136,7 @@ BAD_CHANGES = [
 def test_bad_change_is_answered_in_rejected_not_as_a_failed_request(
     phone: Phone, name: str, change, code: str
 ) -> None:
-    from test_sync_api import Stamper
+    from conftest import Stamper
 
     if isinstance(change, dict) and change.get("hlc") == "H":
         change = {**change, "hlc": Stamper(phone.node)()}

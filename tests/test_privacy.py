@@ -9,9 +9,8 @@ import json
 import time
 
 import httpx
-from conftest import LiveServer, Phone
+from conftest import LiveServer, Phone, Stamper, put_record
 from httpx_sse import connect_sse
-from test_sync_api import Stamper
 
 from sync.ids import uuid7
 
@@ -42,14 +41,7 @@ class Writer:
         self.phone, self.stamp = phone, Stamper(phone.node)
 
     def put(self, coll: str, rid: str | None = None, **fields) -> str:
-        rid = rid or uuid7()
-        changes = [
-            {"coll": coll, "id": rid, "field": f, "value": v, "hlc": self.stamp()}
-            for f, v in fields.items()
-        ]
-        r = self.phone.sync(changes)
-        assert r.status_code == 200 and r.json()["rejected"] == [], r.text
-        return rid
+        return put_record(self.phone, self.stamp, coll, rid, **fields)
 
 
 def now(offset_min: int = 0) -> str:

@@ -1,12 +1,10 @@
 """Incident progress on a scripted scenario: visits, deliveries, returns, restoration."""
 
 import pytest
-from conftest import Phone, enroll
-from test_sync_api import Stamper
+from conftest import Phone, Stamper, enroll, put_record
 
 from server.progress import derive, public_view
 from server.store_live import IncidentInputs
-from sync.ids import uuid7
 
 INC = "inc-0001"
 
@@ -18,14 +16,7 @@ class World:
         self.phone, self.stamp = phone, Stamper(phone.node)
 
     def put(self, coll: str, rid: str | None = None, **fields) -> str:
-        rid = rid or uuid7()
-        changes = [
-            {"coll": coll, "id": rid, "field": f, "value": v, "hlc": self.stamp()}
-            for f, v in fields.items()
-        ]
-        r = self.phone.sync(changes)
-        assert r.status_code == 200 and r.json()["rejected"] == [], r.text
-        return rid
+        return put_record(self.phone, self.stamp, coll, rid, **fields)
 
     def progress(self, incident: str = INC) -> dict:
         r = self.phone.client.get(

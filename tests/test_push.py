@@ -12,11 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import http_ece
 import httpx
 import pytest
-from conftest import LiveServer, Phone, free_port, run_cli
+from conftest import LiveServer, Phone, Stamper, free_port, run_cli
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from test_sync_api import Stamper
 
 from server.demo import HEATING
 from sync.ids import uuid7

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-from conftest import LiveServer
+from conftest import LiveServer, Stamper
 from httpx_sse import connect_sse
 from test_streams import READ, Stream, push, top
-from test_sync_api import Stamper
 
 from server.admin_access import add_coordinator
 

@@ -7,9 +7,8 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from conftest import LiveServer, Phone
+from conftest import LiveServer, Phone, Stamper
 from httpx_sse import ServerSentEvent, connect_sse
-from test_sync_api import Stamper
 
 from server.demo import HEATING
 from sync.ids import uuid7

@@ -1,24 +1,8 @@
 """The sync round trip over HTTP: idempotence, per-change judgement, clocks, nodes, paging."""
 
-import time
+from conftest import Phone, Stamper, enroll
 
-from conftest import Phone, enroll
-
-from sync.clock import Timestamp, format_stamp
 from sync.ids import uuid7
-
-
-class Stamper:
-    """A device's clock, for tests: one strictly increasing stamp per call."""
-
-    def __init__(self, node: str, offset_ms: int = 0) -> None:
-        self.node, self.offset, self.counter = node, offset_ms, 0
-
-    def __call__(self) -> str:
-        self.counter += 1
-        return format_stamp(
-            Timestamp(int(time.time() * 1000) + self.offset, self.counter, self.node)
-        )
 
 
 def visit(phone: Phone, stamp: Stamper, outcome: str = "reached", vid: str | None = None) -> dict:
