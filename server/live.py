@@ -112,6 +112,22 @@ Scoper = Callable[[str], Awaitable[Any]]
 RowFilter = Callable[[Any, list[LogRow]], Awaitable[list[LogRow]]]
 
 
+def _remember(
+    cache: dict[str, Any], kind: str, event: Any, incident: str, view: Any, seq: int
+) -> bool:
+    """Cache ``view`` as the incident's latest frame of ``kind``; False if unchanged.
+
+    The view is compared without its ``seq``, so a new sequence alone sends nothing."""
+    view.seq = 0
+    body = _encode.encode(view)
+    old = cache.get(incident)
+    if old is not None and old[0].body == body:
+        return False
+    view.seq = seq
+    cache[incident] = (_Cached(seq, body, frame(kind, seq, _encode.encode(event(view)))), view)
+    return True
+
+
 class Broker:
     """Tails the change log of one database and fans it out to this process's streams."""
 
@@ -311,26 +327,10 @@ class Broker:
             log.error("live hook failed", exc_info=task.exception())
 
     def _remember_progress(self, incident: str, p: Progress, seq: int) -> bool:
-        p.seq = 0
-        body = _encode.encode(p)
-        old = self._progress.get(incident)
-        if old is not None and old[0].body == body:
-            return False
-        p.seq = seq
-        raw = frame("progress", seq, _encode.encode(ProgressEvent(p)))
-        self._progress[incident] = (_Cached(seq, body, raw), p)
-        return True
+        return _remember(self._progress, "progress", ProgressEvent, incident, p, seq)
 
     def _remember_public(self, incident: str, pub: PublicProgress, seq: int) -> bool:
-        pub.seq = 0
-        body = _encode.encode(pub)
-        old = self._public.get(incident)
-        if old is not None and old[0].body == body:
-            return False
-        pub.seq = seq
-        raw = frame("public", seq, _encode.encode(PublicEvent(pub)))
-        self._public[incident] = (_Cached(seq, body, raw), pub)
-        return True
+        return _remember(self._public, "public", PublicEvent, incident, pub, seq)
 
     async def progress(self, incident: str) -> tuple[int, bytes, Progress] | None:
         """The cached progress of an incident (derived now if not cached).
