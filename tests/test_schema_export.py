@@ -33,3 +33,24 @@ def test_schema_lists_every_collection_and_its_enumerations() -> None:
     assert outcome["enum"] == ["moved", "not_home", "reached", "refused"] or set(
         outcome["enum"]
     ) == {"reached", "not_home", "refused", "moved"}
+
+
+def test_rendered_schema_does_not_depend_on_how_msgspec_formats_docstrings(monkeypatch) -> None:
+    import textwrap
+
+    import msgspec
+
+    from server import jsonschema
+
+    real = msgspec.json.schema_components
+
+    def indenting(*args, **kwargs):  # what msgspec < 0.23 produced: the raw, indented __doc__
+        schema, components = real(*args, **kwargs)
+        for comp in components.values():
+            if "description" in comp:
+                comp["description"] = "\n" + textwrap.indent(comp["description"], "    ")
+        return schema, components
+
+    expected = render()
+    monkeypatch.setattr(jsonschema.msgspec.json, "schema_components", indenting)
+    assert jsonschema.render() == expected
