@@ -6,6 +6,7 @@ import os
 import sys
 import threading
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["main"]
@@ -72,6 +73,14 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def _utc_time(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from server.admin import connect, meta_get, meta_set, write_records
     from server.demo import demo_records
@@ -81,7 +90,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if meta_get(conn, "demo_loaded"):
             print(f"demo already loaded in {args.db}", file=sys.stderr)
             return 0
-        n = write_records(conn, demo_records())
+        n = write_records(conn, demo_records(now=args.now))
         meta_set(conn, "demo_loaded", "1")
     print(f"demo loaded into {args.db}: {n} field changes", file=sys.stderr)
     return 0
@@ -142,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="load the demo community from the seed stories")
     _db(p)
+    p.add_argument(
+        "--now",
+        type=_utc_time,
+        default=None,
+        help="the demo's 'now' (ISO 8601, UTC if no offset); its times are relative to it",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("revoke", help="revoke a device by its node id")

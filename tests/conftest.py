@@ -58,6 +58,16 @@ def put_record(
     return rid
 
 
+def load_demo(db: str) -> None:
+    """Load the demo community; its times are relative to ``DOORSTEP_TEST_DEMO_NOW`` if set.
+
+    Tests must pass whatever hour the demo was generated at: run the suite once more with
+    ``DOORSTEP_TEST_DEMO_NOW`` twelve hours away to prove it (README, Development).
+    """
+    at = os.environ.get("DOORSTEP_TEST_DEMO_NOW")
+    run_cli("demo", "--db", db, *(["--now", at] if at else []))
+
+
 def run_cli(*args: str) -> str:
     """Run ``doorstep`` in a subprocess; returns its standard output."""
     out = subprocess.run(
@@ -157,7 +167,7 @@ class LiveServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}")
@@ -166,7 +176,7 @@ class LiveServer:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError("server did not start in 30 s")
+        raise RuntimeError("server did not start in 60 s")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:
@@ -212,7 +222,7 @@ class LiveServer:
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """A real server process with the demo community loaded."""
     db = str(tmp_path / "live.db")
-    run_cli("demo", "--db", db)
+    load_demo(db)
     server = LiveServer(db).start()
     try:
         yield server
@@ -271,10 +281,28 @@ def browser() -> Iterator[Any]:
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} missing; .ci/setup --test installs Debian's chromium")
         pytest.skip("Debian's chromium is not installed (bash .ci/setup --test)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
         b = launch_chromium(p)
         try:
             yield b
         finally:
             b.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that drives the browser must say so with the ``browser`` marker.
+
+    So ``-m browser`` / ``-m "not browser"`` select exactly the browser tests, and a new
+    browser test cannot hide from either selection.
+    """
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "browser" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("browser")
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "browser tests without @pytest.mark.browser: " + ", ".join(unmarked)
+        )

@@ -18,7 +18,8 @@ from test_revocation_e2e import heating_buildings, households_of, wait_for
 
 from server.demo import HEATING
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.browser
+
 
 PASSWORD = "night shift 3am"
 PHONE = {"viewport": {"width": 360, "height": 740}, "locale": "zh-CN"}

@@ -12,7 +12,7 @@ import time
 from contextlib import closing
 
 import pytest
-from conftest import enroll, run_cli
+from conftest import enroll, load_demo, run_cli
 from litestar.testing import TestClient
 from test_errors import assert_error
 
@@ -272,7 +272,7 @@ def test_no_token_or_resident_link_reaches_the_log(tmp_path) -> None:
 
 
 def _demo(db: str) -> None:
-    run_cli("demo", "--db", db)
+    load_demo(db)
 
 
 def test_export_csv_has_a_bom_and_chinese_and_neutralises_formulas(tmp_path) -> None:

@@ -12,7 +12,8 @@ from server.admin_access import add_coordinator
 from server.demo import HEATING
 from server.security import CSP
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.browser
+
 
 WATCH = """window.__csp = [];
 document.addEventListener('securitypolicyviolation',

@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 from conftest import LiveServer, Stamper
+from playwright.sync_api import expect
 
 from server.demo import HEATING
 from sync.ids import uuid7
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import http_ece
 import httpx
 import pytest
-from conftest import LiveServer, Phone, Stamper, free_port, run_cli
+from conftest import LiveServer, Phone, Stamper, free_port, load_demo
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -97,7 +97,7 @@ def push_service() -> Iterator[PushService]:
 def server(tmp_path, monkeypatch, push_service: PushService) -> Iterator[LiveServer]:
     monkeypatch.setenv("DOORSTEP_PUSH_HOSTS", f"127.0.0.1:{push_service.port}")
     db = str(tmp_path / "push.db")
-    run_cli("demo", "--db", db)
+    load_demo(db)
     s = LiveServer(db).start()
     try:
         yield s

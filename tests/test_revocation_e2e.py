@@ -20,7 +20,8 @@ import pytest
 from server.admin_access import add_coordinator, assign
 from server.demo import HEATING
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.browser
+
 
 PASSWORD = "night shift 3am"
 
