@@ -4,7 +4,10 @@ Each test runs against a real server process (LiveServer) unless it pins where c
 """
 
 import asyncio
+import selectors
+import socket
 import threading
+import time
 
 import httpx
 import pytest
@@ -122,3 +125,107 @@ def test_password_checks_run_off_the_event_loop(client, monkeypatch) -> None:
 async def _current_thread_name() -> str:
     """The name of the thread running the in-process app's event loop."""
     return threading.current_thread().name
+
+
+# -- slow clients -----------------------------------------------------------------------
+
+#: The usual service default, and more half-sent headers than it has files for.
+OPEN_FILES, SLOW = 1024, 1100
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory: pytest.TempPathFactory):
+    """A real server under a 1,024 open-file limit with short read deadlines."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < SLOW + 200:  # this test process holds the other ends of the sockets
+        if hard != resource.RLIM_INFINITY and hard < SLOW + 200:
+            pytest.skip(f"needs {SLOW + 200} open files in the test process; hard limit {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (SLOW + 200, hard))
+    db = str(tmp_path_factory.mktemp("tight") / "tight.db")
+    args = ("--header-timeout", "2", "--body-timeout", "2")
+    server = LiveServer(db, args=args, open_files=OPEN_FILES).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _closed_by_server(socks: list[socket.socket], within: float) -> int:
+    """How many of ``socks`` the server closes (EOF or reset) within ``within`` seconds."""
+    pending = {s.fileno(): s for s in socks}
+    with selectors.DefaultSelector() as sel:
+        for s in socks:
+            sel.register(s, selectors.EVENT_READ)
+        deadline = time.monotonic() + within
+        closed = 0
+        while pending and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=1):
+                s = pending[key.fd]
+                try:
+                    data = s.recv(4096)
+                except OSError:  # reset: closed to make room
+                    data = b""
+                if data and not data.startswith(b"HTTP/1.1 408"):
+                    continue
+                if data:  # the 408; the end follows
+                    continue
+                sel.unregister(s)
+                del pending[key.fd]
+                closed += 1
+    return closed
+
+
+def test_half_sent_headers_cannot_exhaust_the_server(tight) -> None:
+    socks = []
+    try:
+        for _ in range(SLOW):
+            s = socket.create_connection(("127.0.0.1", tight.port))
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the end
+            socks.append(s)
+        r = httpx.get(f"{tight.url}/healthz", timeout=30)
+        assert r.status_code == 200
+        # Every half-open connection is closed: evicted for room, or at the deadline.
+        assert _closed_by_server(socks, within=60) == SLOW
+    finally:
+        for s in socks:
+            s.close()
+    assert httpx.get(f"{tight.url}/healthz", timeout=30).status_code == 200
+    log = tight.log_path.read_text(errors="replace")
+    assert "Traceback" not in log and len(log.splitlines()) < 20, log[:2000]
+
+
+def test_a_body_sent_too_slowly_is_cut_off_without_a_traceback(tight) -> None:
+    phone = tight.enroll()
+    head = (
+        "POST /api/v1/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {phone.token}\r\nContent-Length: 100000\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", tight.port)) as s:
+        s.sendall(head.encode() + b'{"node": "')
+        assert _closed_by_server([s], within=60) == 1
+    assert phone.sync().status_code == 200
+    log = tight.log_path.read_text(errors="replace")
+    assert "Traceback" not in log and "went away during POST /api/v1/sync" in log, log[:2000]
+
+
+def test_an_aborted_upload_is_one_log_line(desk) -> None:
+    before = desk.log_path.read_text(errors="replace").splitlines()
+    phone = desk.enroll()
+    head = (
+        "POST /api/v1/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {phone.token}\r\nContent-Length: 100000\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", desk.port)) as s:
+        s.sendall(head.encode() + b'{"node": "')
+    assert phone.sync().status_code == 200  # the server is fine
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # wait for whatever it logs about the upload
+        new = desk.log_path.read_text(errors="replace").splitlines()[len(before) :]
+        if new:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)  # a traceback would follow its first line at once
+    new = desk.log_path.read_text(errors="replace").splitlines()[len(before) :]
+    assert len(new) == 1 and "went away during POST /api/v1/sync" in new[0], new
