@@ -175,7 +175,7 @@ class LiveServer:
             stderr=subprocess.STDOUT,
             preexec_fn=limit_files if files is not None else None,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # CI machines can be very busy
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}")
@@ -184,7 +184,7 @@ class LiveServer:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError("server did not start in 30 s")
+        raise RuntimeError("server did not start in 60 s")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:

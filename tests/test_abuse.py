@@ -11,11 +11,13 @@ import time
 
 import httpx
 import pytest
-from conftest import LiveServer
+from conftest import LiveServer, Stamper, put_record
 from test_errors import assert_error
 
 import server.auth
 from server.admin_access import add_coordinator
+from server.demo import HEATING
+from sync.ids import uuid7
 
 PASSWORD = "correct horse battery"
 
@@ -229,3 +231,61 @@ def test_an_aborted_upload_is_one_log_line(desk) -> None:
     time.sleep(0.5)  # a traceback would follow its first line at once
     new = desk.log_path.read_text(errors="replace").splitlines()[len(before) :]
     assert len(new) == 1 and "went away during POST /api/v1/sync" in new[0], new
+
+
+# -- residents behind one carrier address -----------------------------------------------
+
+
+async def _residents(url: str, token: str, n: int) -> list[int]:
+    """``n`` residents on one address: each loads the page and then its data."""
+    limits = httpx.Limits(max_connections=50)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+
+        async def one() -> list[int]:
+            page = await client.get(f"/r/{token}")
+            data = await client.get(f"/api/v1/public/{token}")
+            return [page.status_code, data.status_code]
+
+        answers = await asyncio.gather(*(one() for _ in range(n)))
+    return [code for pair in answers for code in pair]
+
+
+def test_a_thousand_residents_behind_one_address_all_get_the_page(live_server) -> None:
+    coord = live_server.enroll("coordinator", "主任")
+    token = share(live_server, coord)
+    codes = asyncio.run(_residents(live_server.url, token, 1000))
+    assert len(codes) == 2000 and set(codes) == {200}, {c: codes.count(c) for c in set(codes)}
+
+
+def test_the_cached_public_answer_follows_the_incident(live_server) -> None:
+    coord = live_server.enroll("coordinator", "主任")
+    token = share(live_server, coord)
+    url = f"{live_server.url}/api/v1/public/{token}"
+    first = httpx.get(url)
+    etag = first.headers["etag"]
+    assert httpx.get(url, headers={"if-none-match": etag}).status_code == 304
+    page = httpx.get(f"{live_server.url}/r/{token}")
+    seen = {"if-none-match": page.headers["etag"]}
+    again = httpx.get(f"{live_server.url}/r/{token}", headers=seen)
+    assert page.status_code == 200 and again.status_code == 304
+    text = f"今晚八点恢复供暖 {uuid7()}"
+    stamp = Stamper(coord.node)
+    put_record(coord, stamp, "updates", incident=HEATING, at=_now(), text=text, public=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the tailer polls the change log
+        r = httpx.get(url, headers={"if-none-match": etag})
+        if r.status_code == 200:
+            break
+        time.sleep(0.1)
+    assert r.status_code == 200 and r.headers["etag"] != etag
+    assert text in r.text
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+def share(server: LiveServer, coord) -> str:
+    r = httpx.post(f"{server.url}/api/v1/incidents/{HEATING}/share", headers=coord.headers)
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
