@@ -15,7 +15,7 @@ from litestar.static_files import create_static_files_router
 from server import api, auth, coord, export, people, public
 from server.config import MAX_BODY, Settings
 from server.db import Database
-from server.errors import exception_handlers
+from server.errors import exception_handlers, mark_client_gone
 from server.ratelimit import rate_limit_middleware
 from server.security import security_headers_hook
 
@@ -78,7 +78,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         lifespan=[lifespan, public.live_lifespan],
         after_response=public.after_sync,
         request_max_body_size=MAX_BODY,
-        middleware=[rate_limit_middleware()],  # abuse resistance (#5)
+        # Abuse resistance (#5); aborted uploads are one log line, not a traceback (#9).
+        middleware=[mark_client_gone, rate_limit_middleware()],
         before_send=[security_headers_hook(str(settings.base_url).startswith("https:"))],
         compression_config=CompressionConfig(
             backend="gzip",

@@ -5,18 +5,26 @@ and a token, which travels in an HttpOnly, SameSite=Strict cookie instead of a h
 expires. Requests authenticated by that cookie must carry the CSRF token (returned at
 login, also in a readable cookie) in ``X-CSRF-Token`` for every unsafe method; bearer-token
 requests (phones) need none, since a browser never attaches a bearer header by itself.
+
+Login itself (#9): the request must be JSON and, when a browser says where it comes from,
+same-origin (no login CSRF: a form on another site cannot send JSON, and a script there
+cannot pass the Origin check). Argon2 runs in worker threads, a few at a time, never on
+the event loop: a burst of wrong logins must not stall the phones' syncs.
 """
 
 import hashlib
 import hmac
+import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import anyio.to_thread
 import msgspec
+from anyio import CapacityLimiter
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from litestar import Request, Response, get, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, SkipValidation
@@ -67,6 +75,72 @@ def verify_password(stored: str | None, password: str) -> bool:
         return _hasher.verify(stored or _DUMMY, password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+#: Password checks running at once: argon2id takes ~64 MiB and a core's worth of time each.
+ARGON2_THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))
+#: Logins waiting for a password check beyond which the server answers 503 at once.
+ARGON2_QUEUE = 32
+
+
+def _argon2_slots(app: Litestar) -> CapacityLimiter:
+    # One limiter per app, made inside its event loop (anyio limiters belong to a loop).
+    slots = getattr(app.state, "argon2_slots", None)
+    if slots is None:
+        slots = app.state.argon2_slots = CapacityLimiter(ARGON2_THREADS)
+    return slots
+
+
+async def check_password(app: Litestar, stored: str | None, password: str) -> bool:
+    """``verify_password`` in a worker thread, ``ARGON2_THREADS`` at a time.
+
+    Raises:
+        DoorstepError: 503 ``busy`` when ``ARGON2_QUEUE`` logins are already waiting.
+    """
+    slots = _argon2_slots(app)
+    if slots.statistics().tasks_waiting >= ARGON2_QUEUE:
+        err = DoorstepError(
+            "the server is busy checking other logins; wait a few seconds and try again",
+            code="busy",
+            details={"retry_after": 5},
+        )
+        err.status = 503
+        raise err
+    return await anyio.to_thread.run_sync(verify_password, stored, password, limiter=slots)
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
+
+
+def require_same_origin_json(request: Request) -> None:
+    """Refuse a login that is not JSON or that a browser says comes from another site.
+
+    Clients that are not browsers (the CLI, tests, scripts) send neither ``Origin`` nor
+    ``Sec-Fetch-Site`` and are not refused; browsers always send ``Origin`` on a POST.
+    """
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind != "application/json":
+        err = DoorstepError(
+            "login must be sent as JSON (Content-Type: application/json)",
+            code="unsupported_media_type",
+        )
+        err.status = 415
+        raise err
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    own = {
+        _origin(str(request.app.state.settings.base_url)),
+        _origin(f"{request.url.scheme}://{request.headers.get('host', '')}"),
+    }
+    if (site is not None and site not in ("same-origin", "none")) or (
+        origin is not None and _origin(origin) not in own
+    ):
+        raise ForbiddenRequestError(
+            "login is only accepted from this site's own login page; open it and try again",
+            code="cross_origin",
+        )
 
 
 def csrf_for(token: str) -> str:
@@ -151,11 +225,12 @@ def _secure(request: Request) -> bool:
 @post("/api/v1/login", status_code=200)
 async def login(request: Request, database: NamedDependency[Database]) -> Response[Session]:
     """Password login for coordinators: a session cookie and a CSRF token."""
+    require_same_origin_json(request)
     data = decode_body(
         _login_decoder, await request.body(), "login", '{"login": "...", "password": "..."}'
     )
     person, name, role, stored = await db_people.for_login(database, data.login)
-    if not verify_password(stored, data.password) or role != "coordinator":
+    if not await check_password(request.app, stored, data.password) or role != "coordinator":
         raise UnauthorizedError(
             "wrong login or password; check both, or ask for a new password",
             code="login_failed",

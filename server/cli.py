@@ -34,14 +34,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from server.app import create_app
     from server.config import Settings
+    from server.listener import (
+        Limits,
+        accept_backlog,
+        default_max_connections,
+        guarded_protocol,
+        quiet_accept_errors,
+        raise_open_file_limit,
+    )
 
     base = args.base_url
     if base == "http://127.0.0.1:8000" and (args.port != 8000 or args.host != "127.0.0.1"):
         base = f"http://{args.host}:{args.port}"
     app = create_app(Settings(db=args.db, base_url=base))
-    print(f"Doorstep on {base}  (db {args.db})", file=sys.stderr)
+    files = raise_open_file_limit()
+    limits = Limits(
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        max_connections=args.max_connections or default_max_connections(files),
+    )
+    print(
+        f"Doorstep on {base}  (db {args.db}; at most {limits.max_connections} connections)",
+        file=sys.stderr,
+    )
+    quiet_accept_errors()
     try:
-        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            http=guarded_protocol(limits),
+            backlog=accept_backlog(files),
+            access_log=False,
+            log_level="warning",
+        )
         code = 0
     except SystemExit as exc:  # uvicorn exits 3 when the app fails to start
         code = exc.code if isinstance(exc.code, int) else 1
@@ -134,6 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
     _base_url(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a client has to send a request's header (default 10; then 408)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a client has to send a request's body after its header (default 60)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=0,
+        help="connections held at once (default: the open-file limit less an eighth)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("invite", help="create a single-use invite code; prints one JSON line")

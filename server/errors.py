@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException
 from schemas.errors import ErrorBody
 
 __all__ = [
+    "CLIENT_GONE",
     "BadRequestError",
     "DoorstepError",
     "ForbiddenRequestError",
@@ -27,6 +28,7 @@ __all__ = [
     "UnauthorizedError",
     "decode_body",
     "exception_handlers",
+    "mark_client_gone",
 ]
 
 log = logging.getLogger("doorstep")
@@ -141,7 +143,35 @@ def _redact(path: str) -> str:
     return _SECRET_PATH.sub(r"\1<token>", path)
 
 
+#: Set in the ASGI scope once the client has gone away (``http.disconnect`` received).
+CLIENT_GONE = "doorstep.client_gone"
+
+
+def mark_client_gone(app: Any) -> Any:
+    """ASGI middleware: note in the scope when the client disconnects mid-request, so an
+    aborted upload is logged as one line, not as an unexpected error with a traceback."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def watch() -> Any:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                scope[CLIENT_GONE] = True
+            return message
+
+        await app(scope, watch, send)
+
+    return middleware
+
+
 def _unexpected(request: Request, exc: Exception) -> Response:
+    if request.scope.get(CLIENT_GONE):  # type: ignore[call-overload]
+        # Nobody will read the answer; a phone losing signal mid-upload is not a bug.
+        log.info("client went away during %s %s", request.method, _redact(request.url.path))
+        return _respond(400, ErrorBody("client_gone", "the client closed the connection"))
     ref = secrets.token_hex(4)
     log.error(
         "unexpected error ref=%s %s %s",

@@ -4,14 +4,22 @@ The token in the path is the capability: whoever has the link may read the incid
 public view (``schemas.progress.PublicProgress``) — progress and public updates, never a
 name, room, phone, note, vulnerability or need. Also here: the live wiring (one
 ``Broker`` and ``Pusher`` per process, started with the app).
+
+A whole neighbourhood behind one carrier address opens the link within a minute (#9), so
+the successful page and data are not rate-limited per address and cost next to nothing:
+the page is held in memory, the data encoded once per incident version, and both carry an
+``ETag`` so a reload answers 304. Unknown tokens still count as failures
+(server/ratelimit.py); floods are for the connection cap (server/listener.py) and the proxy.
 """
 
+import hashlib
 import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -51,6 +59,7 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
         broker.row_filter = partial(scopes.visible_rows, live)
         app.state.broker, app.state.pusher = broker, pusher
         app.state.share_cache = {}
+        app.state.public_cache = {}
         await broker.start()
         yield
     finally:
@@ -88,16 +97,34 @@ async def _incident(request: Request, token: str) -> str:
     return incident
 
 
+_PAGE: dict[Path, tuple[tuple[int, int], bytes, str]] = {}
+
+
+def _page(path: Path) -> tuple[bytes, str]:
+    """The residents' page and its ETag, read again only when the file changes."""
+    st = path.stat()
+    stamp = (st.st_mtime_ns, st.st_size)
+    hit = _PAGE.get(path)
+    if hit is None or hit[0] != stamp:
+        body = path.read_bytes()
+        hit = _PAGE[path] = (stamp, body, f'"{hashlib.sha256(body).hexdigest()[:16]}"')
+    return hit[1], hit[2]
+
+
+def _cached(request: Request, body: bytes, etag: str, media_type: str, cache: str) -> Response:
+    """``body`` with its ETag, or 304 when the client already holds it."""
+    headers = {"Cache-Control": cache, "ETag": etag, "Referrer-Policy": "no-referrer"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
 @get("/r/{token:str}", include_in_schema=False)
-async def resident_page(request: Request, token: FromPath[str]) -> File:
+async def resident_page(request: Request, token: FromPath[str]) -> Response:
     """The residents' page (the same static page for every link; it reads its token)."""
     await _incident(request, token)
-    return File(
-        request.app.state.settings.pwa_dir / "resident.html",
-        content_disposition_type="inline",
-        media_type="text/html; charset=utf-8",
-        headers={"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"},
-    )
+    body, etag = _page(request.app.state.settings.pwa_dir / "resident.html")
+    return _cached(request, body, etag, "text/html; charset=utf-8", "no-cache")
 
 
 @get("/r/{token:str}/qr.svg", include_in_schema=False)
@@ -128,12 +155,29 @@ async def public_progress(request: Request, token: FromPath[str]) -> Response:
     got = await request.app.state.broker.public(incident)
     if got is None:
         raise NotFoundError("this incident no longer exists", code="no_incident")
-    _, _, pub = got
-    return Response(
-        msgspec.json.encode(_with_key(pub, request.app.state.pusher.public_key)),
-        media_type="application/json",
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-    )
+    version, _, pub = got
+    body, etag = _public_answer(request, incident, version, pub)
+    return _cached(request, body, etag, "application/json", "private, no-cache")
+
+
+def _public_answer(
+    request: Request, incident: str, version: int, pub: PublicProgress
+) -> tuple[bytes, str]:
+    """The encoded public answer of an incident and its ETag, made once per version.
+
+    ``version`` is the sequence at which the incident's public view last changed (the
+    broker's public frame cache): a per-incident version, so other incidents' writes do
+    not invalidate it.
+    """
+    cache: dict[str, tuple[int, bytes, str]] = request.app.state.public_cache
+    hit = cache.get(incident)
+    if hit is None or hit[0] != version:
+        body = msgspec.json.encode(_with_key(pub, request.app.state.pusher.public_key))
+        tag = hashlib.sha256(incident.encode()).hexdigest()[:12]
+        if len(cache) > 10_000:
+            cache.clear()
+        hit = cache[incident] = (version, body, f'"{tag}-{version}"')
+    return hit[1], hit[2]
 
 
 class _PublicAnswer(PublicProgress, kw_only=True):

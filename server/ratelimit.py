@@ -1,12 +1,19 @@
-"""Per-client rate limits for enrolment, login and the public endpoints.
+"""Per-client rate limits for enrolment, login and unknown resident links.
 
 Litestar's ``RateLimitConfig`` applies one rate to every route it covers and counts every
 request. Guessing attacks are better stopped by counting *failures* (a wrong invite code,
-a wrong password, an unknown resident token) while a whole building behind one carrier
-NAT opening the resident link stays unaffected, so this small ASGI middleware keeps a
-sliding window per (rule, client address) and can count either all requests or only
-answers with a 4xx status. A limited client gets 429 in the one error shape with
+a wrong password, an unknown resident token) while a whole neighbourhood behind one
+carrier NAT opening the resident link stays unaffected, so this small ASGI middleware
+keeps a sliding window per (rule, client address) and can count either all requests or
+only answers with a 4xx status. A limited client gets 429 in the one error shape with
 ``Retry-After``.
+
+When an attempt counts (#9): a rule with ``reserve`` counts every attempt when it *starts*
+and gives the slot back when the answer turns out not to be a failure. A concurrent burst
+therefore gets at most ``limit`` attempts in, however many it sends at once — counting at
+the answer let 66–100 of 100 simultaneous guesses past limits of 5–20. Rules without
+``reserve`` (unknown resident links, 144-bit tokens) count at the answer, so hundreds of
+residents loading the page at the same moment never hold a slot each.
 
 Counters live in the process's memory: several server processes each allow the limit.
 Behind a reverse proxy, run uvicorn with ``--proxy-headers`` and ``--forwarded-allow-ips``
@@ -40,6 +47,8 @@ class Rule:
     limit: int
     window: float
     failures_only: bool = False
+    #: Count the attempt when it starts (a failures-only rule gives it back on success).
+    reserve: bool = False
     message: str = "too many requests; wait a moment and try again"
 
 
@@ -51,6 +60,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         10,
         600,
         failures_only=True,
+        reserve=True,
         message="too many wrong invite codes from this network; wait and try again",
     ),
     Rule(
@@ -59,6 +69,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         re.compile(r"^/api/v1/login$"),
         30,
         60,
+        reserve=True,
         message="too many login attempts; wait a minute and try again",
     ),
     Rule(
@@ -68,6 +79,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         5,
         300,
         failures_only=True,
+        reserve=True,
         message="too many wrong passwords; wait five minutes and try again",
     ),
     Rule(
@@ -79,14 +91,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         failures_only=True,
         message="too many unknown links from this network; wait a minute and try again",
     ),
-    Rule(
-        "public",
-        frozenset({"GET", "POST"}),
-        re.compile(r"^/(r|api/v1/public)/"),
-        600,
-        60,
-        message="too many requests for the residents' page; wait a minute",
-    ),
+    # No limit on successful public requests (#9): a whole neighbourhood behind one
+    # carrier address opens the link within a minute. Their answers are cached per
+    # incident version (server/public.py); floods are for the connection cap and the proxy.
 )
 
 
@@ -122,12 +129,41 @@ class RateLimiter:
                 return rule, max(1, int(q[0] + rule.window - now + 0.999))
         return None
 
-    def record(self, rules: list[Rule], client: str, status: int) -> None:
+    def begin(self, rules: list[Rule], client: str) -> tuple[Rule, int] | list[float | None]:
+        """Check ``rules`` and count the attempt in those that ``reserve``.
+
+        Returns:
+            (the exhausted rule, seconds to wait), or the tickets to pass to :meth:`end`.
+        """
+        hit = self.check(rules, client)
+        if hit is not None:
+            return hit
         now = self.clock()
+        tickets: list[float | None] = []
         for rule in rules:
-            if rule.failures_only and not 400 <= status < 500:
-                continue
-            self._window(rule, client, now).append(now)
+            if rule.reserve:
+                self._window(rule, client, now).append(now)
+                tickets.append(now)
+            else:
+                tickets.append(None)
+        return tickets
+
+    def end(self, rules: list[Rule], client: str, status: int, tickets: list[float | None]) -> None:
+        """Settle an attempt once its status is known."""
+        now = self.clock()
+        failed = 400 <= status < 500
+        for rule, ticket in zip(rules, tickets, strict=True):
+            if ticket is None:
+                if failed or not rule.failures_only:
+                    self._window(rule, client, now).append(now)
+            elif rule.failures_only and not failed:
+                q = self._hits.get((rule.name, client))
+                if q is not None and ticket in q:
+                    q.remove(ticket)
+
+    def record(self, rules: list[Rule], client: str, status: int) -> None:
+        """Count a finished attempt in every rule (failures only where the rule says so)."""
+        self.end(rules, client, status, [None] * len(rules))
 
 
 def rate_limit_middleware(limiter: RateLimiter | None = None) -> Callable[[ASGIApp], ASGIApp]:
@@ -144,9 +180,9 @@ def rate_limit_middleware(limiter: RateLimiter | None = None) -> Callable[[ASGIA
                 await app(scope, receive, send)
                 return
             client = (scope.get("client") or ("unknown", 0))[0]
-            hit = limiter.check(rules, client)
-            if hit is not None:
-                rule, wait = hit
+            got = limiter.begin(rules, client)
+            if isinstance(got, tuple):
+                rule, wait = got
                 body = msgspec.json.encode(
                     ErrorBody("rate_limited", rule.message, {"retry_after": wait})
                 )
@@ -163,13 +199,11 @@ def rate_limit_middleware(limiter: RateLimiter | None = None) -> Callable[[ASGIA
                 )
                 await send({"type": "http.response.body", "body": body})
                 return
-            status = 500
+            tickets = got
 
             async def tap(message: dict[str, Any]) -> None:
-                nonlocal status
                 if message["type"] == "http.response.start":
-                    status = message["status"]
-                    limiter.record(rules, client, status)
+                    limiter.end(rules, client, message["status"], tickets)
                 await send(message)
 
             await app(scope, receive, tap)

@@ -145,13 +145,29 @@ class LiveServer:
     db_path: str
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    #: More ``doorstep serve`` options, e.g. ("--header-timeout", "2").
+    args: tuple[str, ...] = ()
+    #: The server process's open-file limit (RLIMIT_NOFILE), as a service manager sets it.
+    open_files: int | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.db_path).with_suffix(f".{self.port}.log")
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "LiveServer":
-        log = open(Path(self.db_path).with_suffix(f".{self.port}.log"), "ab")  # noqa: SIM115
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        files = self.open_files
+
+        def limit_files() -> None:
+            if files is not None:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -162,12 +178,14 @@ class LiveServer:
                 self.db_path,
                 "--port",
                 str(self.port),
+                *self.args,
             ],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=limit_files if files is not None else None,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60  # CI machines can be very busy
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}")
