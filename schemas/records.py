@@ -15,6 +15,7 @@ from schemas.types import MAX_LIST, Id, LongText, ShortText, Time
 __all__ = [
     "COLLECTIONS",
     "PERSONAL_FIELDS",
+    "SET_FIELDS",
     "Assignment",
     "Building",
     "Community",
@@ -151,6 +152,14 @@ COLLECTIONS: dict[str, type[Record]] = {
 
 #: Collections whose ids are built from their natural key: name → number of parts.
 DETERMINISTIC_IDS: dict[str, int] = {"household_status": 2, "assignments": 2}
+
+#: Set-valued fields, merged per element (sync/sets.py): collection → field names. Each
+#: element ``e`` of ``F`` is also writable alone as the boolean field ``F.e``.
+SET_FIELDS: dict[str, frozenset[str]] = {
+    "households": frozenset({"vulnerable"}),
+    "household_status": frozenset({"needs_open"}),
+    "incidents": frozenset({"buildings"}),
+}
 
 #: Fields that identify a person; only roles that need them may read them.
 PERSONAL_FIELDS: dict[str, frozenset[str]] = {
