@@ -3,7 +3,7 @@
 // VERSION and SHELL are written by `node pwa/tools/stamp-sw.mjs` (a test checks they
 // match the files); change a shell file → new VERSION → browsers install the update.
 /* eslint-env serviceworker */
-const VERSION = '0836b2cd6719';
+const VERSION = '125bd892a923';
 const SHELL = [
   "/css/app.css",
   "/icons/icon-192.png",
@@ -43,7 +43,9 @@ const SHELL = [
   "/js/volunteer/report-form.js",
   "/js/volunteer/screen.js",
   "/js/volunteer/settings-view.js",
+  "/js/volunteer/undo-button.js",
   "/js/volunteer/visit-panel.js",
+  "/js/volunteer/vulnerability-editor.js",
   "/manifest.webmanifest"
 ];
 const PREFIX = 'doorstep-shell-';

@@ -99,6 +99,8 @@ class Visit(Record):
     outcome: Outcome | None = None
     needs: Annotated[list[Need], Meta(max_length=MAX_LIST)] | None = None
     note: LongText | None = None
+    #: Who recorded it, by name, so a second volunteer at the door sees "王五 22:53".
+    by: ShortText | None = None
 
 
 class Delivery(Record):
@@ -108,6 +110,8 @@ class Delivery(Record):
     qty: Annotated[int, Meta(ge=1, le=100)] | None = None
     at: Time | None = None
     status: DeliveryStatus | None = None
+    #: Who handed it over, by name (shown before a second heater goes to the same door).
+    by: ShortText | None = None
 
 
 class Repair(Record):

@@ -12,6 +12,7 @@ import msgspec
 
 from server.access import ANCHORS, Facts, Scope, may_write, read_scope, scope_token
 from server.store import Device, Incoming, Store, WinnerRow
+from server.store_live import INCIDENT_SCOPES_SQL, incident_scopes
 from sync.validate import ForbiddenError
 
 __all__ = [
@@ -93,12 +94,8 @@ async def load_scope(store: Store, device: Device) -> Scope:
         assignments: dict[str, dict[str, Any]] = {}
         for rid, fld, value in rows:
             assignments.setdefault(rid, {})[fld] = _value(value)
-        incs = await store.fetch(
-            "SELECT id, value FROM winners WHERE coll = 'incidents' AND field = 'buildings'"
-        )
-        incident_buildings = {
-            rid: [b for b in (_value(v) or ()) if isinstance(b, str)] for rid, v in incs
-        }
+        # Set field: the list and its element fields, folded (sync/sets.py).
+        incident_buildings = incident_scopes(await store.fetch(INCIDENT_SCOPES_SQL))
         grant = read_scope(
             person, role, assignments=assignments, incident_buildings=incident_buildings
         )

@@ -15,7 +15,16 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-__all__ = ["IncidentInputs", "LiveStore", "LogRow", "PushSub"]
+from sync.sets import fold
+
+__all__ = [
+    "INCIDENT_SCOPES_SQL",
+    "IncidentInputs",
+    "LiveStore",
+    "LogRow",
+    "PushSub",
+    "incident_scopes",
+]
 
 #: (seq, coll, id, field, value_json, hlc)
 LogRow = tuple[int, str, str, str, str, str]
@@ -26,15 +35,16 @@ _decode = msgspec.json.decode
 _INCIDENT_CHILDREN = ("visits", "deliveries", "updates", "repairs")
 
 _FIELDS_OF = """
-SELECT w.id, w.field, w.value FROM winners w
+SELECT w.id, w.field, w.value, w.hlc FROM winners w
 WHERE w.coll = ? AND w.field IN ({fields}) AND w.id IN (
     SELECT r.id FROM winners r WHERE r.coll = ? AND r.field = ? AND r.value = json_quote(?)
 )
 """
 
 _HOUSEHOLDS_IN = """
-SELECT w.id, w.field, w.value FROM winners w
-WHERE w.coll = 'households' AND w.field IN ('building', 'unit', 'vulnerable', '_deleted')
+SELECT w.id, w.field, w.value, w.hlc FROM winners w
+WHERE w.coll = 'households'
+AND (w.field IN ('building', 'unit', 'vulnerable', '_deleted') OR w.field LIKE 'vulnerable.%')
 AND w.id IN (
     SELECT r.id FROM winners r
     WHERE r.coll = 'households' AND r.field = 'building'
@@ -63,11 +73,29 @@ class PushSub:
     auth: str
 
 
-def _fold(rows: Iterable[sqlite3.Row | tuple]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for rid, fld, value in rows:
-        out.setdefault(rid, {})[fld] = _decode(value)
-    return out
+def _fold(coll: str, rows: Iterable[sqlite3.Row | tuple]) -> dict[str, dict[str, Any]]:
+    """``(id, field, value, hlc)`` rows → records, set fields folded (sync/sets.py)."""
+    stamped: dict[str, dict[str, tuple[str, Any]]] = {}
+    for rid, fld, value, hlc in rows:
+        stamped.setdefault(rid, {})[fld] = (hlc, _decode(value))
+    return {rid: fold(coll, fields) for rid, fields in stamped.items()}
+
+
+def incident_scopes(rows: Iterable[sqlite3.Row | tuple]) -> dict[str, list[str]]:
+    """``(id, field, value, hlc)`` rows of incidents' ``buildings``/``buildings.*`` →
+    each incident's folded list of building ids."""
+    folded = _fold("incidents", rows)
+    return {
+        rid: [b for b in rec.get("buildings") or () if isinstance(b, str)]
+        for rid, rec in folded.items()
+    }
+
+
+#: Every incident's ``buildings`` winners, list and elements, for ``incident_scopes``.
+INCIDENT_SCOPES_SQL = (
+    "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' "
+    "AND (field = 'buildings' OR field LIKE 'buildings.%')"
+)
 
 
 class LiveStore:
@@ -169,11 +197,9 @@ class LiveStore:
                     buildings.add(b)
         if buildings:
             # A household moved in or out of scope: every incident holding the building.
-            for iid, v in await self._all(
-                "SELECT id, value FROM winners WHERE coll = 'incidents' AND field = 'buildings'"
-            ):
-                scope = _decode(v)
-                if isinstance(scope, list) and buildings.intersection(scope):
+            scopes = incident_scopes(await self._all(INCIDENT_SCOPES_SQL))
+            for iid, scope in scopes.items():
+                if buildings.intersection(scope):
                     touched.add(iid)
         return touched
 
@@ -199,21 +225,24 @@ class LiveStore:
                         return list(await cur.fetchall())
 
                 inc_rows = await q(
-                    "SELECT field, value FROM winners WHERE coll = 'incidents' AND id = ?",
+                    "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents'"
+                    " AND id = ?",
                     (incident,),
                 )
                 if not inc_rows:
                     return None
                 ((seq,),) = await q("SELECT coalesce(max(seq), 0) FROM history", ())
-                inc = {f: _decode(v) for f, v in inc_rows}
+                inc = _fold("incidents", inc_rows)[incident]
                 scope = inc.get("buildings")
                 scope = [b for b in scope if isinstance(b, str)] if isinstance(scope, list) else []
                 out = IncidentInputs(seq=int(seq), incident=inc)
                 out.households = _fold(
+                    "households",
                     await q(_HOUSEHOLDS_IN, (msgspec.json.encode(scope).decode(),))
                 )
 
                 out.visits = _fold(
+                    "visits",
                     await q(
                         _FIELDS_OF.format(
                             fields="'household', 'outcome', 'at', 'needs', '_deleted'"
@@ -222,6 +251,7 @@ class LiveStore:
                     )
                 )
                 out.deliveries = _fold(
+                    "deliveries",
                     await q(
                         _FIELDS_OF.format(
                             fields="'household', 'item', 'qty', 'status', '_deleted'"
@@ -230,6 +260,7 @@ class LiveStore:
                     )
                 )
                 out.updates = _fold(
+                    "updates",
                     await q(
                         _FIELDS_OF.format(fields="'at', 'text', 'public', '_deleted'"),
                         ("updates", "updates", "incident", incident),
@@ -237,10 +268,12 @@ class LiveStore:
                 )
                 # Deterministic ids "<incident>~<household>": a primary-key range.
                 out.statuses = _fold(
+                    "household_status",
                     await q(
-                        "SELECT id, field, value FROM winners WHERE coll = 'household_status'"
-                        " AND id > ? AND id < ? AND field IN ('needs_open', 'restored',"
-                        " '_deleted')",
+                        "SELECT id, field, value, hlc FROM winners"
+                        " WHERE coll = 'household_status' AND id > ? AND id < ?"
+                        " AND (field IN ('needs_open', 'restored', '_deleted')"
+                        " OR field LIKE 'needs_open.%')",
                         (incident + "~", incident + "~\U0010ffff"),
                     )
                 )

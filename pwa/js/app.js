@@ -26,9 +26,10 @@ let current = null;
 async function refreshStatus() {
   const { store } = ctx;
   if (!store) return;
-  const [pending, rejected] = await Promise.all([store.pendingRecords(), store.rejectedCount()]);
+  const [{ doors, records: pending }, rejected] = await Promise.all([store.pendingSummary(), store.rejectedCount()]);
   ctx.counts = { pending, rejected };
   renderStatusLine(statusEl, {
+    name: store.meta.auth?.name, doors,
     online: navigator.onLine, phase: ctx.syncState?.phase, pending, rejected, lastSync: store.meta.lastSync,
     pulled: ctx.syncState?.phase === 'syncing' ? ctx.pulled : 0,
   });
