@@ -225,8 +225,7 @@ class LiveStore:
                         return list(await cur.fetchall())
 
                 inc_rows = await q(
-                    "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents'"
-                    " AND id = ?",
+                    "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' AND id = ?",
                     (incident,),
                 )
                 if not inc_rows:
@@ -237,8 +236,7 @@ class LiveStore:
                 scope = [b for b in scope if isinstance(b, str)] if isinstance(scope, list) else []
                 out = IncidentInputs(seq=int(seq), incident=inc)
                 out.households = _fold(
-                    "households",
-                    await q(_HOUSEHOLDS_IN, (msgspec.json.encode(scope).decode(),))
+                    "households", await q(_HOUSEHOLDS_IN, (msgspec.json.encode(scope).decode(),))
                 )
 
                 out.visits = _fold(
@@ -248,7 +246,7 @@ class LiveStore:
                             fields="'household', 'outcome', 'at', 'needs', '_deleted'"
                         ),
                         ("visits", "visits", "incident", incident),
-                    )
+                    ),
                 )
                 out.deliveries = _fold(
                     "deliveries",
@@ -257,14 +255,14 @@ class LiveStore:
                             fields="'household', 'item', 'qty', 'status', '_deleted'"
                         ),
                         ("deliveries", "deliveries", "incident", incident),
-                    )
+                    ),
                 )
                 out.updates = _fold(
                     "updates",
                     await q(
                         _FIELDS_OF.format(fields="'at', 'text', 'public', '_deleted'"),
                         ("updates", "updates", "incident", incident),
-                    )
+                    ),
                 )
                 # Deterministic ids "<incident>~<household>": a primary-key range.
                 out.statuses = _fold(
@@ -275,7 +273,7 @@ class LiveStore:
                         " AND (field IN ('needs_open', 'restored', '_deleted')"
                         " OR field LIKE 'needs_open.%')",
                         (incident + "~", incident + "~\U0010ffff"),
-                    )
+                    ),
                 )
             finally:
                 await db.execute("COMMIT")
