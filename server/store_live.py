@@ -23,6 +23,7 @@ __all__ = [
     "LiveStore",
     "LogRow",
     "PushSub",
+    "fold_rows",
     "incident_scopes",
 ]
 
@@ -73,7 +74,7 @@ class PushSub:
     auth: str
 
 
-def _fold(coll: str, rows: Iterable[sqlite3.Row | tuple]) -> dict[str, dict[str, Any]]:
+def fold_rows(coll: str, rows: Iterable[sqlite3.Row | tuple]) -> dict[str, dict[str, Any]]:
     """``(id, field, value, hlc)`` rows → records, set fields folded (sync/sets.py)."""
     stamped: dict[str, dict[str, tuple[str, Any]]] = {}
     for rid, fld, value, hlc in rows:
@@ -84,7 +85,7 @@ def _fold(coll: str, rows: Iterable[sqlite3.Row | tuple]) -> dict[str, dict[str,
 def incident_scopes(rows: Iterable[sqlite3.Row | tuple]) -> dict[str, list[str]]:
     """``(id, field, value, hlc)`` rows of incidents' ``buildings``/``buildings.*`` →
     each incident's folded list of building ids."""
-    folded = _fold("incidents", rows)
+    folded = fold_rows("incidents", rows)
     return {
         rid: [b for b in rec.get("buildings") or () if isinstance(b, str)]
         for rid, rec in folded.items()
@@ -231,15 +232,15 @@ class LiveStore:
                 if not inc_rows:
                     return None
                 ((seq,),) = await q("SELECT coalesce(max(seq), 0) FROM history", ())
-                inc = _fold("incidents", inc_rows)[incident]
+                inc = fold_rows("incidents", inc_rows)[incident]
                 scope = inc.get("buildings")
                 scope = [b for b in scope if isinstance(b, str)] if isinstance(scope, list) else []
                 out = IncidentInputs(seq=int(seq), incident=inc)
-                out.households = _fold(
+                out.households = fold_rows(
                     "households", await q(_HOUSEHOLDS_IN, (msgspec.json.encode(scope).decode(),))
                 )
 
-                out.visits = _fold(
+                out.visits = fold_rows(
                     "visits",
                     await q(
                         _FIELDS_OF.format(
@@ -248,7 +249,7 @@ class LiveStore:
                         ("visits", "visits", "incident", incident),
                     ),
                 )
-                out.deliveries = _fold(
+                out.deliveries = fold_rows(
                     "deliveries",
                     await q(
                         _FIELDS_OF.format(
@@ -257,7 +258,7 @@ class LiveStore:
                         ("deliveries", "deliveries", "incident", incident),
                     ),
                 )
-                out.updates = _fold(
+                out.updates = fold_rows(
                     "updates",
                     await q(
                         _FIELDS_OF.format(fields="'at', 'text', 'public', '_deleted'"),
@@ -265,7 +266,7 @@ class LiveStore:
                     ),
                 )
                 # Deterministic ids "<incident>~<household>": a primary-key range.
-                out.statuses = _fold(
+                out.statuses = fold_rows(
                     "household_status",
                     await q(
                         "SELECT id, field, value, hlc FROM winners"
