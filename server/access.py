@@ -291,8 +291,11 @@ def _coordinator(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts:
     elif coll == "household_status":
         if scope.households is not None and _household_of(rid) not in scope.households:
             _refuse(f"this household is {outside}")
-    elif coll in ("repairs", "updates") and not _all_in(facts.anchors, scope.incidents):
-        _refuse(f"this incident is {outside}")
+    elif coll in ("repairs", "updates", "checks"):
+        # A 需核实 resolution's incident is the first part of its id.
+        anchors = [rid.split("~", 1)[0]] if coll == "checks" else facts.anchors
+        if not _all_in(anchors, scope.incidents):
+            _refuse(f"this incident is {outside}")
 
 
 def _assignment(scope: Scope, rid: str, fld: str, value: Any) -> None:

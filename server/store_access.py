@@ -154,7 +154,9 @@ def pull_filter(scope: Scope) -> tuple[str, list[Any]] | None:
     else:
         parts.append(f"(coll = 'updates' AND {anchor('incident')} IN {in_hq})")
         parts.append(f"(coll = 'assignments' AND substr(id, instr(id, '~') + 1) IN {in_h})")
-        args += [i, _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))]
+        # 需核实 resolutions (#11): coordinators of the incident only.
+        parts.append(f"(coll = 'checks' AND substr(id, 1, instr(id, '~') - 1) IN {in_h})")
+        args += [i, _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset())), i]
     return "(" + " OR ".join(parts) + ")", args
 
 

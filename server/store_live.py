@@ -244,7 +244,7 @@ class LiveStore:
                     "visits",
                     await q(
                         _FIELDS_OF.format(
-                            fields="'household', 'outcome', 'at', 'needs', '_deleted'"
+                            fields="'household', 'outcome', 'at', 'needs', 'by', '_deleted'"
                         ),
                         ("visits", "visits", "incident", incident),
                     ),
@@ -253,7 +253,7 @@ class LiveStore:
                     "deliveries",
                     await q(
                         _FIELDS_OF.format(
-                            fields="'household', 'item', 'qty', 'status', '_deleted'"
+                            fields="'household', 'item', 'qty', 'status', 'at', 'by', '_deleted'"
                         ),
                         ("deliveries", "deliveries", "incident", incident),
                     ),
@@ -279,6 +279,17 @@ class LiveStore:
             finally:
                 await db.execute("COMMIT")
         return out
+
+    async def checks_of(self, incident: str) -> dict[str, dict[str, Any]]:
+        """The 需核实 resolution records of one incident (ids ``<incident>~…``)."""
+        return fold_rows(
+            "checks",
+            await self._all(
+                "SELECT id, field, value, hlc FROM winners WHERE coll = 'checks'"
+                " AND id > ? AND id < ?",
+                (incident + "~", incident + "~\U0010ffff"),
+            ),
+        )
 
     # -- share links ------------------------------------------------------------------------
 

@@ -203,7 +203,7 @@ def test_set_fields_written_per_element_count_in_progress(client, world: World) 
     at once; a refused door has its own counter; an incident's scope grows by element."""
     w = world
     homes = build(w)
-    b1, b2, b3 = homes.values()
+    b1, b2, _ = homes.values()
     building1, _, building3 = homes
     # Two volunteers assigned to building 1, each writing from their own phone.
     vols = [enroll(client, client.db_path, name=n) for n in ("志愿者甲", "志愿者乙")]
