@@ -6,14 +6,12 @@ assignments are written as ordinary field changes (server node), so phones pull 
 
 import argparse
 import json
-import sqlite3
 import sys
-import uuid
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 
-from server.admin import connect, now_iso, write_records
+from server import db
+from server.db import changes, people
 
 __all__ = ["add_commands", "add_coordinator", "assign"]
 
@@ -37,10 +35,13 @@ def assign(
     rid = f"{person}~{target}"
     fields: dict[str, object] = {"person": person, "active": active}
     fields["building" if building else "incident"] = target
-    with closing(connect(path)) as conn:
-        if conn.execute("SELECT 1 FROM people WHERE id = ?", (person,)).fetchone() is None:
+
+    async def run(d: db.Database) -> None:
+        if not await people.exists(d, person):
             raise LookupError(f"no person {person}")
-        write_records(conn, [("assignments", rid, fields)])
+        await changes.write_records(d, [("assignments", rid, fields)])
+
+    db.run(path, run)
     return rid
 
 
@@ -56,17 +57,11 @@ def add_coordinator(
 
     if len(password) < 10:
         raise ValueError("password must be at least 10 characters")
-    person = str(uuid.uuid4())
-    with closing(connect(path)) as conn:
-        try:
-            conn.execute(
-                "INSERT INTO people (id, name, role, created_at, login, password_hash, "
-                "community) VALUES (?, ?, 'coordinator', ?, ?, ?, ?)",
-                (person, name or login, now_iso(), login, hash_password(password), community),
-            )
-        except sqlite3.IntegrityError:
-            raise LookupError(f"login {login!r} is taken") from None
-    return person
+    hashed = hash_password(password)
+    return db.run(
+        path,
+        lambda d: people.add_coordinator(d, login, hashed, name=name or login, community=community),
+    )
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -112,8 +107,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from server.export import export_incident
 
-    with closing(connect(args.db)) as conn:
-        data = export_incident(conn, args.incident, args.format, args.table)
+    data = db.run(args.db, lambda d: export_incident(d, args.incident, args.format, args.table))
     if data is None:
         print(f"doorstep export: no incident {args.incident}", file=sys.stderr)
         return 1

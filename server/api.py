@@ -10,8 +10,9 @@ from litestar.params import SkipValidation
 from schemas.enroll import EnrollRequest, EnrollResponse
 from schemas.sync import SyncResponse
 from server import exchange
+from server.db import Database, devices, people
+from server.db.devices import Device
 from server.errors import DoorstepError, RevokedError, UnauthorizedError, decode_body
-from server.store import Device, Store
 
 __all__ = ["current_device", "enroll", "healthz", "sync"]
 
@@ -30,7 +31,7 @@ _INVITE_ERRORS = {
 }
 
 
-async def current_device(request: Request, store: NamedDependency[Store]) -> Device:
+async def current_device(request: Request, database: NamedDependency[Database]) -> Device:
     """The enrolled, unrevoked device behind the request's bearer token."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -38,7 +39,7 @@ async def current_device(request: Request, store: NamedDependency[Store]) -> Dev
         raise UnauthorizedError(
             "this device is not enrolled: open the invite link or type the invite code"
         )
-    device = await store.device_for_token(token.strip())
+    device = await devices.for_token(database, token.strip())
     if device is None:
         raise UnauthorizedError(
             "unknown device token: enrol this device again with a new invite code"
@@ -58,32 +59,31 @@ def healthz() -> dict[str, bool]:
 
 
 @post("/api/v1/enroll", status_code=200)
-async def enroll(request: Request, store: NamedDependency[Store]) -> EnrollResponse:
+async def enroll(request: Request, database: NamedDependency[Database]) -> EnrollResponse:
     """Spend an invite code: bind a new device token to a fresh HLC node id."""
     data = decode_body(
         _enroll_decoder, await request.body(), "enrolment", '{"code": "...", "device": "..."}'
     )
     now = exchange.iso_ms(int(datetime.now(UTC).timestamp() * 1000))
-    result = await store.enroll(data.code, data.device, now)
+    result = await devices.enroll(database, data.code, data.device, now)
     if isinstance(result, str):
         status, message = _INVITE_ERRORS[result]
         err = DoorstepError(message, code=result)
         err.status = status
         raise err
     token, device = result
-    rows = await store.fetch("SELECT name FROM people WHERE id = ?", (device.person,))
     return EnrollResponse(
         token=token,
         node=device.node,
         role=device.role,  # type: ignore[arg-type]
         person=device.person,
-        name=(rows[0][0] or "") if rows else "",
+        name=await people.name_of(database, device.person),
     )
 
 
 @post("/api/v1/sync", status_code=200)
 async def sync(
-    request: Request, store: NamedDependency[Store], device: SkipValidation[Device]
+    request: Request, database: NamedDependency[Database], device: SkipValidation[Device]
 ) -> SyncResponse:
     """One round trip: push unsent changes, pull winners since the cursor."""
-    return await exchange.sync(store, device, await request.body())
+    return await exchange.sync(database, device, await request.body())

@@ -14,10 +14,10 @@ from litestar.static_files import create_static_files_router
 
 from server import api, auth, coord, export, people, public
 from server.config import MAX_BODY, Settings
+from server.db import Database
 from server.errors import exception_handlers
 from server.ratelimit import rate_limit_middleware
 from server.security import security_headers_hook
-from server.store import Store
 
 __all__ = ["create_app"]
 
@@ -25,18 +25,18 @@ __all__ = ["create_app"]
 def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     """Build the app for one database file. ``overrides`` replace Settings fields."""
     settings = settings or Settings(**overrides)
-    store = Store(settings.db)
+    database = Database(settings.db)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await store.open()
+        await database.open()
         try:
             yield
         finally:
-            await store.close()
+            await database.close()
 
-    async def provide_store() -> Store:
-        return store
+    async def provide_database() -> Database:
+        return database
 
     @get("/sw.js", include_in_schema=False, sync_to_thread=False)
     def service_worker() -> Response:
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             static,
         ],
         dependencies={
-            "store": Provide(provide_store),
+            "database": Provide(provide_database),
             "device": Provide(auth.current_device),  # bearer token or session cookie (#5)
         },
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
@@ -88,6 +88,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         ),
         state=None,
     )
-    app.state.store = store
+    app.state.database = database
     app.state.settings = settings
     return app

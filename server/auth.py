@@ -23,6 +23,10 @@ from litestar.params import FromPath, SkipValidation
 from msgspec import Meta
 
 from server import api
+from server.db import Database
+from server.db import devices as db_devices
+from server.db import people as db_people
+from server.db.devices import Device, DeviceRow
 from server.errors import (
     DoorstepError,
     ForbiddenRequestError,
@@ -31,7 +35,6 @@ from server.errors import (
     UnauthorizedError,
     decode_body,
 )
-from server.store import Device, Store, token_hash
 
 __all__ = [
     "CSRF_COOKIE",
@@ -99,23 +102,26 @@ class Session(msgspec.Struct):
 _login_decoder = msgspec.json.Decoder(LoginRequest)
 
 
-async def current_device(request: Request, store: NamedDependency[Store]) -> Device:
+async def current_device(request: Request, database: NamedDependency[Database]) -> Device:
     """The device behind a request: a bearer token (phones) or a session cookie (browsers).
 
     Cookie-authenticated unsafe requests must carry the session's CSRF token.
     """
     if request.headers.get("authorization"):
-        return await api.current_device(request, store)
+        return await api.current_device(request, database)
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
-        return await api.current_device(request, store)
-    rows = await store.fetch(
-        "SELECT node, person, role, revoked_at, expires_at FROM devices WHERE token_hash = ?",
-        (token_hash(token),),
-    )
-    if not rows:
+        return await api.current_device(request, database)
+    row = await db_devices.for_session(database, token)
+    if row is None:
         raise UnauthorizedError("your session is unknown; log in again", code="session_expired")
-    node, person, role, revoked_at, expires_at = rows[0]
+    node, person, role, revoked_at, expires_at = (
+        row.node,
+        row.person,
+        row.role,
+        row.revoked_at,
+        row.expires_at,
+    )
     if revoked_at is not None:
         raise RevokedError("this session was signed out from the dashboard; log in again")
     if expires_at is not None and expires_at <= _iso(_now()):
@@ -143,15 +149,12 @@ def _secure(request: Request) -> bool:
 
 
 @post("/api/v1/login", status_code=200)
-async def login(request: Request, store: NamedDependency[Store]) -> Response[Session]:
+async def login(request: Request, database: NamedDependency[Database]) -> Response[Session]:
     """Password login for coordinators: a session cookie and a CSRF token."""
     data = decode_body(
         _login_decoder, await request.body(), "login", '{"login": "...", "password": "..."}'
     )
-    rows = await store.fetch(
-        "SELECT id, name, role, password_hash FROM people WHERE login = ?", (data.login,)
-    )
-    person, name, role, stored = rows[0] if rows else (None, "", "", None)
+    person, name, role, stored = await db_people.for_login(database, data.login)
     if not verify_password(stored, data.password) or role != "coordinator":
         raise UnauthorizedError(
             "wrong login or password; check both, or ask for a new password",
@@ -162,12 +165,8 @@ async def login(request: Request, store: NamedDependency[Store]) -> Response[Ses
     expires = _iso(now + timedelta(hours=SESSION_HOURS))
     node = secrets.token_hex(8)
     label = ("browser " + data.device).strip()[:200]
-    async with store._write_lock:
-        await store.writer.execute(
-            "INSERT INTO devices (node, token_hash, person, role, label, created_at, last_seen,"
-            " expires_at) VALUES (?, ?, ?, 'coordinator', ?, ?, ?, ?)",
-            (node, token_hash(token), person, label, _iso(now), _iso(now), expires),
-        )
+    assert person is not None
+    await db_devices.add_session(database, node, token, person, label, _iso(now), expires)
     csrf = csrf_for(token)
     secure = _secure(request)
     max_age = SESSION_HOURS * 3600
@@ -198,23 +197,18 @@ async def login(request: Request, store: NamedDependency[Store]) -> Response[Ses
 
 @get("/api/v1/session")
 async def session(
-    request: Request, store: NamedDependency[Store], device: SkipValidation[Device]
+    request: Request, database: NamedDependency[Database], device: SkipValidation[Device]
 ) -> Session:
     """Who this browser (or phone) is; browsers get their CSRF token again after a reload."""
-    rows = await store.fetch(
-        "SELECT p.name, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
-        "WHERE d.node = ?",
-        (device.node,),
-    )
-    name, expires = rows[0] if rows else ("", None)
+    name, expires = await db_devices.session_info(database, device.node)
     token = request.cookies.get(SESSION_COOKIE)
     csrf = csrf_for(token) if token and not request.headers.get("authorization") else ""
     return Session(device.node, device.person, device.role, name or "", csrf, expires)
 
 
 @post("/api/v1/logout", status_code=200)
-async def logout(store: NamedDependency[Store], device: SkipValidation[Device]) -> Response:
-    await _revoke(store, device.node)
+async def logout(database: NamedDependency[Database], device: SkipValidation[Device]) -> Response:
+    await _revoke(database, device.node)
     return Response(
         {"ok": True},
         cookies=[
@@ -226,50 +220,30 @@ async def logout(store: NamedDependency[Store], device: SkipValidation[Device]) 
     )
 
 
-class DeviceRow(msgspec.Struct):
-    node: str
-    person: str | None
-    name: str | None
-    role: str
-    label: str | None
-    created_at: str | None
-    last_seen: str | None
-    revoked_at: str | None
-    expires_at: str | None
-
-
 @get("/api/v1/devices")
-async def devices(store: NamedDependency[Store], device: SkipValidation[Device]) -> list[DeviceRow]:
+async def devices(
+    database: NamedDependency[Database], device: SkipValidation[Device]
+) -> list[DeviceRow]:
     """Every enrolled phone and browser session, newest first (coordinators)."""
     require_coordinator(device)
-    rows = await store.fetch(
-        "SELECT d.node, d.person, p.name, d.role, d.label, d.created_at, d.last_seen, "
-        "d.revoked_at, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
-        "ORDER BY d.created_at DESC LIMIT 1000"
-    )
-    return [DeviceRow(*r) for r in rows]
+    return await db_devices.listing(database)
 
 
-async def _revoke(store: Store, node: str) -> bool:
-    async with store._write_lock:
-        cur = await store.writer.execute(
-            "UPDATE devices SET revoked_at = ? WHERE node = ? AND revoked_at IS NULL",
-            (_iso(_now()), node),
-        )
-        return cur.rowcount == 1
+async def _revoke(database: Database, node: str) -> bool:
+    return await db_devices.revoke(database, node, _iso(_now()))
 
 
 @post("/api/v1/devices/{node:str}/revoke", status_code=200)
 async def revoke(
-    node: FromPath[str], store: NamedDependency[Store], device: SkipValidation[Device]
+    node: FromPath[str], database: NamedDependency[Database], device: SkipValidation[Device]
 ) -> dict[str, Any]:
     """Revoke a phone or session: its next request gets 401 ``revoked`` and it wipes."""
     require_coordinator(device)
     if len(node) != 16:
         raise NotFoundError(f"no device {node[:20]!r}; node ids are 16 hex digits")
-    if not await _revoke(store, node):
-        rows = await store.fetch("SELECT revoked_at FROM devices WHERE node = ?", (node,))
-        if not rows:
+    if not await _revoke(database, node):
+        found, _ = await db_devices.revoked_at(database, node)
+        if not found:
             raise NotFoundError(f"no device {node}; check the device list")
         err = DoorstepError(f"device {node} was already revoked", code="already_revoked")
         err.status = 409

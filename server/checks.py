@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.checks import CheckEntry, CheckItem
-from server.store_live import IncidentInputs
+from server.db.log import IncidentInputs
 
 __all__ = ["CONTRADICTION_MINUTES", "DEFAULT_AFTER_HOURS", "derive_checks"]
 

@@ -5,7 +5,6 @@ import json
 import os
 import sys
 import threading
-from contextlib import closing
 from pathlib import Path
 
 __all__ = ["main"]
@@ -73,16 +72,13 @@ def cmd_invite(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from server.admin import connect, meta_get, meta_set, write_records
+    from server.admin import load_demo
     from server.demo import demo_records
 
-    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
-    with closing(connect(args.db)) as conn:
-        if meta_get(conn, "demo_loaded"):
-            print(f"demo already loaded in {args.db}", file=sys.stderr)
-            return 0
-        n = write_records(conn, demo_records())
-        meta_set(conn, "demo_loaded", "1")
+    n = load_demo(args.db, demo_records())
+    if n is None:
+        print(f"demo already loaded in {args.db}", file=sys.stderr)
+        return 0
     print(f"demo loaded into {args.db}: {n} field changes", file=sys.stderr)
     return 0
 

@@ -21,13 +21,13 @@ from litestar.response import ServerSentEvent
 from schemas.checks import CheckItem
 from schemas.progress import Progress
 from schemas.records import COLLECTIONS
-from server import store_access
 from server.checks import derive_checks
+from server.db import Database, history, log, people, shares
+from server.db import quarantine as db_quarantine
+from server.db.devices import Device
 from server.errors import BadRequestError, ForbiddenRequestError, NotFoundError
 from server.live import Broker
 from server.progress import derive
-from server.store import Device
-from server.store_live import LiveStore
 
 __all__ = [
     "ROUTES",
@@ -70,9 +70,9 @@ def last_event_id(request: Request) -> int | None:
     return int(raw.strip())
 
 
-def _live(request: Request) -> tuple[LiveStore, Broker]:
+def _live(request: Request) -> tuple[Database, Broker]:
     state = request.app.state
-    return state.live_store, state.broker
+    return state.database, state.broker
 
 
 def _now() -> str:
@@ -96,14 +96,15 @@ async def checks(
     """The incident's 需核实 list, derived from the records now (server/checks.py)."""
     require_coordinator(device)
     live, _ = _live(request)
-    data = await live.incident_inputs(incident)
+    data = await log.incident_inputs(live, incident)
     if data is None:
         raise NotFoundError(f"no incident {incident[:100]!r}; check the link", code="no_incident")
     # A coordinator limited to a community sees only their community's incidents (#5).
-    community = await store_access.coordinator_community(request.app.state.store, device.person)
+    community = await people.community_of(request.app.state.database, device.person)
     if community is not None and data.incident.get("community") != community:
         raise NotFoundError(f"no incident {incident[:100]!r}; check the link", code="no_incident")
-    return derive_checks(incident, data, await live.checks_of(incident), int(time.time() * 1000))
+    resolutions = await log.checks_of(live, incident)
+    return derive_checks(incident, data, resolutions, int(time.time() * 1000))
 
 
 @get("/api/v1/incidents/{incident:str}/progress")
@@ -113,7 +114,7 @@ async def progress(
     """The incident's aggregates, derived from the records now."""
     require_coordinator(device)
     live, _ = _live(request)
-    data = await live.incident_inputs(incident)
+    data = await log.incident_inputs(live, incident)
     if data is None:
         raise NotFoundError(f"no incident {incident[:100]!r}; check the link", code="no_incident")
     return derive(incident, data)
@@ -132,17 +133,17 @@ async def share(
     """The incident's public link for residents (created once, then the same link)."""
     require_coordinator(device)
     live, _ = _live(request)
-    if not await live.incident_exists(incident):
+    if not await shares.incident_exists(live, incident):
         raise NotFoundError(
             f"no incident {incident[:100]!r} on the server yet; sync first, then share",
             code="no_incident",
         )
-    token = await live.share_of(incident)
+    token = await shares.of_incident(live, incident)
     if token is None:
         # 144 random bits: the link is the only key to the page.
         token = secrets.token_urlsafe(18)
-        await live.add_share(token, incident, device.person, _now())
-        token = await live.share_of(incident) or token
+        await shares.add(live, token, incident, device.person, _now())
+        token = await shares.of_incident(live, incident) or token
     url = f"{request.app.state.settings.base_url.rstrip('/')}/r/{token}"
     return ShareResponse(token=token, url=url, qr=qr_svg(url))
 
@@ -156,7 +157,7 @@ async def stream(request: Request, device: SkipValidation[Device]) -> ServerSent
     require_coordinator(device)
     _, broker = _live(request)
     # A coordinator limited to a community gets only their community's records (#5).
-    community = await store_access.coordinator_community(request.app.state.store, device.person)
+    community = await people.community_of(request.app.state.database, device.person)
     events = broker.coordinator_stream(last_event_id(request), community)
     return ServerSentEvent(events, headers=SSE_HEADERS)
 
@@ -187,7 +188,7 @@ async def quarantine(
     """Rejected changes, newest first, for a coordinator to review."""
     require_coordinator(device)
     live, _ = _live(request)
-    rows = await live.quarantine(max(1, min(limit, 1000)), include_resolved=all)
+    rows = await db_quarantine.listing(live, max(1, min(limit, 1000)), include_resolved=all)
     return [QuarantineItem(*r) for r in rows]
 
 
@@ -199,7 +200,7 @@ async def resolve(
     require_coordinator(device)
     live, _ = _live(request)
     # Any whole number parses from the path; SQLite integers stop at 2**63 - 1.
-    if not 1 <= qid < 2**63 or not await live.resolve_quarantined(qid, _now()):
+    if not 1 <= qid < 2**63 or not await db_quarantine.resolve(live, qid, _now()):
         raise NotFoundError(f"no unresolved rejected change {qid}", code="no_quarantined")
     return {"qid": qid, "resolved": True}
 
@@ -225,7 +226,7 @@ async def record_history(
     if coll not in COLLECTIONS:
         raise NotFoundError(f"no collection {coll[:50]!r}", code="unknown_collection")
     live, _ = _live(request)
-    rows = await live.record_history(coll, rid, 2000)
+    rows = await history.of_record(live, coll, rid, 2000)
     return [
         HistoryItem(s, f, msgspec.Raw(v.encode()), h, n, p, name, at, bool(w))
         for s, f, v, h, n, p, name, at, w in rows

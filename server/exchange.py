@@ -12,9 +12,10 @@ import msgspec
 
 from schemas.change import Change
 from schemas.sync import MAX_CHANGES, Ref, Rejection, SyncResponse
-from server import store_access
+from server.db import Database, changes, scopes
+from server.db.changes import Incoming, Quarantined
+from server.db.devices import Device
 from server.errors import BadRequestError, ForbiddenRequestError, PayloadTooLargeError
-from server.store import Device, Incoming, Quarantined, Store
 from sync.validate import (
     ChangeRejectedError,
     MalformedChangeError,
@@ -121,7 +122,7 @@ def _stamp_of(raw: msgspec.Raw | _RawChange) -> str | None:
     return hlc if isinstance(hlc, str) and len(hlc) <= 64 else None
 
 
-async def sync(store: Store, device: Device, body: bytes) -> SyncResponse:
+async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
     """Handle one ``POST /api/v1/sync`` for an authenticated device."""
     env = _decode_envelope(body)
     if env.node != device.node:
@@ -165,15 +166,15 @@ async def sync(store: Store, device: Device, body: bytes) -> SyncResponse:
         )
         sources.append((index, raw))
     # Access control (#5): a change outside the writer's rights is forbidden, quarantined.
-    scope = await store_access.load_scope(store, device)
-    good, denied = await store_access.authorise(store, scope, good, sources)
+    scope = await scopes.load_scope(database, device)
+    good, denied = await scopes.authorise(database, scope, good, sources)
     for index, raw, exc in denied:
         rejected.append(Rejection(_stamp_of(raw), index, exc.code, exc.message))
         bad.append(_quarantined(raw, _stamp_of(raw), device, exc, received))
     rejected.sort(key=lambda r: r.index)
-    await store.write_changes(good, bad, node=device.node, seen_at=received)
-    rows, cursor, more, evict, token = await store_access.pull(
-        store, device, env.cursor, env.limit, env.scope, received
+    await changes.apply(database, good, bad, node=device.node, seen_at=received)
+    rows, cursor, more, evict, token = await scopes.pull(
+        database, device, env.cursor, env.limit, env.scope, received
     )
     return SyncResponse(
         accepted=len(good),

@@ -5,7 +5,7 @@ whose tailer polls ``history WHERE seq > last`` (cheap: a rowid range) and, per 
 
 1. encodes the batch once as SSE ``change`` frames for coordinators. Coordinators limited
    to a community share one topic per community: per step, the batch is filtered once per
-   such topic by the rules of pulls (``store_access.visible_rows``) and encoded once;
+   such topic by the rules of pulls (``db.scopes.visible_rows``) and encoded once;
 2. works out which incidents the batch touched, derives their progress once, and, when it
    differs from the last one sent, encodes one ``progress`` frame for coordinators and one
    ``public`` frame for that incident's residents;
@@ -31,8 +31,10 @@ from litestar.response.sse import ServerSentEventMessage
 
 from schemas.events import ChangeItem, ChangesEvent, ProgressEvent, PublicEvent
 from schemas.progress import Progress, PublicProgress
+from server.db import Database
+from server.db import log as db_log
+from server.db.log import LogRow
 from server.progress import derive, public_view
-from server.store_live import LiveStore, LogRow
 
 __all__ = ["COORD", "SCOPED", "Broker", "Frame", "Subscriber", "frame"]
 
@@ -133,7 +135,7 @@ class Broker:
 
     def __init__(
         self,
-        live: LiveStore,
+        live: Database,
         *,
         poll: float = 0.1,
         buffer: int = 256,
@@ -166,7 +168,7 @@ class Broker:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.last = await self.live.max_seq()
+        self.last = await db_log.max_seq(self.live)
         self._task = asyncio.create_task(self._run(), name="doorstep-tailer")
         self._pinger = asyncio.create_task(self._ping_loop(), name="doorstep-pinger")
 
@@ -236,7 +238,7 @@ class Broker:
 
     async def step(self) -> int:
         """Read and publish one batch of the log; returns the number of rows read."""
-        rows = await self.live.tail(self.last, BATCH)
+        rows = await db_log.tail(self.live, self.last, BATCH)
         if not rows:
             return 0
         upto = rows[-1][0]
@@ -250,7 +252,7 @@ class Broker:
         # in its catch-up, as they were not offered to it.
         self.last = upto
         self._advanced.set()
-        self._dirty |= await self.live.incidents_touched(rows)
+        self._dirty |= await db_log.incidents_touched(self.live, rows)
         return len(rows)
 
     async def _filter_scoped(self, rows: list[LogRow]) -> dict[str, list[LogRow]]:
@@ -301,7 +303,7 @@ class Broker:
         return frame("change", rows[-1][0], _encode.encode(ChangesEvent(items)))
 
     async def _refresh(self, incident: str, seq: int) -> None:
-        data = await self.live.incident_inputs(incident)
+        data = await db_log.incident_inputs(self.live, incident)
         if data is None:
             return
         p = derive(incident, data)
@@ -351,7 +353,7 @@ class Broker:
 
     async def _load(self, incident: str) -> bool:
         seq = self.last
-        data = await self.live.incident_inputs(incident)
+        data = await db_log.incident_inputs(self.live, incident)
         if data is None:
             return False
         if incident not in self._progress:  # the tailer may have got there first
@@ -397,7 +399,7 @@ class Broker:
             if last_id is not None:
                 sent = min(last_id, live_from)
                 while sent < live_from:
-                    rows = await self.live.tail(sent, CHUNK, upto=live_from)
+                    rows = await db_log.tail(self.live, sent, CHUNK, upto=live_from)
                     if not rows:
                         break
                     sent = rows[-1][0]
@@ -406,7 +408,7 @@ class Broker:
                     if rows:
                         yield Frame(self.change_frame(rows))
                 sent = max(sent, last_id)
-            for incident in await self.live.active_incidents():
+            for incident in await db_log.active_incidents(self.live):
                 if scope is not None and incident not in (scope.incidents or ()):
                     continue
                 got = await self.progress(incident)

@@ -8,9 +8,10 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
-from server import store_access
 from server.auth import require_coordinator
-from server.store import Device, Store
+from server.db import Database
+from server.db import people as db_people
+from server.db.devices import Device
 
 __all__ = ["ROUTES", "Person", "people"]
 
@@ -23,12 +24,14 @@ class Person(msgspec.Struct):
 
 
 @get("/api/v1/people")
-async def people(store: NamedDependency[Store], device: SkipValidation[Device]) -> list[Person]:
+async def people(
+    database: NamedDependency[Database], device: SkipValidation[Device]
+) -> list[Person]:
     """People of the coordinator's community and those not attached to any community
     (everyone, for a coordinator without a community), with their active devices."""
     require_coordinator(device)
-    community = await store_access.coordinator_community(store, device.person)
-    rows = await store_access.people(store, community)
+    community = await db_people.community_of(database, device.person)
+    rows = await db_people.listing(database, community)
     return [Person(*r) for r in rows]
 
 

@@ -1,6 +1,6 @@
 """Incident progress, derived from records (DESIGN.md: counts are never synced).
 
-``derive`` is a pure function over the records ``store_live.incident_inputs`` reads; the
+``derive`` is a pure function over the records ``db.log.incident_inputs`` reads; the
 residents' view is cut from it by ``public_view``, which keeps only incident-wide counts
 and drops them all for incidents small enough that a count could point at a door.
 
@@ -25,7 +25,7 @@ Rules, in the order a coordinator would ask about them:
 from typing import Any
 
 from schemas.progress import PUBLIC_MIN_HOUSEHOLDS, Progress, PublicProgress, PublicUpdate
-from server.store_live import IncidentInputs
+from server.db.log import IncidentInputs
 
 __all__ = ["LATEST_UPDATES", "derive", "public_view"]
 

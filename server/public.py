@@ -3,7 +3,7 @@
 The token in the path is the capability: whoever has the link may read the incident's
 public view (``schemas.progress.PublicProgress``) — progress and public updates, never a
 name, room, phone, note, vulnerability or need. Also here: the live wiring (one
-``LiveStore``, ``Broker`` and ``Pusher`` per process, started with the app).
+``Broker`` and ``Pusher`` per process, started with the app).
 """
 
 import os
@@ -20,12 +20,13 @@ from litestar.params import FromPath
 from litestar.response import File, ServerSentEvent
 
 from schemas.progress import PublicProgress
-from server import store_access
 from server.coord import SSE_HEADERS, last_event_id, qr_svg
+from server.db import push as db_push
+from server.db import scopes, shares
+from server.db.push import PushSub
 from server.errors import BadRequestError, NotFoundError
 from server.live import Broker
 from server.push import Pusher, endpoint_allowed
-from server.store_live import LiveStore, PushSub
 
 __all__ = ["ROUTES", "after_sync", "live_lifespan"]
 
@@ -34,29 +35,26 @@ _TOKEN_TTL = 60.0
 
 @asynccontextmanager
 async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Open the live connection, start the tailer and the push sender; stop them after."""
+    """Start the tailer and the push sender; stop them after."""
     settings = app.state.settings
-    live = LiveStore(str(settings.db))
-    await live.open()
+    live = app.state.database
     # DOORSTEP_SSE_PING: seconds between comment pings on idle streams (default 15).
     broker = Broker(live, ping=float(os.environ.get("DOORSTEP_SSE_PING", "15")))
-    # Everything after open() is inside try: a failed start must close the connection,
-    # or its thread keeps a server that could not start alive instead of exiting.
+    # Everything is inside try: a failed start must stop what started, or its task keeps
+    # a server that could not start alive instead of exiting.
     try:
         pusher = Pusher(live, settings.base_url)
         await pusher.start()
         broker.on_public.append(pusher.on_public)
         # Streams of coordinators limited to a community: filtered by the rules of pulls.
-        store = app.state.store
-        broker.scoper = partial(store_access.community_scope, store)
-        broker.row_filter = partial(store_access.visible_rows, store)
-        app.state.live_store, app.state.broker, app.state.pusher = live, broker, pusher
+        broker.scoper = partial(scopes.community_scope, live)
+        broker.row_filter = partial(scopes.visible_rows, live)
+        app.state.broker, app.state.pusher = broker, pusher
         app.state.share_cache = {}
         await broker.start()
         yield
     finally:
         await broker.stop()
-        await live.close()
 
 
 async def after_sync(request: Request) -> None:
@@ -77,7 +75,7 @@ async def _incident(request: Request, token: str) -> str:
         return hit[1]
     incident = None
     if 10 <= len(token) <= 64:
-        incident = await request.app.state.live_store.incident_of_share(token)
+        incident = await shares.incident_of(request.app.state.database, token)
     if incident is None:
         raise NotFoundError(
             "this link is not valid (or no longer); ask in the residents' group for the "
@@ -196,8 +194,12 @@ async def push_subscribe(request: Request, token: FromPath[str]) -> dict[str, bo
         )
     if not (40 <= len(sub.keys.p256dh) <= 120 and 16 <= len(sub.keys.auth) <= 40):
         raise BadRequestError("push subscription keys have the wrong size", code="invalid_keys")
-    live: LiveStore = request.app.state.live_store
-    await live.add_push(incident, PushSub(sub.endpoint, sub.keys.p256dh, sub.keys.auth), _now())
+    await db_push.add(
+        request.app.state.database,
+        incident,
+        PushSub(sub.endpoint, sub.keys.p256dh, sub.keys.auth),
+        _now(),
+    )
     got = await request.app.state.broker.public(incident)
     await request.app.state.pusher.subscribed(incident, got[2] if got else None)
     return {"subscribed": True}
@@ -207,7 +209,7 @@ async def push_subscribe(request: Request, token: FromPath[str]) -> dict[str, bo
 async def push_unsubscribe(request: Request, token: FromPath[str]) -> dict[str, bool]:
     incident = await _incident(request, token)
     sub: _Unsubscribe = _decode(await request.body(), _Unsubscribe)
-    await request.app.state.live_store.remove_push(sub.endpoint, incident)
+    await db_push.remove(request.app.state.database, sub.endpoint, incident)
     return {"subscribed": False}
 
 

@@ -25,7 +25,9 @@ from cryptography.hazmat.primitives import serialization
 from pywebpush import WebPushException, webpush
 
 from schemas.progress import PublicProgress
-from server.store_live import LiveStore, PushSub
+from server.db import Database, meta, shares
+from server.db import push as db_push
+from server.db.push import PushSub
 
 __all__ = ["PUSH_SERVICES", "Pusher", "endpoint_allowed", "notification_key"]
 
@@ -91,7 +93,7 @@ class Payload(msgspec.Struct, omit_defaults=True):
 class Pusher:
     """Sends residents' notifications for this process."""
 
-    def __init__(self, live: LiveStore, base_url: str, *, concurrency: int = 8) -> None:
+    def __init__(self, live: Database, base_url: str, *, concurrency: int = 8) -> None:
         self.live = live
         self.base_url = base_url.rstrip("/")
         self.vapid: py_vapid.Vapid02 | None = None
@@ -100,11 +102,11 @@ class Pusher:
         self.sent = 0
 
     async def start(self) -> None:
-        pem = await self.live.meta_get(_META_KEY)
+        pem = await meta.get(self.live, _META_KEY)
         if pem is None:
             fresh = py_vapid.Vapid02()
             fresh.generate_keys()
-            pem = await self.live.meta_claim(_META_KEY, fresh.private_pem().decode())
+            pem = await meta.claim(self.live, _META_KEY, fresh.private_pem().decode())
         self.vapid = py_vapid.Vapid02.from_pem(pem.encode())
         point = self.vapid.public_key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
@@ -120,7 +122,7 @@ class Pusher:
     async def subscribed(self, incident: str, pub: PublicProgress | None) -> None:
         """A new subscriber hears about what happens next, not what they are looking at."""
         if pub is not None:
-            await self.live.claim_push(notification_key(incident, pub), incident, _now())
+            await db_push.claim(self.live, notification_key(incident, pub), incident, _now())
 
     async def on_public(
         self, incident: str, old: PublicProgress | None, new: PublicProgress
@@ -129,12 +131,12 @@ class Pusher:
         payload = self._payload(incident, old, new)
         if payload is None:
             return
-        subs = await self.live.push_subs(incident)
+        subs = await db_push.subs(self.live, incident)
         if not subs:
             return
-        if not await self.live.claim_push(notification_key(incident, new), incident, _now()):
+        if not await db_push.claim(self.live, notification_key(incident, new), incident, _now()):
             return  # another process (or an earlier run) sent it
-        token = await self.live.share_of(incident)
+        token = await shares.of_incident(self.live, incident)
         if token is None:
             return
         payload.url = f"{self.base_url}/r/{token}"
@@ -159,7 +161,7 @@ class Pusher:
     async def _send(self, sub: PushSub, data: str) -> None:
         info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
         if not endpoint_allowed(sub.endpoint):
-            await self.live.remove_push(sub.endpoint)
+            await db_push.remove(self.live, sub.endpoint)
             return
         try:
             await anyio.to_thread.run_sync(
@@ -177,10 +179,10 @@ class Pusher:
         except WebPushException as exc:
             status = getattr(exc.response, "status_code", None)
             # 404/410: the browser unsubscribed; forget it. Anything else: count it.
-            await self.live.push_failed(sub.endpoint, gone=status in (404, 410))
+            await db_push.failed(self.live, sub.endpoint, gone=status in (404, 410))
             log.warning("push to %s failed: %s", urlsplit(sub.endpoint).hostname, status)
         except Exception as exc:  # network errors must not stop the other sends
-            await self.live.push_failed(sub.endpoint, gone=False)
+            await db_push.failed(self.live, sub.endpoint, gone=False)
             log.warning(
                 "push to %s failed: %s", urlsplit(sub.endpoint).hostname, type(exc).__name__
             )

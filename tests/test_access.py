@@ -22,7 +22,7 @@ from litestar.testing import TestClient
 
 from schemas.records import PERSONAL_FIELDS
 from server.access import Facts, Scope, may_write, read_scope
-from server.admin import connect, create_invite, write_records
+from server.admin import create_invite, write_records
 from server.app import create_app
 from sync.validate import ForbiddenError
 
@@ -35,8 +35,7 @@ Key = tuple[str, str, str]
 def put(db: str, records: list[tuple[str, str, dict[str, Any]]]) -> None:
     """Write records as the server (like the CLI); each call strictly later than the last."""
     at = datetime.now(UTC) - timedelta(hours=1) + timedelta(milliseconds=10 * next(_tick))
-    with closing(connect(db)) as conn:
-        write_records(conn, records, at=at)
+    write_records(db, records, at=at)
 
 
 def enroll(client: Any, db: str, role: str = "volunteer") -> Phone:

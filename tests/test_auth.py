@@ -276,16 +276,17 @@ def _demo(db: str) -> None:
 
 
 def test_export_csv_has_a_bom_and_chinese_and_neutralises_formulas(tmp_path) -> None:
-    from server.admin import connect, write_records
+    from server import db as server_db
+    from server.admin import write_records
     from server.demo import HEATING
     from server.export import export_incident
 
     db = str(tmp_path / "e.db")
     _demo(db)
-    with closing(connect(db)) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         hid = conn.execute("SELECT id FROM winners WHERE coll = 'households' LIMIT 1").fetchone()[0]
-        write_records(conn, [("households", hid, {"notes": '=HYPERLINK("http://x")'})])
-        data = export_incident(conn, HEATING, "csv")
+    write_records(db, [("households", hid, {"notes": '=HYPERLINK("http://x")'})])
+    data = server_db.run(db, lambda d: export_incident(d, HEATING, "csv"))
     assert data is not None and data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0][:3] == ["楼栋", "单元", "房间"]

@@ -190,7 +190,9 @@ def test_unexpected_error_is_logged_and_answered_without_a_stack_trace(
     async def boom(*a, **k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(client.app.state.store, "write_changes", boom)
+    from server.db import changes
+
+    monkeypatch.setattr(changes, "apply", boom)
     r = phone.sync([])
     body = assert_error(r, 500, "internal")
     assert "disk on fire" not in r.text and "ref" in body["message"]

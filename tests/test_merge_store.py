@@ -1,5 +1,5 @@
 """The shared merge vectors against the code that ships on the server: the SQL upsert of
-``Store.write_changes`` and the read-side fold of set fields (``store_live.fold_rows``).
+``server.db.changes.apply`` and the read-side fold of set fields (``server.db.log.fold_rows``).
 
 The phone's side (IndexedDB ``putIfNewer`` + replica) runs the same vectors in Chromium:
 tests/test_merge_idb_e2e.py.
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from server.store import Store
-from server.store_live import fold_rows
+from server.db import Database, changes
+from server.db.log import fold_rows
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "merge.json").read_text("utf-8"))
 
@@ -29,9 +29,7 @@ def orders(changes: list[dict]) -> list[tuple[str, list[list[dict]]]]:
 
 
 async def _through_store(path: str, batches: list[list[dict]]) -> list[tuple]:
-    store = Store(path)
-    await store.open()
-    try:
+    async with Database(path) as db:
         for batch in batches:
             rows = [
                 (
@@ -46,10 +44,8 @@ async def _through_store(path: str, batches: list[list[dict]]) -> list[tuple]:
                 )
                 for c in batch
             ]
-            await store.write_changes(rows)
-        return await store.fetch("SELECT coll, id, field, value, hlc FROM winners")
-    finally:
-        await store.close()
+            await changes.apply(db, rows)
+        return await db.read("SELECT coll, id, field, value, hlc FROM winners")
 
 
 @pytest.mark.parametrize("case", VECTORS, ids=[c["name"] for c in VECTORS])

@@ -3,8 +3,8 @@
 import pytest
 from conftest import Phone, Stamper, enroll, put_record
 
+from server.db.log import IncidentInputs
 from server.progress import derive, public_view
-from server.store_live import IncidentInputs
 
 INC = "inc-0001"
 

@@ -1,4 +1,4 @@
-"""The SQL of access control: scopes, write facts, pull filters, evictions, logins.
+"""The SQL of access control: scopes, write facts, pull filters, evictions.
 
 Values in ``winners`` and ``history`` are JSON text, so an id is compared in its quoted
 form (``'"0190…"'``), which lets the ``winners_ref (coll, field, value)`` index answer
@@ -11,18 +11,19 @@ from typing import Any
 import msgspec
 
 from server.access import ANCHORS, Facts, Scope, may_write, read_scope, scope_token
-from server.store import Device, Incoming, Store, WinnerRow
-from server.store_live import INCIDENT_SCOPES_SQL, incident_scopes
+from server.db import changes
+from server.db.changes import Incoming, WinnerRow
+from server.db.core import Database
+from server.db.devices import Device
+from server.db.log import incident_scopes
 from sync.validate import ForbiddenError
 
 __all__ = [
     "authorise",
     "community_scope",
     "companions",
-    "coordinator_community",
     "evictions",
     "load_scope",
-    "people",
     "pull",
     "pull_filter",
     "visible_rows",
@@ -58,23 +59,23 @@ def _value(text: str) -> Any:
         return None
 
 
-async def load_scope(store: Store, device: Device) -> Scope:
+async def load_scope(db: Database, device: Device) -> Scope:
     """The read and write scope of a device, from its person's role, community and
     assignments as they are now."""
     person, role = device.person, device.role
     if role == "coordinator":
-        rows = await store.fetch("SELECT community FROM people WHERE id = ?", (person,))
+        rows = await db.read("SELECT community FROM people WHERE id = ?", (person,))
         community = rows[0][0] if rows else None
         if community is None:
             grant = read_scope(person, role)
         else:
             quoted = _json.encode(community).decode()
-            bs = await store.fetch(
+            bs = await db.read(
                 "SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' "
                 "AND value = ?",
                 (quoted,),
             )
-            incs = await store.fetch(
+            incs = await db.read(
                 "SELECT id FROM winners WHERE coll = 'incidents' AND field = 'community' "
                 "AND value = ?",
                 (quoted,),
@@ -87,7 +88,7 @@ async def load_scope(store: Store, device: Device) -> Scope:
                 community_incidents=[r[0] for r in incs],
             )
     else:
-        rows = await store.fetch(
+        rows = await db.read(
             "SELECT id, field, value FROM winners WHERE coll = 'assignments' AND id > ? AND id < ?",
             (person + "~", person + "\x7f"),
         )
@@ -95,13 +96,13 @@ async def load_scope(store: Store, device: Device) -> Scope:
         for rid, fld, value in rows:
             assignments.setdefault(rid, {})[fld] = _value(value)
         # Set field: the list and its element fields, folded (sync/sets.py).
-        incident_buildings = incident_scopes(await store.fetch(INCIDENT_SCOPES_SQL))
+        incident_buildings = await incident_scopes(db)
         grant = read_scope(
             person, role, assignments=assignments, incident_buildings=incident_buildings
         )
     households: frozenset[str] | None = None
     if grant.buildings is not None:
-        rows = await store.fetch(
+        rows = await db.read(
             "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
             "AND value IN (SELECT json_quote(value) FROM json_each(?))",
             (_ids(grant.buildings),),
@@ -161,7 +162,7 @@ def pull_filter(scope: Scope) -> tuple[str, list[Any]] | None:
 
 
 async def companions(
-    store: Store, scope: Scope, rows: Sequence[WinnerRow], cursor: int, exclude_node: str
+    db: Database, scope: Scope, rows: Sequence[WinnerRow], cursor: int, exclude_node: str
 ) -> list[WinnerRow]:
     """Older winners of records that became visible through a change in this page.
 
@@ -174,7 +175,7 @@ async def companions(
     keys = sorted({(c, i) for _, c, i, f, _, _ in rows if (c, f) in SELF_ANCHORS})
     if not keys:
         return []
-    out = await store.fetch(
+    out = await db.read(
         "SELECT w.seq, w.coll, w.id, w.field, w.value, w.hlc FROM json_each(?) j "
         "JOIN winners w ON w.coll = json_extract(j.value, '$[0]') "
         "AND w.id = json_extract(j.value, '$[1]') "
@@ -185,7 +186,7 @@ async def companions(
 
 
 async def write_facts(
-    store: Store, person: str, changes: Sequence[tuple[str, str, str, Any]]
+    db: Database, person: str, changes: Sequence[tuple[str, str, str, Any]]
 ) -> dict[tuple[str, str], Facts]:
     """What the server knows about each record a batch writes to (see ``access.Facts``).
 
@@ -199,7 +200,7 @@ async def write_facts(
             f.anchors.add(_hashable(value))
     keyed = [[c, i, ANCHORS[c]] for c, i in facts if c in ANCHORS]
     if keyed:
-        rows = await store.fetch(
+        rows = await db.read(
             "SELECT w.coll, w.id, w.value FROM json_each(?) j JOIN winners w "
             "ON w.coll = json_extract(j.value, '$[0]') AND w.id = json_extract(j.value, '$[1]') "
             "AND w.field = json_extract(j.value, '$[2]')",
@@ -211,7 +212,7 @@ async def write_facts(
             f.exists = True
     incidents = [i for c, i in facts if c == "incidents"]
     if incidents:
-        rows = await store.fetch(
+        rows = await db.read(
             "SELECT DISTINCT id FROM history WHERE coll = 'incidents' "
             "AND id IN (SELECT value FROM json_each(?)) AND (person IS NULL OR person != ?)",
             (_ids(incidents), person),
@@ -225,23 +226,21 @@ def _hashable(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool | None) else repr(value)
 
 
-async def save_snapshot(store: Store, node: str, scope: Scope, at: str) -> None:
+async def save_snapshot(db: Database, node: str, scope: Scope, at: str) -> None:
     """Remember what ``scope.token`` stood for, for this device's next sync."""
-    db = store.writer
     h = None if scope.households is None else _ids(scope.households)
     i = None if scope.incidents is None else _ids(scope.incidents)
-    async with store._write_lock:
-        await db.execute(
-            "INSERT OR IGNORE INTO scope_snapshots (node, token, households, incidents, "
-            "created_at) VALUES (?, ?, ?, ?, ?)",
-            (node, scope.token, h, i, at),
-        )
+    await db.write(
+        "INSERT OR IGNORE INTO scope_snapshots (node, token, households, incidents, "
+        "created_at) VALUES (?, ?, ?, ?, ?)",
+        (node, scope.token, h, i, at),
+    )
 
 
 async def load_snapshot(
-    store: Store, node: str, token: str
+    db: Database, node: str, token: str
 ) -> tuple[frozenset[str] | None, frozenset[str] | None] | None:
-    rows = await store.fetch(
+    rows = await db.read(
         "SELECT households, incidents FROM scope_snapshots WHERE node = ? AND token = ?",
         (node, token),
     )
@@ -255,7 +254,7 @@ async def load_snapshot(
 
 
 async def evictions(
-    store: Store,
+    db: Database,
     scope: Scope,
     old: tuple[frozenset[str] | None, frozenset[str] | None] | None,
     cursor: int,
@@ -279,7 +278,7 @@ async def evictions(
     if old is not None:
         h_old, i_old = old
         if h_old is None:
-            rows = await store.fetch(
+            rows = await db.read(
                 "SELECT DISTINCT id FROM winners WHERE coll = 'households' "
                 "AND id NOT IN (SELECT value FROM json_each(?))",
                 (_ids(h_now),),
@@ -293,7 +292,7 @@ async def evictions(
             grown = grown or bool(i_now - i_old)
         if gone_h:
             out += [("households", x) for x in sorted(gone_h)]
-            rows = await store.fetch(
+            rows = await db.read(
                 "SELECT coll, id FROM winners WHERE coll IN ('visits', 'deliveries') "
                 "AND field = 'household' "
                 "AND value IN (SELECT json_quote(value) FROM json_each(?)) "
@@ -303,7 +302,7 @@ async def evictions(
             )
             out += [tuple(r) for r in rows]  # type: ignore[misc]
         if gone_i:
-            rows = await store.fetch(
+            rows = await db.read(
                 "SELECT coll, id FROM winners w WHERE coll IN ('repairs', 'updates') "
                 "AND field = 'incident' "
                 "AND value IN (SELECT json_quote(value) FROM json_each(?))",
@@ -312,14 +311,14 @@ async def evictions(
             out += [tuple(r) for r in rows]  # type: ignore[misc]
     if out:
         # A public update of an incident no longer worked on is still readable: keep it.
-        still = await _visible(store, scope, out)
+        still = await _visible(db, scope, out)
         out = [k for k in out if k not in still]
     # Records that left the scope by a change of their own anchor since the cursor, and
     # were in it before: a visit moved to another household, an update made internal.
     filt = pull_filter(scope)
     assert filt is not None
     where, args = filt
-    rows = await store.fetch(
+    rows = await db.read(
         "SELECT DISTINCT coll, id FROM winners WHERE seq > ? AND (coll, field) IN "
         "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)) "
         f"AND NOT {where} AND EXISTS (SELECT 1 FROM history h WHERE h.coll = winners.coll "
@@ -330,18 +329,18 @@ async def evictions(
     for coll, rid in rows:
         if (coll, rid) in out:
             continue
-        if await _was_visible(store, scope, coll, rid, cursor, old):
+        if await _was_visible(db, scope, coll, rid, cursor, old):
             out.append((coll, rid))
     return out, grown
 
 
 async def _visible(
-    store: Store, scope: Scope, keys: Sequence[tuple[str, str]]
+    db: Database, scope: Scope, keys: Sequence[tuple[str, str]]
 ) -> set[tuple[str, str]]:
     filt = pull_filter(scope)
     assert filt is not None
     where, args = filt
-    rows = await store.fetch(
+    rows = await db.read(
         "SELECT DISTINCT coll, id FROM winners WHERE (coll, id) IN (SELECT "
         "json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)) "
         f"AND {where}",
@@ -351,7 +350,7 @@ async def _visible(
 
 
 async def _was_visible(
-    store: Store,
+    db: Database,
     scope: Scope,
     coll: str,
     rid: str,
@@ -361,7 +360,7 @@ async def _was_visible(
     """Whether a record was in the scope as of ``cursor`` (by its anchors' values then)."""
     h = set(scope.households or ()) | set((old or (None, None))[0] or ())
     i = set(scope.incidents or ()) | set((old or (None, None))[1] or ())
-    rows = await store.fetch(
+    rows = await db.read(
         "SELECT field, value FROM history WHERE coll = ? AND id = ? AND seq <= ? ORDER BY hlc",
         (coll, rid, cursor),
     )
@@ -380,7 +379,7 @@ async def _was_visible(
 
 
 async def authorise(
-    store: Store,
+    db: Database,
     scope: Scope,
     good: list[Incoming],
     sources: list[tuple[int, msgspec.Raw]],
@@ -388,7 +387,7 @@ async def authorise(
     """Split a batch's valid changes into those the writer may make and those it may not.
 
     Args:
-        good: the valid changes, as rows for ``Store.write_changes``.
+        good: the valid changes, as rows for ``changes.apply``.
         sources: (index in the request, raw change) of each row of ``good``.
 
     Returns:
@@ -397,7 +396,7 @@ async def authorise(
     if scope.unlimited and not any(row[1] == "assignments" for row in good):
         return good, []
     decoded = [(row[1], row[2], row[3], _value(row[4])) for row in good]
-    facts = {} if scope.unlimited else await write_facts(store, scope.person, decoded)
+    facts = {} if scope.unlimited else await write_facts(db, scope.person, decoded)
     allowed: list[Incoming] = []
     denied: list[tuple[int, msgspec.Raw, ForbiddenError]] = []
     for row, (coll, rid, fld, value), (index, raw) in zip(good, decoded, sources, strict=True):
@@ -411,7 +410,7 @@ async def authorise(
 
 
 async def pull(
-    store: Store,
+    db: Database,
     device: Device,
     cursor: int,
     limit: int,
@@ -426,39 +425,33 @@ async def pull(
     Returns:
         (rows, new cursor, more, [(coll, id) to delete], the scope token now)
     """
-    scope = await load_scope(store, device)
+    scope = await load_scope(db, device)
     start, evict = cursor, []
     if not scope.unlimited:
         old = None
         if held is not None and held != scope.token:
-            old = await load_snapshot(store, device.node, held)
-        evict, grown = await evictions(store, scope, old, cursor)
+            old = await load_snapshot(db, device.node, held)
+        evict, grown = await evictions(db, scope, old, cursor)
         if held is not None and held != scope.token and (grown or old is None):
             # Records became visible whose older changes are behind the device's cursor.
             start = 0
     if held != scope.token:
-        await save_snapshot(store, device.node, scope, at)
-    rows, new_cursor, more = await store.pull(
-        start, limit, exclude_node=device.node, scope=pull_filter(scope)
+        await save_snapshot(db, device.node, scope, at)
+    rows, new_cursor, more = await changes.pull(
+        db, start, limit, exclude_node=device.node, scope=pull_filter(scope)
     )
-    rows = await companions(store, scope, rows, start, device.node) + rows
+    rows = await companions(db, scope, rows, start, device.node) + rows
     return rows, new_cursor, more, evict, scope.token
 
 
-async def coordinator_community(store: Store, person: str) -> str | None:
-    """A coordinator's community (None: every community)."""
-    rows = await store.fetch("SELECT community FROM people WHERE id = ?", (person,))
-    return rows[0][0] if rows else None
-
-
-async def community_scope(store: Store, community: str) -> Scope:
+async def community_scope(db: Database, community: str) -> Scope:
     """The read scope every coordinator of ``community`` shares (for their live stream)."""
     quoted = _json.encode(community).decode()
-    bs = await store.fetch(
+    bs = await db.read(
         "SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' AND value = ?",
         (quoted,),
     )
-    incs = await store.fetch(
+    incs = await db.read(
         "SELECT id FROM winners WHERE coll = 'incidents' AND field = 'community' AND value = ?",
         (quoted,),
     )
@@ -469,7 +462,7 @@ async def community_scope(store: Store, community: str) -> Scope:
         community_buildings=[r[0] for r in bs],
         community_incidents=[r[0] for r in incs],
     )
-    rows = await store.fetch(
+    rows = await db.read(
         "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
         "AND value IN (SELECT json_quote(value) FROM json_each(?))",
         (_ids(grant.buildings),),
@@ -486,29 +479,10 @@ async def community_scope(store: Store, community: str) -> Scope:
     )
 
 
-async def visible_rows(store: Store, scope: Scope, rows: Sequence[Any]) -> list[Any]:
+async def visible_rows(db: Database, scope: Scope, rows: Sequence[Any]) -> list[Any]:
     """The change-log rows ``(seq, coll, id, ...)`` whose record ``scope`` may read now, by
     the same rules as pulls (``pull_filter``): one query for the whole batch."""
     if scope.unlimited or not rows:
         return list(rows)
-    keep = await _visible(store, scope, sorted({(r[1], r[2]) for r in rows}))
+    keep = await _visible(db, scope, sorted({(r[1], r[2]) for r in rows}))
     return [r for r in rows if (r[1], r[2]) in keep]
-
-
-async def people(store: Store, community: str | None) -> list[tuple[str, str, str, int]]:
-    """(id, name, role, active devices) of the people a coordinator works with: those of
-    their community and those not attached to any (volunteers enrolled by invite), or
-    everyone for a coordinator without a community. No phone numbers or logins."""
-    sql = (
-        "SELECT p.id, p.name, p.role, (SELECT count(*) FROM devices d WHERE d.person = p.id "
-        "AND d.revoked_at IS NULL) FROM people p "
-    )
-    if community is None:
-        rows = await store.fetch(sql + "ORDER BY p.role, p.name, p.id LIMIT 5000")
-    else:
-        rows = await store.fetch(
-            sql + "WHERE p.community = ? OR p.community IS NULL "
-            "ORDER BY p.role, p.name, p.id LIMIT 5000",
-            (community,),
-        )
-    return [(r[0], r[1] or "", r[2], r[3]) for r in rows]

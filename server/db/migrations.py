@@ -154,10 +154,11 @@ def m003_access(db: sqlite_utils.Database) -> None:
 
 
 def migrate(path: str) -> None:
-    """Create or upgrade the database at ``path`` and switch it to WAL."""
-    db = sqlite_utils.Database(path)
+    """Create or upgrade the database at ``path`` (in WAL mode, by ``connect_sync``)."""
+    from server.db.core import connect_sync
+
+    db = sqlite_utils.Database(connect_sync(path))
     try:
-        db.enable_wal()
         migrations.apply(db)
     finally:
         db.close()

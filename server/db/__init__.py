@@ -1,0 +1,35 @@
+"""All SQL of the server, behind named async functions, one module per topic.
+
+``Database`` opens the connections (``core.connect``: the settings in one place) and owns
+the one write path. Everything else calls functions such as ``devices.revoke(db, node,
+at)`` or ``changes.apply(db, batch)``; no other module touches a connection, a cursor or
+a lock (``tests/test_db_boundary.py`` checks).
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from server.db.core import Database, connect, connect_sync
+
+__all__ = ["Database", "connect", "connect_sync", "run"]
+
+T = TypeVar("T")
+
+
+def run(path: str, fn: Callable[[Database], Awaitable[T]]) -> T:
+    """Open the database at ``path``, await ``fn(db)``, close it: for the command line."""
+
+    async def main() -> T:
+        async with Database(path) as db:
+            return await fn(db)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    # Called from inside an event loop (a test driving Playwright): run in a thread.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()

@@ -1,0 +1,200 @@
+"""The change log: writing a batch (history + set-based merge into winners) and pulling.
+
+Values are JSON text. The merge is one upsert guarded by the stamp, so an older change
+never overwrites a newer one whatever the arrival order.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from server.db.core import Conn, Database
+from sync import clock
+
+__all__ = [
+    "INSERT_HISTORY_SQL",
+    "MERGE_SQL",
+    "Incoming",
+    "Quarantined",
+    "WinnerRow",
+    "apply",
+    "apply_in",
+    "iso_now",
+    "max_seq",
+    "pull",
+    "write_records",
+]
+
+#: (hlc, coll, id, field, value_json, node, person, received_at)
+Incoming = tuple[str, str, str, str, str, str, str | None, str]
+#: (hlc, node, person, coll, id, field, raw, error, message, received_at)
+Quarantined = tuple[
+    str | None, str, str | None, str | None, str | None, str | None, str, str, str, str
+]
+#: (seq, coll, id, field, value_json, hlc)
+WinnerRow = tuple[int, str, str, str, str, str]
+
+MERGE_SQL = """
+INSERT INTO winners (coll, id, field, value, hlc, seq)
+SELECT coll, id, field, value, hlc, seq FROM history WHERE seq > ? ORDER BY seq
+ON CONFLICT (coll, id, field) DO UPDATE
+SET value = excluded.value, hlc = excluded.hlc, seq = excluded.seq
+WHERE excluded.hlc > winners.hlc
+"""
+
+INSERT_HISTORY_SQL = (
+    "INSERT OR IGNORE INTO history (hlc, coll, id, field, value, node, person, received_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+_TOP = "SELECT coalesce(max(seq), 0) FROM history"
+
+
+async def apply_in(conn: Conn, changes: Sequence[Incoming]) -> int:
+    """Append ``changes`` to the history and merge them, inside the caller's transaction.
+
+    Returns:
+        The highest server sequence after the write.
+    """
+    [(before,)] = await conn.execute_fetchall(_TOP)
+    if changes:
+        await conn.executemany(INSERT_HISTORY_SQL, changes)
+        await conn.execute(MERGE_SQL, (before,))
+    [(after,)] = await conn.execute_fetchall(_TOP)
+    return int(after)
+
+
+async def apply(
+    db: Database,
+    changes: Sequence[Incoming],
+    rejected: Sequence[Quarantined] = (),
+    *,
+    node: str | None = None,
+    seen_at: str | None = None,
+) -> int:
+    """Record a sync request's accepted and rejected changes in one transaction.
+
+    Returns:
+        The highest server sequence after the write.
+    """
+
+    async def run(conn: Conn) -> int:
+        after = await apply_in(conn, changes)
+        if rejected:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO quarantine (hlc, node, person, coll, id, "
+                "field, raw, error, message, received_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rejected,
+            )
+        if node is not None:
+            await conn.execute("UPDATE devices SET last_seen = ? WHERE node = ?", (seen_at, node))
+        return after
+
+    return await db.write_fn(run)
+
+
+async def pull(
+    db: Database,
+    cursor: int,
+    limit: int,
+    *,
+    exclude_node: str | None = None,
+    scope: tuple[str, Sequence[Any]] | None = None,
+) -> tuple[list[WinnerRow], int, bool]:
+    """A page of field winners changed after ``cursor``, in sequence order.
+
+    Winners last written by ``exclude_node`` are skipped: that device has them.
+    ``scope`` is a WHERE fragment and its arguments from ``server.db.scopes.pull_filter``:
+    only what the device may read. The page and the log's top sequence come from one
+    statement, so one snapshot: the returned cursor never passes a change the page did
+    not include.
+
+    Returns:
+        (rows, new cursor, more pages waiting)
+    """
+    sql = "SELECT seq, coll, id, field, value, hlc FROM winners WHERE seq > ?"
+    args: list[Any] = [cursor]
+    if exclude_node is not None:
+        sql += " AND substr(hlc, 31) != ?"
+        args.append(exclude_node)
+    if scope is not None:
+        sql += f" AND {scope[0]}"
+        args.extend(scope[1])
+    sql += " ORDER BY seq LIMIT ?"
+    args.append(limit + 1)
+    # The top row always exists; an empty page leaves one row of NULLs beside it.
+    both = await db.read(
+        "SELECT p.*, t.top FROM (SELECT coalesce(max(seq), 0) AS top FROM history) AS t "
+        f"LEFT JOIN ({sql}) AS p ON 1 "
+        "ORDER BY p.seq",
+        args,
+    )
+    top = both[0][6]
+    rows = [r[:6] for r in both if r[0] is not None]
+    more = len(rows) > limit
+    if more:
+        rows = rows[:limit]
+        new_cursor = rows[-1][0]
+    else:
+        new_cursor = max(cursor, top)
+    return [tuple(r) for r in rows], new_cursor, more  # type: ignore[misc]
+
+
+async def max_seq(db: Database, *, live: bool = False) -> int:
+    rows = await db.read(_TOP, live=live)
+    return int(rows[0][0])
+
+
+async def write_records(
+    db: Database,
+    records: Iterable[tuple[str, str, dict[str, object]]],
+    *,
+    at: datetime | None = None,
+) -> int:
+    """Write whole records as field changes stamped by the server's own node.
+
+    They go through the same history and merge as a device's sync, so devices pull them
+    like any other change.
+
+    Returns:
+        The number of field changes written.
+    """
+    from server.db import meta
+
+    records = list(records)
+
+    async def run(conn: Conn) -> int:
+        node = await meta.server_node_in(conn)
+        state = clock.Timestamp(0, 0, node)
+        now_ms = int((at or datetime.now(UTC)).timestamp() * 1000)
+        received = iso_now()
+        rows: list[Incoming] = []
+        for coll, rid, fields in records:
+            for field, value in fields.items():
+                if state.counter >= clock.MAX_COUNTER - 1:
+                    now_ms += 1
+                state = clock.send(state, now_ms)
+                rows.append(
+                    (
+                        clock.format_stamp(state),
+                        coll,
+                        rid,
+                        field,
+                        msgspec.json.encode(value).decode(),
+                        node,
+                        None,
+                        received,
+                    )
+                )
+        await apply_in(conn, rows)
+        return len(rows)
+
+    return await db.write_fn(run)
+
+
+def iso_now(at: datetime | None = None) -> str:
+    at = at or datetime.now(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"

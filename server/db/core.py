@@ -1,0 +1,136 @@
+"""The one way to open the database, and the one write path of a process.
+
+Every connection — the server's, the command line's, the migrations' — is opened by
+``connect`` or ``connect_sync`` with the same PRAGMAs. Inside a process, writes go through
+``Database.write_fn`` only: one writer connection behind one lock (datasette's
+``execute_write_fn``), ``BEGIN IMMEDIATE`` so several processes can share the file. Reads
+use a reader connection (sync requests) or a live one (the tailer and public pages), which
+WAL never blocks. Nothing outside ``server.db`` sees a connection, a cursor or a lock.
+"""
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+__all__ = ["PRAGMAS", "Database", "connect", "connect_sync"]
+
+T = TypeVar("T")
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # FULL: a change the server has answered for survives power loss, because the device
+    # drops it from its outbox on that answer.
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def connect_sync(path: str) -> sqlite3.Connection:
+    """A blocking connection with the database's settings (migrations, tests)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    return conn
+
+
+async def connect(path: str) -> aiosqlite.Connection:
+    """An asyncio connection with the database's settings."""
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        for pragma in PRAGMAS:
+            await conn.execute(pragma)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+Conn = aiosqlite.Connection
+
+
+class Database:
+    """The database of one process: a writer, a reader and a live reader connection."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._live: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        self._live_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        from server.db.migrations import migrate
+
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        migrate(self.path)
+        try:
+            self._writer = await connect(self.path)
+            self._reader = await connect(self.path)
+            self._live = await connect(self.path)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        for conn in (self._writer, self._reader, self._live):
+            if conn is not None:
+                await conn.close()
+        self._writer = self._reader = self._live = None
+
+    async def __aenter__(self) -> "Database":
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _conn(self, live: bool) -> tuple[aiosqlite.Connection, asyncio.Lock]:
+        conn = self._live if live else self._reader
+        assert conn is not None, "Database.open() first"
+        return conn, (self._live_lock if live else self._read_lock)
+
+    async def read(self, sql: str, args: Sequence[Any] = (), *, live: bool = False) -> list[Any]:
+        """Rows of one read query (for ``server.db`` modules only)."""
+        conn, lock = self._conn(live)
+        async with lock:
+            return [tuple(r) for r in await conn.execute_fetchall(sql, args)]
+
+    async def read_fn(self, fn: Callable[[Conn], Awaitable[T]], *, live: bool = False) -> T:
+        """Run ``fn`` in one read transaction: one snapshot for several queries."""
+        conn, lock = self._conn(live)
+        async with lock:
+            await conn.execute("BEGIN")
+            try:
+                return await fn(conn)
+            finally:
+                await conn.execute("COMMIT")
+
+    async def write_fn(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``fn`` in one write transaction; the only way anything is written."""
+        conn = self._writer
+        assert conn is not None, "Database.open() first"
+        async with self._write_lock:
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                out = await fn(conn)
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+        return out
+
+    async def write(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """One write statement in its own transaction; the number of rows it changed."""
+
+        async def run(conn: Conn) -> int:
+            cur = await conn.execute(sql, args)
+            return cur.rowcount
+
+        return await self.write_fn(run)

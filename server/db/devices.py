@@ -1,0 +1,187 @@
+"""Devices: phones enrolled by invite code and browser sessions, and their tokens."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import msgspec
+
+from server.db.core import Conn, Database
+
+__all__ = [
+    "Device",
+    "DeviceRow",
+    "SessionRow",
+    "add_session",
+    "enroll",
+    "everything",
+    "for_session",
+    "for_token",
+    "listing",
+    "normalise_code",
+    "revoke",
+    "revoked_at",
+    "session_info",
+    "token_hash",
+]
+
+
+def token_hash(secret: str) -> str:
+    """The stored form of a bearer token or invite code (never stored in clear)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalise_code(code: str) -> str:
+    """Invite codes are typed by hand: ignore case, spaces and dashes."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    node: str
+    person: str
+    role: str
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    node: str
+    person: str
+    role: str
+    revoked_at: str | None
+    expires_at: str | None
+
+
+class DeviceRow(msgspec.Struct):
+    node: str
+    person: str | None
+    name: str | None
+    role: str
+    label: str | None
+    created_at: str | None
+    last_seen: str | None
+    revoked_at: str | None
+    expires_at: str | None
+
+
+async def for_token(db: Database, token: str) -> Device | None:
+    rows = await db.read(
+        "SELECT node, person, role, revoked_at FROM devices WHERE token_hash = ?",
+        (token_hash(token),),
+    )
+    if not rows:
+        return None
+    node, person, role, revoked_at = rows[0]
+    return Device(node, person, role, revoked_at is not None)
+
+
+async def for_session(db: Database, token: str) -> SessionRow | None:
+    rows = await db.read(
+        "SELECT node, person, role, revoked_at, expires_at FROM devices WHERE token_hash = ?",
+        (token_hash(token),),
+    )
+    return SessionRow(*rows[0]) if rows else None
+
+
+async def enroll(db: Database, code: str, label: str, now: str) -> tuple[str, Device] | str:
+    """Spend an invite code on a new device.
+
+    Returns:
+        (token, device), or an error code: ``invite_unknown``, ``invite_used`` or
+        ``invite_expired``.
+    """
+    code_hash = token_hash(normalise_code(code))
+
+    async def run(conn: Conn) -> tuple[str, Device] | str:
+        async with conn.execute(
+            "SELECT role, person, expires_at, used_at FROM invites WHERE code_hash = ?",
+            (code_hash,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return "invite_unknown"
+        role, person, expires_at, used_at = row
+        if used_at is not None:
+            return "invite_used"
+        if expires_at <= now:
+            return "invite_expired"
+        token = secrets.token_urlsafe(32)
+        while True:
+            node = secrets.token_hex(8)
+            async with conn.execute("SELECT 1 FROM devices WHERE node = ?", (node,)) as cur:
+                if await cur.fetchone() is None:
+                    break
+        await conn.execute(
+            "INSERT INTO devices (node, token_hash, person, role, label, "
+            "created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (node, token_hash(token), person, role, label, now, now),
+        )
+        await conn.execute(
+            "UPDATE invites SET used_at = ?, node = ? WHERE code_hash = ?",
+            (now, node, code_hash),
+        )
+        return token, Device(node, person, role, False)
+
+    return await db.write_fn(run)
+
+
+async def add_session(
+    db: Database, node: str, token: str, person: str, label: str, now: str, expires: str
+) -> None:
+    """A coordinator's browser login, as a device whose token expires."""
+    await db.write(
+        "INSERT INTO devices (node, token_hash, person, role, label, created_at, last_seen,"
+        " expires_at) VALUES (?, ?, ?, 'coordinator', ?, ?, ?, ?)",
+        (node, token_hash(token), person, label, now, now, expires),
+    )
+
+
+async def session_info(db: Database, node: str) -> tuple[str, str | None]:
+    """(person's name, expiry) of a device."""
+    rows = await db.read(
+        "SELECT p.name, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
+        "WHERE d.node = ?",
+        (node,),
+    )
+    name, expires = rows[0] if rows else ("", None)
+    return name or "", expires
+
+
+async def listing(db: Database, limit: int = 1000) -> list[DeviceRow]:
+    """Every enrolled phone and browser session, newest first."""
+    rows = await db.read(
+        "SELECT d.node, d.person, p.name, d.role, d.label, d.created_at, d.last_seen, "
+        "d.revoked_at, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
+        "ORDER BY d.created_at DESC LIMIT ?",
+        (limit,),
+    )
+    return [DeviceRow(*r) for r in rows]
+
+
+async def revoke(db: Database, node: str, at: str) -> bool:
+    """Revoke a device; False if there is no such device or it was already revoked."""
+    return (
+        await db.write(
+            "UPDATE devices SET revoked_at = ? WHERE node = ? AND revoked_at IS NULL",
+            (at, node),
+        )
+        == 1
+    )
+
+
+async def revoked_at(db: Database, node: str) -> tuple[bool, str | None]:
+    """(exists, when it was revoked) of a device."""
+    rows = await db.read("SELECT revoked_at FROM devices WHERE node = ?", (node,))
+    return (True, rows[0][0]) if rows else (False, None)
+
+
+async def everything(db: Database) -> list[dict[str, str | None]]:
+    """Every device, oldest first, for the command line."""
+    keys = ("node", "role", "person", "name", "label", "created_at", "last_seen", "revoked_at")
+    rows = await db.read(
+        "SELECT d.node, d.role, d.person, p.name, d.label, d.created_at, d.last_seen,"
+        " d.revoked_at FROM devices d LEFT JOIN people p ON p.id = d.person"
+        " ORDER BY d.created_at"
+    )
+    return [dict(zip(keys, r, strict=True)) for r in rows]

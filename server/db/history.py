@@ -1,0 +1,17 @@
+"""The history of one record: every accepted write, including those that lost."""
+
+from server.db.core import Database
+
+__all__ = ["of_record"]
+
+
+async def of_record(db: Database, coll: str, rid: str, limit: int) -> list[tuple]:
+    """Every accepted change of one record, newest stamp first, with the winner marked."""
+    return await db.read(
+        "SELECT h.seq, h.field, h.value, h.hlc, h.node, h.person, p.name, h.received_at,"
+        " w.hlc = h.hlc FROM history h LEFT JOIN people p ON p.id = h.person"
+        " LEFT JOIN winners w ON w.coll = h.coll AND w.id = h.id AND w.field = h.field"
+        " WHERE h.coll = ? AND h.id = ? ORDER BY h.field, h.hlc DESC LIMIT ?",
+        (coll, rid, limit),
+        live=True,
+    )

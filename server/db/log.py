@@ -1,0 +1,251 @@
+"""The change log as the live streams read it: tailing it, and what progress needs.
+
+These reads use the live connection of ``Database``, so the one tailer per process and
+the public pages never queue behind sync requests on the reader connection.
+"""
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from server.db.core import Conn, Database
+from sync.sets import fold
+
+__all__ = [
+    "IncidentInputs",
+    "LogRow",
+    "active_incidents",
+    "checks_of",
+    "fold_rows",
+    "incident_inputs",
+    "incident_scopes",
+    "incidents_touched",
+    "max_seq",
+    "tail",
+]
+
+#: (seq, coll, id, field, value_json, hlc)
+LogRow = tuple[int, str, str, str, str, str]
+
+_decode = msgspec.json.decode
+
+#: Record collections that name their incident in the field ``incident``.
+_INCIDENT_CHILDREN = ("visits", "deliveries", "updates", "repairs")
+
+_FIELDS_OF = """
+SELECT w.id, w.field, w.value, w.hlc FROM winners w
+WHERE w.coll = ? AND w.field IN ({fields}) AND w.id IN (
+    SELECT r.id FROM winners r WHERE r.coll = ? AND r.field = ? AND r.value = json_quote(?)
+)
+"""
+
+_HOUSEHOLDS_IN = """
+SELECT w.id, w.field, w.value, w.hlc FROM winners w
+WHERE w.coll = 'households'
+AND (w.field IN ('building', 'unit', 'vulnerable', '_deleted') OR w.field LIKE 'vulnerable.%')
+AND w.id IN (
+    SELECT r.id FROM winners r
+    WHERE r.coll = 'households' AND r.field = 'building'
+    AND r.value IN (SELECT json_quote(j.value) FROM json_each(?) j)
+)
+"""
+
+
+@dataclass
+class IncidentInputs:
+    """Everything progress is derived from, as {record id: {field: value}} per collection."""
+
+    seq: int
+    incident: dict[str, Any]
+    households: dict[str, dict[str, Any]] = field(default_factory=dict)
+    visits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deliveries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def fold_rows(coll: str, rows: Iterable[sqlite3.Row | tuple]) -> dict[str, dict[str, Any]]:
+    """``(id, field, value, hlc)`` rows → records, set fields folded (sync/sets.py)."""
+    stamped: dict[str, dict[str, tuple[str, Any]]] = {}
+    for rid, fld, value, hlc in rows:
+        stamped.setdefault(rid, {})[fld] = (hlc, _decode(value))
+    return {rid: fold(coll, fields) for rid, fields in stamped.items()}
+
+
+def _scopes(rows: Iterable[sqlite3.Row | tuple]) -> dict[str, list[str]]:
+    return {
+        rid: [b for b in rec.get("buildings") or () if isinstance(b, str)]
+        for rid, rec in fold_rows("incidents", rows).items()
+    }
+
+
+async def incident_scopes(db: Database, *, live: bool = False) -> dict[str, list[str]]:
+    """Every incident's ``buildings``: the list and its element fields, folded."""
+    return _scopes(
+        await db.read(
+            "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' "
+            "AND (field = 'buildings' OR field LIKE 'buildings.%')",
+            (),
+            live=live,
+        )
+    )
+
+
+async def checks_of(db: Database, incident: str) -> dict[str, dict[str, Any]]:
+    """The 需核实 resolution records of one incident (ids ``<incident>~…``)."""
+    return fold_rows(
+        "checks",
+        await _all(
+            db,
+            "SELECT id, field, value, hlc FROM winners WHERE coll = 'checks' AND id > ? AND id < ?",
+            (incident + "~", incident + "~\U0010ffff"),
+        ),
+    )
+
+
+async def _all(db: Database, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+    return await db.read(sql, args, live=True)
+
+
+async def max_seq(db: Database) -> int:
+    rows = await _all(db, "SELECT coalesce(max(seq), 0) FROM history")
+    return int(rows[0][0])
+
+
+async def tail(db: Database, after: int, limit: int, upto: int | None = None) -> list[LogRow]:
+    """Accepted changes with ``after < seq (<= upto)``, in sequence order."""
+    sql = "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > ?"
+    args: list[Any] = [after]
+    if upto is not None:
+        sql += " AND seq <= ?"
+        args.append(upto)
+    sql += " ORDER BY seq LIMIT ?"
+    args.append(limit)
+    return await _all(db, sql, args)  # type: ignore[return-value]
+
+
+async def incidents_touched(db: Database, rows: Sequence[LogRow]) -> set[str]:
+    """Incidents whose progress may have changed because of ``rows``."""
+    touched: set[str] = set()
+    children: set[str] = set()
+    households: set[str] = set()
+    buildings: set[str] = set()
+    for _, coll, rid, fld, value, _ in rows:
+        if coll == "incidents":
+            touched.add(rid)
+        elif coll == "household_status":
+            touched.add(rid.split("~", 1)[0])
+        elif coll in _INCIDENT_CHILDREN:
+            if fld == "incident":
+                v = _decode(value)
+                if isinstance(v, str):
+                    touched.add(v)
+            children.add(rid)
+        elif coll == "households":
+            households.add(rid)
+        elif coll == "buildings":
+            buildings.add(rid)
+    ids = msgspec.json.encode(sorted(children)).decode()
+    if children:
+        for (v,) in await _all(
+            db,
+            "SELECT DISTINCT value FROM winners WHERE coll IN (?, ?, ?, ?) "
+            "AND field = 'incident' AND id IN (SELECT value FROM json_each(?))",
+            (*_INCIDENT_CHILDREN, ids),
+        ):
+            inc = _decode(v)
+            if isinstance(inc, str):
+                touched.add(inc)
+    if households:
+        hids = msgspec.json.encode(sorted(households)).decode()
+        for (v,) in await _all(
+            db,
+            "SELECT DISTINCT value FROM winners WHERE coll = 'households' "
+            "AND field = 'building' AND id IN (SELECT value FROM json_each(?))",
+            (hids,),
+        ):
+            b = _decode(v)
+            if isinstance(b, str):
+                buildings.add(b)
+    if buildings:
+        # A household moved in or out of scope: every incident holding the building.
+        for iid, scope in (await incident_scopes(db, live=True)).items():
+            if buildings.intersection(scope):
+                touched.add(iid)
+    return touched
+
+
+async def active_incidents(db: Database) -> list[str]:
+    """Incidents not closed or deleted, newest first."""
+    rows = await _all(
+        db,
+        "SELECT i.id FROM winners i WHERE i.coll = 'incidents' AND i.field = 'status' "
+        "AND i.value != '\"closed\"' AND NOT EXISTS (SELECT 1 FROM winners d WHERE "
+        "d.coll = 'incidents' AND d.id = i.id AND d.field = '_deleted' AND d.value = 'true')"
+        " ORDER BY i.id DESC",
+    )
+    return [r[0] for r in rows]
+
+
+async def incident_inputs(db: Database, incident: str) -> IncidentInputs | None:
+    """Read what progress needs in one read transaction, or None if no such incident."""
+
+    async def run(conn: Conn) -> IncidentInputs | None:
+        async def q(sql: str, args: Sequence[Any]) -> list[Any]:
+            async with conn.execute(sql, args) as cur:
+                return list(await cur.fetchall())
+
+        inc_rows = await q(
+            "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' AND id = ?",
+            (incident,),
+        )
+        if not inc_rows:
+            return None
+        ((seq,),) = await q("SELECT coalesce(max(seq), 0) FROM history", ())
+        inc = fold_rows("incidents", inc_rows)[incident]
+        scope = inc.get("buildings")
+        scope = [b for b in scope if isinstance(b, str)] if isinstance(scope, list) else []
+        out = IncidentInputs(seq=int(seq), incident=inc)
+        out.households = fold_rows(
+            "households", await q(_HOUSEHOLDS_IN, (msgspec.json.encode(scope).decode(),))
+        )
+
+        out.visits = fold_rows(
+            "visits",
+            await q(
+                _FIELDS_OF.format(fields="'household', 'outcome', 'at', 'needs', 'by', '_deleted'"),
+                ("visits", "visits", "incident", incident),
+            ),
+        )
+        out.deliveries = fold_rows(
+            "deliveries",
+            await q(
+                _FIELDS_OF.format(
+                    fields="'household', 'item', 'qty', 'status', 'at', 'by', '_deleted'"
+                ),
+                ("deliveries", "deliveries", "incident", incident),
+            ),
+        )
+        out.updates = fold_rows(
+            "updates",
+            await q(
+                _FIELDS_OF.format(fields="'at', 'text', 'public', '_deleted'"),
+                ("updates", "updates", "incident", incident),
+            ),
+        )
+        # Deterministic ids "<incident>~<household>": a primary-key range.
+        out.statuses = fold_rows(
+            "household_status",
+            await q(
+                "SELECT id, field, value, hlc FROM winners WHERE coll = 'household_status'"
+                " AND id > ? AND id < ? AND (field IN ('needs_open', 'restored', '_deleted')"
+                " OR field LIKE 'needs_open.%')",
+                (incident + "~", incident + "~\U0010ffff"),
+            ),
+        )
+        return out
+
+    return await db.read_fn(run, live=True)

@@ -1,0 +1,130 @@
+"""People: volunteers and coordinators, their invites and their logins."""
+
+import secrets
+import sqlite3
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from server.db.changes import iso_now
+from server.db.core import Conn, Database
+from server.db.devices import normalise_code, token_hash
+
+__all__ = [
+    "add_coordinator",
+    "community_of",
+    "create_invite",
+    "exists",
+    "for_login",
+    "listing",
+    "name_of",
+]
+
+#: No 0/O, 1/I/L: codes are read aloud and typed on phones.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+async def name_of(db: Database, person: str) -> str:
+    rows = await db.read("SELECT name FROM people WHERE id = ?", (person,))
+    return (rows[0][0] or "") if rows else ""
+
+
+async def exists(db: Database, person: str) -> bool:
+    return bool(await db.read("SELECT 1 FROM people WHERE id = ?", (person,)))
+
+
+async def community_of(db: Database, person: str) -> str | None:
+    """A coordinator's community (None: every community)."""
+    rows = await db.read("SELECT community FROM people WHERE id = ?", (person,))
+    return rows[0][0] if rows else None
+
+
+async def for_login(db: Database, login: str) -> tuple[str | None, str, str, str | None]:
+    """(person, name, role, password hash) of a login, or (None, "", "", None)."""
+    rows = await db.read(
+        "SELECT id, name, role, password_hash FROM people WHERE login = ?", (login,)
+    )
+    return tuple(rows[0]) if rows else (None, "", "", None)  # type: ignore[return-value]
+
+
+async def listing(db: Database, community: str | None) -> list[tuple[str, str, str, int]]:
+    """(id, name, role, active devices) of the people a coordinator works with: those of
+    their community and those not attached to any (volunteers enrolled by invite), or
+    everyone for a coordinator without a community. No phone numbers or logins."""
+    sql = (
+        "SELECT p.id, p.name, p.role, (SELECT count(*) FROM devices d WHERE d.person = p.id "
+        "AND d.revoked_at IS NULL) FROM people p "
+    )
+    if community is None:
+        rows = await db.read(sql + "ORDER BY p.role, p.name, p.id LIMIT 5000")
+    else:
+        rows = await db.read(
+            sql + "WHERE p.community = ? OR p.community IS NULL "
+            "ORDER BY p.role, p.name, p.id LIMIT 5000",
+            (community,),
+        )
+    return [(r[0], r[1] or "", r[2], r[3]) for r in rows]
+
+
+async def create_invite(
+    db: Database,
+    role: str,
+    *,
+    name: str | None = None,
+    person: str | None = None,
+    ttl_hours: float = 72,
+) -> tuple[str, str]:
+    """Create a single-use invite code for a new or existing person.
+
+    Returns:
+        (code, person id)
+
+    Raises:
+        LookupError: ``person`` does not exist.
+    """
+    now = datetime.now(UTC)
+
+    async def run(conn: Conn) -> tuple[str, str]:
+        who = person
+        if who is None:
+            who = str(uuid.uuid4())
+            await conn.execute(
+                "INSERT INTO people (id, name, role, created_at) VALUES (?, ?, ?, ?)",
+                (who, name or "", role, iso_now(now)),
+            )
+        elif not await conn.execute_fetchall("SELECT 1 FROM people WHERE id = ?", (who,)):
+            raise LookupError(f"no person {who}")
+        raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+        await conn.execute(
+            "INSERT INTO invites (code_hash, role, person, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                token_hash(normalise_code(raw)),
+                role,
+                who,
+                iso_now(now),
+                iso_now(now + timedelta(hours=ttl_hours)),
+            ),
+        )
+        return f"{raw[:4]}-{raw[4:]}", who
+
+    return await db.write_fn(run)
+
+
+async def add_coordinator(
+    db: Database, login: str, password_hash: str, *, name: str, community: str | None
+) -> str:
+    """Create a coordinator who logs in with ``login``; returns the person id.
+
+    Raises:
+        LookupError: the login is taken.
+    """
+    person = str(uuid.uuid4())
+    try:
+        await db.write(
+            "INSERT INTO people (id, name, role, created_at, login, password_hash, "
+            "community) VALUES (?, ?, 'coordinator', ?, ?, ?, ?)",
+            (person, name, iso_now(), login, password_hash, community),
+        )
+    except sqlite3.IntegrityError:
+        raise LookupError(f"login {login!r} is taken") from None
+    return person
