@@ -3,7 +3,7 @@
 // VERSION and SHELL are written by `node pwa/tools/stamp-sw.mjs` (a test checks they
 // match the files); change a shell file → new VERSION → browsers install the update.
 /* eslint-env serviceworker */
-const VERSION = '125bd892a923';
+const VERSION = '7ecd7c0165e3';
 const SHELL = [
   "/css/app.css",
   "/icons/icon-192.png",
@@ -28,6 +28,7 @@ const SHELL = [
   "/js/sync/idb-store.js",
   "/js/sync/loop.js",
   "/js/sync/merge.js",
+  "/js/sync/nudge.js",
   "/js/sync/outbox.js",
   "/js/sync/replica.js",
   "/js/sync/sets.js",
