@@ -170,3 +170,30 @@ def test_two_offline_phones_every_entry_counts(browser: Any, live_server: LiveSe
     expect(a.page.locator(f'.tile[data-h="{h404}"]')).to_be_visible()
     a.close()
     b.close()
+
+
+def test_the_last_entry_can_be_undone_before_it_uploads(
+    browser: Any, live_server: LiveServer
+) -> None:
+    incident = heating_incident(live_server)
+    _, _, rooms = quiet_doors(live_server, incident)
+    phone = Phone(browser, live_server, "钱七")
+    page = phone.page
+    phone.offline()
+    phone.go(f"#/i/{incident}/h/{rooms['402']}")
+    page.locator('[data-outcome="refused"]').click()
+    page.locator(".state-banner.t-refused").wait_for()
+    phone.wait_status("1 户待上传（1 条记录）")
+    page.get_by_role("button", name="↶ 撤销上一条").click()
+    page.locator(".state-banner.t-none").wait_for()
+    page.locator(".toast", has_text="已撤销").wait_for()
+    assert (
+        page.evaluate("() => import('/js/shared/context.js').then(m => m.ctx.store.pendingCount())")
+        == 0
+    )
+    phone.offline(False)
+    phone.wait_synced()
+    assert live_server.query(
+        "SELECT count(*) FROM history WHERE node = ? AND coll = 'visits'", (phone.node,)
+    ) == [(0,)]
+    phone.close()

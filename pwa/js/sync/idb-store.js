@@ -9,6 +9,21 @@ import { Replica } from './replica.js';
 const ALL = ['fields', 'outbox', 'rejected', 'meta'];
 const META_KEYS = ['auth', 'cursor', 'clock', 'offset', 'lastSync', 'scope', 'lastWrite'];
 
+/**
+ * The greatest stamp per field among `changes`. putIfNewer's get and put are separate
+ * requests, so two changes of one field in one transaction would both read the old
+ * winner and the later put would win whatever its stamp: merge them here first.
+ */
+function newestPerKey(changes) {
+  const best = new Map();
+  for (const c of changes) {
+    const k = `${c.coll}\u0000${c.id}\u0000${c.field}`;
+    const cur = best.get(k);
+    if (!cur || c.hlc > cur.hlc) best.set(k, c);
+  }
+  return [...best.values()];
+}
+
 /** Put `c` into `fields` if it beats the stored winner; calls won(c) when it does. */
 function putIfNewer(fields, c, won) {
   const r = fields.get([c.coll, c.id, c.field]);
@@ -115,7 +130,7 @@ export class IdbStore {
       // Records the server says we may no longer hold (access control, #5): gone before
       // the page is applied. The outbox keeps our own unsent entries for them.
       for (const r of evict) s.fields.delete(IDBKeyRange.bound([r.coll, r.id], [r.coll, r.id, []]));
-      for (const c of pulled) putIfNewer(s.fields, c, (x) => won.push(x));
+      for (const c of newestPerKey(pulled)) putIfNewer(s.fields, c, (x) => won.push(x));
       for (const k of ['cursor', 'lastSync', 'offset', 'scope']) s.meta.put(meta[k], k);
     });
     this.meta = meta;
