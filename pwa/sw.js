@@ -3,7 +3,7 @@
 // VERSION and SHELL are written by `node pwa/tools/stamp-sw.mjs` (a test checks they
 // match the files); change a shell file → new VERSION → browsers install the update.
 /* eslint-env serviceworker */
-const VERSION = 'ce791e8ff2cf';
+const VERSION = '91c50336feb7';
 const SHELL = [
   "/css/app.css",
   "/icons/icon-192.png",
@@ -28,8 +28,10 @@ const SHELL = [
   "/js/sync/idb-store.js",
   "/js/sync/loop.js",
   "/js/sync/merge.js",
+  "/js/sync/nudge.js",
   "/js/sync/outbox.js",
   "/js/sync/replica.js",
+  "/js/sync/sets.js",
   "/js/volunteer/actions.js",
   "/js/volunteer/delivery-list.js",
   "/js/volunteer/enroll-view.js",
@@ -42,7 +44,9 @@ const SHELL = [
   "/js/volunteer/report-form.js",
   "/js/volunteer/screen.js",
   "/js/volunteer/settings-view.js",
+  "/js/volunteer/undo-button.js",
   "/js/volunteer/visit-panel.js",
+  "/js/volunteer/vulnerability-editor.js",
   "/manifest.webmanifest"
 ];
 const PREFIX = 'doorstep-shell-';

@@ -28,6 +28,8 @@ class Progress(msgspec.Struct, kw_only=True):
         affected: Households in the incident's scope (its buildings), not deleted.
         visited: Households with at least one visit for this incident.
         reached: Households where some visit's outcome was ``reached``.
+        not_home: Visited, never reached, the latest visit ``not_home``.
+        refused: Visited, never reached, the latest visit ``refused``.
         vulnerable: Households in scope with a vulnerability flag.
         vulnerable_reached: Of those, reached.
         needs_open: Households with open needs (``household_status.needs_open``, or the
@@ -47,6 +49,7 @@ class Progress(msgspec.Struct, kw_only=True):
     visited: int = 0
     reached: int = 0
     not_home: int = 0
+    refused: int = 0
     vulnerable: int = 0
     vulnerable_reached: int = 0
     needs_open: int = 0

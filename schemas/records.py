@@ -15,8 +15,10 @@ from schemas.types import MAX_LIST, Id, LongText, ShortText, Time
 __all__ = [
     "COLLECTIONS",
     "PERSONAL_FIELDS",
+    "SET_FIELDS",
     "Assignment",
     "Building",
+    "Check",
     "Community",
     "Delivery",
     "Household",
@@ -82,6 +84,9 @@ class Incident(Record):
     eta: Time | None = None
     restored_at: Time | None = None
     summary: LongText | None = None
+    #: A vulnerable household not reached this many hours after ``started_at`` goes on
+    #: the 需核实 list (server/checks.py; default 2 h).
+    check_after_hours: Annotated[int, Meta(ge=1, le=168)] | None = None
 
 
 class Update(Record):
@@ -98,6 +103,8 @@ class Visit(Record):
     outcome: Outcome | None = None
     needs: Annotated[list[Need], Meta(max_length=MAX_LIST)] | None = None
     note: LongText | None = None
+    #: Who recorded it, by name, so a second volunteer at the door sees "王五 22:53".
+    by: ShortText | None = None
 
 
 class Delivery(Record):
@@ -107,6 +114,8 @@ class Delivery(Record):
     qty: Annotated[int, Meta(ge=1, le=100)] | None = None
     at: Time | None = None
     status: DeliveryStatus | None = None
+    #: Who handed it over, by name (shown before a second heater goes to the same door).
+    by: ShortText | None = None
 
 
 class Repair(Record):
@@ -135,6 +144,19 @@ class Assignment(Record):
     active: bool | None = None
 
 
+class Check(Record):
+    """A coordinator's resolution of one 需核实 entry; id ``<incident>~<kind>~<household>``.
+
+    The entries themselves are derived from records by the server (server/checks.py);
+    only their resolution is a record.
+    """
+
+    resolved: bool | None = None
+    note: LongText | None = None
+    at: Time | None = None
+    by: ShortText | None = None
+
+
 #: Collection name → record Struct.
 COLLECTIONS: dict[str, type[Record]] = {
     "communities": Community,
@@ -147,10 +169,19 @@ COLLECTIONS: dict[str, type[Record]] = {
     "repairs": Repair,
     "household_status": HouseholdStatus,
     "assignments": Assignment,
+    "checks": Check,
 }
 
 #: Collections whose ids are built from their natural key: name → number of parts.
-DETERMINISTIC_IDS: dict[str, int] = {"household_status": 2, "assignments": 2}
+DETERMINISTIC_IDS: dict[str, int] = {"household_status": 2, "assignments": 2, "checks": 3}
+
+#: Set-valued fields, merged per element (sync/sets.py): collection → field names. Each
+#: element ``e`` of ``F`` is also writable alone as the boolean field ``F.e``.
+SET_FIELDS: dict[str, frozenset[str]] = {
+    "households": frozenset({"vulnerable"}),
+    "household_status": frozenset({"needs_open"}),
+    "incidents": frozenset({"buildings"}),
+}
 
 #: Fields that identify a person; only roles that need them may read them.
 PERSONAL_FIELDS: dict[str, frozenset[str]] = {

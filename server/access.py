@@ -16,8 +16,11 @@ Rules (docs/security.md has the table):
   everything about a household (visits, deliveries, household status, personal fields)
   only in ``H``, repairs only of ``I``, and only their own assignments.
 * Writes: a volunteer may write visits, deliveries and household status of households in
-  ``H``; repairs of incidents in ``I``; and incidents they reported themselves, in status
-  ``reported``, never ``eta``/``restored_at``/``buildings``. Nothing else. A coordinator
+  ``H``, and the ``vulnerable`` marks of households in ``H`` (the one household field the
+  door-knocking finds out); repairs of incidents in ``I``; and incidents they reported
+  themselves, in status ``reported``, never ``eta``/``restored_at``/``buildings``.
+  Nothing else. An element field ``F.e`` of a set field (sync/sets.py) is judged as a
+  write of ``F`` holding ``e``. A coordinator
   may write everything anchored in their community.
 * The **anchor** of a record is the field that places it in a scope (a visit's
   ``household``). A change is judged against every anchor value known for its record: the
@@ -31,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sync.sets import split
 from sync.validate import ForbiddenError
 
 __all__ = [
@@ -212,6 +216,10 @@ def may_write(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts: Fa
         return
     if scope.unlimited:
         return
+    element = split(coll, fld)
+    if element is not None:
+        # Adding or removing one element touches that element only: judge it as a list.
+        fld, value = element[0], [element[1]]
     if scope.volunteer:
         _volunteer(scope, coll, rid, fld, value, facts)
     else:
@@ -233,6 +241,12 @@ def _volunteer(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts: F
             )
     elif coll == "household_status":
         if _household_of(rid) not in (scope.households or ()):
+            _refuse(
+                "this household is outside your assigned buildings; "
+                "ask the coordinator to assign you the building"
+            )
+    elif coll == "households" and fld == "vulnerable":
+        if rid not in (scope.households or ()):
             _refuse(
                 "this household is outside your assigned buildings; "
                 "ask the coordinator to assign you the building"
@@ -277,8 +291,11 @@ def _coordinator(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts:
     elif coll == "household_status":
         if scope.households is not None and _household_of(rid) not in scope.households:
             _refuse(f"this household is {outside}")
-    elif coll in ("repairs", "updates") and not _all_in(facts.anchors, scope.incidents):
-        _refuse(f"this incident is {outside}")
+    elif coll in ("repairs", "updates", "checks"):
+        # A 需核实 resolution's incident is the first part of its id.
+        anchors = [rid.split("~", 1)[0]] if coll == "checks" else facts.anchors
+        if not _all_in(anchors, scope.incidents):
+            _refuse(f"this incident is {outside}")
 
 
 def _assignment(scope: Scope, rid: str, fld: str, value: Any) -> None:

@@ -6,15 +6,16 @@ import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
+from litestar.response import ServerSentEvent
 
 from schemas.enroll import EnrollRequest, EnrollResponse
 from schemas.sync import SyncResponse
 from server import exchange
-from server.db import Database, devices, people
+from server.db import Database, devices, people, scopes
 from server.db.devices import Device
 from server.errors import DoorstepError, RevokedError, UnauthorizedError, decode_body
 
-__all__ = ["current_device", "enroll", "healthz", "sync"]
+__all__ = ["current_device", "enroll", "healthz", "nudges", "sync"]
 
 _enroll_decoder = msgspec.json.Decoder(EnrollRequest)
 
@@ -87,3 +88,14 @@ async def sync(
 ) -> SyncResponse:
     """One round trip: push unsent changes, pull winners since the cursor."""
     return await exchange.sync(database, device, await request.body())
+
+
+@get("/api/v1/nudges")
+async def nudges(
+    request: Request, database: NamedDependency[Database], device: SkipValidation[Device]
+) -> ServerSentEvent:
+    """A phone's live nudges while online: ``changed`` when something it may read was
+    written by another device (docs/live.md). No data rides on it; the phone syncs."""
+    scope = await scopes.load_scope(database, device)
+    events = request.app.state.broker.volunteer_stream(device.node, scope)
+    return ServerSentEvent(events, headers={"Cache-Control": "no-cache, no-transform"})

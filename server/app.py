@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             api.healthz,
             api.enroll,
             api.sync,
+            api.nudges,
             *coord.ROUTES,
             *public.ROUTES,
             *auth.ROUTES,
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             backend="gzip",
             minimum_size=512,
             gzip_compress_level=6,
-            exclude=["/api/v1/events", "/api/v1/public/.*/events"],
+            exclude=["/api/v1/events", "/api/v1/nudges", "/api/v1/public/.*/events"],
         ),
         state=None,
     )

@@ -8,6 +8,7 @@ Until access control lands (issue 5) a coordinator is a device enrolled with the
 
 import io
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +18,10 @@ from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, SkipValidation
 from litestar.response import ServerSentEvent
 
+from schemas.checks import CheckItem
 from schemas.progress import Progress
 from schemas.records import COLLECTIONS
+from server.checks import derive_checks
 from server.db import Database, history, log, people, shares
 from server.db import quarantine as db_quarantine
 from server.db.devices import Device
@@ -28,6 +31,7 @@ from server.progress import derive
 
 __all__ = [
     "ROUTES",
+    "checks",
     "last_event_id",
     "live_stats",
     "progress",
@@ -83,6 +87,24 @@ def qr_svg(text: str) -> str:
         out, kind="svg", scale=6, border=2, xmldecl=False, nl=False, title="QR"
     )
     return out.getvalue().decode()
+
+
+@get("/api/v1/incidents/{incident:str}/checks")
+async def checks(
+    request: Request, incident: FromPath[str], device: SkipValidation[Device]
+) -> list[CheckItem]:
+    """The incident's 需核实 list, derived from the records now (server/checks.py)."""
+    require_coordinator(device)
+    live, _ = _live(request)
+    data = await log.incident_inputs(live, incident)
+    if data is None:
+        raise NotFoundError(f"no incident {incident[:100]!r}; check the link", code="no_incident")
+    # A coordinator limited to a community sees only their community's incidents (#5).
+    community = await people.community_of(request.app.state.database, device.person)
+    if community is not None and data.incident.get("community") != community:
+        raise NotFoundError(f"no incident {incident[:100]!r}; check the link", code="no_incident")
+    resolutions = await log.checks_of(live, incident)
+    return derive_checks(incident, data, resolutions, int(time.time() * 1000))
 
 
 @get("/api/v1/incidents/{incident:str}/progress")
@@ -219,4 +241,4 @@ async def live_stats(request: Request, device: SkipValidation[Device]) -> dict[s
     return {"tail": broker.last, "streams": broker.count()}
 
 
-ROUTES = [progress, share, stream, quarantine, resolve, record_history, live_stats]
+ROUTES = [checks, progress, share, stream, quarantine, resolve, record_history, live_stats]

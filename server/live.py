@@ -9,7 +9,11 @@ whose tailer polls ``history WHERE seq > last`` (cheap: a rowid range) and, per 
 2. works out which incidents the batch touched, derives their progress once, and, when it
    differs from the last one sent, encodes one ``progress`` frame for coordinators and one
    ``public`` frame for that incident's residents;
-3. offers the same bytes to every subscriber's bounded buffer. A subscriber whose buffer is
+3. for volunteers' phones, filters the batch once per distinct volunteer scope (one topic
+   per scope token, ``vol:<token>``) and offers each phone of that scope one ``changed``
+   nudge when a row it may read was written by another device. The nudge carries no data
+   at all: the phone answers it with an ordinary sync, which the server scopes as always;
+4. offers the same bytes to every subscriber's bounded buffer. A subscriber whose buffer is
    full is dropped: its stream ends and the client resumes with ``Last-Event-ID``.
 
 No query ever runs per subscriber per change. Each frame's SSE ``id`` is the sequence the
@@ -36,13 +40,17 @@ from server.db import log as db_log
 from server.db.log import LogRow
 from server.progress import derive, public_view
 
-__all__ = ["COORD", "SCOPED", "Broker", "Frame", "Subscriber", "frame"]
+__all__ = ["COORD", "NUDGE", "SCOPED", "VOL", "Broker", "Frame", "Subscriber", "frame"]
 
 log = logging.getLogger("doorstep.live")
 
 COORD = "coord"
 #: Topic prefix of coordinators limited to one community: ``coord:<community>``.
 SCOPED = "coord:"
+#: Topic prefix of volunteers' nudge streams: ``vol:<scope token>``.
+VOL = "vol:"
+#: The one frame a volunteer's phone is sent: "something you may read changed; sync".
+NUDGE = b"event: changed\ndata: {}\n\n"
 #: Changes per ``change`` frame (a big sync is split into several frames).
 CHUNK = 500
 #: Rows read per tailer step.
@@ -75,10 +83,12 @@ class Frame(ServerSentEventMessage):
 class Subscriber:
     """One open stream: a bounded buffer of frames and a wake-up event."""
 
-    __slots__ = ("buf", "dropped", "limit", "topic", "wake")
+    __slots__ = ("buf", "dropped", "limit", "node", "topic", "wake")
 
-    def __init__(self, topic: str, limit: int) -> None:
+    def __init__(self, topic: str, limit: int, node: str | None = None) -> None:
         self.topic = topic
+        #: The device behind a volunteer's nudge stream: its own writes do not nudge it.
+        self.node = node
         self.limit = limit
         #: (seq, frame, is_state): state frames (progress) are sent even when they carry
         #: the sequence the client resumed from, as they may be newer than its snapshot.
@@ -192,8 +202,8 @@ class Broker:
 
     # -- subscribers ----------------------------------------------------------------------
 
-    def subscribe(self, topic: str) -> Subscriber:
-        sub = Subscriber(topic, self.buffer)
+    def subscribe(self, topic: str, node: str | None = None) -> Subscriber:
+        sub = Subscriber(topic, self.buffer, node)
         self.subs.setdefault(topic, set()).add(sub)
         return sub
 
@@ -252,8 +262,24 @@ class Broker:
         # in its catch-up, as they were not offered to it.
         self.last = upto
         self._advanced.set()
+        await self._nudge_volunteers(rows)
         self._dirty |= await db_log.incidents_touched(self.live, rows)
         return len(rows)
+
+    async def _nudge_volunteers(self, rows: list[LogRow]) -> None:
+        """One ``changed`` nudge per volunteer phone that may read a row of this batch
+        written by another device; one visibility query per distinct scope."""
+        for topic in [t for t, s in self.subs.items() if s and t.startswith(VOL)]:
+            scope = self._scopes.get(topic)
+            if scope is None:
+                continue
+            kept = await self._visible(scope, rows)
+            if not kept:
+                continue
+            writers = {hlc[-16:] for *_, hlc in kept}
+            for sub in tuple(self.subs.get(topic, ())):
+                if writers - {sub.node}:
+                    sub.offer(kept[-1][0], NUDGE, True)
 
     async def _filter_scoped(self, rows: list[LogRow]) -> dict[str, list[LogRow]]:
         """The batch filtered once per community topic that has subscribers (loops until
@@ -418,6 +444,27 @@ class Broker:
                 yield raw
         finally:
             self.unsubscribe(sub)
+
+    async def volunteer_stream(self, node: str, scope: Any) -> AsyncIterator[Frame]:
+        """Nudges for one phone: ``changed`` whenever a record in ``scope`` is written by
+        another device. Never a record, a count or an id: the phone syncs to learn more.
+
+        The scope is the one the device had when it connected; the phone reconnects when
+        a sync answer brings a new scope token.
+        """
+        topic = VOL + scope.token
+        self._scopes[topic] = scope
+        sub = self.subscribe(topic, node)
+        try:
+            yield Frame(f"retry: {self.retry_ms}\n\n".encode())
+            # Whatever happened before the stream opened: sync once now.
+            yield Frame(NUDGE)
+            async for raw in self._drain(sub, -1):
+                yield raw
+        finally:
+            self.unsubscribe(sub)
+            if not self.subs.get(topic):
+                self._scopes.pop(topic, None)
 
     async def public_stream(self, incident: str, last_id: int | None) -> AsyncIterator[Frame]:
         """The residents' view of one incident, resuming after ``last_id``."""

@@ -9,7 +9,10 @@ Rules, in the order a coordinator would ask about them:
 * a record whose ``_deleted`` is true does not exist;
 * affected = households whose ``building`` is in the incident's ``buildings``;
 * visited = households with a visit for this incident; reached = some visit ``reached``;
-  not_home = visited, never reached, and the latest visit ``not_home``;
+  not_home = visited, never reached, and the latest visit ``not_home``; refused likewise
+  with ``refused``;
+* vulnerable = households whose folded ``vulnerable`` set (sync/sets.py: element marks
+  made on phones and whole lists alike) is not empty;
 * open needs of a household = its ``household_status.needs_open`` when that field was
   ever written, else the needs of its latest visit (by ``at``, then id), minus ``heater``
   when a heater is out with it;
@@ -92,6 +95,8 @@ def derive(incident_id: str, data: IncidentInputs) -> Progress:
                 p.vulnerable_reached += vulnerable
             elif visits[-1][1].get("outcome") == "not_home":
                 p.not_home += 1
+            elif visits[-1][1].get("outcome") == "refused":
+                p.refused += 1
         st = statuses.get(prefix + hid, {})
         if "needs_open" in st:
             open_needs = st["needs_open"] if isinstance(st["needs_open"], list) else []

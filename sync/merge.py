@@ -21,6 +21,10 @@ Deletion is the field ``_deleted``: a record whose ``_deleted`` winner is ``True
 out of :func:`records`, and a later ``_deleted = False`` brings it back with all its
 other winning fields, because deleting never discards them.
 
+Set-valued fields (``needs_open``, ``vulnerable``, ``buildings``) are merged per element
+through element fields such as ``needs_open.water``, each itself last-writer-wins;
+:func:`records` folds them into the list (the rule is in sync/sets.py).
+
 A change is anything with ``coll``, ``id``, ``field``, ``value`` and ``hlc`` as attributes
 (the :class:`Change` below, or the wire Struct in schemas/) or as mapping keys. The state
 keeps the objects it was given.
@@ -31,6 +35,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from sync.sets import fold
 
 __all__ = [
     "Change",
@@ -151,10 +157,14 @@ def records(state: Mapping[Key, Any]) -> dict[RecordKey, dict[str, Any]]:
 
     Returns:
         Map from ``(coll, id)`` to ``{field: value}`` with every winning field, including
-        ``_deleted`` when its winner is False; records whose ``_deleted`` winner is
-        ``True`` are left out.
+        ``_deleted`` when its winner is False, and set fields folded from their element
+        fields (sync/sets.py); records whose ``_deleted`` winner is ``True`` are left out.
     """
-    folded: dict[RecordKey, dict[str, Any]] = {}
+    stamped: dict[RecordKey, dict[str, tuple[str, Any]]] = {}
     for (coll, record_id, field), change in state.items():
-        folded.setdefault((coll, record_id), {})[field] = _get(change, "value")
+        stamped.setdefault((coll, record_id), {})[field] = (
+            _get(change, "hlc"),
+            _get(change, "value"),
+        )
+    folded = {key: fold(key[0], fields) for key, fields in stamped.items()}
     return {key: fields for key, fields in folded.items() if fields.get("_deleted") is not True}

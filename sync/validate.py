@@ -6,7 +6,9 @@ Algorithm: a change is accepted for merging only if
   2. its id matches ``schemas.types.ID`` and, for collections with deterministic ids,
      has exactly the required number of ``~``-joined parts;
   3. its value converts to the field's declared type (enumerations, list members and
-     lengths, string lengths, integer ranges; null clears a field);
+     lengths, string lengths, integer ranges; null clears a field); an element field
+     ``F.e`` of a set field ``F`` (sync/sets.py) needs ``e`` to be a valid member of ``F``
+     and a boolean (or null) value;
   4. its stamp parses as a 46-character HLC, carries the writer's own node, and is not
      more than ``max_ahead`` ms past the server's clock.
 Each check that fails raises its own ``ChangeRejectedError`` subclass, whose ``code`` is
@@ -15,15 +17,19 @@ change never blocks the rest of a batch.
 """
 
 import re
+import typing
 from typing import Any
 
 import msgspec
 
-from schemas.records import COLLECTIONS, DETERMINISTIC_IDS
+from schemas.records import COLLECTIONS, DETERMINISTIC_IDS, SET_FIELDS
 from schemas.types import ID
 from sync.clock import MAX_DRIFT_MS, ClockError, parse
+from sync.sets import split
 
 __all__ = [
+    "ELEMENT_TYPES",
+    "ELEMENT_VALUE",
     "FIELD_DECODERS",
     "FIELD_TYPES",
     "ChangeRejectedError",
@@ -54,6 +60,28 @@ FIELD_DECODERS: dict[str, dict[str, msgspec.json.Decoder]] = {
     coll: {name: msgspec.json.Decoder(kind) for name, kind in fields.items()}
     for coll, fields in FIELD_TYPES.items()
 }
+
+
+def _member_type(kind: Any) -> Any:
+    """``X`` from ``Annotated[list[X], ...] | None``."""
+    for arg in typing.get_args(kind):
+        origin = typing.get_origin(arg)
+        if origin is typing.Annotated:
+            arg = typing.get_args(arg)[0]
+            origin = typing.get_origin(arg)
+        if origin is list:
+            return typing.get_args(arg)[0]
+    raise TypeError(f"not a list type: {kind!r}")
+
+
+#: collection → set field → the type each of its elements must convert to.
+ELEMENT_TYPES: dict[str, dict[str, Any]] = {
+    coll: {name: _member_type(FIELD_TYPES[coll][name]) for name in names}
+    for coll, names in SET_FIELDS.items()
+}
+#: The value of an element field: in (true) or out (false; null reads as out).
+ELEMENT_VALUE = bool | None
+_ELEMENT_DECODER = msgspec.json.Decoder(ELEMENT_VALUE)
 
 
 class ChangeRejectedError(Exception):
@@ -121,9 +149,10 @@ def check_change_json(coll: str, id: str, field: str, value: bytes | msgspec.Raw
     Raises:
         UnknownCollectionError, InvalidIdError, UnknownFieldError, InvalidValueError.
     """
-    _check_target(coll, id, field)
+    kind = _check_target(coll, id, field)
+    decoder = _ELEMENT_DECODER if kind is ELEMENT_VALUE else FIELD_DECODERS[coll][field]
     try:
-        FIELD_DECODERS[coll][field].decode(value)
+        decoder.decode(value)
     except msgspec.ValidationError as exc:
         raise InvalidValueError(f"{coll}.{field}: {exc}") from None
 
@@ -146,7 +175,18 @@ def _check_target(coll: str, id: str, field: str) -> Any:
         raise InvalidIdError(f"{coll} id must not contain '~'")
     kind = fields.get(field)
     if kind is None:
-        raise UnknownFieldError(f"{coll} has no field {field[:40]!r}")
+        parts = split(coll, field)
+        if parts is None:
+            raise UnknownFieldError(f"{coll} has no field {field[:40]!r}")
+        base, element = parts
+        try:
+            msgspec.convert(element, ELEMENT_TYPES[coll][base])
+        except msgspec.ValidationError:
+            raise UnknownFieldError(
+                f"{coll}.{base} has no element {element[:40]!r}; an element field is "
+                f"{base}.<member>, e.g. one of {coll}.{base}'s allowed values"
+            ) from None
+        return ELEMENT_VALUE
     return kind
 
 

@@ -194,6 +194,7 @@ class LiveServer:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
+        self.stop()  # a slow start must not leave a server running after the test
         raise RuntimeError("server did not start in 60 s")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:

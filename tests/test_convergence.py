@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 
 from server.admin import create_invite
 from sync import clock
-from sync.merge import apply, merge
+from sync.merge import apply, merge, records
 
 _example = itertools.count()
 NODES_PER_EXAMPLE = 3
@@ -19,6 +19,9 @@ FIELDS = [
     ("visits", "note", ["", "门口有积水", "独居老人", "已送电暖气"]),
     ("household_status", "needs_open", [[], ["heater"], ["water", "medical"]]),
     ("household_status", "restored", [True, False]),
+    # Set field written per element (#11): adds and removals from several phones.
+    ("household_status", "needs_open.water", [True, False, None]),
+    ("household_status", "needs_open.medical", [True, False]),
 ]
 
 
@@ -67,7 +70,7 @@ writes_st = st.lists(
     st.tuples(
         st.integers(0, NODES_PER_EXAMPLE - 1),
         st.integers(0, 2),
-        st.integers(0, 3),
+        st.integers(0, len(FIELDS) - 1),
         st.integers(0, 3),
         st.integers(-5, 50),
     ),
@@ -140,6 +143,7 @@ def test_replicas_converge_through_the_server(shared_client, writes, fates, batc
         r.pull_all()
         mine = {k: v for k, v in r.state.items() if k[1].startswith(f"e{ex}")}
         assert mine == reference
+        assert records(mine) == records(reference)  # the folded needs lists too
     observer = new_replica(shared_client)
     observer.pull_all()
     seen = {k: v for k, v in observer.state.items() if k[1].startswith(f"e{ex}")}

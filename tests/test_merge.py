@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from schemas.records import SET_FIELDS
 from sync.merge import Change, Key, apply, key_of, merge, records, winners_equal
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "merge.json").read_text(encoding="utf-8"))
@@ -72,12 +73,30 @@ def test_merge_vectors_cover_the_promised_cases() -> None:
     assert "_deleted" in fields
     assert None in values
     assert any(isinstance(v, list) for v in values)
+    # Set fields: element adds and removals, and whole lists from old phones, per set field.
+    for coll, names in SET_FIELDS.items():
+        for name in names:
+            written = {ch["field"] for c in VECTORS for ch in c["changes"] if ch["coll"] == coll}
+            assert name in written or any(f.startswith(name + ".") for f in written), name
+            assert any(f.startswith(name + ".") for f in written), name
+    elements = [ch for c in VECTORS for ch in c["changes"] if "." in ch["field"]]
+    assert {True, False, None} <= {ch["value"] for ch in elements}
 
 
 # --- Hypothesis: changes with unique stamps, as the protocol guarantees -------------------
 
 NODES = ["0123456789abcdef", "9f3a2b1c4d5e6f70", "fedcba9876543210"]
-FIELDS = ["outcome", "note", "needs", "_deleted"]
+# household_status.needs_open is a set field: its element fields merge per element and
+# records() folds them (sync/sets.py), so the laws below cover the fold as well.
+FIELDS = [
+    "outcome",
+    "note",
+    "needs",
+    "_deleted",
+    "needs_open",
+    "needs_open.water",
+    "needs_open.heater",
+]
 
 
 @st.composite
@@ -240,3 +259,50 @@ def test_winners_equal_compares_keys_stamps_and_values() -> None:
     assert not winners_equal(base, {("v", "a", "f"): Change("v", "a", "f", 2, STAMP_1)})
     assert not winners_equal(base, {("v", "a", "g"): Change("v", "a", "g", 1, STAMP_1)})
     assert not winners_equal(base, {})
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["heater", "water", "medical", "food", "other"]),
+            st.sampled_from(NODES),
+            st.integers(0, 999),
+        ),
+        max_size=12,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_concurrent_element_adds_are_all_kept(
+    adds: list[tuple[str, str, int]], rng: random.Random
+) -> None:
+    changes = {
+        f"2026-11-22T14:05:15.{ms:03d}Z-0000-{node}": Change(
+            "household_status",
+            "i~h",
+            f"needs_open.{need}",
+            True,
+            f"2026-11-22T14:05:15.{ms:03d}Z-0000-{node}",
+        )
+        for need, node, ms in adds
+    }
+    order = list(changes.values())
+    rng.shuffle(order)
+    folded = records(merge({}, order)).get(("household_status", "i~h"), {})
+    # One stamp, one change (a reused stamp is dropped above, as the protocol requires).
+    added = {c.field.split(".", 1)[1] for c in changes.values()}
+    assert sorted(folded.get("needs_open", [])) == sorted(added)
+
+
+@given(change_sets(), st.sampled_from(["heater", "water"]), st.randoms(use_true_random=False))
+def test_a_removal_removes_only_its_own_element(
+    changes: list[Change], need: str, rng: random.Random
+) -> None:
+    changes = [c for c in changes if c.field != "_deleted"]
+    before = records(merge({}, changes)).get(("household_status", "r1"), {})
+    later = "2026-11-22T14:05:16.000Z-0000-0123456789abcdef"
+    removal = Change("household_status", "r1", f"needs_open.{need}", False, later)
+    order = [*changes, removal]
+    rng.shuffle(order)
+    after = records(merge({}, order)).get(("household_status", "r1"), {})
+    old = before.get("needs_open") if isinstance(before.get("needs_open"), list) else []
+    assert after["needs_open"] == [n for n in old if n != need]

@@ -196,3 +196,57 @@ def test_small_incidents_show_residents_no_counts(n: int, shown: bool) -> None:
     pub = public_view(derive("i", _inputs(n)), None)
     counts = (pub.affected, pub.visited, pub.restored)
     assert counts == ((n, n, 0) if shown else (None, None, None))
+
+
+def test_set_fields_written_per_element_count_in_progress(client, world: World) -> None:
+    """#11: two volunteers' needs both count; a vulnerable mark made by a volunteer counts
+    at once; a refused door has its own counter; an incident's scope grows by element."""
+    w = world
+    homes = build(w)
+    b1, b2, _ = homes.values()
+    building1, _, building3 = homes
+    # Two volunteers assigned to building 1, each writing from their own phone.
+    vols = [enroll(client, client.db_path, name=n) for n in ("志愿者甲", "志愿者乙")]
+    for v in vols:
+        w.put(
+            "assignments",
+            f"{v.person}~{building1}",
+            person=v.person,
+            building=building1,
+            active=True,
+        )
+    a, b = (World(v) for v in vols)
+    status = f"{INC}~{b1[1]}"
+    a.put("household_status", status, **{"needs_open.water": True})
+    b.put("household_status", status, **{"needs_open.medical": True})
+    p = w.progress()
+    assert p["needs_open"] == 1 and p["needs"] == {"medical": 1, "water": 1}
+    # Household b1[1] was not vulnerable; a volunteer marks it, and it is reached.
+    before = p["vulnerable"]
+    a.put("households", b1[1], **{"vulnerable.empty_nest": True})
+    visit(b, b1[1], "reached", "2026-11-22T15:00:00Z")
+    p = w.progress()
+    assert p["vulnerable"] == before + 1 and p["vulnerable_reached"] == 1
+    # A household outside the volunteer's buildings cannot be marked.
+    r = a.phone.sync(
+        [
+            {
+                "coll": "households",
+                "id": b2[1],
+                "field": "vulnerable.infant",
+                "value": True,
+                "hlc": a.stamp(),
+            }
+        ]
+    )
+    assert [x["error"] for x in r.json()["rejected"]] == ["forbidden"]
+    # Refused: visited, never reached, latest refused; not counted as reached.
+    visit(b, b1[2], "refused", "2026-11-22T15:01:00Z")
+    p = w.progress()
+    assert p["refused"] == 1 and p["reached"] == 1 and p["visited"] == 2
+    # The coordinator adds building 3 to the scope by element: 10 more households.
+    w.put("incidents", INC, **{f"buildings.{building3}": True})
+    assert w.progress()["affected"] == 30
+    # A removal on one element takes one need out, the other stays.
+    a.put("household_status", status, **{"needs_open.water": False})
+    assert w.progress()["needs"] == {"medical": 1}

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from conftest import run_cli
 
-pytestmark = pytest.mark.browser
+from sync.sets import fold
 
+pytestmark = pytest.mark.browser
 
 SHOTS = Path("/tmp/doorstep-e2e")
 SHOTS.mkdir(exist_ok=True)
@@ -149,8 +150,11 @@ def assign_to_heating_incident(server: Any, person: str) -> None:
 
 
 def server_values(server: Any, coll: str, ident: str) -> dict[str, Any]:
-    rows = server.query("SELECT field, value FROM winners WHERE coll = ? AND id = ?", (coll, ident))
-    return {f: json.loads(v) for f, v in rows}
+    """One record as the server holds it, set fields folded (sync/sets.py)."""
+    rows = server.query(
+        "SELECT field, hlc, value FROM winners WHERE coll = ? AND id = ?", (coll, ident)
+    )
+    return fold(coll, {f: (h, json.loads(v)) for f, h, v in rows})
 
 
 def test_stairwell_offline_entries_survive_reload_and_upload(
@@ -193,12 +197,11 @@ def test_stairwell_offline_entries_survive_reload_and_upload(
     page.locator("input[name=place]").fill("55号院暖井")
     page.locator("textarea[name=description]").fill("更换一段供暖主管道")
     page.get_by_role("button", name="记录").click()
-    # Only the repair this test recorded: the demo has repairs of its own, open or working
-    # depending on the hour it was generated.
-    mine = page.locator("li.repair", has_text="55号院暖井")
-    mine.wait_for()
-    mine.get_by_role("button", name="开始抢修").click()
-    page.locator('li.repair[data-status="working"]', has_text="55号院暖井").wait_for()
+    page.locator("li.repair", has_text="55号院暖井").wait_for()
+    # The demo holds repairs of its own (one may be 抢修中 at this hour): only ours counts.
+    ours = page.locator("li.repair", has_text="更换一段供暖主管道")
+    ours.get_by_role("button", name="开始抢修").click()
+    page.locator('li.repair[data-status="working"]', has_text="更换一段供暖主管道").wait_for()
     phone.shot("04-repairs-offline")
     # A burst pipe found on the way out: reported from the field, offline.
     phone.go("#/report")
@@ -216,11 +219,11 @@ def test_stairwell_offline_entries_survive_reload_and_upload(
     pending_before = len({(c["coll"], c["id"]) for c in outbox})
     # 3 visits, 1 delivery, 1 repair, 1 household_status (needs found, then met), 1 incident.
     assert pending_before == 7
-    phone.wait_status(f"{pending_before} 条待上传")
+    phone.wait_status(f"3 户待上传（{pending_before} 条记录）")
 
     # Reload with no network: the shell comes from the service worker, data from IndexedDB.
     page.reload()
-    phone.wait_status(f"{pending_before} 条待上传")
+    phone.wait_status(f"3 户待上传（{pending_before} 条记录）")
     assert "离线" in phone.status()
     incident = heating_incident(live_server)
     assert page.locator(".incident-card", has_text="56号院2号楼北侧").is_visible()
@@ -238,7 +241,8 @@ def test_stairwell_offline_entries_survive_reload_and_upload(
     )
     by_coll = dict(rows)
     assert sum(by_coll.values()) == len(outbox)
-    assert by_coll["visits"] == 15 and by_coll["deliveries"] == 6 and by_coll["repairs"] >= 6
+    # Each visit and delivery also carries `by`, the volunteer's name (#11).
+    assert by_coll["visits"] == 18 and by_coll["deliveries"] == 7 and by_coll["repairs"] >= 6
     outcomes = live_server.query(
         "SELECT w2.value, w.value FROM winners w"
         " JOIN winners w2 ON w2.coll = w.coll AND w2.id = w.id"
@@ -288,11 +292,22 @@ def test_two_phones_editing_one_household_offline_converge(browser: Any, live_se
     a.sync_now()
     key = lambda field: ["household_status", f"{incident}~{household}", field]  # noqa: E731
     server = server_values(live_server, "household_status", f"{incident}~{household}")
-    for field in ("needs_open", "restored"):
+    # Both needs kept (#11): each phone wrote only the element it turned on.
+    assert sorted(server["needs_open"]) == ["medical", "water"]
+    for field in ("needs_open.water", "needs_open.medical", "restored"):
         on_a, on_b = a.idb("fields", key(field)), b.idb("fields", key(field))
         assert on_a == on_b, field
-        assert on_a["value"] == server[field]
     assert server["restored"] is True
+    status_id = f"{incident}~{household}"
+    for phone in (a, b):
+        shown = phone.page.evaluate(
+            "id => import('/js/shared/context.js').then(m =>"
+            " m.ctx.store.replica.get('household_status', id).needs_open)",
+            status_id,
+        )
+        assert sorted(shown) == ["medical", "water"]
+    a.page.locator(".state-banner", has_text="饮水").wait_for()
+    a.page.locator(".state-banner", has_text="就医").wait_for()
     # One record, not two: the deterministic id made both phones edit the same one.
     assert live_server.query(
         "SELECT count(DISTINCT id) FROM winners WHERE coll = 'household_status' AND id LIKE ?",
@@ -393,7 +408,7 @@ def test_a_revoked_phone_wipes_personal_data_keeps_unsent_entries_and_asks_to_en
     phone.open_heating_incident()
     page.locator(".tile.t-none").first.click()
     page.locator('[data-outcome="refused"]').click()
-    page.locator(".state-banner.t-reached").wait_for()
+    page.locator(".state-banner.t-refused").wait_for()
     run_cli("revoke", "--db", live_server.db_path, phone.node)
     phone.offline(False)
     page.locator(".enroll").wait_for(timeout=30_000)

@@ -3,6 +3,7 @@
 import { ctx } from './shared/context.js';
 import { IdbStore } from './sync/idb-store.js';
 import { SyncLoop } from './sync/loop.js';
+import { NudgeStream } from './sync/nudge.js';
 import { sync as syncRequest, NetworkError } from './shared/api.js';
 import { handleError, toast } from './shared/toast.js';
 import { t, onLangChange, getLang } from './shared/i18n.js';
@@ -26,9 +27,10 @@ let current = null;
 async function refreshStatus() {
   const { store } = ctx;
   if (!store) return;
-  const [pending, rejected] = await Promise.all([store.pendingRecords(), store.rejectedCount()]);
+  const [{ doors, records: pending }, rejected] = await Promise.all([store.pendingSummary(), store.rejectedCount()]);
   ctx.counts = { pending, rejected };
   renderStatusLine(statusEl, {
+    name: store.meta.auth?.name, doors,
     online: navigator.onLine, phase: ctx.syncState?.phase, pending, rejected, lastSync: store.meta.lastSync,
     pulled: ctx.syncState?.phase === 'syncing' ? ctx.pulled : 0,
   });
@@ -73,6 +75,7 @@ function startSync() {
       if (summary.rejected) toast(t('status.rejected', { n: summary.rejected }), { kind: 'error', ms: 6000 });
     },
     onAuthLost: async (err) => {
+      ctx.nudges?.stop();
       if (err.revoked) await store.wipe();
       toast(err.revoked ? t('enroll.revoked') : t('error.auth'), { kind: 'error', ms: 10000 });
       go('/enroll');
@@ -80,6 +83,11 @@ function startSync() {
   });
   ctx.loop = loop;
   loop.start();
+  // Live while online: another phone's entry in my buildings triggers a sync at once.
+  ctx.nudges?.stop();
+  ctx.nudges = new NudgeStream({ token: () => store.meta.auth?.token, onNudge: () => loop.trigger('nudge') });
+  ctx.nudgeScope = store.meta.scope;
+  if (navigator.onLine) ctx.nudges.restart();
 }
 
 async function persistStorage() {
@@ -106,7 +114,12 @@ async function main() {
     requestAnimationFrame(() => { pendingRedraw = false; redraw(); });
   });
   ctx.redraw = redraw;
-  store.onChange(() => { refreshStatus(); if (location.hash === '#/settings') redraw(); });
+  store.onChange(() => {
+    refreshStatus();
+    if (location.hash === '#/settings') redraw();
+    // The server scopes the stream when it opens: a new scope (an assignment) reconnects it.
+    if (ctx.nudges && store.meta.scope !== ctx.nudgeScope) { ctx.nudgeScope = store.meta.scope; if (navigator.onLine) ctx.nudges.restart(); }
+  });
   let nudge = null;
   ctx.afterWrite = () => {
     clearTimeout(nudge);
@@ -114,8 +127,8 @@ async function main() {
     requestBackgroundSync();
   };
   ctx.onEnrolled = () => { startSync(); go('/'); };
-  window.addEventListener('online', () => { refreshStatus(); ctx.loop?.trigger('online'); });
-  window.addEventListener('offline', refreshStatus);
+  window.addEventListener('online', () => { refreshStatus(); ctx.loop?.trigger('online'); ctx.nudges?.restart(); });
+  window.addEventListener('offline', () => { refreshStatus(); ctx.nudges?.stop(); });
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') ctx.loop?.trigger('visible'); });
   onLangChange(() => { document.title = t('app.name'); refreshStatus(); redraw(); });
   document.title = t('app.name');

@@ -4,19 +4,19 @@ import json
 from typing import Any
 
 from server.db.core import Database
+from server.db.log import fold_rows
 
 __all__ = ["tables"]
 
 
 async def _records(db: Database, coll: str, ids: list[str] | None = None) -> dict:
-    sql = "SELECT id, field, value FROM winners WHERE coll = ?"
+    sql = "SELECT id, field, value, hlc FROM winners WHERE coll = ?"
     args: list[Any] = [coll]
     if ids is not None:
         sql += " AND id IN (SELECT value FROM json_each(?))"
         args.append(json.dumps(ids))
-    out: dict[str, dict[str, Any]] = {}
-    for rid, fld, value in await db.read(sql, args, live=True):
-        out.setdefault(rid, {})[fld] = json.loads(value)
+    # Set fields (needs_open, vulnerable, buildings) folded from their elements.
+    out = fold_rows(coll, await db.read(sql, args, live=True))
     return {k: v for k, v in out.items() if v.get("_deleted") is not True}
 
 

@@ -12,12 +12,16 @@ from typing import Any
 import msgspec
 
 from server.db.core import Conn, Database
+from sync.sets import fold
 
 __all__ = [
     "IncidentInputs",
     "LogRow",
     "active_incidents",
+    "checks_of",
+    "fold_rows",
     "incident_inputs",
+    "incident_scopes",
     "incidents_touched",
     "max_seq",
     "tail",
@@ -32,15 +36,16 @@ _decode = msgspec.json.decode
 _INCIDENT_CHILDREN = ("visits", "deliveries", "updates", "repairs")
 
 _FIELDS_OF = """
-SELECT w.id, w.field, w.value FROM winners w
+SELECT w.id, w.field, w.value, w.hlc FROM winners w
 WHERE w.coll = ? AND w.field IN ({fields}) AND w.id IN (
     SELECT r.id FROM winners r WHERE r.coll = ? AND r.field = ? AND r.value = json_quote(?)
 )
 """
 
 _HOUSEHOLDS_IN = """
-SELECT w.id, w.field, w.value FROM winners w
-WHERE w.coll = 'households' AND w.field IN ('building', 'unit', 'vulnerable', '_deleted')
+SELECT w.id, w.field, w.value, w.hlc FROM winners w
+WHERE w.coll = 'households'
+AND (w.field IN ('building', 'unit', 'vulnerable', '_deleted') OR w.field LIKE 'vulnerable.%')
 AND w.id IN (
     SELECT r.id FROM winners r
     WHERE r.coll = 'households' AND r.field = 'building'
@@ -62,11 +67,43 @@ class IncidentInputs:
     updates: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _fold(rows: Iterable[sqlite3.Row | tuple]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for rid, fld, value in rows:
-        out.setdefault(rid, {})[fld] = _decode(value)
-    return out
+def fold_rows(coll: str, rows: Iterable[sqlite3.Row | tuple]) -> dict[str, dict[str, Any]]:
+    """``(id, field, value, hlc)`` rows → records, set fields folded (sync/sets.py)."""
+    stamped: dict[str, dict[str, tuple[str, Any]]] = {}
+    for rid, fld, value, hlc in rows:
+        stamped.setdefault(rid, {})[fld] = (hlc, _decode(value))
+    return {rid: fold(coll, fields) for rid, fields in stamped.items()}
+
+
+def _scopes(rows: Iterable[sqlite3.Row | tuple]) -> dict[str, list[str]]:
+    return {
+        rid: [b for b in rec.get("buildings") or () if isinstance(b, str)]
+        for rid, rec in fold_rows("incidents", rows).items()
+    }
+
+
+async def incident_scopes(db: Database, *, live: bool = False) -> dict[str, list[str]]:
+    """Every incident's ``buildings``: the list and its element fields, folded."""
+    return _scopes(
+        await db.read(
+            "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' "
+            "AND (field = 'buildings' OR field LIKE 'buildings.%')",
+            (),
+            live=live,
+        )
+    )
+
+
+async def checks_of(db: Database, incident: str) -> dict[str, dict[str, Any]]:
+    """The 需核实 resolution records of one incident (ids ``<incident>~…``)."""
+    return fold_rows(
+        "checks",
+        await _all(
+            db,
+            "SELECT id, field, value, hlc FROM winners WHERE coll = 'checks' AND id > ? AND id < ?",
+            (incident + "~", incident + "~\U0010ffff"),
+        ),
+    )
 
 
 async def _all(db: Database, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
@@ -135,11 +172,8 @@ async def incidents_touched(db: Database, rows: Sequence[LogRow]) -> set[str]:
                 buildings.add(b)
     if buildings:
         # A household moved in or out of scope: every incident holding the building.
-        for iid, v in await _all(
-            db, "SELECT id, value FROM winners WHERE coll = 'incidents' AND field = 'buildings'"
-        ):
-            scope = _decode(v)
-            if isinstance(scope, list) and buildings.intersection(scope):
+        for iid, scope in (await incident_scopes(db, live=True)).items():
+            if buildings.intersection(scope):
                 touched.add(iid)
     return touched
 
@@ -165,44 +199,52 @@ async def incident_inputs(db: Database, incident: str) -> IncidentInputs | None:
                 return list(await cur.fetchall())
 
         inc_rows = await q(
-            "SELECT field, value FROM winners WHERE coll = 'incidents' AND id = ?",
+            "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' AND id = ?",
             (incident,),
         )
         if not inc_rows:
             return None
         ((seq,),) = await q("SELECT coalesce(max(seq), 0) FROM history", ())
-        inc = {f: _decode(v) for f, v in inc_rows}
+        inc = fold_rows("incidents", inc_rows)[incident]
         scope = inc.get("buildings")
         scope = [b for b in scope if isinstance(b, str)] if isinstance(scope, list) else []
         out = IncidentInputs(seq=int(seq), incident=inc)
-        out.households = _fold(await q(_HOUSEHOLDS_IN, (msgspec.json.encode(scope).decode(),)))
+        out.households = fold_rows(
+            "households", await q(_HOUSEHOLDS_IN, (msgspec.json.encode(scope).decode(),))
+        )
 
-        out.visits = _fold(
+        out.visits = fold_rows(
+            "visits",
             await q(
-                _FIELDS_OF.format(fields="'household', 'outcome', 'at', 'needs', '_deleted'"),
+                _FIELDS_OF.format(fields="'household', 'outcome', 'at', 'needs', 'by', '_deleted'"),
                 ("visits", "visits", "incident", incident),
-            )
+            ),
         )
-        out.deliveries = _fold(
+        out.deliveries = fold_rows(
+            "deliveries",
             await q(
-                _FIELDS_OF.format(fields="'household', 'item', 'qty', 'status', '_deleted'"),
+                _FIELDS_OF.format(
+                    fields="'household', 'item', 'qty', 'status', 'at', 'by', '_deleted'"
+                ),
                 ("deliveries", "deliveries", "incident", incident),
-            )
+            ),
         )
-        out.updates = _fold(
+        out.updates = fold_rows(
+            "updates",
             await q(
                 _FIELDS_OF.format(fields="'at', 'text', 'public', '_deleted'"),
                 ("updates", "updates", "incident", incident),
-            )
+            ),
         )
         # Deterministic ids "<incident>~<household>": a primary-key range.
-        out.statuses = _fold(
+        out.statuses = fold_rows(
+            "household_status",
             await q(
-                "SELECT id, field, value FROM winners WHERE coll = 'household_status'"
-                " AND id > ? AND id < ? AND field IN ('needs_open', 'restored',"
-                " '_deleted')",
+                "SELECT id, field, value, hlc FROM winners WHERE coll = 'household_status'"
+                " AND id > ? AND id < ? AND (field IN ('needs_open', 'restored', '_deleted')"
+                " OR field LIKE 'needs_open.%')",
                 (incident + "~", incident + "~\U0010ffff"),
-            )
+            ),
         )
         return out
 

@@ -15,6 +15,7 @@ from server.db import changes
 from server.db.changes import Incoming, WinnerRow
 from server.db.core import Database
 from server.db.devices import Device
+from server.db.log import incident_scopes
 from sync.validate import ForbiddenError
 
 __all__ = [
@@ -94,12 +95,8 @@ async def load_scope(db: Database, device: Device) -> Scope:
         assignments: dict[str, dict[str, Any]] = {}
         for rid, fld, value in rows:
             assignments.setdefault(rid, {})[fld] = _value(value)
-        incs = await db.read(
-            "SELECT id, value FROM winners WHERE coll = 'incidents' AND field = 'buildings'"
-        )
-        incident_buildings = {
-            rid: [b for b in (_value(v) or ()) if isinstance(b, str)] for rid, v in incs
-        }
+        # Set field: the list and its element fields, folded (sync/sets.py).
+        incident_buildings = await incident_scopes(db)
         grant = read_scope(
             person, role, assignments=assignments, incident_buildings=incident_buildings
         )
@@ -158,7 +155,9 @@ def pull_filter(scope: Scope) -> tuple[str, list[Any]] | None:
     else:
         parts.append(f"(coll = 'updates' AND {anchor('incident')} IN {in_hq})")
         parts.append(f"(coll = 'assignments' AND substr(id, instr(id, '~') + 1) IN {in_h})")
-        args += [i, _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))]
+        # 需核实 resolutions (#11): coordinators of the incident only.
+        parts.append(f"(coll = 'checks' AND substr(id, 1, instr(id, '~') - 1) IN {in_h})")
+        args += [i, _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset())), i]
     return "(" + " OR ".join(parts) + ")", args
 
 

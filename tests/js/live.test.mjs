@@ -44,3 +44,10 @@ test('digest leaves out counts the server withheld for a small incident', () => 
   const text = digest({ kind: 'leak', title: '楼道漏水', status: 'restored', affected: null, restored: null, updates: [] }, 'u', 'zh-CN');
   assert.doesNotMatch(text, /户/);
 });
+
+test('a nudge stream frame is recognised whole, and a half frame waits for the rest', async () => {
+  const { scanNudges } = await import('../../pwa/js/sync/nudge.js');
+  assert.deepEqual(scanNudges('retry: 2000\n\nevent: changed\ndata: {}\n\n'), { changed: true, rest: '' });
+  assert.deepEqual(scanNudges(': ping\n\n'), { changed: false, rest: '' });
+  assert.deepEqual(scanNudges('event: chan'), { changed: false, rest: 'event: chan' });
+});

@@ -91,3 +91,27 @@ test('winnersEqual compares keys, stamps and values', () => {
   assert.ok(!winnersEqual(base, other({ coll: 'v', id: 'a', field: 'g', value: [1], hlc: h1 })));
   assert.ok(!winnersEqual(base, new Map()));
 });
+
+test('the set fields are the table the server uses (pwa/schema.json setFields)', async () => {
+  const { SET_FIELDS } = await import('../../pwa/js/sync/sets.js');
+  const schema = JSON.parse(readFileSync(new URL('../../pwa/schema.json', import.meta.url), 'utf8'));
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(SET_FIELDS).map(([k, v]) => [k, [...v].sort()])),
+    schema.setFields,
+  );
+});
+
+test('the replica folds set fields as records() does, in every vector', async () => {
+  const { Replica } = await import('../../pwa/js/sync/replica.js');
+  for (const c of VECTORS) {
+    for (const order of deliveries(c).slice(0, 6)) {
+      const replica = new Replica();
+      replica.applyAll(order);
+      for (const r of c.records) {
+        const { id, ...fields } = replica.get(r.coll, r.id);
+        assert.equal(id, r.id);
+        assert.deepEqual(fields, r.fields, `${c.name}: ${r.coll} ${r.id}`);
+      }
+    }
+  }
+});

@@ -50,5 +50,30 @@ test('scope groups households by building and unit; progress counts are derived'
   put(r, 'visits', 'v1', { household: 'h3', incident: 'i1', at: '2026-11-22T14:01:00Z', outcome: 'reached', needs: ['medical'] });
   const scope = incidentScope(r, r.get('incidents', 'i1'));
   assert.deepEqual(scope[0].units.map((u) => [u.unit, u.households.map((h) => h.room)]), [['1', ['101', '102']], ['2', ['101']]]);
-  assert.deepEqual(progress(r, r.get('incidents', 'i1')), { affected: 3, visited: 1, reached: 1, help: 1, heaters: 0 });
+  assert.deepEqual(progress(r, r.get('incidents', 'i1')),
+    { affected: 3, visited: 1, reached: 1, refused: 0, help: 1, heaters: 0, vulnerable: 1, vulnerableReached: 1 });
+});
+
+test('a refused door has its own state and counter, not 已联系', () => {
+  const r = world();
+  put(r, 'visits', 'v1', { household: 'h2', incident: 'i1', at: '2026-11-22T14:01:00Z', outcome: 'refused', needs: [] });
+  assert.equal(householdView(r, 'i1', 'h2').state, 'refused');
+  const p = progress(r, r.get('incidents', 'i1'));
+  assert.equal(p.refused, 1);
+  assert.equal(p.reached, 0);
+});
+
+test('a vulnerability marked by element counts at once, and two phones\' marks are both kept', () => {
+  const r = world();
+  put(r, 'households', 'h1', { 'vulnerable.empty_nest': true });
+  put(r, 'households', 'h3', { 'vulnerable.disabled': true });
+  assert.deepEqual(r.get('households', 'h1').vulnerable, ['empty_nest']);
+  assert.deepEqual(r.get('households', 'h3').vulnerable, ['lone_elderly', 'disabled']);
+  put(r, 'visits', 'v1', { household: 'h1', incident: 'i1', at: '2026-11-22T14:01:00Z', outcome: 'reached', needs: [] });
+  const p = progress(r, r.get('incidents', 'i1'));
+  assert.equal(p.vulnerable, 2);
+  assert.equal(p.vulnerableReached, 1);
+  put(r, 'households', 'h1', { 'vulnerable.empty_nest': false });
+  assert.deepEqual(r.get('households', 'h1').vulnerable, []);
+  assert.equal(progress(r, r.get('incidents', 'i1')).vulnerable, 1);
 });

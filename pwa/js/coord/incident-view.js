@@ -6,6 +6,7 @@ import { titleBar, screen } from '../volunteer/screen.js';
 import { ct } from './strings.js';
 import { board, legend } from './board.js';
 import { needsList } from './needs-list.js';
+import { checksPanel } from './checks-panel.js';
 import { progressChart } from './chart.js';
 import { series } from './model.js';
 import { statusControls, updateForm, updatesList, shareBox } from './controls.js';
@@ -37,6 +38,7 @@ export function incidentView(id) {
     counters(p),
     h('div.dash-cols', null,
       h('div.dash-main', null,
+        checksPanel(id),
         h('section.panel.needs-panel', null, h('h2', null, ct('needs')), needsList(replica, inc)),
         h('section.panel', null, h('h2', null, ct('board')), legend(), board(replica, inc))),
       h('div.dash-side', null,

@@ -1,19 +1,21 @@
-// The permanent status line: 离线/在线, "N 条待上传", last synced time, rejected count.
+// The permanent status line: whose phone, 离线/在线, "3 户待上传（19 条记录）", last synced
+// time, rejected count.
 // It reads everything from the store and the loop state, so any page can mount it.
 import { h, mount, shortTime } from './dom.js';
 import { t } from './i18n.js';
 
 /**
- * @param {object} info {online, phase, pending, rejected, lastSync, pulled}
+ * @param {object} info {name, online, phase, doors, pending, rejected, lastSync, pulled}
  * @returns {HTMLElement[]} the parts of the line
  */
 export function statusParts(info) {
   const parts = [];
+  if (info.name) parts.push(h('span.st-name', { dataset: { testid: 'me' } }, info.name));
   const online = info.online && info.phase !== 'error';
   parts.push(h(`span.st-net.${online ? 'on' : 'off'}`, { dataset: { testid: 'net' } },
     info.phase === 'syncing' ? t('status.syncing') : online ? t('status.online') : t('status.offline')));
   if (info.phase === 'syncing' && info.pulled > 0) parts.push(h('span.st-progress', null, t('status.pulled', { n: info.pulled })));
-  if (info.pending > 0) parts.push(h('span.st-pending', { dataset: { testid: 'pending' } }, t('status.waiting', { n: info.pending })));
+  if (info.pending > 0) parts.push(h('span.st-pending', { dataset: { testid: 'pending' } }, info.doors ? t('status.waitingDoors', { d: info.doors, n: info.pending }) : t('status.waiting', { n: info.pending })));
   else if (info.lastSync && info.phase !== 'syncing' && online) parts.push(h('span.st-synced', { dataset: { testid: 'synced' } }, t('status.synced')));
   if (info.rejected > 0) parts.push(h('span.st-rejected', null, t('status.rejected', { n: info.rejected })));
   parts.push(h('span.st-last', null, info.lastSync ? t('status.last', { time: shortTime(info.lastSync) }) : t('status.never')));

@@ -7,7 +7,22 @@ import { stampEdits, restamp, clockTooFarAhead, observe, toWire } from './outbox
 import { Replica } from './replica.js';
 
 const ALL = ['fields', 'outbox', 'rejected', 'meta'];
-const META_KEYS = ['auth', 'cursor', 'clock', 'offset', 'lastSync', 'scope'];
+const META_KEYS = ['auth', 'cursor', 'clock', 'offset', 'lastSync', 'scope', 'lastWrite'];
+
+/**
+ * The greatest stamp per field among `changes`. putIfNewer's get and put are separate
+ * requests, so two changes of one field in one transaction would both read the old
+ * winner and the later put would win whatever its stamp: merge them here first.
+ */
+function newestPerKey(changes) {
+  const best = new Map();
+  for (const c of changes) {
+    const k = `${c.coll}\u0000${c.id}\u0000${c.field}`;
+    const cur = best.get(k);
+    if (!cur || c.hlc > cur.hlc) best.set(k, c);
+  }
+  return [...best.values()];
+}
 
 /** Put `c` into `fields` if it beats the stored winner; calls won(c) when it does. */
 function putIfNewer(fields, c, won) {
@@ -16,6 +31,16 @@ function putIfNewer(fields, c, won) {
     const cur = r.result;
     if (!cur || c.hlc > cur.hlc) { fields.put(toWire(c)); won?.(c); }
   };
+}
+
+/** The household an unsent change is about, if any. */
+function doorOf(replica, c) {
+  if (c.coll === 'households') return c.id;
+  if (c.coll === 'household_status') return c.id.split('~')[1];
+  if (c.coll === 'visits' || c.coll === 'deliveries') {
+    return c.field === 'household' ? c.value : replica.get(c.coll, c.id)?.household;
+  }
+  return null;
 }
 
 function replaceStamps(s, pairs) {
@@ -31,7 +56,7 @@ export class IdbStore {
   constructor(db, replica = new Replica()) {
     this.db = db;
     this.replica = replica;
-    this.meta = { auth: null, cursor: 0, clock: null, offset: 0, lastSync: null, scope: null };
+    this.meta = { auth: null, cursor: 0, clock: null, offset: 0, lastSync: null, scope: null, lastWrite: null };
     this.listeners = new Set();
   }
 
@@ -67,6 +92,22 @@ export class IdbStore {
     const keys = await this.#read('outbox', (s) => s.getAll());
     return new Set(keys.map((c) => `${c.coll}\u0000${c.id}`)).size;
   }
+  /**
+   * What waits to upload, as a volunteer counts it: doors (households the unsent entries
+   * are about) and records (not fields). Changes of other records count as records only.
+   * @returns {Promise<{doors: number, records: number}>}
+   */
+  async pendingSummary() {
+    const changes = await this.#read('outbox', (s) => s.getAll());
+    const records = new Set();
+    const doors = new Set();
+    for (const c of changes) {
+      records.add(`${c.coll}\u0000${c.id}`);
+      const door = doorOf(this.replica, c);
+      if (door) doors.add(door);
+    }
+    return { doors: doors.size, records: records.size };
+  }
   rejectedList() { return this.#read('rejected', (s) => s.getAll()); }
   rejectedCount() { return this.#read('rejected', (s) => s.count()); }
 
@@ -89,7 +130,7 @@ export class IdbStore {
       // Records the server says we may no longer hold (access control, #5): gone before
       // the page is applied. The outbox keeps our own unsent entries for them.
       for (const r of evict) s.fields.delete(IDBKeyRange.bound([r.coll, r.id], [r.coll, r.id, []]));
-      for (const c of pulled) putIfNewer(s.fields, c, (x) => won.push(x));
+      for (const c of newestPerKey(pulled)) putIfNewer(s.fields, c, (x) => won.push(x));
       for (const k of ['cursor', 'lastSync', 'offset', 'scope']) s.meta.put(meta[k], k);
     });
     this.meta = meta;
@@ -132,13 +173,25 @@ export class IdbStore {
     let changes = [];
     let pairs = [];
     let clock = null;
+    let lastWrite = null;
     await transact(this.db, ['fields', 'outbox', 'meta'], 'readwrite', (s) => {
       const m = s.meta.get('clock');
       m.onsuccess = () => {
         clock = m.result && m.result.node === node ? m.result : initial(node);
         const finish = () => {
           ({ clock, changes } = stampEdits(clock, now, edits));
-          for (const c of changes) { s.outbox.add(c); putIfNewer(s.fields, c); }
+          // What each field held before, so the entry can be undone until it uploads.
+          lastWrite = { hlcs: changes.map((c) => c.hlc), prior: [] };
+          for (const c of changes) {
+            s.outbox.add(c);
+            const r = s.fields.get([c.coll, c.id, c.field]);
+            r.onsuccess = () => {
+              const cur = r.result;
+              lastWrite.prior.push(cur ? toWire(cur) : { coll: c.coll, id: c.id, field: c.field, absent: true });
+              if (!cur || c.hlc > cur.hlc) s.fields.put(toWire(c));
+              if (lastWrite.prior.length === changes.length) s.meta.put(lastWrite, 'lastWrite');
+            };
+          }
           s.meta.put(clock, 'clock');
         };
         if (!clockTooFarAhead(clock, now)) { finish(); return; }
@@ -149,10 +202,55 @@ export class IdbStore {
       };
     });
     this.meta.clock = clock;
+    if (changes.length) this.meta.lastWrite = lastWrite;
     if (pairs.length) this.replica.replaceStamp(pairs);
     this.replica.applyAll(changes);
     this.#emit();
     return changes;
+  }
+
+  /** Whether the last entry can still be undone: none of its changes has been answered. */
+  async canUndo() {
+    const lw = this.meta.lastWrite;
+    if (!lw?.hlcs?.length) return false;
+    const n = await this.#read('outbox', (s) => s.count(IDBKeyRange.bound(lw.hlcs[0], lw.hlcs[lw.hlcs.length - 1])));
+    return n === lw.hlcs.length;
+  }
+
+  /**
+   * Undo the last entry before it uploads: its changes leave the outbox and each field
+   * gets back what it held before (if nothing newer arrived since). Refused (returns
+   * false) once any of them was answered by the server. The caller must not undo while
+   * a sync request is in flight: the server may already hold what it carries.
+   * @returns {Promise<boolean>}
+   */
+  async undoLast() {
+    const lw = this.meta.lastWrite;
+    if (!lw?.hlcs?.length) return false;
+    let done = false;
+    await transact(this.db, ALL, 'readwrite', (s) => {
+      const r = s.outbox.getAll(IDBKeyRange.bound(lw.hlcs[0], lw.hlcs[lw.hlcs.length - 1]));
+      r.onsuccess = () => {
+        const mine = new Set(lw.hlcs);
+        if (r.result.filter((c) => mine.has(c.hlc)).length !== lw.hlcs.length) return;
+        done = true;
+        for (const hlc of lw.hlcs) s.outbox.delete(hlc);
+        for (const p of lw.prior) {
+          const g = s.fields.get([p.coll, p.id, p.field]);
+          g.onsuccess = () => {
+            if (!g.result || !mine.has(g.result.hlc)) return; // something newer won since
+            if (p.absent) s.fields.delete([p.coll, p.id, p.field]); else s.fields.put(p);
+          };
+        }
+        s.meta.delete('lastWrite');
+      };
+    });
+    if (!done) return false;
+    this.meta.lastWrite = null;
+    this.replica.clear();
+    await this.load();
+    this.#emit();
+    return true;
   }
 
   // ---- enrolment -----------------------------------------------------------------------

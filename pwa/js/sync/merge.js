@@ -22,6 +22,10 @@
 // winner is true, and a later `_deleted = false` brings it back with all its other
 // winning fields, because deleting never discards them.
 
+// Set-valued fields are merged per element through element fields such as
+// `needs_open.water`, each LWW on its own; records() folds them (the rule is in sets.js).
+import { fold } from './sets.js';
+
 const SEP = '\u0000';
 
 /**
@@ -97,7 +101,8 @@ export function winnersEqual(a, b) {
  * @param {Map<string, Change>} state
  * @returns {Map<string, Record<string, unknown>>} map from recordKey(coll, id) to
  *   {field: value} with every winning field, including `_deleted` when its winner is
- *   false; records whose `_deleted` winner is true are left out
+ *   false, and set fields folded from their element fields (sets.js); records whose
+ *   `_deleted` winner is true are left out
  */
 export function records(state) {
   /** @type {Map<string, Array<[string, unknown]>>} */
@@ -106,12 +111,12 @@ export function records(state) {
     const key = recordKey(change.coll, change.id);
     let fields = folded.get(key);
     if (fields === undefined) folded.set(key, (fields = []));
-    fields.push([change.field, change.value]);
+    fields.push([change.field, [change.hlc, change.value]]);
   }
   const result = new Map();
   for (const [key, fields] of folded) {
-    // fromEntries defines own properties, so a field named "__proto__" stays data.
-    const record = Object.fromEntries(fields);
+    // fold() uses fromEntries (own properties), so a field named "__proto__" stays data.
+    const record = fold(key.slice(0, key.indexOf(SEP)), fields);
     if (record._deleted !== true) result.set(key, record);
   }
   return result;

@@ -29,7 +29,7 @@ async function submit(code, msg, button) {
       const off = measureOffset(new Date(auth.serverDate).toISOString(), sentAt, Date.now());
       if (off !== null && Math.abs(off) > 2000) await ctx.store.setOffset(off);
     }
-    await ctx.store.setAuth({ token: auth.token, node: auth.node, role: auth.role, person: auth.person, at: new Date().toISOString() });
+    await ctx.store.setAuth({ token: auth.token, node: auth.node, role: auth.role, person: auth.person, name: auth.name || '', at: new Date().toISOString() });
     toast(t('enroll.done'), { kind: 'ok' });
     ctx.onEnrolled?.();
   } catch (err) {

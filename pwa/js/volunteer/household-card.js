@@ -6,14 +6,14 @@ import { ctx } from '../shared/context.js';
 import { householdView } from './model.js';
 import { visitPanel } from './visit-panel.js';
 import { needsEditor } from './needs-editor.js';
+import { vulnerabilityEditor } from './vulnerability-editor.js';
 import { deliveryList } from './delivery-list.js';
 import { screen, titleBar } from './screen.js';
+import { undoButton } from './undo-button.js';
 
 function facts(hh) {
-  const vuln = Array.isArray(hh.vulnerable) ? hh.vulnerable : [];
   return h('div.facts', null,
     hh.occupants != null ? h('span.badge', null, t('household.occupants', { n: hh.occupants })) : null,
-    vuln.map((v) => h('span.badge.vuln', null, label('vuln', v))),
     hh.contact ? h('p', null, `${t('household.contact')}: `, h('a', { href: `tel:${hh.contact.replace(/[^\d+]/g, '')}` }, hh.contact)) : null,
     hh.notes ? h('p.notes', null, `${t('household.notes')}: ${hh.notes}`) : null);
 }
@@ -22,6 +22,7 @@ function history(view) {
   if (!view.visits.length) return h('p.muted', null, t('household.noVisits'));
   return h('ul.plain.history', null, view.visits.map((v) => h('li', null,
     h('strong', null, label('outcome', v.outcome || 'reached')),
+    v.by ? ` · ${v.by}` : '',
     Array.isArray(v.needs) && v.needs.length ? ` · ${v.needs.map((n) => label('need', n)).join('、')}` : '',
     h('span.muted', null, ` · ${shortTime(v.at)}`),
     v.note ? h('p.note-text', null, v.note) : null)));
@@ -36,10 +37,11 @@ export function householdCardView(incidentId, householdId) {
   const view = householdView(replica, incidentId, householdId);
   const title = [b?.label, hh.unit ? t('grid.unit', { n: hh.unit }) : null, hh.room].filter(Boolean).join(' ');
   return screen(
-    titleBar(title, { back }),
+    titleBar(title, { back, actions: [undoButton()] }),
     h(`div.state-banner.t-${view.state}`, { dataset: { testid: 'hstate' } }, label('hstate', view.state),
       view.needsOpen.length ? ` · ${view.needsOpen.map((n) => label('need', n)).join('、')}` : ''),
     facts(hh),
+    vulnerabilityEditor(householdId, hh.vulnerable),
     visitPanel(incidentId, householdId),
     deliveryList(incidentId, householdId, view),
     needsEditor(incidentId, householdId, view),

@@ -7,8 +7,19 @@ import { go } from '../shared/router.js';
 import { incidentScope, householdView, indexes, progress } from './model.js';
 import { screen, titleBar } from './screen.js';
 
-export const STATES = ['none', 'not_home', 'reached', 'help', 'heater'];
-const chosen = new Map(); // incident id → building id or 'all'
+export const STATES = ['none', 'not_home', 'refused', 'reached', 'help', 'heater'];
+// incident id → building id or 'all'; kept across reloads (a phone reloads in a stairwell).
+const KEY = 'doorstep.building';
+const chosen = {
+  get: (incident) => { try { return JSON.parse(localStorage.getItem(KEY) || '{}')[incident]; } catch { return undefined; } },
+  set: (incident, building) => {
+    try {
+      const all = JSON.parse(localStorage.getItem(KEY) || '{}');
+      all[incident] = building;
+      localStorage.setItem(KEY, JSON.stringify(all));
+    } catch { /* storage full or blocked: the choice lasts until reload */ }
+  },
+};
 
 /** The tiles of one building. Exported for the render benchmark. */
 export function buildingBlock(replica, incidentId, { building, units }, idx) {
@@ -47,7 +58,9 @@ export function incidentGridView(incidentId) {
   const inc = replica.get('incidents', incidentId);
   if (!inc) return screen(titleBar('—', { back: '/' }), h('p.empty', null, t('incidents.empty')));
   const scope = incidentScope(replica, inc);
-  const pick = chosen.get(incidentId) ?? (scope.length > 1 ? scope[0].building.id : 'all');
+  const saved = chosen.get(incidentId);
+  const known = saved === 'all' || scope.some((b) => b.building.id === saved);
+  const pick = known ? saved : (scope.length > 1 ? scope[0].building.id : 'all');
   const shown = pick === 'all' ? scope : scope.filter((b) => b.building.id === pick);
   const p = progress(replica, inc);
   const chip = (id, text) => h(`button.chip${id === pick ? '.on' : ''}`, {
@@ -60,7 +73,8 @@ export function incidentGridView(incidentId) {
     }),
     h('p.progress-line', null, label('istatus', inc.status || 'reported'), ' · ',
       t('incidents.affected', { n: p.affected }), ' · ',
-      t('incidents.progress', { v: p.visited, r: p.reached, n: p.help, h: p.heaters })),
+      t('incidents.progress', { v: p.visited, r: p.reached, x: p.refused, n: p.help, h: p.heaters }),
+      p.vulnerable ? [' · ', t('incidents.vulnerable', { r: p.vulnerableReached, n: p.vulnerable })] : null),
     legend(),
     scope.length > 1 ? h('div.chips.buildings', null, chip('all', t('grid.all')), scope.map((b) => chip(b.building.id, b.building.label || b.building.id))) : null,
     shown.length ? gridOf(replica, incidentId, shown) : h('p.empty', null, t('grid.noHouseholds')));

@@ -31,7 +31,7 @@ export const statusId = (incident, household) => `${incident}~${household}`;
 
 /**
  * What a household looks like in one incident.
- * @returns {{state: 'none'|'not_home'|'reached'|'help'|'heater', visits: object[],
+ * @returns {{state: 'none'|'not_home'|'refused'|'reached'|'help'|'heater', visits: object[],
  *   deliveries: object[], lastVisit: object|undefined, needsOpen: string[], heatersOut: number,
  *   status: object|undefined}}
  */
@@ -48,6 +48,7 @@ export function householdView(replica, incident, household, idx = indexes(replic
   if (needsOpen.length) state = 'help';
   else if (heatersOut) state = 'heater';
   else if (lastVisit?.outcome === 'not_home') state = 'not_home';
+  else if (lastVisit?.outcome === 'refused') state = 'refused';
   else if (lastVisit) state = 'reached';
   return { state, visits, deliveries, lastVisit, needsOpen, heatersOut, status };
 }
@@ -75,14 +76,18 @@ export function incidentScope(replica, incident, idx = indexes(replica)) {
 
 /** Progress of an incident as this phone knows it. */
 export function progress(replica, incident, idx = indexes(replica)) {
-  const p = { affected: 0, visited: 0, reached: 0, help: 0, heaters: 0 };
+  const p = { affected: 0, visited: 0, reached: 0, refused: 0, help: 0, heaters: 0, vulnerable: 0, vulnerableReached: 0 };
   for (const { units } of incidentScope(replica, incident, idx)) {
     for (const { households } of units) {
       for (const h of households) {
         const v = householdView(replica, incident.id, h.id, idx);
         p.affected += 1;
         if (v.visits.length) p.visited += 1;
-        if (v.lastVisit?.outcome === 'reached') p.reached += 1;
+        const reached = v.visits.some((x) => x.outcome === 'reached');
+        const vulnerable = Array.isArray(h.vulnerable) && h.vulnerable.length > 0;
+        if (reached) p.reached += 1;
+        else if (v.lastVisit?.outcome === 'refused') p.refused += 1;
+        if (vulnerable) { p.vulnerable += 1; if (reached) p.vulnerableReached += 1; }
         if (v.state === 'help') p.help += 1;
         p.heaters += v.heatersOut;
       }

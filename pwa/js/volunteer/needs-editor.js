@@ -1,5 +1,6 @@
 // The household's shared status in this incident: open needs, restored, satisfaction.
-// One deterministic record (<incident>~<household>) that every phone edits; LWW per field.
+// One deterministic record (<incident>~<household>) that every phone edits; LWW per field,
+// open needs per element (only the needs this person turned on or off are written).
 import { h } from '../shared/dom.js';
 import { t, label } from '../shared/i18n.js';
 import { toast, handleError } from '../shared/toast.js';
@@ -33,8 +34,14 @@ export function needsEditor(incident, household, view) {
 
   const save = async () => {
     try {
-      const fields = { needs_open: NEEDS.filter((n) => picked.has(n)), restored };
-      if (satisfaction !== null) fields.satisfaction = satisfaction;
+      // Only the needs this person changed: another phone's concurrent add is kept.
+      const seen = new Set(view.needsOpen);
+      const fields = {
+        added: NEEDS.filter((n) => picked.has(n) && !seen.has(n)),
+        removed: NEEDS.filter((n) => !picked.has(n) && seen.has(n)),
+      };
+      if (restored !== (view.status?.restored === true)) fields.restored = restored;
+      if (satisfaction !== null && satisfaction !== view.status?.satisfaction) fields.satisfaction = satisfaction;
       await saveHouseholdStatus(incident, household, fields);
       const s = box.closest('.screen');
       if (s) s.dataset.static = '';

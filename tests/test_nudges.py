@@ -1,0 +1,108 @@
+"""Live while online (#11): a phone's nudge stream says only "something you may read
+changed", and only for another device's write in its scope."""
+
+import asyncio
+import json
+from functools import partial
+from pathlib import Path
+
+import httpx
+from conftest import LiveServer, Stamper
+from httpx_sse import connect_sse
+from test_streams import READ, Stream
+
+from server.access import Scope
+from server.db import Database, changes, scopes
+from server.live import NUDGE, VOL, Broker
+
+A, B, C = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"
+T = "2026-11-22T22:{:02d}:00.000Z-0000-{}"
+
+
+def row(n: int, node: str, coll: str, rid: str, field: str, value: object) -> tuple:
+    return (T.format(n, node), coll, rid, field, json.dumps(value), node, None, "x")
+
+
+def test_nudges_reach_only_phones_that_may_read_another_devices_write(tmp_path: Path) -> None:
+    async def main() -> list[int]:
+        async with Database(str(tmp_path / "n.db")) as db:
+            await changes.apply(
+                db,
+                [
+                    row(0, C, "households", "h402", "building", "b3"),
+                    row(1, C, "households", "h999", "building", "b9"),
+                ],
+            )
+            broker = Broker(db)
+            broker.row_filter = partial(scopes.visible_rows, db)
+            broker.last = 2
+            mine = Scope(
+                "p-a",
+                "volunteer",
+                frozenset({"b3"}),
+                frozenset({"h402"}),
+                frozenset(),
+                token="t-b3",
+            )
+            topic = VOL + "t-b3"
+            broker._scopes[topic] = mine
+            phone_a = broker.subscribe(topic, A)
+            phone_b = broker.subscribe(topic, B)
+            counts = []
+            # A writes on 402: B is nudged, A is not (it has its own entry).
+            await changes.apply(db, [row(2, A, "visits", "v1", "household", "h402")])
+            await broker.step()
+            counts.append((len(phone_a.buf), len(phone_b.buf)))
+            # Someone writes on a household outside the scope: nobody is nudged.
+            await changes.apply(db, [row(3, C, "visits", "v2", "household", "h999")])
+            await broker.step()
+            counts.append((len(phone_a.buf), len(phone_b.buf)))
+            # The nudge is the fixed frame: no record, id or count.
+            assert {raw for _, raw, _ in phone_b.buf} == {NUDGE}
+            return counts
+
+    assert asyncio.run(main()) == [(0, 1), (0, 1)]
+
+
+def test_a_phone_is_nudged_over_http_when_another_volunteer_records_a_door(
+    live_server: LiveServer,
+) -> None:
+    from test_pwa_e2e import assign_to_heating_incident, heating_incident
+
+    a, b = live_server.enroll(name="志愿者甲"), live_server.enroll(name="志愿者乙")
+    for v in (a, b):
+        assign_to_heating_incident(live_server, v.person)
+    [(hid,)] = live_server.query(
+        "SELECT h.id FROM winners h WHERE h.coll = 'households' AND h.field = 'building' "
+        "AND h.value IN (SELECT json_quote(j.value) FROM winners i, json_each(i.value) j "
+        "WHERE i.coll = 'incidents' AND i.id = ? AND i.field = 'buildings') LIMIT 1",
+        (heating_incident(live_server),),
+    )
+    with (
+        httpx.Client(base_url=live_server.url, timeout=READ) as client,
+        connect_sse(client, "GET", "/api/v1/nudges", headers=a.headers) as source,
+    ):
+        assert source.response.status_code == 200
+        assert "gzip" not in source.response.headers.get("content-encoding", "")
+        stream = Stream(source.iter_sse(), source.response)
+        first = stream.next()
+        if first.retry is not None and not first.data:  # the stream's retry hint first
+            first = stream.next()
+        assert (first.event, first.data) == ("changed", "{}")  # sync once on connect
+        stamp = Stamper(b.node)
+        r = b.sync(
+            [
+                {
+                    "coll": "visits",
+                    "id": "0193a1c2-0000-7000-8000-00000000b402",
+                    "field": "household",
+                    "value": hid,
+                    "hlc": stamp(),
+                }
+            ]
+        )
+        assert r.status_code == 200 and r.json()["rejected"] == []
+        ev = stream.next()
+        assert (ev.event, ev.data) == ("changed", "{}")
+    r = httpx.get(f"{live_server.url}/api/v1/nudges", timeout=5)
+    assert r.status_code == 401 and r.json()["error"]
