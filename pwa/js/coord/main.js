@@ -165,7 +165,7 @@ async function main() {
   const relabel = () => {
     document.title = ct('title');
     langBtn.textContent = ct('lang');
-    langBtn.setAttribute('aria-label', ct('langName'));
+    langBtn.lang = getLang() === 'en' ? 'zh-CN' : 'en';
     devicesLink.textContent = ct('devices');
     refreshInbox();
   };
