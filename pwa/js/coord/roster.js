@@ -8,12 +8,12 @@ import { getJson } from './http.js';
 import { localTime } from './time.js';
 import { byText } from './model.js';
 
-let devices = null;
+let entries = null; // GET /api/v1/roster: volunteers of the community, last sync, pending
 let loadedAt = 0;
 
 function load() {
   loadedAt = Date.now();
-  getJson('/api/v1/devices').then((rows) => { devices = rows; ctx.redraw?.(); }, (err) => handleError(err, 'roster'));
+  getJson('/api/v1/roster').then((rows) => { entries = rows; ctx.redraw?.(); }, (err) => handleError(err, 'roster'));
 }
 
 /** Buildings (labels) of the incident a person is assigned, or all of them for the whole incident. */
@@ -25,19 +25,13 @@ function buildingsOf(replica, inc, person) {
 }
 
 export function roster(replica, inc) {
-  if (!devices || Date.now() - loadedAt > 20_000) load();
-  const people = new Map();
-  for (const d of devices || []) {
-    if (d.role !== 'volunteer' || d.revoked_at || !d.person) continue;
-    const p = people.get(d.person) || { id: d.person, name: d.name || ct('unknownPerson'), last: null, pending: null };
-    if (d.last_seen && (!p.last || d.last_seen > p.last)) p.last = d.last_seen;
-    if (typeof d.pending === 'number') p.pending = (p.pending || 0) + d.pending;
-    people.set(d.person, p);
-  }
-  const rows = [...people.values()].map((p) => ({ ...p, buildings: buildingsOf(replica, inc, p.id) }))
+  if (!entries || Date.now() - loadedAt > 20_000) load();
+  const rows = (entries || []).map((e) => ({
+    id: e.person, name: e.name || ct('unknownPerson'), last: e.last_seen, pending: e.pending, buildings: buildingsOf(replica, inc, e.person),
+  }))
     .sort((a, b) => Number(!a.buildings.length) - Number(!b.buildings.length) || byText(a.name, b.name));
   const body = h('div.table-wrap');
-  mount(body, !devices ? h('p.loading', null, ct('loading')) : h('table.roster-table', null,
+  mount(body, !entries ? h('p.loading', null, ct('loading')) : h('table.roster-table', null,
     h('thead', null, h('tr', null, ['volunteer', 'tabBuildings', 'lastSync', 'pendingUp'].map((k) => h('th', { scope: 'col' }, ct(k))))),
     h('tbody', null, rows.map((p) => h('tr', { dataset: { person: p.id } },
       h('td', { dataset: { label: ct('volunteer') } }, p.name),
