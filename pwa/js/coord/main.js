@@ -54,11 +54,16 @@ function redraw(force = false) {
   window.scrollTo(0, y);
 }
 
+// At most two full redraws a second: a first sync of a whole community applies thousands
+// of changes page by page, and the live stream can deliver a burst.
+const REDRAW_MS = 500;
 let pending = false;
+let lastDraw = 0;
 function schedule() {
   if (pending) return;
   pending = true;
-  requestAnimationFrame(() => { pending = false; redraw(); });
+  const wait = Math.max(0, lastDraw + REDRAW_MS - performance.now());
+  setTimeout(() => requestAnimationFrame(() => { pending = false; lastDraw = performance.now(); redraw(); }), wait);
 }
 
 function refreshInbox() {
@@ -66,7 +71,6 @@ function refreshInbox() {
   const n = inboxCount(ctx.store.replica);
   inboxLink.dataset.count = String(n);
   inboxLink.textContent = n ? `${ct('inbox')} ${n}` : ct('inbox');
-  inboxLink.setAttribute('aria-label', n ? ct('inboxAlert', { n }) : ct('inboxEmpty'));
 }
 
 async function refreshStatus() {
