@@ -2,6 +2,7 @@
 roster with the pending counts phones report, and the daily brief as JSON and XLSX."""
 
 import io
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +17,12 @@ def world(client) -> World:
     return World(enroll(client, client.db_path, role="coordinator", name="主任"))
 
 
+def client_share(world: World) -> str:
+    r = world.phone.client.post(f"/api/v1/incidents/{INC}/share", headers=world.phone.headers)
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
 def test_restoring_buildings_one_by_one_restores_their_households_then_the_incident(
     world: World,
 ) -> None:
@@ -26,6 +33,17 @@ def test_restoring_buildings_one_by_one_restores_their_households_then_the_incid
     world.put("incidents", INC, restored_buildings=[scope[0]])
     p = world.progress()
     assert (p["buildings_restored"], p["restored"], p["affected"]) == (1, 10, 20)
+    # Residents see the buildings count too (incident-wide, no household detail).
+    token = client_share(world)
+
+    def public() -> tuple:
+        pub = world.phone.client.get(f"/api/v1/public/{token}").json()
+        return (pub["buildings_restored"], pub["buildings"], pub["restored"])
+
+    deadline = time.monotonic() + 10  # the residents' frame follows the change log
+    while public() != (1, 2, 10) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert public() == (1, 2, 10)
     # A building outside the scope counts for nothing.
     world.put("incidents", INC, restored_buildings=[scope[0], list(homes)[2]])
     assert world.progress()["restored"] == 10
