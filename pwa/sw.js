@@ -3,7 +3,7 @@
 // VERSION and SHELL are written by `node pwa/tools/stamp-sw.mjs` (a test checks they
 // match the files); change a shell file → new VERSION → browsers install the update.
 /* eslint-env serviceworker */
-const VERSION = '91c50336feb7';
+const VERSION = '704754b4cdf2';
 const SHELL = [
   "/css/app.css",
   "/icons/icon-192.png",
@@ -11,6 +11,10 @@ const SHELL = [
   "/icons/icon.svg",
   "/index.html",
   "/js/app.js",
+  "/js/i18n/access.en.js",
+  "/js/i18n/access.zh-CN.js",
+  "/js/i18n/coord.en.js",
+  "/js/i18n/coord.zh-CN.js",
   "/js/i18n/en.js",
   "/js/i18n/zh-CN.js",
   "/js/shared/api.js",

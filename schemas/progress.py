@@ -37,7 +37,10 @@ class Progress(msgspec.Struct, kw_only=True):
         needs: Open needs by kind (households per need).
         heaters_out: Heaters delivered minus returned or lost (``qty`` summed).
         restored: Households restored: all of them once the incident is ``restored`` or
-            ``closed``, else those whose ``household_status.restored`` is true.
+            ``closed``, else those in a restored building or whose
+            ``household_status.restored`` is true.
+        buildings: Buildings in the incident's scope.
+        buildings_restored: Of those, listed in the incident's ``restored_buildings``.
     """
 
     incident: str
@@ -56,6 +59,8 @@ class Progress(msgspec.Struct, kw_only=True):
     needs: dict[str, int] = {}
     heaters_out: int = 0
     restored: int = 0
+    buildings: int = 0
+    buildings_restored: int = 0
     eta: str | None = None
     started_at: str | None = None
     restored_at: str | None = None
@@ -73,6 +78,8 @@ class PublicProgress(msgspec.Struct, kw_only=True):
     affected: int | None = None
     visited: int | None = None
     restored: int | None = None
+    buildings: int | None = None
+    buildings_restored: int | None = None
     eta: str | None = None
     started_at: str | None = None
     restored_at: str | None = None

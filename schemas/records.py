@@ -87,6 +87,12 @@ class Incident(Record):
     #: A vulnerable household not reached this many hours after ``started_at`` goes on
     #: the 需核实 list (server/checks.py; default 2 h).
     check_after_hours: Annotated[int, Meta(ge=1, le=168)] | None = None
+    #: Buildings (ids, a subset of ``buildings``) whose supply is back; the incident is
+    #: restored when all its buildings are. A list, last-writer-wins as a whole.
+    restored_buildings: Annotated[list[Id], Meta(max_length=500)] | None = None
+    #: A coordinator saw the field report: when, and who (a person id).
+    ack_at: Time | None = None
+    ack_by: Id | None = None
 
 
 class Update(Record):
@@ -133,6 +139,9 @@ class HouseholdStatus(Record):
     needs_open: Annotated[list[Need], Meta(max_length=MAX_LIST)] | None = None
     restored: bool | None = None
     satisfaction: Annotated[int, Meta(ge=1, le=5)] | None = None
+    #: The volunteer (person id) a coordinator gave this household's open needs to.
+    assignee: Id | None = None
+    assigned_at: Time | None = None
 
 
 class Assignment(Record):

@@ -28,6 +28,10 @@ class SyncRequest(msgspec.Struct, forbid_unknown_fields=True):
     limit: Annotated[int, Meta(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
     #: The scope token of the last answer the device committed (see ``SyncResponse``).
     scope: Annotated[str, Meta(max_length=64)] | None = None
+    #: Entries the device holds waiting to upload, this request's changes included (its
+    #: whole outbox); the server keeps what is left after this batch for the
+    #: coordinator's roster. Optional: older apps omit it.
+    pending: Annotated[int, Meta(ge=0, le=10_000_000)] | None = None
 
 
 class Rejection(msgspec.Struct):

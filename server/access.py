@@ -59,7 +59,9 @@ ANCHORS: dict[str, str] = {
 }
 
 #: Incident fields a volunteer may never set, even on an incident they reported.
-_COORDINATOR_INCIDENT_FIELDS = frozenset({"eta", "restored_at", "buildings"})
+_COORDINATOR_INCIDENT_FIELDS = frozenset(
+    {"eta", "restored_at", "buildings", "restored_buildings", "ack_at", "ack_by"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from litestar.di import Provide
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from server import api, auth, coord, export, people, public
+from server import api, auth, console, coord, export, people, public
 from server.config import MAX_BODY, Settings
 from server.db import Database
 from server.errors import exception_handlers, mark_client_gone
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             *auth.ROUTES,
             *export.ROUTES,
             *people.ROUTES,  # access control (#5)
+            *console.ROUTES,  # the coordinator's console (#12)
             service_worker,
             static,
         ],

@@ -12,7 +12,7 @@ import msgspec
 
 from schemas.change import Change
 from schemas.sync import MAX_CHANGES, Ref, Rejection, SyncResponse
-from server.db import Database, changes, scopes
+from server.db import Database, changes, console, scopes
 from server.db.changes import Incoming, Quarantined
 from server.db.devices import Device
 from server.errors import BadRequestError, ForbiddenRequestError, PayloadTooLargeError
@@ -34,6 +34,7 @@ class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
     changes: list[msgspec.Raw] = []
     limit: int = 1000
     scope: str | None = None
+    pending: int | None = None
 
 
 class _RawChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -54,6 +55,7 @@ class _TypedEnvelope(msgspec.Struct, forbid_unknown_fields=True):
     changes: list[_RawChange] = []
     limit: int = 1000
     scope: str | None = None
+    pending: int | None = None
 
 
 _envelope = msgspec.json.Decoder(_Envelope)
@@ -95,6 +97,11 @@ def _check_envelope(env: _Envelope | _TypedEnvelope) -> _Envelope | _TypedEnvelo
         raise BadRequestError("cursor must be a whole number ≥ 0", code="invalid_request")
     if not 1 <= env.limit <= 5000:
         raise BadRequestError("limit must be between 1 and 5000", code="invalid_request")
+    if env.pending is not None and not 0 <= env.pending <= 10_000_000:
+        raise BadRequestError(
+            "pending must be the number of entries waiting to upload (0 or more)",
+            code="invalid_request",
+        )
     if len(env.changes) > MAX_CHANGES:
         raise PayloadTooLargeError(
             f"{len(env.changes)} changes in one request; send at most {MAX_CHANGES} "
@@ -173,6 +180,10 @@ async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
         bad.append(_quarantined(raw, _stamp_of(raw), device, exc, received))
     rejected.sort(key=lambda r: r.index)
     await changes.apply(database, good, bad, node=device.node, seen_at=received)
+    if env.pending is not None:
+        # What the phone still holds after this batch, for the coordinator's roster.
+        left = max(0, env.pending - len(env.changes))
+        await console.record_pending(database, device.node, left, received)
     rows, cursor, more, evict, token = await scopes.pull(
         database, device, env.cursor, env.limit, env.scope, received
     )

@@ -18,8 +18,11 @@ Rules, in the order a coordinator would ask about them:
   when a heater is out with it;
 * heaters out = sum of ``qty`` over heater deliveries ``delivered`` (returned and lost
   ones are back or gone);
-* restored = every affected household once the incident is ``restored`` or ``closed``,
-  else households whose ``household_status.restored`` is true.
+* restored buildings = the incident's ``restored_buildings`` that are in its scope; when
+  every building of the scope is restored, the incident counts as restored;
+* restored = every affected household once the incident is ``restored`` or ``closed`` (or
+  all its buildings are), else households in a restored building or whose
+  ``household_status.restored`` is true.
 """
 
 from typing import Any
@@ -54,6 +57,11 @@ def derive(incident_id: str, data: IncidentInputs) -> Progress:
     households = _live(data.households)
     scope = inc.get("buildings") if isinstance(inc.get("buildings"), list) else []
     households = {k: h for k, h in households.items() if h.get("building") in scope}
+    listed = inc.get("restored_buildings")
+    listed = listed if isinstance(listed, list) else []
+    scope_set = {b for b in scope if isinstance(b, str)}
+    restored_buildings = scope_set.intersection(b for b in listed if isinstance(b, str))
+    all_restored = bool(scope_set) and restored_buildings == scope_set
 
     visits_of: dict[str, list[tuple[tuple[str, str], dict[str, Any]]]] = {}
     for vid, v in _live(data.visits).items():
@@ -110,10 +118,12 @@ def derive(incident_id: str, data: IncidentInputs) -> Progress:
             for n in set(open_needs):
                 if isinstance(n, str):
                     needs[n] = needs.get(n, 0) + 1
-        restored_flags += st.get("restored") is True
+        restored_flags += st.get("restored") is True or h.get("building") in restored_buildings
         p.heaters_out += heaters_of.get(hid, 0)
     p.needs = dict(sorted(needs.items()))
-    p.restored = p.affected if status in _DONE else restored_flags
+    p.buildings = len(scope_set)
+    p.buildings_restored = len(restored_buildings)
+    p.restored = p.affected if status in _DONE or all_restored else restored_flags
     p.updates = _public_updates(data.updates)
     return p
 
@@ -145,6 +155,8 @@ def public_view(p: Progress, summary: str | None) -> PublicProgress:
         affected=p.affected if counts else None,
         visited=p.visited if counts else None,
         restored=p.restored if counts else None,
+        buildings=p.buildings if counts else None,
+        buildings_restored=p.buildings_restored if counts else None,
         eta=p.eta,
         started_at=p.started_at,
         restored_at=p.restored_at,

@@ -90,6 +90,7 @@ def test_coordinator_sees_a_visit_live_and_residents_see_a_public_update(
     )
     assert r.status_code == 200 and r.json()["rejected"] == []
 
+    dash.get_by_role("link", name="楼栋").click()
     cell = dash.locator(f'.cell[data-h="{hid}"]')
     expect(cell).to_have_attribute("data-state", "help", timeout=LIVE_MS)
     expect(counter(dash, "reached")).to_have_text(str(reached + 1), timeout=LIVE_MS)
@@ -97,6 +98,7 @@ def test_coordinator_sees_a_visit_live_and_residents_see_a_public_update(
     dash.screenshot(path=str(SHOTS / "dashboard-live-visit.png"), full_page=False)
 
     # The coordinator makes the residents' link, a resident opens it on a phone.
+    dash.get_by_role("link", name="概况").click()
     dash.get_by_role("button", name="生成居民链接").click()
     link = dash.locator(".share-url a")
     expect(link).to_be_visible(timeout=LIVE_MS)
@@ -112,11 +114,14 @@ def test_coordinator_sees_a_visit_live_and_residents_see_a_public_update(
 
     # The coordinator posts a public update from the dashboard; the resident sees it live.
     text = "第二处漏点已焊接完成，正在注水升温，预计凌晨恢复供暖。"
-    dash.locator("textarea.update-text").fill(text)
-    dash.get_by_role("button", name="发布").click()
+    dash.get_by_label("通报内容").fill(text)
+    dash.get_by_label("公开给居民").check()
+    dash.get_by_role("button", name="预览并公开发布").click()
+    dash.get_by_role("dialog").get_by_role("button", name="发布").click()
     expect(resident.locator("#updates li").first).to_contain_text(text, timeout=LIVE_MS)
     # ... and the status moving to restored.
     dash.locator('.step[data-status="restored"]').click()
+    dash.get_by_role("dialog").get_by_role("button", name="确认").click()
     expect(resident.locator("#restored")).to_have_text("已恢复 741 / 741 户", timeout=LIVE_MS)
     resident.screenshot(path=str(SHOTS / "resident-live-update.png"), full_page=True)
     dash.screenshot(path=str(SHOTS / "dashboard-restored.png"), full_page=False)

@@ -27,6 +27,9 @@ PUBLIC_KEYS = {
     "affected",
     "visited",
     "restored",
+    # Buildings in scope and restored (#12): incident-wide counts, hidden for small incidents.
+    "buildings",
+    "buildings_restored",
     "eta",
     "started_at",
     "restored_at",

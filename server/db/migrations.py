@@ -153,6 +153,14 @@ def m003_access(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX quarantine_open ON quarantine (error, resolved_at)")
 
 
+@migrations()
+def m004_console(db: sqlite_utils.Database) -> None:
+    # The coordinator's roster (#12): entries a phone reported waiting to upload at its
+    # last sync, and when it said so.
+    db.execute("ALTER TABLE devices ADD COLUMN pending INTEGER")
+    db.execute("ALTER TABLE devices ADD COLUMN pending_at TEXT")
+
+
 def migrate(path: str) -> None:
     """Create or upgrade the database at ``path`` (in WAL mode, by ``connect_sync``)."""
     from server.db.core import connect_sync

@@ -1,41 +1,52 @@
 // Devices and export page for coordinators: list phones and browser sessions, revoke one
-// (its next sync makes it wipe personal data), download an incident as XLSX or CSV.
+// (its next sync makes it wipe personal data), download an incident — chosen by name from
+// this browser's replica — as XLSX or CSV.
 import { call, currentSession } from './session.js';
+import { at, wordPage, local } from './words.js';
+import { IdbStore } from '../sync/idb-store.js';
 
 const tbody = document.querySelector('#devices tbody');
 const msg = document.getElementById('msg');
+let rows = [];
+let me = null;
 
-function cell(text) {
+function cell(text, key) {
   const td = document.createElement('td');
   td.textContent = text ?? '';
+  td.dataset.label = at(key);
   return td;
 }
 
 async function revoke(d, button) {
-  if (!confirm(`停用 ${d.name || d.person} 的设备 ${d.label || d.node}？ Revoke this device?`)) return;
+  const who = d.name || at('person');
+  if (!confirm(at('revokeQ', { who, dev: d.label || at(d.role === 'coordinator' ? 'browser' : 'phone') }))) return;
   button.disabled = true;
   try {
     await call('POST', `/api/v1/devices/${encodeURIComponent(d.node)}/revoke`);
-    msg.textContent = `已停用 Revoked ${d.node}`;
-    await render();
+    msg.textContent = at('revokedMsg', { who });
+    await load();
   } catch (err) {
     button.disabled = false;
-    msg.textContent = `停用失败 Failed: ${err.message}`;
+    msg.textContent = at('revokeFailed', { msg: err.message });
   }
 }
 
-async function render() {
-  const rows = await call('GET', '/api/v1/devices');
+function draw() {
+  if (me) document.getElementById('who').textContent = at('sessionUntil', { who: me.name || '', at: local(me.expires_at, '—') });
   tbody.replaceChildren(...rows.map((d) => {
     const tr = document.createElement('tr');
     tr.dataset.node = d.node;
-    tr.append(cell(d.name || d.person), cell(d.role), cell(d.label || d.node), cell(d.revoked_at ? `已停用 ${d.revoked_at}` : d.last_seen));
-    const td = document.createElement('td');
+    tr.append(cell(d.name || '—', 'person'), cell(at(`role.${d.role}`), 'role'),
+      cell(d.label && !d.label.startsWith('Mozilla') ? d.label : at(d.role === 'coordinator' ? 'browser' : 'phone'), 'device'),
+      cell(d.revoked_at ? at('revokedAt', { at: local(d.revoked_at) }) : local(d.last_seen, at('never')), 'lastSeen'),
+      cell(typeof d.pending === 'number' ? String(d.pending) : '—', 'pending'));
+    const td = cell('', 'action');
     if (!d.revoked_at) {
       const b = document.createElement('button');
       b.type = 'button';
-      b.className = 'revoke';
-      b.textContent = '停用 Revoke';
+      b.className = 'revoke small-btn';
+      b.textContent = at('revoke');
+      b.setAttribute('aria-label', `${at('revoke')} ${d.name || ''} ${d.label || ''}`.trim());
       b.addEventListener('click', () => revoke(d, b));
       td.append(b);
     }
@@ -44,9 +55,33 @@ async function render() {
   }));
 }
 
+async function load() {
+  rows = await call('GET', '/api/v1/devices');
+  draw();
+}
+
+async function incidents() {
+  const select = document.getElementById('export-incident');
+  let list = [];
+  try {
+    const store = await IdbStore.open();
+    list = store.replica.all('incidents').sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
+  } catch { /* no replica in this browser: the hint below says what to do */ }
+  select.replaceChildren(...list.map((i) => {
+    const o = document.createElement('option');
+    o.value = i.id;
+    o.textContent = `${i.title || i.place || '—'}${i.started_at ? ` · ${local(i.started_at)}` : ''}`;
+    return o;
+  }));
+  const wanted = new URLSearchParams(location.search).get('incident');
+  if (wanted && list.some((i) => i.id === wanted)) select.value = wanted;
+  document.getElementById('no-incidents').hidden = list.length > 0;
+}
+
 document.getElementById('export').addEventListener('submit', (e) => {
   e.preventDefault();
   const incident = new FormData(e.target).get('incident');
+  if (!incident) return;
   const format = e.submitter?.value || 'xlsx';
   location.assign(`/api/v1/incidents/${encodeURIComponent(incident)}/export?format=${format}`);
 });
@@ -56,12 +91,10 @@ document.getElementById('logout').addEventListener('click', async () => {
 });
 
 async function main() {
-  const s = await currentSession();
-  if (!s || s.role !== 'coordinator') { location.assign('/login.html?next=/devices.html'); return; }
-  document.getElementById('who').textContent = `${s.name || s.person} · 会话至 session until ${s.expires_at || '—'}`;
-  const inc = new URLSearchParams(location.search).get('incident');
-  if (inc) document.querySelector('#export input[name=incident]').value = inc;
-  await render();
+  wordPage('pageDevices', draw);
+  me = await currentSession();
+  if (!me || me.role !== 'coordinator') { location.assign('/login.html?next=/devices.html'); return; }
+  await Promise.all([load(), incidents()]);
 }
 
-main().catch((err) => { msg.textContent = `出错了 Error: ${err.message}`; });
+main().catch((err) => { msg.textContent = at('error', { msg: err.message }); });

@@ -1,8 +1,10 @@
 // Coordinator login page: on success go to the page that sent us here (same origin only).
 import { login } from './session.js';
+import { at, wordPage } from './words.js';
 
 const form = document.getElementById('login');
 const msg = document.getElementById('msg');
+wordPage('pageLogin');
 
 function nextPage() {
   const next = new URLSearchParams(location.search).get('next') || '/coord.html';
@@ -13,12 +15,12 @@ function nextPage() {
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
   const data = new FormData(form);
-  msg.textContent = '正在登录… Logging in…';
+  msg.textContent = at('loggingIn');
   try {
     await login(String(data.get('login')), String(data.get('password')));
     location.assign(nextPage());
   } catch (err) {
-    msg.textContent = err.status === 429 ? `尝试次数过多，请稍后再试。${err.message}` : `登录失败：${err.message}`;
+    msg.textContent = err.status === 429 ? at('tooMany', { msg: err.message }) : at('loginFailed', { msg: err.message });
     msg.className = 'enroll-msg error-box';
   }
 });

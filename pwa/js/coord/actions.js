@@ -17,7 +17,9 @@ async function write(records) {
 export async function openIncident({ kind, title, summary, buildings, community }) {
   const now = ctx.store.now();
   const id = uuidv7(now);
-  const fields = { kind, title, status: 'reported', buildings, started_at: iso(now) };
+  // The coordinator's own incident needs no acknowledging in the inbox.
+  const fields = { kind, title, status: 'reported', buildings, started_at: iso(now), ack_at: iso(now) };
+  if (ctx.store.meta.auth?.person) fields.ack_by = ctx.store.meta.auth.person;
   if (summary) fields.summary = summary;
   if (community) fields.community = community;
   await write([['incidents', id, fields]]);
@@ -29,6 +31,29 @@ export function setStatus(id, status) {
   const fields = { status };
   if (status === 'restored') fields.restored_at = iso(ctx.store.now());
   return write([['incidents', id, fields]]);
+}
+
+/** Write these incident fields as they are (an undo puts back what was there). */
+export function setIncidentFields(id, fields) {
+  return write([['incidents', id, fields]]);
+}
+
+/** A coordinator saw a field report: it leaves the inbox on every dashboard. */
+export function acknowledge(id) {
+  const fields = { ack_at: iso(ctx.store.now()) };
+  if (ctx.store.meta.auth?.person) fields.ack_by = ctx.store.meta.auth.person;
+  return write([['incidents', id, fields]]);
+}
+
+/** Give a household's open needs to a volunteer (person id), or to nobody (null). */
+export function assignNeeds(incident, household, person) {
+  return write([['household_status', `${incident}~${household}`,
+    { assignee: person || null, assigned_at: person ? iso(ctx.store.now()) : null }]]);
+}
+
+/** Set a household's open needs (an empty list: done). */
+export function setNeeds(incident, household, needs) {
+  return write([['household_status', `${incident}~${household}`, { needs_open: needs }]]);
 }
 
 export function setEta(id, eta) {

@@ -29,9 +29,10 @@ export function board(replica, incident) {
       h('div.cells', null, households.map((hh) => {
         const v = householdView(replica, incident.id, hh.id, idx);
         const vuln = Array.isArray(hh.vulnerable) && hh.vulnerable.length > 0;
-        const restored = isRestored(replica, incident, hh.id);
+        const restored = isRestored(replica, incident, hh.id, building.id);
         return h(`button.cell.t-${v.state}${vuln ? '.vuln' : ''}${restored ? '.restored' : ''}`, {
-          type: 'button', dataset: { h: hh.id, state: v.state }, title: `${hh.room || ''} ${label('hstate', v.state)}`,
+          type: 'button', dataset: { h: hh.id, state: v.state },
+          'aria-label': `${building.label || ''} ${hh.room || ''} ${label('hstate', v.state)}${restored ? ` · ${ct('legendRestored')}` : ''}`,
         }, hh.room || '·');
       })))))));
 }

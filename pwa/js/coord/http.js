@@ -37,6 +37,34 @@ async function request(method, path, body) {
 }
 
 export const getJson = (path) => request('GET', path);
+
+/** GET a file (XLSX, CSV) with the same credentials; resolves to {blob, name}. */
+export async function getFile(path) {
+  let res;
+  try {
+    res = await fetch(path, { headers: headers('GET', false), credentials: 'same-origin', cache: 'no-store' });
+  } catch (err) {
+    throw new NetworkError(err);
+  }
+  if (!res.ok) {
+    let data = null;
+    try { data = await res.json(); } catch { /* not JSON */ }
+    throw new ApiError(res.status, data);
+  }
+  const cd = res.headers.get('content-disposition') || '';
+  const m = /filename\*=UTF-8''([^;]+)/i.exec(cd) || /filename="?([^";]+)"?/i.exec(cd);
+  return { blob: await res.blob(), name: m ? decodeURIComponent(m[1]) : 'download' };
+}
+
+/** Hand a blob to the browser as a download. */
+export function saveBlob(blob, name) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+}
 export const post = (path, body = {}) => request('POST', path, body);
 /** `POST /api/v1/sync` for the sync loop (docs/protocol.md). */
 export const sync = (body) => request('POST', '/api/v1/sync', body);

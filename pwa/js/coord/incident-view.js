@@ -1,20 +1,30 @@
-// One incident on the coordinator's screen: live counters, levers, chart, needs, board.
+// One incident on the coordinator's screen: a head (what, where, who reported it, live
+// counters) and sections behind tabs, so a phone never scrolls through everything at once.
+// On a laptop the tabs stand in a column on the left.
 import { h } from '../shared/dom.js';
 import { label } from '../shared/i18n.js';
 import { ctx } from '../shared/context.js';
 import { titleBar, screen } from '../volunteer/screen.js';
 import { ct } from './strings.js';
-import { board, legend } from './board.js';
-import { needsList } from './needs-list.js';
+import { localTime } from './time.js';
+import { overview } from './overview.js';
+import { needsQueue } from './needs-queue.js';
+import { vulnerableList } from './vulnerable-list.js';
+import { buildingsPanel } from './buildings-panel.js';
+import { roster } from './roster.js';
+import { briefPanel } from './brief.js';
+import { reportDetails } from './report-details.js';
 import { checksPanel } from './checks-panel.js';
-import { progressChart } from './chart.js';
-import { series } from './model.js';
-import { statusControls, updateForm, updatesList, shareBox } from './controls.js';
 
 const COUNTERS = [
   ['affected', 'affected'], ['visited', 'visited'], ['reached', 'reached'],
   ['vulnerable', 'vulnerable'], ['vulnerable_reached', 'vulnReached'],
   ['needs_open', 'needsOpen'], ['heaters_out', 'heatersOut'], ['restored', 'restored'],
+];
+
+export const TABS = [
+  ['', 'tabOverview', overview], ['needs', 'tabNeeds', needsQueue], ['vulnerable', 'tabVulnerable', vulnerableList],
+  ['buildings', 'tabBuildings', buildingsPanel], ['roster', 'tabRoster', roster], ['brief', 'tabBrief', briefPanel],
 ];
 
 export function counters(p) {
@@ -24,27 +34,30 @@ export function counters(p) {
       h('span.c-label', null, ct(word)))));
 }
 
-export function incidentView(id) {
+function tabs(id, active) {
+  return h('nav.tabs.no-print', { 'aria-label': ct('sections') }, TABS.map(([key, word]) =>
+    h('a.tab', {
+      href: `#/i/${encodeURIComponent(id)}${key ? `/${key}` : ''}`,
+      'aria-current': key === active ? 'page' : null, dataset: { tab: key || 'overview' },
+    }, ct(word))));
+}
+
+export function incidentView(id, tab = '') {
   const { replica } = ctx.store;
   const inc = replica.get('incidents', id);
   if (!inc) return screen(titleBar('—', { back: '/' }), h('p.empty', null, ct('noIncidents')));
   const p = ctx.progress.get(id);
   if (!p) ctx.fetchProgress?.(id);
+  const section = (TABS.find(([key]) => key === tab) || TABS[0])[2];
   return h('section.screen.dash', null,
     titleBar(inc.title || label('kind', inc.kind || 'other'), {
-      back: '/', actions: [h('a.small-btn.assign-link', { href: `#/i/${encodeURIComponent(id)}/assign` }, ct('assign'))],
+      back: '/', actions: [h('a.small-btn.assign-link.no-print', { href: `#/i/${encodeURIComponent(id)}/assign` }, ct('assign'))],
     }),
-    h('p.progress-line', null, label('kind', inc.kind || 'other'), ' · ', label('istatus', inc.status || 'reported')),
+    h('p.progress-line', null, label('kind', inc.kind || 'other'), ' · ', label('istatus', inc.status || 'reported'),
+      inc.started_at ? ` · ${localTime(inc.started_at)}` : '',
+      p && p.buildings ? ` · ${ct('buildingsRestored', { n: p.buildings_restored, m: p.buildings })}` : ''),
+    reportDetails(inc),
+    checksPanel(id),
     counters(p),
-    h('div.dash-cols', null,
-      h('div.dash-main', null,
-        checksPanel(id),
-        h('section.panel.needs-panel', null, h('h2', null, ct('needs')), needsList(replica, inc)),
-        h('section.panel', null, h('h2', null, ct('board')), legend(), board(replica, inc))),
-      h('div.dash-side', null,
-        statusControls(inc),
-        updateForm(inc),
-        h('section.panel', null, h('h2', null, ct('chart')), progressChart(series(replica, inc))),
-        h('section.panel', null, updatesList(replica, inc)),
-        shareBox(inc))));
+    h('div.dash-body', null, tabs(id, tab), h('div.dash-section', { dataset: { tab: tab || 'overview' } }, section(replica, inc))));
 }

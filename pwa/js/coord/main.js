@@ -20,6 +20,8 @@ import { adoptSession, LOGIN } from './session.js';
 import { ct } from './strings.js';
 import { listView } from './list-view.js';
 import { incidentView } from './incident-view.js';
+import { briefPrintView } from './brief-print.js';
+import { inboxCount } from './inbox.js';
 import { openForm } from './open-form.js';
 import { quarantineView, householdHistoryView } from './review.js';
 import { assignmentsView } from './assignments.js';
@@ -29,6 +31,7 @@ const statusEl = document.getElementById('status');
 const liveEl = document.getElementById('live');
 const langBtn = document.getElementById('lang');
 const devicesLink = document.getElementById('devices-link');
+const inboxLink = document.getElementById('inbox-link');
 let current = null;
 let stale = false;
 ctx.progress = new Map();
@@ -39,21 +42,35 @@ function show(render) {
   window.scrollTo(0, 0);
 }
 
-function redraw() {
+/** Re-render the current screen; `force` when the coordinator's own pick asked for it. */
+function redraw(force = false) {
+  refreshInbox();
   if (!current || view.firstElementChild?.dataset.static === '1') return;
   // Never re-render under a coordinator's fingers: wait until they leave the field.
-  const typing = document.activeElement?.closest?.('#view input, #view textarea, #view select');
-  if (typing) { stale = true; return; }
+  const typing = document.activeElement?.closest?.('#view input, #view textarea, #view select, dialog');
+  if (typing && force !== true) { stale = true; return; }
   const y = window.scrollY;
   mount(view, current());
   window.scrollTo(0, y);
 }
 
+// At most two full redraws a second: a first sync of a whole community applies thousands
+// of changes page by page, and the live stream can deliver a burst.
+const REDRAW_MS = 500;
 let pending = false;
+let lastDraw = 0;
 function schedule() {
   if (pending) return;
   pending = true;
-  requestAnimationFrame(() => { pending = false; redraw(); });
+  const wait = Math.max(0, lastDraw + REDRAW_MS - performance.now());
+  setTimeout(() => requestAnimationFrame(() => { pending = false; lastDraw = performance.now(); redraw(); }), wait);
+}
+
+function refreshInbox() {
+  if (!ctx.store || ctx.store.meta.auth?.role !== 'coordinator') return;
+  const n = inboxCount(ctx.store.replica);
+  inboxLink.dataset.count = String(n);
+  inboxLink.textContent = n ? `${ct('inbox')} ${n}` : ct('inbox');
 }
 
 async function refreshStatus() {
@@ -151,8 +168,10 @@ async function main() {
   langBtn.addEventListener('click', () => setLang(getLang() === 'en' ? 'zh-CN' : 'en'));
   const relabel = () => {
     document.title = ct('title');
-    langBtn.textContent = getLang() === 'en' ? '中文' : 'English';
-    if (devicesLink) devicesLink.textContent = ct('devices');
+    langBtn.textContent = ct('lang');
+    langBtn.lang = getLang() === 'en' ? 'zh-CN' : 'en';
+    devicesLink.textContent = ct('devices');
+    refreshInbox();
   };
   onLangChange(() => { relabel(); redraw(); refreshStatus(); });
   relabel();
@@ -168,7 +187,8 @@ async function main() {
     [/^\/quarantine$/, needCoordinator(() => quarantineView())],
     [/^\/i\/([^/]+)\/h\/([^/]+)$/, needCoordinator((m) => householdHistoryView(m[1], m[2]))],
     [/^\/i\/([^/]+)\/assign(?:\/([^/]+))?$/, needCoordinator((m) => assignmentsView(m[1], m[2] && decodeURIComponent(m[2])))],
-    [/^\/i\/([^/]+)$/, needCoordinator((m) => incidentView(m[1]))],
+    [/^\/i\/([^/]+)\/brief\/print\/(\d{4}-\d{2}-\d{2})$/, needCoordinator((m) => briefPrintView(m[1], m[2]))],
+    [/^\/i\/([^/]+)(?:\/(needs|vulnerable|buildings|roster|brief))?$/, needCoordinator((m) => incidentView(m[1], m[2] || ''))],
     [/^\/?$/, needCoordinator(() => listView())],
   ], () => go('/'));
   refreshStatus();

@@ -13,7 +13,7 @@ export function openNeeds(replica, incident) {
     for (const { households } of units) {
       for (const hh of households) {
         const v = householdView(replica, incident.id, hh.id, idx);
-        if (v.needsOpen.length) out.push({ building, household: hh, needs: v.needsOpen });
+        if (v.needsOpen.length) out.push({ building, household: hh, needs: v.needsOpen, status: v.status });
       }
     }
   }
@@ -21,9 +21,16 @@ export function openNeeds(replica, incident) {
   return out.sort((a, b) => vuln(a) - vuln(b) || byText(a.building.label, b.building.label) || byText(a.household.room, b.household.room));
 }
 
-/** Is this household restored (by its own flag, or because the incident is)? */
-export function isRestored(replica, incident, householdId) {
+/** Buildings of the incident whose supply is back (a subset of its scope). */
+export function restoredBuildings(incident) {
+  const scope = new Set(Array.isArray(incident.buildings) ? incident.buildings : []);
+  return new Set((Array.isArray(incident.restored_buildings) ? incident.restored_buildings : []).filter((b) => scope.has(b)));
+}
+
+/** Is this household restored (its flag, its building's, or the whole incident's)? */
+export function isRestored(replica, incident, householdId, buildingId) {
   if (DONE.has(incident.status)) return true;
+  if (buildingId && restoredBuildings(incident).has(buildingId)) return true;
   return replica.get('household_status', `${incident.id}~${householdId}`)?.restored === true;
 }
 
@@ -37,7 +44,9 @@ export function series(replica, incident) {
   const restoredAt = [];
   let affected = 0;
   const incRestored = DONE.has(incident.status) ? Date.parse(incident.restored_at || '') : NaN;
-  for (const { units } of incidentScope(replica, incident, idx)) {
+  const byBuilding = restoredBuildings(incident);
+  const listAt = Date.parse(stampTime(replica.winner('incidents', incident.id, 'restored_buildings')?.hlc));
+  for (const { building, units } of incidentScope(replica, incident, idx)) {
     for (const { households } of units) {
       for (const hh of households) {
         affected += 1;
@@ -46,7 +55,7 @@ export function series(replica, incident) {
         if (times.length) firstReached.push(Math.min(...times));
         const flag = replica.winner('household_status', `${incident.id}~${hh.id}`, 'restored');
         const own = flag?.value === true ? Date.parse(stampTime(flag.hlc)) : NaN;
-        const t = [own, incRestored].filter(Number.isFinite);
+        const t = [own, incRestored, byBuilding.has(building.id) ? listAt : NaN].filter(Number.isFinite);
         if (t.length) restoredAt.push(Math.min(...t));
       }
     }

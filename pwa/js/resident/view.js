@@ -21,6 +21,8 @@ export function residentView(p, { onCopy, onPush, pushState }) {
       counts
         ? [h('p.r-big', { id: 'restored' }, rt('restored', { r: p.restored, a: p.affected })),
           h('progress.r-bar', { max: String(Math.max(p.affected, 1)), value: String(p.restored) }),
+          // Restoration building by building (#12): shown once the first building is back.
+          p.buildings_restored && !done ? h('p.r-muted', { id: 'restored-buildings' }, rt('buildings', { r: p.buildings_restored, a: p.buildings })) : null,
           h('p.r-muted', null, rt('visited', { v: p.visited }))]
         : h('p.r-muted', null, rt('noCounts')),
       h('p.r-eta', null, done

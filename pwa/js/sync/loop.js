@@ -62,6 +62,7 @@ export async function syncCycle({ store, send, now = Date.now, onPage = () => {}
     const body = { node: await store.node(), cursor, changes: sent, limit };
     const scope = store.scope ? await store.scope() : null; // access control (#5): what we hold
     if (scope) body.scope = scope;
+    if (store.pendingCount) body.pending = await store.pendingCount(); // the coordinator's roster (#12)
     const t0 = now();
     let answer;
     try {

@@ -1,0 +1,73 @@
+// 重点人群名单: every vulnerable household of the incident — visited, reached, heater,
+// open needs. Filter, sort, print (the page's print style keeps only the list) and export
+// as CSV (BOM for Excel; cells a spreadsheet would run as formulas are quoted with ').
+import { h } from '../shared/dom.js';
+import { label } from '../shared/i18n.js';
+import { ctx } from '../shared/context.js';
+import { ct } from './strings.js';
+import { incidentScope, householdView, indexes, byText } from './model.js';
+import { place } from './needs-queue.js';
+import { saveBlob } from './http.js';
+
+const FILTERS = {
+  all: () => true, notVisited: (r) => !r.visited, notReached: (r) => !r.reached,
+  needs: (r) => r.needs.length > 0, noHeater: (r) => !r.heaters,
+};
+const FILTER_WORDS = { all: 'fAll', notVisited: 'fNotVisited', notReached: 'fNotReached', needs: 'fNeeds', noHeater: 'fNoHeater' };
+const view = { filter: 'all', sort: 'building' };
+
+export function vulnerableRows(replica, inc) {
+  const idx = indexes(replica);
+  const out = [];
+  for (const { building, units } of incidentScope(replica, inc, idx)) {
+    for (const { households } of units) {
+      for (const hh of households) {
+        if (!Array.isArray(hh.vulnerable) || !hh.vulnerable.length) continue;
+        const v = householdView(replica, inc.id, hh.id, idx);
+        out.push({
+          id: hh.id, where: place(building, hh), building: building.label || '', hh,
+          who: hh.vulnerable.map((x) => label('vuln', x)).join('、'), contact: hh.contact || '',
+          visited: v.visits.length > 0, reached: v.visits.some((x) => x.outcome === 'reached'),
+          heaters: v.heatersOut, needs: v.needsOpen.map((n) => label('need', n)),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+const yn = (b) => ct(b ? 'yes' : 'no');
+const cells = (r) => [r.where, r.who, r.contact, yn(r.visited), yn(r.reached), r.heaters ? String(r.heaters) : ct('no'), r.needs.join('、')];
+const HEAD = ['room', 'who', 'contact', 'visitedQ', 'reachedQ', 'heaterQ', 'needsQ'];
+
+function safe(s) {
+  const v = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+function download(inc, rows) {
+  const lines = [HEAD.map((k) => ct(k)), ...rows.map(cells)].map((r) => r.map(safe).join(','));
+  saveBlob(new Blob(['\ufeff', lines.join('\r\n')], { type: 'text/csv;charset=utf-8' }), `${ct('vulnTitle')}-${inc.title || inc.id}.csv`);
+}
+
+export function vulnerableList(replica, inc) {
+  let rows = vulnerableRows(replica, inc).filter(FILTERS[view.filter]);
+  rows = rows.sort((a, b) => (view.sort === 'state' ? Number(a.reached) - Number(b.reached) || b.needs.length - a.needs.length : 0)
+    || byText(a.building, b.building) || byText(a.hh.unit, b.hh.unit) || byText(a.hh.room, b.hh.room));
+  const redraw = () => ctx.redraw?.(true);
+  const pick = (name, value, options, onchange) => h('label.pick', null, ct(name),
+    h('select', { name, onchange: (e) => { onchange(e.target.value); redraw(); } },
+      options.map(([v, w]) => h('option', { value: v, selected: v === value }, ct(w)))));
+  return h('section.panel.vulnerable.print-area', null,
+    h('h2', null, ct('vulnTitle'), ' ', h('span.muted', null, `${inc.title || ''} · ${ct('rowsN', { n: rows.length })}`)),
+    h('div.v-tools.no-print', null,
+      pick('filter', view.filter, Object.entries(FILTER_WORDS), (v) => { view.filter = v; }),
+      pick('sort', view.sort, [['building', 'sBuilding'], ['state', 'sState']], (v) => { view.sort = v; }),
+      h('button.small-btn', { type: 'button', onclick: () => window.print() }, ct('print')),
+      h('button.small-btn', { type: 'button', onclick: () => download(inc, rows) }, ct('exportCsv'))),
+    rows.length ? h('div.table-wrap', null, h('table.v-table', null,
+      h('thead', null, h('tr', null, HEAD.map((k) => h('th', { scope: 'col' }, ct(k))))),
+      h('tbody', null, rows.map((r) => h(`tr${r.reached ? '' : '.todo'}`, { dataset: { h: r.id } },
+        cells(r).map((c, i) => h('td', { dataset: { label: ct(HEAD[i]) } }, c)))))))
+      : h('p.muted', null, ct('noVulnerable')));
+}

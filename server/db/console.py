@@ -1,0 +1,69 @@
+"""The coordinator's console (#12): pending counts phones report, the roster, and what a
+day's brief reads."""
+
+import json
+from typing import Any
+
+from server.db.core import Conn, Database
+
+__all__ = ["brief_rows", "record_pending", "roster"]
+
+
+async def record_pending(db: Database, node: str, pending: int, at: str) -> None:
+    """Remember how many entries a device reported waiting to upload, and when."""
+    await db.write(
+        "UPDATE devices SET pending = ?, pending_at = ? WHERE node = ?", (pending, at, node)
+    )
+
+
+async def roster(db: Database, community: str | None) -> list[tuple[Any, ...]]:
+    """(person, name, devices, last_seen, pending, pending_at) of every volunteer a
+    coordinator works with (their community's and unattached ones; everyone without a
+    community), over the volunteer's active devices."""
+    sql = (
+        "SELECT p.id, p.name, count(d.node), max(d.last_seen), sum(d.pending), "
+        "max(d.pending_at) FROM people p JOIN devices d ON d.person = p.id "
+        "AND d.revoked_at IS NULL WHERE p.role = 'volunteer' "
+    )
+    args: tuple[Any, ...] = ()
+    if community is not None:
+        sql += "AND (p.community = ? OR p.community IS NULL) "
+        args = (community,)
+    return await db.read(sql + "GROUP BY p.id ORDER BY p.name, p.id LIMIT 5000", args)
+
+
+async def _records(conn: Conn, coll: str, incident: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    rows = await conn.execute_fetchall(
+        "SELECT id, field, value FROM winners WHERE coll = ? AND id IN "
+        "(SELECT id FROM winners WHERE coll = ? AND field = 'incident' AND value = ?)",
+        (coll, coll, json.dumps(incident)),
+    )
+    for rid, fld, value in rows:
+        out.setdefault(rid, {})[fld] = json.loads(value)
+    return {k: v for k, v in out.items() if v.get("_deleted") is not True}
+
+
+async def brief_rows(db: Database, incident: str) -> dict[str, Any]:
+    """What a day's brief needs, in one snapshot: the incident's repairs, updates,
+    deliveries and visits (winners), the history of its status, ETA and restored
+    buildings, and building labels."""
+
+    async def run(conn: Conn) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            coll: await _records(conn, coll, incident)
+            for coll in ("repairs", "updates", "deliveries", "visits")
+        }
+        rows = await conn.execute_fetchall(
+            "SELECT field, value, hlc FROM history WHERE coll = 'incidents' AND id = ? "
+            "AND field IN ('status', 'eta', 'restored_buildings') ORDER BY hlc",
+            (incident,),
+        )
+        out["history"] = [(fld, json.loads(value), hlc) for fld, value, hlc in rows]
+        rows = await conn.execute_fetchall(
+            "SELECT id, value FROM winners WHERE coll = 'buildings' AND field = 'label'"
+        )
+        out["labels"] = {rid: json.loads(value) for rid, value in rows}
+        return out
+
+    return await db.read_fn(run)

@@ -1,0 +1,184 @@
+"""The coordinator's console (#12) over HTTP: per-building restoration in progress, the
+roster with the pending counts phones report, and the daily brief as JSON and XLSX."""
+
+import io
+import time
+from datetime import UTC, datetime
+
+import pytest
+from conftest import Stamper, enroll
+from test_progress import INC, World, build
+
+from server.console import make_brief
+
+
+@pytest.fixture
+def world(client) -> World:
+    return World(enroll(client, client.db_path, role="coordinator", name="主任"))
+
+
+def client_share(world: World) -> str:
+    r = world.phone.client.post(f"/api/v1/incidents/{INC}/share", headers=world.phone.headers)
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def test_restoring_buildings_one_by_one_restores_their_households_then_the_incident(
+    world: World,
+) -> None:
+    homes = build(world)
+    scope = list(homes)[:2]
+    p = world.progress()
+    assert (p["buildings"], p["buildings_restored"], p["restored"]) == (2, 0, 0)
+    world.put("incidents", INC, restored_buildings=[scope[0]])
+    p = world.progress()
+    assert (p["buildings_restored"], p["restored"], p["affected"]) == (1, 10, 20)
+    # Residents see the buildings count too (incident-wide, no household detail).
+    token = client_share(world)
+
+    def public() -> tuple:
+        pub = world.phone.client.get(f"/api/v1/public/{token}").json()
+        return (pub["buildings_restored"], pub["buildings"], pub["restored"])
+
+    deadline = time.monotonic() + 10  # the residents' frame follows the change log
+    while public() != (1, 2, 10) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert public() == (1, 2, 10)
+    # A building outside the scope counts for nothing.
+    world.put("incidents", INC, restored_buildings=[scope[0], list(homes)[2]])
+    assert world.progress()["restored"] == 10
+    world.put("incidents", INC, restored_buildings=scope)
+    p = world.progress()
+    assert (p["buildings_restored"], p["restored"]) == (2, 20)
+    # Undo is a write of the old list.
+    world.put("incidents", INC, restored_buildings=[])
+    assert world.progress()["restored"] == 0
+
+
+def test_volunteers_cannot_restore_buildings_or_acknowledge_reports(client, world) -> None:
+    build(world)
+    vol = enroll(client, client.db_path)
+    s = Stamper(vol.node)
+    r = vol.sync(
+        [
+            {"coll": "incidents", "id": INC, "field": f, "value": v, "hlc": s()}
+            for f, v in (("restored_buildings", []), ("ack_at", "2026-11-30T00:00:00Z"))
+        ]
+    )
+    assert [x["error"] for x in r.json()["rejected"]] == ["forbidden", "forbidden"]
+
+
+def test_the_roster_shows_what_a_phone_reported_waiting_to_upload(client, world) -> None:
+    vol = enroll(client, client.db_path, name="张志愿者")
+    r = vol.sync([], pending=7)
+    assert r.status_code == 200, r.text
+    roster = client.get("/api/v1/roster", headers=world.phone.headers).json()
+    mine = [e for e in roster if e["person"] == vol.person]
+    assert len(mine) == 1
+    assert (mine[0]["name"], mine[0]["pending"], mine[0]["devices"]) == ("张志愿者", 7, 1)
+    assert mine[0]["last_seen"]
+    # The batch it sent is answered: what is left is the count minus the batch.
+    s = Stamper(vol.node)
+    vol.sync(
+        [{"coll": "visits", "id": "v-x", "field": "note", "value": "x", "hlc": s()}], pending=3
+    )
+    roster = client.get("/api/v1/roster", headers=world.phone.headers).json()
+    assert [e["pending"] for e in roster if e["person"] == vol.person] == [2]
+
+
+@pytest.mark.parametrize("pending", [-1, "many", 10**9])
+def test_a_bad_pending_count_is_a_400(client, pending) -> None:
+    vol = enroll(client, client.db_path)
+    r = vol.sync([], pending=pending)
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_request"
+
+
+def test_the_roster_and_the_brief_are_for_coordinators_only(client, world) -> None:
+    build(world)
+    vol = enroll(client, client.db_path)
+    assert client.get("/api/v1/roster", headers=vol.headers).status_code == 403
+    assert client.get(f"/api/v1/incidents/{INC}/brief", headers=vol.headers).status_code == 403
+    assert client.get(f"/api/v1/incidents/{INC}/brief").status_code == 401
+
+
+def test_the_daily_brief_opens_in_openpyxl_with_the_days_figures(client, world) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    homes = build(world)
+    h = homes[next(iter(homes))][0]
+    world.put("visits", household=h, incident=INC, at="2026-11-22T16:00:00Z", outcome="reached")
+    world.put("visits", household=h, incident=INC, at="2026-11-23T16:00:00Z", outcome="reached")
+    world.put(
+        "deliveries",
+        household=h,
+        incident=INC,
+        item="heater",
+        qty=2,
+        at="2026-11-22T17:00:00Z",
+        status="delivered",
+    )
+    world.put("updates", incident=INC, at="2026-11-22T18:00:00Z", text="=正在抢修", public=True)
+    world.put("updates", incident=INC, at="2026-11-22T18:30:00Z", text="内部", public=False)
+    world.put(
+        "repairs",
+        incident=INC,
+        place="暖井",
+        description="焊接",
+        status="done",
+        at="2026-11-22T15:00:00Z",
+        done_at="2026-11-22T19:00:00Z",
+    )
+    # The local day 2026-11-23 at UTC+8 runs from 11-22 16:00Z to 11-23 16:00Z.
+    url = f"/api/v1/incidents/{INC}/brief?day=2026-11-23&tz=480"
+    b = client.get(url, headers=world.phone.headers).json()
+    assert b["day_counts"] == {"visits": 1, "reached": 1}
+    assert b["heaters"] == {"delivered": 2, "returned": 0, "lost": 0}
+    assert [u["text"] for u in b["updates"]] == ["=正在抢修"]
+    assert [t["text"] for t in b["timeline"]] == ["抢修完成：暖井 焊接"]
+    assert b["counts"]["heaters_out"] == 2 and b["counts"]["buildings"] == 2
+    r = client.get(url + "&format=xlsx", headers=world.phone.headers)
+    assert r.status_code == 200
+    assert "attachment" in r.headers["content-disposition"]
+    wb = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert wb.sheetnames == ["日报", "抢修经过", "公开通报"]
+    figures = {row[0]: row[1] for row in wb["日报"].iter_rows(values_only=True) if row and row[0]}
+    assert (
+        figures["当天送出电暖气"] == 2
+        and figures["电暖气在外"] == 2
+        and figures["日期"] == "2026-11-23"
+    )
+    # A public update that looks like a formula is text in the sheet, not a formula.
+    assert [row[1] for row in wb["公开通报"].iter_rows(min_row=2, values_only=True)] == [
+        "'=正在抢修"
+    ]
+
+
+@pytest.mark.parametrize(
+    "query", ["day=2026-13-40", "day=yesterday", "tz=9999", "format=pdf", "day=2026-1-1"]
+)
+def test_a_bad_brief_request_is_a_400(client, world, query) -> None:
+    build(world)
+    r = client.get(f"/api/v1/incidents/{INC}/brief?{query}", headers=world.phone.headers)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "invalid_request"
+
+
+def test_the_brief_of_an_unknown_incident_is_a_404(client, world) -> None:
+    r = client.get("/api/v1/incidents/nope/brief", headers=world.phone.headers)
+    assert r.status_code == 404
+
+
+def test_make_brief_cuts_the_day_at_local_midnight() -> None:
+    rows = {
+        "visits": {"a": {"at": "2026-11-29T15:59:59Z"}, "b": {"at": "2026-11-29T16:00:00Z"}},
+        "deliveries": {},
+        "repairs": {},
+        "updates": {},
+        "history": [],
+        "labels": {},
+    }
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    b = make_brief("i", {}, {}, rows, "2026-11-30", 480, now)
+    assert b["day_counts"]["visits"] == 1
+    b = make_brief("i", {}, {}, rows, "2026-11-29", 480, now)
+    assert b["day_counts"]["visits"] == 1
