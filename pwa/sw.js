@@ -3,7 +3,7 @@
 // VERSION and SHELL are written by `node pwa/tools/stamp-sw.mjs` (a test checks they
 // match the files); change a shell file → new VERSION → browsers install the update.
 /* eslint-env serviceworker */
-const VERSION = 'ce791e8ff2cf';
+const VERSION = '363205142e0a';
 const SHELL = [
   "/css/app.css",
   "/icons/icon-192.png",
@@ -30,6 +30,7 @@ const SHELL = [
   "/js/sync/merge.js",
   "/js/sync/outbox.js",
   "/js/sync/replica.js",
+  "/js/sync/sent-log.js",
   "/js/volunteer/actions.js",
   "/js/volunteer/delivery-list.js",
   "/js/volunteer/enroll-view.js",

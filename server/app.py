@@ -12,7 +12,7 @@ from litestar.di import Provide
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from server import api, auth, coord, export, people, public
+from server import api, auth, coord, export, metrics, people, public
 from server.config import MAX_BODY, Settings
 from server.db import Database
 from server.errors import exception_handlers
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             *auth.ROUTES,
             *export.ROUTES,
             *people.ROUTES,  # access control (#5)
+            *metrics.ROUTES,  # operator only (#13)
             service_worker,
             static,
         ],
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             "device": Provide(auth.current_device),  # bearer token or session cookie (#5)
         },
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
-        lifespan=[lifespan, public.live_lifespan],
+        lifespan=[lifespan, public.live_lifespan, metrics.disk_watch_lifespan],
         after_response=public.after_sync,
         request_max_body_size=MAX_BODY,
         middleware=[rate_limit_middleware()],  # abuse resistance (#5)
@@ -89,5 +90,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         state=None,
     )
     app.state.database = database
+    app.state.metrics = metrics.Metrics()
     app.state.settings = settings
     return app
