@@ -3,7 +3,7 @@
 // VERSION and SHELL are written by `node pwa/tools/stamp-sw.mjs` (a test checks they
 // match the files); change a shell file → new VERSION → browsers install the update.
 /* eslint-env serviceworker */
-const VERSION = '704754b4cdf2';
+const VERSION = 'b67660f940f6';
 const SHELL = [
   "/css/app.css",
   "/icons/icon-192.png",
@@ -35,6 +35,7 @@ const SHELL = [
   "/js/sync/nudge.js",
   "/js/sync/outbox.js",
   "/js/sync/replica.js",
+  "/js/sync/sent-log.js",
   "/js/sync/sets.js",
   "/js/volunteer/actions.js",
   "/js/volunteer/delivery-list.js",

@@ -62,7 +62,10 @@ class SyncResponse(msgspec.Struct):
 
     ``scope`` fingerprints what the device may read now; the device stores it with the
     cursor and sends it back. ``evict`` lists records the device must delete locally
-    (personal data it may no longer hold) before applying ``changes``.
+    (personal data it may no longer hold) before applying ``changes``. ``epoch`` names
+    the database's life since its last restore from backup: when it changes, the device
+    re-sends its own accepted changes it still keeps, resets its cursor to 0 and pulls
+    again (docs/protocol.md, "Epochs").
     """
 
     accepted: int
@@ -71,5 +74,6 @@ class SyncResponse(msgspec.Struct):
     cursor: int
     more: bool
     server_time: str
+    epoch: str
     scope: str | None = None
     evict: list[Ref] = []

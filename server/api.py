@@ -14,6 +14,7 @@ from server import exchange
 from server.db import Database, devices, people, scopes
 from server.db.devices import Device
 from server.errors import DoorstepError, RevokedError, UnauthorizedError, decode_body
+from server.metrics import observe_sync
 
 __all__ = ["current_device", "enroll", "healthz", "nudges", "sync"]
 
@@ -87,7 +88,14 @@ async def sync(
     request: Request, database: NamedDependency[Database], device: SkipValidation[Device]
 ) -> SyncResponse:
     """One round trip: push unsent changes, pull winners since the cursor."""
-    return await exchange.sync(database, device, await request.body())
+    counts = request.app.state.metrics
+    try:
+        answer = await exchange.sync(database, device, await request.body())
+    except DoorstepError as exc:
+        observe_sync(counts, None, exc.code)
+        raise
+    observe_sync(counts, answer)
+    return answer
 
 
 @get("/api/v1/nudges")

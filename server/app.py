@@ -12,7 +12,7 @@ from litestar.di import Provide
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from server import api, auth, console, coord, export, people, public
+from server import api, auth, console, coord, export, metrics, people, public
 from server.config import MAX_BODY, Settings
 from server.db import Database
 from server.errors import exception_handlers, mark_client_gone
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             *export.ROUTES,
             *people.ROUTES,  # access control (#5)
             *console.ROUTES,  # the coordinator's console (#12)
+            *metrics.ROUTES,  # operator only (#13)
             service_worker,
             static,
         ],
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             "device": Provide(auth.current_device),  # bearer token or session cookie (#5)
         },
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
-        lifespan=[lifespan, public.live_lifespan],
+        lifespan=[lifespan, public.live_lifespan, metrics.disk_watch_lifespan],
         after_response=public.after_sync,
         request_max_body_size=MAX_BODY,
         # Abuse resistance (#5); aborted uploads are one log line, not a traceback (#9).
@@ -92,5 +93,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         state=None,
     )
     app.state.database = database
+    app.state.metrics = metrics.Metrics()
     app.state.settings = settings
     return app

@@ -151,6 +151,42 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from server.db.backup import BackupError, backup, backup_every
+
+    if args.interval:
+        try:
+            backup_every(args.db, args.out, args.keep, args.interval)
+        except KeyboardInterrupt:
+            return 0
+    try:
+        path = backup(args.db, args.out, args.keep)
+    except BackupError as exc:
+        print(f"doorstep backup: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"backup": str(path), "integrity": "ok"}))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from server.db.backup import BackupError, restore
+
+    try:
+        report = restore(args.backup, args.db)
+    except BackupError as exc:
+        print(f"doorstep restore: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    if report["journal"] is None:
+        print(
+            "doorstep restore: no decision journal beside the database: redo by hand every "
+            "revocation, logout, enrolment, assignment change and resident link made after "
+            "the backup (docs/operations.md, Restore)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="doorstep", description="Doorstep field app server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,6 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "pwa/schema.json"))
     p.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("backup", help="an online, verified copy of the database")
+    _db(p)
+    p.add_argument("--out", default="backups", help="directory for backups (default backups)")
+    p.add_argument("--keep", type=int, default=0, help="keep only the newest N (default all)")
+    p.add_argument("--interval", type=float, default=0, help="repeat every S seconds until stopped")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="install a backup with a new epoch (server stopped)")
+    _db(p)
+    p.add_argument("backup", help="a file made by doorstep backup")
+    p.set_defaults(func=cmd_restore)
 
     from server.admin_access import add_commands  # coordinator, assign, export (#5)
 

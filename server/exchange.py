@@ -194,6 +194,7 @@ async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
         cursor=cursor,
         more=more,
         server_time=iso_ms(int(time.time() * 1000)),
+        epoch=database.epoch,
         scope=token,
         evict=[Ref(c, i) for c, i in evict],
     )

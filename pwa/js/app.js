@@ -2,6 +2,7 @@
 // the service worker, route. Nothing here needs the network: the app opens in a stairwell.
 import { ctx } from './shared/context.js';
 import { IdbStore } from './sync/idb-store.js';
+import { SentLog } from './sync/sent-log.js';
 import { SyncLoop } from './sync/loop.js';
 import { NudgeStream } from './sync/nudge.js';
 import { sync as syncRequest, NetworkError } from './shared/api.js';
@@ -62,6 +63,7 @@ function startSync() {
   ctx.loop?.stop();
   const loop = new SyncLoop({
     store,
+    sentLog: ctx.sentLog, // re-sends our accepted changes to a restored server (#13)
     send: (body) => syncRequest(store.meta.auth.token, body),
     timers: { set: (fn, ms) => setTimeout(fn, ms), clear: (id) => clearTimeout(id) },
     onState: (s) => { if (s.phase === 'syncing' && ctx.syncState?.phase !== 'syncing') ctx.pulled = 0; ctx.syncState = s; refreshStatus(); },
@@ -101,6 +103,7 @@ async function main() {
   document.documentElement.lang = getLang();
   try {
     ctx.store = await IdbStore.open();
+    ctx.sentLog = await SentLog.open().catch((err) => { console.warn('[doorstep] no sent-log', err); return null; });
   } catch (err) {
     handleError(err, 'open local database');
     mount(view, h('p.error-box', null, t('error.unknown', { msg: err.message })));

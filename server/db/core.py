@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-__all__ = ["PRAGMAS", "Database", "connect", "connect_sync"]
+__all__ = ["PRAGMAS", "Database", "connect", "connect_readonly", "connect_sync"]
 
 T = TypeVar("T")
 
@@ -35,6 +35,13 @@ def connect_sync(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     for pragma in PRAGMAS:
         conn.execute(pragma)
+    return conn
+
+
+def connect_readonly(path: str | Path) -> sqlite3.Connection:
+    """A read-only blocking connection that changes nothing in the file (backups)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn.execute("PRAGMA busy_timeout=10000")
     return conn
 
 
@@ -64,6 +71,8 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
         self._live_lock = asyncio.Lock()
+        #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
+        self.epoch = ""
 
     async def open(self) -> None:
         from server.db.migrations import migrate
@@ -72,6 +81,9 @@ class Database:
         migrate(self.path)
         try:
             self._writer = await connect(self.path)
+            # Server-side decisions are journaled beside the database (server/db/decisions.py).
+            await attach_journal(self._writer, self.path)
+            self.epoch = await _epoch(self._writer)
             self._reader = await connect(self.path)
             self._live = await connect(self.path)
         except BaseException:
@@ -134,3 +146,21 @@ class Database:
             return cur.rowcount
 
         return await self.write_fn(run)
+
+
+async def attach_journal(conn: aiosqlite.Connection, path: str) -> None:
+    from server.db.decisions import attach_sql
+
+    for sql, args in attach_sql(path):
+        await conn.execute(sql, args)
+
+
+async def _epoch(conn: aiosqlite.Connection) -> str:
+    """The database's epoch, created on first open; ``doorstep restore`` replaces it."""
+    import secrets
+
+    await conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),)
+    )
+    rows = await conn.execute_fetchall("SELECT value FROM meta WHERE key = 'epoch'")
+    return str(next(iter(rows))[0])

@@ -6,6 +6,7 @@
 // cookie + CSRF; the login made it a device with its own HLC node).
 import { ctx } from '../shared/context.js';
 import { IdbStore } from '../sync/idb-store.js';
+import { SentLog } from '../sync/sent-log.js';
 import { SyncLoop } from '../sync/loop.js';
 import { NetworkError } from '../shared/api.js';
 import { handleError, toast } from '../shared/toast.js';
@@ -108,6 +109,8 @@ function startLive() {
       } else if (data.type === 'progress') {
         ctx.progress.set(data.progress.incident, data.progress);
         schedule();
+      } else if (data.type === 'warning' && data.code === 'low_disk') {
+        toast(ct('lowDisk', { mb: data.free_mb }), { kind: 'error', ms: 15000 }); // (#13)
       }
     },
   });
@@ -121,6 +124,7 @@ function startSync() {
   let first = true;
   const loop = new SyncLoop({
     store,
+    sentLog: ctx.sentLog, // re-sends our accepted changes to a restored server (#13)
     send: (body) => syncRequest(body),
     timers: { set: (fn, ms) => setTimeout(fn, ms), clear: (id) => clearTimeout(id) },
     onState: (s) => { ctx.syncState = s; refreshStatus(); },
@@ -151,6 +155,7 @@ async function main() {
   document.documentElement.lang = getLang();
   try {
     ctx.store = await IdbStore.open();
+    ctx.sentLog = await SentLog.open().catch((err) => { console.warn('[doorstep] no sent-log', err); return null; });
   } catch (err) {
     handleError(err, 'open local database');
     return;

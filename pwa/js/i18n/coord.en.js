@@ -13,6 +13,7 @@ export default {
   affectedN: '{n} households affected', open: 'Open incident', opened: 'Incident opened', units: '{n} units',
   history: 'Edit history', noHistory: 'No edits', resolve: 'Mark reviewed', resolved: 'Reviewed', nothing: 'Nothing to review',
   live: 'Live', reconnecting: 'Reconnecting…', liveOff: 'Not connected',
+  lowDisk: 'The server is low on disk ({mb} MB free): tell the administrator, or new entries cannot be saved.',
   visits: 'Visits', legendRestored: 'supply restored', reachedLine: 'Reached', restoredLine: 'Restored',
   back: 'Back', chooseBuildings: 'Choose at least one building', unknownPerson: 'unknown person',
   assign: 'Assign volunteers', assignTitle: 'Assign volunteers', volunteer: 'Volunteer', chooseVolunteer: 'Choose a volunteer',

@@ -14,6 +14,7 @@ export default {
   affectedN: '受影响 {n} 户', open: '开启事件', opened: '事件已开启', units: '{n} 个单元',
   history: '修改记录', noHistory: '没有修改记录', resolve: '标记已审核', resolved: '已审核', nothing: '没有待审核的记录',
   live: '实时', reconnecting: '重连中…', liveOff: '未连接',
+  lowDisk: '服务器磁盘空间不足（剩余 {mb} MB）：请通知管理员清理或扩容，否则新记录将无法保存。',
   visits: '走访记录', legendRestored: '已恢复供应', reachedLine: '已联系', restoredLine: '已恢复',
   back: '返回', chooseBuildings: '请至少选择一栋楼', unknownPerson: '未知人员',
   assign: '分配志愿者', assignTitle: '分配志愿者', volunteer: '志愿者', chooseVolunteer: '选择志愿者',

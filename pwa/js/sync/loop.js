@@ -11,7 +11,11 @@
 //   4. clock_ahead rejections: correct the clock (offset already measured from this
 //      answer), re-stamp every unsent entry, warn, and go on.
 // No answer (network error, 5xx) → nothing changes locally; the same entries go again.
+// A new epoch in the answer (server restored from a backup): the page is committed with
+// cursor 0, every change of ours the server had accepted in the last 14 days goes back
+// into the outbox (sent-log.js), and the cycle goes on: re-send, re-pull from 0.
 import { settle, measureOffset } from './outbox.js';
+import { epochChanged } from './sent-log.js';
 import { ApiError, NetworkError } from '../shared/api.js';
 
 export const IDLE_MS = 60_000;
@@ -46,14 +50,15 @@ export class AuthLostError extends Error {
  * Run one sync cycle.
  * @param {object} deps
  * @param {object} deps.store   pending(n), cursor(), node(), commit(page), restampAll(offset), pendingCount()
+ * @param {object} [deps.sentLog]  epoch(), setEpoch(e), remember(changes, at), resend(store, now)
  * @param {(body: object) => Promise<object>} deps.send  POSTs the sync body, returns the answer
  * @param {() => number} [deps.now]
  * @param {(p: object) => void} [deps.onPage]  progress after each committed page
  * @param {number} [deps.batch]
  * @returns {Promise<{pages: number, pushed: number, pulled: number, rejected: number, restamped: number, offset: number|null}>}
  */
-export async function syncCycle({ store, send, now = Date.now, onPage = () => {}, batch = BATCH, limit = PAGE }) {
-  const summary = { pages: 0, pushed: 0, pulled: 0, rejected: 0, restamped: 0, offset: null };
+export async function syncCycle({ store, send, sentLog = null, now = Date.now, onPage = () => {}, batch = BATCH, limit = PAGE }) {
+  const summary = { pages: 0, pushed: 0, pulled: 0, rejected: 0, restamped: 0, offset: null, resent: 0 };
   let restampRounds = 0;
   let size = batch;
   for (;;) {
@@ -74,8 +79,17 @@ export async function syncCycle({ store, send, now = Date.now, onPage = () => {}
     }
     const offset = measureOffset(answer.server_time, t0, now());
     const { accepted, rejected, clockAhead } = settle(sent, answer);
-    await store.commit({ sent, accepted, rejected, pulled: answer.changes || [], cursor: answer.cursor, offset, at: now(),
+    const known = sentLog ? await sentLog.epoch() : null;
+    const restored = epochChanged(known, answer.epoch);
+    if (sentLog && accepted.length) { const ok = new Set(accepted); await sentLog.remember(sent.filter((c) => ok.has(c.hlc)), now()); }
+    await store.commit({ sent, accepted, rejected, pulled: answer.changes || [], cursor: restored ? 0 : answer.cursor, offset, at: now(),
       evict: answer.evict || [], scope: answer.scope ?? null });
+    if (restored) { // the epoch is stored last: a crash before it re-sends again, harmlessly
+      summary.resent += await sentLog.resend(store, now());
+      await sentLog.setEpoch(answer.epoch);
+      continue;
+    }
+    if (sentLog && answer.epoch && !known) await sentLog.setEpoch(answer.epoch);
     summary.pages += 1;
     summary.pushed += accepted.length;
     summary.rejected += rejected.length;

@@ -1,0 +1,202 @@
+"""``doorstep backup`` and ``doorstep restore``.
+
+A backup is an online, consistent copy made with SQLite's backup API while the server
+runs (one read snapshot: a sync committed during the copy is either wholly in it or not),
+written to a temporary name, checked with ``PRAGMA integrity_check`` and only then renamed
+into place; the oldest copies beyond ``--keep`` are deleted.
+
+A restore installs a backup in place of the database and gives it a new **epoch**, which
+every sync answer carries. A phone that sees a new epoch re-sends the changes of its own
+that the server had accepted (it keeps them for 14 days), resets its cursor and pulls
+again, so nothing acknowledged after the backup is lost and no gap in the sequence is
+skipped (docs/protocol.md, "Epochs"). Server-side decisions taken after the backup
+(revocations, logouts, enrolments, assignments, resident links) come back from the
+decision journal beside the database (server/decisions.py).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import time
+from collections import Counter
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+from server.db import decisions
+from server.db.core import connect_readonly, connect_sync
+from server.db.migrations import migrate
+
+__all__ = ["BackupError", "backup", "prune", "restore"]
+
+PREFIX = "doorstep-"
+SUFFIX = ".db"
+
+
+class BackupError(Exception):
+    """A backup or restore that must not be trusted; the message says why."""
+
+
+def _stamp(at: datetime) -> str:
+    return at.strftime("%Y%m%dT%H%M%S") + f"{at.microsecond // 1000:03d}Z"
+
+
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def integrity(path: str | Path) -> str:
+    """``PRAGMA integrity_check`` of a database file: ``ok`` or the first problems."""
+    try:
+        with closing(connect_readonly(path)) as conn:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.DatabaseError as exc:  # not a database at all, or unreadable
+        return str(exc)
+    return "; ".join(r[0] for r in rows[:5])
+
+
+def _copy(src_path: str | Path, dst_path: Path) -> None:
+    """Copy a database with the backup API into a fresh single file (no WAL)."""
+    dst_path.unlink(missing_ok=True)
+    with (
+        closing(connect_readonly(src_path)) as src,
+        closing(connect_sync(str(dst_path))) as dst,
+    ):
+        src.backup(dst)  # one step: one read snapshot, so the copy is consistent
+        dst.execute("PRAGMA journal_mode=DELETE")
+    with open(dst_path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def backups(out: str | Path) -> list[Path]:
+    """Backups in ``out``, oldest first (their names sort by time)."""
+    return sorted(Path(out).glob(f"{PREFIX}*{SUFFIX}"))
+
+
+def prune(out: str | Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` backups; returns what was deleted."""
+    old = backups(out)[:-keep] if keep > 0 else []
+    for p in old:
+        p.unlink(missing_ok=True)
+    return old
+
+
+def backup(db: str | Path, out: str | Path, keep: int = 0, now: datetime | None = None) -> Path:
+    """Take one verified backup of ``db`` into the directory ``out``.
+
+    Args:
+        db: The live database (the server may be running).
+        out: Directory for backups; created if missing.
+        keep: Keep only the newest ``keep`` backups (0: keep all).
+        now: Time for the file name (tests inject it).
+
+    Returns:
+        The path of the new backup.
+
+    Raises:
+        BackupError: the database is missing or the copy failed its integrity check.
+    """
+    if not Path(db).exists():
+        raise BackupError(f"no database at {db}; check --db or DOORSTEP_DB")
+    at = now or datetime.now(UTC)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / f"{PREFIX}{_stamp(at)}{SUFFIX}"
+    partial = final.with_name(final.name + ".partial")
+    _copy(db, partial)
+    verdict = integrity(partial)
+    if verdict != "ok":
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"the copy of {db} failed its integrity check: {verdict}")
+    partial.rename(final)
+    dir_fd = os.open(out, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    with closing(connect_sync(str(db))) as conn:
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [("last_backup_at", _iso(at)), ("last_backup_path", str(final))],
+        )
+    if keep:
+        prune(out, keep)
+    return final
+
+
+def backup_every(db: str, out: str, keep: int, interval: float, log=print) -> None:
+    """Back up every ``interval`` seconds until interrupted; a failed round is retried."""
+    while True:
+        started = time.monotonic()
+        try:
+            log(f"backup: {backup(db, out, keep)}")
+        except (BackupError, sqlite3.Error, OSError) as exc:
+            log(f"backup failed, retrying next round: {exc}")
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+#: What a restore cannot bring back; printed by ``doorstep restore`` and in
+#: docs/operations.md.
+CANNOT_KNOW = (
+    "changes a phone or dashboard sent after the backup come back only when that device "
+    "syncs again (it re-sends its accepted changes of the last 14 days on the new epoch); "
+    "a device that was wiped, reset or not opened for 14 days cannot re-send them",
+    "changes rejected into quarantine after the backup, and their review decisions",
+    "Web Push subscriptions made after the backup (residents subscribe again)",
+    "device last-seen times and the rate-limit state",
+)
+
+
+def restore(src: str | Path, db: str | Path, now: datetime | None = None) -> dict:
+    """Install the backup ``src`` as the database ``db`` with a new epoch; replay decisions.
+
+    The server must be stopped. The database being replaced is kept beside it as
+    ``<db>.replaced-<time>`` (with its -wal and -shm), never deleted.
+
+    Returns:
+        A report: the new epoch, the replaced file, decisions replayed by kind, what the
+        restore cannot know, and the decision journal's path (or that there was none).
+
+    Raises:
+        BackupError: the backup is missing or fails its integrity check.
+    """
+    src, db = Path(src), Path(db)
+    if not src.exists():
+        raise BackupError(f"no backup at {src}")
+    verdict = integrity(src)
+    if verdict != "ok":
+        raise BackupError(f"{src} fails its integrity check, not restoring it: {verdict}")
+    at = now or datetime.now(UTC)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    replaced = None
+    if db.exists():
+        replaced = db.with_name(f"{db.name}.replaced-{_stamp(at)}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{db}{suffix}")
+            if part.exists():
+                part.rename(f"{replaced}{suffix}")
+    staged = db.with_name(db.name + ".restoring")
+    _copy(src, staged)
+    staged.rename(db)
+    migrate(str(db))  # an older backup gets the newer schema, as at every start
+    epoch = secrets.token_hex(8)
+    journal = decisions.journal_path(db)
+    with closing(connect_sync(str(db))) as conn:
+        replayed: Counter[str] = decisions.replay(conn, journal)
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [("epoch", epoch), ("restored_at", _iso(at)), ("restored_from", str(src))],
+        )
+    return {
+        "restored": str(src),
+        "db": str(db),
+        "epoch": epoch,
+        "replaced": str(replaced) if replaced else None,
+        "journal": journal if Path(journal).exists() else None,
+        "replayed": dict(replayed),
+        "cannot_know": list(CANNOT_KNOW),
+    }

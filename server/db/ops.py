@@ -1,0 +1,16 @@
+"""What the operator's metrics read from the database (server/metrics.py)."""
+
+from server.db.core import Database
+
+__all__ = ["health"]
+
+
+async def health(db: Database) -> tuple[int, str | None, int]:
+    """(open quarantine entries, time of the last backup or None, top sequence)."""
+    rows = await db.read(
+        "SELECT (SELECT count(*) FROM quarantine WHERE resolved_at IS NULL), "
+        "(SELECT value FROM meta WHERE key = 'last_backup_at'), "
+        "(SELECT coalesce(max(seq), 0) FROM history)"
+    )
+    open_q, backup_at, top = rows[0]
+    return int(open_q), backup_at, int(top)
