@@ -1,8 +1,9 @@
 """The field change: the unit of every write."""
 
-from typing import Any
+from typing import Annotated
 
 import msgspec
+from msgspec import Meta
 
 __all__ = ["Change"]
 
@@ -14,12 +15,16 @@ class Change(msgspec.Struct, forbid_unknown_fields=True):
         coll: Collection name, e.g. ``visits``.
         id: Record id (UUIDv7, or a deterministic ``a~b`` id for shared state).
         field: Field name, or ``_deleted``.
-        value: Any JSON value; checked against the field's type by ``sync.validate``.
+        value: Any JSON value, kept as its JSON text (stored as received); checked
+            against the field's type by ``sync.validate``.
         hlc: The 46-character stamp; identifies the change.
+
+    The length caps bound what a request can hold; the exact rules (id pattern, known
+    collections and fields, stamp format) are ``sync.validate``'s, which names each error.
     """
 
-    coll: str
-    id: str
-    field: str
-    value: Any
-    hlc: str
+    coll: Annotated[str, Meta(max_length=100)]
+    id: Annotated[str, Meta(max_length=200)]
+    field: Annotated[str, Meta(max_length=100)]
+    value: msgspec.Raw
+    hlc: Annotated[str, Meta(max_length=64)]

@@ -8,23 +8,34 @@ from msgspec import Meta
 from schemas.change import Change
 from schemas.types import Node
 
-__all__ = ["MAX_CHANGES", "MAX_PAGE", "Ref", "Rejection", "SyncRequest", "SyncResponse"]
+__all__ = [
+    "MAX_CHANGES",
+    "MAX_CURSOR",
+    "MAX_PAGE",
+    "Ref",
+    "Rejection",
+    "SyncRequest",
+    "SyncResponse",
+]
 
 MAX_CHANGES = 5000
 MAX_PAGE = 5000
 DEFAULT_PAGE = 1000
+#: Server sequences are SQLite integers.
+MAX_CURSOR = 2**63 - 1
 
 
 class SyncRequest(msgspec.Struct, forbid_unknown_fields=True):
     """A device's unsent changes and the cursor of what it has pulled so far.
 
-    ``changes`` are decoded one at a time by the server, so one malformed change is
-    rejected alone instead of failing the request.
+    The server decodes the whole request with one typed decoder; when a change is
+    malformed it decodes the changes one at a time, so that change is rejected alone
+    instead of failing the request.
     """
 
     node: Node
-    cursor: Annotated[int, Meta(ge=0)] = 0
-    changes: list[Change] = []
+    cursor: Annotated[int, Meta(ge=0, le=MAX_CURSOR)] = 0
+    changes: Annotated[list[Change], Meta(max_length=MAX_CHANGES)] = []
     limit: Annotated[int, Meta(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
     #: The scope token of the last answer the device committed (see ``SyncResponse``).
     scope: Annotated[str, Meta(max_length=64)] | None = None

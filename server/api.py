@@ -13,10 +13,10 @@ from schemas.sync import SyncResponse
 from server import exchange
 from server.db import Database, devices, people, scopes
 from server.db.devices import Device
-from server.errors import DoorstepError, RevokedError, UnauthorizedError, decode_body
+from server.errors import DoorstepError, decode_body
 from server.metrics import observe_sync
 
-__all__ = ["current_device", "enroll", "healthz", "nudges", "sync"]
+__all__ = ["enroll", "healthz", "nudges", "sync"]
 
 _enroll_decoder = msgspec.json.Decoder(EnrollRequest)
 
@@ -31,28 +31,6 @@ _INVITE_ERRORS = {
     ),
     "invite_expired": (410, "this invite code has expired; ask the coordinator for a new one"),
 }
-
-
-async def current_device(request: Request, database: NamedDependency[Database]) -> Device:
-    """The enrolled, unrevoked device behind the request's bearer token."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise UnauthorizedError(
-            "this device is not enrolled: open the invite link or type the invite code"
-        )
-    device = await devices.for_token(database, token.strip())
-    if device is None:
-        raise UnauthorizedError(
-            "unknown device token: enrol this device again with a new invite code"
-        )
-    if device.revoked:
-        raise RevokedError(
-            "this device was revoked: delete local personal data, keep unsent entries "
-            "for export, and enrol again",
-            details={"wipe": True},
-        )
-    return device
 
 
 @get("/healthz", sync_to_thread=False)

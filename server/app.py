@@ -5,21 +5,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Response, get
+from litestar import Litestar, Response, Router, get
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from server import api, auth, console, coord, export, metrics, people, public
+from server import api, auth, console, coord, devices, export, guards, metrics, people, public
 from server.config import MAX_BODY, Settings
 from server.db import Database
 from server.errors import exception_handlers, mark_client_gone
 from server.ratelimit import rate_limit_middleware
 from server.security import security_headers_hook
 
-__all__ = ["create_app"]
+__all__ = ["OPENAPI_PATH", "create_app"]
+
+#: Litestar's API description (public: it describes the open-source API, no data).
+OPENAPI_PATH = "/schema"
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
@@ -57,25 +60,32 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         include_in_schema=False,
     )
     logging.getLogger("doorstep").setLevel(logging.INFO)
+    # Access (#9): every route sits on exactly one of these routers, whose rule and guard
+    # decide who may call it; ``Scope`` then decides what the caller may see.
+    rule = guards.Rule
+    routers = [
+        _router(
+            rule.PUBLIC,
+            guards.public_guard,
+            [api.healthz, api.enroll, auth.login, service_worker, public.resident_sw, static],
+        ),
+        _router(rule.RESIDENT, guards.resident_guard, public.RESIDENT_ROUTES),
+        _router(
+            rule.DEVICE, guards.device_guard, [api.sync, api.nudges, auth.session, auth.logout]
+        ),
+        _router(
+            rule.COORDINATOR,
+            guards.coordinator_guard,
+            [*coord.ROUTES, *devices.ROUTES, *export.ROUTES, *people.ROUTES, *console.ROUTES],
+        ),
+        _router(rule.OPERATOR, guards.operator_guard, metrics.ROUTES),
+    ]
     app = Litestar(
-        route_handlers=[
-            api.healthz,
-            api.enroll,
-            api.sync,
-            api.nudges,
-            *coord.ROUTES,
-            *public.ROUTES,
-            *auth.ROUTES,
-            *export.ROUTES,
-            *people.ROUTES,  # access control (#5)
-            *console.ROUTES,  # the coordinator's console (#12)
-            *metrics.ROUTES,  # operator only (#13)
-            service_worker,
-            static,
-        ],
+        route_handlers=routers,
         dependencies={
             "database": Provide(provide_database),
-            "device": Provide(auth.current_device),  # bearer token or session cookie (#5)
+            "device": Provide(guards.provide_device),  # bearer token or session cookie
+            "access": Provide(guards.provide_scope),  # what the caller may see
         },
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         lifespan=[lifespan, public.live_lifespan, metrics.disk_watch_lifespan],
@@ -95,4 +105,24 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     app.state.database = database
     app.state.metrics = metrics.Metrics()
     app.state.settings = settings
+    app.state.share_cache = {}
+    _check_rules(app)
     return app
+
+
+def _router(rule: "guards.Rule", guard: Any, handlers: list[Any]) -> Router:
+    return Router(path="/", route_handlers=handlers, guards=[guard], opt={guards.ACCESS: rule})
+
+
+def _check_rules(app: Litestar) -> None:
+    """Refuse to build an app with a route that states no access rule."""
+    missing = [
+        route.path
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", ())
+        if guards.rule_of(handler) is None
+        and not route.path.startswith(OPENAPI_PATH)
+        and "OPTIONS" not in (getattr(handler, "http_methods", None) or ())
+    ]
+    if missing:
+        raise RuntimeError(f"routes without an access rule (server/guards.py): {missing}")

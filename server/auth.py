@@ -1,4 +1,5 @@
-"""Coordinator login: argon2id passwords, session cookies, CSRF; device administration.
+"""Coordinator sessions: argon2id passwords, session cookies, CSRF (device administration
+is ``server.devices``; who a request comes from is decided in ``server.guards``).
 
 A browser login is a device like a phone: it gets an HLC node to stamp its writes with
 and a token, which travels in an HttpOnly, SameSite=Strict cookie instead of a header and
@@ -12,12 +13,10 @@ cannot pass the Origin check). Argon2 runs in worker threads, a few at a time, n
 the event loop: a burst of wrong logins must not stall the phones' syncs.
 """
 
-import hashlib
-import hmac
 import os
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.to_thread
 import msgspec
@@ -27,39 +26,27 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.params import FromPath, SkipValidation
+from litestar.params import SkipValidation
 from msgspec import Meta
 
-from server import api
 from server.db import Database
 from server.db import devices as db_devices
 from server.db import people as db_people
-from server.db.devices import Device, DeviceRow
-from server.errors import (
-    DoorstepError,
-    ForbiddenRequestError,
-    NotFoundError,
-    RevokedError,
-    UnauthorizedError,
-    decode_body,
-)
+from server.db.devices import Device
+from server.errors import DoorstepError, ForbiddenRequestError, UnauthorizedError, decode_body
+from server.guards import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_for
 
 __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
     "ROUTES",
     "SESSION_COOKIE",
+    "LoginRequest",
     "csrf_for",
-    "current_device",
     "hash_password",
-    "require_coordinator",
 ]
 
-SESSION_COOKIE = "doorstep_session"
-CSRF_COOKIE = "doorstep_csrf"
-CSRF_HEADER = "x-csrf-token"
 SESSION_HOURS = 12
-_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _hasher = PasswordHasher()  # argon2id, the library's (RFC 9106 low-memory) defaults
 #: Verified when the login does not exist, so a wrong name costs as long as a wrong password.
@@ -143,11 +130,6 @@ def require_same_origin_json(request: Request) -> None:
         )
 
 
-def csrf_for(token: str) -> str:
-    """The CSRF token of a session: derived from its secret, so nothing more is stored."""
-    return hmac.new(token.encode(), b"doorstep csrf", hashlib.sha256).hexdigest()[:32]
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -174,47 +156,6 @@ class Session(msgspec.Struct):
 
 
 _login_decoder = msgspec.json.Decoder(LoginRequest)
-
-
-async def current_device(request: Request, database: NamedDependency[Database]) -> Device:
-    """The device behind a request: a bearer token (phones) or a session cookie (browsers).
-
-    Cookie-authenticated unsafe requests must carry the session's CSRF token.
-    """
-    if request.headers.get("authorization"):
-        return await api.current_device(request, database)
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return await api.current_device(request, database)
-    row = await db_devices.for_session(database, token)
-    if row is None:
-        raise UnauthorizedError("your session is unknown; log in again", code="session_expired")
-    node, person, role, revoked_at, expires_at = (
-        row.node,
-        row.person,
-        row.role,
-        row.revoked_at,
-        row.expires_at,
-    )
-    if revoked_at is not None:
-        raise RevokedError("this session was signed out from the dashboard; log in again")
-    if expires_at is not None and expires_at <= _iso(_now()):
-        raise UnauthorizedError("your session has expired; log in again", code="session_expired")
-    if request.method not in _SAFE:
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not hmac.compare_digest(sent.encode(), csrf_for(token).encode()):
-            raise ForbiddenRequestError(
-                "missing or wrong CSRF token: reload the page and try again", code="csrf"
-            )
-    return Device(node, person, role, False)
-
-
-def require_coordinator(device: Device) -> Device:
-    if device.role != "coordinator":
-        raise ForbiddenRequestError(
-            "only a coordinator may do this; ask the community office", code="not_coordinator"
-        )
-    return device
 
 
 def _secure(request: Request) -> bool:
@@ -282,8 +223,12 @@ async def session(
 
 
 @post("/api/v1/logout", status_code=200)
-async def logout(database: NamedDependency[Database], device: SkipValidation[Device]) -> Response:
-    await _revoke(database, device.node)
+async def logout(
+    request: Request, database: NamedDependency[Database], device: SkipValidation[Device]
+) -> Response:
+    """End this session (or phone enrolment): its open streams close at once."""
+    await db_devices.revoke(database, device.node, _iso(_now()))
+    request.app.state.broker.close_node(device.node)
     return Response(
         {"ok": True},
         cookies=[
@@ -295,35 +240,4 @@ async def logout(database: NamedDependency[Database], device: SkipValidation[Dev
     )
 
 
-@get("/api/v1/devices")
-async def devices(
-    database: NamedDependency[Database], device: SkipValidation[Device]
-) -> list[DeviceRow]:
-    """Every enrolled phone and browser session, newest first (coordinators)."""
-    require_coordinator(device)
-    return await db_devices.listing(database)
-
-
-async def _revoke(database: Database, node: str) -> bool:
-    return await db_devices.revoke(database, node, _iso(_now()))
-
-
-@post("/api/v1/devices/{node:str}/revoke", status_code=200)
-async def revoke(
-    node: FromPath[str], database: NamedDependency[Database], device: SkipValidation[Device]
-) -> dict[str, Any]:
-    """Revoke a phone or session: its next request gets 401 ``revoked`` and it wipes."""
-    require_coordinator(device)
-    if len(node) != 16:
-        raise NotFoundError(f"no device {node[:20]!r}; node ids are 16 hex digits")
-    if not await _revoke(database, node):
-        found, _ = await db_devices.revoked_at(database, node)
-        if not found:
-            raise NotFoundError(f"no device {node}; check the device list")
-        err = DoorstepError(f"device {node} was already revoked", code="already_revoked")
-        err.status = 409
-        raise err
-    return {"revoked": node}
-
-
-ROUTES = [login, session, logout, devices, revoke]
+ROUTES = [login, session, logout]

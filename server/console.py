@@ -16,10 +16,9 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, SkipValidation
 
-from server.auth import require_coordinator
-from server.db import Database, console, log, people, scopes
-from server.db.devices import Device
+from server.db import Database, console, log
 from server.errors import BadRequestError, NotFoundError
+from server.guards import Scope
 from server.progress import derive
 
 __all__ = ["ROUTES", "brief", "make_brief", "roster"]
@@ -53,11 +52,10 @@ class RosterEntry(msgspec.Struct):
 
 @get("/api/v1/roster")
 async def roster(
-    database: NamedDependency[Database], device: SkipValidation[Device]
+    database: NamedDependency[Database], access: SkipValidation[Scope]
 ) -> list[RosterEntry]:
     """Volunteers of the coordinator's community: last sync and entries waiting to upload."""
-    require_coordinator(device)
-    community = await people.community_of(database, device.person)
+    community = await access.community()
     return [RosterEntry(*r) for r in await console.roster(database, community)]
 
 
@@ -221,13 +219,13 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 async def brief(
     incident: FromPath[str],
     database: NamedDependency[Database],
-    device: SkipValidation[Device],
+    access: SkipValidation[Scope],
     day: FromQuery[str] = "",
     tz: FromQuery[int] = 0,
     format: FromQuery[str] = "json",
 ) -> Response[Any]:
     """One day of an incident as JSON or XLSX (coordinators of its community)."""
-    require_coordinator(device)
+    await access.require_incident(incident)
     if format not in ("json", "xlsx"):
         raise BadRequestError("format must be json or xlsx", code="invalid_request")
     if not -840 <= tz <= 840:
@@ -245,9 +243,6 @@ async def brief(
         raise BadRequestError(
             "day must be a date like 2026-11-30", code="invalid_request"
         ) from None
-    scope = await scopes.load_scope(database, device)
-    if scope.incidents is not None and incident not in scope.incidents:
-        raise NotFoundError("no such incident in your community", code="no_incident")
     data = await log.incident_inputs(database, incident)
     if data is None:
         raise NotFoundError(f"no incident {incident[:60]!r}", code="no_incident")

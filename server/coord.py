@@ -1,9 +1,9 @@
 """Coordinator endpoints: progress, share links, the live stream, review of the quarantine
 and of overwritten edits.
 
-Until access control lands (issue 5) a coordinator is a device enrolled with the
-``coordinator`` role, authenticated by its bearer token in the ``Authorization`` header
-(never in a URL: the dashboard reads the stream with ``fetch``, not ``EventSource``).
+Every route here is for coordinators (the router's guard, ``server.guards``); what each
+may see is asked of the request's ``Scope`` (a coordinator limited to a community gets 404
+for anything of another). Credentials travel in a header or a cookie, never in a URL.
 """
 
 import io
@@ -25,7 +25,8 @@ from server.checks import derive_checks
 from server.db import Database, history, log, people, shares
 from server.db import quarantine as db_quarantine
 from server.db.devices import Device
-from server.errors import BadRequestError, ForbiddenRequestError, NotFoundError
+from server.errors import BadRequestError, NotFoundError
+from server.guards import Scope
 from server.live import Broker
 from server.progress import derive
 
@@ -38,7 +39,6 @@ __all__ = [
     "qr_svg",
     "quarantine",
     "record_history",
-    "require_coordinator",
     "resolve",
     "share",
     "stream",
@@ -46,15 +46,6 @@ __all__ = [
 
 #: SSE responses must never be cached or transformed by a proxy.
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform"}
-
-
-def require_coordinator(device: Device) -> Device:
-    if device.role != "coordinator":
-        raise ForbiddenRequestError(
-            "only a coordinator's device may do this; ask the community office for a "
-            "coordinator invite"
-        )
-    return device
 
 
 def last_event_id(request: Request) -> int | None:
@@ -91,17 +82,13 @@ def qr_svg(text: str) -> str:
 
 @get("/api/v1/incidents/{incident:str}/checks")
 async def checks(
-    request: Request, incident: FromPath[str], device: SkipValidation[Device]
+    request: Request, incident: FromPath[str], access: SkipValidation[Scope]
 ) -> list[CheckItem]:
     """The incident's 需核实 list, derived from the records now (server/checks.py)."""
-    require_coordinator(device)
+    await access.require_incident(incident)
     live, _ = _live(request)
     data = await log.incident_inputs(live, incident)
     if data is None:
-        raise NotFoundError(f"no incident {incident[:100]!r}; check the link", code="no_incident")
-    # A coordinator limited to a community sees only their community's incidents (#5).
-    community = await people.community_of(request.app.state.database, device.person)
-    if community is not None and data.incident.get("community") != community:
         raise NotFoundError(f"no incident {incident[:100]!r}; check the link", code="no_incident")
     resolutions = await log.checks_of(live, incident)
     return derive_checks(incident, data, resolutions, int(time.time() * 1000))
@@ -109,10 +96,10 @@ async def checks(
 
 @get("/api/v1/incidents/{incident:str}/progress")
 async def progress(
-    request: Request, incident: FromPath[str], device: SkipValidation[Device]
+    request: Request, incident: FromPath[str], access: SkipValidation[Scope]
 ) -> Progress:
     """The incident's aggregates, derived from the records now."""
-    require_coordinator(device)
+    await access.require_incident(incident)
     live, _ = _live(request)
     data = await log.incident_inputs(live, incident)
     if data is None:
@@ -128,10 +115,13 @@ class ShareResponse(msgspec.Struct):
 
 @post("/api/v1/incidents/{incident:str}/share", status_code=200)
 async def share(
-    request: Request, incident: FromPath[str], device: SkipValidation[Device]
+    request: Request,
+    incident: FromPath[str],
+    device: SkipValidation[Device],
+    access: SkipValidation[Scope],
 ) -> ShareResponse:
     """The incident's public link for residents (created once, then the same link)."""
-    require_coordinator(device)
+    await access.require_incident(incident)
     live, _ = _live(request)
     if not await shares.incident_exists(live, incident):
         raise NotFoundError(
@@ -154,11 +144,11 @@ async def stream(request: Request, device: SkipValidation[Device]) -> ServerSent
 
     A coordinator with a community receives only what their pulls would give them.
     """
-    require_coordinator(device)
     _, broker = _live(request)
-    # A coordinator limited to a community gets only their community's records (#5).
+    # A coordinator limited to a community gets only their community's records (#5); the
+    # stream ends when the device is revoked or the session ends (#9).
     community = await people.community_of(request.app.state.database, device.person)
-    events = broker.coordinator_stream(last_event_id(request), community)
+    events = broker.coordinator_stream(last_event_id(request), community, node=device.node)
     return ServerSentEvent(events, headers=SSE_HEADERS)
 
 
@@ -181,26 +171,28 @@ class QuarantineItem(msgspec.Struct):
 @get("/api/v1/quarantine")
 async def quarantine(
     request: Request,
-    device: SkipValidation[Device],
+    access: SkipValidation[Scope],
     all: FromQuery[bool] = False,
     limit: FromQuery[int] = 200,
 ) -> list[QuarantineItem]:
-    """Rejected changes, newest first, for a coordinator to review."""
-    require_coordinator(device)
+    """Rejected changes, newest first, for a coordinator to review (of its community)."""
     live, _ = _live(request)
-    rows = await db_quarantine.listing(live, max(1, min(limit, 1000)), include_resolved=all)
+    rows = await db_quarantine.listing(
+        live, max(1, min(limit, 1000)), include_resolved=all, scope=await access.read_scope()
+    )
     return [QuarantineItem(*r) for r in rows]
 
 
 @post("/api/v1/quarantine/{qid:int}/resolve", status_code=200)
 async def resolve(
-    request: Request, qid: FromPath[int], device: SkipValidation[Device]
+    request: Request, qid: FromPath[int], access: SkipValidation[Scope]
 ) -> dict[str, Any]:
     """Mark a rejected change as reviewed (it stays on record)."""
-    require_coordinator(device)
     live, _ = _live(request)
     # Any whole number parses from the path; SQLite integers stop at 2**63 - 1.
-    if not 1 <= qid < 2**63 or not await db_quarantine.resolve(live, qid, _now()):
+    if not 1 <= qid < 2**63 or not await db_quarantine.resolve(
+        live, qid, _now(), await access.read_scope()
+    ):
         raise NotFoundError(f"no unresolved rejected change {qid}", code="no_quarantined")
     return {"qid": qid, "resolved": True}
 
@@ -219,12 +211,12 @@ class HistoryItem(msgspec.Struct):
 
 @get("/api/v1/records/{coll:str}/{rid:str}/history")
 async def record_history(
-    request: Request, coll: FromPath[str], rid: FromPath[str], device: SkipValidation[Device]
+    request: Request, coll: FromPath[str], rid: FromPath[str], access: SkipValidation[Scope]
 ) -> list[HistoryItem]:
     """Every accepted write of one record — including the ones that lost — with who and when."""
-    require_coordinator(device)
     if coll not in COLLECTIONS:
         raise NotFoundError(f"no collection {coll[:50]!r}", code="unknown_collection")
+    await access.require_record(coll, rid)
     live, _ = _live(request)
     rows = await history.of_record(live, coll, rid, 2000)
     return [
@@ -234,11 +226,15 @@ async def record_history(
 
 
 @get("/api/v1/live/stats")
-async def live_stats(request: Request, device: SkipValidation[Device]) -> dict[str, Any]:
-    """Open streams of this process, by topic, and how far its tailer has read."""
-    require_coordinator(device)
+async def live_stats(request: Request, access: SkipValidation[Scope]) -> dict[str, Any]:
+    """Open streams of this process, by topic, and how far its tailer has read (a
+    coordinator limited to a community sees its own topic only)."""
     _, broker = _live(request)
-    return {"tail": broker.last, "streams": broker.count()}
+    streams = broker.count()
+    community = await access.community()
+    if not await access.unlimited():
+        streams = {t: n for t, n in streams.items() if t == f"coord:{community}"}
+    return {"tail": broker.last, "streams": streams}
 
 
 ROUTES = [checks, progress, share, stream, quarantine, resolve, record_history, live_stats]

@@ -5,13 +5,14 @@ invalid change is rejected — and quarantined with its reason — while the res
 batch is applied in the same transaction.
 """
 
+import re
 import time
 from datetime import UTC, datetime
 
 import msgspec
 
 from schemas.change import Change
-from schemas.sync import MAX_CHANGES, Ref, Rejection, SyncResponse
+from schemas.sync import MAX_CHANGES, Ref, Rejection, SyncRequest, SyncResponse
 from server.db import Database, changes, console, scopes
 from server.db.changes import Incoming, Quarantined
 from server.db.devices import Device
@@ -26,42 +27,12 @@ from sync.validate import (
 __all__ = ["iso_ms", "sync"]
 
 
-class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
-    """SyncRequest with the changes left raw, to be decoded one by one."""
-
-    node: str
-    cursor: int = 0
-    changes: list[msgspec.Raw] = []
-    limit: int = 1000
-    scope: str | None = None
-    pending: int | None = None
-
-
-class _RawChange(msgspec.Struct, forbid_unknown_fields=True):
-    """A change whose value stays JSON: checked by a compiled decoder, stored as is."""
-
-    coll: str
-    id: str
-    field: str
-    value: msgspec.Raw
-    hlc: str
-
-
-class _TypedEnvelope(msgspec.Struct, forbid_unknown_fields=True):
-    """The fast path: a batch whose every change has the right shape decodes in one pass."""
-
-    node: str
-    cursor: int = 0
-    changes: list[_RawChange] = []
-    limit: int = 1000
-    scope: str | None = None
-    pending: int | None = None
-
-
-_envelope = msgspec.json.Decoder(_Envelope)
-_typed_envelope = msgspec.json.Decoder(_TypedEnvelope)
-_change = msgspec.json.Decoder(_RawChange)
+_request = msgspec.json.Decoder(SyncRequest)
+_change = msgspec.json.Decoder(Change)
 _any = msgspec.json.Decoder()
+
+#: JSON strings (with escapes) and the punctuation that nests or separates values.
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]', re.S)
 
 
 def iso_ms(ms: int) -> str:
@@ -70,68 +41,125 @@ def iso_ms(ms: int) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def _decode_envelope(body: bytes) -> _Envelope | _TypedEnvelope:
-    try:
-        env = _typed_envelope.decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        # Some change (or the envelope) is malformed: decode the changes one by one so
-        # each is judged alone, and report the envelope's own faults precisely.
-        env = _decode_loose(body)
-    return _check_envelope(env)
+def _decode(body: bytes) -> tuple[SyncRequest, list[Change | bytes]]:
+    """The request, and its changes — decoded, or left as bytes to be judged one by one.
 
-
-def _decode_loose(body: bytes) -> _Envelope:
+    One typed decoder (``schemas.sync.SyncRequest``) reads a well-formed request in one
+    pass. If that fails, the changes are cut out of the body without decoding them (any
+    nesting depth, any bytes) and the rest is decoded alone, so the request's own faults
+    are reported precisely and a malformed change is rejected by itself.
+    """
     try:
-        return _envelope.decode(body)
+        req = _request.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        pass
+    else:
+        return req, list(req.changes)
+    head, items = _split_changes(body)
+    try:
+        req = _request.decode(head)
     except msgspec.ValidationError as exc:
         raise BadRequestError(f"sync request: {exc}", code="invalid_request") from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         raise BadRequestError(
             "sync request body must be a JSON object {node, cursor, changes}",
             code="invalid_json",
         ) from None
-
-
-def _check_envelope(env: _Envelope | _TypedEnvelope) -> _Envelope | _TypedEnvelope:
-    if not isinstance(env.cursor, int) or env.cursor < 0:
-        raise BadRequestError("cursor must be a whole number ≥ 0", code="invalid_request")
-    if not 1 <= env.limit <= 5000:
-        raise BadRequestError("limit must be between 1 and 5000", code="invalid_request")
-    if env.pending is not None and not 0 <= env.pending <= 10_000_000:
-        raise BadRequestError(
-            "pending must be the number of entries waiting to upload (0 or more)",
-            code="invalid_request",
-        )
-    if len(env.changes) > MAX_CHANGES:
+    if len(items) > MAX_CHANGES:
         raise PayloadTooLargeError(
-            f"{len(env.changes)} changes in one request; send at most {MAX_CHANGES} "
+            f"{len(items)} changes in one request; send at most {MAX_CHANGES} "
             "per request and the rest in the next",
             code="too_many_changes",
         )
-    return env
+    return req, list(items)
 
 
-def _as_raw(item: msgspec.Raw | _RawChange) -> msgspec.Raw:
+def _split_changes(body: bytes) -> tuple[bytes, list[bytes]]:
+    """(the body with ``"changes": []``, the raw bytes of each change), by a scan of its
+    strings and brackets that never recurses. A body that is not an object whose
+    ``changes`` is an array comes back whole, with no changes."""
+    depth = 0
+    key: bytes | None = None
+    start = end = -1
+    items: list[bytes] = []
+    item_from = -1
+    for m in _TOKENS.finditer(body):
+        tok = m.group()
+        if tok[:1] == b'"':
+            if depth == 1 and start < 0:
+                key = tok
+            continue
+        if tok in (b"[", b"{"):
+            depth += 1
+            if depth == 2 and tok == b"[" and key == b'"changes"' and start < 0:
+                start, item_from = m.start(), m.end()
+        elif tok in (b"]", b"}"):
+            depth -= 1
+            if depth == 1 and start >= 0 and end < 0:
+                end = m.end()
+                last = body[item_from : m.start()].strip()
+                if last:
+                    items.append(last)
+        elif tok == b"," and depth == 2 and start >= 0 and end < 0:
+            items.append(body[item_from : m.start()].strip())
+            item_from = m.end()
+        elif tok == b":" and depth == 1 and start < 0 and key != b'"changes"':
+            key = None
+    if start < 0 or end < 0:
+        return body, []
+    return body[:start] + b"[]" + body[end:], items
+
+
+def _as_raw(item: Change | bytes) -> bytes:
     """The change as JSON, for the rare paths (rejection, quarantine) that need it."""
-    if isinstance(item, _RawChange):
-        return msgspec.Raw(msgspec.json.encode(item))
-    return item
+    return msgspec.json.encode(item) if isinstance(item, Change) else item
 
 
-def _stamp_of(raw: msgspec.Raw | _RawChange) -> str | None:
-    if isinstance(raw, _RawChange):
-        return raw.hlc if len(raw.hlc) <= 64 else None
+def _stamp_of(item: Change | bytes) -> str | None:
+    if isinstance(item, Change):
+        return item.hlc
     try:
-        obj = _any.decode(raw)
-    except msgspec.DecodeError:
+        obj = _any.decode(item)
+    except (msgspec.DecodeError, RecursionError):
         return None
     hlc = obj.get("hlc") if isinstance(obj, dict) else None
     return hlc if isinstance(hlc, str) and len(hlc) <= 64 else None
 
 
+def _judge(item: Change | bytes, node: str, now: int) -> tuple[Change, str]:
+    """The change and its value's JSON text, if it is well-formed and valid.
+
+    Raises:
+        ChangeRejectedError: why this change alone is refused.
+    """
+    if isinstance(item, Change):
+        ch = item
+    else:
+        try:
+            ch = _change.decode(item)
+        except msgspec.ValidationError as exc:
+            raise MalformedChangeError(f"change: {exc}") from None
+        except (msgspec.DecodeError, RecursionError):
+            raise MalformedChangeError(
+                "change is not valid JSON (bad bytes, a lone surrogate, or nested too deeply)"
+            ) from None
+    try:
+        text = bytes(ch.value).decode()
+    except UnicodeDecodeError:
+        raise MalformedChangeError("change value is not valid UTF-8") from None
+    check_stamp(ch.hlc, node, now)
+    try:
+        check_change_json(ch.coll, ch.id, ch.field, ch.value)
+    except (msgspec.DecodeError, RecursionError):
+        raise MalformedChangeError(
+            f"{ch.coll[:40]}.{ch.field[:40]}: value is not valid JSON or nested too deeply"
+        ) from None
+    return ch, text
+
+
 async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
     """Handle one ``POST /api/v1/sync`` for an authenticated device."""
-    env = _decode_envelope(body)
+    env, items = _decode(body)
     if env.node != device.node:
         raise ForbiddenRequestError(
             f"this token belongs to device {device.node}, not {env.node[:16]!r}",
@@ -142,36 +170,17 @@ async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
     good: list[Incoming] = []
     bad: list[Quarantined] = []
     rejected: list[Rejection] = []
-    sources: list[tuple[int, msgspec.Raw | _RawChange]] = []
-    for index, raw in enumerate(env.changes):
+    sources: list[tuple[int, Change | bytes]] = []
+    for index, item in enumerate(items):
         try:
-            if isinstance(raw, _RawChange):
-                ch = raw
-            else:
-                try:
-                    ch = _change.decode(raw)
-                except msgspec.ValidationError as exc:
-                    raise MalformedChangeError(f"change: {exc}") from None
-            check_stamp(ch.hlc, device.node, now)
-            check_change_json(ch.coll, ch.id, ch.field, ch.value)
+            ch, text = _judge(item, device.node, now)
         except ChangeRejectedError as exc:
-            hlc = _stamp_of(raw)
+            hlc = _stamp_of(item)
             rejected.append(Rejection(hlc, index, exc.code, exc.message))
-            bad.append(_quarantined(raw, hlc, device, exc, received))
+            bad.append(_quarantined(item, hlc, device, exc, received))
             continue
-        good.append(
-            (
-                ch.hlc,
-                ch.coll,
-                ch.id,
-                ch.field,
-                bytes(ch.value).decode(),
-                device.node,
-                device.person,
-                received,
-            )
-        )
-        sources.append((index, raw))
+        good.append((ch.hlc, ch.coll, ch.id, ch.field, text, device.node, device.person, received))
+        sources.append((index, item))
     # Access control (#5): a change outside the writer's rights is forbidden, quarantined.
     scope = await scopes.load_scope(database, device)
     good, denied = await scopes.authorise(database, scope, good, sources)
@@ -182,7 +191,7 @@ async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
     await changes.apply(database, good, bad, node=device.node, seen_at=received)
     if env.pending is not None:
         # What the phone still holds after this batch, for the coordinator's roster.
-        left = max(0, env.pending - len(env.changes))
+        left = max(0, env.pending - len(items))
         await console.record_pending(database, device.node, left, received)
     rows, cursor, more, evict, token = await scopes.pull(
         database, device, env.cursor, env.limit, env.scope, received
@@ -201,7 +210,7 @@ async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
 
 
 def _quarantined(
-    item: msgspec.Raw | _RawChange,
+    item: Change | bytes,
     hlc: str | None,
     device: Device,
     exc: ChangeRejectedError,
@@ -210,7 +219,7 @@ def _quarantined(
     raw = _as_raw(item)
     try:
         obj = _any.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         obj = None
     get = obj.get if isinstance(obj, dict) else (lambda _k: None)
 

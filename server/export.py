@@ -16,9 +16,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, SkipValidation
 
 from server.db import Database
-from server.db.devices import Device
 from server.db.export import tables
 from server.errors import BadRequestError, NotFoundError
+from server.guards import Scope
 
 __all__ = ["ROUTES", "TABLES", "export_incident", "tables"]
 
@@ -128,22 +128,16 @@ async def export(
     request: Request,
     incident: FromPath[str],
     database: NamedDependency[Database],
-    device: SkipValidation[Device],
+    access: SkipValidation[Scope],
     format: FromQuery[str] = "xlsx",
     table: FromQuery[str] = "households",
 ) -> Response[bytes]:
     """Download an incident's households, visits and deliveries (coordinators)."""
-    from server.auth import require_coordinator
-    from server.db.scopes import load_scope
-
-    require_coordinator(device)
     if format not in _MEDIA:
         raise BadRequestError("format must be xlsx or csv", code="invalid_request")
     if table not in TABLES:
         raise BadRequestError(f"table must be one of {', '.join(TABLES)}", code="invalid_request")
-    scope = await load_scope(database, device)
-    if scope.incidents is not None and incident not in scope.incidents:
-        raise NotFoundError("no such incident in your community")
+    await access.require_incident(incident)
 
     data = await export_incident(database, incident, format, table)
     if data is None:

@@ -90,6 +90,8 @@ class Subscriber:
         #: The device behind a volunteer's nudge stream: its own writes do not nudge it.
         self.node = node
         self.limit = limit
+        #: The device behind a coordinator's stream: it ends when that device is revoked.
+        self.node = node
         #: (seq, frame, is_state): state frames (progress) are sent even when they carry
         #: the sequence the client resumed from, as they may be newer than its snapshot.
         self.buf: deque[tuple[int, bytes, bool]] = deque()
@@ -107,6 +109,12 @@ class Subscriber:
             self.buf.append((seq, data, state))
         self.wake.set()
 
+    def close(self) -> None:
+        """End the stream now: nothing buffered or offered later is sent."""
+        self.dropped = True
+        self.buf.clear()
+        self.wake.set()
+
 
 @dataclass
 class _Cached:
@@ -122,6 +130,10 @@ PublicHook = Callable[[str, PublicProgress | None, PublicProgress], Awaitable[No
 Scoper = Callable[[str], Awaitable[Any]]
 #: (scope, log rows) → the rows whose record the scope may read.
 RowFilter = Callable[[Any, list[LogRow]], Awaitable[list[LogRow]]]
+#: device nodes → those no longer valid (revoked, expired, unknown).
+DeviceCheck = Callable[[list[str]], Awaitable[set[str]]]
+#: Seconds between two checks that the devices behind open streams are still valid.
+WATCH_EVERY = 0.5
 
 
 def _remember(
@@ -173,7 +185,9 @@ class Broker:
         #: Set by the app (``public.live_lifespan``) to serve community-limited streams.
         self.scoper: Scoper | None = None
         self.row_filter: RowFilter | None = None
+        self.device_check: DeviceCheck | None = None
         self._scopes: dict[str, Any] = {}  # scoped topic → its scope at the last step
+        self._watcher: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -181,9 +195,10 @@ class Broker:
         self.last = await db_log.max_seq(self.live)
         self._task = asyncio.create_task(self._run(), name="doorstep-tailer")
         self._pinger = asyncio.create_task(self._ping_loop(), name="doorstep-pinger")
+        self._watcher = asyncio.create_task(self._watch_loop(), name="doorstep-watcher")
 
     async def stop(self) -> None:
-        for task in (self._task, self._pinger, *self._hooks):
+        for task in (self._task, self._pinger, self._watcher, *self._hooks):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -213,6 +228,40 @@ class Broker:
             subs.discard(sub)
             if not subs:
                 del self.subs[sub.topic]
+
+    def close_node(self, node: str) -> int:
+        """End every stream of a device (revoked, logged out) at once; how many ended."""
+        n = 0
+        for subs in tuple(self.subs.values()):
+            for sub in tuple(subs):
+                if sub.node == node:
+                    sub.close()
+                    self.unsubscribe(sub)
+                    n += 1
+        return n
+
+    async def close_invalid(self) -> None:
+        """End the streams whose device is no longer valid (revoked by another process,
+        by the command line, or expired). Called after each read of the log and before
+        its frames are offered, so a change written after a revocation never reaches the
+        revoked device; and every ``WATCH_EVERY`` seconds for idle streams."""
+        if self.device_check is None:
+            return
+        nodes = {sub.node for subs in self.subs.values() for sub in subs if sub.node}
+        if not nodes:
+            return
+        for node in await self.device_check(sorted(nodes)):
+            self.close_node(node)
+
+    async def _watch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_EVERY)
+            try:
+                await self.close_invalid()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("checking the devices of open streams failed")
 
     def _fan_out(self, topic: str, seq: int, raw: bytes, state: bool = False) -> None:
         for sub in tuple(self.subs.get(topic, ())):
@@ -252,6 +301,7 @@ class Broker:
         if not rows:
             return 0
         upto = rows[-1][0]
+        await self.close_invalid()
         scoped = await self._filter_scoped(rows)
         # No await from here to ``self.last = upto``.
         if self.subs.get(COORD):
@@ -332,6 +382,7 @@ class Broker:
         data = await db_log.incident_inputs(self.live, incident)
         if data is None:
             return
+        await self.close_invalid()  # read after the data: see ``close_invalid``
         p = derive(incident, data)
         summary = data.incident.get("summary")
         pub = public_view(p, summary if isinstance(summary, str) else None)
@@ -408,16 +459,17 @@ class Broker:
     # -- streams --------------------------------------------------------------------------
 
     async def coordinator_stream(
-        self, last_id: int | None, community: str | None = None
+        self, last_id: int | None, community: str | None = None, node: str | None = None
     ) -> AsyncIterator[Frame]:
         """Changes and progress for a coordinator, resuming after ``last_id``.
 
-        A coordinator limited to ``community`` gets only what a pull would give them.
+        A coordinator limited to ``community`` gets only what a pull would give them. The
+        stream ends when the device ``node`` is revoked or its session ends.
         """
         if last_id is not None and last_id > self.last:
             await self.wait_for(last_id)
         scope = None if community is None else await self.scope_of(community)
-        sub = self.subscribe(COORD if community is None else SCOPED + community)
+        sub = self.subscribe(COORD if community is None else SCOPED + community, node)
         try:
             live_from = self.last
             yield Frame(f"retry: {self.retry_ms}\n\n".encode())
@@ -431,6 +483,9 @@ class Broker:
                     sent = rows[-1][0]
                     if scope is not None:
                         rows = await self._visible(scope, rows)
+                    await self.close_invalid()
+                    if sub.dropped:
+                        return
                     if rows:
                         yield Frame(self.change_frame(rows))
                 sent = max(sent, last_id)
@@ -438,6 +493,8 @@ class Broker:
                 if scope is not None and incident not in (scope.incidents or ()):
                     continue
                 got = await self.progress(incident)
+                if sub.dropped:
+                    return
                 if got is not None:
                     yield Frame(got[1])
             async for raw in self._drain(sub, sent):

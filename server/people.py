@@ -8,10 +8,9 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
-from server.auth import require_coordinator
 from server.db import Database
 from server.db import people as db_people
-from server.db.devices import Device
+from server.guards import Scope
 
 __all__ = ["ROUTES", "Person", "people"]
 
@@ -25,13 +24,12 @@ class Person(msgspec.Struct):
 
 @get("/api/v1/people")
 async def people(
-    database: NamedDependency[Database], device: SkipValidation[Device]
+    database: NamedDependency[Database], access: SkipValidation[Scope]
 ) -> list[Person]:
-    """People of the coordinator's community and those not attached to any community
-    (everyone, for a coordinator without a community), with their active devices."""
-    require_coordinator(device)
-    community = await db_people.community_of(database, device.person)
-    rows = await db_people.listing(database, community)
+    """People of the coordinator's community, the volunteers assigned inside it and the
+    unattached ones (everyone, for a coordinator without a community), with their active
+    devices."""
+    rows = await db_people.listing(database, await access.read_scope())
     return [Person(*r) for r in rows]
 
 

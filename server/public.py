@@ -14,7 +14,6 @@ the page is held in memory, the data encoded once per incident version, and both
 
 import hashlib
 import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -29,16 +28,16 @@ from litestar.response import File, ServerSentEvent
 
 from schemas.progress import PublicProgress
 from server.coord import SSE_HEADERS, last_event_id, qr_svg
+from server.db import devices as db_devices
 from server.db import push as db_push
-from server.db import scopes, shares
+from server.db import scopes
 from server.db.push import PushSub
 from server.errors import BadRequestError, NotFoundError
+from server.guards import resident_incident
 from server.live import Broker
 from server.push import Pusher, endpoint_allowed
 
 __all__ = ["ROUTES", "after_sync", "live_lifespan"]
-
-_TOKEN_TTL = 60.0
 
 
 @asynccontextmanager
@@ -57,13 +56,18 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
         # Streams of coordinators limited to a community: filtered by the rules of pulls.
         broker.scoper = partial(scopes.community_scope, live)
         broker.row_filter = partial(scopes.visible_rows, live)
+        # Streams of revoked devices and ended sessions close (#9).
+        broker.device_check = partial(_invalid_devices, live)
         app.state.broker, app.state.pusher = broker, pusher
-        app.state.share_cache = {}
         app.state.public_cache = {}
         await broker.start()
         yield
     finally:
         await broker.stop()
+
+
+async def _invalid_devices(database: Any, nodes: list[str]) -> set[str]:
+    return await db_devices.invalid_among(database, nodes, _now())
 
 
 async def after_sync(request: Request) -> None:
@@ -76,25 +80,9 @@ async def after_sync(request: Request) -> None:
 
 
 async def _incident(request: Request, token: str) -> str:
-    """The incident a share token opens (cached briefly: residents reconnect often)."""
-    cache: dict[str, tuple[float, str]] = request.app.state.share_cache
-    hit = cache.get(token)
-    now = time.monotonic()
-    if hit is not None and now - hit[0] < _TOKEN_TTL:
-        return hit[1]
-    incident = None
-    if 10 <= len(token) <= 64:
-        incident = await shares.incident_of(request.app.state.database, token)
-    if incident is None:
-        raise NotFoundError(
-            "this link is not valid (or no longer); ask in the residents' group for the "
-            "current one",
-            code="no_share",
-        )
-    if len(cache) > 10_000:
-        cache.clear()
-    cache[token] = (now, incident)
-    return incident
+    """The incident the link opens (checked by the router's guard, cached per request)."""
+    incident = request.scope.get("state", {}).get("incident")
+    return incident if incident is not None else await resident_incident(request, token)
 
 
 _PAGE: dict[Path, tuple[tuple[int, int], bytes, str]] = {}
@@ -262,12 +250,13 @@ def _now() -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
-ROUTES = [
+#: Reached with a residents' link: the token in the path is checked by the router's guard.
+RESIDENT_ROUTES = [
     resident_page,
     resident_qr,
-    resident_sw,
     public_progress,
     public_events,
     push_subscribe,
     push_unsubscribe,
 ]
+ROUTES = [*RESIDENT_ROUTES, resident_sw]

@@ -163,7 +163,7 @@ def _check_target(coll: str, id: str, field: str) -> Any:
         raise UnknownCollectionError(
             f"unknown collection {coll[:40]!r}; known: {', '.join(FIELD_TYPES)}"
         )
-    if not _ID.match(id):
+    if not _ID.fullmatch(id):  # not match: '$' would let a trailing newline through
         raise InvalidIdError(
             f"{coll} id must be 1-100 characters of letters, digits, '-', '_' or '~'"
         )

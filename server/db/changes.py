@@ -50,6 +50,9 @@ INSERT_HISTORY_SQL = (
 )
 
 _TOP = "SELECT coalesce(max(seq), 0) FROM history"
+#: ``meta`` key of the last stamp the server gave its own writes.
+SERVER_CLOCK = "server_clock"
+_ANY_DRIFT = 2**62
 
 
 async def apply_in(conn: Conn, changes: Sequence[Incoming]) -> int:
@@ -157,7 +160,10 @@ async def write_records(
     """Write whole records as field changes stamped by the server's own node.
 
     They go through the same history and merge as a device's sync, so devices pull them
-    like any other change.
+    like any other change. The stamps come from one clock persisted in ``meta``, read and
+    advanced in the same write transaction: two writes in the same millisecond — two
+    ``doorstep assign`` processes, a CLI beside the server — get distinct, increasing
+    stamps, so the later one is never taken for a duplicate and dropped.
 
     Returns:
         The number of field changes written.
@@ -168,15 +174,20 @@ async def write_records(
 
     async def run(conn: Conn) -> int:
         node = await meta.server_node_in(conn)
-        state = clock.Timestamp(0, 0, node)
+        last = await meta.get_in(conn, SERVER_CLOCK)
+        state = clock.parse(last) if last else clock.initial(node)
+        if state.node != node:
+            state = clock.Timestamp(state.millis, state.counter, node)
         now_ms = int((at or datetime.now(UTC)).timestamp() * 1000)
         received = iso_now()
         rows: list[Incoming] = []
         for coll, rid, fields in records:
             for field, value in fields.items():
                 if state.counter >= clock.MAX_COUNTER - 1:
-                    now_ms += 1
-                state = clock.send(state, now_ms)
+                    now_ms = max(now_ms, state.millis + 1)
+                # The server's clock may run ahead of ``at`` (a write dated in the past
+                # after one dated now): it only has to be unique and increasing.
+                state = clock.send(state, now_ms, max_drift=_ANY_DRIFT)
                 rows.append(
                     (
                         clock.format_stamp(state),
@@ -189,6 +200,7 @@ async def write_records(
                         received,
                     )
                 )
+        await meta.set_in(conn, SERVER_CLOCK, clock.format_stamp(state))
         await apply_in(conn, rows)
         return len(rows)
 

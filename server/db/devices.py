@@ -3,9 +3,11 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
+from server.access import Scope
 from server.db.core import Conn, Database
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "everything",
     "for_session",
     "for_token",
+    "invalid_among",
     "listing",
     "normalise_code",
     "revoke",
@@ -148,13 +151,20 @@ async def session_info(db: Database, node: str) -> tuple[str, str | None]:
     return name or "", expires
 
 
-async def listing(db: Database, limit: int = 1000) -> list[DeviceRow]:
-    """Every enrolled phone and browser session, newest first."""
+def _within(scope: Scope | None) -> tuple[str, list[Any]]:
+    from server.db.scopes import people_filter
+
+    return ("1", []) if scope is None else people_filter(scope, "d.person")
+
+
+async def listing(db: Database, scope: Scope | None = None, limit: int = 1000) -> list[DeviceRow]:
+    """Enrolled phones and browser sessions of the people of ``scope``, newest first."""
+    within, args = _within(scope)
     rows = await db.read(
         "SELECT d.node, d.person, p.name, d.role, d.label, d.created_at, d.last_seen, "
         "d.revoked_at, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
-        "ORDER BY d.created_at DESC LIMIT ?",
-        (limit,),
+        f"WHERE {within} ORDER BY d.created_at DESC LIMIT ?",
+        (*args, limit),
     )
     return [DeviceRow(*r) for r in rows]
 
@@ -170,10 +180,28 @@ async def revoke(db: Database, node: str, at: str) -> bool:
     )
 
 
-async def revoked_at(db: Database, node: str) -> tuple[bool, str | None]:
-    """(exists, when it was revoked) of a device."""
-    rows = await db.read("SELECT revoked_at FROM devices WHERE node = ?", (node,))
+async def revoked_at(
+    db: Database, node: str, scope: Scope | None = None
+) -> tuple[bool, str | None]:
+    """(exists within ``scope``, when it was revoked) of a device."""
+    within, args = _within(scope)
+    rows = await db.read(
+        f"SELECT d.revoked_at FROM devices d WHERE d.node = ? AND {within}", (node, *args)
+    )
     return (True, rows[0][0]) if rows else (False, None)
+
+
+async def invalid_among(db: Database, nodes: list[str], now: str) -> set[str]:
+    """The nodes among ``nodes`` that are revoked, expired or unknown now."""
+    if not nodes:
+        return set()
+    rows = await db.read(
+        "SELECT node FROM devices WHERE node IN (SELECT value FROM json_each(?)) "
+        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+        (msgspec.json.encode(sorted(set(nodes))).decode(), now),
+        live=True,
+    )
+    return set(nodes) - {r[0] for r in rows}
 
 
 async def everything(db: Database) -> list[dict[str, str | None]]:

@@ -4,7 +4,7 @@ import secrets
 
 from server.db.core import Conn, Database
 
-__all__ = ["claim", "get", "server_node", "server_node_in", "set"]
+__all__ = ["claim", "get", "get_in", "server_node", "server_node_in", "set", "set_in"]
 
 
 async def get(db: Database, key: str) -> str | None:
@@ -26,6 +26,21 @@ async def claim(db: Database, key: str, value: str) -> str:
     won = await get(db, key)
     assert won is not None
     return won
+
+
+async def get_in(conn: Conn, key: str) -> str | None:
+    """``get`` inside the caller's write transaction."""
+    rows = list(await conn.execute_fetchall("SELECT value FROM meta WHERE key = ?", (key,)))
+    return rows[0][0] if rows else None
+
+
+async def set_in(conn: Conn, key: str, value: str) -> None:
+    """``set`` inside the caller's write transaction."""
+    await conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
 
 
 async def server_node_in(conn: Conn) -> str:

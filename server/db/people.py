@@ -5,6 +5,7 @@ import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from server.access import Scope
 from server.db.changes import iso_now
 from server.db.core import Conn, Database
 from server.db.devices import normalise_code, token_hash
@@ -46,22 +47,19 @@ async def for_login(db: Database, login: str) -> tuple[str | None, str, str, str
     return tuple(rows[0]) if rows else (None, "", "", None)  # type: ignore[return-value]
 
 
-async def listing(db: Database, community: str | None) -> list[tuple[str, str, str, int]]:
+async def listing(db: Database, scope: Scope) -> list[tuple[str, str, str, int]]:
     """(id, name, role, active devices) of the people a coordinator works with: those of
-    their community and those not attached to any (volunteers enrolled by invite), or
+    their community and the volunteers assigned inside it (``scopes.people_filter``), or
     everyone for a coordinator without a community. No phone numbers or logins."""
-    sql = (
+    from server.db.scopes import people_filter
+
+    within, args = people_filter(scope, "p.id")
+    rows = await db.read(
         "SELECT p.id, p.name, p.role, (SELECT count(*) FROM devices d WHERE d.person = p.id "
-        "AND d.revoked_at IS NULL) FROM people p "
+        f"AND d.revoked_at IS NULL) FROM people p WHERE {within} "
+        "ORDER BY p.role, p.name, p.id LIMIT 5000",
+        args,
     )
-    if community is None:
-        rows = await db.read(sql + "ORDER BY p.role, p.name, p.id LIMIT 5000")
-    else:
-        rows = await db.read(
-            sql + "WHERE p.community = ? OR p.community IS NULL "
-            "ORDER BY p.role, p.name, p.id LIMIT 5000",
-            (community,),
-        )
     return [(r[0], r[1] or "", r[2], r[3]) for r in rows]
 
 

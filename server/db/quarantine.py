@@ -1,28 +1,51 @@
-"""The quarantine: rejected changes kept with their reason for a coordinator to review."""
+"""The quarantine: rejected changes kept with their reason for a coordinator to review.
 
+A coordinator limited to a community sees a rejected change when it was written by one
+of its people or is about a record it may read (``scopes.people_filter``,
+``scopes.record_filter``).
+"""
+
+from typing import Any
+
+from server.access import Scope
+from server.db import scopes
 from server.db.core import Database
 
 __all__ = ["listing", "resolve"]
 
 
-async def listing(db: Database, limit: int, include_resolved: bool) -> list[tuple]:
+def _within(scope: Scope | None) -> tuple[str, list[Any]]:
+    if scope is None or scope.unlimited:
+        return "1", []
+    who, a = scopes.people_filter(scope, "q.person")
+    what, b = scopes.record_filter(scope, "q.coll", "q.id")
+    return f"({who} OR {what})", a + b
+
+
+async def listing(
+    db: Database, limit: int, include_resolved: bool, scope: Scope | None = None
+) -> list[tuple]:
+    within, args = _within(scope)
     sql = (
         "SELECT q.qid, q.hlc, q.node, q.person, p.name, q.coll, q.id, q.field, q.raw, "
         "q.error, q.message, q.received_at, q.resolved_at FROM quarantine q "
-        "LEFT JOIN people p ON p.id = q.person"
+        f"LEFT JOIN people p ON p.id = q.person WHERE {within}"
     )
     if not include_resolved:
-        sql += " WHERE q.resolved_at IS NULL"
+        sql += " AND q.resolved_at IS NULL"
     sql += " ORDER BY q.qid DESC LIMIT ?"
-    return await db.read(sql, (limit,), live=True)
+    return await db.read(sql, (*args, limit), live=True)
 
 
-async def resolve(db: Database, qid: int, now: str) -> bool:
-    """Mark a rejected change as reviewed; False if there is no such unresolved change."""
+async def resolve(db: Database, qid: int, now: str, scope: Scope | None = None) -> bool:
+    """Mark a rejected change as reviewed; False if there is no such unresolved change
+    within ``scope``."""
+    within, args = _within(scope)
     return (
         await db.write(
-            "UPDATE quarantine SET resolved_at = ? WHERE qid = ? AND resolved_at IS NULL",
-            (now, qid),
+            "UPDATE quarantine SET resolved_at = ? WHERE qid IN (SELECT q.qid FROM "
+            f"quarantine q WHERE q.qid = ? AND q.resolved_at IS NULL AND {within})",
+            (now, qid, *args),
         )
         == 1
     )

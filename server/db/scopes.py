@@ -24,8 +24,11 @@ __all__ = [
     "companions",
     "evictions",
     "load_scope",
+    "people_filter",
     "pull",
     "pull_filter",
+    "record_filter",
+    "visible",
     "visible_rows",
     "write_facts",
 ]
@@ -486,3 +489,46 @@ async def visible_rows(db: Database, scope: Scope, rows: Sequence[Any]) -> list[
         return list(rows)
     keep = await _visible(db, scope, sorted({(r[1], r[2]) for r in rows}))
     return [r for r in rows if (r[1], r[2]) in keep]
+
+
+async def visible(db: Database, scope: Scope, coll: str, rid: str) -> bool:
+    """Whether ``scope`` may read the record now (the rules of pulls)."""
+    if scope.unlimited:
+        return True
+    return (coll, rid) in await _visible(db, scope, [(coll, rid)])
+
+
+def people_filter(scope: Scope, column: str) -> tuple[str, list[Any]]:
+    """A WHERE fragment keeping rows whose ``column`` names a person of the scope's
+    community: its own people (``people.community``), the volunteers assigned to one of
+    its buildings or incidents, and the unattached volunteers (no community, no active
+    assignment: the pool every coordinator assigns from). Everyone for an unlimited scope.
+    """
+    if scope.unlimited:
+        return "1", []
+    targets = _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))
+    active = (
+        "SELECT substr(a.id, 1, instr(a.id, '~') - 1) FROM winners a "
+        "WHERE a.coll = 'assignments' AND a.field = 'active' AND a.value = 'true'"
+    )
+    return (
+        f"({column} IN (SELECT p.id FROM people p WHERE p.community = ?) "
+        f"OR {column} IN ({active} "
+        "AND substr(a.id, instr(a.id, '~') + 1) IN (SELECT value FROM json_each(?))) "
+        f"OR {column} IN (SELECT p.id FROM people p WHERE p.community IS NULL "
+        f"AND p.role = 'volunteer' AND p.id NOT IN ({active})))",
+        [scope.community or "", targets],
+    )
+
+
+def record_filter(scope: Scope, coll: str, rid: str) -> tuple[str, list[Any]]:
+    """A WHERE fragment keeping rows whose record ``(coll, rid)`` columns ``scope`` may read."""
+    filt = pull_filter(scope)
+    if filt is None:
+        return "1", []
+    where, args = filt
+    return (
+        f"EXISTS (SELECT 1 FROM winners WHERE winners.coll = {coll} "
+        f"AND winners.id = {rid} AND {where})",
+        list(args),
+    )
