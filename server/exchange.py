@@ -188,13 +188,13 @@ async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
         rejected.append(Rejection(_stamp_of(raw), index, exc.code, exc.message))
         bad.append(_quarantined(raw, _stamp_of(raw), device, exc, received))
     rejected.sort(key=lambda r: r.index)
-    await changes.apply(database, good, bad, node=device.node, seen_at=received)
+    before, _ = await changes.apply(database, good, bad, node=device.node, seen_at=received)
     if env.pending is not None:
         # What the phone still holds after this batch, for the coordinator's roster.
         left = max(0, env.pending - len(items))
         await console.record_pending(database, device.node, left, received)
     rows, cursor, more, evict, token = await scopes.pull(
-        database, device, env.cursor, env.limit, env.scope, received
+        database, device, env.cursor, env.limit, env.scope, received, top=before
     )
     return SyncResponse(
         accepted=len(good),

@@ -55,18 +55,18 @@ SERVER_CLOCK = "server_clock"
 _ANY_DRIFT = 2**62
 
 
-async def apply_in(conn: Conn, changes: Sequence[Incoming]) -> int:
+async def apply_in(conn: Conn, changes: Sequence[Incoming]) -> tuple[int, int]:
     """Append ``changes`` to the history and merge them, inside the caller's transaction.
 
     Returns:
-        The highest server sequence after the write.
+        The highest server sequence before and after the write.
     """
     [(before,)] = await conn.execute_fetchall(_TOP)
     if changes:
         await conn.executemany(INSERT_HISTORY_SQL, changes)
         await conn.execute(MERGE_SQL, (before,))
     [(after,)] = await conn.execute_fetchall(_TOP)
-    return int(after)
+    return int(before), int(after)
 
 
 async def apply(
@@ -76,14 +76,14 @@ async def apply(
     *,
     node: str | None = None,
     seen_at: str | None = None,
-) -> int:
+) -> tuple[int, int]:
     """Record a sync request's accepted and rejected changes in one transaction.
 
     Returns:
-        The highest server sequence after the write.
+        The highest server sequence before and after the write.
     """
 
-    async def run(conn: Conn) -> int:
+    async def run(conn: Conn) -> tuple[int, int]:
         after = await apply_in(conn, changes)
         if rejected:
             await conn.executemany(
@@ -105,11 +105,13 @@ async def pull(
     limit: int,
     *,
     exclude_node: str | None = None,
+    exclude_after: int = 0,
     scope: tuple[str, Sequence[Any]] | None = None,
 ) -> tuple[list[WinnerRow], int, bool]:
     """A page of field winners changed after ``cursor``, in sequence order.
 
-    Winners last written by ``exclude_node`` are skipped: that device has them.
+    Winners last written by ``exclude_node`` after ``exclude_after`` are skipped: that
+    device has them.
     ``scope`` is a WHERE fragment and its arguments from ``server.db.scopes.pull_filter``:
     only what the device may read. The page and the log's top sequence come from one
     statement, so one snapshot: the returned cursor never passes a change the page did
@@ -121,8 +123,8 @@ async def pull(
     sql = "SELECT seq, coll, id, field, value, hlc FROM winners WHERE seq > ?"
     args: list[Any] = [cursor]
     if exclude_node is not None:
-        sql += " AND substr(hlc, 31) != ?"
-        args.append(exclude_node)
+        sql += " AND (substr(hlc, 31) != ? OR seq <= ?)"
+        args += [exclude_node, exclude_after]
     if scope is not None:
         sql += f" AND {scope[0]}"
         args.extend(scope[1])

@@ -161,6 +161,13 @@ def m004_console(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE devices ADD COLUMN pending_at TEXT")
 
 
+@migrations()
+def m005_snapshot_seq(db: sqlite_utils.Database) -> None:
+    # The log's top when a device was given a scope: its own writes up to there may have
+    # been evicted from it, so a re-pull must include them (issue 9).
+    db.execute("ALTER TABLE scope_snapshots ADD COLUMN seq INTEGER")
+
+
 def migrate(path: str) -> None:
     """Create or upgrade the database at ``path`` (in WAL mode, by ``connect_sync``)."""
     from server.db.core import connect_sync

@@ -229,15 +229,25 @@ def _hashable(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool | None) else repr(value)
 
 
-async def save_snapshot(db: Database, node: str, scope: Scope, at: str) -> None:
-    """Remember what ``scope.token`` stood for, for this device's next sync."""
+async def save_snapshot(db: Database, node: str, scope: Scope, at: str, seq: int) -> None:
+    """Remember what ``scope.token`` stood for, for this device's next sync, and the log's
+    top ``seq`` when the device was given it (again: a scope can come back)."""
     h = None if scope.households is None else _ids(scope.households)
     i = None if scope.incidents is None else _ids(scope.incidents)
     await db.write(
-        "INSERT OR IGNORE INTO scope_snapshots (node, token, households, incidents, "
-        "created_at) VALUES (?, ?, ?, ?, ?)",
-        (node, scope.token, h, i, at),
+        "INSERT INTO scope_snapshots (node, token, households, incidents, created_at, seq) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node, token) DO UPDATE SET "
+        "created_at = excluded.created_at, seq = excluded.seq",
+        (node, scope.token, h, i, at, seq),
     )
+
+
+async def snapshot_seq(db: Database, node: str, token: str) -> int:
+    """The log's top when the device was given the scope ``token`` (0 if unknown)."""
+    rows = await db.read(
+        "SELECT seq FROM scope_snapshots WHERE node = ? AND token = ?", (node, token)
+    )
+    return int(rows[0][0] or 0) if rows else 0
 
 
 async def load_snapshot(
@@ -419,11 +429,13 @@ async def pull(
     limit: int,
     held: str | None,
     at: str,
+    top: int | None = None,
 ) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
     """A page of what the device may read, and what it must delete (docs/protocol.md).
 
     Args:
         held: the scope token the device holds (None: a device that never got one).
+        top: the log's top before this request's own writes (default: now).
 
     Returns:
         (rows, new cursor, more, [(coll, id) to delete], the scope token now)
@@ -438,10 +450,23 @@ async def pull(
         if held is not None and held != scope.token and (grown or old is None):
             # Records became visible whose older changes are behind the device's cursor.
             start = 0
+    # The device's own winners are left out of its pulls (it wrote them) — except those
+    # up to the moment it was given this scope: a scope that shrank and grew back evicted
+    # them from the device, and the re-pull must bring them back (issue 9).
+    since = 0
     if held != scope.token:
-        await save_snapshot(db, device.node, scope, at)
+        if not scope.unlimited:
+            since = top if top is not None else await changes.max_seq(db)
+        await save_snapshot(db, device.node, scope, at, since)
+    elif not scope.unlimited:
+        since = await snapshot_seq(db, device.node, scope.token)
     rows, new_cursor, more = await changes.pull(
-        db, start, limit, exclude_node=device.node, scope=pull_filter(scope)
+        db,
+        start,
+        limit,
+        exclude_node=device.node,
+        exclude_after=since,
+        scope=pull_filter(scope),
     )
     rows = await companions(db, scope, rows, start, device.node) + rows
     return rows, new_cursor, more, evict, scope.token
