@@ -46,7 +46,7 @@ def described_schema() -> dict:
 
 
 schema = schemathesis.openapi.from_dict(described_schema()).exclude(
-    path_regex=r"/events$|/logout$"  # endless streams; logout would revoke the fuzzer
+    path_regex=r"/events$|/nudges$|/logout$"  # endless streams; logout revokes the fuzzer
 )
 
 
