@@ -259,7 +259,8 @@ def main() -> None:
         # Coordinators may write anywhere: the soak is about load, not access rules.
         phones = [enroll(server, "coordinator", f"手机{i}") for i in range(args.phones)]
         stop = threading.Event()
-        coordinator = Coordinator(server.url, coord["token"], stop)
+        stop_coordinator = threading.Event()
+        coordinator = Coordinator(server.url, coord["token"], stop_coordinator)
         coordinator.start()
         pipes, procs = [], []
         for w in range(2):
@@ -298,7 +299,12 @@ def main() -> None:
             p.join(10)
         stop.set()
         pusher.join(15)
-        time.sleep(1.0)
+        # The coordinator reads until it has what the phones' last round wrote.
+        (top,) = server.query("SELECT coalesce(max(seq), 0) FROM history")[0]
+        deadline = time.monotonic() + 60
+        while max(coordinator.seqs, default=0) < top and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stop_coordinator.set()
         accepted = pusher.accepted
         have = {
             r[0]
