@@ -16,7 +16,12 @@ from schemas.sync import MAX_CHANGES, Ref, Rejection, SyncRequest, SyncResponse
 from server.db import Database, changes, scopes
 from server.db.changes import Incoming, Quarantined
 from server.db.devices import Device
-from server.errors import BadRequestError, ForbiddenRequestError, PayloadTooLargeError
+from server.errors import (
+    BadRequestError,
+    ForbiddenRequestError,
+    PayloadTooLargeError,
+    StorageFullError,
+)
 from sync.validate import (
     ChangeRejectedError,
     MalformedChangeError,
@@ -188,7 +193,12 @@ async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
         rejected.append(Rejection(_stamp_of(raw), index, exc.code, exc.message))
         bad.append(_quarantined(raw, _stamp_of(raw), device, exc, received))
     rejected.sort(key=lambda r: r.index)
-    before, _ = await changes.apply(database, good, bad, node=device.node, seen_at=received)
+    try:
+        before, _ = await changes.apply(database, good, bad, node=device.node, seen_at=received)
+    except StorageFullError:
+        if good or bad:
+            raise  # 507: the device keeps its outbox and sends it again later
+        before = None  # a pull: only ``last_seen`` was not saved; pulls keep working
     rows, cursor, more, evict, token = await scopes.pull(
         database, device, env.cursor, env.limit, env.scope, received, top=before
     )
