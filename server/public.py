@@ -135,7 +135,8 @@ def _with_key(pub: PublicProgress, key: str) -> _PublicAnswer:
 
 @get("/api/v1/public/{token:str}/events")
 async def public_events(request: Request, token: FromPath[str]) -> ServerSentEvent:
-    """The same view, live: a ``public`` event whenever it changes; ``id`` = server seq."""
+    """The same view, live: a ``public`` event whenever it changes; ``id`` = the view's
+    opaque version (never the server's sequence)."""
     incident = await _incident(request, token)
     broker: Broker = request.app.state.broker
     return ServerSentEvent(
