@@ -12,7 +12,7 @@ from litestar.di import Provide
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from server import api, auth, coord, devices, export, guards, people, public
+from server import api, auth, coord, devices, export, guards, people, public, wiring
 from server.config import MAX_BODY, Settings
 from server.db import Database
 from server.errors import exception_handlers
@@ -85,8 +85,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             "access": Provide(guards.provide_scope),  # what the caller may see
         },
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
-        lifespan=[lifespan, public.live_lifespan],
-        after_response=public.after_sync,
+        lifespan=[lifespan, wiring.live_lifespan],
+        after_response=wiring.after_sync,
         request_max_body_size=MAX_BODY,
         middleware=[rate_limit_middleware()],  # abuse resistance (#5)
         before_send=[security_headers_hook(str(settings.base_url).startswith("https:"))],

@@ -189,7 +189,7 @@ class Broker:
         self._loading: dict[str, asyncio.Task[bool]] = {}
         self._dirty: set[str] = set()
         self._refreshed_at = 0.0
-        #: Set by the app (``public.live_lifespan``) to serve community-limited streams.
+        #: Set by the app (``wiring.live_lifespan``) to serve community-limited streams.
         self.scoper: Scoper | None = None
         self.row_filter: RowFilter | None = None
         self.device_check: DeviceCheck | None = None
