@@ -12,7 +12,19 @@ from litestar.di import Provide
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from server import api, auth, console, coord, devices, export, guards, metrics, people, public
+from server import (
+    api,
+    auth,
+    console,
+    coord,
+    devices,
+    export,
+    guards,
+    metrics,
+    people,
+    public,
+    wiring,
+)
 from server.config import MAX_BODY, Settings
 from server.db import Database
 from server.errors import exception_handlers, mark_client_gone
@@ -88,8 +100,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             "access": Provide(guards.provide_scope),  # what the caller may see
         },
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
-        lifespan=[lifespan, public.live_lifespan, metrics.disk_watch_lifespan],
-        after_response=public.after_sync,
+        lifespan=[lifespan, wiring.live_lifespan, metrics.disk_watch_lifespan],
+        after_response=wiring.after_sync,
         request_max_body_size=MAX_BODY,
         # Abuse resistance (#5); aborted uploads are one log line, not a traceback (#9).
         middleware=[mark_client_gone, rate_limit_middleware()],

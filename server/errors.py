@@ -25,6 +25,7 @@ __all__ = [
     "PayloadTooLargeError",
     "RateLimitedError",
     "RevokedError",
+    "StorageFullError",
     "UnauthorizedError",
     "decode_body",
     "exception_handlers",
@@ -74,6 +75,12 @@ class PayloadTooLargeError(DoorstepError):
 
 class RateLimitedError(DoorstepError):
     status, code = 429, "rate_limited"
+
+
+class StorageFullError(DoorstepError):
+    """The database cannot grow (disk full, or the configured size cap reached)."""
+
+    status, code = 507, "storage_full"
 
 
 def decode_body(decoder: msgspec.json.Decoder, body: bytes, what: str, example: str) -> Any:

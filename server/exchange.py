@@ -16,7 +16,12 @@ from schemas.sync import MAX_CHANGES, Ref, Rejection, SyncRequest, SyncResponse
 from server.db import Database, changes, console, scopes
 from server.db.changes import Incoming, Quarantined
 from server.db.devices import Device
-from server.errors import BadRequestError, ForbiddenRequestError, PayloadTooLargeError
+from server.errors import (
+    BadRequestError,
+    ForbiddenRequestError,
+    PayloadTooLargeError,
+    StorageFullError,
+)
 from sync.validate import (
     ChangeRejectedError,
     MalformedChangeError,
@@ -188,8 +193,13 @@ async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
         rejected.append(Rejection(_stamp_of(raw), index, exc.code, exc.message))
         bad.append(_quarantined(raw, _stamp_of(raw), device, exc, received))
     rejected.sort(key=lambda r: r.index)
-    before, _ = await changes.apply(database, good, bad, node=device.node, seen_at=received)
-    if env.pending is not None:
+    try:
+        before, _ = await changes.apply(database, good, bad, node=device.node, seen_at=received)
+    except StorageFullError:
+        if good or bad:
+            raise  # 507: the device keeps its outbox and sends it again later
+        before = None  # a pull: only ``last_seen`` was not saved; pulls keep working
+    if env.pending is not None and before is not None:
         # What the phone still holds after this batch, for the coordinator's roster.
         left = max(0, env.pending - len(items))
         await console.record_pending(database, device.node, left, received)

@@ -23,6 +23,7 @@ one database file serve the same changes in the same order.
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections import deque
@@ -137,19 +138,35 @@ WATCH_EVERY = 0.5
 
 
 def _remember(
-    cache: dict[str, Any], kind: str, event: Any, incident: str, view: Any, seq: int
+    cache: dict[str, Any],
+    kind: str,
+    event: Any,
+    incident: str,
+    view: Any,
+    seq: int,
+    opaque: bool = False,
 ) -> bool:
     """Cache ``view`` as the incident's latest frame of ``kind``; False if unchanged.
 
-    The view is compared without its ``seq``, so a new sequence alone sends nothing."""
+    The view is compared without its ``seq``, so a new sequence alone sends nothing. An
+    ``opaque`` view (residents') carries a version derived from its own content instead of
+    the server sequence, which would show the activity of every community (issue 9); the
+    cache keeps the sequence for ordering inside the process."""
     view.seq = 0
     body = _encode.encode(view)
     old = cache.get(incident)
     if old is not None and old[0].body == body:
         return False
-    view.seq = seq
-    cache[incident] = (_Cached(seq, body, frame(kind, seq, _encode.encode(event(view)))), view)
+    view.seq = version_of(body) if opaque else seq
+    raw = frame(kind, view.seq, _encode.encode(event(view)))
+    cache[incident] = (_Cached(seq, body, raw), view)
     return True
+
+
+def version_of(body: bytes) -> int:
+    """An opaque version of a view: the same content gives the same number in every
+    process, and nothing about other incidents' activity shows in it."""
+    return int.from_bytes(hashlib.sha256(body).digest()[:6], "big")
 
 
 class Broker:
@@ -182,7 +199,7 @@ class Broker:
         self._loading: dict[str, asyncio.Task[bool]] = {}
         self._dirty: set[str] = set()
         self._refreshed_at = 0.0
-        #: Set by the app (``public.live_lifespan``) to serve community-limited streams.
+        #: Set by the app (``wiring.live_lifespan``) to serve community-limited streams.
         self.scoper: Scoper | None = None
         self.row_filter: RowFilter | None = None
         self.device_check: DeviceCheck | None = None
@@ -409,7 +426,7 @@ class Broker:
         return _remember(self._progress, "progress", ProgressEvent, incident, p, seq)
 
     def _remember_public(self, incident: str, pub: PublicProgress, seq: int) -> bool:
-        return _remember(self._public, "public", PublicEvent, incident, pub, seq)
+        return _remember(self._public, "public", PublicEvent, incident, pub, seq, opaque=True)
 
     async def progress(self, incident: str) -> tuple[int, bytes, Progress] | None:
         """The cached progress of an incident (derived now if not cached).
@@ -524,19 +541,19 @@ class Broker:
                 self._scopes.pop(topic, None)
 
     async def public_stream(self, incident: str, last_id: int | None) -> AsyncIterator[Frame]:
-        """The residents' view of one incident, resuming after ``last_id``."""
-        if last_id is not None and last_id > self.last:
-            await self.wait_for(last_id)
+        """The residents' view of one incident; ``last_id`` is the opaque version of the
+        view the client holds (its ``Last-Event-ID``): the current view is sent unless it is
+        that one."""
         sub = self.subscribe(f"public:{incident}")
         try:
             yield Frame(f"retry: {self.retry_ms}\n\n".encode())
             got = await self.public(incident)
-            sent = last_id or 0
+            sent = 0
             if got is not None:
-                seq, raw, _ = got
-                if last_id is None or last_id < seq:
+                seq, raw, pub = got
+                if last_id is None or last_id != pub.seq:
                     yield Frame(raw)
-                sent = max(sent, seq)
+                sent = seq
             async for raw in self._drain(sub, sent):
                 yield raw
         finally:

@@ -2,8 +2,8 @@
 
 The token in the path is the capability: whoever has the link may read the incident's
 public view (``schemas.progress.PublicProgress``) — progress and public updates, never a
-name, room, phone, note, vulnerability or need. Also here: the live wiring (one
-``Broker`` and ``Pusher`` per process, started with the app).
+name, room, phone, note, vulnerability or need. The live wiring these routes read from
+(one ``Broker`` and ``Pusher`` per process) is started by ``server.wiring``.
 
 A whole neighbourhood behind one carrier address opens the link within a minute (#9), so
 the successful page and data are not rate-limited per address and cost next to nothing:
@@ -13,70 +13,25 @@ the page is held in memory, the data encoded once per incident version, and both
 """
 
 import hashlib
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import File, ServerSentEvent
 
 from schemas.progress import PublicProgress
 from server.coord import SSE_HEADERS, last_event_id, qr_svg
-from server.db import devices as db_devices
 from server.db import push as db_push
-from server.db import scopes
 from server.db.push import PushSub
 from server.errors import BadRequestError, NotFoundError
 from server.guards import resident_incident
 from server.live import Broker
-from server.push import Pusher, endpoint_allowed
+from server.push import endpoint_allowed
 
-__all__ = ["ROUTES", "after_sync", "live_lifespan"]
-
-
-@asynccontextmanager
-async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Start the tailer and the push sender; stop them after."""
-    settings = app.state.settings
-    live = app.state.database
-    # DOORSTEP_SSE_PING: seconds between comment pings on idle streams (default 15).
-    broker = Broker(live, ping=float(os.environ.get("DOORSTEP_SSE_PING", "15")))
-    # Everything is inside try: a failed start must stop what started, or its task keeps
-    # a server that could not start alive instead of exiting.
-    try:
-        pusher = Pusher(live, settings.base_url)
-        await pusher.start()
-        broker.on_public.append(pusher.on_public)
-        # Streams of coordinators limited to a community: filtered by the rules of pulls.
-        broker.scoper = partial(scopes.community_scope, live)
-        broker.row_filter = partial(scopes.visible_rows, live)
-        # Streams of revoked devices and ended sessions close (#9).
-        broker.device_check = partial(_invalid_devices, live)
-        app.state.broker, app.state.pusher = broker, pusher
-        app.state.public_cache = {}
-        await broker.start()
-        yield
-    finally:
-        await broker.stop()
-
-
-async def _invalid_devices(database: Any, nodes: list[str]) -> set[str]:
-    return await db_devices.invalid_among(database, nodes, _now())
-
-
-async def after_sync(request: Request) -> None:
-    """After a sync answer, tail the log now rather than at the next poll (the changes
-    of this process's writes reach streams ~poll/2 sooner; other processes still poll)."""
-    if request.method == "POST" and request.url.path == "/api/v1/sync":
-        broker = getattr(request.app.state, "broker", None)
-        if broker is not None:
-            broker.nudge()
+__all__ = ["RESIDENT_ROUTES", "ROUTES"]
 
 
 async def _incident(request: Request, token: str) -> str:
@@ -179,7 +134,8 @@ def _with_key(pub: PublicProgress, key: str) -> _PublicAnswer:
 
 @get("/api/v1/public/{token:str}/events")
 async def public_events(request: Request, token: FromPath[str]) -> ServerSentEvent:
-    """The same view, live: a ``public`` event whenever it changes; ``id`` = server seq."""
+    """The same view, live: a ``public`` event whenever it changes; ``id`` = the view's
+    opaque version (never the server's sequence)."""
     incident = await _incident(request, token)
     broker: Broker = request.app.state.broker
     return ServerSentEvent(

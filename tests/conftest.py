@@ -185,7 +185,7 @@ class LiveServer:
             stderr=subprocess.STDOUT,
             preexec_fn=limit_files if files is not None else None,
         )
-        deadline = time.monotonic() + 60  # CI machines can be very busy
+        deadline = time.monotonic() + 90  # a loaded CI box can take a minute
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}")
@@ -195,7 +195,7 @@ class LiveServer:
             except httpx.HTTPError:
                 time.sleep(0.1)
         self.stop()  # a slow start must not leave a server running after the test
-        raise RuntimeError("server did not start in 60 s")
+        raise RuntimeError("server did not start in 90 s")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:

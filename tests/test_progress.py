@@ -177,7 +177,7 @@ def test_progress_of_an_unknown_incident_is_a_404(world) -> None:
 def test_progress_is_for_coordinators_only(client) -> None:
     vol = enroll(client, client.db_path)
     r = client.get(f"/api/v1/incidents/{INC}/progress", headers=vol.headers)
-    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    assert r.status_code == 403 and r.json()["error"] == "not_coordinator"
 
 
 def _inputs(n: int) -> IncidentInputs:

@@ -50,6 +50,14 @@ INSERT_HISTORY_SQL = (
 )
 
 _TOP = "SELECT coalesce(max(seq), 0) FROM history"
+#: Rejected changes kept per device; beyond, they are only counted (a bound on the disk
+#: one device can fill with bad changes).
+QUARANTINE_PER_DEVICE = 1000
+_FULL_MESSAGE = (
+    f"this device sent more rejected changes than the quarantine keeps "
+    f"({QUARANTINE_PER_DEVICE}); the number not kept is in raw. Check the device: an old "
+    "app version or a fault; revoke it if it is not one of yours"
+)
 #: ``meta`` key of the last stamp the server gave its own writes.
 SERVER_CLOCK = "server_clock"
 _ANY_DRIFT = 2**62
@@ -86,17 +94,45 @@ async def apply(
     async def run(conn: Conn) -> tuple[int, int]:
         after = await apply_in(conn, changes)
         if rejected:
-            await conn.executemany(
-                "INSERT OR IGNORE INTO quarantine (hlc, node, person, coll, id, "
-                "field, raw, error, message, received_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rejected,
-            )
+            await _quarantine(conn, rejected, node, seen_at)
         if node is not None:
             await conn.execute("UPDATE devices SET last_seen = ? WHERE node = ?", (seen_at, node))
         return after
 
     return await db.write_fn(run)
+
+
+async def _quarantine(
+    conn: Conn, rejected: Sequence[Quarantined], node: str | None, at: str | None
+) -> None:
+    """Keep rejected changes, at most ``QUARANTINE_PER_DEVICE`` per device; beyond, count
+    them in one ``quarantine_full`` entry the coordinator sees in the quarantine."""
+    kept = list(rejected)
+    if node is not None:
+        [(held,)] = await conn.execute_fetchall(
+            "SELECT count(*) FROM quarantine WHERE node = ? AND error != 'quarantine_full'",
+            (node,),
+        )
+        room = max(0, QUARANTINE_PER_DEVICE - int(held))
+        kept, over = kept[:room], len(kept) - room
+        if over > 0:
+            person = rejected[0][2]
+            await conn.execute(
+                "INSERT INTO quarantine (hlc, node, person, raw, error, message, received_at) "
+                "VALUES ('', ?, ?, ?, 'quarantine_full', ?, ?) "
+                "ON CONFLICT (node, hlc, error) DO UPDATE SET "
+                "raw = CAST(CAST(quarantine.raw AS INTEGER) + ? AS TEXT), "
+                "message = excluded.message, received_at = excluded.received_at, "
+                "resolved_at = NULL",
+                (node, person, str(over), _FULL_MESSAGE, at or iso_now(), over),
+            )
+    if kept:
+        await conn.executemany(
+            "INSERT OR IGNORE INTO quarantine (hlc, node, person, coll, id, "
+            "field, raw, error, message, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            kept,
+        )
 
 
 async def pull(

@@ -9,12 +9,16 @@ WAL never blocks. Nothing outside ``server.db`` sees a connection, a cursor or a
 """
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+
+from server.errors import StorageFullError
 
 __all__ = ["PRAGMAS", "Database", "connect", "connect_readonly", "connect_sync"]
 
@@ -30,10 +34,20 @@ PRAGMAS = (
 )
 
 
+def _pragmas() -> list[str]:
+    out = list(PRAGMAS)
+    # DOORSTEP_MAX_DB_MB: a cap on the database file, so a flood of writes meets a clear
+    # 507 before the disk itself is full (4 KiB pages: SQLite's default page size).
+    cap = os.environ.get("DOORSTEP_MAX_DB_MB", "").strip()
+    if cap:
+        out.append(f"PRAGMA max_page_count={max(1, int(float(cap) * 256))}")
+    return out
+
+
 def connect_sync(path: str) -> sqlite3.Connection:
     """A blocking connection with the database's settings (migrations, tests)."""
     conn = sqlite3.connect(path, isolation_level=None)
-    for pragma in PRAGMAS:
+    for pragma in _pragmas():
         conn.execute(pragma)
     return conn
 
@@ -49,7 +63,7 @@ async def connect(path: str) -> aiosqlite.Connection:
     """An asyncio connection with the database's settings."""
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
-        for pragma in PRAGMAS:
+        for pragma in _pragmas():
             await conn.execute(pragma)
     except BaseException:
         await conn.close()
@@ -129,12 +143,21 @@ class Database:
         conn = self._writer
         assert conn is not None, "Database.open() first"
         async with self._write_lock:
-            await conn.execute("BEGIN IMMEDIATE")
             try:
-                out = await fn(conn)
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.execute("ROLLBACK")
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    out = await fn(conn)
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        await conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    raise StorageFullError(
+                        "the server's storage is full: nothing was saved; your changes stay "
+                        "on this device and are sent again later. Tell the coordinator."
+                    ) from None
                 raise
         return out
 

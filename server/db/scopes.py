@@ -5,6 +5,7 @@ form (``'"0190…"'``), which lets the ``winners_ref (coll, field, value)`` inde
 "every household of these buildings" without decoding rows.
 """
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from server.db.changes import Incoming, WinnerRow
 from server.db.core import Database
 from server.db.devices import Device
 from server.db.log import incident_scopes
+from server.errors import StorageFullError
 from sync.validate import ForbiddenError
 
 __all__ = [
@@ -457,7 +459,8 @@ async def pull(
     if held != scope.token:
         if not scope.unlimited:
             since = top if top is not None else await changes.max_seq(db)
-        await save_snapshot(db, device.node, scope, at, since)
+        with contextlib.suppress(StorageFullError):  # pulls keep working on a full disk
+            await save_snapshot(db, device.node, scope, at, since)
     elif not scope.unlimited:
         since = await snapshot_seq(db, device.node, scope.token)
     rows, new_cursor, more = await changes.pull(
