@@ -3,7 +3,7 @@
 // VERSION and SHELL are written by `node pwa/tools/stamp-sw.mjs` (a test checks they
 // match the files); change a shell file → new VERSION → browsers install the update.
 /* eslint-env serviceworker */
-const VERSION = '29e4a7c8c8d2';
+const VERSION = '97d43ef2798f';
 const SHELL = [
   "/css/app.css",
   "/icons/icon-192.png",
