@@ -3,7 +3,7 @@
 // VERSION and SHELL are written by `node pwa/tools/stamp-sw.mjs` (a test checks they
 // match the files); change a shell file → new VERSION → browsers install the update.
 /* eslint-env serviceworker */
-const VERSION = 'b67660f940f6';
+const VERSION = 'faa26486e55e';
 const SHELL = [
   "/css/app.css",
   "/icons/icon-192.png",

@@ -23,14 +23,14 @@ function render(b) {
   return [
     h('p.muted', null, `${label('kind', b.incident.kind || 'other')} · ${label('istatus', b.incident.status || 'reported')} · ${b.day} · ${ct('briefMade')} ${localTime(b.made_at)}`),
     h('h2', null, ct('briefCounts')),
-    table(COUNTS.map(([, w]) => ct(w)), [COUNTS.map(([k]) => String(c[k] ?? 0))]),
+    h('dl.brief-counts', null, COUNTS.map(([k, w]) => h('div', null, h('dt', null, ct(w)), h('dd', null, String(c[k] ?? 0))))),
     h('p', null, ct('buildingsRestored', { n: c.buildings_restored, m: c.buildings })),
     h('h2', null, ct('briefHeaters')),
     table([ct('delivered'), ct('returned'), ct('lost'), ct('heatersOut')], [[b.heaters.delivered, b.heaters.returned, b.heaters.lost, c.heaters_out].map(String)]),
     h('h2', null, ct('briefRepairs')),
-    b.timeline.length ? table([ct('reportedAt'), ct('description')], b.timeline.map((x) => [localTime(x.at), x.text])) : h('p.muted', null, ct('briefNone')),
+    b.timeline.length ? table([ct('time'), ct('description')], b.timeline.map((x) => [localTime(x.at), x.text])) : h('p.muted', null, ct('briefNone')),
     h('h2', null, ct('briefUpdates')),
-    b.updates.length ? table([ct('reportedAt'), ct('updateText')], b.updates.map((x) => [localTime(x.at), x.text])) : h('p.muted', null, ct('briefNone')),
+    b.updates.length ? table([ct('time'), ct('updateText')], b.updates.map((x) => [localTime(x.at), x.text])) : h('p.muted', null, ct('briefNone')),
   ];
 }
 

@@ -55,5 +55,6 @@ export default {
   f_assigned_at: 'assigned at', f_room: 'room', f_unit: 'unit', f_building: 'building', f_occupants: 'occupants',
   f_vulnerable: 'vulnerable', f_contact: 'contact', f_notes: 'notes', f_none: 'none',
   updatesTitle: 'Updates',
+  time: 'Time',
   unitN: 'unit {n}',
 };

@@ -64,5 +64,6 @@ export default {
   f_assigned_at: '分配时间', f_room: '房间', f_unit: '单元', f_building: '楼栋', f_occupants: '人数',
   f_vulnerable: '重点人群', f_contact: '联系方式', f_notes: '备注', f_none: '无',
   updatesTitle: '进度通报',
+  time: '时间',
   unitN: '{n} 单元',
 };
