@@ -5,14 +5,13 @@ The phone's side (IndexedDB ``putIfNewer`` + replica) runs the same vectors in C
 tests/test_merge_idb_e2e.py.
 """
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from server.db import Database, changes
+from server.db import Database, changes, run
 from server.db.log import fold_rows
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "merge.json").read_text("utf-8"))
@@ -28,24 +27,23 @@ def orders(changes: list[dict]) -> list[tuple[str, list[list[dict]]]]:
     ]
 
 
-async def _through_store(path: str, batches: list[list[dict]]) -> list[tuple]:
-    async with Database(path) as db:
-        for batch in batches:
-            rows = [
-                (
-                    c["hlc"],
-                    c["coll"],
-                    c["id"],
-                    c["field"],
-                    json.dumps(c["value"]),
-                    c["hlc"][-16:],
-                    None,
-                    "2026-11-22T00:00:00.000Z",
-                )
-                for c in batch
-            ]
-            await changes.apply(db, rows)
-        return await db.read("SELECT coll, id, field, value, hlc FROM winners")
+async def _through_store(db: Database, batches: list[list[dict]]) -> list[tuple]:
+    for batch in batches:
+        rows = [
+            (
+                c["hlc"],
+                c["coll"],
+                c["id"],
+                c["field"],
+                json.dumps(c["value"]),
+                c["hlc"][-16:],
+                None,
+                "2026-11-22T00:00:00.000Z",
+            )
+            for c in batch
+        ]
+        await changes.apply(db, rows)
+    return await db.read("SELECT coll, id, field, value, hlc FROM winners")
 
 
 @pytest.mark.parametrize("case", VECTORS, ids=[c["name"] for c in VECTORS])
@@ -61,7 +59,8 @@ def test_server_store_merges_and_folds_every_vector(case: dict[str, Any], tmp_pa
     }
     expected_records = {(r["coll"], r["id"]): r["fields"] for r in case["records"]}
     for n, (how, batches) in enumerate(orders(case["changes"])):
-        rows = asyncio.run(_through_store(str(tmp_path / f"{n}.db"), batches))
+        # server.db.run works inside a running loop too (after Playwright in one session).
+        rows = run(str(tmp_path / f"{n}.db"), lambda db, b=batches: _through_store(db, b))
         winners = {(c, i, f): (h, json.loads(v)) for c, i, f, v, h in rows}
         assert winners == expected_winners, how
         records: dict[tuple[str, str], dict] = {}

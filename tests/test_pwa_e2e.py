@@ -420,11 +420,11 @@ def test_a_revoked_phone_wipes_personal_data_keeps_unsent_entries_and_asks_to_en
         " const tx = q.result.transaction(['fields', 'outbox']);"
         " const f = tx.objectStore('fields').count(), o = tx.objectStore('outbox').count();"
         " tx.oncomplete = () => { r([f.result, o.result]); q.result.close(); }; }; })"
-    ) == [0, 5]
+    ) == [0, 6]  # household, incident, at, outcome, needs, by (#11)
     phone.go("#/settings")
     with page.expect_download() as dl:
         page.get_by_role("button", name="导出未上传记录（备份文件）").click()
     bundle = json.loads(Path(dl.value.path()).read_text())
-    assert len(bundle["changes"]) == 5
+    assert len(bundle["changes"]) == 6  # the refused visit, `by` included (#11)
     assert {c["field"] for c in bundle["changes"]} >= {"outcome", "household"}
     phone.close()

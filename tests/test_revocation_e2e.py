@@ -117,7 +117,7 @@ def test_phone_scoped_to_three_buildings_then_taken_back_keeps_nothing_personal(
     page.locator(".incident-card", has_text="丽源路").click()
     page.locator(".tile.t-none").first.click()
     page.locator('[data-outcome="refused"]').click()
-    page.locator(".state-banner.t-reached").wait_for()
+    page.locator(".state-banner.t-refused").wait_for()
     unsent = page.evaluate(HELD)["outbox"]
     assert unsent > 0
 
