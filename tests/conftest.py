@@ -58,6 +58,19 @@ def put_record(
     return rid
 
 
+def run_async(coro: Any) -> Any:
+    """Run a coroutine to its end in a thread of its own.
+
+    Playwright's sync API leaves an event loop running in the main thread for the rest of
+    the session, so a plain ``asyncio.run`` in a test that runs after a browser test fails.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def load_demo(db: str) -> None:
     """Load the demo community; its times are relative to ``DOORSTEP_TEST_DEMO_NOW`` if set.
 

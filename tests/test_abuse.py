@@ -11,7 +11,7 @@ import time
 
 import httpx
 import pytest
-from conftest import LiveServer, Stamper, put_record
+from conftest import LiveServer, Stamper, put_record, run_async
 from test_errors import assert_error
 
 import server.auth
@@ -55,7 +55,7 @@ async def _burst(url: str, n: int, body: dict, source: str = "127.0.0.1") -> lis
 
 def test_a_concurrent_burst_of_wrong_logins_gets_no_more_guesses_than_the_limit(desk) -> None:
     wrong = {"login": "office", "password": "guess guess"}
-    codes = asyncio.run(_burst(desk.url, 100, wrong, source="127.0.3.1"))
+    codes = run_async(_burst(desk.url, 100, wrong, source="127.0.3.1"))
     assert len(codes) == 100 and set(codes) <= {401, 429}
     # The wrong-password rule allows 5 per 5 minutes: attempts count when they start.
     assert codes.count(401) <= 5, codes
@@ -253,7 +253,7 @@ async def _residents(url: str, token: str, n: int) -> list[int]:
 def test_a_thousand_residents_behind_one_address_all_get_the_page(live_server) -> None:
     coord = live_server.enroll("coordinator", "主任")
     token = share(live_server, coord)
-    codes = asyncio.run(_residents(live_server.url, token, 1000))
+    codes = run_async(_residents(live_server.url, token, 1000))
     assert len(codes) == 2000 and set(codes) == {200}, {c: codes.count(c) for c in set(codes)}
 
 

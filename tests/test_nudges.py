@@ -1,13 +1,12 @@
 """Live while online (#11): a phone's nudge stream says only "something you may read
 changed", and only for another device's write in its scope."""
 
-import asyncio
 import json
 from functools import partial
 from pathlib import Path
 
 import httpx
-from conftest import LiveServer, Stamper
+from conftest import LiveServer, Stamper, run_async
 from httpx_sse import connect_sse
 from test_streams import READ, Stream
 
@@ -61,7 +60,7 @@ def test_nudges_reach_only_phones_that_may_read_another_devices_write(tmp_path: 
             assert {raw for _, raw, _ in phone_b.buf} == {NUDGE}
             return counts
 
-    assert asyncio.run(main()) == [(0, 1), (0, 1)]
+    assert run_async(main()) == [(0, 1), (0, 1)]
 
 
 def test_a_phone_is_nudged_over_http_when_another_volunteer_records_a_door(
