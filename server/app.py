@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             "device": Provide(guards.provide_device),  # bearer token or session cookie
             "access": Provide(guards.provide_scope),  # what the caller may see
         },
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         lifespan=[lifespan, wiring.live_lifespan, metrics.disk_watch_lifespan],
         after_response=wiring.after_sync,
         request_max_body_size=MAX_BODY,

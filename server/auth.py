@@ -13,6 +13,7 @@ cannot pass the Origin check). Argon2 runs in worker threads, a few at a time, n
 the event loop: a burst of wrong logins must not stall the phones' syncs.
 """
 
+import functools
 import os
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -49,8 +50,13 @@ __all__ = [
 SESSION_HOURS = 12
 
 _hasher = PasswordHasher()  # argon2id, the library's (RFC 9106 low-memory) defaults
-#: Verified when the login does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy() -> str:
+    """Verified when the login does not exist, so a wrong name costs as long as a wrong
+    password. Made on first use: an argon2 hash at import slowed every start and CLI call."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
@@ -59,7 +65,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        return _hasher.verify(stored or _dummy(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

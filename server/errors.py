@@ -8,13 +8,15 @@ reference, never a stack trace.
 import logging
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Request, Response
-from litestar.exceptions import HTTPException
 
 from schemas.errors import ErrorBody
+
+if TYPE_CHECKING:  # the CLI imports the domain errors without loading the web framework
+    from litestar import Request, Response
+    from litestar.exceptions import HTTPException
 
 __all__ = [
     "CLIENT_GONE",
@@ -119,7 +121,9 @@ _HTTP_MESSAGES = {
 }
 
 
-def _respond(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> Response:
+def _respond(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> "Response":
+    from litestar import Response
+
     return Response(
         content=msgspec.json.encode(body),
         status_code=status,
@@ -128,11 +132,11 @@ def _respond(status: int, body: ErrorBody, headers: dict[str, str] | None = None
     )
 
 
-def _domain(_: Request, exc: DoorstepError) -> Response:
+def _domain(_: "Request", exc: DoorstepError) -> "Response":
     return _respond(exc.status, ErrorBody(exc.code, exc.message, exc.details))
 
 
-def _http(request: Request, exc: HTTPException) -> Response:
+def _http(request: "Request", exc: "HTTPException") -> "Response":
     status = exc.status_code
     if status >= 500:
         return _unexpected(request, exc)
@@ -174,7 +178,7 @@ def mark_client_gone(app: Any) -> Any:
     return middleware
 
 
-def _unexpected(request: Request, exc: Exception) -> Response:
+def _unexpected(request: "Request", exc: Exception) -> "Response":
     if request.scope.get(CLIENT_GONE):  # type: ignore[call-overload]
         # Nobody will read the answer; a phone losing signal mid-upload is not a bug.
         log.info("client went away during %s %s", request.method, _redact(request.url.path))
@@ -193,8 +197,8 @@ def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-exception_handlers = {
-    DoorstepError: _domain,
-    HTTPException: _http,
-    Exception: _unexpected,
-}
+def exception_handlers() -> dict[type[Exception], Any]:
+    """The app's handlers: domain errors, the framework's own, and everything else."""
+    from litestar.exceptions import HTTPException
+
+    return {DoorstepError: _domain, HTTPException: _http, Exception: _unexpected}

@@ -22,7 +22,6 @@ import anyio
 import msgspec
 import py_vapid
 from cryptography.hazmat.primitives import serialization
-from pywebpush import WebPushException, webpush
 
 from schemas.progress import PublicProgress
 from server.db import Database, meta, shares
@@ -159,6 +158,10 @@ class Pusher:
         return None
 
     async def _send(self, sub: PushSub, data: str) -> None:
+        # Imported on the first send: it brings aiohttp, a second of start-up for every
+        # server that never sends a push.
+        from pywebpush import WebPushException, webpush
+
         info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
         if not endpoint_allowed(sub.endpoint):
             await db_push.remove(self.live, sub.endpoint)

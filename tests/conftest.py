@@ -1,12 +1,15 @@
 """Shared fixtures: a fresh database, the app in-process, and a real server process."""
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,7 +81,32 @@ def load_demo(db: str) -> None:
     ``DOORSTEP_TEST_DEMO_NOW`` twelve hours away to prove it (README, Development).
     """
     at = os.environ.get("DOORSTEP_TEST_DEMO_NOW")
-    run_cli("demo", "--db", db, *(["--now", at] if at else []))
+    if Path(db).exists():  # the demo goes into a database in use: the real command merges it
+        run_cli("demo", "--db", db, *(["--now", at] if at else []))
+        return
+    key = at or ""
+    template = _DEMO_TEMPLATES.get(key)
+    if template is None:
+        # Generated once per run by the real command, then copied: the demo is the same
+        # 7,000 changes each time, and a subprocess per test cost minutes of CI time.
+        folder = tempfile.mkdtemp(prefix="doorstep-demo-")
+        atexit.register(shutil.rmtree, folder, True)
+        template = Path(folder) / "demo.db"
+        run_cli("demo", "--db", str(template), *(["--now", at] if at else []))
+        _DEMO_TEMPLATES[key] = template
+    src, dst = sqlite3.connect(template), sqlite3.connect(db)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+    journal = Path(f"{template}-decisions")
+    if journal.exists():
+        shutil.copyfile(journal, f"{db}-decisions")
+
+
+#: Demo databases generated in this run, by ``DOORSTEP_TEST_DEMO_NOW``.
+_DEMO_TEMPLATES: dict[str, Path] = {}
 
 
 def run_cli(*args: str) -> str:
@@ -94,9 +122,29 @@ def run_cli(*args: str) -> str:
     return out.stdout
 
 
+def cli(*args: str) -> str:
+    """Run ``doorstep`` in this process (the same argument parsing and command code as the
+    console script, without a Python start per call); returns its standard output.
+
+    Tests of the command line itself use ``run_cli``; the server always runs as its own
+    process (``LiveServer``).
+    """
+    import contextlib
+    import io
+
+    from server.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(list(args))
+    if code:
+        raise subprocess.CalledProcessError(code, ["doorstep", *args], out.getvalue())
+    return out.getvalue()
+
+
 def invite(db: str, role: str = "volunteer", name: str = "测试志愿者", **kw: str) -> dict:
     extra = [x for k, v in kw.items() for x in (f"--{k.replace('_', '-')}", v)]
-    return json.loads(run_cli("invite", "--db", db, "--role", role, "--name", name, *extra))
+    return json.loads(cli("invite", "--db", db, "--role", role, "--name", name, *extra))
 
 
 @dataclass
@@ -225,7 +273,7 @@ class LiveServer:
 
     def invite(self, role: str = "volunteer", name: str = "测试志愿者") -> dict:
         d = json.loads(
-            run_cli(
+            cli(
                 "invite",
                 "--db",
                 self.db_path,
