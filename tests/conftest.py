@@ -74,6 +74,23 @@ def run_async(coro: Any) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
+def eventually(check: Any, what: str, timeout: float = 30, every: float = 0.25) -> Any:
+    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    For conditions that need an asynchronous read in the page (IndexedDB, fetch):
+    Playwright's ``wait_for_function`` takes the Promise such a predicate returns as a
+    truthy value and returns at once, so it cannot wait for them.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        time.sleep(every)
+
+
 def load_demo(db: str) -> None:
     """Load the demo community; its times are relative to ``DOORSTEP_TEST_DEMO_NOW`` if set.
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer
+from conftest import LiveServer, eventually
 from playwright.sync_api import expect
 from test_pwa_e2e import Phone, heating_incident, server_values
 
@@ -139,14 +139,16 @@ def test_two_offline_phones_every_entry_counts(browser: Any, live_server: LiveSe
     dash.screenshot(path="/tmp/doorstep-e2e/13-checks.png")
     check_id = f"{incident}~two_heaters~{h403}"
     # The resolution travels through the dashboard's outbox; wait until the server has it.
-    dash.wait_for_function(
-        """id => import('/js/shared/context.js').then(m => fetch(
-             '/api/v1/incidents/' + id.split('~')[0] + '/checks',
-             {headers: {authorization: 'Bearer ' + m.ctx.store.meta.auth.token}}))
-           .then(r => r.json()).then(l => l.some(c => c.id === id && c.resolved))""",
-        arg=check_id,
-        timeout=30_000,
-        polling=500,
+    eventually(
+        lambda: dash.evaluate(
+            """id => import('/js/shared/context.js').then(m => fetch(
+                 '/api/v1/incidents/' + id.split('~')[0] + '/checks',
+                 {headers: {authorization: 'Bearer ' + m.ctx.store.meta.auth.token}}))
+               .then(r => r.json()).then(l => l.some(c => c.id === id && c.resolved))""",
+            check_id,
+        ),
+        "the server holds the resolved check",
+        every=0.5,
     )
     dash_ctx.close()
 
