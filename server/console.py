@@ -90,27 +90,49 @@ def make_brief(
         if d.get("item") == "heater" and d.get("status") in heaters and within(d.get("at")):
             heaters[d["status"]] += d.get("qty") if isinstance(d.get("qty"), int) else 1
     labels = rows["labels"]
-    timeline: list[dict[str, str]] = []
+    timeline: list[dict[str, Any]] = []
+    # Each entry has its Chinese ``text`` (the XLSX) and a ``kind`` with its parts, from
+    # which the dashboard words it in the coordinator's language.
     for fld, value, hlc in rows["history"]:
         at = hlc[:24]
         if not within(at):
             continue
         if fld == "status":
+            entry = {"kind": "status", "value": value}
             text = f"状态改为：{_ISTATUS.get(value, value or '（清空）')}"
         elif fld == "eta":
+            entry = {"kind": "eta", "value": value}
             text = f"预计恢复：{local(value) or '（清空）'}"
-        else:
-            names = "、".join(labels.get(b, b) for b in value or [])
-            text = f"已恢复楼栋（{len(value or [])} 栋）：{names or '无'}"
-        timeline.append({"at": at, "text": text})
+        elif fld == "restored_buildings":
+            names = [labels.get(b, b) for b in value or []]
+            entry = {"kind": "buildings", "names": names}
+            text = f"已恢复楼栋（{len(names)} 栋）：{'、'.join(names) or '无'}"
+        else:  # restored_buildings.<id>: one building in (true) or out
+            name = labels.get(fld.partition(".")[2], fld.partition(".")[2])
+            entry = {"kind": "building", "name": name, "restored": value is True}
+            text = f"楼栋已恢复：{name}" if value is True else f"楼栋撤销恢复：{name}"
+        timeline.append({"at": at, "text": text, **entry})
     for r in rows["repairs"].values():
         what = " ".join(x for x in (r.get("place"), r.get("description")) if isinstance(x, str))
         if within(r.get("at")):
             timeline.append(
-                {"at": r["at"], "text": f"抢修：{what}（{_RSTATUS.get(r.get('status'), '')}）"}
+                {
+                    "at": r["at"],
+                    "text": f"抢修：{what}（{_RSTATUS.get(r.get('status'), '')}）",
+                    "kind": "repair",
+                    "what": what,
+                    "status": r.get("status"),
+                }
             )
         if within(r.get("done_at")):
-            timeline.append({"at": r["done_at"], "text": f"抢修完成：{what}"})
+            timeline.append(
+                {
+                    "at": r["done_at"],
+                    "text": f"抢修完成：{what}",
+                    "kind": "repair_done",
+                    "what": what,
+                }
+            )
     timeline.sort(key=lambda x: x["at"])
     updates = sorted(
         (

@@ -47,7 +47,8 @@ async def _records(conn: Conn, coll: str, incident: str) -> dict[str, dict[str, 
 async def brief_rows(db: Database, incident: str) -> dict[str, Any]:
     """What a day's brief needs, in one snapshot: the incident's repairs, updates,
     deliveries and visits (winners), the history of its status, ETA and restored
-    buildings, and building labels."""
+    buildings (whole-list writes and ``restored_buildings.<id>`` element writes), and
+    building labels."""
 
     async def run(conn: Conn) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -56,7 +57,8 @@ async def brief_rows(db: Database, incident: str) -> dict[str, Any]:
         }
         rows = await conn.execute_fetchall(
             "SELECT field, value, hlc FROM history WHERE coll = 'incidents' AND id = ? "
-            "AND field IN ('status', 'eta', 'restored_buildings') ORDER BY hlc",
+            "AND (field IN ('status', 'eta', 'restored_buildings') "
+            "OR substr(field, 1, 19) = 'restored_buildings.') ORDER BY hlc",
             (incident,),
         )
         out["history"] = [(fld, json.loads(value), hlc) for fld, value, hlc in rows]

@@ -57,7 +57,8 @@ export function incidentView(id, tab = '') {
       inc.started_at ? ` · ${localTime(inc.started_at)}` : '',
       p && p.buildings ? ` · ${ct('buildingsRestored', { n: p.buildings_restored, m: p.buildings })}` : ''),
     reportDetails(inc),
-    checksPanel(id),
     counters(p),
-    h('div.dash-body', null, tabs(id, tab), h('div.dash-section', { dataset: { tab: tab || 'overview' } }, section(replica, inc))));
+    h('div.dash-body', null, tabs(id, tab), h('div.dash-section', { dataset: { tab: tab || 'overview' } }, section(replica, inc))),
+    // Last: it fills itself from the server, and must not push the screen down when it does.
+    checksPanel(id));
 }

@@ -26,6 +26,7 @@ import { inboxCount } from './inbox.js';
 import { openForm } from './open-form.js';
 import { quarantineView, householdHistoryView } from './review.js';
 import { assignmentsView } from './assignments.js';
+import { needsSnapshot, firstLoad, loadingView, prefetchSnapshot } from './first-load.js';
 
 const view = document.getElementById('view');
 const statusEl = document.getElementById('status');
@@ -147,7 +148,7 @@ function needCoordinator(fn) {
     const auth = ctx.store.meta.auth;
     if (!auth) { go('/enroll'); return; }
     if (auth.role !== 'coordinator') { show(() => h('p.error-box', null, ct('notCoordinator'))); return; }
-    show(() => fn(m));
+    show(() => (ctx.loading ? loadingView() : fn(m)));
   };
 }
 
@@ -161,12 +162,13 @@ async function main() {
     return;
   }
   const { store } = ctx;
+  prefetchSnapshot(store);
   store.replica.subscribe(schedule);
   store.onChange(refreshStatus);
   let nudge = null;
   ctx.afterWrite = () => { clearTimeout(nudge); nudge = setTimeout(() => ctx.loop?.trigger('write'), 300); };
   ctx.redraw = redraw;
-  ctx.onEnrolled = () => { startSync(); go('/'); };
+  ctx.onEnrolled = () => { begin(); go('/'); };
   view.addEventListener('focusout', () => { if (stale) { stale = false; setTimeout(redraw, 0); } });
   window.addEventListener('online', () => { refreshStatus(); ctx.loop?.trigger('online'); });
   window.addEventListener('offline', refreshStatus);
@@ -182,6 +184,7 @@ async function main() {
   relabel();
   setLive('off');
   await adoptSession();
+  ctx.loading = Boolean(store.meta.auth) && needsSnapshot(store);
   startRouter([
     [/^\/enroll(?:\/([^/]+))?$/, (m) => show(() => {
       const el = enrollView(m[1]);
@@ -197,7 +200,13 @@ async function main() {
     [/^\/?$/, needCoordinator(() => listView())],
   ], () => go('/'));
   refreshStatus();
-  if (store.meta.auth) startSync();
+  if (store.meta.auth) begin();
+}
+
+/** Sync, after a first load from the snapshot when this browser holds nothing yet. */
+function begin() {
+  const first = needsSnapshot(ctx.store) ? firstLoad(ctx.store) : Promise.resolve();
+  first.catch((err) => handleError(err, 'first load')).then(startSync);
 }
 
 window.addEventListener('unhandledrejection', (e) => handleError(e.reason, 'unhandled'));
