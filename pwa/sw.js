@@ -3,7 +3,7 @@
 // VERSION and SHELL are written by `node pwa/tools/stamp-sw.mjs` (a test checks they
 // match the files); change a shell file → new VERSION → browsers install the update.
 /* eslint-env serviceworker */
-const VERSION = '8f4a06af3a35';
+const VERSION = 'a4986cbbd6b2';
 const SHELL = [
   "/css/app.css",
   "/icons/icon-192.png",

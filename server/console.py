@@ -21,7 +21,7 @@ from server.errors import BadRequestError, NotFoundError
 from server.guards import Scope
 from server.progress import derive
 
-__all__ = ["ROUTES", "brief", "make_brief", "roster"]
+__all__ = ["ROUTES", "brief", "incidents", "make_brief", "roster"]
 
 _ISTATUS = {
     "reported": "已上报",
@@ -57,6 +57,28 @@ async def roster(
     """Volunteers of the coordinator's community: last sync and entries waiting to upload."""
     community = await access.community()
     return [RosterEntry(*r) for r in await console.roster(database, community)]
+
+
+class IncidentName(msgspec.Struct, omit_defaults=True):
+    id: str
+    title: str | None = None
+    place: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    started_at: str | None = None
+
+
+@get("/api/v1/incidents")
+async def incidents(
+    database: NamedDependency[Database], access: SkipValidation[Scope]
+) -> list[IncidentName]:
+    """The incidents the coordinator may see, newest first, by name (the export form)."""
+    scope = await access.read_scope()
+    rows = await console.incident_names(database, scope.incidents)
+    names = ("title", "place", "kind", "status", "started_at")
+    return [
+        IncidentName(r["id"], **{k: r[k] for k in names if isinstance(r.get(k), str)}) for r in rows
+    ]
 
 
 def _parse(t: Any) -> datetime | None:
@@ -288,4 +310,4 @@ async def brief(
     )
 
 
-ROUTES = [roster, brief]
+ROUTES = [roster, brief, incidents]

@@ -214,3 +214,39 @@ def test_two_coordinators_restoring_different_buildings_offline_both_count(clien
     assert sorted(steps[:2]) == [("1号楼", True), ("2号楼", True)]
     assert steps[2:] == [("1号楼", False)]
     assert "楼栋撤销恢复：1号楼" in [t["text"] for t in timeline]
+
+
+def test_the_export_form_lists_the_communitys_incidents_by_name(client) -> None:
+    """The devices page picks an incident by name from the server (no replica needed)."""
+    import sqlite3
+    from contextlib import closing
+
+    from test_access import enroll as enroll_fast
+    from test_access import put
+
+    db = client.db_path
+    put(
+        db,
+        [
+            (
+                "incidents",
+                "ni1",
+                {"community": "nc1", "title": "停暖", "started_at": "2026-11-22T14:00:00Z"},
+            ),
+            (
+                "incidents",
+                "ni2",
+                {"community": "nc1", "title": "停水", "started_at": "2026-11-23T08:00:00Z"},
+            ),
+            ("incidents", "ni3", {"community": "nc2", "title": "别的社区"}),
+            ("incidents", "ni4", {"community": "nc1", "title": "删掉的", "_deleted": True}),
+        ],
+    )
+    coord = enroll_fast(client, db, "coordinator")
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("UPDATE people SET community = 'nc1' WHERE id = ?", (coord.person,))
+        conn.commit()
+    got = client.get("/api/v1/incidents", headers=coord.headers).json()
+    assert [(i["id"], i["title"]) for i in got] == [("ni2", "停水"), ("ni1", "停暖")]
+    vol = enroll_fast(client, db)
+    assert client.get("/api/v1/incidents", headers=vol.headers).status_code == 403

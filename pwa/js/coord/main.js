@@ -20,13 +20,13 @@ import { getJson, sync as syncRequest } from './http.js';
 import { adoptSession, LOGIN } from './session.js';
 import { ct } from './strings.js';
 import { listView } from './list-view.js';
-import { incidentView } from './incident-view.js';
+import { incidentView, patchProgress } from './incident-view.js';
 import { briefPrintView } from './brief-print.js';
 import { inboxCount } from './inbox.js';
 import { openForm } from './open-form.js';
 import { quarantineView, householdHistoryView } from './review.js';
 import { assignmentsView } from './assignments.js';
-import { needsSnapshot, firstLoad, loadingView, prefetchSnapshot } from './first-load.js';
+import { needsSnapshot, firstLoad, loadingView, prefetchSnapshot, noteSynced } from './first-load.js';
 
 const view = document.getElementById('view');
 const statusEl = document.getElementById('status');
@@ -58,14 +58,23 @@ function redraw(force = false) {
 
 // At most two full redraws a second: a first sync of a whole community applies thousands
 // of changes page by page, and the live stream can deliver a burst.
+// A redraw asked for by progress counters alone patches them in place (incident-view.js).
 const REDRAW_MS = 500;
 let pending = false;
 let lastDraw = 0;
-function schedule() {
+let countersOnly = true;
+function schedule(kind) {
+  if (kind !== 'progress') countersOnly = false;
   if (pending) return;
   pending = true;
   const wait = Math.max(0, lastDraw + REDRAW_MS - performance.now());
-  setTimeout(() => requestAnimationFrame(() => { pending = false; lastDraw = performance.now(); redraw(); }), wait);
+  setTimeout(() => requestAnimationFrame(() => {
+    pending = false;
+    lastDraw = performance.now();
+    const patch = countersOnly;
+    countersOnly = true;
+    if (!(patch && current && patchProgress(view))) redraw();
+  }), wait);
 }
 
 function refreshInbox() {
@@ -88,7 +97,7 @@ function setLive(state) {
 
 ctx.fetchProgress = (id) => {
   getJson(`/api/v1/incidents/${encodeURIComponent(id)}/progress`)
-    .then((p) => { if (!ctx.progress.has(id)) { ctx.progress.set(id, p); schedule(); } }, () => {});
+    .then((p) => { if (!ctx.progress.has(id)) { ctx.progress.set(id, p); schedule('progress'); } }, () => {});
 };
 
 function startLive() {
@@ -109,7 +118,7 @@ function startLive() {
         persist = setTimeout(() => ctx.loop?.trigger('live'), 1500);
       } else if (data.type === 'progress') {
         ctx.progress.set(data.progress.incident, data.progress);
-        schedule();
+        schedule('progress');
       } else if (data.type === 'warning' && data.code === 'low_disk') {
         toast(ct('lowDisk', { mb: data.free_mb }), { kind: 'error', ms: 15000 }); // (#13)
       }
@@ -154,6 +163,7 @@ function needCoordinator(fn) {
 
 async function main() {
   document.documentElement.lang = getLang();
+  prefetchSnapshot();
   try {
     ctx.store = await IdbStore.open();
     ctx.sentLog = await SentLog.open().catch((err) => { console.warn('[doorstep] no sent-log', err); return null; });
@@ -162,7 +172,6 @@ async function main() {
     return;
   }
   const { store } = ctx;
-  prefetchSnapshot(store);
   store.replica.subscribe(schedule);
   store.onChange(refreshStatus);
   let nudge = null;
@@ -205,6 +214,7 @@ async function main() {
 
 /** Sync, after a first load from the snapshot when this browser holds nothing yet. */
 function begin() {
+  noteSynced(ctx.store);
   const first = needsSnapshot(ctx.store) ? firstLoad(ctx.store) : Promise.resolve();
   first.catch((err) => handleError(err, 'first load')).then(startSync);
 }
