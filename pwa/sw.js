@@ -3,7 +3,7 @@
 // VERSION and SHELL are written by `node pwa/tools/stamp-sw.mjs` (a test checks they
 // match the files); change a shell file → new VERSION → browsers install the update.
 /* eslint-env serviceworker */
-const VERSION = 'faa26486e55e';
+const VERSION = 'a4986cbbd6b2';
 const SHELL = [
   "/css/app.css",
   "/icons/icon-192.png",
@@ -37,6 +37,7 @@ const SHELL = [
   "/js/sync/replica.js",
   "/js/sync/sent-log.js",
   "/js/sync/sets.js",
+  "/js/sync/snapshot.js",
   "/js/volunteer/actions.js",
   "/js/volunteer/delivery-list.js",
   "/js/volunteer/enroll-view.js",

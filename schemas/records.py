@@ -189,7 +189,7 @@ DETERMINISTIC_IDS: dict[str, int] = {"household_status": 2, "assignments": 2, "c
 SET_FIELDS: dict[str, frozenset[str]] = {
     "households": frozenset({"vulnerable"}),
     "household_status": frozenset({"needs_open"}),
-    "incidents": frozenset({"buildings"}),
+    "incidents": frozenset({"buildings", "restored_buildings"}),
 }
 
 #: Fields that identify a person; only roles that need them may read them.

@@ -23,6 +23,7 @@ from server import (
     metrics,
     people,
     public,
+    snapshot,
     wiring,
 )
 from server.config import MAX_BODY, Settings
@@ -88,7 +89,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         _router(
             rule.COORDINATOR,
             guards.coordinator_guard,
-            [*coord.ROUTES, *devices.ROUTES, *export.ROUTES, *people.ROUTES, *console.ROUTES],
+            [
+                *coord.ROUTES,
+                *devices.ROUTES,
+                *export.ROUTES,
+                *people.ROUTES,
+                *console.ROUTES,
+                *snapshot.ROUTES,
+            ],
         ),
         _router(rule.OPERATOR, guards.operator_guard, metrics.ROUTES),
     ]

@@ -21,7 +21,7 @@ from server.errors import BadRequestError, NotFoundError
 from server.guards import Scope
 from server.progress import derive
 
-__all__ = ["ROUTES", "brief", "make_brief", "roster"]
+__all__ = ["ROUTES", "brief", "incidents", "make_brief", "roster"]
 
 _ISTATUS = {
     "reported": "已上报",
@@ -59,6 +59,28 @@ async def roster(
     return [RosterEntry(*r) for r in await console.roster(database, community)]
 
 
+class IncidentName(msgspec.Struct, omit_defaults=True):
+    id: str
+    title: str | None = None
+    place: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    started_at: str | None = None
+
+
+@get("/api/v1/incidents")
+async def incidents(
+    database: NamedDependency[Database], access: SkipValidation[Scope]
+) -> list[IncidentName]:
+    """The incidents the coordinator may see, newest first, by name (the export form)."""
+    scope = await access.read_scope()
+    rows = await console.incident_names(database, scope.incidents)
+    names = ("title", "place", "kind", "status", "started_at")
+    return [
+        IncidentName(r["id"], **{k: r[k] for k in names if isinstance(r.get(k), str)}) for r in rows
+    ]
+
+
 def _parse(t: Any) -> datetime | None:
     if not isinstance(t, str):
         return None
@@ -90,27 +112,49 @@ def make_brief(
         if d.get("item") == "heater" and d.get("status") in heaters and within(d.get("at")):
             heaters[d["status"]] += d.get("qty") if isinstance(d.get("qty"), int) else 1
     labels = rows["labels"]
-    timeline: list[dict[str, str]] = []
+    timeline: list[dict[str, Any]] = []
+    # Each entry has its Chinese ``text`` (the XLSX) and a ``kind`` with its parts, from
+    # which the dashboard words it in the coordinator's language.
     for fld, value, hlc in rows["history"]:
         at = hlc[:24]
         if not within(at):
             continue
         if fld == "status":
+            entry = {"kind": "status", "value": value}
             text = f"状态改为：{_ISTATUS.get(value, value or '（清空）')}"
         elif fld == "eta":
+            entry = {"kind": "eta", "value": value}
             text = f"预计恢复：{local(value) or '（清空）'}"
-        else:
-            names = "、".join(labels.get(b, b) for b in value or [])
-            text = f"已恢复楼栋（{len(value or [])} 栋）：{names or '无'}"
-        timeline.append({"at": at, "text": text})
+        elif fld == "restored_buildings":
+            names = [labels.get(b, b) for b in value or []]
+            entry = {"kind": "buildings", "names": names}
+            text = f"已恢复楼栋（{len(names)} 栋）：{'、'.join(names) or '无'}"
+        else:  # restored_buildings.<id>: one building in (true) or out
+            name = labels.get(fld.partition(".")[2], fld.partition(".")[2])
+            entry = {"kind": "building", "name": name, "restored": value is True}
+            text = f"楼栋已恢复：{name}" if value is True else f"楼栋撤销恢复：{name}"
+        timeline.append({"at": at, "text": text, **entry})
     for r in rows["repairs"].values():
         what = " ".join(x for x in (r.get("place"), r.get("description")) if isinstance(x, str))
         if within(r.get("at")):
             timeline.append(
-                {"at": r["at"], "text": f"抢修：{what}（{_RSTATUS.get(r.get('status'), '')}）"}
+                {
+                    "at": r["at"],
+                    "text": f"抢修：{what}（{_RSTATUS.get(r.get('status'), '')}）",
+                    "kind": "repair",
+                    "what": what,
+                    "status": r.get("status"),
+                }
             )
         if within(r.get("done_at")):
-            timeline.append({"at": r["done_at"], "text": f"抢修完成：{what}"})
+            timeline.append(
+                {
+                    "at": r["done_at"],
+                    "text": f"抢修完成：{what}",
+                    "kind": "repair_done",
+                    "what": what,
+                }
+            )
     timeline.sort(key=lambda x: x["at"])
     updates = sorted(
         (
@@ -266,4 +310,4 @@ async def brief(
     )
 
 
-ROUTES = [roster, brief]
+ROUTES = [roster, brief, incidents]

@@ -182,3 +182,71 @@ def test_make_brief_cuts_the_day_at_local_midnight() -> None:
     assert b["day_counts"]["visits"] == 1
     b = make_brief("i", {}, {}, rows, "2026-11-29", 480, now)
     assert b["day_counts"]["visits"] == 1
+
+
+def test_two_coordinators_restoring_different_buildings_offline_both_count(client, world) -> None:
+    """Each building is an element of the set ``restored_buildings`` (sync/sets.py): two
+    offline writes of different buildings touch different fields, so both are kept."""
+    homes = build(world)
+    b1, b2 = list(homes)[:2]
+    other = enroll(client, client.db_path, role="coordinator", name="副主任")
+    mine, theirs = Stamper(world.phone.node), Stamper(other.node)
+    # Both stamp their change before either has synced (both phones offline).
+    a = {"coll": "incidents", "id": INC, "field": f"restored_buildings.{b1}", "value": True}
+    b = {"coll": "incidents", "id": INC, "field": f"restored_buildings.{b2}", "value": True}
+    a["hlc"], b["hlc"] = mine(), theirs()
+    for phone, change in ((other, b), (world.phone, a)):
+        r = phone.sync([change])
+        assert r.status_code == 200 and r.json()["rejected"] == [], r.text
+    p = world.progress()
+    assert (p["buildings_restored"], p["buildings"], p["restored"]) == (2, 2, 20)
+    # Taking one back removes that building only.
+    world.put("incidents", INC, **{f"restored_buildings.{b1}": False})
+    p = world.progress()
+    assert (p["buildings_restored"], p["restored"]) == (1, 10)
+    # The brief's timeline names each building, in words the dashboard can translate.
+    timeline = []
+    for day in sorted({a["hlc"][:10], datetime.now(UTC).strftime("%Y-%m-%d")}):
+        timeline += client.get(
+            f"/api/v1/incidents/{INC}/brief?day={day}&tz=0", headers=world.phone.headers
+        ).json()["timeline"]
+    steps = [(t.get("name"), t.get("restored")) for t in timeline if t["kind"] == "building"]
+    assert sorted(steps[:2]) == [("1号楼", True), ("2号楼", True)]
+    assert steps[2:] == [("1号楼", False)]
+    assert "楼栋撤销恢复：1号楼" in [t["text"] for t in timeline]
+
+
+def test_the_export_form_lists_the_communitys_incidents_by_name(client) -> None:
+    """The devices page picks an incident by name from the server (no replica needed)."""
+    import sqlite3
+    from contextlib import closing
+
+    from test_access import enroll as enroll_fast
+    from test_access import put
+
+    db = client.db_path
+    put(
+        db,
+        [
+            (
+                "incidents",
+                "ni1",
+                {"community": "nc1", "title": "停暖", "started_at": "2026-11-22T14:00:00Z"},
+            ),
+            (
+                "incidents",
+                "ni2",
+                {"community": "nc1", "title": "停水", "started_at": "2026-11-23T08:00:00Z"},
+            ),
+            ("incidents", "ni3", {"community": "nc2", "title": "别的社区"}),
+            ("incidents", "ni4", {"community": "nc1", "title": "删掉的", "_deleted": True}),
+        ],
+    )
+    coord = enroll_fast(client, db, "coordinator")
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("UPDATE people SET community = 'nc1' WHERE id = ?", (coord.person,))
+        conn.commit()
+    got = client.get("/api/v1/incidents", headers=coord.headers).json()
+    assert [(i["id"], i["title"]) for i in got] == [("ni2", "停水"), ("ni1", "停暖")]
+    vol = enroll_fast(client, db)
+    assert client.get("/api/v1/incidents", headers=vol.headers).status_code == 403

@@ -143,9 +143,10 @@ def test_a_coordinator_runs_an_outage_from_the_console(
     expect(row).to_have_count(0, timeout=LIVE_MS)
 
     # One building restored, asked first with what residents will see; then undone.
+    # Each building is an element of the set restored_buildings (sync/sets.py).
     scope = winner(live_server, "incidents", HEATING, "buildings")
-    was = winner(live_server, "incidents", HEATING, "restored_buildings")
-    before = was or []
+    before = winner(live_server, "incidents", HEATING, "restored_buildings") or []
+    element = f"restored_buildings.{building}"
     page.get_by_role("link", name="楼栋", exact=True).click()
     b_row = page.locator(f"li.b-row[data-building='{building}']")
     b_row.get_by_role("button", name=re.compile("标记已恢复")).click()
@@ -153,15 +154,15 @@ def test_a_coordinator_runs_an_outage_from_the_console(
     expect(dialog).to_contain_text(f"已恢复 {len(before) + 1} / {len(scope)} 栋")
     page.screenshot(path=str(SHOTS / f"console-restore-confirm-{w}.png"))
     dialog.get_by_role("button", name="确认").click()
-    eventually(
-        lambda: building in (winner(live_server, "incidents", HEATING, "restored_buildings") or []),
-        True,
-    )
+    eventually(lambda: winner(live_server, "incidents", HEATING, element), True)
     expect(b_row.get_by_role("button", name=re.compile("改回未恢复"))).to_be_visible(
         timeout=LIVE_MS
     )
     page.locator(".toast", has_text="已恢复").get_by_role("button", name="撤销").click()
-    eventually(lambda: winner(live_server, "incidents", HEATING, "restored_buildings"), was)
+    eventually(lambda: winner(live_server, "incidents", HEATING, element), False)
+    expect(b_row.get_by_role("button", name=re.compile("标记已恢复"))).to_be_visible(
+        timeout=LIVE_MS
+    )
 
     # A public update: internal by default, previewed, then posted to residents.
     page.get_by_role("link", name="概况", exact=True).click()

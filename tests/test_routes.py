@@ -202,6 +202,8 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/v1/session"): Sample(_fixed("/api/v1/session")),
     ("GET", "/api/v1/nudges"): Sample(_fixed("/api/v1/nudges"), stream=True),
     ("GET", "/api/v1/roster"): Sample(_fixed("/api/v1/roster")),
+    ("GET", "/api/v1/snapshot"): Sample(_fixed("/api/v1/snapshot")),
+    ("GET", "/api/v1/incidents"): Sample(_fixed("/api/v1/incidents")),
     ("GET", "/api/v1/incidents/{incident:str}/brief"): Sample(_incident("/brief"), scoped=True),
     ("GET", "/api/v1/incidents/{incident:str}/checks"): Sample(_incident("/checks"), scoped=True),
     # The test talks to the server directly over loopback, which is what /metrics allows

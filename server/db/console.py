@@ -6,7 +6,7 @@ from typing import Any
 
 from server.db.core import Conn, Database
 
-__all__ = ["brief_rows", "record_pending", "roster"]
+__all__ = ["brief_rows", "incident_names", "record_pending", "roster"]
 
 
 async def record_pending(db: Database, node: str, pending: int, at: str) -> None:
@@ -47,7 +47,8 @@ async def _records(conn: Conn, coll: str, incident: str) -> dict[str, dict[str, 
 async def brief_rows(db: Database, incident: str) -> dict[str, Any]:
     """What a day's brief needs, in one snapshot: the incident's repairs, updates,
     deliveries and visits (winners), the history of its status, ETA and restored
-    buildings, and building labels."""
+    buildings (whole-list writes and ``restored_buildings.<id>`` element writes), and
+    building labels."""
 
     async def run(conn: Conn) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -56,7 +57,8 @@ async def brief_rows(db: Database, incident: str) -> dict[str, Any]:
         }
         rows = await conn.execute_fetchall(
             "SELECT field, value, hlc FROM history WHERE coll = 'incidents' AND id = ? "
-            "AND field IN ('status', 'eta', 'restored_buildings') ORDER BY hlc",
+            "AND (field IN ('status', 'eta', 'restored_buildings') "
+            "OR substr(field, 1, 19) = 'restored_buildings.') ORDER BY hlc",
             (incident,),
         )
         out["history"] = [(fld, json.loads(value), hlc) for fld, value, hlc in rows]
@@ -67,3 +69,21 @@ async def brief_rows(db: Database, incident: str) -> dict[str, Any]:
         return out
 
     return await db.read_fn(run)
+
+
+async def incident_names(db: Database, incidents: frozenset[str] | None) -> list[dict[str, Any]]:
+    """Title, place, kind, status and start of the incidents ``incidents`` names (every
+    one for None), newest first, deleted ones left out: what an export form lists."""
+    sql = (
+        "SELECT id, field, value FROM winners WHERE coll = 'incidents' AND field IN "
+        "('title', 'place', 'kind', 'status', 'started_at', '_deleted')"
+    )
+    args: tuple[Any, ...] = ()
+    if incidents is not None:
+        sql += " AND id IN (SELECT value FROM json_each(?))"
+        args = (json.dumps(sorted(incidents)),)
+    out: dict[str, dict[str, Any]] = {}
+    for rid, fld, value in await db.read(sql, args):
+        out.setdefault(rid, {"id": rid})[fld] = json.loads(value)
+    rows = [r for r in out.values() if r.pop("_deleted", None) is not True]
+    return sorted(rows, key=lambda r: str(r.get("started_at") or ""), reverse=True)[:2000]

@@ -78,3 +78,10 @@ test('both dictionaries have the same keys', async () => {
   const en = (await import('../../pwa/js/i18n/en.js')).default;
   assert.deepEqual(Object.keys(en).sort(), Object.keys(zh).sort());
 });
+
+test('coord.html preloads every module of the dashboard (#12)', () => {
+  const html = readFileSync(join(PWA, 'coord.html'), 'utf8');
+  const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]);
+  assert.deepEqual(preloaded, moduleGraph('js/coord/main.js'), 'run: node pwa/tools/stamp-sw.mjs');
+  assert.ok(preloaded.includes('/js/sync/snapshot.js'));
+});

@@ -1,9 +1,9 @@
 // Devices and export page for coordinators: list phones and browser sessions, revoke one
 // (its next sync makes it wipe personal data), download an incident — chosen by name from
-// this browser's replica — as XLSX or CSV.
+// the list the server gives (GET /api/v1/incidents; this browser needs no replica) — as
+// XLSX or CSV.
 import { call, currentSession } from './session.js';
 import { at, wordPage, local } from './words.js';
-import { IdbStore } from '../sync/idb-store.js';
 
 const tbody = document.querySelector('#devices tbody');
 const msg = document.getElementById('msg');
@@ -62,11 +62,7 @@ async function load() {
 
 async function incidents() {
   const select = document.getElementById('export-incident');
-  let list = [];
-  try {
-    const store = await IdbStore.open();
-    list = store.replica.all('incidents').sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
-  } catch { /* no replica in this browser: the hint below says what to do */ }
+  const list = await call('GET', '/api/v1/incidents'); // newest first
   select.replaceChildren(...list.map((i) => {
     const o = document.createElement('option');
     o.value = i.id;

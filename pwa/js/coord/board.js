@@ -6,7 +6,8 @@ import { go } from '../shared/router.js';
 import { ct } from './strings.js';
 import { incidentScope, householdView, indexes, isRestored } from './model.js';
 
-const STATES = ['none', 'not_home', 'reached', 'help', 'heater'];
+// Each its own colour (app.css --s-*); 拒绝 (refused to open the door) is not 不在家.
+const STATES = ['none', 'not_home', 'refused', 'reached', 'help', 'heater'];
 
 export function legend() {
   return h('div.legend', null,

@@ -18,6 +18,19 @@ function table(head, rows) {
     h('tbody', null, rows.map((r) => h('tr', null, r.map((c) => h('td', null, c))))));
 }
 
+/** One timeline entry in the coordinator's language (the server's `text` is Chinese). */
+export function timelineText(x) {
+  switch (x.kind) {
+    case 'status': return ct('tlStatus', { s: x.value ? label('istatus', x.value) : ct('tlCleared') });
+    case 'eta': return ct('tlEta', { t: x.value ? localTime(x.value) : ct('tlCleared') });
+    case 'buildings': return ct('tlBuildings', { n: x.names.length, names: x.names.join(ct('tlSep')) || ct('tlNone') });
+    case 'building': return ct(x.restored ? 'tlBuilding' : 'tlBuildingOff', { b: x.name });
+    case 'repair': return ct('tlRepair', { what: x.what, s: x.status ? label('rstatus', x.status) : '' });
+    case 'repair_done': return ct('tlRepairDone', { what: x.what });
+    default: return x.text;
+  }
+}
+
 function render(b) {
   const c = b.counts;
   return [
@@ -28,7 +41,7 @@ function render(b) {
     h('h2', null, ct('briefHeaters')),
     table([ct('delivered'), ct('returned'), ct('lost'), ct('heatersOut')], [[b.heaters.delivered, b.heaters.returned, b.heaters.lost, c.heaters_out].map(String)]),
     h('h2', null, ct('briefRepairs')),
-    b.timeline.length ? table([ct('time'), ct('description')], b.timeline.map((x) => [localTime(x.at), x.text])) : h('p.muted', null, ct('briefNone')),
+    b.timeline.length ? table([ct('time'), ct('description')], b.timeline.map((x) => [localTime(x.at), timelineText(x)])) : h('p.muted', null, ct('briefNone')),
     h('h2', null, ct('briefUpdates')),
     b.updates.length ? table([ct('time'), ct('updateText')], b.updates.map((x) => [localTime(x.at), x.text])) : h('p.muted', null, ct('briefNone')),
   ];

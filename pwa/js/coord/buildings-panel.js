@@ -1,6 +1,7 @@
 // Buildings of the incident: restoration building by building ("已恢复 3 / 11 栋"), asked
 // first and undoable, then the board of every household. When the last building is
-// restored the incident's status becomes restored in the same write.
+// restored the incident's status becomes restored in the same write. Each building is an
+// element of the set field `restored_buildings`, written alone as `restored_buildings.<id>`.
 import { h } from '../shared/dom.js';
 import { ctx } from '../shared/context.js';
 import { ct } from './strings.js';
@@ -13,7 +14,9 @@ function toggle(inc, building, scopeIds) {
   const done = restoredBuildings(inc);
   const was = done.has(building.id);
   const next = was ? [...done].filter((b) => b !== building.id) : [...done, building.id];
-  const fields = { restored_buildings: next };
+  // One element of the set (sync/sets.js): two coordinators restoring different buildings
+  // offline both count, and an unrestore takes back only its own building.
+  const fields = { [`restored_buildings.${building.id}`]: !was };
   const all = !was && next.length === scopeIds.length;
   if (all) Object.assign(fields, { status: 'restored', restored_at: new Date(ctx.store.now()).toISOString() });
   const name = building.label || building.id;

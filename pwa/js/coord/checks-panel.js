@@ -23,6 +23,7 @@ const WORDS = {
 const w = (k) => (WORDS[getLang()] || WORDS['zh-CN'])[k];
 const cache = new Map(); // incident id → {at, items}
 const FRESH_MS = 3000;
+const loading = new Set(); // incidents whose list is on its way
 
 function place(replica, hid) {
   const hh = replica.get('households', hid);
@@ -62,14 +63,15 @@ function render(box, incident, items) {
 
 /** The panel; fills itself from the server (cached briefly across redraws). */
 export function checksPanel(incident) {
-  const box = h('section.panel.checks-panel', { 'aria-label': w('title') }, h('h2', null, w('title')));
+  const box = h('section.panel.checks-panel', { 'aria-label': w('title'), dataset: { incident } }, h('h2', null, w('title')));
   const hit = cache.get(incident);
   if (hit) render(box, incident, hit.items);
-  if (!hit || Date.now() - hit.at > FRESH_MS) {
+  if ((!hit || Date.now() - hit.at > FRESH_MS) && !loading.has(incident)) {
+    loading.add(incident); // one request at a time, however often the screen redraws
     getJson(`/api/v1/incidents/${encodeURIComponent(incident)}/checks`).then((items) => {
       cache.set(incident, { at: Date.now(), items });
-      render(box, incident, items);
-    }, (err) => { if (!hit) handleError(err, 'load checks'); });
+      for (const el of document.querySelectorAll('.checks-panel')) if (el.dataset.incident === incident) render(el, incident, items);
+    }, (err) => { if (!hit) handleError(err, 'load checks'); }).finally(() => loading.delete(incident));
   }
   return box;
 }

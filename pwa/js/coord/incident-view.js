@@ -42,6 +42,26 @@ function tabs(id, active) {
     }, ct(word))));
 }
 
+function headLine(inc, p) {
+  return h('p.progress-line.head-line', null, label('kind', inc.kind || 'other'), ' · ', label('istatus', inc.status || 'reported'),
+    inc.started_at ? ` · ${localTime(inc.started_at)}` : '',
+    p && p.buildings ? ` · ${ct('buildingsRestored', { n: p.buildings_restored, m: p.buildings })}` : '');
+}
+
+/**
+ * New progress counters for the incident on screen, patched in place: a progress event
+ * (several a minute in an outage) must not rebuild the whole screen. False if none is shown.
+ */
+export function patchProgress(root) {
+  const dash = root.querySelector('section.dash[data-incident]');
+  const inc = dash && ctx.store.replica.get('incidents', dash.dataset.incident);
+  if (!inc) return false;
+  const p = ctx.progress.get(inc.id);
+  dash.querySelector('.counters')?.replaceWith(counters(p));
+  dash.querySelector('.head-line')?.replaceWith(headLine(inc, p));
+  return true;
+}
+
 export function incidentView(id, tab = '') {
   const { replica } = ctx.store;
   const inc = replica.get('incidents', id);
@@ -49,15 +69,14 @@ export function incidentView(id, tab = '') {
   const p = ctx.progress.get(id);
   if (!p) ctx.fetchProgress?.(id);
   const section = (TABS.find(([key]) => key === tab) || TABS[0])[2];
-  return h('section.screen.dash', null,
+  return h('section.screen.dash', { dataset: { incident: id } },
     titleBar(inc.title || label('kind', inc.kind || 'other'), {
       back: '/', actions: [h('a.small-btn.assign-link.no-print', { href: `#/i/${encodeURIComponent(id)}/assign` }, ct('assign'))],
     }),
-    h('p.progress-line', null, label('kind', inc.kind || 'other'), ' · ', label('istatus', inc.status || 'reported'),
-      inc.started_at ? ` · ${localTime(inc.started_at)}` : '',
-      p && p.buildings ? ` · ${ct('buildingsRestored', { n: p.buildings_restored, m: p.buildings })}` : ''),
+    headLine(inc, p),
     reportDetails(inc),
-    checksPanel(id),
     counters(p),
-    h('div.dash-body', null, tabs(id, tab), h('div.dash-section', { dataset: { tab: tab || 'overview' } }, section(replica, inc))));
+    h('div.dash-body', null, tabs(id, tab), h('div.dash-section', { dataset: { tab: tab || 'overview' } }, section(replica, inc))),
+    // Last: it fills itself from the server, and must not push the screen down when it does.
+    checksPanel(id));
 }

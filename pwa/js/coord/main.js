@@ -20,12 +20,13 @@ import { getJson, sync as syncRequest } from './http.js';
 import { adoptSession, LOGIN } from './session.js';
 import { ct } from './strings.js';
 import { listView } from './list-view.js';
-import { incidentView } from './incident-view.js';
+import { incidentView, patchProgress } from './incident-view.js';
 import { briefPrintView } from './brief-print.js';
 import { inboxCount } from './inbox.js';
 import { openForm } from './open-form.js';
 import { quarantineView, householdHistoryView } from './review.js';
 import { assignmentsView } from './assignments.js';
+import { needsSnapshot, firstLoad, loadingView, prefetchSnapshot, noteSynced } from './first-load.js';
 
 const view = document.getElementById('view');
 const statusEl = document.getElementById('status');
@@ -57,14 +58,23 @@ function redraw(force = false) {
 
 // At most two full redraws a second: a first sync of a whole community applies thousands
 // of changes page by page, and the live stream can deliver a burst.
+// A redraw asked for by progress counters alone patches them in place (incident-view.js).
 const REDRAW_MS = 500;
 let pending = false;
 let lastDraw = 0;
-function schedule() {
+let countersOnly = true;
+function schedule(kind) {
+  if (kind !== 'progress') countersOnly = false;
   if (pending) return;
   pending = true;
   const wait = Math.max(0, lastDraw + REDRAW_MS - performance.now());
-  setTimeout(() => requestAnimationFrame(() => { pending = false; lastDraw = performance.now(); redraw(); }), wait);
+  setTimeout(() => requestAnimationFrame(() => {
+    pending = false;
+    lastDraw = performance.now();
+    const patch = countersOnly;
+    countersOnly = true;
+    if (!(patch && current && patchProgress(view))) redraw();
+  }), wait);
 }
 
 function refreshInbox() {
@@ -87,7 +97,7 @@ function setLive(state) {
 
 ctx.fetchProgress = (id) => {
   getJson(`/api/v1/incidents/${encodeURIComponent(id)}/progress`)
-    .then((p) => { if (!ctx.progress.has(id)) { ctx.progress.set(id, p); schedule(); } }, () => {});
+    .then((p) => { if (!ctx.progress.has(id)) { ctx.progress.set(id, p); schedule('progress'); } }, () => {});
 };
 
 function startLive() {
@@ -108,7 +118,7 @@ function startLive() {
         persist = setTimeout(() => ctx.loop?.trigger('live'), 1500);
       } else if (data.type === 'progress') {
         ctx.progress.set(data.progress.incident, data.progress);
-        schedule();
+        schedule('progress');
       } else if (data.type === 'warning' && data.code === 'low_disk') {
         toast(ct('lowDisk', { mb: data.free_mb }), { kind: 'error', ms: 15000 }); // (#13)
       }
@@ -147,12 +157,13 @@ function needCoordinator(fn) {
     const auth = ctx.store.meta.auth;
     if (!auth) { go('/enroll'); return; }
     if (auth.role !== 'coordinator') { show(() => h('p.error-box', null, ct('notCoordinator'))); return; }
-    show(() => fn(m));
+    show(() => (ctx.loading ? loadingView() : fn(m)));
   };
 }
 
 async function main() {
   document.documentElement.lang = getLang();
+  prefetchSnapshot();
   try {
     ctx.store = await IdbStore.open();
     ctx.sentLog = await SentLog.open().catch((err) => { console.warn('[doorstep] no sent-log', err); return null; });
@@ -166,7 +177,7 @@ async function main() {
   let nudge = null;
   ctx.afterWrite = () => { clearTimeout(nudge); nudge = setTimeout(() => ctx.loop?.trigger('write'), 300); };
   ctx.redraw = redraw;
-  ctx.onEnrolled = () => { startSync(); go('/'); };
+  ctx.onEnrolled = () => { begin(); go('/'); };
   view.addEventListener('focusout', () => { if (stale) { stale = false; setTimeout(redraw, 0); } });
   window.addEventListener('online', () => { refreshStatus(); ctx.loop?.trigger('online'); });
   window.addEventListener('offline', refreshStatus);
@@ -182,6 +193,7 @@ async function main() {
   relabel();
   setLive('off');
   await adoptSession();
+  ctx.loading = Boolean(store.meta.auth) && needsSnapshot(store);
   startRouter([
     [/^\/enroll(?:\/([^/]+))?$/, (m) => show(() => {
       const el = enrollView(m[1]);
@@ -197,7 +209,14 @@ async function main() {
     [/^\/?$/, needCoordinator(() => listView())],
   ], () => go('/'));
   refreshStatus();
-  if (store.meta.auth) startSync();
+  if (store.meta.auth) begin();
+}
+
+/** Sync, after a first load from the snapshot when this browser holds nothing yet. */
+function begin() {
+  noteSynced(ctx.store);
+  const first = needsSnapshot(ctx.store) ? firstLoad(ctx.store) : Promise.resolve();
+  first.catch((err) => handleError(err, 'first load')).then(startSync);
 }
 
 window.addEventListener('unhandledrejection', (e) => handleError(e.reason, 'unhandled'));

@@ -45,7 +45,13 @@ export function series(replica, incident) {
   let affected = 0;
   const incRestored = DONE.has(incident.status) ? Date.parse(incident.restored_at || '') : NaN;
   const byBuilding = restoredBuildings(incident);
-  const listAt = Date.parse(stampTime(replica.winner('incidents', incident.id, 'restored_buildings')?.hlc));
+  // When each building came back: the stamp of whichever wrote its membership last, its
+  // element field `restored_buildings.<id>` or a whole-list write (sync/sets.js).
+  const list = replica.winner('incidents', incident.id, 'restored_buildings');
+  const buildingAt = (b) => {
+    const el = replica.winner('incidents', incident.id, `restored_buildings.${b}`);
+    return Date.parse(stampTime((el && (!list || el.hlc > list.hlc) ? el : list)?.hlc));
+  };
   for (const { building, units } of incidentScope(replica, incident, idx)) {
     for (const { households } of units) {
       for (const hh of households) {
@@ -55,7 +61,7 @@ export function series(replica, incident) {
         if (times.length) firstReached.push(Math.min(...times));
         const flag = replica.winner('household_status', `${incident.id}~${hh.id}`, 'restored');
         const own = flag?.value === true ? Date.parse(stampTime(flag.hlc)) : NaN;
-        const t = [own, incRestored, byBuilding.has(building.id) ? listAt : NaN].filter(Number.isFinite);
+        const t = [own, incRestored, byBuilding.has(building.id) ? buildingAt(building.id) : NaN].filter(Number.isFinite);
         if (t.length) restoredAt.push(Math.min(...t));
       }
     }

@@ -13,9 +13,17 @@ import { localInput, localTime } from './time.js';
 const STATUSES = ['reported', 'responding', 'repairing', 'restored', 'closed'];
 const DONE = new Set(['restored', 'closed']);
 
-/** The incident's fields a change will touch, as they are now (for undo). */
+/**
+ * The incident's fields a change will touch, as they are now (for undo). An element field
+ * of a set (`restored_buildings.<id>`) is whether the element is in the folded set.
+ */
 function before(inc, fields) {
-  return Object.fromEntries(Object.keys(fields).map((k) => [k, inc[k] ?? null]));
+  return Object.fromEntries(Object.keys(fields).map((k) => {
+    const i = k.indexOf('.');
+    if (i < 0) return [k, inc[k] ?? null];
+    const set = inc[k.slice(0, i)];
+    return [k, Array.isArray(set) && set.includes(k.slice(i + 1))];
+  }));
 }
 
 /** Change incident fields after a confirmation with a preview; offer undo after. */

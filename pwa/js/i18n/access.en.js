@@ -4,7 +4,7 @@ export default {
   afterLogin: 'After login:', dashboard: 'the dashboard', loggingIn: 'Logging in…', loginFailed: 'Login failed: {msg}',
   tooMany: 'Too many attempts; try again later. {msg}',
   devicesTitle: 'Devices and export', back: '‹ Back to the dashboard', exportTitle: 'Export an incident', incident: 'Incident',
-  noIncidents: 'No incidents on this computer yet. Open the dashboard once to sync.', devices: 'Devices',
+  noIncidents: 'No incidents yet.', devices: 'Devices',
   revokeHint: 'A revoked phone deletes local personal data at its next sync; unsent entries stay exportable.',
   person: 'Person', role: 'Role', device: 'Device', lastSeen: 'Last sync', pending: 'Waiting', action: 'Action',
   revoke: 'Revoke', revoked: 'Revoked', revokedAt: 'Revoked {at}', revokeQ: 'Revoke {who}\'s device “{dev}”?',

@@ -4,7 +4,7 @@ export default {
   afterLogin: '登录后进入', dashboard: '指挥台', loggingIn: '正在登录…', loginFailed: '登录失败：{msg}',
   tooMany: '尝试次数过多，请稍后再试。{msg}',
   devicesTitle: '设备与导出', back: '‹ 返回指挥台', exportTitle: '导出事件数据', incident: '事件',
-  noIncidents: '这台电脑上还没有事件。请先打开指挥台同步一次。', devices: '设备',
+  noIncidents: '还没有事件。', devices: '设备',
   revokeHint: '停用后，该手机下次联网时会删除本地的住户个人信息，未上传记录仍可导出。',
   person: '人员', role: '角色', device: '设备', lastSeen: '最后同步', pending: '待上传', action: '操作',
   revoke: '停用', revoked: '已停用', revokedAt: '已停用 {at}', revokeQ: '停用 {who} 的设备“{dev}”？',

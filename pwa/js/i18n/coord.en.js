@@ -49,6 +49,8 @@ export default {
   briefCounts: 'Counts', briefVuln: 'Vulnerable', briefHeaters: 'Heaters', briefRepairs: 'Repairs',
   briefUpdates: 'Public updates', briefMade: 'Made at', delivered: 'delivered', returned: 'returned', lost: 'lost',
   briefNone: 'Nothing recorded that day', exportAll: 'Export all records',
+  tlStatus: 'Status set to {s}', tlEta: 'Expected back: {t}', tlCleared: '(cleared)', tlBuildings: 'Buildings restored ({n}): {names}',
+  tlBuilding: 'Building restored: {b}', tlBuildingOff: 'Building no longer restored: {b}', tlRepair: 'Repair: {what} ({s})', tlRepairDone: 'Repair done: {what}', tlNone: 'none', tlSep: ', ',
   wrote: '{who} {at} recorded {field}: {value}', overwrittenBy: ' (overwritten by {who} {at})',
   cleared: '(cleared)', deletedRec: 'deleted the record',
   f_needs_open: 'needs', f_restored: 'restored', f_satisfaction: 'satisfaction', f_assignee: 'volunteer',

@@ -57,6 +57,8 @@ export default {
   briefCounts: '总体情况', briefVuln: '重点人群', briefHeaters: '电暖气', briefRepairs: '抢修经过',
   briefUpdates: '公开通报', briefMade: '生成时间', delivered: '送出', returned: '回收', lost: '丢失',
   briefNone: '当天没有记录', exportAll: '导出全部记录',
+  tlStatus: '状态改为：{s}', tlEta: '预计恢复：{t}', tlCleared: '（清空）', tlBuildings: '已恢复楼栋（{n} 栋）：{names}',
+  tlBuilding: '楼栋已恢复：{b}', tlBuildingOff: '楼栋撤销恢复：{b}', tlRepair: '抢修：{what}（{s}）', tlRepairDone: '抢修完成：{what}', tlNone: '无', tlSep: '、',
   // history in words
   wrote: '{who} {at} 记录{field}：{value}', overwrittenBy: '（被 {who} {at} 的记录覆盖）',
   cleared: '（清空）', deletedRec: '删除了记录',

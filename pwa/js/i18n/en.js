@@ -160,7 +160,7 @@ export default {
   'status.pulled': '{n} received',
   'status.waitingDoors': '{d} doors waiting to upload ({n} records)',
   'incidents.vulnerable': 'vulnerable reached {r}/{n}',
-  'hstate.refused': 'refused',
+  'hstate.refused': 'Refused',
   'vuln.title': 'Vulnerable',
   'vuln.marked': 'Marked: {kind}',
   'vuln.unmarked': 'Unmarked: {kind}',

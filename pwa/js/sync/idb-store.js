@@ -139,6 +139,23 @@ export class IdbStore {
     this.#emit();
   }
 
+  /**
+   * After a snapshot's winners are stored (snapshot.js): store its cursor and scope, and
+   * fold its stamps into the clock, in one transaction, as commit() does for a page.
+   */
+  async markSynced({ cursor, scope, offset = null, at, pulled = [] }) {
+    const meta = { ...this.meta, cursor, lastSync: at, scope };
+    if (offset !== null && offset !== undefined) meta.offset = offset;
+    const now = Date.now() + (meta.offset || 0);
+    await transact(this.db, ['meta'], 'readwrite', (s) => {
+      const m = s.meta.get('clock');
+      m.onsuccess = () => { if (m.result) { meta.clock = observe(m.result, now, pulled); s.meta.put(meta.clock, 'clock'); } };
+      for (const k of ['cursor', 'lastSync', 'offset', 'scope']) s.meta.put(meta[k], k);
+    });
+    this.meta = meta;
+    this.#emit();
+  }
+
   /** Re-stamp every unsent change (after clock_ahead, or a new node); returns how many. */
   async restampAll(offset = this.meta.offset, node = this.meta.auth?.node) {
     const now = Date.now() + (offset || 0);

@@ -14,7 +14,7 @@
 export const SET_FIELDS = {
   households: ['vulnerable'],
   household_status: ['needs_open'],
-  incidents: ['buildings'],
+  incidents: ['buildings', 'restored_buildings'],
 };
 
 export const SEP = '.';

@@ -1,0 +1,79 @@
+// The dashboard's first load (#12): a browser that never synced starts from the server's
+// snapshot (sync/snapshot.js) — one request, shown at once, stored in small chunks —
+// and only then starts the sync loop, which goes on from the snapshot's cursor. Offline
+// or refused, nothing is lost: the sync loop pulls page by page as before.
+import { ctx } from '../shared/context.js';
+import { NetworkError } from '../shared/api.js';
+import { adoptSnapshot } from '../sync/snapshot.js';
+import { measureOffset } from '../sync/outbox.js';
+import { h } from '../shared/dom.js';
+import { getJson } from './http.js';
+import { ct } from './strings.js';
+
+/** A coordinator's browser that holds nothing yet. */
+export function needsSnapshot(store) {
+  return !store.meta.cursor && store.meta.auth?.role === 'coordinator';
+}
+
+/** What a screen shows while the first snapshot is on its way. */
+export function loadingView() {
+  return h('section.screen', null, h('p.loading', { role: 'status' }, ct('loading')));
+}
+
+let early = null;
+// Whether this browser holds a synced replica, readable before IndexedDB opens (opening
+// it the first time takes a slow phone seconds): the snapshot is asked for meanwhile.
+const HINT = 'doorstep.coord.synced';
+
+async function fetchSnapshot() {
+  const t0 = Date.now();
+  try {
+    const snap = await getJson('/api/v1/snapshot');
+    return { snap, offset: measureOffset(snap.server_time, t0, Date.now()) };
+  } catch (err) {
+    return { err };
+  }
+}
+
+function hint() {
+  try { return localStorage.getItem(HINT); } catch { return null; }
+}
+
+/**
+ * Take the snapshot prefetch.js asked for before the app's modules loaded, unless this
+ * browser is known to hold a synced replica. It went with the session cookie alone (a
+ * device with a bearer token asks again in firstLoad).
+ */
+export function prefetchSnapshot() {
+  if (hint() === '1') return;
+  const asked = globalThis.doorstepSnapshot;
+  globalThis.doorstepSnapshot = null;
+  early = asked
+    ? asked.then((r) => (r.body ? { snap: r.body, offset: measureOffset(r.body.server_time, r.t0, r.t1) } : { err: new Error(`HTTP ${r.status}`) }))
+    : fetchSnapshot();
+}
+
+function setHint(value) {
+  try { localStorage.setItem(HINT, value); } catch { /* private mode: always ask */ }
+}
+
+/** Remember whether the store holds a synced replica (for the next page load). */
+export function noteSynced(store) { setHint(store.meta.cursor ? '1' : '0'); }
+
+/** Fetch (or take the prefetched), show and store the snapshot; then the sync loop may start. */
+export async function firstLoad(store) {
+  ctx.loading = true;
+  let got = early ? await early : null;
+  early = null;
+  if (!got?.snap) got = await fetchSnapshot();
+  ctx.loading = false;
+  if (!got.snap) {
+    if (!(got.err instanceof NetworkError)) console.warn('[doorstep] snapshot refused; syncing page by page', got.err);
+    ctx.redraw?.();
+    return;
+  }
+  // Before storing: a tab closed midway then asks for the snapshot itself, a little later,
+  // rather than prefetching one it might not need on every later load.
+  setHint('1');
+  await adoptSnapshot(store, got.snap, { offset: got.offset });
+}

@@ -1,0 +1,48 @@
+"""``GET /api/v1/snapshot`` (#12): the coordinator dashboard's first load.
+
+A browser opening the dashboard for the first time would otherwise pull a whole
+community page by page (thousands of field changes, one round trip and one local commit
+each) before it can show anything. The snapshot is the same pull from cursor 0 under the
+same read scope (``server.db.scopes.pull``: the same filter, scope token and eviction
+bookkeeping), answered in one compact response grouped by record. The dashboard shows it
+at once, stores it in small transactions, and then syncs on from the cursor.
+"""
+
+import time
+
+import msgspec
+from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.params import SkipValidation
+
+from schemas.snapshot import SNAPSHOT_LIMIT, Field, Snapshot
+from server.db import Database, scopes
+from server.db.devices import Device
+from server.exchange import iso_ms
+
+__all__ = ["ROUTES", "snapshot"]
+
+
+@get("/api/v1/snapshot")
+async def snapshot(
+    database: NamedDependency[Database], device: SkipValidation[Device]
+) -> Response[Snapshot]:
+    """Every field winner the coordinator may read, and the cursor to sync on from."""
+    at = iso_ms(int(time.time() * 1000))
+    rows, cursor, more, _evict, token = await scopes.pull(
+        database, device, 0, SNAPSHOT_LIMIT, None, at
+    )
+    records: dict[tuple[str, str], list[Field]] = {}
+    for _seq, coll, rid, fld, value, hlc in rows:
+        records.setdefault((coll, rid), []).append((fld, msgspec.Raw(value), hlc))
+    body = Snapshot(
+        records=[(coll, rid, fields) for (coll, rid), fields in records.items()],
+        cursor=cursor,
+        more=more,
+        scope=token,
+        server_time=iso_ms(int(time.time() * 1000)),
+    )
+    return Response(body, headers={"Cache-Control": "no-store"})
+
+
+ROUTES = [snapshot]

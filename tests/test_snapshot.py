@@ -1,0 +1,97 @@
+"""``GET /api/v1/snapshot`` (#12): a coordinator's first load in one compact answer.
+
+It must be exactly what paging ``POST /api/v1/sync`` from cursor 0 would deliver (the
+same scope, the same winners), and a device that syncs on from its cursor and scope token
+must get only what came after it — nothing twice, nothing missed, nothing evicted.
+"""
+
+import sqlite3
+from contextlib import closing
+
+import pytest
+from test_access import enroll, put
+
+
+def _flat(snap: dict) -> set[tuple]:
+    return {
+        (coll, rid, fld, repr(value), hlc)
+        for coll, rid, fields in snap["records"]
+        for fld, value, hlc in fields
+    }
+
+
+def _pull_all(phone, limit: int = 3) -> tuple[set[tuple], int]:
+    got: set[tuple] = set()
+    cursor, scope = 0, None
+    for _ in range(1000):
+        body = {"limit": limit, **({"scope": scope} if scope else {})}
+        answer = phone.sync(cursor=cursor, **body).json()
+        got |= {
+            (c["coll"], c["id"], c["field"], repr(c["value"]), c["hlc"]) for c in answer["changes"]
+        }
+        cursor, scope = answer["cursor"], answer["scope"]
+        if not answer["more"]:
+            return got, cursor
+    raise AssertionError("the pull never ended")
+
+
+@pytest.fixture
+def two_communities(client):
+    db = client.db_path
+    put(
+        db,
+        [
+            ("buildings", "sb1", {"community": "sc1", "label": "1号楼"}),
+            ("buildings", "sb2", {"community": "sc2", "label": "2号楼"}),
+            ("households", "sh1", {"building": "sb1", "contact": "张建国", "room": "101"}),
+            ("households", "sh2", {"building": "sb2", "contact": "李淑珍", "room": "102"}),
+            ("incidents", "si1", {"community": "sc1", "title": "停暖", "buildings": ["sb1"]}),
+            ("incidents", "si2", {"community": "sc2", "title": "停水", "buildings": ["sb2"]}),
+        ],
+    )
+    coord = enroll(client, db, "coordinator")
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("UPDATE people SET community = 'sc1' WHERE id = ?", (coord.person,))
+        conn.commit()
+    return coord
+
+
+def test_the_snapshot_is_what_paging_a_pull_from_zero_delivers(client, two_communities) -> None:
+    coord = two_communities
+    snap = client.get("/api/v1/snapshot", headers=coord.headers)
+    assert snap.status_code == 200, snap.text
+    assert snap.headers["cache-control"] == "no-store"
+    body = snap.json()
+    paged, cursor = _pull_all(coord)
+    assert _flat(body) == paged
+    assert body["cursor"] == cursor
+    assert body["more"] is False
+    # One entry per record, each field once.
+    keys = [(c, i) for c, i, _ in body["records"]]
+    assert len(keys) == len(set(keys))
+
+
+def test_a_snapshot_holds_only_the_coordinators_community(client, two_communities) -> None:
+    body = client.get("/api/v1/snapshot", headers=two_communities.headers).json()
+    ids = {(c, i) for c, i, _ in body["records"]}
+    assert {("households", "sh1"), ("incidents", "si1")} <= ids
+    # Buildings and incidents are reference data every device reads; households are not.
+    assert ("households", "sh2") not in ids
+
+
+def test_syncing_on_from_a_snapshot_pulls_only_what_came_after(client, two_communities) -> None:
+    coord = two_communities
+    body = client.get("/api/v1/snapshot", headers=coord.headers).json()
+    answer = coord.sync(cursor=body["cursor"], scope=body["scope"]).json()
+    assert (answer["changes"], answer["evict"], answer["more"]) == ([], [], False)
+    put(client.db_path, [("households", "sh1", {"contact": "张建华"})])
+    answer = coord.sync(cursor=body["cursor"], scope=body["scope"]).json()
+    got = [(c["coll"], c["id"], c["field"], c["value"]) for c in answer["changes"]]
+    assert got == [("households", "sh1", "contact", "张建华")]
+    assert answer["evict"] == []
+
+
+def test_volunteers_get_no_snapshot(client, two_communities) -> None:
+    vol = enroll(client, client.db_path)
+    r = client.get("/api/v1/snapshot", headers=vol.headers)
+    assert (r.status_code, r.json()["error"]) == (403, "not_coordinator")

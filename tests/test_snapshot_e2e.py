@@ -1,0 +1,106 @@
+"""The dashboard's first load from ``GET /api/v1/snapshot`` (#12), in Debian's Chromium:
+it shows the community after one request, stores every field winner and then the cursor
+in IndexedDB, and does not ask again on the next load: it opens from what it stored."""
+
+import json
+import time
+from typing import Any
+
+import pytest
+from conftest import LiveServer
+
+from server.demo import HEATING
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+pytestmark = pytest.mark.browser
+
+LIVE_MS = 30_000
+
+
+def eventually(fn: Any, want: Any, timeout: float = LIVE_MS / 1000) -> None:
+    deadline = time.monotonic() + timeout
+    while (got := fn()) != want and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert got == want
+
+
+IDB = """async ([store, key]) => {
+  const db = await new Promise((res, rej) => {
+    const r = indexedDB.open('doorstep');
+    r.onsuccess = () => res(r.result);
+    r.onerror = () => rej(r.error);
+  });
+  try {
+    return await new Promise((res, rej) => {
+      const s = db.transaction(store).objectStore(store);
+      const g = key === null ? s.count() : s.get(key);
+      g.onsuccess = () => res(g.result ?? null); g.onerror = () => rej(g.error);
+    });
+  } finally { db.close(); }
+}"""
+
+
+def test_the_dashboard_starts_from_a_snapshot_and_reopens_offline(
+    live_server: LiveServer, browser: Any
+) -> None:
+    errors: list[str] = []
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    page = ctx.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda r: asked.append(r.url.split("/api/v1/")[-1]) if "/api/v1/" in r.url else None,
+    )
+    code = live_server.invite("coordinator", "李书记")["code"]
+    page.goto(f"{live_server.url}/coord.html#/enroll/{code}")
+    card = page.locator(f"a.card[data-incident='{HEATING}']")
+    expect(card).to_be_visible(timeout=LIVE_MS)
+    assert "snapshot" in asked
+    # Every winner the server holds (this coordinator has no community: it reads all) is
+    # stored, and only then the cursor: the sync loop goes on from there.
+    winners = live_server.query("SELECT count(*) FROM winners")[0][0]
+    eventually(lambda: page.evaluate(IDB, ["fields", None]), winners)
+    eventually(lambda: (page.evaluate(IDB, ["meta", "cursor"]) or 0) > 0, True)
+    # A second page load does not ask for a snapshot again: it has a replica.
+    asked.clear()
+    page.reload()
+    expect(card).to_be_visible(timeout=LIVE_MS)
+    page.wait_for_function(
+        "() => document.getElementById('live').dataset.state === 'live'", timeout=LIVE_MS
+    )
+    assert "snapshot" not in asked
+    page.locator(f"a.card[data-incident='{HEATING}']").click()
+    expect(page.locator(".counters")).to_be_visible()
+    assert errors == []
+    ctx.close()
+
+
+def test_a_fresh_browser_exports_an_incident_chosen_by_name(
+    live_server: LiveServer, browser: Any
+) -> None:
+    """The devices page lists incidents from the server: no dashboard replica needed."""
+    from server.admin_access import add_coordinator
+
+    add_coordinator(live_server.db_path, "office-x", "night shift 3am", name="社区办公室")
+    ctx = browser.new_context(locale="zh-CN", accept_downloads=True)
+    page = ctx.new_page()
+    page.goto(f"{live_server.url}/login.html?next=/devices.html")
+    page.fill("input[name=login]", "office-x")
+    page.fill("input[name=password]", "night shift 3am")
+    page.click("button[type=submit]")
+    title = json.loads(
+        live_server.query(
+            "SELECT value FROM winners WHERE coll = 'incidents' AND id = ? AND field = 'title'",
+            (HEATING,),
+        )[0][0]
+    )
+    select = page.get_by_label("事件")
+    expect(select.locator(f"option[value='{HEATING}']")).to_contain_text(title, timeout=LIVE_MS)
+    select.select_option(HEATING)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Excel (XLSX)").click()
+    assert dl.value.suggested_filename.endswith(".xlsx")
+    ctx.close()
