@@ -113,7 +113,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         request_max_body_size=MAX_BODY,
         # Abuse resistance (#5); aborted uploads are one log line, not a traceback (#9).
         middleware=[mark_client_gone, rate_limit_middleware()],
-        before_send=[security_headers_hook(str(settings.base_url).startswith("https:"))],
+        before_send=[
+            security_headers_hook(
+                str(settings.base_url).startswith("https:"), settings.pwa_dir / "index.html"
+            )
+        ],
         compression_config=CompressionConfig(
             backend="gzip",
             minimum_size=512,

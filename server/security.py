@@ -1,14 +1,29 @@
 """Security headers on every response, and the Content Security Policy the PWA satisfies.
 
-The PWA loads only its own ES modules and stylesheets (no inline script or style, no
-eval), so the policy allows nothing but 'self'. ``Referrer-Policy: no-referrer`` keeps
+The PWA loads only its own ES modules and stylesheets (no eval, no inline handlers or style
+attributes), so the policy allows nothing but 'self'. One exception, for speed on a slow
+link: the release build (tools/build-pwa.mjs) inlines the volunteer app's stylesheet and
+module into ``index.html``, and that page's policy adds exactly those two blocks by their
+SHA-256 hash ('unsafe-inline' is never allowed). ``Referrer-Policy: no-referrer`` keeps
 resident links (``/r/<token>``) out of other sites' logs.
 """
 
+import base64
+import hashlib
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-__all__ = ["CSP", "HEADERS", "security_headers_hook", "security_headers_middleware"]
+__all__ = [
+    "CSP",
+    "HEADERS",
+    "InlineHashes",
+    "csp_allowing",
+    "inline_hashes",
+    "security_headers_hook",
+    "security_headers_middleware",
+]
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -26,6 +41,50 @@ HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"permissions-policy", b"camera=(self), geolocation=(), microphone=(), payment=()"),
 )
 _HSTS = (b"strict-transport-security", b"max-age=31536000")
+_INLINE = re.compile(rb"<(script|style)\b[^>]*>(.*?)</\1>", re.S | re.I)
+#: The paths that answer with pwa/index.html (the page with inline blocks).
+INDEX_PATHS = frozenset({"/", "/index.html"})
+
+
+def inline_hashes(html: bytes) -> dict[str, list[str]]:
+    """CSP sources ('sha256-…') of the non-empty inline <script> and <style> blocks."""
+    found: dict[str, list[str]] = {"script": [], "style": []}
+    for m in _INLINE.finditer(html):
+        body = m.group(2)
+        if body:
+            digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+            found[m.group(1).decode().lower()].append(f"'sha256-{digest}'")
+    return found
+
+
+def csp_allowing(hashes: dict[str, list[str]]) -> str:
+    """``CSP`` with script-src and style-src extended by the given hashes."""
+    csp = CSP
+    for kind in ("script", "style"):
+        if hashes.get(kind):
+            csp = csp.replace(f"{kind}-src 'self';", f"{kind}-src 'self' {' '.join(hashes[kind])};")
+    return csp
+
+
+class InlineHashes:
+    """The policy for index.html, recomputed when the file changes (a rebuild while the
+    server runs, as `node tools/build-pwa.mjs --watch` does)."""
+
+    def __init__(self, index: Path) -> None:
+        self.index = index
+        self._seen: tuple[float, int] | None = None
+        self._header = CSP.encode()
+
+    def header(self) -> bytes:
+        try:
+            st = self.index.stat()
+        except OSError:
+            return CSP.encode()
+        if self._seen != (st.st_mtime, st.st_size):
+            self._header = csp_allowing(inline_hashes(self.index.read_bytes())).encode()
+            self._seen = (st.st_mtime, st.st_size)
+        return self._header
+
 
 ASGIApp = Callable[..., Any]
 
@@ -54,15 +113,21 @@ def security_headers_middleware(https: bool = False) -> Callable[[ASGIApp], ASGI
     return wrap
 
 
-def security_headers_hook(https: bool = False) -> Callable[..., Any]:
+def security_headers_hook(https: bool = False, index: Path | None = None) -> Callable[..., Any]:
     """The same headers as a Litestar ``before_send`` hook, which also sees the answers
-    routing gives before any middleware runs (404, 405)."""
+    routing gives before any middleware runs (404, 405). ``index`` is pwa/index.html:
+    its answers allow its own inline blocks by hash."""
     extra = (*HEADERS, _HSTS) if https else HEADERS
     names = {k for k, _ in extra}
+    inline = InlineHashes(index) if index is not None else None
 
     async def hook(message: dict[str, Any], scope: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             headers = [h for h in message.get("headers", []) if h[0].lower() not in names]
-            message["headers"] = [*headers, *extra]
+            added = extra
+            if inline is not None and scope.get("path") in INDEX_PATHS:
+                csp = (b"content-security-policy", inline.header())
+                added = tuple(csp if k == b"content-security-policy" else (k, v) for k, v in extra)
+            message["headers"] = [*headers, *added]
 
     return hook

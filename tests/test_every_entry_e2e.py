@@ -141,9 +141,12 @@ def test_two_offline_phones_every_entry_counts(browser: Any, live_server: LiveSe
     # The resolution travels through the dashboard's outbox; wait until the server has it.
     eventually(
         lambda: dash.evaluate(
-            """id => import('/js/shared/context.js').then(m => fetch(
+            # The console's token, from its IndexedDB (the page runs one bundled module).
+            """id => (window.__store ??= import('/js/sync/idb-store.js')
+                 .then(m => m.IdbStore.open()))
+               .then(store => fetch(
                  '/api/v1/incidents/' + id.split('~')[0] + '/checks',
-                 {headers: {authorization: 'Bearer ' + m.ctx.store.meta.auth.token}}))
+                 {headers: {authorization: 'Bearer ' + store.meta.auth.token}}))
                .then(r => r.json()).then(l => l.some(c => c.id === id && c.resolved))""",
             check_id,
         ),
@@ -188,7 +191,14 @@ def test_the_last_entry_can_be_undone_before_it_uploads(
     page.locator(".state-banner.t-none").wait_for()
     page.locator(".toast", has_text="已撤销").wait_for()
     assert (
-        page.evaluate("() => import('/js/shared/context.js').then(m => m.ctx.store.pendingCount())")
+        page.evaluate(
+            # The outbox in the phone's IndexedDB (offline: no module to import).
+            """() => new Promise((res, rej) => { const q = indexedDB.open('doorstep');
+                 q.onsuccess = () => { const c = q.result.transaction('outbox')
+                   .objectStore('outbox').count();
+                   c.onsuccess = () => { res(c.result); q.result.close(); };
+                   c.onerror = () => rej(c.error); }; })"""
+        )
         == 0
     )
     phone.offline(False)

@@ -303,8 +303,9 @@ def test_two_phones_editing_one_household_offline_converge(browser: Any, live_se
     status_id = f"{incident}~{household}"
     for phone in (a, b):
         shown = phone.page.evaluate(
-            "id => import('/js/shared/context.js').then(m =>"
-            " m.ctx.store.replica.get('household_status', id).needs_open)",
+            # What the phone stored (the page's own module is inline: read its IndexedDB).
+            "id => import('/js/sync/idb-store.js').then(m => m.IdbStore.open()).then(s =>"
+            " s.replica.get('household_status', id).needs_open)",
             status_id,
         )
         assert sorted(shown) == ["medical", "water"]

@@ -1,11 +1,13 @@
 // The offline shell: the service worker precaches exactly the current files (its VERSION
-// is their hash), every module the app imports is precached, and no shell file carries
-// what the Content-Security-Policy would block (inline scripts, handlers, style attributes).
+// is their hash); index.html carries the app inline (one module that imports nothing, and
+// its stylesheet) and every other page loads one bundle from pwa/dist/; nothing else is
+// inline, nor uses what the Content-Security-Policy would block (handlers, style
+// attributes, eval). That the build is current is tests/test_pwa_build.py (needs esbuild).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { join, dirname, posix } from 'node:path';
-import { shell, moduleGraph, PWA } from '../../pwa/tools/stamp-sw.mjs';
+import { shell, PWA } from '../../pwa/tools/stamp-sw.mjs';
 
 const sw = readFileSync(join(PWA, 'sw.js'), 'utf8');
 
@@ -13,36 +15,40 @@ test('sw.js precaches the current shell under a version that is its hash', () =>
   const { urls, version } = shell();
   const declared = JSON.parse(sw.match(/^const SHELL = ([^;]*);$/m)[1]);
   const v = sw.match(/^const VERSION = '([^']*)';$/m)[1];
-  assert.deepEqual(declared, urls, 'run: node pwa/tools/stamp-sw.mjs');
-  assert.equal(v, version, 'shell files changed since sw.js was stamped; run: node pwa/tools/stamp-sw.mjs');
+  assert.deepEqual(declared, urls, 'run: node tools/build-pwa.mjs');
+  assert.equal(v, version, 'shell files changed since sw.js was stamped; run: node tools/build-pwa.mjs');
 });
 
-test('index.html preloads every module of the app, so a slow link fetches them at once', () => {
-  const html = readFileSync(join(PWA, 'index.html'), 'utf8');
-  const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]);
-  assert.deepEqual(preloaded, moduleGraph(), 'run: node pwa/tools/stamp-sw.mjs');
-  assert.ok(preloaded.includes('/js/sync/clock.js') && preloaded.length > 20);
-});
+const PAGES = {
+  'coord.html': '/dist/coord.js',  // after /js/coord/prefetch.js (below)
+  'devices.html': '/dist/devices.js',
+  'login.html': '/dist/login.js',
+  'resident.html': '/dist/resident.js',
+};
+const index = readFileSync(join(PWA, 'index.html'), 'utf8');
+const INLINE = /  <!-- inline:start[^\n]*-->\n  <style>([^<]*)<\/style>\n  <script type="module">([\s\S]*?)<\/script>\n  <!-- inline:end -->/;
 
-test('every module reachable from the entry point is precached', () => {
-  const { urls } = shell();
-  const cached = new Set(urls);
-  const seen = new Set();
-  const queue = ['/js/app.js'];
-  while (queue.length) {
-    const url = queue.pop();
-    if (seen.has(url)) continue;
-    seen.add(url);
-    assert.ok(cached.has(url), `${url} is imported but not precached`);
-    const src = readFileSync(join(PWA, url), 'utf8');
-    for (const m of src.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
-      const spec = m[1] || m[2];
-      queue.push(posix.normalize(posix.join(posix.dirname(url), spec)));
-    }
+test('every page but index.html loads one module, its bundle from pwa/dist/', () => {
+  for (const [page, bundle] of Object.entries(PAGES)) {
+    const html = readFileSync(join(PWA, page), 'utf8');
+    const scripts = [...html.matchAll(/<script\b[^>]*\bsrc="([^"]+)"/g)].map((m) => m[1]);
+    const early = page === 'coord.html' ? ['/js/coord/prefetch.js'] : [];
+    assert.deepEqual(scripts, [...early, bundle], `${page} loads ${bundle} only`);
+    assert.ok(existsSync(join(PWA, bundle)), `${bundle} is missing; run: node tools/build-pwa.mjs`);
   }
-  assert.ok(seen.size > 10);
-  for (const u of ['/index.html', '/manifest.webmanifest', '/css/app.css', '/icons/icon-192.png', '/icons/icon-512.png']) {
-    assert.ok(cached.has(u), u);
+});
+
+test('index.html is the whole app in one response: its stylesheet and one module inline, importing nothing', () => {
+  const m = index.match(INLINE);
+  assert.ok(m, 'index.html lacks the inlined app; run: node tools/build-pwa.mjs');
+  const [, css, js] = m;
+  assert.match(css, /\.topbar\{/);
+  assert.doesNotMatch(js, /\bimport\s*\(|\bimport\s*["']|\bfrom\s*["']/, 'the module imports another file');
+  assert.match(js, /入户走访/, 'Chinese strings are in the module as they are');
+  assert.doesNotMatch(index, /<script\b[^>]*\bsrc=|<link rel="(stylesheet|modulepreload)"/, 'nothing else to fetch before the form');
+  const { urls } = shell();
+  for (const u of ['/index.html', '/manifest.webmanifest', '/icons/icon-192.png', '/icons/icon-512.png']) {
+    assert.ok(urls.includes(u), u);
   }
 });
 
@@ -60,17 +66,17 @@ test('the manifest is installable: name, start_url, standalone, 192 and 512 PNG 
   }
 });
 
-test('no shell file uses what the CSP forbids: inline scripts, on* handlers, style attributes, eval', () => {
-  const html = readFileSync(join(PWA, 'index.html'), 'utf8');
-  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'inline <script>');
-  assert.doesNotMatch(html, /\son[a-z]+\s*=/i, 'inline event handler');
-  assert.doesNotMatch(html, /\sstyle\s*=/i, 'style attribute');
-  for (const url of shell().urls.filter((u) => u.endsWith('.js'))) {
-    const src = readFileSync(join(PWA, url), 'utf8');
+test('nothing uses what the CSP forbids: other inline scripts or styles, on* handlers, style attributes, eval', () => {
+  const outside = index.replace(INLINE, '');
+  assert.doesNotMatch(outside, /<script(?![^>]*\bsrc=)[^>]*>|<style\b/, 'inline <script> or <style> besides the built ones');
+  assert.doesNotMatch(outside, /\son[a-z]+\s*=/i, 'inline event handler');
+  assert.doesNotMatch(outside, /\sstyle\s*=/i, 'style attribute');
+  const [, , app] = index.match(INLINE);
+  const bundles = Object.values(PAGES).map((url) => [url, readFileSync(join(PWA, url), 'utf8')]);
+  for (const [url, src] of [['index.html', app], ...bundles]) {
     assert.doesNotMatch(src, /\beval\(|new Function\(/, `${url}: eval`);
     assert.doesNotMatch(src, /innerHTML\s*=|insertAdjacentHTML|setAttribute\(\s*['"]style/, `${url}: HTML strings or style attributes`);
   }
-  assert.ok(existsSync(join(PWA, 'js/app.js')));
 });
 
 test('both dictionaries have the same keys', async () => {
@@ -79,9 +85,8 @@ test('both dictionaries have the same keys', async () => {
   assert.deepEqual(Object.keys(en).sort(), Object.keys(zh).sort());
 });
 
-test('coord.html preloads every module of the dashboard (#12)', () => {
-  const html = readFileSync(join(PWA, 'coord.html'), 'utf8');
-  const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]);
-  assert.deepEqual(preloaded, moduleGraph('js/coord/main.js'), 'run: node pwa/tools/stamp-sw.mjs');
-  assert.ok(preloaded.includes('/js/sync/snapshot.js'));
+test('coord.html asks for its snapshot before its bundle has loaded, with a module that imports nothing (#12)', () => {
+  const src = readFileSync(join(PWA, 'js/coord/prefetch.js'), 'utf8');
+  assert.doesNotMatch(src, /\bimport\s*\(|\bimport\s*["']|\bfrom\s*["']/);
+  assert.match(src, /\/api\/v1\/snapshot/);
 });
