@@ -200,6 +200,12 @@ def m006_scoped_pulls(db: sqlite_utils.Database) -> None:
     # incident) after the ``~`` of their id: household status, assignments.
     db.execute("CREATE INDEX winners_coll_seq ON winners (coll, seq)")
     db.execute("CREATE INDEX winners_tail ON winners (coll, substr(id, instr(id, '~') + 1))")
+    # Evictions: the records a device's scope anchored before its cursor (a visit's
+    # households, a repair's incident), only for the fields that anchor (partial).
+    db.execute(
+        "CREATE INDEX history_anchor ON history (coll, field, value) WHERE "
+        "field = 'household' OR field = 'incident' OR field = 'public'"
+    )
 
 
 def migrate(path: str) -> None:

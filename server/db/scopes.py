@@ -389,27 +389,32 @@ def evictions_in(
         out = [k for k in out if k not in still]
     # Records that left the scope by a change of their own anchor since the cursor, and
     # were in it before: a visit moved to another household, an update made internal.
-    # Index range scans of ``winners_coll_seq`` from the cursor, one per anchor; a record
-    # whose new anchor value keeps it in the scope, or that is new since the cursor, is
-    # dropped in SQL; the few left are judged by the rules of pulls.
-    h, i = _ids(h_now), _ids(i_now)
-    out_h = "w.value NOT IN (SELECT json_quote(value) FROM json_each(?))"
-    anchored = [
-        ("households", "building", "w.id NOT IN (SELECT value FROM json_each(?))", h),
-        ("visits", "household", out_h, h),
-        ("deliveries", "household", out_h, h),
-        ("repairs", "incident", out_h, i),
-        ("updates", "incident", out_h, i),
-        ("updates", "public", "w.value != ?" if scope.volunteer else "? IS NOT NULL", "true"),
+    # Driven by the scope, not the log: the anchor values the device's scopes held
+    # (``history_anchor``, a partial index of anchor fields) give the records it may have
+    # held; those whose anchor changed since the cursor to a value outside the scope are
+    # left, and the few left are judged by the rules of pulls. (A household leaves only
+    # with its building's scope: ``gone_h`` above.)
+    was_h = h_now | ((old or (None, None))[0] or frozenset())
+    was_i = i_now | ((old or (None, None))[1] or frozenset())
+    quoted = msgspec.json.encode
+    hq = _json.encode(sorted(quoted(x).decode() for x in was_h)).decode()
+    iq = _json.encode(sorted(quoted(x).decode() for x in was_i)).decode()
+    parts: list[tuple[str, str, str]] = [
+        ("visits", "household", hq),
+        ("deliveries", "household", hq),
+        ("repairs", "incident", iq),
+        ("updates", "incident", iq),
     ]
-    assert {(c, f) for c, f, _, _ in anchored} == SELF_ANCHORS
+    if scope.volunteer:
+        parts.append(("updates", "public", '["true"]'))
     sql = " UNION ".join(
-        f"SELECT w.coll, w.id FROM winners w WHERE w.coll = '{c}' AND w.seq > ? "
-        f"AND w.field = '{f}' AND {test} AND EXISTS (SELECT 1 FROM history x "
-        "WHERE x.coll = w.coll AND x.id = w.id AND x.seq <= ?)"
-        for c, f, test, _ in anchored
+        f"SELECT h.coll, h.id FROM json_each(?) j CROSS JOIN history h "
+        f"ON h.coll = '{c}' AND h.field = '{f}' AND h.value = j.value AND +h.seq <= ? "
+        f"CROSS JOIN winners w ON w.coll = h.coll AND w.id = h.id AND w.field = '{f}' "
+        "AND +w.seq > ? AND w.value != h.value"
+        for c, f, _ in parts
     )
-    left = _rows(conn, sql, [a for *_, arg in anchored for a in (cursor, arg, cursor)])
+    left = _rows(conn, sql, [a for *_, vals in parts for a in (vals, cursor, cursor)])
     if left:
         still = _visible_in(conn, scope, left)
         rows = [k for k in left if k not in still]
