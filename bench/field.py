@@ -65,7 +65,7 @@ def main() -> None:
         (
             "  lost / duplicated",
             f"{s['lost']} / {s['duplicated']}",
-            f"of {total:,}",
+            f"of {total:,} ({s['retries']} resent)",
             "",
             "0 / 0",
         ),
