@@ -10,7 +10,7 @@ measured in the same run on the same machine:
 * memory per open resident stream vs. a raw asyncio SSE server (``bench/fanout.py``).
 
 Run: .venv/bin/python bench/field.py [--phones 240] [--per 300] [--inflight 80]
-     [--changes 100000] [--rounds 3] [--streams 1000]
+     [--changes 100000] [--rounds 3] [--streams 3000]
 """
 
 import argparse
@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--inflight", type=int, default=80)
     ap.add_argument("--changes", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--streams", type=int, default=1000)
+    ap.add_argument("--streams", type=int, default=3000)
     args = ap.parse_args()
 
     s = storm.measure(args.phones, args.per, args.inflight)
