@@ -232,7 +232,11 @@ def doorstep(n: int) -> dict:
         return out
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(60)  # thousands of streams to close on a loaded box
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 # -- baseline: a minimal raw asyncio SSE server -----------------------------------------------

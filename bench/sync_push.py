@@ -145,50 +145,64 @@ def raw_baseline(path: str, batches: list[list[dict]], node: str) -> float:
     return elapsed
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--changes", type=int, default=100_000)
-    ap.add_argument("--per", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
+def measure(changes: int = 100_000, per: int = 1000, rounds: int = 3) -> dict:
+    """Ingest over HTTP and in raw sqlite3, rounds interleaved on fresh files; figures."""
     tmp = Path(tempfile.mkdtemp(prefix="doorstep-bench-"))
-
     # Rounds interleave HTTP and raw runs, each on a fresh file, and the medians are
     # compared: on a shared 2-core machine one run of either can be off by a third.
     http_runs, raw_runs = [], []
-    for r in range(args.rounds):
+    for r in range(rounds):
         server = LiveServer(str(tmp / f"server{r}.db")).start()
         try:
             phone = server.enroll(role="coordinator")
-            batches = visit_batches(phone.node, args.changes, args.per)
+            batches = visit_batches(phone.node, changes, per)
             http_runs.append(push(server, [phone], batches))
             if r == 0:
                 got, pull_s, wire = full_pull(server)
         finally:
             server.stop()
         raw_runs.append(raw_baseline(str(tmp / f"raw{r}.db"), batches, phone.node))
-
     n = sum(len(b) for b in batches)
-    http_rate = n / statistics.median(http_runs)
-    raw_rate = n / statistics.median(raw_runs)
     visits = batches[0][:600]  # 100 visits of 6 fields
-    gz = len(gzip.compress(json.dumps(visits, ensure_ascii=False).encode()))
+    return {
+        "changes": n,
+        "rounds": rounds,
+        "http_runs": http_runs,
+        "raw_runs": raw_runs,
+        "http_rate": n / statistics.median(http_runs),
+        "raw_rate": n / statistics.median(raw_runs),
+        "pulled": got,
+        "pull_s": pull_s,
+        "pull_wire": wire,
+        "visits": len(visits),
+        "visits_gz": len(gzip.compress(json.dumps(visits, ensure_ascii=False).encode())),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--changes", type=int, default=100_000)
+    ap.add_argument("--per", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    m = measure(args.changes, args.per, args.rounds)
+    n, got, wire, gz = m["changes"], m["pulled"], m["pull_wire"], m["visits_gz"]
 
     def spread(runs: list[float]) -> str:
         return ", ".join(f"{n / t:,.0f}" for t in runs)
 
     line = "{:<20}{:>7} changes  {:>9,.0f} changes/s  (runs {})"
-    print(line.format("push over HTTP", n, http_rate, spread(http_runs)))
-    print(line.format("raw sqlite3 (same)", n, raw_rate, spread(raw_runs)))
-    ratio = http_rate / raw_rate
+    print(line.format("push over HTTP", n, m["http_rate"], spread(m["http_runs"])))
+    print(line.format("raw sqlite3 (same)", n, m["raw_rate"], spread(m["raw_runs"])))
+    ratio = m["http_rate"] / m["raw_rate"]
     print(f"ratio HTTP/raw      {ratio:.2f}   (target ≥ 0.80; medians of {args.rounds} rounds)")
     print(
-        f"full pull           {got:>7} winners in {pull_s * 1000:6.0f} ms, {wire:,} bytes gzipped "
-        f"({wire / max(got, 1):.1f} B/winner)"
+        f"full pull           {got:>7} winners in {m['pull_s'] * 1000:6.0f} ms, "
+        f"{wire:,} bytes gzipped ({wire / max(got, 1):.1f} B/winner)"
     )
     print(
-        f"typical visit batch {gz / len(visits):.1f} gzipped bytes per change "
-        f"({len(visits)} changes, {gz:,} bytes)"
+        f"typical visit batch {gz / m['visits']:.1f} gzipped bytes per change "
+        f"({m['visits']} changes, {gz:,} bytes)"
     )
 
 

@@ -13,15 +13,10 @@ import msgspec
 
 from schemas.change import Change
 from schemas.sync import MAX_CHANGES, Ref, Rejection, SyncRequest, SyncResponse
-from server.db import Database, changes, console, scopes
+from server.db import Database, syncs
 from server.db.changes import Incoming, Quarantined
 from server.db.devices import Device
-from server.errors import (
-    BadRequestError,
-    ForbiddenRequestError,
-    PayloadTooLargeError,
-    StorageFullError,
-)
+from server.errors import BadRequestError, ForbiddenRequestError, PayloadTooLargeError
 from sync.validate import (
     ChangeRejectedError,
     MalformedChangeError,
@@ -187,35 +182,33 @@ async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
         good.append((ch.hlc, ch.coll, ch.id, ch.field, text, device.node, device.person, received))
         sources.append((index, item))
     # Access control (#5): a change outside the writer's rights is forbidden, quarantined.
-    scope = await scopes.load_scope(database, device)
-    good, denied = await scopes.authorise(database, scope, good, sources)
-    for index, raw, exc in denied:
-        rejected.append(Rejection(_stamp_of(raw), index, exc.code, exc.message))
-        bad.append(_quarantined(raw, _stamp_of(raw), device, exc, received))
-    rejected.sort(key=lambda r: r.index)
-    try:
-        before, _ = await changes.apply(database, good, bad, node=device.node, seen_at=received)
-    except StorageFullError:
-        if good or bad:
-            raise  # 507: the device keeps its outbox and sends it again later
-        before = None  # a pull: only ``last_seen`` was not saved; pulls keep working
-    if env.pending is not None and before is not None:
-        # What the phone still holds after this batch, for the coordinator's roster.
-        left = max(0, env.pending - len(items))
-        await console.record_pending(database, device.node, left, received)
-    rows, cursor, more, evict, token = await scopes.pull(
-        database, device, env.cursor, env.limit, env.scope, received, top=before
+    # Scope, authorisation, the batch and the pull page: one trip to the database thread.
+    done = await syncs.exchange(
+        database,
+        device,
+        good,
+        sources,
+        bad,
+        lambda index, raw, exc: _quarantined(raw, _stamp_of(raw), device, exc, received),
+        pending=None if env.pending is None else max(0, env.pending - len(items)),
+        cursor=env.cursor,
+        limit=env.limit,
+        held=env.scope,
+        at=received,
     )
+    for index, raw, exc in done.denied:
+        rejected.append(Rejection(_stamp_of(raw), index, exc.code, exc.message))
+    rejected.sort(key=lambda r: r.index)
     return SyncResponse(
-        accepted=len(good),
+        accepted=done.accepted,
         rejected=rejected,
-        changes=[Change(c, i, f, msgspec.Raw(v), h) for _, c, i, f, v, h in rows],
-        cursor=cursor,
-        more=more,
+        changes=[Change(c, i, f, msgspec.Raw(v), h) for _, c, i, f, v, h in done.rows],
+        cursor=done.cursor,
+        more=done.more,
         server_time=iso_ms(int(time.time() * 1000)),
         epoch=database.epoch,
-        scope=token,
-        evict=[Ref(c, i) for c, i in evict],
+        scope=done.token,
+        evict=[Ref(c, i) for c, i in done.evict],
     )
 
 

@@ -187,12 +187,13 @@ def test_invite_code_may_be_typed_in_lower_case_without_the_dash(client) -> None
 def test_unexpected_error_is_logged_and_answered_without_a_stack_trace(
     client, phone, monkeypatch, caplog
 ) -> None:
-    async def boom(*a, **k):
+    def boom(*a, **k):
         raise RuntimeError("disk on fire")
 
     from server.db import changes
 
-    monkeypatch.setattr(changes, "apply", boom)
+    # The sync's write, in the database thread (server.db.syncs).
+    monkeypatch.setattr(changes, "apply_sync", boom)
     r = phone.sync([])
     body = assert_error(r, 500, "internal")
     assert "disk on fire" not in r.text and "ref" in body["message"]

@@ -4,7 +4,8 @@ Values are JSON text. The merge is one upsert guarded by the stamp, so an older 
 never overwrites a newer one whatever the arrival order.
 """
 
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,9 +22,13 @@ __all__ = [
     "WinnerRow",
     "apply",
     "apply_in",
+    "apply_sync",
     "iso_now",
     "max_seq",
     "pull",
+    "quarantine_sync",
+    "top_in",
+    "try_write",
     "write_records",
 ]
 
@@ -58,6 +63,20 @@ _FULL_MESSAGE = (
     f"({QUARANTINE_PER_DEVICE}); the number not kept is in raw. Check the device: an old "
     "app version or a fault; revoke it if it is not one of yours"
 )
+_HELD_SQL = "SELECT count(*) FROM quarantine WHERE node = ? AND error != 'quarantine_full'"
+_FULL_SQL = (
+    "INSERT INTO quarantine (hlc, node, person, raw, error, message, received_at) "
+    "VALUES ('', ?, ?, ?, 'quarantine_full', ?, ?) "
+    "ON CONFLICT (node, hlc, error) DO UPDATE SET "
+    "raw = CAST(CAST(quarantine.raw AS INTEGER) + ? AS TEXT), "
+    "message = excluded.message, received_at = excluded.received_at, "
+    "resolved_at = NULL"
+)
+_QUARANTINE_SQL = (
+    "INSERT OR IGNORE INTO quarantine (hlc, node, person, coll, id, "
+    "field, raw, error, message, received_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 #: ``meta`` key of the last stamp the server gave its own writes.
 SERVER_CLOCK = "server_clock"
 _ANY_DRIFT = 2**62
@@ -75,6 +94,53 @@ async def apply_in(conn: Conn, changes: Sequence[Incoming]) -> tuple[int, int]:
         await conn.execute(MERGE_SQL, (before,))
     [(after,)] = await conn.execute_fetchall(_TOP)
     return int(before), int(after)
+
+
+def top_in(conn: sqlite3.Connection) -> int:
+    """The log's top sequence, inside the caller's transaction."""
+    return int(conn.execute(_TOP).fetchone()[0])
+
+
+def apply_sync(conn: sqlite3.Connection, changes: Sequence[Incoming]) -> tuple[int, int]:
+    """``apply_in`` for a blocking connection in the database thread (one sync request's
+    transaction, ``server.db.syncs``): the same pre-built statements."""
+    before = top_in(conn)
+    if changes:
+        conn.executemany(INSERT_HISTORY_SQL, changes)
+        conn.execute(MERGE_SQL, (before,))
+    return before, top_in(conn)
+
+
+def quarantine_sync(
+    conn: sqlite3.Connection, rejected: Sequence[Quarantined], node: str, at: str
+) -> None:
+    """``_quarantine`` for a blocking connection (same bound, same statements)."""
+    (held,) = conn.execute(_HELD_SQL, (node,)).fetchone()
+    room = max(0, QUARANTINE_PER_DEVICE - int(held))
+    kept, over = list(rejected)[:room], len(rejected) - room
+    if over > 0:
+        conn.execute(_FULL_SQL, (node, rejected[0][2], str(over), _FULL_MESSAGE, at, over))
+    if kept:
+        conn.executemany(_QUARANTINE_SQL, kept)
+
+
+def try_write(conn: sqlite3.Connection, write: Callable[[], object]) -> bool:
+    """Run ``write`` (statements on ``conn``) unless the disk is full: then undo it alone
+    and keep the transaction for reading. False if it was not written."""
+    conn.execute("SAVEPOINT try_write")
+    try:
+        write()
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+            raise
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO try_write")
+            conn.execute("RELEASE try_write")
+        else:
+            conn.execute("BEGIN")
+        return False
+    conn.execute("RELEASE try_write")
+    return True
 
 
 async def apply(
@@ -109,30 +175,16 @@ async def _quarantine(
     them in one ``quarantine_full`` entry the coordinator sees in the quarantine."""
     kept = list(rejected)
     if node is not None:
-        [(held,)] = await conn.execute_fetchall(
-            "SELECT count(*) FROM quarantine WHERE node = ? AND error != 'quarantine_full'",
-            (node,),
-        )
+        [(held,)] = await conn.execute_fetchall(_HELD_SQL, (node,))
         room = max(0, QUARANTINE_PER_DEVICE - int(held))
         kept, over = kept[:room], len(kept) - room
         if over > 0:
             person = rejected[0][2]
             await conn.execute(
-                "INSERT INTO quarantine (hlc, node, person, raw, error, message, received_at) "
-                "VALUES ('', ?, ?, ?, 'quarantine_full', ?, ?) "
-                "ON CONFLICT (node, hlc, error) DO UPDATE SET "
-                "raw = CAST(CAST(quarantine.raw AS INTEGER) + ? AS TEXT), "
-                "message = excluded.message, received_at = excluded.received_at, "
-                "resolved_at = NULL",
-                (node, person, str(over), _FULL_MESSAGE, at or iso_now(), over),
+                _FULL_SQL, (node, person, str(over), _FULL_MESSAGE, at or iso_now(), over)
             )
     if kept:
-        await conn.executemany(
-            "INSERT OR IGNORE INTO quarantine (hlc, node, person, coll, id, "
-            "field, raw, error, message, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            kept,
-        )
+        await conn.executemany(_QUARANTINE_SQL, kept)
 
 
 async def pull(

@@ -72,6 +72,8 @@ async def connect(path: str) -> aiosqlite.Connection:
 
 
 Conn = aiosqlite.Connection
+#: A blocking connection, as functions run in the database thread receive it.
+Sql = sqlite3.Connection
 
 
 class Database:
@@ -87,6 +89,8 @@ class Database:
         self._live_lock = asyncio.Lock()
         #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
         self.epoch = ""
+        #: (person, role) → (scope stamp, Scope): see ``scopes.scope_in``.
+        self.scope_cache: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def open(self) -> None:
         from server.db.migrations import migrate
@@ -153,13 +157,31 @@ class Database:
                         await conn.execute("ROLLBACK")
                     raise
             except sqlite3.OperationalError as exc:
-                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-                    raise StorageFullError(
-                        "the server's storage is full: nothing was saved; your changes stay "
-                        "on this device and are sent again later. Tell the coordinator."
-                    ) from None
+                if _full(exc):
+                    raise StorageFullError(_FULL) from None
                 raise
         return out
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T], *, live: bool = False) -> T:
+        """Run the blocking ``fn`` in the reader's thread, in one read transaction: several
+        queries, one snapshot, one trip to the database thread."""
+        conn, lock = self._conn(live)
+        async with lock:
+            return await conn._execute(_read_tx, conn, fn)
+
+    async def write_call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run the blocking ``fn`` in the writer's thread, in one write transaction that
+        begins and ends there: one trip to the database thread for the whole of it (a
+        sync request: scope, authorisation, the batch and the pull page)."""
+        conn = self._writer
+        assert conn is not None, "Database.open() first"
+        async with self._write_lock:
+            try:
+                return await conn._execute(_write_tx, conn, fn)
+            except sqlite3.OperationalError as exc:
+                if _full(exc):
+                    raise StorageFullError(_FULL) from None
+                raise
 
     async def write(self, sql: str, args: Sequence[Any] = ()) -> int:
         """One write statement in its own transaction; the number of rows it changed."""
@@ -169,6 +191,41 @@ class Database:
             return cur.rowcount
 
         return await self.write_fn(run)
+
+
+_FULL = (
+    "the server's storage is full: nothing was saved; your changes stay "
+    "on this device and are sent again later. Tell the coordinator."
+)
+
+
+def _full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+def _read_tx(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """In the connection's thread: ``fn`` in one read transaction."""
+    raw = conn._conn
+    raw.execute("BEGIN")
+    try:
+        return fn(raw)
+    finally:
+        raw.execute("COMMIT")
+
+
+def _write_tx(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """In the writer's thread: ``fn`` in one ``BEGIN IMMEDIATE`` transaction."""
+    raw = conn._conn
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        out = fn(raw)
+        raw.execute("COMMIT")
+    except BaseException:
+        if raw.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                raw.execute("ROLLBACK")
+        raise
+    return out
 
 
 async def attach_journal(conn: aiosqlite.Connection, path: str) -> None:

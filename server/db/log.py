@@ -22,6 +22,7 @@ __all__ = [
     "fold_rows",
     "incident_inputs",
     "incident_scopes",
+    "incident_scopes_in",
     "incidents_touched",
     "max_seq",
     "tail",
@@ -82,16 +83,20 @@ def _scopes(rows: Iterable[sqlite3.Row | tuple]) -> dict[str, list[str]]:
     }
 
 
+_INCIDENT_BUILDINGS = (
+    "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' "
+    "AND (field = 'buildings' OR field LIKE 'buildings.%')"
+)
+
+
 async def incident_scopes(db: Database, *, live: bool = False) -> dict[str, list[str]]:
     """Every incident's ``buildings``: the list and its element fields, folded."""
-    return _scopes(
-        await db.read(
-            "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' "
-            "AND (field = 'buildings' OR field LIKE 'buildings.%')",
-            (),
-            live=live,
-        )
-    )
+    return _scopes(await db.read(_INCIDENT_BUILDINGS, (), live=live))
+
+
+def incident_scopes_in(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """``incident_scopes`` inside the caller's transaction (in the database thread)."""
+    return _scopes(conn.execute(_INCIDENT_BUILDINGS).fetchall())
 
 
 async def checks_of(db: Database, incident: str) -> dict[str, dict[str, Any]]:

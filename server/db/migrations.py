@@ -168,6 +168,46 @@ def m005_snapshot_seq(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE scope_snapshots ADD COLUMN seq INTEGER")
 
 
+#: Changes that can move a record into or out of someone's scope (``access.read_scope``):
+#: assignments, buildings and incidents (community, buildings), a household's building.
+SCOPE_CHANGES = (
+    "new.coll IN ('assignments', 'buildings', 'incidents') "
+    "OR (new.coll = 'households' AND new.field = 'building')"
+)
+
+
+@migrations()
+def m006_scoped_pulls(db: sqlite_utils.Database) -> None:
+    # The scope sequence (#10): bumped, in the same transaction, by every write that can
+    # change a scope, whichever process or command makes it; a scope computed at one
+    # value stays right until the value moves (server/db/scopes.py caches by it).
+    db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('scope_seq', '0')")
+    bump = "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'scope_seq';"
+    db.execute(
+        f"CREATE TRIGGER scope_seq_history AFTER INSERT ON history WHEN {SCOPE_CHANGES} "
+        f"BEGIN {bump} END"
+    )
+    for name, event in (
+        ("insert", "INSERT"),
+        ("update", "UPDATE OF community, role"),
+        ("delete", "DELETE"),
+    ):
+        db.execute(
+            f"CREATE TRIGGER scope_seq_people_{name} AFTER {event} ON people BEGIN {bump} END"
+        )
+    # Scoped pulls as index range scans (docs/performance.md): what changed since a
+    # cursor in one collection, and the records keyed by the household (or building,
+    # incident) after the ``~`` of their id: household status, assignments.
+    db.execute("CREATE INDEX winners_coll_seq ON winners (coll, seq)")
+    db.execute("CREATE INDEX winners_tail ON winners (coll, substr(id, instr(id, '~') + 1))")
+    # Evictions: the records a device's scope anchored before its cursor (a visit's
+    # households, a repair's incident), only for the fields that anchor (partial).
+    db.execute(
+        "CREATE INDEX history_anchor ON history (coll, field, value) WHERE "
+        "field = 'household' OR field = 'incident' OR field = 'public'"
+    )
+
+
 def migrate(path: str) -> None:
     """Create or upgrade the database at ``path`` (in WAL mode, by ``connect_sync``)."""
     from server.db.core import connect_sync

@@ -5,7 +5,6 @@ form (``'"0190…"'``), which lets the ``winners_ref (coll, field, value)`` inde
 "every household of these buildings" without decoding rows.
 """
 
-import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,25 +13,29 @@ import msgspec
 from server.access import ANCHORS, Facts, Scope, may_write, read_scope, scope_token
 from server.db import changes
 from server.db.changes import Incoming, WinnerRow
-from server.db.core import Database
+from server.db.core import Database, Sql
 from server.db.devices import Device
-from server.db.log import incident_scopes
-from server.errors import StorageFullError
+from server.db.log import incident_scopes_in
 from sync.validate import ForbiddenError
 
 __all__ = [
-    "authorise",
+    "authorise_in",
     "community_scope",
-    "companions",
-    "evictions",
+    "companions_in",
+    "compute_scope",
+    "evictions_in",
     "load_scope",
+    "page_in",
+    "page_sql",
     "people_filter",
-    "pull",
     "pull_filter",
+    "pull_in",
     "record_filter",
+    "scope_in",
+    "scope_stamp",
     "visible",
     "visible_rows",
-    "write_facts",
+    "write_facts_in",
 ]
 
 _json = msgspec.json.Encoder()
@@ -64,36 +67,52 @@ def _value(text: str) -> Any:
         return None
 
 
-async def load_scope(db: Database, device: Device) -> Scope:
-    """The read and write scope of a device, from its person's role, community and
-    assignments as they are now."""
-    person, role = device.person, device.role
+def scope_stamp(conn: Sql) -> str | None:
+    """The database's epoch and scope sequence (migration m006): a scope computed under
+    one stamp is right until it changes. None if the database has no scope sequence."""
+    (stamp,) = conn.execute(
+        "SELECT (SELECT value FROM meta WHERE key = 'epoch') || ':' || "
+        "(SELECT value FROM meta WHERE key = 'scope_seq')"
+    ).fetchone()
+    return stamp
+
+
+def scope_in(conn: Sql, person: str, role: str, cache: dict[Any, Any] | None = None) -> Scope:
+    """The scope of ``person`` in ``role``, inside the caller's transaction: from
+    ``cache`` while the scope stamp has not moved, computed (and cached) otherwise."""
+    stamp = scope_stamp(conn) if cache is not None else None
+    if stamp is not None and cache is not None:
+        hit = cache.get((person, role))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+    scope = compute_scope(conn, person, role)
+    if stamp is not None and cache is not None:
+        if len(cache) >= 20_000:
+            cache.clear()
+        cache[(person, role)] = (stamp, scope)
+    return scope
+
+
+def compute_scope(conn: Sql, person: str, role: str) -> Scope:
+    """The read and write scope of a person in a role, from their community and
+    assignments as they are in the caller's transaction."""
     if role == "coordinator":
-        rows = await db.read("SELECT community FROM people WHERE id = ?", (person,))
+        rows = _rows(conn, "SELECT community FROM people WHERE id = ?", (person,))
         community = rows[0][0] if rows else None
         if community is None:
             grant = read_scope(person, role)
         else:
-            quoted = _json.encode(community).decode()
-            bs = await db.read(
-                "SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' "
-                "AND value = ?",
-                (quoted,),
-            )
-            incs = await db.read(
-                "SELECT id FROM winners WHERE coll = 'incidents' AND field = 'community' "
-                "AND value = ?",
-                (quoted,),
-            )
+            bs, incs = _community_parts(conn, community)
             grant = read_scope(
                 person,
                 role,
                 community=community,
-                community_buildings=[r[0] for r in bs],
-                community_incidents=[r[0] for r in incs],
+                community_buildings=bs,
+                community_incidents=incs,
             )
     else:
-        rows = await db.read(
+        rows = _rows(
+            conn,
             "SELECT id, field, value FROM winners WHERE coll = 'assignments' AND id > ? AND id < ?",
             (person + "~", person + "\x7f"),
         )
@@ -101,18 +120,13 @@ async def load_scope(db: Database, device: Device) -> Scope:
         for rid, fld, value in rows:
             assignments.setdefault(rid, {})[fld] = _value(value)
         # Set field: the list and its element fields, folded (sync/sets.py).
-        incident_buildings = await incident_scopes(db)
         grant = read_scope(
-            person, role, assignments=assignments, incident_buildings=incident_buildings
+            person,
+            role,
+            assignments=assignments,
+            incident_buildings=incident_scopes_in(conn),
         )
-    households: frozenset[str] | None = None
-    if grant.buildings is not None:
-        rows = await db.read(
-            "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
-            "AND value IN (SELECT json_quote(value) FROM json_each(?))",
-            (_ids(grant.buildings),),
-        )
-        households = frozenset(r[0] for r in rows)
+    households = None if grant.buildings is None else _households(conn, grant.buildings)
     return Scope(
         person=person,
         role=grant.role,
@@ -122,6 +136,42 @@ async def load_scope(db: Database, device: Device) -> Scope:
         community=grant.community,
         token=scope_token(grant.role, person, households, grant.incidents),
     )
+
+
+def _rows(conn: Sql, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    return conn.execute(sql, args).fetchall()
+
+
+def _community_parts(conn: Sql, community: str) -> tuple[list[str], list[str]]:
+    quoted = _json.encode(community).decode()
+    bs = _rows(
+        conn,
+        "SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' AND value = ?",
+        (quoted,),
+    )
+    incs = _rows(
+        conn,
+        "SELECT id FROM winners WHERE coll = 'incidents' AND field = 'community' AND value = ?",
+        (quoted,),
+    )
+    return [r[0] for r in bs], [r[0] for r in incs]
+
+
+def _households(conn: Sql, buildings: Iterable[str]) -> frozenset[str]:
+    rows = _rows(
+        conn,
+        "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
+        "AND value IN (SELECT json_quote(value) FROM json_each(?))",
+        (_ids(buildings),),
+    )
+    return frozenset(r[0] for r in rows)
+
+
+async def load_scope(db: Database, device: Device) -> Scope:
+    """The read and write scope of a device, from its person's role, community and
+    assignments as they are now (one trip to the database thread; cached by the scope
+    sequence)."""
+    return await db.call(lambda conn: scope_in(conn, device.person, device.role, db.scope_cache))
 
 
 def pull_filter(scope: Scope) -> tuple[str, list[Any]] | None:
@@ -166,8 +216,8 @@ def pull_filter(scope: Scope) -> tuple[str, list[Any]] | None:
     return "(" + " OR ".join(parts) + ")", args
 
 
-async def companions(
-    db: Database, scope: Scope, rows: Sequence[WinnerRow], cursor: int, exclude_node: str
+def companions_in(
+    conn: Sql, scope: Scope, rows: Sequence[WinnerRow], cursor: int, exclude_node: str
 ) -> list[WinnerRow]:
     """Older winners of records that became visible through a change in this page.
 
@@ -180,18 +230,21 @@ async def companions(
     keys = sorted({(c, i) for _, c, i, f, _, _ in rows if (c, f) in SELF_ANCHORS})
     if not keys:
         return []
-    out = await db.read(
+    out = _rows(
+        conn,
+        # The page's keys drive, each a primary-key lookup (``+w.seq``: not a scan of
+        # ``winners_coll_seq`` up to the cursor for each).
         "SELECT w.seq, w.coll, w.id, w.field, w.value, w.hlc FROM json_each(?) j "
-        "JOIN winners w ON w.coll = json_extract(j.value, '$[0]') "
+        "CROSS JOIN winners w ON w.coll = json_extract(j.value, '$[0]') "
         "AND w.id = json_extract(j.value, '$[1]') "
-        "WHERE w.seq <= ? AND substr(w.hlc, 31) != ? ORDER BY w.seq",
+        "WHERE +w.seq <= ? AND substr(w.hlc, 31) != ? ORDER BY w.seq",
         (_json.encode(keys).decode(), cursor, exclude_node),
     )
     return [tuple(r) for r in out]  # type: ignore[misc]
 
 
-async def write_facts(
-    db: Database, person: str, changes: Sequence[tuple[str, str, str, Any]]
+def write_facts_in(
+    conn: Sql, person: str, changes: Sequence[tuple[str, str, str, Any]]
 ) -> dict[tuple[str, str], Facts]:
     """What the server knows about each record a batch writes to (see ``access.Facts``).
 
@@ -205,7 +258,8 @@ async def write_facts(
             f.anchors.add(_hashable(value))
     keyed = [[c, i, ANCHORS[c]] for c, i in facts if c in ANCHORS]
     if keyed:
-        rows = await db.read(
+        rows = _rows(
+            conn,
             "SELECT w.coll, w.id, w.value FROM json_each(?) j JOIN winners w "
             "ON w.coll = json_extract(j.value, '$[0]') AND w.id = json_extract(j.value, '$[1]') "
             "AND w.field = json_extract(j.value, '$[2]')",
@@ -217,7 +271,8 @@ async def write_facts(
             f.exists = True
     incidents = [i for c, i in facts if c == "incidents"]
     if incidents:
-        rows = await db.read(
+        rows = _rows(
+            conn,
             "SELECT DISTINCT id FROM history WHERE coll = 'incidents' "
             "AND id IN (SELECT value FROM json_each(?)) AND (person IS NULL OR person != ?)",
             (_ids(incidents), person),
@@ -231,12 +286,12 @@ def _hashable(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool | None) else repr(value)
 
 
-async def save_snapshot(db: Database, node: str, scope: Scope, at: str, seq: int) -> None:
+def save_snapshot_in(conn: Sql, node: str, scope: Scope, at: str, seq: int) -> None:
     """Remember what ``scope.token`` stood for, for this device's next sync, and the log's
     top ``seq`` when the device was given it (again: a scope can come back)."""
     h = None if scope.households is None else _ids(scope.households)
     i = None if scope.incidents is None else _ids(scope.incidents)
-    await db.write(
+    conn.execute(
         "INSERT INTO scope_snapshots (node, token, households, incidents, created_at, seq) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node, token) DO UPDATE SET "
         "created_at = excluded.created_at, seq = excluded.seq",
@@ -244,18 +299,19 @@ async def save_snapshot(db: Database, node: str, scope: Scope, at: str, seq: int
     )
 
 
-async def snapshot_seq(db: Database, node: str, token: str) -> int:
+def snapshot_seq_in(conn: Sql, node: str, token: str) -> int:
     """The log's top when the device was given the scope ``token`` (0 if unknown)."""
-    rows = await db.read(
-        "SELECT seq FROM scope_snapshots WHERE node = ? AND token = ?", (node, token)
+    rows = _rows(
+        conn, "SELECT seq FROM scope_snapshots WHERE node = ? AND token = ?", (node, token)
     )
     return int(rows[0][0] or 0) if rows else 0
 
 
-async def load_snapshot(
-    db: Database, node: str, token: str
+def load_snapshot_in(
+    conn: Sql, node: str, token: str
 ) -> tuple[frozenset[str] | None, frozenset[str] | None] | None:
-    rows = await db.read(
+    rows = _rows(
+        conn,
         "SELECT households, incidents FROM scope_snapshots WHERE node = ? AND token = ?",
         (node, token),
     )
@@ -268,8 +324,8 @@ async def load_snapshot(
     )
 
 
-async def evictions(
-    db: Database,
+def evictions_in(
+    conn: Sql,
     scope: Scope,
     old: tuple[frozenset[str] | None, frozenset[str] | None] | None,
     cursor: int,
@@ -293,7 +349,8 @@ async def evictions(
     if old is not None:
         h_old, i_old = old
         if h_old is None:
-            rows = await db.read(
+            rows = _rows(
+                conn,
                 "SELECT DISTINCT id FROM winners WHERE coll = 'households' "
                 "AND id NOT IN (SELECT value FROM json_each(?))",
                 (_ids(h_now),),
@@ -307,7 +364,8 @@ async def evictions(
             grown = grown or bool(i_now - i_old)
         if gone_h:
             out += [("households", x) for x in sorted(gone_h)]
-            rows = await db.read(
+            rows = _rows(
+                conn,
                 "SELECT coll, id FROM winners WHERE coll IN ('visits', 'deliveries') "
                 "AND field = 'household' "
                 "AND value IN (SELECT json_quote(value) FROM json_each(?)) "
@@ -317,7 +375,8 @@ async def evictions(
             )
             out += [tuple(r) for r in rows]  # type: ignore[misc]
         if gone_i:
-            rows = await db.read(
+            rows = _rows(
+                conn,
                 "SELECT coll, id FROM winners w WHERE coll IN ('repairs', 'updates') "
                 "AND field = 'incident' "
                 "AND value IN (SELECT json_quote(value) FROM json_each(?))",
@@ -326,46 +385,67 @@ async def evictions(
             out += [tuple(r) for r in rows]  # type: ignore[misc]
     if out:
         # A public update of an incident no longer worked on is still readable: keep it.
-        still = await _visible(db, scope, out)
+        still = _visible_in(conn, scope, out)
         out = [k for k in out if k not in still]
     # Records that left the scope by a change of their own anchor since the cursor, and
     # were in it before: a visit moved to another household, an update made internal.
-    filt = pull_filter(scope)
-    assert filt is not None
-    where, args = filt
-    rows = await db.read(
-        "SELECT DISTINCT coll, id FROM winners WHERE seq > ? AND (coll, field) IN "
-        "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)) "
-        f"AND NOT {where} AND EXISTS (SELECT 1 FROM history h WHERE h.coll = winners.coll "
-        "AND h.id = winners.id AND h.seq <= ?)",
-        (cursor, _json.encode(sorted(SELF_ANCHORS)).decode(), *args, cursor),
+    # Driven by the scope, not the log: the anchor values the device's scopes held
+    # (``history_anchor``, a partial index of anchor fields) give the records it may have
+    # held; those whose anchor changed since the cursor to a value outside the scope are
+    # left, and the few left are judged by the rules of pulls. (A household leaves only
+    # with its building's scope: ``gone_h`` above.)
+    was_h = h_now | ((old or (None, None))[0] or frozenset())
+    was_i = i_now | ((old or (None, None))[1] or frozenset())
+    quoted = msgspec.json.encode
+    hq = _json.encode(sorted(quoted(x).decode() for x in was_h)).decode()
+    iq = _json.encode(sorted(quoted(x).decode() for x in was_i)).decode()
+    parts: list[tuple[str, str, str]] = [
+        ("visits", "household", hq),
+        ("deliveries", "household", hq),
+        ("repairs", "incident", iq),
+        ("updates", "incident", iq),
+    ]
+    if scope.volunteer:
+        parts.append(("updates", "public", '["true"]'))
+    sql = " UNION ".join(
+        f"SELECT h.coll, h.id FROM json_each(?) j CROSS JOIN history h "
+        f"ON h.coll = '{c}' AND h.field = '{f}' AND h.value = j.value AND +h.seq <= ? "
+        f"CROSS JOIN winners w ON w.coll = h.coll AND w.id = h.id AND w.field = '{f}' "
+        "AND +w.seq > ? AND w.value != h.value"
+        for c, f, _ in parts
     )
+    left = _rows(conn, sql, [a for *_, vals in parts for a in (vals, cursor, cursor)])
+    if left:
+        still = _visible_in(conn, scope, left)
+        rows = [k for k in left if k not in still]
+    else:
+        rows = []
     # Only what the device may have held: anchored before the cursor inside the scope.
-    for coll, rid in rows:
+    for coll, rid in sorted(rows):
         if (coll, rid) in out:
             continue
-        if await _was_visible(db, scope, coll, rid, cursor, old):
+        if _was_visible_in(conn, scope, coll, rid, cursor, old):
             out.append((coll, rid))
     return out, grown
 
 
-async def _visible(
-    db: Database, scope: Scope, keys: Sequence[tuple[str, str]]
-) -> set[tuple[str, str]]:
+def _visible_in(conn: Sql, scope: Scope, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     filt = pull_filter(scope)
     assert filt is not None
     where, args = filt
-    rows = await db.read(
-        "SELECT DISTINCT coll, id FROM winners WHERE (coll, id) IN (SELECT "
-        "json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)) "
-        f"AND {where}",
+    rows = _rows(
+        conn,
+        # The keys drive, each a primary-key lookup of its record.
+        "SELECT DISTINCT winners.coll, winners.id FROM (SELECT json_extract(value, '$[0]') "
+        "AS k_coll, json_extract(value, '$[1]') AS k_id FROM json_each(?)) AS k "
+        f"CROSS JOIN winners ON winners.coll = k.k_coll AND winners.id = k.k_id WHERE {where}",
         (_json.encode([list(k) for k in keys]).decode(), *args),
     )
     return {(c, i) for c, i in rows}
 
 
-async def _was_visible(
-    db: Database,
+def _was_visible_in(
+    conn: Sql,
     scope: Scope,
     coll: str,
     rid: str,
@@ -375,7 +455,8 @@ async def _was_visible(
     """Whether a record was in the scope as of ``cursor`` (by its anchors' values then)."""
     h = set(scope.households or ()) | set((old or (None, None))[0] or ())
     i = set(scope.incidents or ()) | set((old or (None, None))[1] or ())
-    rows = await db.read(
+    rows = _rows(
+        conn,
         "SELECT field, value FROM history WHERE coll = ? AND id = ? AND seq <= ? ORDER BY hlc",
         (coll, rid, cursor),
     )
@@ -393,8 +474,8 @@ async def _was_visible(
     return False
 
 
-async def authorise(
-    db: Database,
+def authorise_in(
+    conn: Sql,
     scope: Scope,
     good: list[Incoming],
     sources: list[tuple[int, msgspec.Raw]],
@@ -411,7 +492,7 @@ async def authorise(
     if scope.unlimited and not any(row[1] == "assignments" for row in good):
         return good, []
     decoded = [(row[1], row[2], row[3], _value(row[4])) for row in good]
-    facts = {} if scope.unlimited else await write_facts(db, scope.person, decoded)
+    facts = {} if scope.unlimited else write_facts_in(conn, scope.person, decoded)
     allowed: list[Incoming] = []
     denied: list[tuple[int, msgspec.Raw, ForbiddenError]] = []
     for row, (coll, rid, fld, value), (index, raw) in zip(good, decoded, sources, strict=True):
@@ -424,14 +505,15 @@ async def authorise(
     return allowed, denied
 
 
-async def pull(
-    db: Database,
+def pull_in(
+    conn: Sql,
     device: Device,
     cursor: int,
     limit: int,
     held: str | None,
     at: str,
     top: int | None = None,
+    cache: dict[Any, Any] | None = None,
 ) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
     """A page of what the device may read, and what it must delete (docs/protocol.md).
 
@@ -442,13 +524,13 @@ async def pull(
     Returns:
         (rows, new cursor, more, [(coll, id) to delete], the scope token now)
     """
-    scope = await load_scope(db, device)
+    scope = scope_in(conn, device.person, device.role, cache)
     start, evict = cursor, []
     if not scope.unlimited:
         old = None
         if held is not None and held != scope.token:
-            old = await load_snapshot(db, device.node, held)
-        evict, grown = await evictions(db, scope, old, cursor)
+            old = load_snapshot_in(conn, device.node, held)
+        evict, grown = evictions_in(conn, scope, old, cursor)
         if held is not None and held != scope.token and (grown or old is None):
             # Records became visible whose older changes are behind the device's cursor.
             start = 0
@@ -458,56 +540,134 @@ async def pull(
     since = 0
     if held != scope.token:
         if not scope.unlimited:
-            since = top if top is not None else await changes.max_seq(db)
-        with contextlib.suppress(StorageFullError):  # pulls keep working on a full disk
-            await save_snapshot(db, device.node, scope, at, since)
+            since = top if top is not None else changes.top_in(conn)
+        # Pulls keep working on a full disk: the snapshot is only not remembered.
+        changes.try_write(conn, lambda: save_snapshot_in(conn, device.node, scope, at, since))
     elif not scope.unlimited:
-        since = await snapshot_seq(db, device.node, scope.token)
-    rows, new_cursor, more = await changes.pull(
-        db,
-        start,
-        limit,
-        exclude_node=device.node,
-        exclude_after=since,
-        scope=pull_filter(scope),
-    )
-    rows = await companions(db, scope, rows, start, device.node) + rows
+        since = snapshot_seq_in(conn, device.node, scope.token)
+    rows, new_cursor, more = page_in(conn, scope, start, limit, device.node, since)
+    rows = companions_in(conn, scope, rows, start, device.node) + rows
     return rows, new_cursor, more, evict, scope.token
+
+
+#: Collections every scope reads whole: reference data.
+_REFERENCE_COLLS = ("communities", "buildings", "incidents")
+
+
+def _keys_sql(scope: Scope) -> tuple[str, list[Any]]:
+    """The records a limited scope may read, as index lookups from its households and
+    incidents (the same rules as ``pull_filter``, driven by the scope, not the log).
+    ``CROSS JOIN`` keeps the scope's short list as the outer loop."""
+    h, i = _ids(scope.households), _ids(scope.incidents)
+    parts = [
+        "SELECT 'households', value FROM json_each(?)",
+        "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x ON x.coll = 'visits' "
+        "AND x.field = 'household' AND x.value = json_quote(j.value)",
+        "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x ON x.coll = 'deliveries' "
+        "AND x.field = 'household' AND x.value = json_quote(j.value)",
+        "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x "
+        "ON x.coll = 'household_status' AND substr(x.id, instr(x.id, '~') + 1) = j.value",
+        "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x ON x.coll = 'repairs' "
+        "AND x.field = 'incident' AND x.value = json_quote(j.value)",
+        "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x ON x.coll = 'updates' "
+        "AND x.field = 'incident' AND x.value = json_quote(j.value)",
+    ]
+    args: list[Any] = [h, h, h, h, i, i]
+    if scope.volunteer:
+        parts.append(
+            "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'updates' "
+            "AND x.field = 'public' AND x.value = 'true'"
+        )
+        parts.append(
+            "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'assignments' "
+            "AND x.id > ? AND x.id < ?"
+        )
+        args += [scope.person + "~", scope.person + "\x7f"]
+    else:
+        targets = _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))
+        parts.append(
+            "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x "
+            "ON x.coll = 'assignments' AND substr(x.id, instr(x.id, '~') + 1) = j.value"
+        )
+        # 需核实 resolutions (#11): ids ``<incident>~…``, coordinators of the incident only.
+        parts.append(
+            "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x ON x.coll = 'checks' "
+            "AND x.id > j.value || '~' AND x.id < j.value || char(127)"
+        )
+        args += [targets, i]
+    return " UNION ".join(parts), args
+
+
+def page_sql(scope: Scope, cursor: int, node: str, since: int, limit: int) -> tuple[str, list[Any]]:
+    """The statement of a pull page and its arguments: index range scans for a limited
+    scope — its records by their anchors, reference data by ``winners_coll_seq`` — or
+    ``winners_seq`` from the cursor for an unlimited one (docs/performance.md shows the
+    plans). The device's own winners after ``since`` are left out."""
+    cols = "w.seq, w.coll, w.id, w.field, w.value, w.hlc"
+    mine = "(substr(w.hlc, 31) != ? OR w.seq <= ?)"
+    if scope.unlimited:
+        return (
+            f"SELECT {cols} FROM winners w WHERE w.seq > ? AND {mine} ORDER BY w.seq LIMIT ?",
+            [cursor, node, since, limit],
+        )
+    keys, args = _keys_sql(scope)
+    colls = ", ".join(f"'{c}'" for c in _REFERENCE_COLLS)
+    return (
+        f"WITH keys (coll, id) AS ({keys}) "
+        # CROSS JOIN: the scope's keys drive, each a primary-key lookup (``+w.seq``: not
+        # a scan of ``winners_coll_seq`` per key).
+        f"SELECT {cols} FROM keys CROSS JOIN winners w ON w.coll = keys.coll "
+        f"AND w.id = keys.id WHERE +w.seq > ? AND {mine} "
+        f"UNION ALL SELECT {cols} FROM winners w WHERE w.coll IN ({colls}) "
+        f"AND w.seq > ? AND {mine} ORDER BY 1 LIMIT ?",
+        [*args, cursor, node, since, cursor, node, since, limit],
+    )
+
+
+def page_in(
+    conn: Sql, scope: Scope, cursor: int, limit: int, node: str, since: int
+) -> tuple[list[WinnerRow], int, bool]:
+    """A page of the winners ``scope`` may read changed after ``cursor``, in sequence
+    order, without the device's own (``node``'s after ``since``: it has them).
+
+    Returns:
+        (rows, new cursor, more pages waiting)
+    """
+    rows = _rows(conn, *page_sql(scope, cursor, node, since, limit + 1))
+    more = len(rows) > limit
+    if more:
+        rows = rows[:limit]
+        new_cursor = rows[-1][0]
+    else:
+        # Same transaction as the page: the cursor never passes a change it left out.
+        new_cursor = max(cursor, changes.top_in(conn))
+    return rows, new_cursor, more  # type: ignore[return-value]
 
 
 async def community_scope(db: Database, community: str) -> Scope:
     """The read scope every coordinator of ``community`` shares (for their live stream)."""
-    quoted = _json.encode(community).decode()
-    bs = await db.read(
-        "SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' AND value = ?",
-        (quoted,),
-    )
-    incs = await db.read(
-        "SELECT id FROM winners WHERE coll = 'incidents' AND field = 'community' AND value = ?",
-        (quoted,),
-    )
-    grant = read_scope(
-        "",
-        "coordinator",
-        community=community,
-        community_buildings=[r[0] for r in bs],
-        community_incidents=[r[0] for r in incs],
-    )
-    rows = await db.read(
-        "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
-        "AND value IN (SELECT json_quote(value) FROM json_each(?))",
-        (_ids(grant.buildings),),
-    )
-    households = frozenset(r[0] for r in rows)
-    return Scope(
-        person="",
-        role="coordinator",
-        buildings=grant.buildings,
-        households=households,
-        incidents=grant.incidents,
-        community=community,
-        token=scope_token("coordinator", "", households, grant.incidents),
-    )
+
+    def run(conn: Sql) -> Scope:
+        bs, incs = _community_parts(conn, community)
+        grant = read_scope(
+            "",
+            "coordinator",
+            community=community,
+            community_buildings=bs,
+            community_incidents=incs,
+        )
+        households = _households(conn, grant.buildings or ())
+        return Scope(
+            person="",
+            role="coordinator",
+            buildings=grant.buildings,
+            households=households,
+            incidents=grant.incidents,
+            community=community,
+            token=scope_token("coordinator", "", households, grant.incidents),
+        )
+
+    return await db.call(run)
 
 
 async def visible_rows(db: Database, scope: Scope, rows: Sequence[Any]) -> list[Any]:
@@ -515,7 +675,8 @@ async def visible_rows(db: Database, scope: Scope, rows: Sequence[Any]) -> list[
     the same rules as pulls (``pull_filter``): one query for the whole batch."""
     if scope.unlimited or not rows:
         return list(rows)
-    keep = await _visible(db, scope, sorted({(r[1], r[2]) for r in rows}))
+    keys = sorted({(r[1], r[2]) for r in rows})
+    keep = await db.call(lambda conn: _visible_in(conn, scope, keys))
     return [r for r in rows if (r[1], r[2]) in keep]
 
 
@@ -523,7 +684,7 @@ async def visible(db: Database, scope: Scope, coll: str, rid: str) -> bool:
     """Whether ``scope`` may read the record now (the rules of pulls)."""
     if scope.unlimited:
         return True
-    return (coll, rid) in await _visible(db, scope, [(coll, rid)])
+    return (coll, rid) in await db.call(lambda conn: _visible_in(conn, scope, [(coll, rid)]))
 
 
 def people_filter(scope: Scope, column: str) -> tuple[str, list[Any]]:

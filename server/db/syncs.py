@@ -1,0 +1,107 @@
+"""One sync request's database work, in one trip to the database thread (#10).
+
+A volunteer's sync used to make 18 round trips between the event loop and the database
+thread and load its scope three times. Here the whole of it is one blocking function run
+in the writer's thread inside one ``BEGIN IMMEDIATE`` transaction (``Database.write_call``):
+
+1. the device's scope, from the cache while the scope sequence has not moved
+   (``scopes.scope_in``);
+2. which valid changes it may write (``scopes.authorise_in``);
+3. the batch: history, the set-based merge, the quarantine, ``last_seen`` and the
+   ``pending`` count the phone reported, with pre-built statements;
+4. the scope again if this very batch moved the scope sequence, then the pull page and
+   what the device must delete (``scopes.pull_in``).
+
+A disk that fills up fails a batch with changes (507, nothing saved); a pull alone still
+answers (only ``last_seen`` and the scope snapshot are not saved).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from server.db import changes, scopes
+from server.db.changes import Incoming, Quarantined, WinnerRow
+from server.db.core import Database, Sql
+from server.db.devices import Device
+from sync.validate import ForbiddenError
+
+__all__ = ["Outcome", "exchange"]
+
+_PENDING_SQL = "UPDATE devices SET last_seen = ?, pending = ?, pending_at = ? WHERE node = ?"
+_SEEN_SQL = "UPDATE devices SET last_seen = ? WHERE node = ?"
+
+#: (index in the request, raw change, why it is forbidden) → its quarantine row.
+Refusal = Callable[[int, Any, ForbiddenError], Quarantined]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one sync did and what it answers."""
+
+    accepted: int
+    denied: list[tuple[int, Any, ForbiddenError]]
+    rows: list[WinnerRow]
+    cursor: int
+    more: bool
+    evict: list[tuple[str, str]]
+    token: str
+
+
+async def exchange(
+    db: Database,
+    device: Device,
+    good: list[Incoming],
+    sources: list[tuple[int, msgspec.Raw | Any]],
+    bad: list[Quarantined],
+    refuse: Refusal,
+    *,
+    pending: int | None,
+    cursor: int,
+    limit: int,
+    held: str | None,
+    at: str,
+) -> Outcome:
+    """Authorise, write and pull for one sync request of ``device``, in one transaction.
+
+    Args:
+        good: valid changes as history rows; ``sources`` their (index, raw change).
+        bad: the quarantine rows of the changes already rejected as invalid.
+        refuse: makes the quarantine row of a change refused by the access rules.
+        pending: entries the phone still holds after this batch (None: not reported).
+        cursor, limit, held: the pull's cursor, page size and the scope token held.
+        at: the time of receipt (ISO).
+
+    Raises:
+        StorageFullError: the disk is full and the batch had changes to keep.
+    """
+    cache = db.scope_cache
+
+    def run(conn: Sql) -> Outcome:
+        scope = scopes.scope_in(conn, device.person, device.role, cache)
+        allowed, denied = scopes.authorise_in(conn, scope, good, sources)
+        rejected = [*bad, *(refuse(i, raw, exc) for i, raw, exc in denied)]
+        top: int | None = None
+
+        def write() -> None:
+            nonlocal top
+            top, _ = changes.apply_sync(conn, allowed)
+            if rejected:
+                changes.quarantine_sync(conn, rejected, device.node, at)
+            if pending is None:
+                conn.execute(_SEEN_SQL, (at, device.node))
+            else:
+                conn.execute(_PENDING_SQL, (at, pending, at, device.node))
+
+        if allowed or rejected:
+            write()  # a full disk fails the whole request: nothing was saved
+        else:
+            changes.try_write(conn, write)
+        rows, new_cursor, more, evict, token = scopes.pull_in(
+            conn, device, cursor, limit, held, at, top=top, cache=cache
+        )
+        return Outcome(len(allowed), denied, rows, new_cursor, more, evict, token)
+
+    return await db.write_call(run)

@@ -1,0 +1,176 @@
+"""A sync request's database work (#10): few trips to the database thread, the scope
+computed once and recomputed exactly when a write changes it.
+
+A trip is one function queued to an aiosqlite connection's thread
+(``aiosqlite.Connection._execute``): every ``execute``, ``fetchall`` and ``commit`` is
+one; ``Database.write_call`` runs a whole transaction as one. Counted, not timed.
+"""
+
+import asyncio
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+
+from server import exchange, guards
+from server.admin import create_invite
+from server.db import Database, changes, devices, scopes
+from server.db.devices import Device
+from sync import clock
+from sync.ids import uuid7
+
+NOW_MS = 1_764_000_000_000
+AT = "2026-11-24T16:00:00.000Z"
+
+
+def in_loop(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async test body in its own event loop."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return run
+
+
+class Trips:
+    """Counts the functions sent to every aiosqlite connection's thread."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = aiosqlite.Connection._execute
+
+        async def counted(conn: aiosqlite.Connection, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self.count += 1
+            return await real(conn, fn, *args, **kwargs)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+
+
+async def _world(db: Database, path: str) -> tuple[str, Device, dict[str, list[str]]]:
+    """Two buildings of four households, and one enrolled volunteer (token, device)."""
+    homes: dict[str, list[str]] = {}
+    recs: list[tuple[str, str, dict[str, object]]] = []
+    for label in ("1号楼", "2号楼"):
+        b = uuid7()
+        homes[b] = [uuid7() for _ in range(4)]
+        recs.append(("buildings", b, {"label": label, "compound": "测试院", "units": 1}))
+        recs += [("households", h, {"building": b, "room": "101"}) for h in homes[b]]
+    await changes.write_records(db, recs)
+    code, _ = create_invite(path, "volunteer", name="志愿者")
+    result = await devices.enroll(db, code, "test", AT)
+    assert not isinstance(result, str)
+    token, device = result
+    return token, device, homes
+
+
+async def _assign(db: Database, device: Device, building: str, active: bool) -> None:
+    rid = f"{device.person}~{building}"
+    await changes.write_records(
+        db,
+        [("assignments", rid, {"person": device.person, "building": building, "active": active})],
+    )
+
+
+def _body(device: Device, cursor: int, changes_: list[dict], scope: str | None = None) -> bytes:
+    req: dict[str, object] = {"node": device.node, "cursor": cursor, "changes": changes_}
+    if scope is not None:
+        req["scope"] = scope
+    req["pending"] = len(changes_)
+    return json.dumps(req, ensure_ascii=False).encode()
+
+
+def _visit(
+    device: Device, household: str, stamp: clock.Timestamp
+) -> tuple[list[dict], clock.Timestamp]:
+    vid, out = uuid7(), []
+    for field, value in (("household", household), ("outcome", "reached"), ("note", "独居")):
+        stamp = clock.send(stamp, NOW_MS)
+        out.append(
+            {
+                "coll": "visits",
+                "id": vid,
+                "field": field,
+                "value": value,
+                "hlc": clock.format_stamp(stamp),
+            }
+        )
+    return out, stamp
+
+
+@in_loop
+async def test_a_volunteer_sync_takes_at_most_four_database_trips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "trips.db")
+    async with Database(path) as db:
+        token, device, homes = await _world(db, path)
+        first, second = list(homes)
+        await _assign(db, device, first, True)
+        stamp = clock.initial(device.node)
+        trips = Trips(monkeypatch)
+        for round_ in range(3):  # a cold scope cache, then warm ones
+            batch, stamp = _visit(device, homes[first][round_], stamp)
+            trips.count = 0
+            who = await guards._bearer(db, f"Bearer {token}")
+            answer = await exchange.sync(db, who, _body(device, 0, batch))
+            assert trips.count <= 4, f"sync {round_} took {trips.count} trips"
+            assert answer.accepted == 3 and not answer.rejected
+        # What it pulled is its scope: the households of its building, none of the other.
+        pulled = {c.id for c in answer.changes if c.coll == "households"}
+        assert pulled == set(homes[first])
+        assert not pulled & set(homes[second])
+
+
+@in_loop
+async def test_a_reassigned_volunteers_next_pull_follows_the_new_scope(tmp_path: Path) -> None:
+    path = str(tmp_path / "reassign.db")
+    async with Database(path) as db:
+        _, device, homes = await _world(db, path)
+        first, second = list(homes)
+        await _assign(db, device, first, True)
+        answer = await exchange.sync(db, device, _body(device, 0, []))
+        assert {c.id for c in answer.changes if c.coll == "households"} == set(homes[first])
+        held, cursor = answer.scope, answer.cursor
+        # The coordinator moves the volunteer to the other building mid-session.
+        await _assign(db, device, first, False)
+        await _assign(db, device, second, True)
+        answer = await exchange.sync(db, device, _body(device, cursor, [], scope=held))
+        assert answer.scope != held
+        assert {r.id for r in answer.evict if r.coll == "households"} == set(homes[first])
+        # Its scope grew: it pulls again from the start and gets the new building's homes.
+        answer = await exchange.sync(db, device, _body(device, 0, [], scope=answer.scope))
+        assert {c.id for c in answer.changes if c.coll == "households"} == set(homes[second])
+
+
+@in_loop
+async def test_the_scope_is_computed_once_until_a_write_changes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "cache.db")
+    computed: list[str] = []
+    real = scopes.compute_scope
+
+    def spy(conn, person: str, role: str):  # type: ignore[no-untyped-def]
+        computed.append(person)
+        return real(conn, person, role)
+
+    monkeypatch.setattr(scopes, "compute_scope", spy)
+    async with Database(path) as db:
+        _, device, homes = await _world(db, path)
+        first, second = list(homes)
+        await _assign(db, device, first, True)
+        stamp = clock.initial(device.node)
+        for i in range(3):
+            batch, stamp = _visit(device, homes[first][i], stamp)
+            await exchange.sync(db, device, _body(device, 0, batch))
+        assert computed == [device.person]  # visits do not move the scope sequence
+        await _assign(db, device, second, True)
+        answer = await exchange.sync(db, device, _body(device, 0, []))
+        assert computed == [device.person] * 2
+        households = {c.id for c in answer.changes if c.coll == "households"}
+        assert households == set(homes[first]) | set(homes[second])
