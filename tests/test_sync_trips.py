@@ -6,7 +6,6 @@ A trip is one function queued to an aiosqlite connection's thread
 one; ``Database.write_call`` runs a whole transaction as one. Counted, not timed.
 """
 
-import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable
@@ -15,6 +14,7 @@ from typing import Any
 
 import aiosqlite
 import pytest
+from conftest import run_async
 
 from server import exchange, guards
 from server.admin import create_invite
@@ -28,11 +28,12 @@ AT = "2026-11-24T16:00:00.000Z"
 
 
 def in_loop(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    """Run an async test body in its own event loop."""
+    """Run an async test body in its own event loop (its own thread: a browser test
+    earlier in the run leaves Playwright's loop running in the main thread)."""
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
+        run_async(fn(*args, **kwargs))
 
     return run
 

@@ -28,6 +28,7 @@ __all__ = [
     "page_in",
     "page_sql",
     "people_filter",
+    "pull",
     "pull_filter",
     "pull_in",
     "record_filter",
@@ -596,6 +597,17 @@ def _keys_sql(scope: Scope) -> tuple[str, list[Any]]:
         )
         args += [targets, i]
     return " UNION ".join(parts), args
+
+
+async def pull(
+    db: Database, device: Device, cursor: int, limit: int, held: str | None, at: str
+) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
+    """``pull_in`` on its own, in one write transaction (it remembers the scope the device
+    was given): the coordinator's snapshot (``server.snapshot``). A sync request runs
+    ``pull_in`` inside its own transaction (``server.db.syncs``)."""
+    return await db.write_call(
+        lambda conn: pull_in(conn, device, cursor, limit, held, at, cache=db.scope_cache)
+    )
 
 
 def page_sql(scope: Scope, cursor: int, node: str, since: int, limit: int) -> tuple[str, list[Any]]:
