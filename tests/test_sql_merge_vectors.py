@@ -1,4 +1,5 @@
-"""The server's shipped merge — the SQL upsert in ``server.db.changes`` — runs the shared
+"""The server's shipped merge — the SQL upsert in ``server.db.changes``, through
+``apply_sync`` in one write transaction as a sync request runs it — runs the shared
 merge vectors (tests/vectors/merge.json), in the given order, reversed, one change per
 transaction and all in one, with every change sent twice where the vector allows it."""
 
@@ -22,7 +23,8 @@ def _row(c: dict) -> changes.Incoming:
 def _winners(path: str, batches: list[list[dict]]) -> list[dict]:
     async def run(d: db.Database) -> list[dict]:
         for batch in batches:
-            await changes.apply(d, [_row(c) for c in batch])
+            rows = [_row(c) for c in batch]
+            await d.write_call(lambda conn, rows=rows: changes.apply_sync(conn, rows))
         rows, _, _ = await changes.pull(d, 0, 100_000)
         return sorted(
             (

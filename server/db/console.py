@@ -1,19 +1,14 @@
-"""The coordinator's console (#12): pending counts phones report, the roster, and what a
-day's brief reads."""
+"""The coordinator's console (#12): the roster and what a day's brief reads."""
 
 import json
 from typing import Any
 
 from server.db.core import Conn, Database
 
-__all__ = ["brief_rows", "incident_names", "record_pending", "roster"]
+__all__ = ["brief_rows", "incident_names", "roster"]
 
-
-async def record_pending(db: Database, node: str, pending: int, at: str) -> None:
-    """Remember how many entries a device reported waiting to upload, and when."""
-    await db.write(
-        "UPDATE devices SET pending = ?, pending_at = ? WHERE node = ?", (pending, at, node)
-    )
+# The pending count a phone reports is stored by the sync's own transaction
+# (``server.db.syncs``).
 
 
 async def roster(db: Database, community: str | None) -> list[tuple[Any, ...]]:
