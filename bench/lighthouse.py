@@ -4,7 +4,8 @@ Starts a server on a fresh demo database, makes a password coordinator, logs in 
 and hands Lighthouse the session cookie so the coordinator pages are measured as a
 logged-in duty officer sees them (each run starts from an empty browser profile: the
 dashboard's first load is the snapshot of the demo community, GET /api/v1/snapshot).
-The volunteer app and the residents' page are measured in the same run as the baseline. Prints a table; no asserts (not a CI test).
+The volunteer app and the residents' page are measured in the same run as the baseline.
+Prints a table; no asserts (not a CI test).
 PAGES=3,5 measures only those rows.
 
 Needs Lighthouse from npm (not a project dependency):
