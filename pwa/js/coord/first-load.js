@@ -45,9 +45,9 @@ function hint() {
  * device with a bearer token asks again in firstLoad).
  */
 export function prefetchSnapshot() {
-  if (hint() === '1') return;
   const asked = globalThis.doorstepSnapshot;
-  globalThis.doorstepSnapshot = null;
+  globalThis.doorstepSnapshot = null; // taken: prefetch.js, if it runs after us, asks nothing
+  if (hint() === '1') return;
   early = asked
     ? asked.then((r) => (r.body ? { snap: r.body, offset: measureOffset(r.body.server_time, r.t0, r.t1) } : { err: new Error(`HTTP ${r.status}`) }))
     : fetchSnapshot();
@@ -66,8 +66,8 @@ export async function firstLoad(store) {
   let got = early ? await early : null;
   early = null;
   if (!got?.snap) got = await fetchSnapshot();
-  ctx.loading = false;
   if (!got.snap) {
+    ctx.loading = false;
     if (!(got.err instanceof NetworkError)) console.warn('[doorstep] snapshot refused; syncing page by page', got.err);
     ctx.redraw?.();
     return;
@@ -75,5 +75,12 @@ export async function firstLoad(store) {
   // Before storing: a tab closed midway then asks for the snapshot itself, a little later,
   // rather than prefetching one it might not need on every later load.
   setHint('1');
-  await adoptSnapshot(store, got.snap, { offset: got.offset });
+  // The screens keep showing 正在打开… while the snapshot is merged task by task, then
+  // render it whole at once (the redraws the merges queued find nothing new).
+  const shown = () => { if (ctx.loading) { ctx.loading = false; ctx.redraw?.(); } };
+  try {
+    await adoptSnapshot(store, got.snap, { offset: got.offset, onShown: shown });
+  } finally {
+    shown();
+  }
 }

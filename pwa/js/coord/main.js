@@ -36,6 +36,7 @@ const devicesLink = document.getElementById('devices-link');
 const inboxLink = document.getElementById('inbox-link');
 let current = null;
 let stale = false;
+let drawn = -1; // the replica version the screen last rendered
 ctx.progress = new Map();
 
 function show(render) {
@@ -52,6 +53,7 @@ function redraw(force = false) {
   const typing = document.activeElement?.closest?.('#view input, #view textarea, #view select, dialog');
   if (typing && force !== true) { stale = true; return; }
   const y = window.scrollY;
+  drawn = ctx.store?.replica.version ?? -1;
   mount(view, current());
   window.scrollTo(0, y);
 }
@@ -73,7 +75,10 @@ function schedule(kind) {
     lastDraw = performance.now();
     const patch = countersOnly;
     countersOnly = true;
-    if (!(patch && current && patchProgress(view))) redraw();
+    if (patch && current && patchProgress(view)) return;
+    // Changes already on screen (a redraw came first) need no second one.
+    if (!patch && drawn === ctx.store?.replica.version) { refreshInbox(); return; }
+    redraw();
   }), wait);
 }
 

@@ -1,6 +1,9 @@
 // 重点人群名单: every vulnerable household of the incident — visited, reached, heater,
 // open needs. Filter, sort, print (the page's print style keeps only the list) and export
 // as CSV (BOM for Excel; cells a spreadsheet would run as formulas are quoted with ').
+// A community's list runs to hundreds of rows: the first screenful is built with the view,
+// the rest a batch per task after it (a phone paints the list at once and stays
+// responsive); printing first adds whatever is still waiting.
 import { h } from '../shared/dom.js';
 import { label } from '../shared/i18n.js';
 import { ctx } from '../shared/context.js';
@@ -15,6 +18,11 @@ const FILTERS = {
 };
 const FILTER_WORDS = { all: 'fAll', notVisited: 'fNotVisited', notReached: 'fNotReached', needs: 'fNeeds', noHeater: 'fNoHeater' };
 const view = { filter: 'all', sort: 'building' };
+/** Rows built with the view; the rest follow ROWS_BATCH at a time, one task each. */
+export const ROWS_FIRST = 30;
+const ROWS_BATCH = 20;
+let finishRows = null; // adds the rows still waiting (for print)
+globalThis.addEventListener?.('beforeprint', () => finishRows?.());
 
 export function vulnerableRows(replica, inc) {
   const idx = indexes(replica);
@@ -63,11 +71,34 @@ export function vulnerableList(replica, inc) {
     h('div.v-tools.no-print', null,
       pick('filter', view.filter, Object.entries(FILTER_WORDS), (v) => { view.filter = v; }),
       pick('sort', view.sort, [['building', 'sBuilding'], ['state', 'sState']], (v) => { view.sort = v; }),
-      h('button.small-btn', { type: 'button', onclick: () => window.print() }, ct('print')),
+      h('button.small-btn', { type: 'button', onclick: () => { finishRows?.(); window.print(); } }, ct('print')),
       h('button.small-btn', { type: 'button', onclick: () => download(inc, rows) }, ct('exportCsv'))),
     rows.length ? h('div.table-wrap', null, h('table.v-table', null,
       h('thead', null, h('tr', null, HEAD.map((k) => h('th', { scope: 'col' }, ct(k))))),
-      h('tbody', null, rows.map((r) => h(`tr${r.reached ? '' : '.todo'}`, { dataset: { h: r.id } },
-        cells(r).map((c, i) => h('td', { dataset: { label: ct(HEAD[i]) } }, c)))))))
+      tableBody(rows)))
       : h('p.muted', null, ct('noVulnerable')));
+}
+
+const tr = (r) => h(`tr${r.reached ? '' : '.todo'}`, { dataset: { h: r.id } },
+  cells(r).map((c, i) => h('td', { dataset: { label: ct(HEAD[i]) } }, c)));
+
+/** The first ROWS_FIRST rows now, the others in batches after; a redraw drops the rest. */
+function tableBody(rows) {
+  const body = h('tbody', null, rows.slice(0, ROWS_FIRST).map(tr));
+  let next = ROWS_FIRST;
+  const more = (n) => {
+    const end = Math.min(rows.length, next + n);
+    body.append(...rows.slice(next, end).map(tr));
+    next = end;
+  };
+  const finish = () => { if (finishRows === finish) finishRows = null; more(rows.length); };
+  const step = () => {
+    if (finishRows !== finish) return; // a newer render took over
+    if (!body.isConnected) { finishRows = null; return; } // the screen changed
+    more(ROWS_BATCH);
+    if (next < rows.length) setTimeout(step, 0);
+    else finishRows = null;
+  };
+  if (rows.length > ROWS_FIRST) { finishRows = finish; setTimeout(step, 0); }
+  return body;
 }

@@ -3,9 +3,11 @@
 // one big local commit per page, each a long task that freezes the screen).
 //
 // adoptSnapshot(store, snap):
-//   1. the winners go into the in-memory replica at once, so screens render real content
-//      after one round trip (they are shown before they are durable: until step 3 the
-//      cursor has not moved, so a tab closed midway fetches the snapshot again);
+//   1. the winners go into the in-memory replica, APPLY_RECORDS records a task (a whole
+//      community in one go is a long task that freezes a phone), then `onShown` tells the
+//      screens they may render: real content after one round trip (shown before it is
+//      durable: until step 3 the cursor has not moved, so a tab closed midway fetches the
+//      snapshot again);
 //   2. they are stored in small IndexedDB transactions (CHUNK fields each, sorted by key):
 //      one getAll over the chunk's key range, then a put for each field whose stamp beats
 //      the stored one. Each chunk is one short task, and the page stays responsive;
@@ -18,6 +20,8 @@ import { toWire } from './outbox.js';
 
 /** Fields per transaction: small enough that storing one is a short task on a slow phone. */
 export const CHUNK = 25;
+/** Records merged into the replica per task, for the same reason. */
+export const APPLY_RECORDS = 60;
 
 /** The snapshot's records as flat field changes, in the snapshot's order. */
 export function snapshotChanges(snap) {
@@ -66,12 +70,24 @@ const afterPaint = () => (typeof requestAnimationFrame === 'function'
  * Show, then store, a snapshot; resolves once the cursor is stored.
  * @param {import('./idb-store.js').IdbStore} store
  * @param {{records: Array, cursor: number, more: boolean, scope: string|null, server_time: string}} snap
- * @param {{offset?: number|null, chunk?: number}} [opts] offset: server clock minus ours, if measured
+ * @param {{offset?: number|null, chunk?: number, onShown?: (won: number) => void}} [opts]
+ *   offset: server clock minus ours, if measured; onShown: once all of it is in the replica
  * @returns {Promise<number>} how many field winners the snapshot held
  */
-export async function adoptSnapshot(store, snap, { offset = null, chunk = CHUNK } = {}) {
-  const changes = snapshotChanges(snap);
-  store.replica.applyAll(changes);
+export async function adoptSnapshot(store, snap, { offset = null, chunk = CHUNK, onShown = null } = {}) {
+  const records = snap.records || [];
+  const changes = [];
+  let won = 0;
+  for (let i = 0; i < records.length; i += APPLY_RECORDS) {
+    if (i) await breathe();
+    const part = snapshotChanges({ records: records.slice(i, i + APPLY_RECORDS) });
+    won += store.replica.applyAll(part);
+    for (const c of part) changes.push(c);
+  }
+  if (onShown) {
+    await breathe(); // the screens render in a task of their own
+    onShown(won);
+  }
   await afterPaint(); // the screens render first
   const sorted = byKey(changes);
   for (let i = 0; i < sorted.length; i += chunk) {
