@@ -46,6 +46,7 @@ from functools import lru_cache
 __all__ = [
     "MAX_COUNTER",
     "MAX_DRIFT_MS",
+    "STAMP_FORM",
     "STAMP_LENGTH",
     "ClockDriftError",
     "ClockError",
@@ -79,6 +80,9 @@ _STAMP_RE = re.compile(
     r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z"
     r"-[0-9a-f]{4}-[0-9a-f]{16}"
 )
+#: The stamp's form, for a caller checking many (``fullmatch``); a match may still name a
+#: day that does not exist (Feb 30), which only ``parse`` and ``stamp_millis`` refuse.
+STAMP_FORM = _STAMP_RE
 _NODE_RE = re.compile(r"[0-9a-f]{16}")
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 

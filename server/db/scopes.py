@@ -506,6 +506,17 @@ def authorise_in(
     return allowed, denied
 
 
+async def pull(
+    db: Database, device: Device, cursor: int, limit: int, held: str | None, at: str
+) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
+    """``pull_in`` in one trip to the writer's thread (it may save the scope snapshot):
+    a pull with no push, as the dashboard's snapshot (``server.snapshot``) makes."""
+    cache = db.scope_cache
+    return await db.write_call(
+        lambda conn: pull_in(conn, device, cursor, limit, held, at, cache=cache)
+    )
+
+
 def pull_in(
     conn: Sql,
     device: Device,
@@ -546,10 +557,13 @@ def pull_in(
         changes.try_write(conn, lambda: save_snapshot_in(conn, device.node, scope, at, since))
     elif not scope.unlimited:
         since = snapshot_seq_in(conn, device.node, scope.token)
-    rows, new_cursor, more = page_in(conn, scope, start, limit, device.node, since)
+    rows, new_cursor, more = page_in(conn, scope, start, limit, device.node, since, top)
     rows = companions_in(conn, scope, rows, start, device.node) + rows
     return rows, new_cursor, more, evict, scope.token
 
+
+#: No upper bound on a page's sequences (SQLite integers end here).
+_NO_END = 2**63 - 1
 
 #: Collections every scope reads whole: reference data.
 _REFERENCE_COLLS = ("communities", "buildings", "incidents")
@@ -599,28 +613,21 @@ def _keys_sql(scope: Scope) -> tuple[str, list[Any]]:
     return " UNION ".join(parts), args
 
 
-async def pull(
-    db: Database, device: Device, cursor: int, limit: int, held: str | None, at: str
-) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
-    """``pull_in`` on its own, in one write transaction (it remembers the scope the device
-    was given): the coordinator's snapshot (``server.snapshot``). A sync request runs
-    ``pull_in`` inside its own transaction (``server.db.syncs``)."""
-    return await db.write_call(
-        lambda conn: pull_in(conn, device, cursor, limit, held, at, cache=db.scope_cache)
-    )
-
-
-def page_sql(scope: Scope, cursor: int, node: str, since: int, limit: int) -> tuple[str, list[Any]]:
+def page_sql(
+    scope: Scope, cursor: int, node: str, since: int, limit: int, upto: int = _NO_END
+) -> tuple[str, list[Any]]:
     """The statement of a pull page and its arguments: index range scans for a limited
     scope — its records by their anchors, reference data by ``winners_coll_seq`` — or
     ``winners_seq`` from the cursor for an unlimited one (docs/performance.md shows the
-    plans). The device's own winners after ``since`` are left out."""
+    plans). The device's own winners after ``since`` are left out, and so is everything
+    after ``upto``."""
     cols = "w.seq, w.coll, w.id, w.field, w.value, w.hlc"
     mine = "(substr(w.hlc, 31) != ? OR w.seq <= ?)"
     if scope.unlimited:
         return (
-            f"SELECT {cols} FROM winners w WHERE w.seq > ? AND {mine} ORDER BY w.seq LIMIT ?",
-            [cursor, node, since, limit],
+            f"SELECT {cols} FROM winners w WHERE w.seq > ? AND w.seq <= ? AND {mine} "
+            "ORDER BY w.seq LIMIT ?",
+            [cursor, upto, node, since, limit],
         )
     keys, args = _keys_sql(scope)
     colls = ", ".join(f"'{c}'" for c in _REFERENCE_COLLS)
@@ -629,23 +636,35 @@ def page_sql(scope: Scope, cursor: int, node: str, since: int, limit: int) -> tu
         # CROSS JOIN: the scope's keys drive, each a primary-key lookup (``+w.seq``: not
         # a scan of ``winners_coll_seq`` per key).
         f"SELECT {cols} FROM keys CROSS JOIN winners w ON w.coll = keys.coll "
-        f"AND w.id = keys.id WHERE +w.seq > ? AND {mine} "
+        f"AND w.id = keys.id WHERE +w.seq > ? AND +w.seq <= ? AND {mine} "
         f"UNION ALL SELECT {cols} FROM winners w WHERE w.coll IN ({colls}) "
-        f"AND w.seq > ? AND {mine} ORDER BY 1 LIMIT ?",
-        [*args, cursor, node, since, cursor, node, since, limit],
+        f"AND w.seq > ? AND w.seq <= ? AND {mine} ORDER BY 1 LIMIT ?",
+        [*args, cursor, upto, node, since, cursor, upto, node, since, limit],
     )
 
 
 def page_in(
-    conn: Sql, scope: Scope, cursor: int, limit: int, node: str, since: int
+    conn: Sql,
+    scope: Scope,
+    cursor: int,
+    limit: int,
+    node: str,
+    since: int,
+    upto: int | None = None,
 ) -> tuple[list[WinnerRow], int, bool]:
     """A page of the winners ``scope`` may read changed after ``cursor``, in sequence
     order, without the device's own (``node``'s after ``since``: it has them).
 
+    Args:
+        upto: the log's top before this request's own writes, if it wrote: every winner
+            after it is the device's own, left out by ``since`` anyway; the bound spares
+            the page a walk over the batch it just wrote.
+
     Returns:
         (rows, new cursor, more pages waiting)
     """
-    rows = _rows(conn, *page_sql(scope, cursor, node, since, limit + 1))
+    end = _NO_END if upto is None or upto < since else upto
+    rows = _rows(conn, *page_sql(scope, cursor, node, since, limit + 1, end))
     more = len(rows) > limit
     if more:
         rows = rows[:limit]
