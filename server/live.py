@@ -222,8 +222,7 @@ class Broker:
                     await task
         for subs in self.subs.values():
             for sub in subs:
-                sub.dropped = True
-                sub.wake.set()
+                sub.close()
 
     def nudge(self) -> None:
         """Tail now (called after a local write) instead of at the next poll."""
@@ -235,11 +234,15 @@ class Broker:
     # -- subscribers ----------------------------------------------------------------------
 
     def subscribe(self, topic: str, node: str | None = None) -> Subscriber:
-        sub = Subscriber(topic, self.buffer, node)
-        self.subs.setdefault(topic, set()).add(sub)
+        return self.attach(Subscriber(topic, self.buffer, node))
+
+    def attach(self, sub: Any) -> Any:
+        """Register an open stream: a ``Subscriber``, or anything with its ``topic``,
+        ``node``, ``offer`` and ``close`` (the residents' lean ``Waiter``)."""
+        self.subs.setdefault(sub.topic, set()).add(sub)
         return sub
 
-    def unsubscribe(self, sub: Subscriber) -> None:
+    def unsubscribe(self, sub: Any) -> None:
         subs = self.subs.get(sub.topic)
         if subs is not None:
             subs.discard(sub)

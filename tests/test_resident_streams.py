@@ -1,0 +1,82 @@
+"""The residents' stream served outside Litestar's per-request machinery (server/resident_stream.py)
+keeps every promise of the route: headers, errors, rate limits, cleanup."""
+
+import asyncio
+
+import httpx
+from conftest import LiveServer
+from test_streams import share, sse, stats, wait_for
+
+from server.security import CSP
+
+
+async def _open_and_close(port: int, path: str, n: int, at_once: int = 100) -> int:
+    """``n`` streams, ``at_once`` at a time: each reads its first ``public`` event and goes."""
+    got = 0
+
+    async def one() -> None:
+        nonlocal got
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            buf = b""
+            while b"event: public" not in buf:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return
+                buf += chunk
+            got += 1
+        finally:
+            writer.close()
+
+    for i in range(0, n, at_once):
+        await asyncio.gather(*(one() for _ in range(min(at_once, n - i))))
+    return got
+
+
+def test_two_thousand_streams_open_and_close_and_leave_nothing_open(
+    live_server: LiveServer,
+) -> None:
+    coord = live_server.enroll("coordinator", "主任")
+    token = share(live_server, coord)
+    port = int(live_server.url.rsplit(":", 1)[1])
+    got = asyncio.run(_open_and_close(port, f"/api/v1/public/{token}/events", 2000))
+    assert got == 2000
+    wait_for(lambda: stats(live_server, coord) == {}, "every resident stream to be freed")
+    metrics = httpx.get(f"{live_server.url}/metrics").text
+    assert 'doorstep_open_streams{kind="public"} 0.0' in metrics
+
+
+def test_the_lean_stream_has_the_routes_headers(live_server: LiveServer) -> None:
+    coord = live_server.enroll("coordinator", "主任")
+    token = share(live_server, coord)
+    with sse(live_server, f"/api/v1/public/{token}/events") as stream:
+        stream.until("public")
+        h = stream.response.headers
+        assert h["content-security-policy"] == CSP
+        assert h["referrer-policy"] == "no-referrer" and h["x-frame-options"] == "DENY"
+        assert h["cache-control"] == "no-cache, no-transform"
+        assert h["content-type"] == "text/event-stream; charset=utf-8"
+
+
+def test_the_lean_stream_keeps_the_routes_errors_and_rate_limit(
+    live_server: LiveServer,
+) -> None:
+    coord = live_server.enroll("coordinator", "主任")
+    token = share(live_server, coord)
+    url = f"{live_server.url}/api/v1/public/{token}/events"
+    bad = httpx.get(url, headers={"Last-Event-ID": "abc"})
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_event_id"
+    assert "content-security-policy" in bad.headers
+    # An address that guessed too many links is refused the stream too, as every
+    # residents' route refuses it (server/ratelimit.py); another address is not.
+    guesser = {"X-Forwarded-For": "198.18.7.7"}
+    for i in range(20):
+        r = httpx.get(
+            f"{live_server.url}/api/v1/public/notarealtoken{i:03d}/events", headers=guesser
+        )
+        assert r.status_code == 404 and set(r.json()) == {"error", "message", "details"}
+    refused = httpx.get(url, headers=guesser)
+    assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
+    with sse(live_server, f"/api/v1/public/{token}/events", {"X-Forwarded-For": "198.18.7.8"}) as s:
+        s.until("public")
