@@ -543,25 +543,6 @@ class Broker:
             if not self.subs.get(topic):
                 self._scopes.pop(topic, None)
 
-    async def public_stream(self, incident: str, last_id: int | None) -> AsyncIterator[Frame]:
-        """The residents' view of one incident; ``last_id`` is the opaque version of the
-        view the client holds (its ``Last-Event-ID``): the current view is sent unless it is
-        that one."""
-        sub = self.subscribe(f"public:{incident}")
-        try:
-            yield Frame(f"retry: {self.retry_ms}\n\n".encode())
-            got = await self.public(incident)
-            sent = 0
-            if got is not None:
-                seq, raw, pub = got
-                if last_id is None or last_id != pub.seq:
-                    yield Frame(raw)
-                sent = seq
-            async for raw in self._drain(sub, sent):
-                yield raw
-        finally:
-            self.unsubscribe(sub)
-
     async def _drain(self, sub: Subscriber, skip: int) -> AsyncIterator[Frame]:
         """Frames from the subscriber's buffer, leaving out what the client already has
         (the catch-up sent everything up to ``skip``)."""
