@@ -205,4 +205,6 @@ async def _open(
         incident = await resident_incident(ASGIConnection(scope), token)
     except DoorstepError:
         return None  # the app answers 404 no_share (and counts the failure)
+    except Exception:  # the app answers it, with its error shape and its log line
+        return None
     return PublicStream(broker, incident, last_id, headers)

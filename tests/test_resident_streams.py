@@ -2,11 +2,13 @@
 keeps every promise of the route: headers, errors, rate limits, cleanup."""
 
 import asyncio
+from types import SimpleNamespace
 
 import httpx
 from conftest import LiveServer
 from test_streams import share, sse, stats, wait_for
 
+from server.resident_stream import PublicStream
 from server.security import CSP
 
 
@@ -80,3 +82,58 @@ def test_the_lean_stream_keeps_the_routes_errors_and_rate_limit(
     assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
     with sse(live_server, f"/api/v1/public/{token}/events", {"X-Forwarded-For": "198.18.7.8"}) as s:
         s.until("public")
+
+
+class _Broker:
+    """What ``PublicStream`` uses of the broker; the current view has version 7."""
+
+    buffer, retry_ms = 8, 2000
+
+    def __init__(self) -> None:
+        self.subs: set = set()
+
+    def attach(self, sub):
+        self.subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub) -> None:
+        self.subs.discard(sub)
+
+    async def public(self, incident: str):
+        return 40, b"id: 7\nevent: public\ndata: {}\n\n", SimpleNamespace(seq=7)
+
+
+async def _serve_once(last_id: int | None) -> tuple[list[bytes], _Broker]:
+    """One stream under a plain ASGI caller (no ``ON_CLOSE``): it watches ``receive``."""
+    broker, sent, gone = _Broker(), [], asyncio.Event()
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop()
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message.get("body", b""))
+
+    task = asyncio.create_task(PublicStream(broker, "i1", last_id)({}, receive, send))
+    while not broker.subs or len(sent) < 2:
+        await asyncio.sleep(0)
+    (waiter,) = broker.subs
+    waiter.offer(40, b"old")  # already in the view sent: left out
+    waiter.offer(41, b"new")
+    waiter.offer(-1, b": ping\n\n", True)
+    while b": ping\n\n" not in sent:
+        await asyncio.sleep(0)
+    gone.set()
+    await asyncio.wait_for(task, 5)
+    return [b for b in sent if b], broker
+
+
+def test_the_stream_under_another_asgi_server_resumes_exactly_and_cleans_up() -> None:
+    frames, broker = asyncio.run(_serve_once(None))
+    assert frames[1:] == [b"id: 7\nevent: public\ndata: {}\n\n", b"new", b": ping\n\n"]
+    assert frames[0].startswith(b"retry: ") and broker.subs == set()
+    frames, broker = asyncio.run(_serve_once(7))  # holds version 7: not sent again
+    assert frames[1:] == [b"new", b": ping\n\n"] and broker.subs == set()
