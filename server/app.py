@@ -29,7 +29,7 @@ from server import (
 from server.config import MAX_BODY, Settings
 from server.db import Database
 from server.errors import exception_handlers, mark_client_gone
-from server.ratelimit import rate_limit_middleware
+from server.ratelimit import RateLimiter, rate_limit_middleware
 from server.security import security_headers_hook
 
 __all__ = ["OPENAPI_PATH", "create_app"]
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         include_in_schema=False,
     )
     logging.getLogger("doorstep").setLevel(logging.INFO)
+    limiter = RateLimiter()
     # Access (#9): every route sits on exactly one of these routers, whose rule and guard
     # decide who may call it; ``Scope`` then decides what the caller may see.
     rule = guards.Rule
@@ -112,7 +113,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         after_response=wiring.after_sync,
         request_max_body_size=MAX_BODY,
         # Abuse resistance (#5); aborted uploads are one log line, not a traceback (#9).
-        middleware=[mark_client_gone, rate_limit_middleware()],
+        middleware=[mark_client_gone, rate_limit_middleware(limiter)],
         before_send=[
             security_headers_hook(
                 str(settings.base_url).startswith("https:"), settings.pwa_dir / "index.html"
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     app.state.metrics = metrics.Metrics()
     app.state.settings = settings
     app.state.share_cache = {}
+    app.state.limiter = limiter  # also consulted by server.resident_stream
     _check_rules(app)
     return app
 

@@ -42,6 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         quiet_accept_errors,
         raise_open_file_limit,
     )
+    from server.resident_stream import lean_resident_streams
 
     base = args.base_url
     if base == "http://127.0.0.1:8000" and (args.port != 8000 or args.host != "127.0.0.1"):
@@ -60,7 +61,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     quiet_accept_errors()
     try:
         uvicorn.run(
-            app,
+            # Residents' streams are served outside Litestar's per-request machinery.
+            lean_resident_streams(app, base.startswith("https:")),
             host=args.host,
             port=args.port,
             http=guarded_protocol(limits),

@@ -34,6 +34,8 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from server.resident_stream import ON_CLOSE
+
 __all__ = [
     "Limits",
     "accept_backlog",
@@ -153,7 +155,17 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
         def connection_lost(self, exc: Exception | None) -> None:
             waiting.pop(self, None)
             self._disarm()
+            cycle = self.cycle
             super().connection_lost(exc)
+            for callback in tuple(cycle.scope.get(ON_CLOSE, ()) if cycle is not None else ()):
+                callback()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            # Before the request's task first runs: a stream may ask to be told when the
+            # client goes (server/resident_stream.py) instead of reading ``receive``.
+            if self.cycle is not None and ON_CLOSE not in self.cycle.scope:
+                self.cycle.scope[ON_CLOSE] = []  # type: ignore[literal-required]
 
         def data_received(self, data: bytes) -> None:
             if self._deadline is None and not self._in_request():

@@ -222,8 +222,7 @@ class Broker:
                     await task
         for subs in self.subs.values():
             for sub in subs:
-                sub.dropped = True
-                sub.wake.set()
+                sub.close()
 
     def nudge(self) -> None:
         """Tail now (called after a local write) instead of at the next poll."""
@@ -235,11 +234,15 @@ class Broker:
     # -- subscribers ----------------------------------------------------------------------
 
     def subscribe(self, topic: str, node: str | None = None) -> Subscriber:
-        sub = Subscriber(topic, self.buffer, node)
-        self.subs.setdefault(topic, set()).add(sub)
+        return self.attach(Subscriber(topic, self.buffer, node))
+
+    def attach(self, sub: Any) -> Any:
+        """Register an open stream: a ``Subscriber``, or anything with its ``topic``,
+        ``node``, ``offer`` and ``close`` (the residents' lean ``Waiter``)."""
+        self.subs.setdefault(sub.topic, set()).add(sub)
         return sub
 
-    def unsubscribe(self, sub: Subscriber) -> None:
+    def unsubscribe(self, sub: Any) -> None:
         subs = self.subs.get(sub.topic)
         if subs is not None:
             subs.discard(sub)
@@ -539,25 +542,6 @@ class Broker:
             self.unsubscribe(sub)
             if not self.subs.get(topic):
                 self._scopes.pop(topic, None)
-
-    async def public_stream(self, incident: str, last_id: int | None) -> AsyncIterator[Frame]:
-        """The residents' view of one incident; ``last_id`` is the opaque version of the
-        view the client holds (its ``Last-Event-ID``): the current view is sent unless it is
-        that one."""
-        sub = self.subscribe(f"public:{incident}")
-        try:
-            yield Frame(f"retry: {self.retry_ms}\n\n".encode())
-            got = await self.public(incident)
-            sent = 0
-            if got is not None:
-                seq, raw, pub = got
-                if last_id is None or last_id != pub.seq:
-                    yield Frame(raw)
-                sent = seq
-            async for raw in self._drain(sub, sent):
-                yield raw
-        finally:
-            self.unsubscribe(sub)
 
     async def _drain(self, sub: Subscriber, skip: int) -> AsyncIterator[Frame]:
         """Frames from the subscriber's buffer, leaving out what the client already has

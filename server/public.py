@@ -20,16 +20,16 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
-from litestar.response import File, ServerSentEvent
+from litestar.response import File
 
 from schemas.progress import PublicProgress
-from server.coord import SSE_HEADERS, last_event_id, qr_svg
+from server.coord import last_event_id, qr_svg
 from server.db import push as db_push
 from server.db.push import PushSub
 from server.errors import BadRequestError, NotFoundError
 from server.guards import resident_incident
-from server.live import Broker
 from server.push import endpoint_allowed
+from server.resident_stream import PublicStream
 
 __all__ = ["RESIDENT_ROUTES", "ROUTES"]
 
@@ -133,14 +133,12 @@ def _with_key(pub: PublicProgress, key: str) -> _PublicAnswer:
 
 
 @get("/api/v1/public/{token:str}/events")
-async def public_events(request: Request, token: FromPath[str]) -> ServerSentEvent:
+async def public_events(request: Request, token: FromPath[str]) -> PublicStream:
     """The same view, live: a ``public`` event whenever it changes; ``id`` = the view's
-    opaque version (never the server's sequence)."""
+    opaque version (never the server's sequence). Served lean (server/resident_stream.py):
+    the whole neighbourhood may hold it open."""
     incident = await _incident(request, token)
-    broker: Broker = request.app.state.broker
-    return ServerSentEvent(
-        broker.public_stream(incident, last_event_id(request)), headers=SSE_HEADERS
-    )
+    return PublicStream(request.app.state.broker, incident, last_event_id(request))
 
 
 class _Keys(msgspec.Struct):

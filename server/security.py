@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "CSP",
     "HEADERS",
+    "HSTS",
     "InlineHashes",
     "csp_allowing",
     "inline_hashes",
@@ -40,7 +41,7 @@ HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(self), geolocation=(), microphone=(), payment=()"),
 )
-_HSTS = (b"strict-transport-security", b"max-age=31536000")
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 _INLINE = re.compile(rb"<(script|style)\b[^>]*>(.*?)</\1>", re.S | re.I)
 #: The paths that answer with pwa/index.html (the page with inline blocks).
 INDEX_PATHS = frozenset({"/", "/index.html"})
@@ -91,7 +92,7 @@ ASGIApp = Callable[..., Any]
 
 def security_headers_middleware(https: bool = False) -> Callable[[ASGIApp], ASGIApp]:
     """Add ``HEADERS`` (and HSTS when served over https) to every HTTP response."""
-    extra = (*HEADERS, _HSTS) if https else HEADERS
+    extra = (*HEADERS, HSTS) if https else HEADERS
     names = {k for k, _ in extra}
 
     def wrap(app: ASGIApp) -> ASGIApp:
@@ -117,7 +118,7 @@ def security_headers_hook(https: bool = False, index: Path | None = None) -> Cal
     """The same headers as a Litestar ``before_send`` hook, which also sees the answers
     routing gives before any middleware runs (404, 405). ``index`` is pwa/index.html:
     its answers allow its own inline blocks by hash."""
-    extra = (*HEADERS, _HSTS) if https else HEADERS
+    extra = (*HEADERS, HSTS) if https else HEADERS
     names = {k for k, _ in extra}
     inline = InlineHashes(index) if index is not None else None
 

@@ -1,0 +1,139 @@
+"""The residents' stream served outside Litestar's per-request machinery (server/resident_stream.py)
+keeps every promise of the route: headers, errors, rate limits, cleanup."""
+
+import asyncio
+from types import SimpleNamespace
+
+import httpx
+from conftest import LiveServer
+from test_streams import share, sse, stats, wait_for
+
+from server.resident_stream import PublicStream
+from server.security import CSP
+
+
+async def _open_and_close(port: int, path: str, n: int, at_once: int = 100) -> int:
+    """``n`` streams, ``at_once`` at a time: each reads its first ``public`` event and goes."""
+    got = 0
+
+    async def one() -> None:
+        nonlocal got
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            buf = b""
+            while b"event: public" not in buf:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return
+                buf += chunk
+            got += 1
+        finally:
+            writer.close()
+
+    for i in range(0, n, at_once):
+        await asyncio.gather(*(one() for _ in range(min(at_once, n - i))))
+    return got
+
+
+def test_two_thousand_streams_open_and_close_and_leave_nothing_open(
+    live_server: LiveServer,
+) -> None:
+    coord = live_server.enroll("coordinator", "主任")
+    token = share(live_server, coord)
+    port = int(live_server.url.rsplit(":", 1)[1])
+    got = asyncio.run(_open_and_close(port, f"/api/v1/public/{token}/events", 2000))
+    assert got == 2000
+    wait_for(lambda: stats(live_server, coord) == {}, "every resident stream to be freed")
+    metrics = httpx.get(f"{live_server.url}/metrics").text
+    assert 'doorstep_open_streams{kind="public"} 0.0' in metrics
+
+
+def test_the_lean_stream_has_the_routes_headers(live_server: LiveServer) -> None:
+    coord = live_server.enroll("coordinator", "主任")
+    token = share(live_server, coord)
+    with sse(live_server, f"/api/v1/public/{token}/events") as stream:
+        stream.until("public")
+        h = stream.response.headers
+        assert h["content-security-policy"] == CSP
+        assert h["referrer-policy"] == "no-referrer" and h["x-frame-options"] == "DENY"
+        assert h["cache-control"] == "no-cache, no-transform"
+        assert h["content-type"] == "text/event-stream; charset=utf-8"
+
+
+def test_the_lean_stream_keeps_the_routes_errors_and_rate_limit(
+    live_server: LiveServer,
+) -> None:
+    coord = live_server.enroll("coordinator", "主任")
+    token = share(live_server, coord)
+    url = f"{live_server.url}/api/v1/public/{token}/events"
+    bad = httpx.get(url, headers={"Last-Event-ID": "abc"})
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_event_id"
+    assert "content-security-policy" in bad.headers
+    # An address that guessed too many links is refused the stream too, as every
+    # residents' route refuses it (server/ratelimit.py); another address is not.
+    guesser = {"X-Forwarded-For": "198.18.7.7"}
+    for i in range(20):
+        r = httpx.get(
+            f"{live_server.url}/api/v1/public/notarealtoken{i:03d}/events", headers=guesser
+        )
+        assert r.status_code == 404 and set(r.json()) == {"error", "message", "details"}
+    refused = httpx.get(url, headers=guesser)
+    assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
+    with sse(live_server, f"/api/v1/public/{token}/events", {"X-Forwarded-For": "198.18.7.8"}) as s:
+        s.until("public")
+
+
+class _Broker:
+    """What ``PublicStream`` uses of the broker; the current view has version 7."""
+
+    buffer, retry_ms = 8, 2000
+
+    def __init__(self) -> None:
+        self.subs: set = set()
+
+    def attach(self, sub):
+        self.subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub) -> None:
+        self.subs.discard(sub)
+
+    async def public(self, incident: str):
+        return 40, b"id: 7\nevent: public\ndata: {}\n\n", SimpleNamespace(seq=7)
+
+
+async def _serve_once(last_id: int | None) -> tuple[list[bytes], _Broker]:
+    """One stream under a plain ASGI caller (no ``ON_CLOSE``): it watches ``receive``."""
+    broker, sent, gone = _Broker(), [], asyncio.Event()
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop()
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message.get("body", b""))
+
+    task = asyncio.create_task(PublicStream(broker, "i1", last_id)({}, receive, send))
+    while not broker.subs or len(sent) < 2:
+        await asyncio.sleep(0)
+    (waiter,) = broker.subs
+    waiter.offer(40, b"old")  # already in the view sent: left out
+    waiter.offer(41, b"new")
+    waiter.offer(-1, b": ping\n\n", True)
+    while b": ping\n\n" not in sent:
+        await asyncio.sleep(0)
+    gone.set()
+    await asyncio.wait_for(task, 5)
+    return [b for b in sent if b], broker
+
+
+def test_the_stream_under_another_asgi_server_resumes_exactly_and_cleans_up() -> None:
+    frames, broker = asyncio.run(_serve_once(None))
+    assert frames[1:] == [b"id: 7\nevent: public\ndata: {}\n\n", b"new", b": ping\n\n"]
+    assert frames[0].startswith(b"retry: ") and broker.subs == set()
+    frames, broker = asyncio.run(_serve_once(7))  # holds version 7: not sent again
+    assert frames[1:] == [b"new", b": ping\n\n"] and broker.subs == set()
