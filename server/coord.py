@@ -53,12 +53,13 @@ def last_event_id(request: Request) -> int | None:
     raw = request.headers.get("last-event-id")
     if raw is None or not raw.strip():
         return None
-    if not raw.strip().isdigit() or len(raw.strip()) > 18:
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # not "²" or "٣"
         raise BadRequestError(
             "Last-Event-ID must be the id of an event this server sent (a whole number)",
             code="invalid_event_id",
         )
-    return int(raw.strip())
+    return int(text)
 
 
 def _live(request: Request) -> tuple[Database, Broker]:

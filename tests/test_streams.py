@@ -282,10 +282,12 @@ def test_volunteer_may_not_read_the_coordinator_stream(empty_server: LiveServer)
 
 def test_bad_last_event_id_is_a_400(empty_server: LiveServer) -> None:
     coord = empty_server.enroll("coordinator", "主任")
-    r = httpx.get(
-        f"{empty_server.url}/api/v1/events", headers={**coord.headers, "Last-Event-ID": "abc"}
-    )
-    assert r.status_code == 400 and r.json()["error"] == "invalid_event_id"
+    # "²" is a digit to Python's str.isdigit and a header byte (latin-1), not a number.
+    for bad in (b"abc", "²".encode("latin-1"), b"-1"):
+        r = httpx.get(
+            f"{empty_server.url}/api/v1/events", headers={**coord.headers, "Last-Event-ID": bad}
+        )
+        assert r.status_code == 400 and r.json()["error"] == "invalid_event_id", bad
 
 
 def test_unknown_share_token_is_a_404_everywhere(empty_server: LiveServer) -> None:
