@@ -5,7 +5,7 @@ import asyncio
 from types import SimpleNamespace
 
 import httpx
-from conftest import LiveServer
+from conftest import LiveServer, run_async
 from test_streams import share, sse, stats, wait_for
 
 from server.resident_stream import PublicStream
@@ -42,7 +42,7 @@ def test_two_thousand_streams_open_and_close_and_leave_nothing_open(
     coord = live_server.enroll("coordinator", "主任")
     token = share(live_server, coord)
     port = int(live_server.url.rsplit(":", 1)[1])
-    got = asyncio.run(_open_and_close(port, f"/api/v1/public/{token}/events", 2000))
+    got = run_async(_open_and_close(port, f"/api/v1/public/{token}/events", 2000))
     assert got == 2000
     wait_for(lambda: stats(live_server, coord) == {}, "every resident stream to be freed")
     metrics = httpx.get(f"{live_server.url}/metrics").text
@@ -132,8 +132,8 @@ async def _serve_once(last_id: int | None) -> tuple[list[bytes], _Broker]:
 
 
 def test_the_stream_under_another_asgi_server_resumes_exactly_and_cleans_up() -> None:
-    frames, broker = asyncio.run(_serve_once(None))
+    frames, broker = run_async(_serve_once(None))
     assert frames[1:] == [b"id: 7\nevent: public\ndata: {}\n\n", b"new", b": ping\n\n"]
     assert frames[0].startswith(b"retry: ") and broker.subs == set()
-    frames, broker = asyncio.run(_serve_once(7))  # holds version 7: not sent again
+    frames, broker = run_async(_serve_once(7))  # holds version 7: not sent again
     assert frames[1:] == [b"new", b": ping\n\n"] and broker.subs == set()
