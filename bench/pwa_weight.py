@@ -31,14 +31,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from conftest import LiveServer, launch_chromium, run_cli  # noqa: E402
+from slow3g import SLOW_3G  # noqa: E402  (DevTools' exact preset, one definition)
 
-# Chrome DevTools' "Slow 3G": 400 ms RTT (x ~5 for CDP's request latency), 400 kbit/s down.
-SLOW_3G = {
-    "offline": False,
-    "latency": 2000,
-    "downloadThroughput": 500 * 1024 / 8 * 0.8,
-    "uploadThroughput": 500 * 1024 / 8 * 0.8,
-}
 FAST = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 
 GRID_JS = (HERE / "pwa_grid.js").read_text()
