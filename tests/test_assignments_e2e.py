@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from typing import Any
 
 import pytest
-from conftest import ROOT, LiveServer
+from conftest import ROOT, LiveServer, eventually
 from test_revocation_e2e import heating_buildings, households_of, wait_for
 
 from server.demo import HEATING
@@ -64,14 +63,6 @@ def assignments(server: LiveServer, person: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def until(check: Any, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (got := check()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-    return got
-
-
 def watch(page: Any, errors: list[str]) -> None:
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on(
@@ -114,12 +105,14 @@ def test_coordinator_assigns_three_buildings_from_the_dashboard_then_takes_one_b
 
     # The ticks went through the dashboard's outbox and sync, written by the coordinator.
     ids = {f"{volunteer}~{b}" for b in three}
-    got = until(
+    got = eventually(
         lambda: (
             (a := assignments(live_server, volunteer))
             and all(a.get(i, {}).get("active") is True for i in ids)
             and a
-        )
+        ),
+        "the three assignments active on the server",
+        timeout=20,
     )
     assert set(got) == ids
     for b in three:
@@ -140,7 +133,10 @@ def test_coordinator_assigns_three_buildings_from_the_dashboard_then_takes_one_b
 
     # The coordinator unticks one building; after the phone's next sync it is gone.
     desk.locator(f".assign-row[data-target='{three[2]}'] input").uncheck()
-    until(lambda: assignments(live_server, volunteer)[f"{volunteer}~{three[2]}"]["active"] is False)
+    eventually(
+        lambda: assignments(live_server, volunteer)[f"{volunteer}~{three[2]}"]["active"] is False,
+        "the third assignment ended on the server",
+    )
     phone.set_offline(True)
     phone.set_offline(False)
     gone = households_of(live_server, {three[2]})
