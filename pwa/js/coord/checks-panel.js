@@ -11,11 +11,13 @@ import { getJson } from './http.js';
 const WORDS = {
   'zh-CN': {
     title: '需核实', none: '没有需要核实的情况', resolve: '已核实', resolved: '已处理',
+    showAll: (n) => `显示全部 ${n} 条`, showResolved: (n) => `已处理 ${n} 条`, fewer: '收起',
     two_heaters: '同一户借出两台以上电暖气', contradictory: '几分钟内记录了相互矛盾的结果',
     vulnerable_unreached: '重点人群户长时间未联系上', unknown: '未知住户',
   },
   en: {
     title: 'Needs checking', none: 'Nothing to check', resolve: 'Checked', resolved: 'Resolved',
+    showAll: (n) => `Show all ${n}`, showResolved: (n) => `${n} resolved`, fewer: 'Show fewer',
     two_heaters: 'Two or more heaters on loan to one household', contradictory: 'Contradictory outcomes minutes apart',
     vulnerable_unreached: 'Vulnerable household not reached for hours', unknown: 'Unknown household',
   },
@@ -45,20 +47,63 @@ async function resolve(incident, item) {
   item.resolved = true;
 }
 
-function render(box, incident, items) {
+/** Kinds in the order a duty officer acts on them; each a group of its own. */
+const KINDS = ['two_heaters', 'contradictory', 'vulnerable_unreached'];
+/** Entries of a group shown before "show all": 112 unreached doors are a list of their own
+ * (the vulnerable section), not 13,000 px under every screen of the incident. */
+export const SHOWN = 5;
+const expanded = new Set(); // `${incident}|${group}` the coordinator opened (kept across redraws)
+const resolvedHere = new Set(); // checks resolved on this page: they stay in place, marked
+
+/** Open entries grouped by kind (known kinds first), and the resolved ones. */
+export function groups(items) {
+  const byKind = new Map();
+  const resolved = [];
+  for (const c of items) {
+    if (c.resolved && !resolvedHere.has(c.id)) { resolved.push(c); continue; }
+    if (!byKind.has(c.kind)) byKind.set(c.kind, []);
+    byKind.get(c.kind).push(c);
+  }
+  const order = [...KINDS.filter((k) => byKind.has(k)), ...[...byKind.keys()].filter((k) => !KINDS.includes(k))];
+  return { open: order.map((kind) => [kind, byKind.get(kind)]), resolved };
+}
+
+function entry(box, incident, items, c) {
   const { replica } = ctx.store;
-  const open = items.filter((c) => !c.resolved);
+  return h(`li.check${c.resolved ? '.resolved' : ''}`, { dataset: { kind: c.kind, h: c.household } },
+    h('a', { href: `#/i/${incident}/h/${c.household}` }, h('strong', null, place(replica, c.household))),
+    h('div', null, w(c.kind)),
+    h('ul.plain', null, c.entries.map((e) => h('li.muted', null, entryText(e)))),
+    c.resolved
+      ? h('span.muted', null, `✓ ${w('resolved')}${c.resolved_by ? ` · ${c.resolved_by}` : ''}${c.note ? ` · ${c.note}` : ''}`)
+      : h('button.small-btn', { type: 'button', onclick: async () => {
+        try { await resolve(incident, c); resolvedHere.add(c.id); render(box, incident, items); } catch (err) { handleError(err, 'resolve check'); }
+      } }, w('resolve')));
+}
+
+/** One group: its first SHOWN entries, and a button for the rest. */
+function group(box, incident, items, key, list, heading) {
+  const open = expanded.has(`${incident}|${key}`);
+  // Resolved entries (no heading) are all folded; a kind shows its first SHOWN.
+  const shown = open ? list : list.slice(0, heading ? SHOWN : 0);
+  const toggle = () => { if (open) expanded.delete(`${incident}|${key}`); else expanded.add(`${incident}|${key}`); render(box, incident, items); };
+  return h('div.check-group', { dataset: { group: key } },
+    heading ? h('h3', null, heading) : null,
+    shown.length ? h('ul.checks-list', null, shown.map((c) => entry(box, incident, items, c))) : null,
+    list.length > SHOWN || (!heading && list.length)
+      ? h('button.small-btn', { type: 'button', 'aria-expanded': String(open), onclick: toggle },
+        open ? w('fewer') : heading ? w('showAll')(list.length) : w('showResolved')(list.length))
+      : null);
+}
+
+function render(box, incident, items) {
+  const { open, resolved } = groups(items);
+  const count = items.filter((c) => !c.resolved).length;
   mount(box,
-    h('h2', null, `${w('title')} `, h('span.badge', { dataset: { testid: 'checks-open' } }, String(open.length))),
-    items.length ? h('ul.checks-list', null, items.map((c) => h(`li.check${c.resolved ? '.resolved' : ''}`, { dataset: { kind: c.kind, h: c.household } },
-      h('a', { href: `#/i/${incident}/h/${c.household}` }, h('strong', null, place(replica, c.household))),
-      h('div', null, w(c.kind)),
-      h('ul.plain', null, c.entries.map((e) => h('li.muted', null, entryText(e)))),
-      c.resolved
-        ? h('span.muted', null, `✓ ${w('resolved')}${c.resolved_by ? ` · ${c.resolved_by}` : ''}${c.note ? ` · ${c.note}` : ''}`)
-        : h('button.small-btn', { type: 'button', onclick: async () => {
-          try { await resolve(incident, c); render(box, incident, items); } catch (err) { handleError(err, 'resolve check'); }
-        } }, w('resolve'))))) : h('p.muted', null, w('none')));
+    h('h2', null, `${w('title')} `, h('span.badge', { dataset: { testid: 'checks-open' } }, String(count))),
+    items.length ? null : h('p.muted', null, w('none')),
+    ...open.map(([kind, list]) => group(box, incident, items, kind, list, `${w(kind)} · ${list.length}`)),
+    resolved.length ? group(box, incident, items, 'resolved', resolved, null) : null);
 }
 
 /** The panel; fills itself from the server (cached briefly across redraws). */

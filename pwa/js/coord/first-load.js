@@ -10,7 +10,8 @@ import { h } from '../shared/dom.js';
 import { getJson } from './http.js';
 import { ct } from './strings.js';
 
-/** A coordinator's browser that holds nothing yet. */
+/** A coordinator's browser that holds nothing yet. `ctx.loading` is true until its first
+ * snapshot is merged, 'head' once the incidents are (incident-view.js draws its head). */
 export function needsSnapshot(store) {
   return !store.meta.cursor && store.meta.auth?.role === 'coordinator';
 }
@@ -75,11 +76,14 @@ export async function firstLoad(store) {
   // Before storing: a tab closed midway then asks for the snapshot itself, a little later,
   // rather than prefetching one it might not need on every later load.
   setHint('1');
-  // The screens keep showing 正在打开… while the snapshot is merged task by task, then
-  // render it whole at once (the redraws the merges queued find nothing new).
+  // While the snapshot is merged task by task, an incident's screen shows its head (the
+  // incidents are merged first: title, report, the server's counters) and 正在加载… for
+  // its sections; other screens show 正在打开…. Then all renders at once (the redraws the
+  // merges queued find nothing new).
+  const head = () => { ctx.loading = 'head'; ctx.redraw?.(); };
   const shown = () => { if (ctx.loading) { ctx.loading = false; ctx.redraw?.(); } };
   try {
-    await adoptSnapshot(store, got.snap, { offset: got.offset, onShown: shown });
+    await adoptSnapshot(store, got.snap, { offset: got.offset, onHead: head, onShown: shown });
   } finally {
     shown();
   }

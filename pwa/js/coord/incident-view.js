@@ -69,6 +69,8 @@ export function incidentView(id, tab = '') {
   const p = ctx.progress.get(id);
   if (!p) ctx.fetchProgress?.(id);
   const section = (TABS.find(([key]) => key === tab) || TABS[0])[2];
+  // First load, incidents merged but not the rest yet (first-load.js): the head only.
+  const partial = Boolean(ctx.loading);
   return h('section.screen.dash', { dataset: { incident: id } },
     titleBar(inc.title || label('kind', inc.kind || 'other'), {
       back: '/', actions: [h('a.small-btn.assign-link.no-print', { href: `#/i/${encodeURIComponent(id)}/assign` }, ct('assign'))],
@@ -76,7 +78,8 @@ export function incidentView(id, tab = '') {
     headLine(inc, p),
     reportDetails(inc),
     counters(p),
-    h('div.dash-body', null, tabs(id, tab), h('div.dash-section', { dataset: { tab: tab || 'overview' } }, section(replica, inc))),
+    h('div.dash-body', null, tabs(id, tab), h('div.dash-section', { dataset: { tab: tab || 'overview' } },
+      partial ? h('p.loading', { role: 'status' }, ct('loading')) : section(replica, inc))),
     // Last: it fills itself from the server, and must not push the screen down when it does.
-    checksPanel(id));
+    partial ? null : checksPanel(id));
 }

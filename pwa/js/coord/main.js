@@ -157,12 +157,13 @@ function startSync() {
   loop.start();
 }
 
-function needCoordinator(fn) {
+/** A coordinator's screen; `head`: it can draw with the incidents alone (first load). */
+function needCoordinator(fn, { head = false } = {}) {
   return (m) => {
     const auth = ctx.store.meta.auth;
     if (!auth) { go('/enroll'); return; }
     if (auth.role !== 'coordinator') { show(() => h('p.error-box', null, ct('notCoordinator'))); return; }
-    show(() => (ctx.loading ? loadingView() : fn(m)));
+    show(() => (ctx.loading === true || (ctx.loading && !head) ? loadingView() : fn(m)));
   };
 }
 
@@ -210,7 +211,7 @@ async function main() {
     [/^\/i\/([^/]+)\/h\/([^/]+)$/, needCoordinator((m) => householdHistoryView(m[1], m[2]))],
     [/^\/i\/([^/]+)\/assign(?:\/([^/]+))?$/, needCoordinator((m) => assignmentsView(m[1], m[2] && decodeURIComponent(m[2])))],
     [/^\/i\/([^/]+)\/brief\/print\/(\d{4}-\d{2}-\d{2})$/, needCoordinator((m) => briefPrintView(m[1], m[2]))],
-    [/^\/i\/([^/]+)(?:\/(needs|vulnerable|buildings|roster|brief))?$/, needCoordinator((m) => incidentView(m[1], m[2] || ''))],
+    [/^\/i\/([^/]+)(?:\/(needs|vulnerable|buildings|roster|brief))?$/, needCoordinator((m) => incidentView(m[1], m[2] || ''), { head: true })],
     [/^\/?$/, needCoordinator(() => listView())],
   ], () => go('/'));
   refreshStatus();
