@@ -62,6 +62,22 @@ export function patchProgress(root) {
   return true;
 }
 
+/**
+ * The first full screen after a head-only one (first load, first-load.js): its sections
+ * move into the head already on screen, so only they are laid out — the head, the
+ * largest text of the screen, is neither rebuilt nor laid out again. False if the screen
+ * is not such a head.
+ */
+export function completeHead(root, fresh) {
+  const head = root.querySelector('section.dash[data-partial="1"]');
+  if (!head || !fresh?.matches?.('section.dash:not([data-partial])') || fresh.dataset.incident !== head.dataset.incident) return false;
+  head.querySelector('.dash-body').replaceWith(fresh.querySelector('.dash-body'));
+  const checks = fresh.querySelector('.checks-panel');
+  if (checks) head.append(checks);
+  delete head.dataset.partial;
+  return true;
+}
+
 export function incidentView(id, tab = '') {
   const { replica } = ctx.store;
   const inc = replica.get('incidents', id);
@@ -71,7 +87,7 @@ export function incidentView(id, tab = '') {
   const section = (TABS.find(([key]) => key === tab) || TABS[0])[2];
   // First load, incidents merged but not the rest yet (first-load.js): the head only.
   const partial = Boolean(ctx.loading);
-  return h('section.screen.dash', { dataset: { incident: id } },
+  return h('section.screen.dash', { dataset: partial ? { incident: id, partial: '1' } : { incident: id } },
     titleBar(inc.title || label('kind', inc.kind || 'other'), {
       back: '/', actions: [h('a.small-btn.assign-link.no-print', { href: `#/i/${encodeURIComponent(id)}/assign` }, ct('assign'))],
     }),

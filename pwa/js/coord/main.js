@@ -20,7 +20,7 @@ import { getJson, sync as syncRequest } from './http.js';
 import { adoptSession, LOGIN } from './session.js';
 import { ct } from './strings.js';
 import { listView } from './list-view.js';
-import { incidentView, patchProgress } from './incident-view.js';
+import { incidentView, patchProgress, completeHead } from './incident-view.js';
 import { briefPrintView } from './brief-print.js';
 import { inboxCount } from './inbox.js';
 import { openForm } from './open-form.js';
@@ -54,7 +54,8 @@ function redraw(force = false) {
   if (typing && force !== true) { stale = true; return; }
   const y = window.scrollY;
   drawn = ctx.store?.replica.version ?? -1;
-  mount(view, current());
+  const fresh = current();
+  if (!completeHead(view, fresh)) mount(view, fresh);
   window.scrollTo(0, y);
 }
 
