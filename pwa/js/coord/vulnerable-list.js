@@ -18,9 +18,10 @@ const FILTERS = {
 };
 const FILTER_WORDS = { all: 'fAll', notVisited: 'fNotVisited', notReached: 'fNotReached', needs: 'fNeeds', noHeater: 'fNoHeater' };
 const view = { filter: 'all', sort: 'building' };
-/** Rows built with the view; the rest follow ROWS_BATCH at a time, one task each. */
-export const ROWS_FIRST = 30;
-const ROWS_BATCH = 20;
+/** Rows built with the view (a laptop's screenful; a phone shows four); the rest follow
+ * ROWS_BATCH at a time, one short task each. */
+export const ROWS_FIRST = 12;
+const ROWS_BATCH = 12;
 let finishRows = null; // adds the rows still waiting (for print)
 globalThis.addEventListener?.('beforeprint', () => finishRows?.());
 
