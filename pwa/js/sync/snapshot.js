@@ -23,7 +23,7 @@ import { toWire } from './outbox.js';
 /** Fields per transaction: small enough that storing one is a short task on a slow phone. */
 export const CHUNK = 25;
 /** Records merged into the replica per task, for the same reason. */
-export const APPLY_RECORDS = 30;
+export const APPLY_RECORDS = 20;
 
 /** The snapshot's records as flat field changes, in the snapshot's order. */
 export function snapshotChanges(snap) {
@@ -99,6 +99,7 @@ export async function adoptSnapshot(store, snap, { offset = null, chunk = CHUNK,
   };
   apply(all.filter((r) => r[0] === 'incidents'));
   if (onHead) {
+    await breathe(); // the head renders in a task of its own
     onHead();
     await afterPaint(); // the head paints before the long merge starts
   }
