@@ -9,6 +9,7 @@ at once, stores it in small transactions, and then syncs on from the cursor.
 """
 
 import time
+from typing import Literal
 
 import msgspec
 from litestar import Response, get
@@ -25,20 +26,28 @@ __all__ = ["ROUTES", "snapshot"]
 
 @get("/api/v1/snapshot")
 async def snapshot(
-    database: NamedDependency[Database], device: SkipValidation[Device]
+    database: NamedDependency[Database],
+    device: SkipValidation[Device],
+    coll: Literal["incidents"] | None = None,
 ) -> Response[Snapshot]:
-    """Every field winner the coordinator may read, and the cursor to sync on from."""
+    """Every field winner the coordinator may read, and the cursor to sync on from.
+
+    ``?coll=incidents`` answers the incidents alone, asked for beside the whole snapshot
+    so an incident's screen can draw its head (a few kB) before the community (hundreds
+    of kB) has arrived. It is not a place to sync on from: its ``cursor`` is 0.
+    """
     at = iso_ms(int(time.time() * 1000))
     rows, cursor, more, _evict, token = await scopes.pull(
         database, device, 0, SNAPSHOT_LIMIT, None, at
     )
     records: dict[tuple[str, str], list[Field]] = {}
-    for _seq, coll, rid, fld, value, hlc in rows:
-        records.setdefault((coll, rid), []).append((fld, msgspec.Raw(value), hlc))
+    for _seq, rcoll, rid, fld, value, hlc in rows:
+        if coll is None or rcoll == coll:
+            records.setdefault((rcoll, rid), []).append((fld, msgspec.Raw(value), hlc))
     body = Snapshot(
-        records=[(coll, rid, fields) for (coll, rid), fields in records.items()],
-        cursor=cursor,
-        more=more,
+        records=[(rcoll, rid, fields) for (rcoll, rid), fields in records.items()],
+        cursor=cursor if coll is None else 0,
+        more=more if coll is None else False,
         scope=token,
         server_time=iso_ms(int(time.time() * 1000)),
     )

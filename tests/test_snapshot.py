@@ -91,7 +91,27 @@ def test_syncing_on_from_a_snapshot_pulls_only_what_came_after(client, two_commu
     assert answer["evict"] == []
 
 
+def test_the_incidents_alone_come_first_and_are_no_place_to_sync_from(
+    client, two_communities
+) -> None:
+    coord = two_communities
+    whole = client.get("/api/v1/snapshot", headers=coord.headers).json()
+    head = client.get("/api/v1/snapshot?coll=incidents", headers=coord.headers)
+    assert head.status_code == 200, head.text
+    body = head.json()
+    # Exactly the incidents of the whole snapshot, field for field, stamps included.
+    assert body["records"] == [r for r in whole["records"] if r[0] == "incidents"]
+    assert body["records"] and {c for c, _, _ in body["records"]} == {"incidents"}
+    # Cursor 0: a device that took it for a cursor would only pull everything again.
+    assert (body["cursor"], body["more"], body["scope"]) == (0, False, whole["scope"])
+    # Only the incidents may be asked for alone.
+    bad = client.get("/api/v1/snapshot?coll=households", headers=coord.headers)
+    assert bad.status_code == 400, bad.text
+    assert "coll" in bad.text
+
+
 def test_volunteers_get_no_snapshot(client, two_communities) -> None:
     vol = enroll(client, client.db_path)
-    r = client.get("/api/v1/snapshot", headers=vol.headers)
-    assert (r.status_code, r.json()["error"]) == (403, "not_coordinator")
+    for path in ("/api/v1/snapshot", "/api/v1/snapshot?coll=incidents"):
+        r = client.get(path, headers=vol.headers)
+        assert (r.status_code, r.json()["error"]) == (403, "not_coordinator")

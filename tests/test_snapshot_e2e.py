@@ -104,3 +104,44 @@ def test_a_fresh_browser_exports_an_incident_chosen_by_name(
         page.get_by_role("button", name="Excel (XLSX)").click()
     assert dl.value.suggested_filename.endswith(".xlsx")
     ctx.close()
+
+
+def test_an_incident_shows_its_head_while_the_community_is_on_its_way(
+    live_server: LiveServer, browser: Any
+) -> None:
+    """A fresh console asks for the incidents alone beside the whole snapshot: the head of
+    an incident (title, report, counters) is on screen from the small answer, its sections
+    say 正在加载… until the whole arrives, then show it; nothing is stored twice."""
+    from server.admin_access import add_coordinator
+
+    add_coordinator(live_server.db_path, "office-h", "night shift 3am", name="值班室")
+    title = json.loads(
+        live_server.query(
+            "SELECT value FROM winners WHERE coll = 'incidents' AND id = ? AND field = 'title'",
+            (HEATING,),
+        )[0][0]
+    )
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    held: list[Any] = []
+    # The whole snapshot waits until the test lets it go; ?coll=incidents does not match.
+    page.route("**/api/v1/snapshot", lambda route: held.append(route))
+    page.goto(f"{live_server.url}/login.html?next=/coord.html%23/i/{HEATING}")
+    page.fill("input[name=login]", "office-h")
+    page.fill("input[name=password]", "night shift 3am")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=LIVE_MS)
+    expect(page.locator(".dash-section")).to_contain_text("正在加载…")
+    expect(page.get_by_role("heading", name="进度曲线")).to_have_count(0)
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.get_by_role("heading", name="进度曲线")).to_be_visible(timeout=LIVE_MS)
+    expect(page.locator(".dash-section")).not_to_contain_text("正在加载…")
+    expect(page.get_by_role("region", name="需核实")).to_be_visible()
+    # Then it is stored as any first load is: every winner, then the cursor.
+    winners = live_server.query("SELECT count(*) FROM winners")[0][0]
+    eventually(lambda: page.evaluate(IDB, ["fields", None]), winners)
+    assert errors == []
+    ctx.close()

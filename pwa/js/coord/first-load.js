@@ -4,7 +4,7 @@
 // or refused, nothing is lost: the sync loop pulls page by page as before.
 import { ctx } from '../shared/context.js';
 import { NetworkError } from '../shared/api.js';
-import { adoptSnapshot } from '../sync/snapshot.js';
+import { adoptSnapshot, snapshotChanges } from '../sync/snapshot.js';
 import { measureOffset } from '../sync/outbox.js';
 import { h } from '../shared/dom.js';
 import { getJson } from './http.js';
@@ -22,6 +22,7 @@ export function loadingView() {
 }
 
 let early = null;
+let head = null; // the incidents alone, asked for beside the snapshot
 // Whether this browser holds a synced replica, readable before IndexedDB opens (opening
 // it the first time takes a slow phone seconds): the snapshot is asked for meanwhile.
 const HINT = 'doorstep.coord.synced';
@@ -47,11 +48,27 @@ function hint() {
  */
 export function prefetchSnapshot() {
   const asked = globalThis.doorstepSnapshot;
+  const askedHead = globalThis.doorstepHead;
   globalThis.doorstepSnapshot = null; // taken: prefetch.js, if it runs after us, asks nothing
+  globalThis.doorstepHead = null;
   if (hint() === '1') return;
   early = asked
     ? asked.then((r) => (r.body ? { snap: r.body, offset: measureOffset(r.body.server_time, r.t0, r.t1) } : { err: new Error(`HTTP ${r.status}`) }))
     : fetchSnapshot();
+  head = askedHead ? askedHead.then((r) => r.body || null) : getJson('/api/v1/snapshot?coll=incidents').catch(() => null);
+}
+
+/**
+ * The incidents alone, if they come before the whole snapshot: merged into the in-memory
+ * replica (never stored: the snapshot brings them again and stores them, and a merge of
+ * the same stamps changes nothing), and the screens may draw an incident's head.
+ */
+async function headFirst(store, whole) {
+  const part = await Promise.race([head, whole.then(() => null)]);
+  if (!part || !ctx.loading || ctx.loading === 'head') return;
+  store.replica.applyAll(snapshotChanges(part));
+  ctx.loading = 'head';
+  ctx.redraw?.();
 }
 
 function setHint(value) {
@@ -64,7 +81,10 @@ export function noteSynced(store) { setHint(store.meta.cursor ? '1' : '0'); }
 /** Fetch (or take the prefetched), show and store the snapshot; then the sync loop may start. */
 export async function firstLoad(store) {
   ctx.loading = true;
-  let got = early ? await early : null;
+  const whole = early || Promise.resolve(null);
+  if (head) await headFirst(store, whole).catch((err) => console.warn('[doorstep] incidents first', err));
+  head = null;
+  let got = await whole;
   early = null;
   if (!got?.snap) got = await fetchSnapshot();
   if (!got.snap) {
@@ -80,10 +100,10 @@ export async function firstLoad(store) {
   // incidents are merged first: title, report, the server's counters) and 正在加载… for
   // its sections; other screens show 正在打开…. Then all renders at once (the redraws the
   // merges queued find nothing new).
-  const head = () => { ctx.loading = 'head'; ctx.redraw?.(); };
+  const onHead = () => { if (ctx.loading !== 'head') { ctx.loading = 'head'; ctx.redraw?.(); } };
   const shown = () => { if (ctx.loading) { ctx.loading = false; ctx.redraw?.(); } };
   try {
-    await adoptSnapshot(store, got.snap, { offset: got.offset, onHead: head, onShown: shown });
+    await adoptSnapshot(store, got.snap, { offset: got.offset, onHead, onShown: shown });
   } finally {
     shown();
   }
