@@ -106,10 +106,10 @@ class Cluster:
         """A ``postgresql://`` URL of a database on this cluster (over the unix socket)."""
         return f"postgresql://postgres@/{dbname}?host={self.dir}"
 
-    def create_database(self) -> str:
-        """A new empty database; its URL."""
+    def create_database(self, options: str = "") -> str:
+        """A new empty database (``options``: of CREATE DATABASE); its URL."""
         name = "t_" + uuid.uuid4().hex[:12]
-        self.psql(f"CREATE DATABASE {name}")
+        self.psql(f"CREATE DATABASE {name} {options}")
         return self.url(name)
 
     def drop_database(self, url: str) -> None:

@@ -150,6 +150,37 @@ def test_postgresql_schema_matches_sqlite_schema(pg_url: str, tmp_path: Path) ->
     assert pg["triggers"] == sqlite["triggers"]
 
 
+def test_text_compares_byte_by_byte_whatever_the_database_collation(pg_cluster: Any) -> None:
+    # The test cluster's own locale is C; an operator's database may well be en-US, where
+    # 'a~1' sorts before 'aa' and 'a' before 'A'. Stamps and id ranges need SQLite's order.
+    url = pg_cluster.create_database(
+        "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'"
+    )
+    ids = ["aa", "a~1", "A", "a-b", "ab", "a", "Z", "~", "0"]
+
+    async def main() -> tuple[list[str], bool]:
+        await pgm.migrate(url)
+        conn = await connect(url)
+        try:
+            language = await conn.fetchval("SELECT 'a~1' < 'aa'")  # the database's default
+            await conn.executemany(
+                "INSERT INTO winners (coll, id, field, value, hlc, seq) "
+                "VALUES ('c', $1, 'f', '1', $1, $2)",
+                [(rid, n) for n, rid in enumerate(ids)],
+            )
+            rows = await conn.fetch("SELECT id FROM winners ORDER BY id")
+        finally:
+            await conn.close()
+        return [r["id"] for r in rows], language
+
+    try:
+        order, language = run_async(main())
+    finally:
+        pg_cluster.drop_database(url)
+    assert language is True  # the database really does compare the other way
+    assert order == sorted(ids)  # Python compares code points, as SQLite's BINARY does
+
+
 # Writes that may or may not move the scope sequence (SQLite's m006 triggers).
 _SCOPE_WRITES = [
     ("history", "assignments", "volunteer"),
