@@ -18,7 +18,7 @@ from conftest import run_async
 from server.db import changes as sqlite_changes
 from server.db.core import Database
 from server.db.pg import changes
-from server.db.pg.core import LOG_LOCK, PgDatabase, connect
+from server.db.pg.core import LOG_LOCK, PgDatabase, connect, order_in
 
 NODE = "0123456789abcdef"
 
@@ -184,3 +184,50 @@ def test_the_merge_picks_the_same_winners_as_sqlite(pg_url: str, tmp_path: Path)
     sqlite_rows, pg_rows = run_async(on_sqlite()), run_async(on_pg())
     assert [r[1:] for r in pg_rows] == [r[1:] for r in sqlite_rows]
     assert {(r[2], r[4]) for r in sqlite_rows} >= {("a", '"5"'), ("b", '"9"')}
+
+
+def test_taking_the_log_lock_late_can_deadlock_and_taking_it_first_cannot(pg_url: str) -> None:
+    import asyncpg
+
+    async def main(first: bool) -> str:
+        async with PgDatabase(pg_url) as db:
+            await db.write(
+                "INSERT INTO people (id, role) VALUES ('p1', 'volunteer') "
+                "ON CONFLICT (id) DO NOTHING"
+            )
+            base = 1000 if first else 2000
+            slow = await connect(pg_url)
+            try:
+                tx = slow.transaction()
+                await tx.start()
+                if first:
+                    await order_in(slow)  # what write_fn(appends=True) does
+                await slow.execute("UPDATE people SET role = 'coordinator' WHERE id = 'p1'")
+                other = asyncio.create_task(changes.apply(db, [_change(base, coll="assignments")]))
+                # The other append waits: for the log lock (first) or, holding the log
+                # lock, for the meta row this transaction's trigger locked (late).
+                await asyncio.wait_for(_waiting(db), 60)
+                try:
+                    await changes.apply_in(slow, [_change(base + 1)])
+                    await tx.commit()
+                    outcome = "committed"
+                except asyncpg.DeadlockDetectedError:
+                    await tx.rollback()
+                    outcome = "deadlock"
+            finally:
+                await slow.close()
+            try:
+                await other
+            except asyncpg.DeadlockDetectedError:
+                # PostgreSQL may break the cycle on either side.
+                outcome = "deadlock"
+            return outcome
+
+    # PostgreSQL breaks the cycle by failing one of the two (after deadlock_timeout).
+    assert run_async(main(first=False)) == "deadlock"
+    assert run_async(main(first=True)) == "committed"
+
+
+async def _waiting(db: PgDatabase) -> None:
+    while not await db.read("SELECT 1 FROM pg_locks WHERE NOT granted"):
+        await asyncio.sleep(0.01)

@@ -84,7 +84,7 @@ async def apply(
     async def run(conn: PgConn) -> tuple[int, int]:
         return await apply_in(conn, changes, ordered=ordered)
 
-    return await db.write_fn(run)
+    return await db.write_fn(run, appends=ordered)
 
 
 async def pull(

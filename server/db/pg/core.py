@@ -137,13 +137,24 @@ class PgDatabase:
         ):
             return await fn(conn)
 
-    async def write_fn(self, fn: Callable[[PgConn], Awaitable[T]]) -> T:
+    async def write_fn(self, fn: Callable[[PgConn], Awaitable[T]], *, appends: bool = False) -> T:
         """Run ``fn`` in one READ COMMITTED write transaction; the only way anything is
-        written. ``fn`` calls ``order_in`` before it appends to the log (``changes`` does)."""
+        written.
+
+        Args:
+            appends: ``fn`` may append to the change log: take the ordering lock as the
+                transaction's first statement. First, because the log's triggers update
+                ``meta.scope_seq``: a transaction that locked that row (a change to
+                ``people``) and only then waited for the log lock would deadlock with an
+                append waiting for the row. ``changes.apply_in`` takes the lock again
+                (a no-op when held) so an append can never run without it.
+        """
         async with (
             self._get_pool().acquire() as conn,
             conn.transaction(isolation="read_committed"),
         ):
+            if appends:
+                await order_in(conn)
             return await fn(conn)
 
     async def write(self, sql: str, args: Sequence[Any] = ()) -> str:
