@@ -231,3 +231,49 @@ def test_taking_the_log_lock_late_can_deadlock_and_taking_it_first_cannot(pg_url
 async def _waiting(db: PgDatabase) -> None:
     while not await db.read("SELECT 1 FROM pg_locks WHERE NOT granted"):
         await asyncio.sleep(0.01)
+
+
+def test_every_server_hears_each_append_at_commit_in_commit_order(pg_url: str) -> None:
+    # LISTEN/NOTIFY wakes the other servers' tailers: a notification is never heard
+    # before its rows are visible, and the tops heard only grow.
+    async def main() -> tuple[list[int], list[tuple[int, int]], int]:
+        writer_server = PgDatabase(pg_url, max_size=4)
+        other_server = PgDatabase(pg_url, max_size=2)
+        await writer_server.open()
+        await other_server.open()
+        try:
+            heard: list[int] = []
+            early: list[tuple[int, int]] = []
+            checks: list[asyncio.Task] = []
+
+            async def visible(top: int) -> None:
+                seen = await changes.max_seq(other_server)
+                if seen < top:
+                    early.append((top, seen))
+
+            def on_top(top: int) -> None:
+                heard.append(top)
+                checks.append(asyncio.create_task(visible(top)))
+
+            await other_server.listen(on_top)
+            queue = [[_change(n * 3 + i) for i in range(1 + n % 3)] for n in range(60)]
+            total = sum(len(b) for b in queue)
+
+            async def writer() -> None:
+                while queue:
+                    await changes.apply(writer_server, queue.pop())
+
+            await asyncio.gather(*(writer() for _ in range(4)))
+            top = await changes.max_seq(writer_server)
+            while not heard or heard[-1] < top:
+                await asyncio.sleep(0.01)
+            await asyncio.gather(*checks)
+            assert top == total
+            return heard, early, top
+        finally:
+            await writer_server.close()
+            await other_server.close()
+
+    heard, early, top = run_async(asyncio.wait_for(main(), 120))
+    assert heard == sorted(set(heard)) and len(heard) == 60 and heard[-1] == top
+    assert early == []

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from server.db.changes import Incoming, WinnerRow
-from server.db.pg.core import PgConn, PgDatabase, order_in
+from server.db.pg.core import LOG_CHANNEL, PgConn, PgDatabase, order_in
 
 __all__ = ["apply", "apply_in", "max_seq", "pull", "tail", "top_in"]
 
@@ -68,11 +68,17 @@ async def apply_in(
     if changes and ordered:
         await order_in(conn)
     before = await top_in(conn)
-    if changes:
-        columns = [list(col) for col in zip(*changes, strict=True)]
-        await conn.execute(INSERT_HISTORY_SQL, *columns)
-        await conn.execute(MERGE_SQL, before)
-    return before, await top_in(conn)
+    if not changes:
+        return before, before
+    columns = [list(col) for col in zip(*changes, strict=True)]
+    await conn.execute(INSERT_HISTORY_SQL, *columns)
+    await conn.execute(MERGE_SQL, before)
+    after = await top_in(conn)
+    if after > before:
+        # Wakes every process's tailer (PgDatabase.listen). Delivered at commit, in
+        # commit order: never before the rows are visible.
+        await conn.execute("SELECT pg_notify($1, $2)", LOG_CHANNEL, str(after))
+    return before, after
 
 
 async def apply(

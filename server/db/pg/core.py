@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 __all__ = [
+    "LOG_CHANNEL",
     "LOG_LOCK",
     "SETTINGS",
     "PgConn",
@@ -42,6 +43,8 @@ PgConn = asyncpg.Connection
 #: The advisory lock key of the change log: 'dstp' as a 32-bit integer, so it cannot
 #: collide with the migrations' key or another application's small integers.
 LOG_LOCK = 0x64737470
+#: The channel every append notifies with the log's new top (``changes.apply_in``).
+LOG_CHANNEL = "doorstep_log"
 #: The migrations' session lock key ('dmig').
 MIGRATE_LOCK = 0x646D6967
 
@@ -86,6 +89,7 @@ class PgDatabase:
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self.url = url
         self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
         self._sizes = (min_size, max_size)
         #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
         self.epoch = ""
@@ -108,7 +112,23 @@ class PgDatabase:
             await self.close()
             raise
 
+    async def listen(self, on_top: Callable[[int], object]) -> None:
+        """Call ``on_top(seq)`` whenever any process commits an append to the log, with
+        the log's top after it, in commit order: what wakes the tailer (docs/postgresql.md,
+        "The tailer"). A hint only — the tailer still reads ``seq > last``, so a
+        notification lost with a dropped connection costs one poll interval."""
+        if self._listener is None:
+            self._listener = await connect(self.url)
+
+        def heard(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            on_top(int(payload))
+
+        await self._listener.add_listener(LOG_CHANNEL, heard)
+
     async def close(self) -> None:
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            await listener.close()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await asyncio.wait_for(pool.close(), 10)
