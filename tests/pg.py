@@ -24,7 +24,7 @@ def find_bindir() -> Path | None:
     /usr/lib/postgresql/<newest>/bin (not on PATH), or PATH."""
     env = os.environ.get("DOORSTEP_PG_BIN")
     if env:
-        return Path(env)
+        return Path(env) if (Path(env) / "initdb").exists() else None
     debian = sorted(
         Path("/usr/lib/postgresql").glob("*/bin/initdb"),
         key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
