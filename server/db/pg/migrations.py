@@ -70,6 +70,9 @@ async def migrate(url: str, directory: Path = SQL_DIR) -> list[str]:
     todo = steps(directory)
     conn = await connect(url)
     try:
+        # No lock_timeout here: a server starting beside one that migrates (a long index
+        # build) waits for it rather than failing to start.
+        await conn.execute("SET lock_timeout = 0")
         await conn.execute("SELECT pg_advisory_lock($1)", MIGRATE_LOCK)
         try:
             await conn.execute(_TABLE)
