@@ -17,7 +17,8 @@ def _db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         default=os.environ.get("DOORSTEP_DB", DEFAULT_DB),
-        help=f"SQLite file (default {DEFAULT_DB}, or $DOORSTEP_DB)",
+        help=f"SQLite file (default {DEFAULT_DB}, or $DOORSTEP_DB); a postgresql:// URL "
+        "works for `migrate` only so far (docs/postgresql.md)",
     )
 
 
@@ -189,6 +190,32 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from server.db import pg
+
+    if not pg.is_url(args.db):
+        from server.db.migrations import migrate
+
+        Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+        migrate(args.db)
+        print(json.dumps({"db": args.db, "backend": "sqlite"}))
+        return 0
+    from server.db.pg.migrations import MigrationError, migrate_blocking
+
+    try:
+        ran, schema = migrate_blocking(args.db)
+    except MigrationError as exc:
+        # No server there, a wrong password, an edited migration: one line, no traceback.
+        print(f"doorstep migrate: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    print(json.dumps({"backend": "postgresql", "applied_now": ran, "schema": schema}))
+    return 0
+
+
+#: Commands that run on PostgreSQL (docs/postgresql.md); the others refuse a URL.
+PG_COMMANDS = frozenset({"migrate"})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="doorstep", description="Doorstep field app server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -263,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("backup", help="a file made by doorstep backup")
     p.set_defaults(func=cmd_restore)
 
+    p = sub.add_parser(
+        "migrate", help="create or upgrade the database's schema (SQLite file or PostgreSQL)"
+    )
+    _db(p)
+    p.set_defaults(func=cmd_migrate)
+
     from server.admin_access import add_commands  # coordinator, assign, export (#5)
 
     add_commands(sub, _db)
@@ -271,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    db = getattr(args, "db", None)
+    if isinstance(db, str) and args.command not in PG_COMMANDS:
+        from server.db import pg
+
+        if pg.is_url(db):
+            print(f"doorstep {args.command}: {pg.not_ported(args.command)}", file=sys.stderr)
+            return 2
     return int(args.func(args))
 
 

@@ -388,6 +388,40 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """One throwaway PostgreSQL cluster for the whole run (tests/pg.py), started by the
+    first test that needs it.
+
+    Without PostgreSQL's binaries the tests that need it skip on a developer's machine,
+    but fail in CI (or with DOORSTEP_REQUIRE_PG=1), which must run them.
+    """
+    from pg import Cluster, find_bindir, required
+
+    bindir = find_bindir()
+    if bindir is None:
+        why = "PostgreSQL's initdb/pg_ctl not found; bash .ci/setup --test installs postgresql"
+        if required():
+            pytest.fail(why + " (required: CI or DOORSTEP_REQUIRE_PG is set)")
+        pytest.skip(why)
+    cluster = Cluster(bindir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database of its own, dropped after the test."""
+    url = pg_cluster.create_database()
+    try:
+        yield url
+    finally:
+        pg_cluster.drop_database(url)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that drives the browser must say so with the ``browser`` marker.
 

@@ -88,7 +88,8 @@ def test_no_connection_cursor_or_lock_outside_server_db(path: Path) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
-            if any(n.split(".")[0] in ("sqlite3", "aiosqlite", "sqlite_utils") for n in names):
+            drivers = ("sqlite3", "aiosqlite", "sqlite_utils", "asyncpg")
+            if any(n.split(".")[0] in drivers for n in names):
                 bad.append(f"line {node.lineno}: imports a database driver")
         elif isinstance(node, ast.Attribute) and node.attr in _CONNECTION_NAMES:
             bad.append(f"line {node.lineno}: .{node.attr}")
@@ -104,6 +105,15 @@ def test_connections_are_opened_only_by_server_db_core() -> None:
         )
     ]
     assert opened == ["server/db/core.py"]
+
+
+def test_postgresql_connections_are_opened_only_by_server_db_pg_core() -> None:
+    opened = [
+        str(p.relative_to(ROOT))
+        for p in SERVER.rglob("*.py")
+        if re.search(r"\basyncpg\.(connect|create_pool)\(", p.read_text())
+    ]
+    assert opened == ["server/db/pg/core.py"]
 
 
 def test_every_connection_has_foreign_keys_on_and_full_sync(tmp_path: Path) -> None:

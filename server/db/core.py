@@ -93,8 +93,12 @@ class Database:
         self.scope_cache: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def open(self) -> None:
+        from server.db import pg
         from server.db.migrations import migrate
 
+        if pg.is_url(self.path):
+            # Until the port is complete, nothing opens PostgreSQL through this class.
+            raise pg.not_ported("this server or command")
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         migrate(self.path)
         try:

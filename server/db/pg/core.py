@@ -1,0 +1,197 @@
+"""The one way to open PostgreSQL, and the lock that keeps sequence order = commit order.
+
+Every connection — the server's pool, the migrations', a command's — is opened by
+``connect`` or ``PgDatabase.open`` with the settings below, as ``server.db.core`` does
+for SQLite.
+
+Sequence order = commit order (docs/postgresql.md, "Ordering"). On SQLite ``BEGIN
+IMMEDIATE`` lets one writer in at a time, so a change with a larger ``seq`` never commits
+before one with a smaller ``seq``, and a reader tailing ``seq > last`` never skips. On
+PostgreSQL two transactions on two connections (two app servers) take sequence values
+and commit in either order: a reader could see 12, move its cursor past 11 and never
+see 11 when it commits. So every transaction that appends to the log first takes the
+transaction-scoped advisory lock ``LOG_LOCK`` (``order_in``): it allocates its ``seq``
+values only while holding the lock and releases it only at its COMMIT or ROLLBACK, so
+appends commit one at a time, in ``seq`` order, whichever process makes them. Writes
+that do not touch the log (``last_seen``, sessions) do not wait for it.
+
+The isolation level must stay READ COMMITTED (PostgreSQL's default, set below): each
+statement after the lock then sees every append committed before it, so the merge's
+``seq > before`` and the pull's top are exact. Under REPEATABLE READ the snapshot would
+date from before the wait.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+
+__all__ = [
+    "LOG_CHANNEL",
+    "LOG_LOCK",
+    "SETTINGS",
+    "PgConn",
+    "PgDatabase",
+    "connect",
+    "order_in",
+]
+
+T = TypeVar("T")
+PgConn = asyncpg.Connection
+
+#: The advisory lock key of the change log: 'dstp' as a 32-bit integer, so it cannot
+#: collide with the migrations' key or another application's small integers.
+LOG_LOCK = 0x64737470
+#: The channel every append notifies with the log's new top (``changes.apply_in``).
+LOG_CHANNEL = "doorstep_log"
+#: The migrations' session lock key ('dmig').
+MIGRATE_LOCK = 0x646D6967
+
+#: Server settings of every connection.
+SETTINGS = {
+    "application_name": "doorstep",
+    # Timestamps are stored as ISO text made by the server; keep the session in UTC so
+    # anything PostgreSQL formats agrees with them.
+    "timezone": "UTC",
+    # See the module docstring: the ordering design needs per-statement snapshots.
+    "default_transaction_isolation": "read committed",
+    # A change the server answered for survives a crash (SQLite: synchronous=FULL).
+    "synchronous_commit": "on",
+    # A writer waiting for the log lock behind a stuck transaction fails after this
+    # instead of holding a request forever; the device retries (its outbox keeps it).
+    "lock_timeout": "30s",
+    "idle_in_transaction_session_timeout": "60s",
+}
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    """One connection with the database's settings (migrations, commands, tests)."""
+    return await asyncpg.connect(url, server_settings=SETTINGS)
+
+
+async def order_in(conn: asyncpg.Connection) -> None:
+    """Take the change log's ordering lock, inside the caller's transaction: call it
+    before the transaction allocates any ``seq`` (see the module docstring)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
+
+
+class PgDatabase:
+    """The PostgreSQL database of one process: a pool of connections.
+
+    The counterpart of ``server.db.core.Database``: ``read`` / ``read_fn`` for reads,
+    ``write_fn`` for every write transaction. Several processes share the database; the
+    ordering lock, not a lock in this process, orders their appends to the log.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
+        self.url = url
+        self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._sizes = (min_size, max_size)
+        #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
+        self.epoch = ""
+        #: (person, role) → (scope stamp, Scope): see ``scopes.scope_in``.
+        self.scope_cache: dict[tuple[str, str], tuple[str, Any]] = {}
+
+    async def open(self) -> None:
+        from server.db.pg.migrations import migrate
+
+        await migrate(self.url)
+        self._pool = await asyncpg.create_pool(
+            self.url,
+            min_size=self._sizes[0],
+            max_size=self._sizes[1],
+            server_settings=SETTINGS,
+        )
+        try:
+            self.epoch = await self.write_fn(_epoch)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def listen(self, on_top: Callable[[int], object]) -> None:
+        """Call ``on_top(seq)`` whenever any process commits an append to the log, with
+        the log's top after it, in commit order: what wakes the tailer (docs/postgresql.md,
+        "The tailer"). A hint only — the tailer still reads ``seq > last``, so a
+        notification lost with a dropped connection costs one poll interval."""
+        if self._listener is None:
+            self._listener = await connect(self.url)
+
+        def heard(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            on_top(int(payload))
+
+        await self._listener.add_listener(LOG_CHANNEL, heard)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            await listener.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await asyncio.wait_for(pool.close(), 10)
+
+    async def __aenter__(self) -> "PgDatabase":
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _get_pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "PgDatabase.open() first"
+        return self._pool
+
+    async def read(self, sql: str, args: Sequence[Any] = (), *, live: bool = False) -> list[Any]:
+        """Rows of one read query, as tuples (for ``server.db`` modules only)."""
+        async with self._get_pool().acquire() as conn:
+            return [tuple(r) for r in await conn.fetch(sql, *args)]
+
+    async def read_fn(self, fn: Callable[[PgConn], Awaitable[T]], *, live: bool = False) -> T:
+        """Run ``fn`` in one read-only transaction with one snapshot for all its queries."""
+        async with (
+            self._get_pool().acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            return await fn(conn)
+
+    async def write_fn(self, fn: Callable[[PgConn], Awaitable[T]], *, appends: bool = False) -> T:
+        """Run ``fn`` in one READ COMMITTED write transaction; the only way anything is
+        written.
+
+        Args:
+            appends: ``fn`` may append to the change log: take the ordering lock as the
+                transaction's first statement. First, because the log's triggers update
+                ``meta.scope_seq``: a transaction that locked that row (a change to
+                ``people``) and only then waited for the log lock would deadlock with an
+                append waiting for the row. ``changes.apply_in`` takes the lock again
+                (a no-op when held) so an append can never run without it.
+        """
+        async with (
+            self._get_pool().acquire() as conn,
+            conn.transaction(isolation="read_committed"),
+        ):
+            if appends:
+                await order_in(conn)
+            return await fn(conn)
+
+    async def write(self, sql: str, args: Sequence[Any] = ()) -> str:
+        """One write statement in its own transaction; PostgreSQL's status ('UPDATE 1')."""
+
+        async def run(conn: PgConn) -> str:
+            return str(await conn.execute(sql, *args))
+
+        return await self.write_fn(run)
+
+
+async def _epoch(conn: PgConn) -> str:
+    """The database's epoch, created on first open (as ``server.db.core._epoch``)."""
+    import secrets
+
+    await conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('epoch', $1) ON CONFLICT (key) DO NOTHING",
+        secrets.token_hex(8),
+    )
+    return str(await conn.fetchval("SELECT value FROM meta WHERE key = 'epoch'"))
