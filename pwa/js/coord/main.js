@@ -213,7 +213,8 @@ async function main() {
     [/^\/i\/([^/]+)\/assign(?:\/([^/]+))?$/, needCoordinator((m) => assignmentsView(m[1], m[2] && decodeURIComponent(m[2])))],
     [/^\/i\/([^/]+)\/brief\/print\/(\d{4}-\d{2}-\d{2})$/, needCoordinator((m) => briefPrintView(m[1], m[2]))],
     [/^\/i\/([^/]+)(?:\/(needs|vulnerable|buildings|roster|brief))?$/, needCoordinator((m) => incidentView(m[1], m[2] || ''), { head: true })],
-    [/^\/?$/, needCoordinator(() => listView())],
+    // The home needs the incidents alone (its counters come from the server).
+    [/^\/?$/, needCoordinator(() => listView(), { head: true })],
   ], () => go('/'));
   refreshStatus();
   if (store.meta.auth) begin();
