@@ -98,8 +98,9 @@ export async function firstLoad(store) {
   setHint('1');
   // While the snapshot is merged task by task, an incident's screen shows its head (the
   // incidents are merged first: title, report, the server's counters) and 正在加载… for
-  // its sections, the home draws whole (it needs the incidents alone); other screens show 正在打开…. Then all renders at once (the redraws the
-  // merges queued find nothing new).
+  // its sections, the home draws whole (it needs the incidents alone); other screens
+  // show 正在打开…. Then all renders at once (the redraws the merges queued find nothing
+  // new).
   const onHead = () => { if (ctx.loading !== 'head') { ctx.loading = 'head'; ctx.redraw?.(); } };
   const shown = () => { if (ctx.loading) { ctx.loading = false; ctx.redraw?.(); } };
   try {
