@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import threading
 import time
@@ -500,3 +501,22 @@ def test_the_multi_server_caddyfile_balances_streams_and_requests_with_health_ch
         assert proxy["health_checks"]["active"]["uri"] == "/healthz"
         assert proxy["health_checks"]["passive"]["max_fails"] >= 1
     assert sorted(p.get("flush_interval", 0) for p in proxies) == [-1, 0]
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+def test_the_app_server_template_unit_is_valid(tmp_path: Path) -> None:
+    unit = tmp_path / "doorstep@8001.service"  # an instance, as systemctl starts it
+    unit.write_text((DEPLOY / "doorstep@.service").read_text())
+    out = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit)],
+        capture_output=True,
+        text=True,
+        env={"SYSTEMD_LOG_LEVEL": "warning", "PATH": "/usr/bin:/bin"},
+    )
+    complaints = [
+        line
+        for line in (out.stdout + out.stderr).splitlines()
+        if line.strip() and "is not executable" not in line
+    ]
+    assert complaints == []
+    assert "--port %i" in unit.read_text()
