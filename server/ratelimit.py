@@ -160,6 +160,11 @@ class RateLimiter:
             hit = await self.check(rules, client)
             return hit if hit is not None else [None] * len(rules)
         now = self.clock()
+        # A client already over a limit is answered from a read: a flood of refused
+        # attempts never queues for the writer that the phones' syncs use.
+        full = await db_rates.exhausted(self.database, client, _limits(rules), now)
+        if full is not None:
+            return self._wait(rules, full, now)
         got = await db_rates.begin(
             self.database,
             client,
