@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         include_in_schema=False,
     )
     logging.getLogger("doorstep").setLevel(logging.INFO)
-    limiter = RateLimiter()
+    limiter = RateLimiter(database)  # counters shared by every process on the file (#14)
     # Access (#9): every route sits on exactly one of these routers, whose rule and guard
     # decide who may call it; ``Scope`` then decides what the caller may see.
     rule = guards.Rule

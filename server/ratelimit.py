@@ -15,14 +15,16 @@ the answer let 66–100 of 100 simultaneous guesses past limits of 5–20. Rules
 ``reserve`` (unknown resident links, 144-bit tokens) count at the answer, so hundreds of
 residents loading the page at the same moment never hold a slot each.
 
-Counters live in the process's memory: several server processes each allow the limit.
-Behind a reverse proxy, run uvicorn with ``--proxy-headers`` and ``--forwarded-allow-ips``
-so the client address is the real one.
+Counters are shared (#14): they live in the database (``server.db.ratelimits``), so
+several server processes on one database allow the limit in total, not each. Checking
+and reserving is one write transaction; only requests on the rules' routes pay for it
+(a sync never does). Behind a reverse proxy, run uvicorn with ``--proxy-headers`` and
+``--forwarded-allow-ips`` so the client address is the real one.
 """
 
+import logging
 import re
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,11 +32,16 @@ from typing import Any
 import msgspec
 
 from schemas.errors import ErrorBody
+from server.db import Database
+from server.db import ratelimits as db_rates
+from server.errors import DoorstepError
 
 __all__ = ["DEFAULT_RULES", "RateLimiter", "Rule", "rate_limit_middleware"]
 
 Scope = dict[str, Any]
 ASGIApp = Callable[..., Any]
+
+log = logging.getLogger("doorstep")
 
 
 @dataclass(frozen=True)
@@ -97,78 +104,124 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 )
 
 
+#: Seconds between two prunes of old counters by one process.
+PRUNE_EVERY = 60.0
+
+
 @dataclass
 class RateLimiter:
-    rules: tuple[Rule, ...] = DEFAULT_RULES
-    max_keys: int = 50_000
-    clock: Callable[[], float] = time.monotonic
-    _hits: OrderedDict[tuple[str, str], deque[float]] = field(default_factory=OrderedDict)
+    """The rules, applied with counters in the database (``server.db.ratelimits``)."""
 
-    def _window(self, rule: Rule, client: str, now: float) -> deque[float]:
-        key = (rule.name, client)
-        q = self._hits.get(key)
-        if q is None:
-            q = self._hits[key] = deque()
-            while len(self._hits) > self.max_keys:
-                self._hits.popitem(last=False)
-        else:
-            self._hits.move_to_end(key)
-        while q and q[0] <= now - rule.window:
-            q.popleft()
-        return q
+    database: Database
+    rules: tuple[Rule, ...] = DEFAULT_RULES
+    #: Wall-clock seconds: the counters are shared by processes that share the clock.
+    clock: Callable[[], float] = time.time
+    #: Seconds a "no attempt of this rule counted anywhere" answer is trusted, for rules
+    #: that count at the answer: residents opening a link cost no query while nobody
+    #: guesses (another process's first failures are seen within this time).
+    quiet_for: float = 1.0
+    _quiet: dict[str, float] = field(default_factory=dict)
+    _pruned_at: float = 0.0
 
     def matching(self, method: str, path: str) -> list[Rule]:
         return [r for r in self.rules if method in r.methods and r.path.match(path)]
 
-    def check(self, rules: list[Rule], client: str) -> tuple[Rule, int] | None:
+    def _wait(self, rules: list[Rule], full: tuple[int, float], now: float) -> tuple[Rule, int]:
+        rule = rules[full[0]]
+        return rule, max(1, int(full[1] + rule.window - now + 0.999))
+
+    def _prune_before(self, now: float) -> float | None:
+        if now - self._pruned_at < PRUNE_EVERY:
+            return None
+        self._pruned_at = now
+        return now - max(r.window for r in self.rules)
+
+    async def check(self, rules: list[Rule], client: str) -> tuple[Rule, int] | None:
         """(the rule that is exhausted, seconds to wait), or None."""
         now = self.clock()
-        for rule in rules:
-            q = self._window(rule, client, now)
-            if len(q) >= rule.limit:
-                return rule, max(1, int(q[0] + rule.window - now + 0.999))
+        if all(not r.reserve and self._quiet.get(r.name, 0.0) > now for r in rules):
+            return None
+        full = await db_rates.exhausted(self.database, client, _limits(rules), now)
+        if full is not None:
+            return self._wait(rules, full, now)
+        lazy = [r for r in rules if not r.reserve]
+        for name in await db_rates.quiet(self.database, _limits(lazy), now):
+            self._quiet[name] = now + self.quiet_for
         return None
 
-    def begin(self, rules: list[Rule], client: str) -> tuple[Rule, int] | list[float | None]:
-        """Check ``rules`` and count the attempt in those that ``reserve``.
+    async def begin(self, rules: list[Rule], client: str) -> tuple[Rule, int] | list[int | None]:
+        """Check ``rules`` and count the attempt in those that ``reserve``, in one
+        transaction across every process.
 
         Returns:
             (the exhausted rule, seconds to wait), or the tickets to pass to :meth:`end`.
         """
-        hit = self.check(rules, client)
-        if hit is not None:
-            return hit
+        if not any(r.reserve for r in rules):
+            hit = await self.check(rules, client)
+            return hit if hit is not None else [None] * len(rules)
         now = self.clock()
-        tickets: list[float | None] = []
-        for rule in rules:
-            if rule.reserve:
-                self._window(rule, client, now).append(now)
-                tickets.append(now)
-            else:
-                tickets.append(None)
-        return tickets
+        # A client already over a limit is answered from a read: a flood of refused
+        # attempts never queues for the writer that the phones' syncs use.
+        full = await db_rates.exhausted(self.database, client, _limits(rules), now)
+        if full is not None:
+            return self._wait(rules, full, now)
+        got = await db_rates.begin(
+            self.database,
+            client,
+            _limits(rules),
+            [r.reserve for r in rules],
+            now,
+            self._prune_before(now),
+        )
+        return self._wait(rules, got, now) if isinstance(got, tuple) else got
 
-    def end(self, rules: list[Rule], client: str, status: int, tickets: list[float | None]) -> None:
+    async def end(
+        self, rules: list[Rule], client: str, status: int, tickets: list[int | None]
+    ) -> None:
         """Settle an attempt once its status is known."""
-        now = self.clock()
         failed = 400 <= status < 500
+        add: list[str] = []
+        give_back: list[int] = []
         for rule, ticket in zip(rules, tickets, strict=True):
             if ticket is None:
                 if failed or not rule.failures_only:
-                    self._window(rule, client, now).append(now)
+                    add.append(rule.name)
+                    self._quiet.pop(rule.name, None)
             elif rule.failures_only and not failed:
-                q = self._hits.get((rule.name, client))
-                if q is not None and ticket in q:
-                    q.remove(ticket)
+                give_back.append(ticket)
+        if add or give_back:
+            now = self.clock()
+            await db_rates.settle(
+                self.database, client, add, give_back, now, self._prune_before(now)
+            )
 
-    def record(self, rules: list[Rule], client: str, status: int) -> None:
+    async def record(self, rules: list[Rule], client: str, status: int) -> None:
         """Count a finished attempt in every rule (failures only where the rule says so)."""
-        self.end(rules, client, status, [None] * len(rules))
+        await self.end(rules, client, status, [None] * len(rules))
 
 
-def rate_limit_middleware(limiter: RateLimiter | None = None) -> Callable[[ASGIApp], ASGIApp]:
+def _limits(rules: list[Rule]) -> list[db_rates.Limit]:
+    return [(r.name, r.limit, r.window) for r in rules]
+
+
+async def _send_error(
+    send: Any, status: int, code: str, message: str, wait: int | None = None
+) -> None:
+    body = msgspec.json.encode(
+        ErrorBody(code, message, {"retry_after": wait} if wait is not None else None)
+    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if wait is not None:
+        headers.append((b"retry-after", str(wait).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def rate_limit_middleware(limiter: RateLimiter) -> Callable[[ASGIApp], ASGIApp]:
     """A Litestar/ASGI middleware factory applying ``limiter``."""
-    limiter = limiter or RateLimiter()
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Any, send: Any) -> None:
@@ -180,30 +233,27 @@ def rate_limit_middleware(limiter: RateLimiter | None = None) -> Callable[[ASGIA
                 await app(scope, receive, send)
                 return
             client = (scope.get("client") or ("unknown", 0))[0]
-            got = limiter.begin(rules, client)
+            try:
+                got = await limiter.begin(rules, client)
+            except DoorstepError as exc:  # the storage is full: 507, in the one shape
+                await _send_error(send, exc.status, exc.code, str(exc))
+                return
+            except Exception:
+                log.exception("rate-limit counters could not be read or written")
+                await _send_error(send, 503, "busy", _BUSY, 5)
+                return
             if isinstance(got, tuple):
                 rule, wait = got
-                body = msgspec.json.encode(
-                    ErrorBody("rate_limited", rule.message, {"retry_after": wait})
-                )
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 429,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"retry-after", str(wait).encode()),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await _send_error(send, 429, "rate_limited", rule.message, wait)
                 return
             tickets = got
 
             async def tap(message: dict[str, Any]) -> None:
                 if message["type"] == "http.response.start":
-                    limiter.end(rules, client, message["status"], tickets)
+                    try:
+                        await limiter.end(rules, client, message["status"], tickets)
+                    except Exception:  # the answer stands; only this count is lost
+                        log.exception("rate-limit counters could not be written")
                 await send(message)
 
             await app(scope, receive, tap)
@@ -211,3 +261,6 @@ def rate_limit_middleware(limiter: RateLimiter | None = None) -> Callable[[ASGIA
         return middleware
 
     return wrap
+
+
+_BUSY = "the server is busy; wait a few seconds and try again"

@@ -190,7 +190,10 @@ async def _open(
         return None
     client = (scope.get("client") or ("unknown", 0))[0]
     rules = limiter.matching("GET", scope["path"])
-    if limiter.check(rules, client) is not None:
+    try:
+        if await limiter.check(rules, client) is not None:
+            return None
+    except Exception:  # the app answers it (and logs why)
         return None
     last_id: int | None = None
     for name, value in scope["headers"]:

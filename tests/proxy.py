@@ -52,10 +52,15 @@ def free_port() -> int:
 
 @dataclass
 class Caddy:
-    """Debian's caddy serving https://localhost:<port> in front of ``upstream``."""
+    """Debian's caddy serving https://localhost:<port> in front of ``upstream``.
+
+    ``upstream`` is one address, or several separated by spaces with ``snippet`` set to
+    deploy/doorstep-multi.caddy (several app servers, docs/scaling.md).
+    """
 
     upstream: str
     workdir: Path
+    snippet: Path = DEPLOY / "doorstep.caddy"
     https_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
@@ -80,12 +85,13 @@ class Caddy:
             GLOBALS.format(
                 http_port=self.http_port,
                 https_port=self.https_port,
-                snippet=DEPLOY / "doorstep.caddy",
+                snippet=self.snippet,
             )
         )
         env = {
             **os.environ,
             "DOORSTEP_UPSTREAM": self.upstream,
+            "DOORSTEP_UPSTREAMS": self.upstream,
             "XDG_DATA_HOME": str(self.workdir / "data"),
             "XDG_CONFIG_HOME": str(self.workdir / "config"),
             "HOME": str(self.workdir),

@@ -12,7 +12,7 @@ import time
 from contextlib import closing
 
 import pytest
-from conftest import enroll, load_demo, run_cli
+from conftest import enroll, load_demo, run_async, run_cli
 from litestar.testing import TestClient
 from test_errors import assert_error
 
@@ -216,20 +216,48 @@ def test_unknown_resident_links_are_rate_limited(client) -> None:
     assert codes[-1] == 429 and set(codes[:-1]) <= {404, 400}
 
 
-def test_limiter_counts_per_client_and_forgets_after_the_window() -> None:
+def test_limiter_counts_per_client_and_forgets_after_the_window(fresh_db) -> None:
     import re
 
-    now = [0.0]
+    from server.db import Database
+
+    now = [1000.0]
     rule = Rule("t", frozenset({"POST"}), re.compile("^/x$"), 2, 10)
-    lim = RateLimiter((rule,), clock=lambda: now[0])
-    rules = lim.matching("POST", "/x")
-    for _ in range(2):
-        assert lim.check(rules, "a") is None
-        lim.record(rules, "a", 200)
-    assert lim.check(rules, "a") == (rule, 10)
-    assert lim.check(rules, "b") is None
-    now[0] = 10.5
-    assert lim.check(rules, "a") is None
+
+    async def run() -> None:
+        async with Database(fresh_db) as db:
+            lim = RateLimiter(db, (rule,), clock=lambda: now[0])
+            rules = lim.matching("POST", "/x")
+            for _ in range(2):
+                assert await lim.check(rules, "a") is None
+                await lim.record(rules, "a", 200)
+            assert await lim.check(rules, "a") == (rule, 10)
+            assert await lim.check(rules, "b") is None
+            now[0] = 1010.5
+            assert await lim.check(rules, "a") is None
+
+    run_async(run())
+
+
+def test_old_counters_are_pruned(fresh_db) -> None:
+    import re
+
+    from server.db import Database
+
+    now = [1000.0]
+    rule = Rule("t", frozenset({"POST"}), re.compile("^/x$"), 5, 10, reserve=True)
+
+    async def run() -> int:
+        async with Database(fresh_db) as db:
+            lim = RateLimiter(db, (rule,), clock=lambda: now[0])
+            for client in ("a", "b", "c"):
+                await lim.begin([rule], client)
+            now[0] += 3600  # the next attempt, an hour on, prunes what is older than 10 s
+            await lim.begin([rule], "d")
+        with closing(sqlite3.connect(fresh_db)) as conn:
+            return conn.execute("SELECT count(*) FROM rate_hits").fetchone()[0]
+
+    assert run_async(run()) == 1
 
 
 # -- headers ------------------------------------------------------------------------------

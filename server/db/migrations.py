@@ -208,6 +208,22 @@ def m006_scoped_pulls(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m007_rate_limits(db: sqlite_utils.Database) -> None:
+    # Rate-limit counters shared by every server process on the file (#14): one row per
+    # counted attempt, pruned after the longest window (server/db/ratelimits.py).
+    db.execute(
+        """CREATE TABLE rate_hits (
+            id INTEGER PRIMARY KEY,
+            rule TEXT NOT NULL,
+            client TEXT NOT NULL,
+            at REAL NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX rate_hits_window ON rate_hits (rule, client, at)")
+    db.execute("CREATE INDEX rate_hits_at ON rate_hits (at)")
+
+
 def migrate(path: str) -> None:
     """Create or upgrade the database at ``path`` (in WAL mode, by ``connect_sync``)."""
     from server.db.core import connect_sync

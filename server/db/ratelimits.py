@@ -1,0 +1,105 @@
+"""Rate-limit counters shared by every server process on the database (#14).
+
+One row per counted attempt: ``(rule, client, at)``, ``at`` in wall-clock seconds (every
+process on the machine reads the same clock). A rule's window is a range scan of the
+``(rule, client, at)`` index. Checking and reserving happen in one ``BEGIN IMMEDIATE``
+transaction, so a burst spread over several processes gets no more attempts in than the
+limit, as one process's burst did with counters in memory. Rows older than the longest
+window are deleted by ``begin`` and ``settle`` when the caller says a prune is due.
+"""
+
+import sqlite3
+from collections.abc import Sequence
+
+from server.db.core import Database
+
+__all__ = ["Limit", "begin", "exhausted", "quiet", "settle"]
+
+#: (rule name, attempts allowed, window in seconds).
+Limit = tuple[str, int, float]
+
+_COUNT = "SELECT count(*), min(at) FROM rate_hits WHERE rule = ? AND client = ? AND at > ?"
+_ADD = "INSERT INTO rate_hits (rule, client, at) VALUES (?, ?, ?)"
+
+
+def _first_full(
+    conn: sqlite3.Connection, client: str, limits: Sequence[Limit], now: float
+) -> tuple[int, float] | None:
+    for i, (rule, limit, window) in enumerate(limits):
+        count, oldest = conn.execute(_COUNT, (rule, client, now - window)).fetchone()
+        if count >= limit:
+            return i, float(oldest)
+    return None
+
+
+def _prune(conn: sqlite3.Connection, before: float | None) -> None:
+    if before is not None:
+        conn.execute("DELETE FROM rate_hits WHERE at <= ?", (before,))
+
+
+async def exhausted(
+    db: Database, client: str, limits: Sequence[Limit], now: float
+) -> tuple[int, float] | None:
+    """(index of the first limit ``client`` has used up, its oldest attempt in the
+    window), or None: a read, for rules that count at the answer."""
+    return await db.call(lambda conn: _first_full(conn, client, limits, now))
+
+
+async def begin(
+    db: Database,
+    client: str,
+    limits: Sequence[Limit],
+    reserve: Sequence[bool],
+    now: float,
+    prune_before: float | None = None,
+) -> tuple[int, float] | list[int | None]:
+    """Check ``limits`` and count the attempt in those that ``reserve``, atomically.
+
+    Returns:
+        (index of the used-up limit, its oldest attempt), or one ticket per limit: the
+        id of the counted attempt (to give back with ``settle``), None where not counted.
+    """
+
+    def run(conn: sqlite3.Connection) -> tuple[int, float] | list[int | None]:
+        _prune(conn, prune_before)
+        full = _first_full(conn, client, limits, now)
+        if full is not None:
+            return full
+        tickets: list[int | None] = []
+        for (rule, _, _), counted in zip(limits, reserve, strict=True):
+            tickets.append(conn.execute(_ADD, (rule, client, now)).lastrowid if counted else None)
+        return tickets
+
+    return await db.write_call(run)
+
+
+async def settle(
+    db: Database,
+    client: str,
+    add: Sequence[str],
+    give_back: Sequence[int],
+    now: float,
+    prune_before: float | None = None,
+) -> None:
+    """Count one attempt in each rule of ``add``; give back the tickets ``give_back``."""
+
+    def run(conn: sqlite3.Connection) -> None:
+        _prune(conn, prune_before)
+        conn.executemany(_ADD, [(rule, client, now) for rule in add])
+        conn.executemany("DELETE FROM rate_hits WHERE id = ?", [(t,) for t in give_back])
+
+    await db.write_call(run)
+
+
+async def quiet(db: Database, limits: Sequence[Limit], now: float) -> list[str]:
+    """The rules of ``limits`` with no attempt counted in their window, from any client."""
+
+    def run(conn: sqlite3.Connection) -> list[str]:
+        sql = "SELECT 1 FROM rate_hits WHERE rule = ? AND at > ? LIMIT 1"
+        return [
+            rule
+            for rule, _, window in limits
+            if conn.execute(sql, (rule, now - window)).fetchone() is None
+        ]
+
+    return await db.call(run)
