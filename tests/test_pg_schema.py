@@ -14,13 +14,18 @@ from server.db.migrations import migrate as migrate_sqlite
 from server.db.pg import migrations as pgm
 from server.db.pg.core import connect
 
+#: Every migration the runner has, in order.
+ALL = sorted(p.stem for p in pgm.SQL_DIR.glob("*.sql"))
 #: Bookkeeping of each migration tool, not the application's schema.
 _RUNNERS = {"_sqlite_migrations", "schema_migrations"}
 
 
 def _family(sql_type: str) -> str:
     t = sql_type.lower()
-    return "integer" if "int" in t else t
+    if "int" in t:
+        return "integer"
+    # SQLite's REAL is an 8-byte float: PostgreSQL's double precision, not its 4-byte real.
+    return "float8" if t in ("real", "double precision") else t
 
 
 def _sqlite_schema(path: str) -> dict[str, Any]:
@@ -262,8 +267,8 @@ def test_three_servers_starting_at_once_migrate_once(pg_url: str) -> None:
         return list(await asyncio.gather(*(pgm.migrate(pg_url) for _ in range(3))))
 
     results = run_async(three())
-    assert sorted(results) == [[], [], ["001_schema"]]
-    assert run_async(pgm.applied(pg_url)) == ["001_schema"]
+    assert sorted(results) == [[], [], ALL]
+    assert run_async(pgm.applied(pg_url)) == ALL
     assert run_async(pgm.migrate(pg_url)) == []
 
 
@@ -288,12 +293,12 @@ def test_a_failing_migration_leaves_nothing_and_runs_whole_once_fixed(
     import asyncpg
 
     sql = _copy_sql(tmp_path)
-    step = sql / "002_broken.sql"
+    step = sql / "999_broken.sql"
     step.write_text("CREATE TABLE half_done (x int);\nSELECT no_such_column FROM meta;\n")
     with pytest.raises(asyncpg.UndefinedColumnError):
         run_async(pgm.migrate(pg_url, sql))
-    # 001 committed on its own; 002's table was rolled back with it.
-    assert run_async(pgm.applied(pg_url)) == ["001_schema"]
+    # The others committed on their own; 999's table was rolled back with it.
+    assert run_async(pgm.applied(pg_url)) == ALL
 
     async def tables() -> set[str]:
         conn = await connect(pg_url)
@@ -305,7 +310,7 @@ def test_a_failing_migration_leaves_nothing_and_runs_whole_once_fixed(
 
     assert "half_done" not in run_async(tables())
     step.write_text("CREATE TABLE half_done (x int);\n")
-    assert run_async(pgm.migrate(pg_url, sql)) == ["002_broken"]
+    assert run_async(pgm.migrate(pg_url, sql)) == ["999_broken"]
     assert "half_done" in run_async(tables())
 
 
