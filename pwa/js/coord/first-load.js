@@ -22,6 +22,18 @@ export function loadingView() {
 }
 
 let early = null;
+let arrived = null;
+
+/** A prefetched answer (prefetch.js) read and parsed, as fetchSnapshot gives it. */
+async function parsed(r) {
+  if (!r.res) return { err: new Error(`HTTP ${r.status}`) };
+  try {
+    const snap = await r.res.json();
+    return { snap, offset: measureOffset(snap.server_time, r.t0, r.t1) };
+  } catch (err) {
+    return { err };
+  }
+}
 let head = null; // the incidents alone, asked for beside the snapshot
 // Whether this browser holds a synced replica, readable before IndexedDB opens (opening
 // it the first time takes a slow phone seconds): the snapshot is asked for meanwhile.
@@ -52,9 +64,10 @@ export function prefetchSnapshot() {
   globalThis.doorstepSnapshot = null; // taken: prefetch.js, if it runs after us, asks nothing
   globalThis.doorstepHead = null;
   if (hint() === '1') return;
-  early = asked
-    ? asked.then((r) => (r.body ? { snap: r.body, offset: measureOffset(r.body.server_time, r.t0, r.t1) } : { err: new Error(`HTTP ${r.status}`) }))
-    : fetchSnapshot();
+  // `arrived` settles when the whole snapshot's answer begins; `early()` reads and parses
+  // it (a long task on a phone: after the head is drawn, not as soon as it lands).
+  arrived = asked || fetchSnapshot();
+  early = asked ? () => asked.then(parsed) : () => arrived;
   head = askedHead ? askedHead.then((r) => r.body || null) : getJson('/api/v1/snapshot?coll=incidents').catch(() => null);
 }
 
@@ -81,11 +94,10 @@ export function noteSynced(store) { setHint(store.meta.cursor ? '1' : '0'); }
 /** Fetch (or take the prefetched), show and store the snapshot; then the sync loop may start. */
 export async function firstLoad(store) {
   ctx.loading = true;
-  const whole = early || Promise.resolve(null);
-  if (head) await headFirst(store, whole).catch((err) => console.warn('[doorstep] incidents first', err));
+  if (head) await headFirst(store, arrived || Promise.resolve(null)).catch((err) => console.warn('[doorstep] incidents first', err));
   head = null;
-  let got = await whole;
-  early = null;
+  let got = early ? await early() : null;
+  early = arrived = null;
   if (!got?.snap) got = await fetchSnapshot();
   if (!got.snap) {
     ctx.loading = false;

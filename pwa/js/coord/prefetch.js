@@ -10,18 +10,21 @@ function synced() {
   try { return localStorage.getItem(HINT) === '1'; } catch { return false; }
 }
 
-function ask(url) {
+/** `{body}` parsed, or `{res}` with the body still to read; `{status}` if refused. */
+function ask(url, parse) {
   const t0 = Date.now();
   return fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' })
     .then(async (res) => {
       if (!res.ok) return { status: res.status };
-      return { body: await res.json(), t0, t1: Date.now() };
+      const t1 = Date.now();
+      return parse ? { body: await res.json(), t0, t1 } : { res, t0, t1 };
     }, () => ({ status: 0 }));
 }
 
 if (!synced() && !('doorstepSnapshot' in globalThis)) {
   // The incidents alone (a few kB) beside the whole (hundreds of kB): an incident's
-  // screen draws its head from the first while the second is on its way.
-  globalThis.doorstepHead = ask('/api/v1/snapshot?coll=incidents');
-  globalThis.doorstepSnapshot = ask('/api/v1/snapshot');
+  // screen draws its head from the first while the second is on its way. The whole is
+  // parsed when first-load.js is ready for it, after the head is on screen.
+  globalThis.doorstepHead = ask('/api/v1/snapshot?coll=incidents', true);
+  globalThis.doorstepSnapshot = ask('/api/v1/snapshot', false);
 }
