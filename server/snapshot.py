@@ -36,18 +36,23 @@ async def snapshot(
     so an incident's screen can draw its head (a few kB) before the community (hundreds
     of kB) has arrived. It is not a place to sync on from: its ``cursor`` is 0.
     """
-    at = iso_ms(int(time.time() * 1000))
-    rows, cursor, more, _evict, token = await scopes.pull(
-        database, device, 0, SNAPSHOT_LIMIT, None, at
-    )
+    if coll is None:
+        at = iso_ms(int(time.time() * 1000))
+        rows, cursor, more, _evict, token = await scopes.pull(
+            database, device, 0, SNAPSHOT_LIMIT, None, at
+        )
+    else:
+        # Reference data, read whole by every scope: one query on the reader connection,
+        # answered while the writer is still making the whole snapshot.
+        rows, token = await scopes.reference(database, device, coll)
+        cursor, more = 0, False
     records: dict[tuple[str, str], list[Field]] = {}
     for _seq, rcoll, rid, fld, value, hlc in rows:
-        if coll is None or rcoll == coll:
-            records.setdefault((rcoll, rid), []).append((fld, msgspec.Raw(value), hlc))
+        records.setdefault((rcoll, rid), []).append((fld, msgspec.Raw(value), hlc))
     body = Snapshot(
         records=[(rcoll, rid, fields) for (rcoll, rid), fields in records.items()],
-        cursor=cursor if coll is None else 0,
-        more=more if coll is None else False,
+        cursor=cursor,
+        more=more,
         scope=token,
         server_time=iso_ms(int(time.time() * 1000)),
     )

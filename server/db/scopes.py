@@ -32,6 +32,8 @@ __all__ = [
     "pull_filter",
     "pull_in",
     "record_filter",
+    "reference",
+    "reference_in",
     "scope_in",
     "scope_stamp",
     "visible",
@@ -504,6 +506,29 @@ def authorise_in(
             continue
         allowed.append(row)
     return allowed, denied
+
+
+def reference_in(
+    conn: Sql, device: Device, coll: str, cache: dict[Any, Any] | None = None
+) -> tuple[list[WinnerRow], str]:
+    """Every winner of one reference collection (every scope reads them whole), in
+    sequence order, and the device's scope token: no scope filter, no log scan."""
+    if coll not in _REFERENCE_COLLS:
+        raise ValueError(f"not a reference collection: {coll}")
+    scope = scope_in(conn, device.person, device.role, cache)
+    rows = _rows(
+        conn,
+        "SELECT seq, coll, id, field, value, hlc FROM winners WHERE coll = ? ORDER BY seq",
+        (coll,),
+    )
+    return rows, scope.token
+
+
+async def reference(db: Database, device: Device, coll: str) -> tuple[list[WinnerRow], str]:
+    """``reference_in`` on the reader connection: it never waits for the writer (the
+    dashboard asks for the incidents alone beside its snapshot, which the writer makes)."""
+    cache = db.scope_cache
+    return await db.call(lambda conn: reference_in(conn, device, coll, cache))
 
 
 async def pull(
