@@ -74,11 +74,16 @@ export const sync = (body) => request('POST', '/api/v1/sync', body);
  * none. Throws NetworkError when offline: the caller keeps what it has.
  */
 export async function cookieSession() {
-  let res;
-  try {
-    res = await fetch('/api/v1/session', { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
-  } catch (err) {
-    throw new NetworkError(err);
+  // The answer prefetch.js asked for at page load, once; later calls ask afresh.
+  const early = globalThis.doorstepSession;
+  globalThis.doorstepSession = null;
+  let res = early ? await early : null;
+  if (!res) {
+    try {
+      res = await fetch('/api/v1/session', { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
+    } catch (err) {
+      throw new NetworkError(err);
+    }
   }
   if (res.status === 401) return null;
   let data = null;

@@ -21,6 +21,13 @@ function ask(url, parse) {
     }, () => ({ status: 0 }));
 }
 
+// Who this browser is (its password session, if any): the app asks for it first thing,
+// after IndexedDB has opened; asked here, its answer is there by then.
+if (!('doorstepSession' in globalThis)) {
+  globalThis.doorstepSession = fetch('/api/v1/session', { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' })
+    .catch(() => null);
+}
+
 if (!synced() && !('doorstepSnapshot' in globalThis)) {
   // The incidents alone (a few kB) beside the whole (hundreds of kB): an incident's
   // screen draws its head from the first while the second is on its way. The whole is
