@@ -14,7 +14,7 @@ from typing import Literal
 import msgspec
 from litestar import Response, get
 from litestar.di import NamedDependency
-from litestar.params import SkipValidation
+from litestar.params import FromQuery, SkipValidation
 
 from schemas.snapshot import SNAPSHOT_LIMIT, Field, Snapshot
 from server.db import Database, scopes
@@ -28,7 +28,7 @@ __all__ = ["ROUTES", "snapshot"]
 async def snapshot(
     database: NamedDependency[Database],
     device: SkipValidation[Device],
-    coll: Literal["incidents"] | None = None,
+    coll: FromQuery[Literal["incidents"] | None] = None,
 ) -> Response[Snapshot]:
     """Every field winner the coordinator may read, and the cursor to sync on from.
 

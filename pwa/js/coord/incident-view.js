@@ -71,10 +71,24 @@ export function patchProgress(root) {
 export function completeHead(root, fresh) {
   const head = root.querySelector('section.dash[data-partial="1"]');
   if (!head || !fresh?.matches?.('section.dash:not([data-partial])') || fresh.dataset.incident !== head.dataset.incident) return false;
-  head.querySelector('.dash-body').replaceWith(fresh.querySelector('.dash-body'));
+  // The overview's panels (status, update form, residents' link, chart, updates) join one
+  // a frame, in page order, so no frame lays out all of them at once; the 需核实 panel last.
+  const pieces = [...fresh.querySelectorAll('.dash-section .ov-col > *')].map((el) => [el.parentElement, el]);
+  for (const [, el] of pieces) el.remove();
   const checks = fresh.querySelector('.checks-panel');
-  if (checks) head.append(checks);
+  if (checks) {
+    checks.remove();
+    pieces.push([head, checks]);
+  }
+  head.querySelector('.dash-body').replaceWith(fresh.querySelector('.dash-body'));
   delete head.dataset.partial;
+  const next = () => {
+    const piece = pieces.shift();
+    if (!piece || !head.isConnected) return; // done, or a newer screen took over
+    piece[0].append(piece[1]);
+    if (pieces.length) requestAnimationFrame(() => setTimeout(next, 0));
+  };
+  next();
   return true;
 }
 
