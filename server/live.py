@@ -88,11 +88,10 @@ class Subscriber:
 
     def __init__(self, topic: str, limit: int, node: str | None = None) -> None:
         self.topic = topic
-        #: The device behind a volunteer's nudge stream: its own writes do not nudge it.
+        #: The device behind the stream: a volunteer's own writes do not nudge it, and a
+        #: coordinator's stream ends when that device is revoked.
         self.node = node
         self.limit = limit
-        #: The device behind a coordinator's stream: it ends when that device is revoked.
-        self.node = node
         #: (seq, frame, is_state): state frames (progress) are sent even when they carry
         #: the sequence the client resumed from, as they may be newer than its snapshot.
         self.buf: deque[tuple[int, bytes, bool]] = deque()

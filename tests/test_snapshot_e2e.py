@@ -3,11 +3,10 @@ it shows the community after one request, stores every field winner and then the
 in IndexedDB, and does not ask again on the next load: it opens from what it stored."""
 
 import json
-import time
 from typing import Any
 
 import pytest
-from conftest import LiveServer
+from conftest import LiveServer, eventually
 
 from server.demo import HEATING
 
@@ -17,13 +16,6 @@ expect = playwright_api.expect
 pytestmark = pytest.mark.browser
 
 LIVE_MS = 30_000
-
-
-def eventually(fn: Any, want: Any, timeout: float = LIVE_MS / 1000) -> None:
-    deadline = time.monotonic() + timeout
-    while (got := fn()) != want and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert got == want
 
 
 IDB = """async ([store, key]) => {
@@ -62,8 +54,14 @@ def test_the_dashboard_starts_from_a_snapshot_and_reopens_offline(
     # Every winner the server holds (this coordinator has no community: it reads all) is
     # stored, and only then the cursor: the sync loop goes on from there.
     winners = live_server.query("SELECT count(*) FROM winners")[0][0]
-    eventually(lambda: page.evaluate(IDB, ["fields", None]), winners)
-    eventually(lambda: (page.evaluate(IDB, ["meta", "cursor"]) or 0) > 0, True)
+    eventually(
+        lambda: page.evaluate(IDB, ["fields", None]) == winners,
+        "every winner stored",
+        LIVE_MS / 1000,
+    )
+    eventually(
+        lambda: (page.evaluate(IDB, ["meta", "cursor"]) or 0) > 0, "then the cursor", LIVE_MS / 1000
+    )
     # A second page load does not ask for a snapshot again: it has a replica.
     asked.clear()
     page.reload()
@@ -142,6 +140,10 @@ def test_an_incident_shows_its_head_while_the_community_is_on_its_way(
     expect(page.get_by_role("region", name="需核实")).to_be_visible()
     # Then it is stored as any first load is: every winner, then the cursor.
     winners = live_server.query("SELECT count(*) FROM winners")[0][0]
-    eventually(lambda: page.evaluate(IDB, ["fields", None]), winners)
+    eventually(
+        lambda: page.evaluate(IDB, ["fields", None]) == winners,
+        "every winner stored",
+        LIVE_MS / 1000,
+    )
     assert errors == []
     ctx.close()
