@@ -15,7 +15,6 @@ Run: .venv/bin/python bench/multi.py [--phones 120] [--per 300] [--inflight 60]
 import argparse
 import asyncio
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import storm  # noqa: E402
-from conftest import LiveServer, Phone  # noqa: E402
+from conftest import LiveServer, Phone, copy_database  # noqa: E402
 
 from server.admin import create_invite  # noqa: E402
 
@@ -45,18 +44,6 @@ def start(db: str, n: int) -> list[LiveServer]:
     for t in threads:
         t.join()
     return servers
-
-
-def copy(src: str, dst: str) -> None:
-    a, b = sqlite3.connect(src), sqlite3.connect(dst)
-    try:
-        a.backup(b)
-    finally:
-        b.close()
-        a.close()
-    journal = Path(f"{src}-decisions")
-    if journal.exists():
-        shutil.copyfile(journal, f"{dst}-decisions")
 
 
 async def pull_to_head(urls: list[str], phones: list[Phone], inflight: int) -> float:
@@ -129,7 +116,7 @@ def run(
     inflight: int,
 ) -> dict:
     """One storm on a copy of ``template`` with ``n`` servers; its figures."""
-    copy(template, db)
+    copy_database(template, db)
     servers = start(db, n)
     try:
         urls = [s.url for s in servers]

@@ -111,15 +111,36 @@ def load_demo(db: str) -> None:
         template = Path(folder) / "demo.db"
         run_cli("demo", "--db", str(template), *(["--now", at] if at else []))
         _DEMO_TEMPLATES[key] = template
-    src, dst = sqlite3.connect(template), sqlite3.connect(db)
+    copy_database(str(template), db)
+
+
+def copy_database(src: str, dst: str) -> None:
+    """A consistent copy of a database file and its decision journal (sqlite3 backup)."""
+    a, b = sqlite3.connect(src), sqlite3.connect(dst)
     try:
-        src.backup(dst)
+        a.backup(b)
     finally:
-        dst.close()
-        src.close()
-    journal = Path(f"{template}-decisions")
+        b.close()
+        a.close()
+    journal = Path(f"{src}-decisions")
     if journal.exists():
-        shutil.copyfile(journal, f"{db}-decisions")
+        shutil.copyfile(journal, f"{dst}-decisions")
+
+
+def systemd_complaints(*units: str) -> list[str]:
+    """What ``systemd-analyze verify`` says of unit files, less the missing /opt/doorstep
+    (not installed on a test machine); anything else is a real complaint."""
+    out = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *units],
+        capture_output=True,
+        text=True,
+        env={"SYSTEMD_LOG_LEVEL": "warning", "PATH": "/usr/bin:/bin"},
+    )
+    return [
+        line
+        for line in (out.stdout + out.stderr).splitlines()
+        if line.strip() and "is not executable" not in line
+    ]
 
 
 #: Demo databases generated in this run, by ``DOORSTEP_TEST_DEMO_NOW``.
