@@ -68,7 +68,7 @@ def write_records(
 def load_demo(path: str, records: Iterable[tuple[str, str, dict[str, object]]]) -> int | None:
     """Load the demo records once; None if they were loaded before."""
 
-    async def run(d: db.Database) -> int | None:
+    async def run(d: db.AnyDatabase) -> int | None:
         if await meta.get(d, "demo_loaded"):
             return None
         n = await changes.write_records(d, records)

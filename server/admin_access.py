@@ -36,7 +36,7 @@ def assign(
     fields: dict[str, object] = {"person": person, "active": active}
     fields["building" if building else "incident"] = target
 
-    async def run(d: db.Database) -> None:
+    async def run(d: db.AnyDatabase) -> None:
         if not await people.exists(d, person):
             raise LookupError(f"no person {person}")
         await changes.write_records(d, [("assignments", rid, fields)])

@@ -11,7 +11,7 @@ from litestar.response import ServerSentEvent
 from schemas.enroll import EnrollRequest, EnrollResponse
 from schemas.sync import SyncResponse
 from server import exchange
-from server.db import Database, devices, people, scopes
+from server.db import AnyDatabase, devices, people, scopes
 from server.db.devices import Device
 from server.errors import DoorstepError, decode_body
 from server.metrics import observe_sync
@@ -39,7 +39,7 @@ def healthz() -> dict[str, bool]:
 
 
 @post("/api/v1/enroll", status_code=200)
-async def enroll(request: Request, database: NamedDependency[Database]) -> EnrollResponse:
+async def enroll(request: Request, database: NamedDependency[AnyDatabase]) -> EnrollResponse:
     """Spend an invite code: bind a new device token to a fresh HLC node id."""
     data = decode_body(
         _enroll_decoder, await request.body(), "enrolment", '{"code": "...", "device": "..."}'
@@ -63,7 +63,7 @@ async def enroll(request: Request, database: NamedDependency[Database]) -> Enrol
 
 @post("/api/v1/sync", status_code=200)
 async def sync(
-    request: Request, database: NamedDependency[Database], device: SkipValidation[Device]
+    request: Request, database: NamedDependency[AnyDatabase], device: SkipValidation[Device]
 ) -> SyncResponse:
     """One round trip: push unsent changes, pull winners since the cursor."""
     counts = request.app.state.metrics
@@ -78,7 +78,7 @@ async def sync(
 
 @get("/api/v1/nudges")
 async def nudges(
-    request: Request, database: NamedDependency[Database], device: SkipValidation[Device]
+    request: Request, database: NamedDependency[AnyDatabase], device: SkipValidation[Device]
 ) -> ServerSentEvent:
     """A phone's live nudges while online: ``changed`` when something it may read was
     written by another device (docs/live.md). No data rides on it; the phone syncs."""

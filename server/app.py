@@ -27,7 +27,7 @@ from server import (
     wiring,
 )
 from server.config import MAX_BODY, Settings
-from server.db import Database
+from server.db import AnyDatabase, open_database
 from server.errors import exception_handlers, mark_client_gone
 from server.ratelimit import RateLimiter, rate_limit_middleware
 from server.security import security_headers_hook
@@ -41,7 +41,7 @@ OPENAPI_PATH = "/schema"
 def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     """Build the app for one database file. ``overrides`` replace Settings fields."""
     settings = settings or Settings(**overrides)
-    database = Database(settings.db)
+    database = open_database(settings.db)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         finally:
             await database.close()
 
-    async def provide_database() -> Database:
+    async def provide_database() -> AnyDatabase:
         return database
 
     @get("/sw.js", include_in_schema=False, sync_to_thread=False)

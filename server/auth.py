@@ -30,7 +30,7 @@ from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 from msgspec import Meta
 
-from server.db import Database
+from server.db import AnyDatabase
 from server.db import devices as db_devices
 from server.db import people as db_people
 from server.db.devices import Device
@@ -170,7 +170,7 @@ def _secure(request: Request) -> bool:
 
 
 @post("/api/v1/login", status_code=200)
-async def login(request: Request, database: NamedDependency[Database]) -> Response[Session]:
+async def login(request: Request, database: NamedDependency[AnyDatabase]) -> Response[Session]:
     """Password login for coordinators: a session cookie and a CSRF token."""
     require_same_origin_json(request)
     data = decode_body(
@@ -219,7 +219,7 @@ async def login(request: Request, database: NamedDependency[Database]) -> Respon
 
 @get("/api/v1/session")
 async def session(
-    request: Request, database: NamedDependency[Database], device: SkipValidation[Device]
+    request: Request, database: NamedDependency[AnyDatabase], device: SkipValidation[Device]
 ) -> Session:
     """Who this browser (or phone) is; browsers get their CSRF token again after a reload."""
     name, expires = await db_devices.session_info(database, device.node)
@@ -230,7 +230,7 @@ async def session(
 
 @post("/api/v1/logout", status_code=200)
 async def logout(
-    request: Request, database: NamedDependency[Database], device: SkipValidation[Device]
+    request: Request, database: NamedDependency[AnyDatabase], device: SkipValidation[Device]
 ) -> Response:
     """End this session (or phone enrolment): its open streams close at once."""
     await db_devices.revoke(database, device.node, _iso(_now()))

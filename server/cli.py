@@ -212,6 +212,37 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate_db(args: argparse.Namespace) -> int:
+    """Copy a community from a SQLite file into an empty PostgreSQL database."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import asyncpg
+
+    from server.db import pg
+    from server.db.pg.migrate_db import TargetNotEmptyError, copy
+    from server.db.pg.migrations import MigrationError
+
+    if not pg.is_url(args.to):
+        print("doorstep migrate-db: --to must be a postgresql:// URL", file=sys.stderr)
+        return 2
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            moved = pool.submit(asyncio.run, copy(args.source, args.to)).result()
+        except (
+            FileNotFoundError,
+            TargetNotEmptyError,
+            ValueError,
+            MigrationError,
+            OSError,
+            asyncpg.PostgresError,
+        ) as exc:
+            print(f"doorstep migrate-db: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return 1
+    print(json.dumps({"rows": moved.rows, "top": moved.top, "epoch": moved.epoch}))
+    return 0
+
+
 #: Commands that run on PostgreSQL (docs/postgresql.md); the others refuse a URL.
 PG_COMMANDS = frozenset({"migrate"})
 
@@ -295,6 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _db(p)
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser(
+        "migrate-db",
+        help="copy a community from a SQLite file into an empty PostgreSQL database "
+        "(servers stopped; the epoch and every seq are kept, so phones do not notice)",
+    )
+    p.add_argument("--from", dest="source", required=True, help="the SQLite file")
+    p.add_argument("--to", required=True, help="postgresql://… (an empty database)")
+    p.set_defaults(func=cmd_migrate_db)
 
     from server.admin_access import add_commands  # coordinator, assign, export (#5)
 

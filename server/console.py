@@ -16,7 +16,7 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, SkipValidation
 
-from server.db import Database, console, log
+from server.db import AnyDatabase, console, log
 from server.errors import BadRequestError, NotFoundError
 from server.guards import Scope
 from server.progress import derive
@@ -52,7 +52,7 @@ class RosterEntry(msgspec.Struct):
 
 @get("/api/v1/roster")
 async def roster(
-    database: NamedDependency[Database], access: SkipValidation[Scope]
+    database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
 ) -> list[RosterEntry]:
     """Volunteers of the coordinator's community: last sync and entries waiting to upload."""
     community = await access.community()
@@ -70,7 +70,7 @@ class IncidentName(msgspec.Struct, omit_defaults=True):
 
 @get("/api/v1/incidents")
 async def incidents(
-    database: NamedDependency[Database], access: SkipValidation[Scope]
+    database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
 ) -> list[IncidentName]:
     """The incidents the coordinator may see, newest first, by name (the export form)."""
     scope = await access.read_scope()
@@ -262,7 +262,7 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 @get("/api/v1/incidents/{incident:str}/brief")
 async def brief(
     incident: FromPath[str],
-    database: NamedDependency[Database],
+    database: NamedDependency[AnyDatabase],
     access: SkipValidation[Scope],
     day: FromQuery[str] = "",
     tz: FromQuery[int] = 0,

@@ -22,7 +22,7 @@ from schemas.checks import CheckItem
 from schemas.progress import Progress
 from schemas.records import COLLECTIONS
 from server.checks import derive_checks
-from server.db import Database, history, log, people, shares
+from server.db import AnyDatabase, history, log, people, shares
 from server.db import quarantine as db_quarantine
 from server.db.devices import Device
 from server.errors import BadRequestError, NotFoundError
@@ -62,7 +62,7 @@ def last_event_id(request: Request) -> int | None:
     return int(text)
 
 
-def _live(request: Request) -> tuple[Database, Broker]:
+def _live(request: Request) -> tuple[AnyDatabase, Broker]:
     state = request.app.state
     return state.database, state.broker
 

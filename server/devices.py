@@ -11,7 +11,7 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, SkipValidation
 
-from server.db import Database
+from server.db import AnyDatabase
 from server.db import devices as db_devices
 from server.db.devices import DeviceRow
 from server.errors import DoorstepError, NotFoundError
@@ -27,7 +27,7 @@ def _now() -> str:
 
 @get("/api/v1/devices")
 async def devices(
-    database: NamedDependency[Database], access: SkipValidation[Scope]
+    database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
 ) -> list[DeviceRow]:
     """The enrolled phones and browser sessions the coordinator may manage, newest first."""
     return await db_devices.listing(database, await access.read_scope())
@@ -37,7 +37,7 @@ async def devices(
 async def revoke(
     request: Request,
     node: FromPath[str],
-    database: NamedDependency[Database],
+    database: NamedDependency[AnyDatabase],
     access: SkipValidation[Scope],
 ) -> dict[str, Any]:
     """Revoke a phone or session: its next request gets 401 ``revoked`` and it wipes; its

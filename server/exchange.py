@@ -13,7 +13,7 @@ import msgspec
 
 from schemas.change import Change
 from schemas.sync import MAX_CHANGES, Ref, Rejection, SyncRequest, SyncResponse
-from server.db import Database, syncs
+from server.db import AnyDatabase, syncs
 from server.db.changes import Incoming, Quarantined
 from server.db.devices import Device
 from server.errors import BadRequestError, ForbiddenRequestError, PayloadTooLargeError
@@ -158,7 +158,7 @@ def _judge(item: Change | bytes, node: str, now: int) -> tuple[Change, str]:
     return ch, text
 
 
-async def sync(database: Database, device: Device, body: bytes) -> SyncResponse:
+async def sync(database: AnyDatabase, device: Device, body: bytes) -> SyncResponse:
     """Handle one ``POST /api/v1/sync`` for an authenticated device."""
     env, items = _decode(body)
     if env.node != device.node:

@@ -15,7 +15,7 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, SkipValidation
 
-from server.db import Database
+from server.db import AnyDatabase
 from server.db.export import tables
 from server.errors import BadRequestError, NotFoundError
 from server.guards import Scope
@@ -104,7 +104,7 @@ def to_csv(data: dict[str, list[dict[str, Any]]], table: str = "households") -> 
 
 
 async def export_incident(
-    db: Database, incident: str, fmt: str, table: str = "households"
+    db: AnyDatabase, incident: str, fmt: str, table: str = "households"
 ) -> bytes | None:
     """The export file's bytes, or None if there is no such incident."""
     import anyio
@@ -127,7 +127,7 @@ _MEDIA = {
 async def export(
     request: Request,
     incident: FromPath[str],
-    database: NamedDependency[Database],
+    database: NamedDependency[AnyDatabase],
     access: SkipValidation[Scope],
     format: FromQuery[str] = "xlsx",
     table: FromQuery[str] = "households",

@@ -30,7 +30,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from server import access
-from server.db import Database, scopes, shares
+from server.db import AnyDatabase, scopes, shares
 from server.db import devices as db_devices
 from server.db.devices import Device
 from server.errors import ForbiddenRequestError, NotFoundError, RevokedError, UnauthorizedError
@@ -84,11 +84,11 @@ def _iso_now() -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
-def _database(connection: ASGIConnection) -> Database:
+def _database(connection: ASGIConnection) -> AnyDatabase:
     return connection.app.state.database
 
 
-async def _bearer(db: Database, header: str) -> Device:
+async def _bearer(db: AnyDatabase, header: str) -> Device:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedError(
@@ -213,7 +213,7 @@ async def resident_incident(connection: ASGIConnection, token: str) -> str:
 class Scope:
     """What the caller of this request may see; its read scope is loaded at most once."""
 
-    def __init__(self, db: Database, device: Device) -> None:
+    def __init__(self, db: AnyDatabase, device: Device) -> None:
         self.db = db
         self.device = device
         self._scope: access.Scope | None = None

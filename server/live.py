@@ -36,7 +36,7 @@ from litestar.response.sse import ServerSentEventMessage
 
 from schemas.events import ChangeItem, ChangesEvent, ProgressEvent, PublicEvent
 from schemas.progress import Progress, PublicProgress
-from server.db import Database
+from server.db import AnyDatabase
 from server.db import log as db_log
 from server.db.log import LogRow
 from server.progress import derive, public_view
@@ -173,7 +173,7 @@ class Broker:
 
     def __init__(
         self,
-        live: Database,
+        live: AnyDatabase,
         *,
         poll: float = 0.1,
         buffer: int = 256,

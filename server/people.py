@@ -8,7 +8,7 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
-from server.db import Database
+from server.db import AnyDatabase
 from server.db import people as db_people
 from server.guards import Scope
 
@@ -24,7 +24,7 @@ class Person(msgspec.Struct):
 
 @get("/api/v1/people")
 async def people(
-    database: NamedDependency[Database], access: SkipValidation[Scope]
+    database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
 ) -> list[Person]:
     """People of the coordinator's community, the volunteers assigned inside it and the
     unattached ones (everyone, for a coordinator without a community), with their active

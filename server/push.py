@@ -24,7 +24,7 @@ import py_vapid
 from cryptography.hazmat.primitives import serialization
 
 from schemas.progress import PublicProgress
-from server.db import Database, meta, shares
+from server.db import AnyDatabase, meta, shares
 from server.db import push as db_push
 from server.db.push import PushSub
 
@@ -92,7 +92,7 @@ class Payload(msgspec.Struct, omit_defaults=True):
 class Pusher:
     """Sends residents' notifications for this process."""
 
-    def __init__(self, live: Database, base_url: str, *, concurrency: int = 8) -> None:
+    def __init__(self, live: AnyDatabase, base_url: str, *, concurrency: int = 8) -> None:
         self.live = live
         self.base_url = base_url.rstrip("/")
         self.vapid: py_vapid.Vapid02 | None = None

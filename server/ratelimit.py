@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from schemas.errors import ErrorBody
-from server.db import Database
+from server.db import AnyDatabase
 from server.db import ratelimits as db_rates
 from server.errors import DoorstepError
 
@@ -112,7 +112,7 @@ PRUNE_EVERY = 60.0
 class RateLimiter:
     """The rules, applied with counters in the database (``server.db.ratelimits``)."""
 
-    database: Database
+    database: AnyDatabase
     rules: tuple[Rule, ...] = DEFAULT_RULES
     #: Wall-clock seconds: the counters are shared by processes that share the clock.
     clock: Callable[[], float] = time.time

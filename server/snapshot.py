@@ -17,7 +17,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, SkipValidation
 
 from schemas.snapshot import SNAPSHOT_LIMIT, Field, Snapshot
-from server.db import Database, scopes
+from server.db import AnyDatabase, scopes
 from server.db.devices import Device
 from server.exchange import iso_ms
 
@@ -26,7 +26,7 @@ __all__ = ["ROUTES", "snapshot"]
 
 @get("/api/v1/snapshot")
 async def snapshot(
-    database: NamedDependency[Database],
+    database: NamedDependency[AnyDatabase],
     device: SkipValidation[Device],
     coll: FromQuery[Literal["incidents"] | None] = None,
 ) -> Response[Snapshot]:

@@ -443,6 +443,19 @@ def pg_url(pg_cluster: Any) -> Iterator[str]:
         pg_cluster.drop_database(url)
 
 
+@pytest.fixture
+def demo_twins(tmp_path: Path, pg_url: str) -> tuple[str, str]:
+    """The demo community twice: a SQLite file and a PostgreSQL copy of it made by
+    ``doorstep migrate-db``'s code, for tests that ask both backends the same question
+    and compare the answers (docs/postgresql.md, "How a module is ported")."""
+    from server.db.pg.migrate_db import copy
+
+    path = str(tmp_path / "twin.db")
+    load_demo(path)
+    run_async(copy(path, pg_url))
+    return path, pg_url
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that drives the browser must say so with the ``browser`` marker.
 

@@ -10,18 +10,34 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from server.db.core import Database, connect, connect_sync
+from server.db.core import BaseDatabase, Database, connect, connect_sync
 
-__all__ = ["Database", "connect", "connect_sync", "run"]
+__all__ = ["AnyDatabase", "Database", "connect", "connect_sync", "open_database", "run"]
 
 T = TypeVar("T")
 
+#: Either backend: modules branch on ``db.dialect`` ("sqlite" or "postgresql") where
+#: their SQL differs (docs/postgresql.md, "How a module is ported").
+AnyDatabase = BaseDatabase
 
-def run(path: str, fn: Callable[[Database], Awaitable[T]]) -> T:
+
+def open_database(url: str) -> AnyDatabase:
+    """The database named by ``--db``: a SQLite file, or ``postgresql://…`` (not opened:
+    ``await db.open()`` or ``async with``). The one place the backend is chosen."""
+    from server.db import pg
+
+    if pg.is_url(url):
+        from server.db.pg.core import PgDatabase
+
+        return PgDatabase(url)
+    return Database(url)
+
+
+def run(path: str, fn: Callable[[AnyDatabase], Awaitable[T]]) -> T:
     """Open the database at ``path``, await ``fn(db)``, close it: for the command line."""
 
     async def main() -> T:
-        async with Database(path) as db:
+        async with open_database(path) as db:
             return await fn(db)
 
     try:

@@ -20,7 +20,7 @@ import aiosqlite
 
 from server.errors import StorageFullError
 
-__all__ = ["PRAGMAS", "Database", "connect", "connect_readonly", "connect_sync"]
+__all__ = ["PRAGMAS", "BaseDatabase", "Database", "connect", "connect_readonly", "connect_sync"]
 
 T = TypeVar("T")
 
@@ -76,8 +76,22 @@ Conn = aiosqlite.Connection
 Sql = sqlite3.Connection
 
 
-class Database:
+class BaseDatabase:
+    """What every backend's database offers the rest of the server (``server.db``'s
+    ``AnyDatabase``): SQLite's ``Database`` here, PostgreSQL's ``pg.core.PgDatabase``."""
+
+    #: "sqlite" or "postgresql": modules choose their SQL by it.
+    dialect = ""
+    #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
+    epoch: str
+    #: (person, role) → (scope stamp, Scope): see ``scopes.scope_in``.
+    scope_cache: dict[tuple[str, str], tuple[str, Any]]
+
+
+class Database(BaseDatabase):
     """The database of one process: a writer, a reader and a live reader connection."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)

@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from server.db.core import BaseDatabase
+
 __all__ = [
     "LOG_CHANNEL",
     "LOG_LOCK",
@@ -76,7 +78,7 @@ async def order_in(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
 
 
-class PgDatabase:
+class PgDatabase(BaseDatabase):
     """The PostgreSQL database of one process: a pool of connections.
 
     The counterpart of ``server.db.core.Database``: ``read`` / ``read_fn`` for reads,
