@@ -1,6 +1,7 @@
 """Small PostgreSQL helpers the ported data modules share (docs/postgresql.md, "How a
-module is ported"): row counts from status strings, JSON-quoted id lists, and the
-numbering of SQLite WHERE fragments built by ``server.db.scopes``.
+module is ported"): both dialects of a statement that differs only in its placeholders,
+row counts from status strings, JSON-quoted id lists, and the numbering of SQLite WHERE
+fragments built by ``server.db.scopes``.
 
 ``sqlite_fragment`` is a stopgap: it turns a fragment of ``scopes.people_filter`` /
 ``scopes.record_filter`` (SQLite text, ``?`` placeholders) into PostgreSQL text with
@@ -16,9 +17,40 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["changed", "quoted", "sqlite_fragment"]
+__all__ = [
+    "changed",
+    "dialects",
+    "numbered",
+    "people_filter",
+    "quoted",
+    "record_filter",
+    "sqlite_fragment",
+]
 
 _encode = msgspec.json.encode
+
+_PLACEHOLDER = re.compile(r"'[^']*'|\?")
+
+
+def numbered(sql: str, start: int = 1) -> str:
+    """SQLite's ``?`` placeholders as PostgreSQL's ``$start, $start+1, …`` (a ``?`` inside
+    a quoted literal stays as it is)."""
+    n = start - 1
+
+    def sub(m: re.Match[str]) -> str:
+        nonlocal n
+        if m.group(0) != "?":
+            return m.group(0)
+        n += 1
+        return f"${n}"
+
+    return _PLACEHOLDER.sub(sub, sql)
+
+
+def dialects(sql: str) -> dict[str, str]:
+    """``{"sqlite": sql, "postgresql": sql numbered}``, for a statement whose dialects
+    differ only in their placeholders; modules pick one by ``db.dialect``."""
+    return {"sqlite": sql, "postgresql": numbered(sql)}
 
 
 def changed(status: int | str) -> int:
@@ -89,3 +121,21 @@ def sqlite_fragment(sql: str, args: Sequence[Any], start: int) -> tuple[str, lis
 
 
 _END = object()
+
+
+# The scope fragments of ``server.db.scopes`` for PostgreSQL. A stopgap (see the module
+# docstring): replaced by scopes' own PostgreSQL variants when they land.
+
+
+def people_filter(scope: Any, column: str, start: int) -> tuple[str, list[Any]]:
+    """``scopes.people_filter`` as PostgreSQL text numbered from ``$start``."""
+    from server.db.scopes import people_filter as fragment
+
+    return sqlite_fragment(*fragment(scope, column), start)
+
+
+def record_filter(scope: Any, coll: str, rid: str, start: int) -> tuple[str, list[Any]]:
+    """``scopes.record_filter`` as PostgreSQL text numbered from ``$start``."""
+    from server.db.scopes import record_filter as fragment
+
+    return sqlite_fragment(*fragment(scope, coll, rid), start)
