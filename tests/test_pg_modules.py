@@ -18,7 +18,21 @@ import pytest
 from conftest import run_async
 
 from server.db import changes as sqlite_changes
-from server.db import devices, log, meta, people, ratelimits, scopes
+from server.db import (
+    console,
+    devices,
+    export,
+    history,
+    log,
+    meta,
+    ops,
+    people,
+    push,
+    quarantine,
+    ratelimits,
+    scopes,
+    shares,
+)
 from server.db.core import Database
 from server.db.pg import changes as pg_changes
 from server.db.pg import log as pg_log
@@ -377,3 +391,136 @@ def test_an_attempt_waits_for_the_one_counting_before_it(pg_url: str) -> None:
     waiting, got = run_async(main())
     assert waiting
     assert got == (0, 1000.0)
+
+
+def test_console_export_and_the_small_modules_are_the_same_on_both(
+    demo_twins: tuple[str, str], repeatable: None
+) -> None:
+    async def scenario(dbs: Twins) -> None:
+        incidents = await _incidents(dbs[0])
+        inc = incidents[0]
+        communities = sorted(await _community_of_buildings(dbs[0]))
+
+        # Volunteers with devices that report pending changes: the console's roster.
+        code_a, pa = await same(dbs, people.create_invite, "volunteer", name="王芳")
+        code_b, pb = await same(dbs, people.create_invite, "volunteer", name="")
+        pc = await same(dbs, people.add_coordinator, "li", "h", name="李", community=communities[0])
+        now = sqlite_changes.iso_now()
+        _, dev_a = await same(dbs, devices.enroll, code_a, "Redmi", now)
+        _, dev_b = await same(dbs, devices.enroll, code_b, "Honor", now)
+        for db in dbs:
+            for node, pending in ((dev_a.node, 3), (dev_b.node, 4)):
+                await db.write(
+                    _numbered(db, "UPDATE devices SET pending = ?, pending_at = ? WHERE node = ?"),
+                    (pending, AT, node),
+                )
+        for community in (None, communities[0], "no-such-community"):
+            rows = await same(dbs, console.roster, community)
+        assert [r[4] for r in rows] == [4, 3]  # sums are integers on both
+
+        # A visit by a known volunteer, a change that loses to a newer one, a public link.
+        hid = sorted((await log.incident_inputs(dbs[0], inc)).households)[0]  # type: ignore[union-attr]
+        await append(
+            dbs,
+            [
+                _by(pa, change(20, "visits", "v-pa", "incident", f'"{inc}"')),
+                _by(pa, change(21, "visits", "v-pa", "household", f'"{hid}"')),
+                _by(pa, change(22, "visits", "v-pa", "at", f'"{AT}"')),
+                change(24, "incidents", inc, "status", '"restored"'),
+                change(23, "incidents", inc, "status", '"repairing"'),  # older: loses
+                change(25, "incidents", inc, f"restored_buildings.{hid}", "true"),
+            ],
+        )
+        for incident in [*incidents, "no-such-incident"]:
+            await same(dbs, console.brief_rows, incident)
+            await same(dbs, export.tables, incident)
+        tables = await export.tables(dbs[1], inc)
+        assert tables is not None
+        assert [v["recorded_by"] for v in tables["visits"] if v["id"] == "v-pa"] == ["王芳"]
+        await same(dbs, console.incident_names, None)
+        await same(dbs, console.incident_names, frozenset([inc, "no-such-incident"]))
+        assert await same(dbs, console.incident_names, frozenset()) == []
+        rows = await same(dbs, history.of_record, "incidents", inc, 100)
+        assert {r[8] for r in rows if r[1] == "status"} == {0, 1}
+        await same(dbs, history.of_record, "incidents", inc, 2)
+        await same(dbs, history.of_record, "visits", "v-pa", 100)
+
+        # Residents' links.
+        assert await same(dbs, shares.of_incident, inc) is None
+        await same(dbs, shares.add, "tok-1", inc, pc, AT)
+        await same(dbs, shares.add, "tok-0", inc, None, "2026-11-30T07:00:00.000Z")
+        assert await same(dbs, shares.of_incident, inc) == "tok-0"
+        assert await same(dbs, shares.incident_of, "tok-1") == inc
+        assert await same(dbs, shares.incident_of, "nope") is None
+        assert await same(dbs, shares.incident_exists, inc) is True
+        assert await same(dbs, shares.incident_exists, "no-such-incident") is False
+
+        # Push subscriptions and the one-sender claim.
+        sub = push.PushSub("https://push.example/1", "p256", "auth")
+        await same(dbs, push.add, inc, sub, AT)
+        await same(dbs, push.add, inc, push.PushSub("https://push.example/2", "k", "a"), AT)
+        await same(dbs, push.failed, sub.endpoint, False)
+        await same(dbs, push.add, inc, sub, AT)  # a re-subscription resets failures
+        # In no particular order on either backend.
+        for db in dbs:
+            assert sorted(await push.subs(db, inc), key=repr) == sorted(
+                [sub, push.PushSub("https://push.example/2", "k", "a")], key=repr
+            )
+        assert await same(dbs, push.claim, "k1", inc, AT) is True
+        assert await same(dbs, push.claim, "k1", inc, AT) is False
+        assert await same(dbs, push.remove, sub.endpoint, "other-incident") is False
+        assert await same(dbs, push.remove, sub.endpoint, inc) is True
+        assert await same(dbs, push.remove, sub.endpoint) is False
+        await same(dbs, push.failed, "https://push.example/2", True)
+        assert await same(dbs, push.subs, inc) == []
+
+        # The quarantine, and the operator's health figures that count it.
+        await same(dbs, ops.health)
+        for db in dbs:
+            for qid, person, coll, rid in (
+                (1, pa, "visits", "v-pa"),
+                (2, pb, "households", hid),
+                (3, None, "visits", "v-unknown"),
+                (4, "someone-else", "incidents", inc),
+            ):
+                await db.write(
+                    _numbered(
+                        db,
+                        "INSERT INTO quarantine (qid, hlc, node, person, coll, id, field, raw, "
+                        "error, message, received_at) VALUES (?, ?, ?, ?, ?, ?, 'note', '\"x\"', "
+                        "'bad_value', 'a message', ?)",
+                    ),
+                    (qid, f"hlc{qid}", NODE, person, coll, rid, AT),
+                )
+        assert (await same(dbs, ops.health))[0] == 4
+        c1 = await dbs[0].call(lambda c: scopes.compute_scope(c, pc, "coordinator"))
+        vol = await dbs[0].call(lambda c: scopes.compute_scope(c, pa, "volunteer"))
+        for scope in (None, c1, vol):
+            for include in (False, True):
+                await same(dbs, quarantine.listing, 100, include, scope)
+            await same(dbs, quarantine.listing, 2, True, scope)
+        assert await same(dbs, quarantine.resolve, 3, AT, c1) is False  # not within
+        assert await same(dbs, quarantine.resolve, 2, AT, c1) is True
+        assert await same(dbs, quarantine.resolve, 2, AT, c1) is False  # already
+        assert await same(dbs, quarantine.resolve, 99, AT) is False
+        assert await same(dbs, quarantine.resolve, 3, AT) is True
+        for include in (False, True):
+            await same(dbs, quarantine.listing, 100, include, c1)
+        seen = {r[0] for r in await quarantine.listing(dbs[1], 100, True, c1)}
+        assert {1, 2} <= seen and 3 not in seen
+        await same(dbs, meta.set, "last_backup_at", AT)
+        assert await same(dbs, ops.health) == (2, AT, await log.max_seq(dbs[0]))
+
+    _twins(demo_twins, scenario)
+
+
+def _numbered(db: Any, sql: str) -> str:
+    """A test's own statement for either backend."""
+    from server.db.pg.adapt import numbered
+
+    return numbered(sql) if db.dialect == "postgresql" else sql
+
+
+def _by(person: str, row: tuple) -> tuple:
+    """A change as ``person`` made it."""
+    return (*row[:6], person, row[7])
