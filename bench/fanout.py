@@ -52,6 +52,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -142,7 +148,8 @@ def spread_clients(
     """Connect n subscribers spread evenly over ``ports`` from ``workers`` client
     processes (worker k on port k mod len(ports)), call ``trigger()`` (returns t0); the
     delays from t0 until each subscriber had the update, by port. ``stats`` gets the
-    seconds it took to open every stream and the client processes' memory."""
+    seconds it took to open every stream, the client processes' memory (KiB) and the CPU
+    seconds each used from the trigger until its streams had the update."""
     started = time.monotonic()
     workers = max(workers, len(ports))
     per = [n // workers + (1 if i < n % workers else 0) for i in range(workers)]
@@ -164,17 +171,19 @@ def spread_clients(
         raise RuntimeError(f"subscribers could not connect, e.g. {failures}")
     connect_s = time.monotonic() - started
     time.sleep(1.0)  # let the server settle (and its tailer read any backlog)
+    cpu0 = [cpu_seconds(p.pid) for p in procs]
     t0 = trigger()
     delays: dict[int, list[float]] = {port: [] for port in ports}
-    client_kib = []
+    client_kib, client_cpu = [], []
     for k, a in enumerate(pipes):
         if not a.poll(DEADLINE + 10):
             raise RuntimeError("a client process did not report")
         kind, got, kib = a.recv()
         delays[ports[k % len(ports)]] += [t - t0 for t in got]
         client_kib.append(kib)
+        client_cpu.append(cpu_seconds(procs[k].pid) - cpu0[k])
     if stats is not None:
-        stats.update(connect_s=connect_s, client_kib=client_kib)
+        stats.update(connect_s=connect_s, client_kib=client_kib, client_cpu_s=client_cpu)
     for p in procs:
         p.join(10)
     return delays
@@ -337,8 +346,11 @@ def baseline(n: int, servers: int = 1, workers: int = WORKERS, stats: dict | Non
     before = sum(rss_kib(pid) for pid in pids)
     rss_connected = [0]
 
+    cpu = [0.0]
+
     def trigger() -> float:
         rss_connected[0] = sum(rss_kib(pid) for pid in pids)
+        cpu[0] = sum(cpu_seconds(pid) for pid in pids)
         socks = [socket.create_connection(("127.0.0.1", port)) for port in ports]
         t0 = time.monotonic()
         for s in socks:
@@ -350,6 +362,8 @@ def baseline(n: int, servers: int = 1, workers: int = WORKERS, stats: dict | Non
 
     try:
         by_port = spread_clients(ports, "/events", n, trigger, workers, stats)
+        if stats is not None:
+            stats["server_cpu_s"] = sum(cpu_seconds(pid) for pid in pids) - cpu[0]
         delays = [d for port in ports for d in by_port[port]]
         return summary("raw asyncio", n, delays, (rss_connected[0] - before) * 1024 / n)
     finally:

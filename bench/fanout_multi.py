@@ -104,9 +104,11 @@ def doorstep(
         before = sum(fanout.rss_kib(s.proc.pid) for s in procs)
         at_trigger = [0]
         sync_ms = [0.0]
+        cpu = [0.0]
 
         def trigger() -> float:
             at_trigger[0] = sum(fanout.rss_kib(s.proc.pid) for s in procs)
+            cpu[0] = sum(fanout.cpu_seconds(s.proc.pid) for s in procs)
             t0, sync_ms[0] = fanout.post_update(procs[0].url, auth)
             return t0
 
@@ -114,6 +116,7 @@ def doorstep(
         by_port = fanout.spread_clients(
             ports, f"/api/v1/public/{token}/events", n, trigger, workers, stats
         )
+        stats["server_cpu_s"] = sum(fanout.cpu_seconds(s.proc.pid) for s in procs) - cpu[0]
         out = spread(f"{backend.name} x{servers}", n, by_port, ports)
         out.update(stats, sync_ms=sync_ms[0], kib=(at_trigger[0] - before) / n)
         return out
@@ -133,7 +136,7 @@ def raw(n: int, servers: int, workers: int) -> dict:
 def report(rows: list[dict], base: dict, n: int) -> None:
     print(
         f"  {'':22}{'delivered':>10}{'p50':>9}{'p99':>9}{'max':>9}{'KiB/stream':>11}"
-        f"{'open all':>10}{'clients':>9}  p99 vs raw"
+        f"{'open all':>10}{'clients':>9}{'CPU srv+cli':>14}  p99 vs raw"
     )
     for r in [base, *rows]:
         name = r.get("name") or r.get("server")
@@ -141,10 +144,11 @@ def report(rows: list[dict], base: dict, n: int) -> None:
             print(f"  {name:<22}{0:>10}  (nothing delivered)")
             continue
         clients = sum(r["client_kib"]) / 1024
+        cpu = f"{r['server_cpu_s']:.1f}+{sum(r['client_cpu_s']):.1f}s"
         print(
             f"  {name:<22}{r['delivered']:>10,}{r['p50_ms']:>7.0f}ms{r['p99_ms']:>7.0f}ms"
             f"{r['max_ms']:>7.0f}ms{r['kib']:>11.1f}{r['connect_s']:>9.0f}s{clients:>6.0f}MiB"
-            f"  x{r['p99_ms'] / base['p99_ms']:.1f}"
+            f"{cpu:>14}  x{r['p99_ms'] / base['p99_ms']:.1f}"
         )
         for label in ("origin", "others"):
             if label in r:
@@ -155,6 +159,11 @@ def report(rows: list[dict], base: dict, n: int) -> None:
                 )
         if "sync_ms" in r:
             print(f"    the sync that posted the update took {r['sync_ms']:.0f} ms")
+    print(
+        "  CPU srv+cli: CPU seconds the servers and the client processes used from the post "
+        f"until every stream had the update; on {os.cpu_count()} cores the delivery cannot "
+        "take less than their sum divided by the cores"
+    )
     under = [r.get("server") for r in rows if r.get("delivered") == n and r["p99_ms"] < 1000]
     print(f"  p99 < 1 s with every stream served (N = {n:,}): {', '.join(under) or 'none'}")
 
