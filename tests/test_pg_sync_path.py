@@ -9,13 +9,18 @@ function called on both with the same arguments; the answers must be equal.
 """
 
 import hashlib
+import json
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 from conftest import run_async
 
+from server import exchange
 from server.access import Scope
 from server.db import changes, scopes
 from server.db.changes import Incoming
@@ -23,10 +28,12 @@ from server.db.core import BaseDatabase, Database
 from server.db.devices import Device
 from server.db.pg.core import PgDatabase
 from sync import clock
+from sync.ids import uuid7
 
 AT = "2026-11-30T08:00:00.000Z"
 NODE = "7e57000000000001"  # the test's own writes (assignments)
 T0 = 1_764_000_000_000
+FIXED = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # the server's writes in the tests
 
 ALL = "p-coord-all"  # a coordinator of every community
 NOWHERE = "p-coord-nowhere"  # a coordinator of a community with nothing in it
@@ -80,8 +87,6 @@ class Writer:
         self.node, self.n = node, 0
 
     def rows(self, coll: str, rid: str, fields: dict[str, Any]) -> list[Incoming]:
-        import msgspec
-
         out: list[Incoming] = []
         for field, value in fields.items():
             self.n += 1
@@ -309,3 +314,153 @@ def test_the_sql_fragments_select_the_same_rows_on_both(demo_twins: tuple[str, s
     assert mine == theirs
     assert mine[("p-coord-0", "people")] != mine[(ALL, "people")]
     assert mine[(VOL_BUILDING, "pull")] != mine[(ALL, "pull")]
+
+
+# --- a whole sync ---------------------------------------------------------------------
+
+
+def _change(coll: str, rid: str, field: str, value: Any, hlc: str) -> dict[str, Any]:
+    return {"coll": coll, "id": rid, "field": field, "value": value, "hlc": hlc}
+
+
+def _body(device: Device, cursor: int, batch: list[Any], scope: str | None) -> bytes:
+    """A sync request as the PWA sends it; ``batch`` items are dicts or raw JSON bytes."""
+    parts = [
+        json.dumps(c, ensure_ascii=False).encode() if isinstance(c, dict) else c for c in batch
+    ]
+    head = {"node": device.node, "cursor": cursor, "pending": len(batch)}
+    if scope is not None:
+        head["scope"] = scope
+    return json.dumps(head).encode()[:-1] + b', "changes": [' + b", ".join(parts) + b"]}"
+
+
+def _answer(response: Any) -> dict[str, Any]:
+    out = msgspec.json.decode(msgspec.json.encode(response))
+    out.pop("server_time")
+    return out
+
+
+async def _sync_all(
+    db: BaseDatabase, device: Device, cursor: int, held: str | None, batch: list[Any]
+) -> tuple[list[dict[str, Any]], int, str]:
+    """One sync with ``batch``, then pulls until nothing more: every answer."""
+    answers = []
+    while True:
+        answer = _answer(await exchange.sync(db, device, _body(device, cursor, batch, held)))
+        answers.append(answer)
+        cursor, held, batch = answer["cursor"], answer["scope"], []
+        if not answer["more"]:
+            return answers, cursor, held  # type: ignore[return-value]
+
+
+async def _state(db: BaseDatabase) -> dict[str, list[Any]]:
+    """Winners, history, quarantine and devices, less the times the server reads from
+    its clock (``received_at``, ``last_seen``, ``created_at``): the runs are moments apart."""
+    queries = {
+        "winners": "SELECT seq, coll, id, field, value, hlc FROM winners ORDER BY seq",
+        "history": "SELECT seq, hlc, coll, id, field, value, node, person FROM history "
+        "ORDER BY seq",
+        "quarantine": "SELECT qid, hlc, node, person, coll, id, field, raw, error, message, "
+        "resolved_at FROM quarantine ORDER BY qid",
+        "devices": "SELECT node, person, pending, last_seen IS NOT NULL FROM devices ORDER BY node",
+        "snapshots": "SELECT node, token, households, incidents, seq "
+        "FROM scope_snapshots ORDER BY node, token",
+    }
+    return {k: [tuple(r) for r in await db.read(q)] for k, q in queries.items()}  # type: ignore[attr-defined]
+
+
+def test_a_sync_gives_the_same_outcome_and_leaves_the_same_rows_on_both(
+    demo_twins: tuple[str, str],
+) -> None:
+    path, _ = demo_twins
+    demo = Demo(path)
+    conn = sqlite3.connect(path)
+    [(home, mine_b)] = conn.execute(
+        "SELECT id, json_extract(value, '$') FROM winners WHERE coll = 'households' "
+        "AND field = 'building' AND value = json_quote(?) ORDER BY id LIMIT 1",
+        (demo.buildings[0],),
+    ).fetchall()
+    [(away,)] = conn.execute(
+        "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
+        "AND value = json_quote(?) ORDER BY id LIMIT 1",
+        (demo.buildings[-1],),
+    ).fetchall()
+    [(elsewhere,)] = conn.execute(
+        "SELECT h.id FROM winners h JOIN winners b ON b.coll = 'buildings' "
+        "AND b.field = 'community' AND b.value = json_quote(?) AND h.value = json_quote(b.id) "
+        "WHERE h.coll = 'households' AND h.field = 'building' ORDER BY h.id LIMIT 1",
+        (demo.communities[1],),
+    ).fetchall()
+    [(seen,)] = conn.execute(
+        "SELECT v.id FROM winners v JOIN winners h ON h.coll = 'households' "
+        "AND h.field = 'building' AND h.value = json_quote(?) "
+        "AND v.value = json_quote(h.id) WHERE v.coll = 'visits' AND v.field = 'household' "
+        "ORDER BY v.id LIMIT 1",
+        (demo.buildings[0],),
+    ).fetchall()
+    conn.close()
+    volunteer = device_of(VOL_BUILDING, "volunteer")
+    incident = demo.incidents[0]
+    coordinator = device_of("p-coord-0", "coordinator")
+    now = int(time.time() * 1000)
+    stamp = iter(clock.format_stamp(clock.Timestamp(now, n, volunteer.node)) for n in range(100))
+    visit, stray = uuid7(), uuid7()
+    nested = b'{"coll": "households", "id": "' + away.encode() + b'", "field": "notes", '
+    nested += b'"hlc": "' + next(stamp).encode() + b'", "value": ' + b"[" * 999 + b"]" * 999 + b"}"
+    batch: list[Any] = [
+        _change("visits", visit, "household", home, next(stamp)),  # a new visit
+        _change("visits", visit, "outcome", "reached", next(stamp)),
+        _change("visits", visit, "note", "独居老人，需送水\n二楼", next(stamp)),
+        _change("household_status", f"{incident}~{home}", "needs_open", ["water"], next(stamp)),
+        _change("visits", seen, "note", '楼道灯坏了 "急"', next(stamp)),  # another's visit
+        _change("household_status", f"{incident}~{away}", "restored", True, next(stamp)),
+        _change("visits", stray, "household", away, next(stamp)),  # outside: refused
+        nested,  # malformed: quarantined as invalid
+        b'{"coll": "households", "id": "x", "field": "notes", "value": 1}',  # no stamp
+    ]
+    c_stamp = iter(clock.format_stamp(clock.Timestamp(now, n, coordinator.node)) for n in range(10))
+    c_batch = [
+        _change("households", home, "contact", "王阿姨 139", next(c_stamp)),
+        _change("households", elsewhere, "contact", "别的社区", next(c_stamp)),
+    ]
+
+    async def body(db: BaseDatabase, demo: Demo) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        out["first"], cursor, held = await _sync_all(db, volunteer, 0, None, batch)
+        out["again"], cursor, held = await _sync_all(db, volunteer, cursor, held, batch)
+        out["coordinator"], _, _ = await _sync_all(db, coordinator, 0, None, c_batch)
+        out["later"], cursor, held = await _sync_all(db, volunteer, cursor, held, [])
+        out["state"] = await _state(db)
+        # Reassigned: the first building is taken away (the server's own write), so
+        # its households and the visit leave the phone; then it comes back.
+        await changes.write_records(db, [_assignment(VOL_BUILDING, mine_b, active=False)], at=FIXED)
+        out["taken"], cursor, held = await _sync_all(db, volunteer, cursor, held, [])
+        await changes.write_records(db, [_assignment(VOL_BUILDING, mine_b)], at=FIXED)
+        out["back"], cursor, held = await _sync_all(db, volunteer, cursor, held, [])
+        out["state-after"] = await _state(db)
+        return out
+
+    mine, theirs = on_both(demo_twins, body)
+    assert mine.keys() == theirs.keys()
+    for key in mine:
+        assert mine[key] == theirs[key], key
+    first = mine["first"][0]
+    assert first["accepted"] == 5
+    assert [(r["index"], r["error"]) for r in first["rejected"]] == [
+        (5, "forbidden"),
+        (6, "forbidden"),
+        (7, "malformed_change"),
+        (8, "malformed_change"),
+    ]
+    assert mine["again"][0]["accepted"] == 5  # the re-sent batch: the same answer, no new row
+    # The two invalid changes have no readable stamp, so nothing marks them as sent
+    # before: kept again (as on SQLite, whose unique index lets NULLs repeat); the
+    # refused ones are kept once; and the coordinator's refused change.
+    assert len(mine["state"]["quarantine"]) == 2 + 2 + 2 + 1
+    assert [(r["index"], r["error"]) for r in mine["coordinator"][0]["rejected"]] == [
+        (1, "forbidden")
+    ]
+    evicted = {(e["coll"], e["id"]) for a in mine["taken"] for e in a["evict"]}
+    assert ("households", home) in evicted and ("visits", visit) in evicted
+    back = {(c["coll"], c["id"]) for a in mine["back"] for c in a["changes"]}
+    assert ("visits", visit) in back and ("households", home) in back

@@ -9,7 +9,11 @@ Dialect notes, beside their SQLite twins:
 
 - ``INSERT OR IGNORE`` → ``ON CONFLICT (hlc) DO NOTHING``; the batch travels as one
   array per column (``unnest``), one statement for any batch size, in batch order
-  (``WITH ORDINALITY``) so ``seq`` follows the order the device sent;
+  (``WITH ORDINALITY``) so ``seq`` follows the order the device sent. A row that
+  conflicts would still take a value of the identity sequence (SQLite's rowid takes
+  none), so stamps already in the log, and repeats inside the batch, are left out
+  before the insert: a re-sent batch leaves no gap, and ``seq`` values stay the ones
+  SQLite gives (``ON CONFLICT`` stays as the safety net);
 - the merge: PostgreSQL refuses an ``ON CONFLICT DO UPDATE`` that touches one row twice,
   which SQLite allows (a batch with two changes to one field). ``DISTINCT ON`` keeps the
   batch's newest stamp per field first: the same winner SQLite's row-by-row upsert ends
@@ -45,6 +49,7 @@ __all__ = [
     "max_seq",
     "pull",
     "quarantine_in",
+    "seen_in",
     "storage_full",
     "tail",
     "top_in",
@@ -56,10 +61,14 @@ T = TypeVar("T")
 
 INSERT_HISTORY_SQL = """
 INSERT INTO history (hlc, coll, id, field, value, node, person, received_at)
-SELECT hlc, coll, id, field, value, node, person, received_at
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::text[])
-     WITH ORDINALITY AS b (hlc, coll, id, field, value, node, person, received_at, n)
+SELECT hlc, coll, id, field, value, node, person, received_at FROM (
+    SELECT DISTINCT ON (b.hlc) b.*
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::text[], $8::text[])
+         WITH ORDINALITY AS b (hlc, coll, id, field, value, node, person, received_at, n)
+    WHERE NOT EXISTS (SELECT 1 FROM history h WHERE h.hlc = b.hlc)
+    ORDER BY b.hlc, b.n
+) AS fresh
 ORDER BY n
 ON CONFLICT (hlc) DO NOTHING
 """
@@ -87,14 +96,21 @@ _FULL_SQL = (
     "resolved_at = NULL"
 )
 #: SQLite: ``INSERT OR IGNORE`` + ``executemany``; only the unique stamp can conflict
-#: (the table has no NOT NULL or CHECK constraint for OR IGNORE to swallow).
+#: (the table has no NOT NULL or CHECK constraint for OR IGNORE to swallow). Rows that
+#: would conflict are left out first, as in ``INSERT_HISTORY_SQL``, so ``qid`` takes the
+#: values SQLite gives (NULLs never conflict, as in SQLite's unique index).
 _QUARANTINE_SQL = """
 INSERT INTO quarantine (hlc, node, person, coll, id, field, raw, error, message, received_at)
-SELECT hlc, node, person, coll, id, field, raw, error, message, received_at
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::text[], $10::text[])
-     WITH ORDINALITY AS b (hlc, node, person, coll, id, field, raw, error, message,
-                           received_at, n)
+SELECT hlc, node, person, coll, id, field, raw, error, message, received_at FROM (
+    SELECT b.*, row_number() OVER (PARTITION BY b.node, b.hlc, b.error ORDER BY b.n) AS k
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::text[], $8::text[], $9::text[], $10::text[])
+         WITH ORDINALITY AS b (hlc, node, person, coll, id, field, raw, error, message,
+                               received_at, n)
+    WHERE NOT EXISTS (SELECT 1 FROM quarantine q
+                      WHERE q.node = b.node AND q.hlc = b.hlc AND q.error = b.error)
+) AS fresh
+WHERE k = 1 OR hlc IS NULL OR node IS NULL OR error IS NULL
 ORDER BY n
 ON CONFLICT DO NOTHING
 """
