@@ -323,7 +323,9 @@ def _change(coll: str, rid: str, field: str, value: Any, hlc: str) -> dict[str, 
     return {"coll": coll, "id": rid, "field": field, "value": value, "hlc": hlc}
 
 
-def _body(device: Device, cursor: int, batch: list[Any], scope: str | None) -> bytes:
+def _body(
+    device: Device, cursor: int, batch: list[Any], scope: str | None, limit: int | None = None
+) -> bytes:
     """A sync request as the PWA sends it; ``batch`` items are dicts or raw JSON bytes."""
     parts = [
         json.dumps(c, ensure_ascii=False).encode() if isinstance(c, dict) else c for c in batch
@@ -331,6 +333,8 @@ def _body(device: Device, cursor: int, batch: list[Any], scope: str | None) -> b
     head = {"node": device.node, "cursor": cursor, "pending": len(batch)}
     if scope is not None:
         head["scope"] = scope
+    if limit is not None:
+        head["limit"] = limit
     return json.dumps(head).encode()[:-1] + b', "changes": [' + b", ".join(parts) + b"]}"
 
 
@@ -464,3 +468,163 @@ def test_a_sync_gives_the_same_outcome_and_leaves_the_same_rows_on_both(
     assert ("households", home) in evicted and ("visits", visit) in evicted
     back = {(c["coll"], c["id"]) for a in mine["back"] for c in a["changes"]}
     assert ("visits", visit) in back and ("households", home) in back
+
+
+def test_evictions_after_reassignments_and_moves_are_the_same_on_both(
+    demo_twins: tuple[str, str],
+) -> None:
+    """Every way a record leaves a scope: an incident assignment ended (its buildings'
+    households and the incident's repairs and updates), a visit moved to a household
+    elsewhere by a coordinator, and a coordinator of every community given one."""
+    path, _ = demo_twins
+    conn = sqlite3.connect(path)
+    demo = Demo(path)
+    [(moved, there)] = conn.execute(
+        "SELECT v.id, h.id FROM winners v JOIN winners h ON h.coll = 'households' "
+        "AND h.field = 'building' AND h.value = json_quote(?) "
+        "WHERE v.coll = 'visits' AND v.field = 'household' "
+        "AND v.value IN (SELECT json_quote(x.id) FROM winners x WHERE x.coll = 'households' "
+        "AND x.field = 'building' AND x.value = json_quote(?)) ORDER BY v.id, h.id LIMIT 1",
+        (demo.buildings[-1], demo.buildings[0]),
+    ).fetchall()
+    conn.close()
+    incident = device_of(VOL_INCIDENT, "volunteer")
+    building = device_of(VOL_BUILDING, "volunteer")
+    everyone = device_of(ALL, "coordinator")
+
+    async def body(db: BaseDatabase, demo: Demo) -> dict[str, Any]:
+        held: dict[Device, tuple[int, str]] = {}
+        out: dict[str, Any] = {}
+        for device in (incident, building, everyone):
+            _, cursor, token = await _pull_all(db, device, 0, None, 2000)
+            held[device] = (cursor, token)
+        await changes.write_records(
+            db,
+            [
+                _assignment(VOL_INCIDENT, demo.incidents[0], incident=True, active=False),
+                ("visits", moved, {"household": there}),
+            ],
+            at=FIXED,
+        )
+        community = demo.communities[0]
+        if db.dialect == "postgresql":
+            await db.write("UPDATE people SET community = $1 WHERE id = $2", (community, ALL))  # type: ignore[attr-defined]
+        else:
+            await db.write("UPDATE people SET community = ? WHERE id = ?", (community, ALL))  # type: ignore[attr-defined]
+        for device in (incident, building, everyone):
+            cursor, token = held[device]
+            out[device.person] = await _pull_all(db, device, cursor, token, 2000)
+        return out
+
+    mine, theirs = on_both(demo_twins, body)
+    assert mine == theirs
+    evicted = {
+        who: {(e[0], e[1]) for page in pages for e in page[3]}
+        for who, (pages, _, _) in mine.items()
+    }
+    assert {c for c, _ in evicted[VOL_INCIDENT]} >= {"households", "repairs"}
+    assert ("visits", moved) in evicted[VOL_BUILDING]
+    assert len(evicted[ALL]) > 100  # every household of the other communities
+
+
+def test_a_full_disk_fails_a_batch_whole_and_lets_a_pull_answer(
+    demo_twins: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's "disk full" (SQLSTATE 53100) is SQLite's SQLITE_FULL: a batch with
+    changes fails whole with ``StorageFullError`` (507), a pull still answers."""
+    import asyncpg
+
+    from server.errors import StorageFullError
+
+    path, url = demo_twins
+    demo = Demo(path)
+    device = device_of(VOL_BUILDING, "volunteer")
+
+    real = asyncpg.connection.Connection.execute
+
+    async def full(conn: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        # The device's bookkeeping is the statement that meets the full disk.
+        if sql.startswith("UPDATE devices"):
+            raise asyncpg.exceptions.DiskFullError("could not extend file: No space left")
+        return await real(conn, sql, *args, **kwargs)
+
+    async def main() -> tuple[Any, ...]:
+        async with PgDatabase(url) as db:
+            await _setup(db, demo)
+            before = await _state(db)
+            now = int(time.time() * 1000)
+            hlc = clock.format_stamp(clock.Timestamp(now, 1, device.node))
+            home = sorted((await scopes.load_scope(db, device)).households or ())[0]
+            batch = [_change("visits", uuid7(), "household", home, hlc)]
+            monkeypatch.setattr(asyncpg.connection.Connection, "execute", full)
+            with pytest.raises(StorageFullError):
+                await exchange.sync(db, device, _body(device, 0, batch, None))
+            after_batch = await _state(db)
+            answer = _answer(await exchange.sync(db, device, _body(device, 0, [], None)))
+            return before, after_batch, answer, await _state(db)
+
+    before, after_batch, answer, after_pull = run_async(main())
+    assert after_batch == before  # nothing of the batch was saved
+    assert answer["changes"] and answer["scope"]
+    assert after_pull["devices"] == before["devices"]  # last_seen not saved: the disk is full
+
+
+def test_concurrent_syncs_on_two_servers_never_make_a_pull_skip_or_repeat(
+    demo_twins: tuple[str, str],
+) -> None:
+    """Batches (the log lock exclusive) and pulls (shared) from two pools at once: none
+    waits for ever, and a phone pulling small pages meanwhile gets every new change
+    exactly once — the scope, the page and the cursor of a pull read one state of the log."""
+    import asyncio
+
+    path, url = demo_twins
+    demo = Demo(path)
+    writers = [Device(f"{n:016x}", ALL, "coordinator", False) for n in (0xA1, 0xA2, 0xA3)]
+    reader = device_of(VOL_BUILDING, "volunteer")
+
+    async def main() -> tuple[list[tuple[str, str]], set[tuple[str, str]]]:
+        async with PgDatabase(url) as one, PgDatabase(url) as two:
+            await _setup(one, demo)
+            homes = sorted((await scopes.load_scope(one, reader)).households or ())[:6]
+            _, cursor, held = await _pull_all(one, reader, 0, None, 5000)
+            written: set[tuple[str, str]] = set()
+            done = asyncio.Event()
+
+            async def write(db: PgDatabase, device: Device) -> None:
+                now = int(time.time() * 1000)
+                for n in range(15):
+                    vid = uuid7()
+                    hlc = clock.format_stamp(clock.Timestamp(now, n, device.node))
+                    batch = [_change("visits", vid, "household", homes[n % len(homes)], hlc)]
+                    answer = await exchange.sync(db, device, _body(device, 0, batch, None))
+                    assert answer.accepted == 1
+                    written.add(("visits", vid))
+
+            async def read() -> list[tuple[str, str]]:
+                nonlocal cursor, held
+                got: list[tuple[str, str]] = []
+                dbs = (one, two)
+                turn = 0
+                while True:
+                    last = done.is_set()
+                    answer = await exchange.sync(
+                        dbs[turn % 2], reader, _body(reader, cursor, [], held, limit=2)
+                    )
+                    turn += 1
+                    assert answer.cursor >= cursor
+                    got += [(c.coll, c.id) for c in answer.changes if c.coll == "visits"]
+                    cursor, held = answer.cursor, answer.scope
+                    if last and not answer.more:
+                        return got
+
+            async def writers_then_done() -> None:
+                await asyncio.gather(*(write((one, two)[i % 2], w) for i, w in enumerate(writers)))
+                done.set()
+
+            got, _ = await asyncio.gather(read(), writers_then_done())
+            return got, written
+
+    got, written = run_async(main())
+    assert len(written) == 45
+    assert len(got) == len(set(got))  # nothing twice
+    assert set(got) == written  # nothing skipped
