@@ -628,3 +628,64 @@ def test_concurrent_syncs_on_two_servers_never_make_a_pull_skip_or_repeat(
     assert len(written) == 45
     assert len(got) == len(set(got))  # nothing twice
     assert set(got) == written  # nothing skipped
+
+
+def test_a_full_quarantine_counts_the_rest_the_same_on_both(demo_twins: tuple[str, str]) -> None:
+    """Past ``QUARANTINE_PER_DEVICE`` rejected changes of one device, the rest are only
+    counted in one ``quarantine_full`` entry (``ON CONFLICT … DO UPDATE`` adding up)."""
+    from server.db.changes import QUARANTINE_PER_DEVICE
+
+    node = "0000000000000bad"
+
+    def rejected(start: int, n: int) -> list[Any]:
+        return [
+            (
+                _stamp(i, node),
+                node,
+                VOL_NONE,
+                "visits",
+                f"v{i}",
+                "note",
+                "{}",
+                "forbidden",
+                "no",
+                AT,
+            )
+            for i in range(start, start + n)
+        ] + [(None, node, VOL_NONE, None, None, None, "[", "malformed_change", "bad", AT)]
+
+    async def body(db: BaseDatabase, demo: Demo) -> list[Any]:
+        await changes.apply(db, [], rejected(0, QUARANTINE_PER_DEVICE - 10), node=node, seen_at=AT)
+        await changes.apply(db, [], rejected(0, 30), node=node, seen_at=AT)  # 20 sent again
+        await changes.apply(db, [], rejected(5000, 7), node=node, seen_at=AT)
+        return (await _state(db))["quarantine"]
+
+    mine, theirs = on_both(demo_twins, body)
+    assert mine == theirs
+    full = [q for q in mine if q[8] == "quarantine_full"]
+    assert len(full) == 1 and int(full[0][7]) > 0
+
+
+def test_a_nul_in_a_rejected_change_is_kept_as_a_replacement_character(pg_url: str) -> None:
+    """PostgreSQL's text cannot hold NUL (SQLite's can): a malformed change carrying one
+    is still quarantined, with U+FFFD in its place, and the sync does not fail."""
+    node = "0000000000000bad"
+    row = (
+        "h\x00",
+        node,
+        None,
+        "vis\x00its",
+        None,
+        None,
+        '{"value": "a\x00b"}',
+        "malformed",
+        "m",
+        AT,
+    )
+
+    async def main() -> list[Any]:
+        async with PgDatabase(pg_url) as db:
+            await changes.apply(db, [], [row], node=node, seen_at=AT)
+            return await db.read("SELECT hlc, coll, raw FROM quarantine")
+
+    assert run_async(main()) == [("h\ufffd", "vis\ufffdits", '{"value": "a\ufffdb"}')]
