@@ -46,6 +46,8 @@ def test_the_dashboard_starts_from_a_snapshot_and_reopens_offline(
         "request",
         lambda r: asked.append(r.url.split("/api/v1/")[-1]) if "/api/v1/" in r.url else None,
     )
+    workers: list[str] = []
+    page.on("worker", lambda w: workers.append(w.url))
     code = live_server.invite("coordinator", "李书记")["code"]
     page.goto(f"{live_server.url}/coord.html#/enroll/{code}")
     card = page.locator(f"a.card[data-incident='{HEATING}']")
@@ -62,6 +64,8 @@ def test_the_dashboard_starts_from_a_snapshot_and_reopens_offline(
     eventually(
         lambda: (page.evaluate(IDB, ["meta", "cursor"]) or 0) > 0, "then the cursor", LIVE_MS / 1000
     )
+    # Stored by the worker, off the page's thread (the page falls back to storing itself).
+    assert [u for u in workers if u.endswith("/dist/store-worker.js")], workers
     # A second page load does not ask for a snapshot again: it has a replica.
     asked.clear()
     page.reload()
@@ -144,6 +148,30 @@ def test_an_incident_shows_its_head_while_the_community_is_on_its_way(
         lambda: page.evaluate(IDB, ["fields", None]) == winners,
         "every winner stored",
         LIVE_MS / 1000,
+    )
+    assert errors == []
+    ctx.close()
+
+
+def test_a_failing_storage_worker_loses_nothing(live_server: LiveServer, browser: Any) -> None:
+    """The worker that stores the snapshot cannot load: the page stores it itself, every
+    winner, and only then the cursor; the dashboard never notices."""
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/store-worker.js", lambda route: route.fulfill(status=503, body="down"))
+    code = live_server.invite("coordinator", "王主任")["code"]
+    page.goto(f"{live_server.url}/coord.html#/enroll/{code}")
+    expect(page.locator(f"a.card[data-incident='{HEATING}']")).to_be_visible(timeout=LIVE_MS)
+    winners = live_server.query("SELECT count(*) FROM winners")[0][0]
+    eventually(
+        lambda: page.evaluate(IDB, ["fields", None]) == winners,
+        "every winner stored by the page",
+        LIVE_MS / 1000,
+    )
+    eventually(
+        lambda: (page.evaluate(IDB, ["meta", "cursor"]) or 0) > 0, "then the cursor", LIVE_MS / 1000
     )
     assert errors == []
     ctx.close()

@@ -29,6 +29,9 @@ const ENTRIES = {
   devices: 'js/access/devices.js', // devices.html
   login: 'js/access/login.js', // login.html
   resident: 'js/resident/main.js', // resident.html
+  // The console's first snapshot is stored by a worker (sync/snapshot.js finds it beside
+  // the bundle that imports it: new URL('./store-worker.js', import.meta.url)).
+  'store-worker': 'js/sync/store-worker.js',
 };
 const INLINE_CSS = 'css/app.css';
 const MARKERS = /  <!-- inline:start[\s\S]*?<!-- inline:end -->/;

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from server.db.core import Conn, Database
+from server.db.core import BaseDatabase, Conn, Database
 from sync import clock
 
 __all__ = [
@@ -144,7 +144,7 @@ def try_write(conn: sqlite3.Connection, write: Callable[[], object]) -> bool:
 
 
 async def apply(
-    db: Database,
+    db: BaseDatabase,
     changes: Sequence[Incoming],
     rejected: Sequence[Quarantined] = (),
     *,
@@ -156,6 +156,11 @@ async def apply(
     Returns:
         The highest server sequence before and after the write.
     """
+    if db.dialect == "postgresql":
+        from server.db.pg import changes as pg_changes
+
+        return await pg_changes.apply(db, changes, rejected, node=node, seen_at=seen_at)
+    assert isinstance(db, Database)
 
     async def run(conn: Conn) -> tuple[int, int]:
         after = await apply_in(conn, changes)
@@ -188,7 +193,7 @@ async def _quarantine(
 
 
 async def pull(
-    db: Database,
+    db: BaseDatabase,
     cursor: int,
     limit: int,
     *,
@@ -201,13 +206,26 @@ async def pull(
     Winners last written by ``exclude_node`` after ``exclude_after`` are skipped: that
     device has them.
     ``scope`` is a WHERE fragment and its arguments from ``server.db.scopes.pull_filter``:
-    only what the device may read. The page and the log's top sequence come from one
-    statement, so one snapshot: the returned cursor never passes a change the page did
-    not include.
+    only what the device may read (on PostgreSQL numbered from ``$1``:
+    ``pull_filter(s, dialect=db.dialect)``). The page and the log's top sequence come
+    from one statement, so one snapshot: the returned cursor never passes a change the
+    page did not include.
 
     Returns:
         (rows, new cursor, more pages waiting)
     """
+    if db.dialect == "postgresql":
+        from server.db.pg import changes as pg_changes
+
+        return await pg_changes.pull(
+            db,
+            cursor,
+            limit,
+            exclude_node=exclude_node,
+            exclude_after=exclude_after,
+            scope=scope,
+        )
+    assert isinstance(db, Database)
     sql = "SELECT seq, coll, id, field, value, hlc FROM winners WHERE seq > ?"
     args: list[Any] = [cursor]
     if exclude_node is not None:
@@ -236,13 +254,18 @@ async def pull(
     return [tuple(r) for r in rows], new_cursor, more  # type: ignore[misc]
 
 
-async def max_seq(db: Database, *, live: bool = False) -> int:
+async def max_seq(db: BaseDatabase, *, live: bool = False) -> int:
+    if db.dialect == "postgresql":
+        from server.db.pg import changes as pg_changes
+
+        return await pg_changes.max_seq(db)
+    assert isinstance(db, Database)
     rows = await db.read(_TOP, live=live)
     return int(rows[0][0])
 
 
 async def write_records(
-    db: Database,
+    db: BaseDatabase,
     records: Iterable[tuple[str, str, dict[str, object]]],
     *,
     at: datetime | None = None,
@@ -258,6 +281,11 @@ async def write_records(
     Returns:
         The number of field changes written.
     """
+    if db.dialect == "postgresql":
+        from server.db.pg import changes as pg_changes
+
+        return await pg_changes.write_records(db, records, at=at)
+    assert isinstance(db, Database)
     from server.db import meta
 
     records = list(records)

@@ -13,7 +13,7 @@ import msgspec
 from server.access import ANCHORS, Facts, Scope, may_write, read_scope, scope_token
 from server.db import changes
 from server.db.changes import Incoming, WinnerRow
-from server.db.core import Database, Sql
+from server.db.core import BaseDatabase, Database, Sql
 from server.db.devices import Device
 from server.db.log import incident_scopes_in
 from sync.validate import ForbiddenError
@@ -57,6 +57,13 @@ SELF_ANCHORS: frozenset[tuple[str, str]] = frozenset(
 )
 
 _REFERENCE = "('communities', 'buildings', 'incidents')"
+
+
+def _pg() -> Any:
+    """The PostgreSQL twins (``server/db/pg/scopes.py``), imported when first needed."""
+    from server.db.pg import scopes as pg_scopes
+
+    return pg_scopes
 
 
 def _ids(values: Iterable[str] | None) -> str:
@@ -170,19 +177,30 @@ def _households(conn: Sql, buildings: Iterable[str]) -> frozenset[str]:
     return frozenset(r[0] for r in rows)
 
 
-async def load_scope(db: Database, device: Device) -> Scope:
+async def load_scope(db: BaseDatabase, device: Device) -> Scope:
     """The read and write scope of a device, from its person's role, community and
     assignments as they are now (one trip to the database thread; cached by the scope
     sequence)."""
+    if db.dialect == "postgresql":
+        return await _pg().load_scope(db, device)
+    assert isinstance(db, Database)
     return await db.call(lambda conn: scope_in(conn, device.person, device.role, db.scope_cache))
 
 
-def pull_filter(scope: Scope) -> tuple[str, list[Any]] | None:
+def pull_filter(
+    scope: Scope, *, dialect: str = "sqlite", start: int = 1
+) -> tuple[str, list[Any]] | None:
     """A WHERE fragment over the ``winners`` table that keeps what ``scope`` may read.
+
+    Args:
+        dialect: ``db.dialect``; on "postgresql" the placeholders are ``$start, …``.
+        start: the number of the fragment's first placeholder (PostgreSQL only).
 
     Returns:
         (sql, args), or None when the scope is unlimited.
     """
+    if dialect == "postgresql":
+        return _pg().pull_filter(scope, start)
     if scope.unlimited:
         return None
     h, i = _ids(scope.households), _ids(scope.incidents)
@@ -524,18 +542,24 @@ def reference_in(
     return rows, scope.token
 
 
-async def reference(db: Database, device: Device, coll: str) -> tuple[list[WinnerRow], str]:
+async def reference(db: BaseDatabase, device: Device, coll: str) -> tuple[list[WinnerRow], str]:
     """``reference_in`` on the reader connection: it never waits for the writer (the
     dashboard asks for the incidents alone beside its snapshot, which the writer makes)."""
+    if db.dialect == "postgresql":
+        return await _pg().reference(db, device, coll)
+    assert isinstance(db, Database)
     cache = db.scope_cache
     return await db.call(lambda conn: reference_in(conn, device, coll, cache))
 
 
 async def pull(
-    db: Database, device: Device, cursor: int, limit: int, held: str | None, at: str
+    db: BaseDatabase, device: Device, cursor: int, limit: int, held: str | None, at: str
 ) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
     """``pull_in`` in one trip to the writer's thread (it may save the scope snapshot):
     a pull with no push, as the dashboard's snapshot (``server.snapshot``) makes."""
+    if db.dialect == "postgresql":
+        return await _pg().pull(db, device, cursor, limit, held, at)
+    assert isinstance(db, Database)
     cache = db.scope_cache
     return await db.write_call(
         lambda conn: pull_in(conn, device, cursor, limit, held, at, cache=cache)
@@ -639,13 +663,23 @@ def _keys_sql(scope: Scope) -> tuple[str, list[Any]]:
 
 
 def page_sql(
-    scope: Scope, cursor: int, node: str, since: int, limit: int, upto: int = _NO_END
+    scope: Scope,
+    cursor: int,
+    node: str,
+    since: int,
+    limit: int,
+    upto: int = _NO_END,
+    *,
+    dialect: str = "sqlite",
+    start: int = 1,
 ) -> tuple[str, list[Any]]:
     """The statement of a pull page and its arguments: index range scans for a limited
     scope — its records by their anchors, reference data by ``winners_coll_seq`` — or
     ``winners_seq`` from the cursor for an unlimited one (docs/performance.md shows the
     plans). The device's own winners after ``since`` are left out, and so is everything
-    after ``upto``."""
+    after ``upto``. On PostgreSQL (``dialect``) placeholders are numbered from ``start``."""
+    if dialect == "postgresql":
+        return _pg().page_sql(scope, cursor, node, since, limit, upto, start)
     cols = "w.seq, w.coll, w.id, w.field, w.value, w.hlc"
     mine = "(substr(w.hlc, 31) != ? OR w.seq <= ?)"
     if scope.unlimited:
@@ -700,8 +734,11 @@ def page_in(
     return rows, new_cursor, more  # type: ignore[return-value]
 
 
-async def community_scope(db: Database, community: str) -> Scope:
+async def community_scope(db: BaseDatabase, community: str) -> Scope:
     """The read scope every coordinator of ``community`` shares (for their live stream)."""
+    if db.dialect == "postgresql":
+        return await _pg().community_scope(db, community)
+    assert isinstance(db, Database)
 
     def run(conn: Sql) -> Scope:
         bs, incs = _community_parts(conn, community)
@@ -726,9 +763,12 @@ async def community_scope(db: Database, community: str) -> Scope:
     return await db.call(run)
 
 
-async def visible_rows(db: Database, scope: Scope, rows: Sequence[Any]) -> list[Any]:
+async def visible_rows(db: BaseDatabase, scope: Scope, rows: Sequence[Any]) -> list[Any]:
     """The change-log rows ``(seq, coll, id, ...)`` whose record ``scope`` may read now, by
     the same rules as pulls (``pull_filter``): one query for the whole batch."""
+    if db.dialect == "postgresql":
+        return await _pg().visible_rows(db, scope, rows)
+    assert isinstance(db, Database)
     if scope.unlimited or not rows:
         return list(rows)
     keys = sorted({(r[1], r[2]) for r in rows})
@@ -736,19 +776,29 @@ async def visible_rows(db: Database, scope: Scope, rows: Sequence[Any]) -> list[
     return [r for r in rows if (r[1], r[2]) in keep]
 
 
-async def visible(db: Database, scope: Scope, coll: str, rid: str) -> bool:
+async def visible(db: BaseDatabase, scope: Scope, coll: str, rid: str) -> bool:
     """Whether ``scope`` may read the record now (the rules of pulls)."""
+    if db.dialect == "postgresql":
+        return await _pg().visible(db, scope, coll, rid)
+    assert isinstance(db, Database)
     if scope.unlimited:
         return True
     return (coll, rid) in await db.call(lambda conn: _visible_in(conn, scope, [(coll, rid)]))
 
 
-def people_filter(scope: Scope, column: str) -> tuple[str, list[Any]]:
+def people_filter(
+    scope: Scope, column: str, *, dialect: str = "sqlite", start: int = 1
+) -> tuple[str, list[Any]]:
     """A WHERE fragment keeping rows whose ``column`` names a person of the scope's
     community: its own people (``people.community``), the volunteers assigned to one of
     its buildings or incidents, and the unattached volunteers (no community, no active
     assignment: the pool every coordinator assigns from). Everyone for an unlimited scope.
+
+    On PostgreSQL (``dialect``) placeholders are numbered from ``start`` and "everyone"
+    is ``true``.
     """
+    if dialect == "postgresql":
+        return _pg().people_filter(scope, column, start)
     if scope.unlimited:
         return "1", []
     targets = _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))
@@ -766,8 +816,13 @@ def people_filter(scope: Scope, column: str) -> tuple[str, list[Any]]:
     )
 
 
-def record_filter(scope: Scope, coll: str, rid: str) -> tuple[str, list[Any]]:
-    """A WHERE fragment keeping rows whose record ``(coll, rid)`` columns ``scope`` may read."""
+def record_filter(
+    scope: Scope, coll: str, rid: str, *, dialect: str = "sqlite", start: int = 1
+) -> tuple[str, list[Any]]:
+    """A WHERE fragment keeping rows whose record ``(coll, rid)`` columns ``scope`` may read.
+    On PostgreSQL (``dialect``) placeholders are numbered from ``start``."""
+    if dialect == "postgresql":
+        return _pg().record_filter(scope, coll, rid, start)
     filt = pull_filter(scope)
     if filt is None:
         return "1", []

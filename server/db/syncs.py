@@ -24,7 +24,7 @@ import msgspec
 
 from server.db import changes, scopes
 from server.db.changes import Incoming, Quarantined, WinnerRow
-from server.db.core import Database, Sql
+from server.db.core import BaseDatabase, Database, Sql
 from server.db.devices import Device
 from sync.validate import ForbiddenError
 
@@ -51,7 +51,7 @@ class Outcome:
 
 
 async def exchange(
-    db: Database,
+    db: BaseDatabase,
     device: Device,
     good: list[Incoming],
     sources: list[tuple[int, msgspec.Raw | Any]],
@@ -77,6 +77,23 @@ async def exchange(
     Raises:
         StorageFullError: the disk is full and the batch had changes to keep.
     """
+    if db.dialect == "postgresql":
+        from server.db.pg import syncs as pg_syncs
+
+        return await pg_syncs.exchange(
+            db,
+            device,
+            good,
+            sources,
+            bad,
+            refuse,
+            pending=pending,
+            cursor=cursor,
+            limit=limit,
+            held=held,
+            at=at,
+        )
+    assert isinstance(db, Database)
     cache = db.scope_cache
 
     def run(conn: Sql) -> Outcome:

@@ -28,8 +28,10 @@ let arrived = null;
 async function parsed(r) {
   if (!r.res) return { err: new Error(`HTTP ${r.status}`) };
   try {
-    const snap = await r.res.json();
-    return { snap, offset: measureOffset(snap.server_time, r.t0, r.t1) };
+    // The text goes to the worker that stores it (sync/snapshot.js), the parse stays here.
+    const text = await r.res.text();
+    const snap = JSON.parse(text);
+    return { snap, text, offset: measureOffset(snap.server_time, r.t0, r.t1) };
   } catch (err) {
     return { err };
   }
@@ -116,7 +118,7 @@ export async function firstLoad(store) {
   const onHead = () => { if (ctx.loading !== 'head') { ctx.loading = 'head'; ctx.redraw?.(); } };
   const shown = () => { if (ctx.loading) { ctx.loading = false; ctx.redraw?.(); } };
   try {
-    await adoptSnapshot(store, got.snap, { offset: got.offset, onHead, onShown: shown });
+    await adoptSnapshot(store, got.snap, { text: got.text, offset: got.offset, onHead, onShown: shown });
   } finally {
     shown();
   }

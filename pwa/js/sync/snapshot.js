@@ -10,57 +10,20 @@
 //      screens they may render: real content after one round trip (shown before it is
 //      durable: until step 3 the cursor has not moved, so a tab closed midway fetches the
 //      snapshot again);
-//   2. they are stored in small IndexedDB transactions (CHUNK fields each, sorted by key):
-//      one getAll over the chunk's key range, then a put for each field whose stamp beats
-//      the stored one. Each chunk is one short task, and the page stays responsive;
+//   2. they are stored in IndexedDB by a worker (store-worker.js), off the page's thread:
+//      each put is serialised where it is called, and thousands of them were a long task
+//      every 25 fields for seconds after the screen was drawn. Where no worker can run (or
+//      it fails), the page stores them itself in small transactions, one short task each
+//      (snapshot-store.js: sorted by key, a put only where the stamp beats the stored one);
 //   3. one last transaction stores the cursor, scope and sync time and folds the remote
 //      stamps into the clock (as store.commit does for a pull). The sync loop then goes
 //      on from the cursor: it pushes the outbox and pulls what came after the snapshot.
 // The outbox and the rejected entries are never touched, so pending work is as it was.
-import { transact } from '../shared/db.js';
-import { toWire } from './outbox.js';
+import { CHUNK, snapshotChanges, byKey, storeChanges } from './snapshot-store.js';
 
-/** Fields per transaction: small enough that storing one is a short task on a slow phone. */
-export const CHUNK = 25;
-/** Records merged into the replica per task, for the same reason. */
+export { CHUNK, snapshotChanges, byKey };
+/** Records merged into the replica per task: a whole community in one go freezes a phone. */
 export const APPLY_RECORDS = 20;
-
-/** The snapshot's records as flat field changes, in the snapshot's order. */
-export function snapshotChanges(snap) {
-  const out = [];
-  for (const [coll, id, fields] of snap.records || []) {
-    for (const [field, value, hlc] of fields) out.push({ coll, id, field, value, hlc });
-  }
-  return out;
-}
-
-const keyOf = (c) => `${c.coll}\u0000${c.id}\u0000${c.field}`;
-
-/**
- * The changes sorted as IndexedDB orders their [coll, id, field] keys: NUL sorts before
- * every character a name may hold, so comparing the joined keys compares part by part.
- */
-export function byKey(changes) {
-  const keyed = changes.map((c) => [keyOf(c), c]);
-  keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return keyed.map((x) => x[1]);
-}
-
-/** Store one sorted chunk: a put for each change newer than what the device holds. */
-function storeChunk(db, chunk) {
-  return transact(db, ['fields'], 'readwrite', (s) => {
-    const first = chunk[0];
-    const last = chunk[chunk.length - 1];
-    const r = s.fields.getAll(IDBKeyRange.bound([first.coll, first.id, first.field], [last.coll, last.id, last.field]));
-    r.onsuccess = () => {
-      const held = new Map(r.result.map((c) => [keyOf(c), c.hlc]));
-      for (const c of chunk) {
-        const cur = held.get(keyOf(c));
-        if (cur === undefined || c.hlc > cur) s.fields.put(toWire(c));
-      }
-    };
-  });
-}
 
 /**
  * End this task and go on in a new one: `scheduler.yield()` where the browser has it (the
@@ -80,15 +43,42 @@ const afterPaint = () => (typeof requestAnimationFrame === 'function'
   : breathe());
 
 /**
+ * Store a snapshot in IndexedDB `name` from a worker; resolves false when there is no
+ * worker or it failed (the page then stores it itself: nothing is marked synced before).
+ * @param {{text?: string, snap?: object}} message the snapshot as received, or parsed
+ */
+function storeOffThread(name, message) {
+  if (typeof Worker !== 'function') return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let worker;
+    try {
+      worker = new Worker(new URL('./store-worker.js', import.meta.url), { type: 'module' });
+    } catch (err) {
+      console.warn('[doorstep] no snapshot worker', err);
+      resolve(false);
+      return;
+    }
+    const end = (ok) => { worker.terminate(); resolve(ok); };
+    worker.onmessage = ({ data }) => {
+      if (!data?.ok) console.warn('[doorstep] snapshot worker failed; storing here', data?.error);
+      end(Boolean(data?.ok));
+    };
+    worker.onerror = (e) => { e.preventDefault?.(); console.warn('[doorstep] snapshot worker failed; storing here', e.message); end(false); };
+    worker.postMessage({ name, ...message });
+  });
+}
+
+/**
  * Show, then store, a snapshot; resolves once the cursor is stored.
  * @param {import('./idb-store.js').IdbStore} store
  * @param {{records: Array, cursor: number, more: boolean, scope: string|null, server_time: string}} snap
- * @param {{offset?: number|null, chunk?: number, onHead?: () => void, onShown?: (won: number) => void}} [opts]
- *   offset: server clock minus ours, if measured; onHead: once the incidents are in the
- *   replica (the rest is not yet); onShown: once all of it is in the replica
+ * @param {{text?: string, offset?: number|null, chunk?: number, worker?: boolean, onHead?: () => void, onShown?: (won: number) => void}} [opts]
+ *   text: the snapshot's JSON as received (the worker parses its own copy); offset: server
+ *   clock minus ours, if measured; worker: store from a worker if one can run; onHead:
+ *   once the incidents are in the replica (the rest is not yet); onShown: once all of it is
  * @returns {Promise<number>} how many field winners the snapshot held
  */
-export async function adoptSnapshot(store, snap, { offset = null, chunk = CHUNK, onHead = null, onShown = null } = {}) {
+export async function adoptSnapshot(store, snap, { text = null, offset = null, chunk = CHUNK, worker = true, onHead = null, onShown = null } = {}) {
   const all = snap.records || [];
   const changes = [];
   let won = 0;
@@ -113,11 +103,9 @@ export async function adoptSnapshot(store, snap, { offset = null, chunk = CHUNK,
     onShown(won);
   }
   await afterPaint(); // the screens render first
-  const sorted = byKey(changes);
-  for (let i = 0; i < sorted.length; i += chunk) {
-    await breathe(); // let a frame paint (and a tap be handled) between chunks
-    await storeChunk(store.db, sorted.slice(i, i + chunk));
-  }
+  const stored = worker && (await storeOffThread(store.db.name, text ? { text } : { snap }));
+  // Here, a frame may paint (and a tap be handled) between chunks.
+  if (!stored) await storeChanges(store.db, changes, { chunk, between: breathe });
   await store.markSynced({ cursor: snap.cursor, scope: snap.scope ?? null, offset, at: store.now(), pulled: changes });
   return changes.length;
 }
