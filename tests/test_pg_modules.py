@@ -35,8 +35,8 @@ from server.db import (
 )
 from server.db.core import Database
 from server.db.pg import changes as pg_changes
-from server.db.pg import log as pg_log
 from server.db.pg import meta as pg_meta
+from server.db.pg import scopes as pg_scopes
 from server.db.pg.core import PgDatabase
 from server.db.pg.ratelimits import RATE_LOCK, lock_key
 
@@ -164,7 +164,7 @@ def test_the_live_tailers_reads_are_the_same_on_both(demo_twins: tuple[str, str]
         def mine(conn: Any) -> Any:
             return log.incident_scopes_in(conn)
 
-        theirs = await dbs[1].read_fn(pg_log.incident_scopes_in)
+        theirs = await dbs[1].read_fn(pg_scopes.incident_scopes_in)
         assert theirs == await dbs[0].call(mine)
 
     _twins(demo_twins, scenario)

@@ -191,9 +191,11 @@ def _within(scope: Scope | None) -> tuple[str, list[Any]]:
 
 
 def _within_pg(scope: Scope | None, start: int) -> tuple[str, list[Any]]:
-    from server.db.pg.adapt import people_filter
+    from server.db.scopes import people_filter
 
-    return ("true", []) if scope is None else people_filter(scope, "d.person", start)
+    if scope is None:
+        return "true", []
+    return people_filter(scope, "d.person", dialect="postgresql", start=start)
 
 
 async def listing(

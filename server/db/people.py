@@ -69,9 +69,9 @@ async def listing(db: AnyDatabase, scope: Scope) -> list[tuple[str, str, str, in
         "AND d.revoked_at IS NULL) FROM people p "
     )
     if db.dialect == "postgresql":
-        from server.db.pg.adapt import people_filter as pg_people_filter
+        from server.db.scopes import people_filter
 
-        within, args = pg_people_filter(scope, "p.id", 1)
+        within, args = people_filter(scope, "p.id", dialect="postgresql", start=1)
         # SQLite sorts NULL first, PostgreSQL last: say SQLite's order.
         order = "ORDER BY p.role NULLS FIRST, p.name NULLS FIRST, p.id LIMIT 5000"
     else:

@@ -26,12 +26,11 @@ def _within(scope: Scope | None) -> tuple[str, list[Any]]:
 
 
 def _within_pg(scope: Scope | None, start: int) -> tuple[str, list[Any]]:
-    from server.db.pg import adapt
-
     if scope is None or scope.unlimited:
         return "true", []
-    who, a = adapt.people_filter(scope, "q.person", start)
-    what, b = adapt.record_filter(scope, "q.coll", "q.id", start + len(a))
+    pg = "postgresql"
+    who, a = scopes.people_filter(scope, "q.person", dialect=pg, start=start)
+    what, b = scopes.record_filter(scope, "q.coll", "q.id", dialect=pg, start=start + len(a))
     return f"({who} OR {what})", a + b
 
 
