@@ -30,7 +30,7 @@ from server.db.decisions import journal_path
 from server.db.pg.core import PgConn, connect
 from server.db.pg.migrations import migrate
 
-__all__ = ["Moved", "TargetNotEmptyError", "copy"]
+__all__ = ["MoveError", "Moved", "TargetNotEmptyError", "copy", "copy_blocking"]
 
 #: Copied in this order (foreign keys: people before devices and invites); ``meta`` last,
 #: over the values the target's migrations wrote.
@@ -56,6 +56,10 @@ IDENTITIES = (("history", "seq"), ("quarantine", "qid"), ("decisions", "id"))
 #: (``meta`` is copied last) and the decision journal's (the journal is copied as it is).
 QUIET = ("history", "people", "devices", "invites", "shares")
 BATCH = 5000
+
+
+class MoveError(RuntimeError):
+    """The move did not happen (one line for the command line); nothing was written."""
 
 
 class TargetNotEmptyError(RuntimeError):
@@ -189,3 +193,30 @@ async def copy(source: str | Path, url: str) -> Moved:
     finally:
         src.close()
         await pg.close()
+
+
+def copy_blocking(source: str | Path, url: str) -> Moved:
+    """``copy`` for the command line, in a thread of its own (as ``migrate_blocking``).
+
+    Raises:
+        MoveError: for every expected failure (no such file, a database in use, no
+            server there, a wrong password, schemas that differ), with its first line.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import asyncpg
+
+    from server.db.pg.migrations import MigrationError
+
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            return pool.submit(asyncio.run, copy(source, url)).result()
+        except (
+            TargetNotEmptyError,
+            ValueError,
+            MigrationError,
+            OSError,
+            asyncpg.PostgresError,
+        ) as exc:
+            raise MoveError(str(exc).splitlines()[0]) from exc
