@@ -356,3 +356,28 @@ def test_backup_says_in_one_line_when_no_server_answers(tmp_path: Path) -> None:
     assert r.returncode == 1 and r.stderr.startswith("doorstep backup: pg_dump failed")
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert not list((tmp_path / "b").glob("*"))
+
+
+def test_the_databases_owner_is_enough_to_back_up_and_restore(
+    pg_cluster: Any, tmp_path: Path
+) -> None:
+    """No superuser, no CREATEDB: an ordinary role that owns the database (as in
+    docs/postgresql.md, ``createdb -O doorstep doorstep``)."""
+    import uuid
+
+    role = "owner_" + uuid.uuid4().hex[:8]
+    pg_cluster.psql(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB")
+    url = pg_cluster.create_database(f"OWNER {role}").replace("postgres@", f"{role}@")
+    try:
+        assert _doorstep("migrate", "--db", url).returncode == 0
+        run_async(_write(url, [(NEW_DEVICE.replace("'p1'", "NULL"), ("n1", "h1", "t"))]))
+        made = backup(url, tmp_path / "b", now=T0)
+        revoke = "UPDATE devices SET revoked_at = $1 WHERE node = $2"
+        run_async(_write(url, [(revoke, ("2026-11-30T02:00:00.000Z", "n1"))]))
+        report = restore(made, url)
+        assert report["replayed"] == {"device": 1, "revoke": 1}
+        revoked = run_async(_pg(url, "SELECT revoked_at FROM devices WHERE node = 'n1'"))
+        assert revoked == [("2026-11-30T02:00:00.000Z",)]
+    finally:
+        pg_cluster.drop_database(url)
+        pg_cluster.psql(f"DROP ROLE IF EXISTS {role}")
