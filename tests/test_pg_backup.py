@@ -381,3 +381,19 @@ def test_the_databases_owner_is_enough_to_back_up_and_restore(
     finally:
         pg_cluster.drop_database(url)
         pg_cluster.psql(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_failed_replay_leaves_the_database_as_it_was(
+    demo_twins: tuple[str, str], tmp_path: Path
+) -> None:
+    _, url = demo_twins
+    made = backup(url, tmp_path / "b", now=T0)
+    # A journal entry the replay cannot apply: a device of a person nobody knows.
+    bad = json.dumps({"node": "n-x", "token_hash": "hx", "person": "nobody"})
+    run_async(_write(url, [("INSERT INTO decisions (kind, data) VALUES ('device', $1)", (bad,))]))
+    run_async(_write(url, [("INSERT INTO meta (key, value) VALUES ('after', 'kept')", ())]))
+    epoch = _meta(url, "epoch")
+    with pytest.raises(BackupError, match=r"journal replay failed, the database is as it was"):
+        restore(made, url)
+    assert _schemas(url) == ["public"]
+    assert _meta(url, "epoch") == epoch and _meta(url, "after") == "kept"

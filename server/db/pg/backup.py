@@ -293,7 +293,16 @@ def restore(src: Path, url: str, at: datetime, stamp: str) -> dict:
         raise RuntimeError(f"pg_restore failed, the database is as it was: {_first_line(out)}")
     epoch = secrets.token_hex(8)
     meta = [("restored_at", _iso(at)), ("restored_from", str(src))]
-    replayed, found = _blocking(_finish(url, schema if moved else None, epoch, meta))
+    try:
+        replayed, found = _blocking(_finish(url, schema if moved else None, epoch, meta))
+    except (RuntimeError, OSError, asyncpg.PostgresError) as exc:
+        # The replay or the new epoch failed: put the old schema back rather than leave
+        # a restored copy whose journal now lives only in the schema set aside.
+        if moved:
+            _blocking(_back(url, schema))
+        raise RuntimeError(
+            f"the journal replay failed, the database is as it was: {str(exc).splitlines()[0]}"
+        ) from exc
     return {
         "restored": str(src),
         "db": redact(url),
