@@ -224,6 +224,8 @@ STORAGE_FULL = (
     "the server's storage is full: nothing was saved; your changes stay "
     "on this device and are sent again later. Tell the coordinator."
 )
+#: Its former name, still imported by code written before the rename.
+_FULL = STORAGE_FULL
 
 
 def _full(exc: sqlite3.Error) -> bool:
