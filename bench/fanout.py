@@ -42,12 +42,20 @@ MARK = "BENCH-MARK"
 WORKERS = 4
 CONNECT_AT_ONCE = 100
 DEADLINE = 120.0
+#: Seconds a client process has to open its streams (thousands on a loaded box).
+CONNECT_DEADLINE = 600.0
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -70,20 +78,26 @@ def _resident_address(i: int) -> str:
 
 
 async def _subscriber(
-    port: int, path: str, ready: list, got: list, go: asyncio.Event, i: int = 0
+    port: int, path: str, ready: list, got: list, failed: list, i: int = 0
 ) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError as e:
+        failed.append(f"connect: {e}")
+        return
     writer.write(
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         f"X-Forwarded-For: {_resident_address(i)}\r\n\r\n".encode()
     )
-    await writer.drain()
     buf = b""
     connected = False
     try:
+        await writer.drain()
         while True:
             chunk = await reader.read(65536)
             if not chunk:
+                if not connected:
+                    failed.append(f"closed: {buf[:80]!r}")
                 return
             buf += chunk
             # Ready once the first event (the current view, or a comment) is in.
@@ -94,6 +108,9 @@ async def _subscriber(
                 got.append(time.monotonic())
                 return
             buf = buf[-4096:]
+    except OSError as e:
+        if not connected:
+            failed.append(f"read: {e}")
     finally:
         writer.close()
 
@@ -101,18 +118,20 @@ async def _subscriber(
 async def _client_main(port: int, path: str, n: int, conn) -> None:
     ready: list = []
     got: list = []
-    go = asyncio.Event()
+    failed: list = []
     tasks = []
     for i in range(0, n, CONNECT_AT_ONCE):
         for _ in range(min(CONNECT_AT_ONCE, n - i)):
-            tasks.append(asyncio.create_task(_subscriber(port, path, ready, got, go, len(tasks))))
-        while len(ready) < min(n, i + CONNECT_AT_ONCE):
+            tasks.append(
+                asyncio.create_task(_subscriber(port, path, ready, got, failed, len(tasks)))
+            )
+        while len(ready) + len(failed) < min(n, i + CONNECT_AT_ONCE):
             await asyncio.sleep(0.01)
-    conn.send(("ready", len(ready)))
+    conn.send(("ready", len(ready), failed[:3]))
     deadline = time.monotonic() + DEADLINE
-    while len(got) < n and time.monotonic() < deadline:
+    while len(got) < len(ready) and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
-    conn.send(("got", got))
+    conn.send(("got", got, rss_kib(os.getpid())))
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -123,32 +142,62 @@ def _client(port: int, path: str, n: int, conn) -> None:
     asyncio.run(_client_main(port, path, n, conn))
 
 
-def run_clients(port: int, path: str, n: int, trigger) -> tuple[list[float], float]:
-    """Connect n subscribers, call ``trigger()`` (returns t0), collect arrival times."""
-    per = [n // WORKERS + (1 if i < n % WORKERS else 0) for i in range(WORKERS)]
+def spread_clients(
+    ports: list[int], path: str, n: int, trigger, workers: int = WORKERS, stats: dict | None = None
+) -> dict[int, list[float]]:
+    """Connect n subscribers spread evenly over ``ports`` from ``workers`` client
+    processes (worker k on port k mod len(ports)), call ``trigger()`` (returns t0); the
+    delays from t0 until each subscriber had the update, by port. ``stats`` gets the
+    seconds it took to open every stream, the client processes' memory (KiB) and the CPU
+    seconds each used from the trigger until its streams had the update."""
+    started = time.monotonic()
+    workers = max(workers, len(ports))
+    per = [n // workers + (1 if i < n % workers else 0) for i in range(workers)]
     pipes, procs = [], []
-    for k in per:
+    for k, count in enumerate(per):
         a, b = mp.Pipe()
-        p = mp.Process(target=_client, args=(port, path, k, b), daemon=True)
+        p = mp.Process(target=_client, args=(ports[k % len(ports)], path, count, b), daemon=True)
         p.start()
         pipes.append(a)
         procs.append(p)
+    failures: list[str] = []
     for a in pipes:
-        if not a.poll(DEADLINE):
+        if not a.poll(CONNECT_DEADLINE):
             raise RuntimeError("subscribers did not connect in time")
-        kind, _ = a.recv()
+        kind, _, failed = a.recv()
         assert kind == "ready"
+        failures += failed
+    if failures:
+        raise RuntimeError(f"subscribers could not connect, e.g. {failures}")
+    connect_s = time.monotonic() - started
     time.sleep(1.0)  # let the server settle (and its tailer read any backlog)
+    cpu0 = [cpu_seconds(p.pid) for p in procs]
     t0 = trigger()
-    times: list[float] = []
-    for a in pipes:
+    delays: dict[int, list[float]] = {port: [] for port in ports}
+    client_kib, client_cpu = [], []
+    for k, a in enumerate(pipes):
         if not a.poll(DEADLINE + 10):
             raise RuntimeError("a client process did not report")
-        kind, got = a.recv()
-        times.extend(got)
+        kind, got, kib = a.recv()
+        delays[ports[k % len(ports)]] += [t - t0 for t in got]
+        client_kib.append(kib)
+        client_cpu.append(cpu_seconds(procs[k].pid) - cpu0[k])
+    if stats is not None:
+        stats.update(connect_s=connect_s, client_kib=client_kib, client_cpu_s=client_cpu)
     for p in procs:
         p.join(10)
-    return [t - t0 for t in times], t0
+    return delays
+
+
+def run_clients(port: int, path: str, n: int, trigger) -> tuple[list[float], float]:
+    """Connect n subscribers, call ``trigger()`` (returns t0), collect the delays."""
+    t0 = [0.0]
+
+    def keep() -> float:
+        t0[0] = trigger()
+        return t0[0]
+
+    return spread_clients([port], path, n, keep)[port], t0[0]
 
 
 def _raise_nofile() -> None:
@@ -157,6 +206,47 @@ def _raise_nofile() -> None:
 
 
 # -- doorstep --------------------------------------------------------------------------------
+
+
+def follow(base: str, code: str) -> tuple[dict, str]:
+    """Enrol a coordinator with the invite ``code`` and share the heating incident;
+    (the device's enrolment answer, the residents' link token)."""
+    auth = httpx.post(f"{base}/api/v1/enroll", json={"code": code, "device": "bench"}).json()
+    headers = {"Authorization": f"Bearer {auth['token']}"}
+    r = httpx.post(f"{base}/api/v1/incidents/{HEATING}/share", headers=headers)
+    return auth, r.json()["token"]
+
+
+def post_update(base: str, auth: dict) -> tuple[float, float]:
+    """Post one public update (carrying MARK) through ``POST /api/v1/sync``; (the
+    monotonic time just before the request, the milliseconds the request took)."""
+    ms = int(time.time() * 1000)
+    fields = {
+        "incident": HEATING,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "text": f"{MARK} 注水升温",
+        "public": True,
+    }
+    uid = uuid7()
+    changes = [
+        {
+            "coll": "updates",
+            "id": uid,
+            "field": f,
+            "value": v,
+            "hlc": format_stamp(Timestamp(ms, k, auth["node"])),
+        }
+        for k, (f, v) in enumerate(fields.items(), start=1)
+    ]
+    t0 = time.monotonic()
+    r = httpx.post(
+        f"{base}/api/v1/sync",
+        headers={"Authorization": f"Bearer {auth['token']}"},
+        json={"node": auth["node"], "cursor": 0, "changes": changes, "limit": 1},
+        timeout=60,
+    )
+    assert r.status_code == 200 and not r.json()["rejected"], r.text
+    return t0, (time.monotonic() - t0) * 1000
 
 
 def doorstep(n: int) -> dict:
@@ -184,46 +274,14 @@ def doorstep(n: int) -> dict:
             except httpx.HTTPError:
                 time.sleep(0.1)
         code, _ = create_invite(db, "coordinator", name="bench")
-        auth = httpx.post(f"{base}/api/v1/enroll", json={"code": code, "device": "bench"}).json()
-        headers = {"Authorization": f"Bearer {auth['token']}"}
-        token = httpx.post(f"{base}/api/v1/incidents/{HEATING}/share", headers=headers).json()[
-            "token"
-        ]
+        auth, token = follow(base, code)
         before = rss_kib(proc.pid)
         rss_connected = [0]
         write_ms = [0.0]
 
         def trigger() -> float:
             rss_connected[0] = rss_kib(proc.pid)
-            uid = uuid7()
-            at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            ms = int(time.time() * 1000)
-            changes = [
-                {
-                    "coll": "updates",
-                    "id": uid,
-                    "field": f,
-                    "value": v,
-                    "hlc": format_stamp(Timestamp(ms, k, auth["node"])),
-                }
-                for k, (f, v) in enumerate(
-                    {
-                        "incident": HEATING,
-                        "at": at,
-                        "text": f"{MARK} 注水升温",
-                        "public": True,
-                    }.items(),
-                    start=1,
-                )
-            ]
-            t0 = time.monotonic()
-            r = httpx.post(
-                f"{base}/api/v1/sync",
-                headers=headers,
-                json={"node": auth["node"], "cursor": 0, "changes": changes, "limit": 1},
-            )
-            assert r.status_code == 200 and not r.json()["rejected"], r.text
-            write_ms[0] = (time.monotonic() - t0) * 1000
+            t0, write_ms[0] = post_update(base, auth)
             return t0
 
         delays, _ = run_clients(port, f"/api/v1/public/{token}/events", n, trigger)
@@ -273,29 +331,45 @@ def _baseline_server(port: int, conn) -> None:
     asyncio.run(main())
 
 
-def baseline(n: int) -> dict:
-    port = free_port()
-    a, b = mp.Pipe()
-    proc = mp.Process(target=_baseline_server, args=(port, b), daemon=True)
-    proc.start()
-    pid = a.recv()
-    before = rss_kib(pid)
+def baseline(n: int, servers: int = 1, workers: int = WORKERS, stats: dict | None = None) -> dict:
+    """The raw server's fan-out; with ``servers`` > 1, that many raw server processes,
+    the subscribers spread evenly over them and the update posted to all of them at once
+    (the floor: no notification between processes)."""
+    ports, procs, pids = [], [], []
+    for _ in range(servers):
+        ports.append(free_port())
+        a, b = mp.Pipe()
+        proc = mp.Process(target=_baseline_server, args=(ports[-1], b), daemon=True)
+        proc.start()
+        procs.append(proc)
+        pids.append(a.recv())
+    before = sum(rss_kib(pid) for pid in pids)
     rss_connected = [0]
 
+    cpu = [0.0]
+
     def trigger() -> float:
-        rss_connected[0] = rss_kib(pid)
+        rss_connected[0] = sum(rss_kib(pid) for pid in pids)
+        cpu[0] = sum(cpu_seconds(pid) for pid in pids)
+        socks = [socket.create_connection(("127.0.0.1", port)) for port in ports]
         t0 = time.monotonic()
-        with socket.create_connection(("127.0.0.1", port)) as s:
+        for s in socks:
             s.sendall(b"POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        for s in socks:
             s.recv(100)
+            s.close()
         return t0
 
     try:
-        delays, _ = run_clients(port, "/events", n, trigger)
+        by_port = spread_clients(ports, "/events", n, trigger, workers, stats)
+        if stats is not None:
+            stats["server_cpu_s"] = sum(cpu_seconds(pid) for pid in pids) - cpu[0]
+        delays = [d for port in ports for d in by_port[port]]
         return summary("raw asyncio", n, delays, (rss_connected[0] - before) * 1024 / n)
     finally:
-        proc.terminate()
-        proc.join(10)
+        for proc in procs:
+            proc.terminate()
+            proc.join(10)
 
 
 def summary(name: str, n: int, delays: list[float], bytes_per_sub: float) -> dict:
