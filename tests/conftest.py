@@ -220,7 +220,8 @@ def load_demo(db: str) -> None:
         return
     target = db_for(db)
     if pg.is_url(target):
-        if query(target, "SELECT 1 FROM history UNION ALL SELECT 1 FROM people LIMIT 1"):
+        migrated = query(target, "SELECT to_regclass('history') IS NOT NULL")[0][0]
+        if migrated and query(target, "SELECT 1 FROM history UNION SELECT 1 FROM people"):
             run_cli("demo", "--db", target, *now)  # in use: the real command merges it
         else:
             from server.db.pg.migrate_db import copy
