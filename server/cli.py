@@ -214,31 +214,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_migrate_db(args: argparse.Namespace) -> int:
     """Copy a community from a SQLite file into an empty PostgreSQL database."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    import asyncpg
-
     from server.db import pg
-    from server.db.pg.migrate_db import TargetNotEmptyError, copy
-    from server.db.pg.migrations import MigrationError
+    from server.db.pg.migrate_db import MoveError, copy_blocking
 
     if not pg.is_url(args.to):
         print("doorstep migrate-db: --to must be a postgresql:// URL", file=sys.stderr)
         return 2
-    with ThreadPoolExecutor(1) as pool:
-        try:
-            moved = pool.submit(asyncio.run, copy(args.source, args.to)).result()
-        except (
-            FileNotFoundError,
-            TargetNotEmptyError,
-            ValueError,
-            MigrationError,
-            OSError,
-            asyncpg.PostgresError,
-        ) as exc:
-            print(f"doorstep migrate-db: {str(exc).splitlines()[0]}", file=sys.stderr)
-            return 1
+    try:
+        moved = copy_blocking(args.source, args.to)
+    except MoveError as exc:
+        print(f"doorstep migrate-db: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps({"rows": moved.rows, "top": moved.top, "epoch": moved.epoch}))
     return 0
 

@@ -18,7 +18,12 @@ whose tailer polls ``history WHERE seq > last`` (cheap: a rowid range) and, per 
 
 No query ever runs per subscriber per change. Each frame's SSE ``id`` is the sequence the
 tailer had reached, so a client resuming from it misses nothing, and two processes over
-one database file serve the same changes in the same order.
+one database serve the same changes in the same order.
+
+When the tailer reads: right after this process's own syncs (``nudge``); on PostgreSQL,
+whenever any process commits an append (``follow``: LISTEN/NOTIFY, docs/postgresql.md,
+"The tailer"); and by polling, every ``poll`` seconds, or every ``slow_poll`` seconds
+while the listener is in place (the poll is then only a fallback).
 """
 
 import asyncio
@@ -134,6 +139,11 @@ RowFilter = Callable[[Any, list[LogRow]], Awaitable[list[LogRow]]]
 DeviceCheck = Callable[[list[str]], Awaitable[set[str]]]
 #: Seconds between two checks that the devices behind open streams are still valid.
 WATCH_EVERY = 0.5
+#: (on_top, on_ready) → returns when its connection is lost: the database's change
+#: notifications (``server.db.pg.listen.follow``).
+Follow = Callable[[Callable[[int], object], Callable[[], object]], Awaitable[None]]
+#: Seconds before listening again after the listener's connection was lost or refused.
+RELISTEN_AFTER = 1.0
 
 
 def _remember(
@@ -176,12 +186,14 @@ class Broker:
         live: AnyDatabase,
         *,
         poll: float = 0.1,
+        slow_poll: float = 1.0,
         buffer: int = 256,
         ping: float = 15.0,
         retry_ms: int = 2000,
     ) -> None:
         self.live = live
         self.poll = poll
+        self.slow_poll = slow_poll
         self.buffer = buffer
         self.ping = ping
         self.retry_ms = retry_ms
@@ -202,6 +214,13 @@ class Broker:
         self.scoper: Scoper | None = None
         self.row_filter: RowFilter | None = None
         self.device_check: DeviceCheck | None = None
+        #: Set by the app on PostgreSQL: wakes the tailer when any process appends.
+        self.follow: Follow | None = None
+        #: True while ``follow`` is listening: the poll slows to ``slow_poll``.
+        self.listening = False
+        #: Times the listener was (re)established, for tests and logs.
+        self.listens = 0
+        self._ear: asyncio.Task[None] | None = None
         self._scopes: dict[str, Any] = {}  # scoped topic → its scope at the last step
         self._watcher: asyncio.Task[None] | None = None
 
@@ -212,9 +231,11 @@ class Broker:
         self._task = asyncio.create_task(self._run(), name="doorstep-tailer")
         self._pinger = asyncio.create_task(self._ping_loop(), name="doorstep-pinger")
         self._watcher = asyncio.create_task(self._watch_loop(), name="doorstep-watcher")
+        if self.follow is not None:
+            self._ear = asyncio.create_task(self._listen_loop(), name="doorstep-listener")
 
     async def stop(self) -> None:
-        for task in (self._task, self._pinger, self._watcher, *self._hooks):
+        for task in (self._ear, self._task, self._pinger, self._watcher, *self._hooks):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -226,6 +247,33 @@ class Broker:
     def nudge(self) -> None:
         """Tail now (called after a local write) instead of at the next poll."""
         self._wake.set()
+
+    def _heard(self, top: int) -> None:
+        """Another process (or this one) committed an append up to ``top``."""
+        if top > self.last:
+            self._wake.set()
+
+    def _ready(self) -> None:
+        """The listener is in place: read once now, whatever was announced (appends
+        committed while it was away were heard by no one), then poll slowly."""
+        self.listening = True
+        self.listens += 1
+        self._wake.set()
+
+    async def _listen_loop(self) -> None:
+        """Keep ``follow`` listening: when its connection is lost or cannot be made, poll
+        fast and try again every ``RELISTEN_AFTER`` seconds."""
+        assert self.follow is not None
+        while True:
+            try:
+                await self.follow(self._heard, self._ready)
+                log.warning("the change log listener's connection was lost; listening again")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("cannot listen to the change log (%s); polling meanwhile", exc)
+            self.listening = False
+            await asyncio.sleep(RELISTEN_AFTER)
 
     def count(self) -> dict[str, int]:
         return {topic: len(subs) for topic, subs in self.subs.items() if subs}
@@ -300,6 +348,9 @@ class Broker:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before the read, not after: a wake-up that arrives during the read
+            # (a notification, a nudge) makes the loop read again at once.
+            self._wake.clear()
             try:
                 n = await self.step()
                 await self._refresh_due()
@@ -310,9 +361,12 @@ class Broker:
                 n = 0
                 await asyncio.sleep(1.0)
             if n < BATCH:
-                self._wake.clear()
+                wait = self.slow_poll if self.listening else self.poll
+                if self._dirty:  # a progress derivation is due soon: come back for it
+                    due = self._refreshed_at + REFRESH_EVERY - time.monotonic()
+                    wait = min(wait, max(due, 0.0) + 0.01)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll)
+                    await asyncio.wait_for(self._wake.wait(), wait)
 
     async def step(self) -> int:
         """Read and publish one batch of the log; returns the number of rows read."""
@@ -383,7 +437,7 @@ class Broker:
 
     async def _refresh_due(self) -> None:
         """Derive the progress of incidents touched since the last derivation, at most
-        once per ``REFRESH_EVERY``; the loop comes back within ``poll`` for the rest."""
+        once per ``REFRESH_EVERY``; the loop comes back when it is due for the rest."""
         if not self._dirty or time.monotonic() - self._refreshed_at < REFRESH_EVERY:
             return
         self._refreshed_at = time.monotonic()

@@ -38,6 +38,11 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
         broker.row_filter = partial(scopes.visible_rows, live)
         # Streams of revoked devices and ended sessions close (#9).
         broker.device_check = partial(_invalid_devices, live)
+        if live.dialect == "postgresql":
+            # Woken by every process's appends (LISTEN/NOTIFY), not only by polling (#14).
+            from server.db.pg.listen import follow
+
+            broker.follow = partial(follow, live)
         app.state.broker, app.state.pusher = broker, pusher
         app.state.public_cache = {}  # residents' answers per incident version (#9)
         await broker.start()
@@ -52,7 +57,8 @@ async def _invalid_devices(database: Any, nodes: list[str]) -> set[str]:
 
 async def after_sync(request: Request) -> None:
     """After a sync answer, tail the log now rather than at the next poll (the changes
-    of this process's writes reach streams ~poll/2 sooner; other processes still poll)."""
+    of this process's writes reach streams ~poll/2 sooner; on PostgreSQL the other
+    processes hear of them by LISTEN/NOTIFY, on SQLite they poll)."""
     if request.method == "POST" and request.url.path == "/api/v1/sync":
         broker = getattr(request.app.state, "broker", None)
         if broker is not None:

@@ -1,8 +1,18 @@
-"""Shared fixtures: a fresh database, the app in-process, and a real server process."""
+"""Shared fixtures: a fresh database, the app in-process, and a real server process.
+
+One suite, both backends (issue 14, docs/postgresql.md): ``pytest --backend postgresql``
+(or ``DOORSTEP_TEST_BACKEND=postgresql``) runs the same tests with every database a test
+names by a SQLite path — ``fresh_db``, ``LiveServer(path)``, ``load_demo(path)``, ``cli(...,
+"--db", path)`` — replaced by its PostgreSQL twin: a database of its own on the run's
+throwaway cluster (``db_for``), loaded from the file when the test prepared one. Tests
+about SQLite itself are marked ``sqlite_only`` with a reason, and skip there; tests that
+touch no database run once, in the SQLite run.
+"""
 
 import atexit
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -23,12 +33,93 @@ from litestar.testing import TestClient
 from server.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = ("sqlite", "postgresql")
+#: The run's backend (``--backend``, set in ``pytest_configure``).
+BACKEND = os.environ.get("DOORSTEP_TEST_BACKEND", "sqlite")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=BACKENDS,
+        default=os.environ.get("DOORSTEP_TEST_BACKEND", "sqlite"),
+        help="the database every test's server runs on (default: $DOORSTEP_TEST_BACKEND "
+        "or sqlite); postgresql runs on a throwaway cluster (tests/pg.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global BACKEND
+    BACKEND = config.getoption("backend")
+    # The servers a test starts (``doorstep serve``) inherit it, as do commands.
+    os.environ["DOORSTEP_TEST_BACKEND"] = BACKEND
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    """``sqlite`` or ``postgresql``: the backend of this run."""
+    return BACKEND
+
+
+#: SQLite path a test named → the PostgreSQL database standing for it in this run.
+_PG_TWINS: dict[str, str] = {}
+
+
+def db_for(db: str) -> str:
+    """The database a test names by ``db`` on this run's backend: ``db`` itself on
+    SQLite (or when it is already a URL); on PostgreSQL, a database of its own on the
+    run's cluster, the same one each time the same path is named. A file the test
+    prepared at that path (``load_demo``, a copy) is copied into it the first time."""
+    from server.db import pg
+
+    if BACKEND != "postgresql" or pg.is_url(db) or db == ":memory:":
+        return db
+    url = _PG_TWINS.get(db)
+    if url is None:
+        if Path(db).exists():
+            from server.db.pg.migrate_db import copy
+
+            url = _cluster().create_database()
+            run_async(copy(db, url))
+        else:
+            url = _cluster().create_database()
+        _PG_TWINS[db] = url
+    return url
+
+
+def query(db: str, sql: str, args: tuple = ()) -> list[tuple]:
+    """Rows of a read query on either backend, written with SQLite's ``?`` placeholders
+    (numbered ``$1…`` for PostgreSQL): for tests that look into the database a server
+    wrote (``LiveServer.query``)."""
+    db = db_for(db)
+    from server.db import pg
+
+    if not pg.is_url(db):
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+    numbers = iter(range(1, sql.count("?") + 1))
+    numbered = re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
+
+    async def read() -> list[tuple]:
+        from server.db.pg.core import connect
+
+        conn = await connect(db)
+        try:
+            return [tuple(r) for r in await conn.fetch(numbered, *args)]
+        finally:
+            await conn.close()
+
+    return run_async(read())
 
 
 @pytest.fixture
 def fresh_db(tmp_path: Path) -> str:
-    """Path of a database file that does not exist yet."""
-    return str(tmp_path / "doorstep.db")
+    """A database that does not exist yet: a file path, or on PostgreSQL the URL of an
+    empty database."""
+    return db_for(str(tmp_path / "doorstep.db"))
 
 
 class Stamper:
@@ -96,12 +187,37 @@ def load_demo(db: str) -> None:
 
     Tests must pass whatever hour the demo was generated at: run the suite once more with
     ``DOORSTEP_TEST_DEMO_NOW`` twelve hours away to prove it (README, Development).
+
+    On PostgreSQL, ``db`` (a path, or a URL) gets a database holding the demo: a new one
+    made from a PostgreSQL copy of the demo (``CREATE DATABASE … TEMPLATE``: a file copy
+    inside the cluster), or the demo merged into the one in use.
     """
+    from server.db import pg
+
     at = os.environ.get("DOORSTEP_TEST_DEMO_NOW")
-    if Path(db).exists():  # the demo goes into a database in use: the real command merges it
-        run_cli("demo", "--db", db, *(["--now", at] if at else []))
-        return
     key = at or ""
+    now = ["--now", at] if at else []
+    fresh = not pg.is_url(db) and not Path(db).exists() and db not in _PG_TWINS
+    if BACKEND == "postgresql" and fresh:
+        _PG_TWINS[db] = _cluster().create_database(f"TEMPLATE {_pg_demo(key, now)}")
+        return
+    target = db_for(db)
+    if pg.is_url(target):
+        if query(target, "SELECT 1 FROM history UNION ALL SELECT 1 FROM people LIMIT 1"):
+            run_cli("demo", "--db", target, *now)  # in use: the real command merges it
+        else:
+            from server.db.pg.migrate_db import copy
+
+            run_async(copy(str(_sqlite_demo(key, now)), target))
+        return
+    if Path(db).exists():  # the demo goes into a database in use: the real command merges it
+        run_cli("demo", "--db", db, *now)
+        return
+    copy_database(str(_sqlite_demo(key, now)), db)
+
+
+def _sqlite_demo(key: str, now: list[str]) -> Path:
+    """The demo in a SQLite file, generated once per run by the real command."""
     template = _DEMO_TEMPLATES.get(key)
     if template is None:
         # Generated once per run by the real command, then copied: the demo is the same
@@ -109,9 +225,26 @@ def load_demo(db: str) -> None:
         folder = tempfile.mkdtemp(prefix="doorstep-demo-")
         atexit.register(shutil.rmtree, folder, True)
         template = Path(folder) / "demo.db"
-        run_cli("demo", "--db", str(template), *(["--now", at] if at else []))
+        _run_cli("demo", "--db", str(template), *now)
         _DEMO_TEMPLATES[key] = template
-    copy_database(str(template), db)
+    return template
+
+
+def _pg_demo(key: str, now: list[str]) -> str:
+    """The name of a PostgreSQL database holding the demo (copied once per run from the
+    SQLite demo by ``doorstep migrate-db``'s code), a template for new ones."""
+    name = _PG_DEMO_TEMPLATES.get(key)
+    if name is None:
+        from server.db.pg.migrate_db import copy
+
+        url = _cluster().create_database()
+        run_async(copy(str(_sqlite_demo(key, now)), url))
+        name = _PG_DEMO_TEMPLATES[key] = url.split("/")[3].split("?")[0]
+    return name
+
+
+#: PostgreSQL demo databases of this run, by ``DOORSTEP_TEST_DEMO_NOW``.
+_PG_DEMO_TEMPLATES: dict[str, str] = {}
 
 
 def copy_database(src: str, dst: str) -> None:
@@ -147,8 +280,21 @@ def systemd_complaints(*units: str) -> list[str]:
 _DEMO_TEMPLATES: dict[str, Path] = {}
 
 
+def _on_backend(args: tuple[str, ...]) -> list[str]:
+    """The arguments with each ``--db PATH`` naming the run's database for it (db_for)."""
+    out = list(args)
+    for i in range(len(out) - 1):
+        if out[i] == "--db":
+            out[i + 1] = db_for(out[i + 1])
+    return out
+
+
 def run_cli(*args: str) -> str:
     """Run ``doorstep`` in a subprocess; returns its standard output."""
+    return _run_cli(*_on_backend(args))
+
+
+def _run_cli(*args: str) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "server.cli", *args],
         cwd=ROOT,
@@ -174,7 +320,7 @@ def cli(*args: str) -> str:
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main(list(args))
+        code = main(_on_backend(args))
     if code:
         raise subprocess.CalledProcessError(code, ["doorstep", *args], out.getvalue())
     return out.getvalue()
@@ -239,7 +385,8 @@ def free_port() -> int:
 
 @dataclass
 class LiveServer:
-    """A real ``doorstep serve`` process on a free port and its SQLite file."""
+    """A real ``doorstep serve`` process on a free port and its database: the SQLite file
+    ``db_path``, or on PostgreSQL its twin (``db_for``; ``db_path`` is then its URL)."""
 
     db_path: str
     port: int = field(default_factory=free_port)
@@ -249,9 +396,16 @@ class LiveServer:
     #: The server process's open-file limit (RLIMIT_NOFILE), as a service manager sets it.
     open_files: int | None = None
 
+    def __post_init__(self) -> None:
+        #: Where the log goes: beside the file the test named.
+        self.named = self.db_path
+        self.db_path = db_for(self.db_path)
+
     @property
     def log_path(self) -> Path:
-        return Path(self.db_path).with_suffix(f".{self.port}.log")
+        if self.named.startswith("postgresql://"):
+            return Path(tempfile.gettempdir()) / f"doorstep-{self.port}.log"
+        return Path(self.named).with_suffix(f".{self.port}.log")
 
     @property
     def url(self) -> str:
@@ -287,7 +441,8 @@ class LiveServer:
         deadline = time.monotonic() + 90  # a loaded CI box can take a minute
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}")
+                said = self.log_path.read_text(errors="replace").strip().splitlines()[-1:]
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {said}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
@@ -329,11 +484,8 @@ class LiveServer:
         return enroll(httpx.Client(base_url=self.url, timeout=30), self.db_path, role, name)
 
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
-        try:
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
+        """Rows of a read query on the server's database, either backend (``query``)."""
+        return query(self.db_path, sql, args)
 
 
 @pytest.fixture
@@ -364,7 +516,7 @@ os.environ.setdefault("DOORSTEP_LOG_LEVEL", "warning")
 @pytest.fixture(scope="module")
 def shared_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """One in-process app for a whole module (property tests use fresh ids per example)."""
-    db = str(tmp_path_factory.mktemp("shared") / "doorstep.db")
+    db = db_for(str(tmp_path_factory.mktemp("shared") / "doorstep.db"))
     with TestClient(app=create_app(db=db)) as c:
         c.db_path = db  # type: ignore[attr-defined]
         yield c
@@ -409,28 +561,60 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Any]:
-    """One throwaway PostgreSQL cluster for the whole run (tests/pg.py), started by the
-    first test that needs it.
+_CLUSTER: Any = None
+
+
+def _cluster() -> Any:
+    """The run's throwaway PostgreSQL cluster (tests/pg.py), started by the first test
+    that needs it and stopped at the end of the run (``pytest_unconfigure``).
 
     Without PostgreSQL's binaries the tests that need it skip on a developer's machine,
-    but fail in CI (or with DOORSTEP_REQUIRE_PG=1), which must run them.
+    but fail in CI (or with DOORSTEP_REQUIRE_PG=1, or ``--backend postgresql``).
     """
-    from pg import Cluster, find_bindir, required
+    global _CLUSTER
+    if _CLUSTER is None:
+        from pg import Cluster, find_bindir, required
 
-    bindir = find_bindir()
-    if bindir is None:
-        why = "PostgreSQL's initdb/pg_ctl not found; bash .ci/setup --test installs postgresql"
-        if required():
-            pytest.fail(why + " (required: CI or DOORSTEP_REQUIRE_PG is set)")
-        pytest.skip(why)
-    cluster = Cluster(bindir)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
+        bindir = find_bindir()
+        if bindir is None:
+            why = "PostgreSQL's initdb/pg_ctl not found; bash .ci/setup --test installs it"
+            if required() or BACKEND == "postgresql":
+                pytest.fail(why + " (required: CI, DOORSTEP_REQUIRE_PG or --backend)")
+            pytest.skip(why)
+        cluster = Cluster(bindir)
+        try:
+            cluster.start()
+        except BaseException:
+            cluster.stop()
+            raise
+        _CLUSTER = cluster
+    return _CLUSTER
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _CLUSTER
+    if _CLUSTER is not None:
+        cluster, _CLUSTER = _CLUSTER, None
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Any:
+    """One throwaway PostgreSQL cluster for the whole run (``_cluster``)."""
+    return _cluster()
+
+
+@pytest.fixture(autouse=True)
+def _drop_pg_twins(request: pytest.FixtureRequest) -> Iterator[None]:
+    """On PostgreSQL, drop the databases that stood for this test's files when it ends
+    (a run makes hundreds; the module-scoped ones go with the cluster)."""
+    if BACKEND != "postgresql":
+        yield
+        return
+    folder = str(request.getfixturevalue("tmp_path"))
+    yield
+    for path in [p for p in _PG_TWINS if p.startswith(folder + os.sep)]:
+        _cluster().drop_database(_PG_TWINS.pop(path))
 
 
 @pytest.fixture
@@ -456,12 +640,43 @@ def demo_twins(tmp_path: Path, pg_url: str) -> tuple[str, str]:
     return path, pg_url
 
 
+#: What a test module that touches the database through this file's helpers says.
+_USES_DB = re.compile(
+    r"\b(LiveServer|live_server|empty_server|fresh_db|client|shared_client|load_demo|"
+    r"create_app|run_cli|cli|invite|enroll|db_for|query)\b"
+)
+
+
+def _backend_independent(item: pytest.Item) -> bool:
+    """A test the PostgreSQL run leaves to the SQLite run: it touches no database, or
+    compares both backends itself (``test_pg_*``)."""
+    path = Path(str(item.fspath))
+    if path.name.startswith("test_pg_"):
+        return True
+    return _USES_DB.search(path.read_text(encoding="utf-8")) is None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that drives the browser must say so with the ``browser`` marker.
 
     So ``-m browser`` / ``-m "not browser"`` select exactly the browser tests, and a new
     browser test cannot hide from either selection.
+
+    On PostgreSQL (``--backend postgresql``): tests marked ``sqlite_only`` skip with
+    their reason, and tests that touch no database are deselected (they ran in the
+    SQLite run).
     """
+    if BACKEND == "postgresql":
+        kept, left = [], []
+        for item in items:
+            (left if _backend_independent(item) else kept).append(item)
+            only = item.get_closest_marker("sqlite_only")
+            if only is not None:
+                why = only.kwargs.get("reason") or (only.args[0] if only.args else "")
+                item.add_marker(pytest.mark.skip(reason=f"sqlite_only: {why}"))
+        if left:
+            config.hook.pytest_deselected(items=left)
+            items[:] = kept
     unmarked = [
         item.nodeid
         for item in items

@@ -257,6 +257,7 @@ class World:
                 assert device.state.get(key) == (hlc, value), f"missing {key}"
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 @settings(
     max_examples=60,
     deadline=None,
@@ -303,6 +304,7 @@ write_st = st.lists(
 )
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 @settings(
     max_examples=40,
     deadline=None,
@@ -452,6 +454,7 @@ def test_read_scope_counts_only_active_own_assignments_and_whole_incidents() -> 
     assert g.incidents == {"i1", "i2"}
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_coordinator_of_a_community_sees_only_its_households(client) -> None:
     db = client.db_path
     put(

@@ -35,6 +35,7 @@ def login(client, name: str = "office", password: str = PASSWORD):
     return client.post("/api/v1/login", json={"login": name, "password": password})
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_password_is_stored_as_argon2id(client, coordinator) -> None:
     with closing(sqlite3.connect(client.db_path)) as conn:
         (stored,) = conn.execute(
@@ -92,6 +93,7 @@ def test_bearer_requests_need_no_csrf(client) -> None:
     assert phone.sync().status_code == 200
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_logged_in_browser_writes_with_its_own_node(client, coordinator) -> None:
     from conftest import Stamper
 
@@ -124,6 +126,7 @@ def test_logout_ends_the_session(client, coordinator) -> None:
     assert_error(client.get("/api/v1/session"), 401, "revoked")
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_expired_session_is_refused(client, coordinator) -> None:
     login(client)
     with closing(sqlite3.connect(client.db_path)) as conn:
@@ -216,6 +219,7 @@ def test_unknown_resident_links_are_rate_limited(client) -> None:
     assert codes[-1] == 429 and set(codes[:-1]) <= {404, 400}
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_limiter_counts_per_client_and_forgets_after_the_window(fresh_db) -> None:
     import re
 
@@ -239,6 +243,7 @@ def test_limiter_counts_per_client_and_forgets_after_the_window(fresh_db) -> Non
     run_async(run())
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_old_counters_are_pruned(fresh_db) -> None:
     import re
 
@@ -309,6 +314,7 @@ def _demo(db: str) -> None:
     load_demo(db)
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_export_csv_has_a_bom_and_chinese_and_neutralises_formulas(tmp_path) -> None:
     from server import db as server_db
     from server.admin import write_records

@@ -17,6 +17,10 @@ from conftest import ROOT, LiveServer, Stamper, put_record, run_cli
 from server.db.backup import BackupError, backup, backups, restore
 from server.demo import HEATING
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="backups are SQLite file copies (sqlite3.backup); pg_dump backups: test_pg_backup"
+)
+
 PASSWORD = "sheng-ji-2026"
 
 

@@ -216,6 +216,7 @@ def test_two_coordinators_restoring_different_buildings_offline_both_count(clien
     assert "楼栋撤销恢复：1号楼" in [t["text"] for t in timeline]
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_the_export_form_lists_the_communitys_incidents_by_name(client) -> None:
     """The devices page picks an incident by name from the server (no replica needed)."""
     import sqlite3

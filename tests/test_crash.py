@@ -6,6 +6,7 @@ import threading
 import time
 
 import httpx
+import pytest
 from conftest import LiveServer
 
 from sync import clock
@@ -37,6 +38,7 @@ def make_batches(node: str) -> list[list[dict]]:
     return batches
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file, PRAGMA integrity_check")
 def test_sigkill_mid_push_then_resend_converges_without_duplicates(
     empty_server: LiveServer,
 ) -> None:

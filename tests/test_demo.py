@@ -3,6 +3,7 @@
 import sqlite3
 from collections import Counter
 
+import pytest
 from conftest import run_cli
 
 from server.demo import HEATING, WATER, demo_records
@@ -33,6 +34,7 @@ def test_demo_has_741_heating_and_244_water_households() -> None:
     assert len({f["room"] + f["unit"] + f["building"] for f in households}) == len(households)
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_demo_command_loads_once_into_the_winners(fresh_db: str) -> None:
     run_cli("demo", "--db", fresh_db)
     run_cli("demo", "--db", fresh_db)  # idempotent: a second run changes nothing

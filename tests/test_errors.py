@@ -69,6 +69,7 @@ def test_revoked_device_gets_401_with_an_instruction_to_wipe(client, phone: Phon
     assert body["details"] == {"wipe": True}
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_too_many_changes_is_a_413_and_nothing_is_written(client, phone: Phone) -> None:
     change = {"coll": "visits", "id": "v", "field": "note", "value": "", "hlc": "x"}
     r = phone.sync([change] * 5001)

@@ -6,6 +6,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import LiveServer, Stamper, run_async
 from httpx_sse import connect_sse
 from test_streams import READ, Stream
@@ -22,6 +23,7 @@ def row(n: int, node: str, coll: str, rid: str, field: str, value: object) -> tu
     return (T.format(n, node), coll, rid, field, json.dumps(value), node, None, "x")
 
 
+@pytest.mark.sqlite_only(reason="opens a SQLite Database itself")
 def test_nudges_reach_only_phones_that_may_read_another_devices_write(tmp_path: Path) -> None:
     async def main() -> list[int]:
         async with Database(str(tmp_path / "n.db")) as db:

@@ -17,6 +17,10 @@ import pytest
 from conftest import LiveServer, Stamper, put_record, run_cli
 from test_pwa_e2e import Phone, heating_incident
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="restores a SQLite backup file; PostgreSQL's restore has its own tests"
+)
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 

@@ -8,6 +8,7 @@ import sys
 from contextlib import closing
 from datetime import UTC, datetime
 
+import pytest
 from conftest import ROOT, invite
 
 from server.admin import write_records
@@ -22,6 +23,7 @@ def _winner(db: str, coll: str, rid: str, field: str) -> object:
     return None if row is None else json.loads(row[0])
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_writes_in_the_same_millisecond_are_all_kept(fresh_db: str) -> None:
     at = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
     for i in range(10):
@@ -31,6 +33,7 @@ def test_writes_in_the_same_millisecond_are_all_kept(fresh_db: str) -> None:
     ]
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_an_assignment_ended_in_the_same_millisecond_stays_ended(fresh_db: str) -> None:
     at = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
     rid = "p1~b1"
@@ -39,6 +42,7 @@ def test_an_assignment_ended_in_the_same_millisecond_stays_ended(fresh_db: str) 
     assert _winner(fresh_db, "assignments", rid, "active") is False
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_parallel_assign_processes_each_store_their_assignment(fresh_db: str) -> None:
     person = invite(fresh_db)["person"]
     n = 8

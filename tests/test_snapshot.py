@@ -56,6 +56,7 @@ def two_communities(client):
     return coord
 
 
+@pytest.mark.sqlite_only(reason="its fixture writes the SQLite file with sqlite3")
 def test_the_snapshot_is_what_paging_a_pull_from_zero_delivers(client, two_communities) -> None:
     coord = two_communities
     snap = client.get("/api/v1/snapshot", headers=coord.headers)
@@ -71,6 +72,7 @@ def test_the_snapshot_is_what_paging_a_pull_from_zero_delivers(client, two_commu
     assert len(keys) == len(set(keys))
 
 
+@pytest.mark.sqlite_only(reason="its fixture writes the SQLite file with sqlite3")
 def test_a_snapshot_holds_only_the_coordinators_community(client, two_communities) -> None:
     body = client.get("/api/v1/snapshot", headers=two_communities.headers).json()
     ids = {(c, i) for c, i, _ in body["records"]}
@@ -79,6 +81,7 @@ def test_a_snapshot_holds_only_the_coordinators_community(client, two_communitie
     assert ("households", "sh2") not in ids
 
 
+@pytest.mark.sqlite_only(reason="its fixture writes the SQLite file with sqlite3")
 def test_syncing_on_from_a_snapshot_pulls_only_what_came_after(client, two_communities) -> None:
     coord = two_communities
     body = client.get("/api/v1/snapshot", headers=coord.headers).json()
@@ -91,6 +94,7 @@ def test_syncing_on_from_a_snapshot_pulls_only_what_came_after(client, two_commu
     assert answer["evict"] == []
 
 
+@pytest.mark.sqlite_only(reason="its fixture writes the SQLite file with sqlite3")
 def test_the_incidents_alone_come_first_and_are_no_place_to_sync_from(
     client, two_communities
 ) -> None:
@@ -110,6 +114,7 @@ def test_the_incidents_alone_come_first_and_are_no_place_to_sync_from(
     assert "coll" in bad.text
 
 
+@pytest.mark.sqlite_only(reason="its fixture writes the SQLite file with sqlite3")
 def test_volunteers_get_no_snapshot(client, two_communities) -> None:
     vol = enroll(client, client.db_path)
     for path in ("/api/v1/snapshot", "/api/v1/snapshot?coll=incidents"):

@@ -50,6 +50,7 @@ def capped_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[L
         server.stop()
 
 
+@pytest.mark.sqlite_only(reason="caps the SQLite file: max_page_count")
 def test_a_full_database_answers_507_and_pulls_keep_working(capped_server: LiveServer) -> None:
     writer = capped_server.enroll("coordinator", "街道办")
     stamp = Stamper(writer.node)

@@ -1,5 +1,6 @@
 """The sync round trip over HTTP: idempotence, per-change judgement, clocks, nodes, paging."""
 
+import pytest
 from conftest import Phone, Stamper, enroll
 
 from sync.ids import uuid7
@@ -69,6 +70,7 @@ def test_bad_change_is_rejected_with_a_reason_and_the_rest_applied(client, phone
     assert got == {good1["id"], good2["id"]}
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_rejected_change_is_quarantined_once_with_its_reason(client, phone: Phone) -> None:
     bad = visit(phone, Stamper(phone.node), outcome="maybe")
     phone.sync([bad])

@@ -103,6 +103,7 @@ def _visit(
     return out, stamp
 
 
+@pytest.mark.sqlite_only(reason="counts aiosqlite's trips")
 @in_loop
 async def test_a_volunteer_sync_takes_at_most_four_database_trips(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -127,6 +128,7 @@ async def test_a_volunteer_sync_takes_at_most_four_database_trips(
         assert not pulled & set(homes[second])
 
 
+@pytest.mark.sqlite_only(reason="counts aiosqlite's trips")
 @in_loop
 async def test_a_reassigned_volunteers_next_pull_follows_the_new_scope(tmp_path: Path) -> None:
     path = str(tmp_path / "reassign.db")
@@ -148,6 +150,7 @@ async def test_a_reassigned_volunteers_next_pull_follows_the_new_scope(tmp_path:
         assert {c.id for c in answer.changes if c.coll == "households"} == set(homes[second])
 
 
+@pytest.mark.sqlite_only(reason="counts aiosqlite's trips")
 @in_loop
 async def test_the_scope_is_computed_once_until_a_write_changes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -15,6 +15,11 @@ journals it. ``doorstep
 restore`` replays the journal into the restored copy (``replay``); every step is
 idempotent, so replaying decisions the backup already holds changes nothing.
 
+On PostgreSQL the journal is the table ``decisions`` of the same database, filled by
+permanent triggers (``server/db/pg/sql/003_decisions.sql``) with the same kinds and
+payloads; ``server.db.pg.decisions`` replays it and ``doorstep migrate-db`` copies this
+file's rows into it.
+
 What is journaled (``kind``):
     device        a phone enrolled or a browser logged in (the token only as its hash)
     revoke        a device revoked or a session logged out

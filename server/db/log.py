@@ -2,6 +2,11 @@
 
 These reads use the live connection of ``Database``, so the one tailer per process and
 the public pages never queue behind sync requests on the reader connection.
+
+Both backends (docs/postgresql.md, "How a module is ported"): where only the SQL differs
+it stands side by side (``_SQL[name][db.dialect]``). On PostgreSQL an id list travels as
+a ``text[]`` array instead of SQLite's ``json_each`` over JSON text, and quoted values
+(``winners.value`` is JSON text) are quoted in Python, byte for byte as stored.
 """
 
 import sqlite3
@@ -11,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from server.db.core import Conn, Database
+from server.db import AnyDatabase
 from sync.sets import fold
 
 __all__ = [
@@ -54,6 +59,74 @@ AND w.id IN (
 )
 """
 
+# PostgreSQL: the incident and the buildings come quoted from Python; the references
+# are ids (at most 100 ASCII characters), so ``octet_length(value) <= 512`` always holds
+# and lets the planner use the partial index ``winners_ref``.
+_FIELDS_OF_PG = """
+SELECT w.id, w.field, w.value, w.hlc FROM winners w
+WHERE w.coll = $1 AND w.field IN ({fields}) AND w.id IN (
+    SELECT r.id FROM winners r WHERE r.coll = $2 AND r.field = $3 AND r.value = $4
+    AND octet_length(r.value) <= 512
+)
+"""
+
+_HOUSEHOLDS_IN_PG = """
+SELECT w.id, w.field, w.value, w.hlc FROM winners w
+WHERE w.coll = 'households'
+AND (w.field IN ('building', 'unit', 'vulnerable', '_deleted') OR w.field LIKE 'vulnerable.%')
+AND w.id IN (
+    SELECT r.id FROM winners r
+    WHERE r.coll = 'households' AND r.field = 'building'
+    AND r.value = ANY($1::text[]) AND octet_length(r.value) <= 512
+)
+"""
+
+_SQL: dict[str, dict[str, str]] = {
+    "checks": {
+        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = 'checks' "
+        "AND id > ? AND id < ?",
+        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = 'checks' "
+        "AND id > $1 AND id < $2",
+    },
+    "tail": {
+        "sqlite": "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > ? "
+        "ORDER BY seq LIMIT ?",
+        "postgresql": "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > $1 "
+        "ORDER BY seq LIMIT $2",
+    },
+    "tail_upto": {
+        "sqlite": "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > ? "
+        "AND seq <= ? ORDER BY seq LIMIT ?",
+        "postgresql": "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > $1 "
+        "AND seq <= $2 ORDER BY seq LIMIT $3",
+    },
+    "children": {
+        "sqlite": "SELECT DISTINCT value FROM winners WHERE coll IN (?, ?, ?, ?) "
+        "AND field = 'incident' AND id IN (SELECT value FROM json_each(?))",
+        "postgresql": "SELECT DISTINCT value FROM winners WHERE coll IN ($1, $2, $3, $4) "
+        "AND field = 'incident' AND id = ANY($5::text[])",
+    },
+    "buildings_of": {
+        "sqlite": "SELECT DISTINCT value FROM winners WHERE coll = 'households' "
+        "AND field = 'building' AND id IN (SELECT value FROM json_each(?))",
+        "postgresql": "SELECT DISTINCT value FROM winners WHERE coll = 'households' "
+        "AND field = 'building' AND id = ANY($1::text[])",
+    },
+    "incident": {
+        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' AND id = ?",
+        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' "
+        "AND id = $1",
+    },
+    "statuses": {
+        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = 'household_status'"
+        " AND id > ? AND id < ? AND (field IN ('needs_open', 'restored', '_deleted')"
+        " OR field LIKE 'needs_open.%')",
+        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = 'household_status'"
+        " AND id > $1 AND id < $2 AND (field IN ('needs_open', 'restored', '_deleted')"
+        " OR field LIKE 'needs_open.%')",
+    },
+}
+
 
 @dataclass
 class IncidentInputs:
@@ -89,50 +162,42 @@ _INCIDENT_BUILDINGS = (
 )
 
 
-async def incident_scopes(db: Database, *, live: bool = False) -> dict[str, list[str]]:
+async def incident_scopes(db: AnyDatabase, *, live: bool = False) -> dict[str, list[str]]:
     """Every incident's ``buildings``: the list and its element fields, folded."""
     return _scopes(await db.read(_INCIDENT_BUILDINGS, (), live=live))
 
 
 def incident_scopes_in(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    """``incident_scopes`` inside the caller's transaction (in the database thread)."""
+    """``incident_scopes`` inside the caller's transaction (in the database thread;
+    PostgreSQL: ``server.db.pg.log.incident_scopes_in``)."""
     return _scopes(conn.execute(_INCIDENT_BUILDINGS).fetchall())
 
 
-async def checks_of(db: Database, incident: str) -> dict[str, dict[str, Any]]:
+async def checks_of(db: AnyDatabase, incident: str) -> dict[str, dict[str, Any]]:
     """The 需核实 resolution records of one incident (ids ``<incident>~…``)."""
     return fold_rows(
         "checks",
-        await _all(
-            db,
-            "SELECT id, field, value, hlc FROM winners WHERE coll = 'checks' AND id > ? AND id < ?",
-            (incident + "~", incident + "~\U0010ffff"),
-        ),
+        await _all(db, _SQL["checks"][db.dialect], (incident + "~", incident + "~\U0010ffff")),
     )
 
 
-async def _all(db: Database, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+async def _all(db: AnyDatabase, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
     return await db.read(sql, args, live=True)
 
 
-async def max_seq(db: Database) -> int:
+async def max_seq(db: AnyDatabase) -> int:
     rows = await _all(db, "SELECT coalesce(max(seq), 0) FROM history")
     return int(rows[0][0])
 
 
-async def tail(db: Database, after: int, limit: int, upto: int | None = None) -> list[LogRow]:
+async def tail(db: AnyDatabase, after: int, limit: int, upto: int | None = None) -> list[LogRow]:
     """Accepted changes with ``after < seq (<= upto)``, in sequence order."""
-    sql = "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > ?"
-    args: list[Any] = [after]
-    if upto is not None:
-        sql += " AND seq <= ?"
-        args.append(upto)
-    sql += " ORDER BY seq LIMIT ?"
-    args.append(limit)
-    return await _all(db, sql, args)  # type: ignore[return-value]
+    if upto is None:
+        return await _all(db, _SQL["tail"][db.dialect], (after, limit))  # type: ignore[return-value]
+    return await _all(db, _SQL["tail_upto"][db.dialect], (after, upto, limit))  # type: ignore[return-value]
 
 
-async def incidents_touched(db: Database, rows: Sequence[LogRow]) -> set[str]:
+async def incidents_touched(db: AnyDatabase, rows: Sequence[LogRow]) -> set[str]:
     """Incidents whose progress may have changed because of ``rows``."""
     touched: set[str] = set()
     children: set[str] = set()
@@ -153,25 +218,16 @@ async def incidents_touched(db: Database, rows: Sequence[LogRow]) -> set[str]:
             households.add(rid)
         elif coll == "buildings":
             buildings.add(rid)
-    ids = msgspec.json.encode(sorted(children)).decode()
+    pg = db.dialect == "postgresql"
     if children:
-        for (v,) in await _all(
-            db,
-            "SELECT DISTINCT value FROM winners WHERE coll IN (?, ?, ?, ?) "
-            "AND field = 'incident' AND id IN (SELECT value FROM json_each(?))",
-            (*_INCIDENT_CHILDREN, ids),
-        ):
+        ids: Any = sorted(children) if pg else msgspec.json.encode(sorted(children)).decode()
+        for (v,) in await _all(db, _SQL["children"][db.dialect], (*_INCIDENT_CHILDREN, ids)):
             inc = _decode(v)
             if isinstance(inc, str):
                 touched.add(inc)
     if households:
-        hids = msgspec.json.encode(sorted(households)).decode()
-        for (v,) in await _all(
-            db,
-            "SELECT DISTINCT value FROM winners WHERE coll = 'households' "
-            "AND field = 'building' AND id IN (SELECT value FROM json_each(?))",
-            (hids,),
-        ):
+        hids: Any = sorted(households) if pg else msgspec.json.encode(sorted(households)).decode()
+        for (v,) in await _all(db, _SQL["buildings_of"][db.dialect], (hids,)):
             b = _decode(v)
             if isinstance(b, str):
                 buildings.add(b)
@@ -183,7 +239,7 @@ async def incidents_touched(db: Database, rows: Sequence[LogRow]) -> set[str]:
     return touched
 
 
-async def active_incidents(db: Database) -> list[str]:
+async def active_incidents(db: AnyDatabase) -> list[str]:
     """Incidents not closed or deleted, newest first."""
     rows = await _all(
         db,
@@ -195,18 +251,25 @@ async def active_incidents(db: Database) -> list[str]:
     return [r[0] for r in rows]
 
 
-async def incident_inputs(db: Database, incident: str) -> IncidentInputs | None:
+async def incident_inputs(db: AnyDatabase, incident: str) -> IncidentInputs | None:
     """Read what progress needs in one read transaction, or None if no such incident."""
 
-    async def run(conn: Conn) -> IncidentInputs | None:
+    dialect = db.dialect
+    pg = dialect == "postgresql"
+    fields_of, households_in = (
+        (_FIELDS_OF_PG, _HOUSEHOLDS_IN_PG) if pg else (_FIELDS_OF, _HOUSEHOLDS_IN)
+    )
+    # The incident as ``winners.value`` holds it (SQLite quotes it with ``json_quote``).
+    ref = msgspec.json.encode(incident).decode() if pg else incident
+
+    async def run(conn: Any) -> IncidentInputs | None:
         async def q(sql: str, args: Sequence[Any]) -> list[Any]:
+            if pg:
+                return await conn.fetch(sql, *args)
             async with conn.execute(sql, args) as cur:
                 return list(await cur.fetchall())
 
-        inc_rows = await q(
-            "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' AND id = ?",
-            (incident,),
-        )
+        inc_rows = await q(_SQL["incident"][dialect], (incident,))
         if not inc_rows:
             return None
         ((seq,),) = await q("SELECT coalesce(max(seq), 0) FROM history", ())
@@ -214,42 +277,40 @@ async def incident_inputs(db: Database, incident: str) -> IncidentInputs | None:
         scope = inc.get("buildings")
         scope = [b for b in scope if isinstance(b, str)] if isinstance(scope, list) else []
         out = IncidentInputs(seq=int(seq), incident=inc)
-        out.households = fold_rows(
-            "households", await q(_HOUSEHOLDS_IN, (msgspec.json.encode(scope).decode(),))
+        buildings: Any = (
+            [msgspec.json.encode(b).decode() for b in scope]
+            if pg
+            else msgspec.json.encode(scope).decode()
         )
+        out.households = fold_rows("households", await q(households_in, (buildings,)))
 
         out.visits = fold_rows(
             "visits",
             await q(
-                _FIELDS_OF.format(fields="'household', 'outcome', 'at', 'needs', 'by', '_deleted'"),
-                ("visits", "visits", "incident", incident),
+                fields_of.format(fields="'household', 'outcome', 'at', 'needs', 'by', '_deleted'"),
+                ("visits", "visits", "incident", ref),
             ),
         )
         out.deliveries = fold_rows(
             "deliveries",
             await q(
-                _FIELDS_OF.format(
+                fields_of.format(
                     fields="'household', 'item', 'qty', 'status', 'at', 'by', '_deleted'"
                 ),
-                ("deliveries", "deliveries", "incident", incident),
+                ("deliveries", "deliveries", "incident", ref),
             ),
         )
         out.updates = fold_rows(
             "updates",
             await q(
-                _FIELDS_OF.format(fields="'at', 'text', 'public', '_deleted'"),
-                ("updates", "updates", "incident", incident),
+                fields_of.format(fields="'at', 'text', 'public', '_deleted'"),
+                ("updates", "updates", "incident", ref),
             ),
         )
         # Deterministic ids "<incident>~<household>": a primary-key range.
         out.statuses = fold_rows(
             "household_status",
-            await q(
-                "SELECT id, field, value, hlc FROM winners WHERE coll = 'household_status'"
-                " AND id > ? AND id < ? AND (field IN ('needs_open', 'restored', '_deleted')"
-                " OR field LIKE 'needs_open.%')",
-                (incident + "~", incident + "~\U0010ffff"),
-            ),
+            await q(_SQL["statuses"][dialect], (incident + "~", incident + "~\U0010ffff")),
         )
         return out
 

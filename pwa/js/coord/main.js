@@ -67,6 +67,9 @@ let pending = false;
 let lastDraw = 0;
 let countersOnly = true;
 function schedule(kind) {
+  // The first load draws its own stages (first-load.js: the head, then all of it). Its
+  // merges, a few records a task, would otherwise redraw the head twice a second.
+  if (ctx.loading && kind !== 'progress') return;
   if (kind !== 'progress') countersOnly = false;
   if (pending) return;
   pending = true;

@@ -8,7 +8,10 @@ notices the move:
   them, so a phone's cursor means the same change on both;
 - the epoch (``meta``): the same database to a phone, so it keeps its cursor rather
   than starting over;
-- tokens, sessions, invites and scope snapshots, so no one enrols again.
+- tokens, sessions, invites and scope snapshots, so no one enrols again;
+- the decision journal (``<db>-decisions`` beside the file, if there is one) into the
+  table ``decisions``, with its ids, so a later restore can replay what was decided
+  before the move (``server.db.decisions``).
 
 The target must be empty (migrated, nothing in the log) and the copy is one
 transaction: it is all there or none of it. The source is read in one snapshot. A live
@@ -23,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from server.db.core import connect_readonly
+from server.db.decisions import journal_path
 from server.db.pg.core import PgConn, connect
 from server.db.pg.migrations import migrate
 
-__all__ = ["Moved", "TargetNotEmptyError", "copy"]
+__all__ = ["MoveError", "Moved", "TargetNotEmptyError", "copy", "copy_blocking"]
 
 #: Copied in this order (foreign keys: people before devices and invites); ``meta`` last,
 #: over the values the target's migrations wrote.
@@ -47,8 +51,15 @@ TABLES = (
 #: Tables SQLite has that PostgreSQL keeps elsewhere (its migrations: ``schema_migrations``).
 SKIPPED = frozenset({"_sqlite_migrations"})
 #: Identity columns moved past the copied values.
-IDENTITIES = (("history", "seq"), ("quarantine", "qid"))
+IDENTITIES = (("history", "seq"), ("quarantine", "qid"), ("decisions", "id"))
+#: Tables whose triggers must not fire while rows are copied: the scope sequence's
+#: (``meta`` is copied last) and the decision journal's (the journal is copied as it is).
+QUIET = ("history", "people", "devices", "invites", "shares")
 BATCH = 5000
+
+
+class MoveError(RuntimeError):
+    """The move did not happen (one line for the command line); nothing was written."""
 
 
 class TargetNotEmptyError(RuntimeError):
@@ -88,6 +99,24 @@ async def _columns(pg: PgConn, table: str) -> dict[str, str]:
     return {r["column_name"]: r["data_type"] for r in rows}
 
 
+async def _copy_journal(pg: PgConn, journal: str) -> int:
+    """Copy the SQLite decision journal's rows, if the file exists; how many."""
+    if not Path(journal).exists():
+        return 0
+    src = connect_readonly(journal)
+    try:
+        rows = src.execute("SELECT id, at, kind, data FROM decisions ORDER BY id").fetchall()
+    except sqlite3.OperationalError:  # an empty file: no journal table yet
+        return 0
+    finally:
+        src.close()
+    if rows:
+        await pg.copy_records_to_table(
+            "decisions", records=[tuple(r) for r in rows], columns=["id", "at", "kind", "data"]
+        )
+    return len(rows)
+
+
 async def copy(source: str | Path, url: str) -> Moved:
     """Copy the SQLite database at ``source`` into the PostgreSQL database at ``url``.
 
@@ -120,9 +149,8 @@ async def copy(source: str | Path, url: str) -> Moved:
                     "the PostgreSQL database already holds a community; migrate-db only "
                     "fills an empty one (create a new database)"
                 )
-            # The scope_seq triggers would fire once a copied row; meta is copied last.
-            await pg.execute("ALTER TABLE history DISABLE TRIGGER USER")
-            await pg.execute("ALTER TABLE people DISABLE TRIGGER USER")
+            for table in QUIET:
+                await pg.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             for table in TABLES:
                 if table not in tables:
                     continue
@@ -151,8 +179,9 @@ async def copy(source: str | Path, url: str) -> Moved:
                         await pg.copy_records_to_table(table, records=records, columns=columns)
                         count += len(records)
                 rows[table] = count
-            await pg.execute("ALTER TABLE history ENABLE TRIGGER USER")
-            await pg.execute("ALTER TABLE people ENABLE TRIGGER USER")
+            rows["decisions"] = await _copy_journal(pg, journal_path(source))
+            for table in QUIET:
+                await pg.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
             for table, column in IDENTITIES:
                 await pg.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
@@ -164,3 +193,30 @@ async def copy(source: str | Path, url: str) -> Moved:
     finally:
         src.close()
         await pg.close()
+
+
+def copy_blocking(source: str | Path, url: str) -> Moved:
+    """``copy`` for the command line, in a thread of its own (as ``migrate_blocking``).
+
+    Raises:
+        MoveError: for every expected failure (no such file, a database in use, no
+            server there, a wrong password, schemas that differ), with its first line.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import asyncpg
+
+    from server.db.pg.migrations import MigrationError
+
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            return pool.submit(asyncio.run, copy(source, url)).result()
+        except (
+            TargetNotEmptyError,
+            ValueError,
+            MigrationError,
+            OSError,
+            asyncpg.PostgresError,
+        ) as exc:
+            raise MoveError(str(exc).splitlines()[0]) from exc
