@@ -1,9 +1,15 @@
-"""The coordinator's console (#12): the roster and what a day's brief reads."""
+"""The coordinator's console (#12): the roster and what a day's brief reads.
+
+Both backends: the SQL side by side by ``db.dialect``. PostgreSQL's ``sum`` of a bigint
+is a numeric (``Decimal``): cast back to bigint, an int as on SQLite; it sorts NULL last
+where SQLite sorts it first, so the order says ``NULLS FIRST``.
+"""
 
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from server.db.core import Conn, Database
+from server.db import AnyDatabase
 
 __all__ = ["brief_rows", "incident_names", "roster"]
 
@@ -11,54 +17,96 @@ __all__ = ["brief_rows", "incident_names", "roster"]
 # (``server.db.syncs``).
 
 
-async def roster(db: Database, community: str | None) -> list[tuple[Any, ...]]:
+async def roster(db: AnyDatabase, community: str | None) -> list[tuple[Any, ...]]:
     """(person, name, devices, last_seen, pending, pending_at) of every volunteer a
     coordinator works with (their community's and unattached ones; everyone without a
     community), over the volunteer's active devices."""
+    if db.dialect == "postgresql":
+        sql = (
+            "SELECT p.id, p.name, count(d.node), max(d.last_seen), sum(d.pending)::bigint, "
+            "max(d.pending_at) FROM people p JOIN devices d ON d.person = p.id "
+            "AND d.revoked_at IS NULL WHERE p.role = 'volunteer' "
+        )
+        args: tuple[Any, ...] = ()
+        if community is not None:
+            sql += "AND (p.community = $1 OR p.community IS NULL) "
+            args = (community,)
+        order = "GROUP BY p.id ORDER BY p.name NULLS FIRST, p.id LIMIT 5000"
+        return await db.read(sql + order, args)
     sql = (
         "SELECT p.id, p.name, count(d.node), max(d.last_seen), sum(d.pending), "
         "max(d.pending_at) FROM people p JOIN devices d ON d.person = p.id "
         "AND d.revoked_at IS NULL WHERE p.role = 'volunteer' "
     )
-    args: tuple[Any, ...] = ()
+    args = ()
     if community is not None:
         sql += "AND (p.community = ? OR p.community IS NULL) "
         args = (community,)
     return await db.read(sql + "GROUP BY p.id ORDER BY p.name, p.id LIMIT 5000", args)
 
 
-async def _records(conn: Conn, coll: str, incident: str) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    rows = await conn.execute_fetchall(
-        "SELECT id, field, value FROM winners WHERE coll = ? AND id IN "
+Fetch = Callable[[str, Sequence[Any]], Awaitable[Sequence[Any]]]
+
+_SQL = {
+    "records": {
+        "sqlite": "SELECT id, field, value FROM winners WHERE coll = ? AND id IN "
         "(SELECT id FROM winners WHERE coll = ? AND field = 'incident' AND value = ?)",
-        (coll, coll, json.dumps(incident)),
-    )
+        # The incident is an id (at most 100 ASCII characters): ``octet_length`` lets
+        # the planner use the partial index ``winners_ref``.
+        "postgresql": "SELECT id, field, value FROM winners WHERE coll = $1 AND id IN "
+        "(SELECT id FROM winners WHERE coll = $2 AND field = 'incident' AND value = $3 "
+        "AND octet_length(value) <= 512)",
+    },
+    "history": {
+        "sqlite": "SELECT field, value, hlc FROM history WHERE coll = 'incidents' AND id = ? "
+        "AND (field IN ('status', 'eta', 'restored_buildings') "
+        "OR substr(field, 1, 19) = 'restored_buildings.') ORDER BY hlc",
+        "postgresql": "SELECT field, value, hlc FROM history WHERE coll = 'incidents' "
+        "AND id = $1 AND (field IN ('status', 'eta', 'restored_buildings') "
+        "OR substr(field, 1, 19) = 'restored_buildings.') ORDER BY hlc",
+    },
+    "incident_names": {
+        "sqlite": " AND id IN (SELECT value FROM json_each(?))",
+        "postgresql": " AND id = ANY($1::text[])",
+    },
+}
+
+
+def _fetcher(conn: Any, dialect: str) -> Fetch:
+    """One way to run a query on the connection ``read_fn`` gives either backend."""
+    if dialect == "postgresql":
+        return lambda sql, args: conn.fetch(sql, *args)  # type: ignore[no-any-return]
+    return lambda sql, args: conn.execute_fetchall(sql, args)  # type: ignore[no-any-return]
+
+
+async def _records(
+    fetch: Fetch, dialect: str, coll: str, incident: str
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    rows = await fetch(_SQL["records"][dialect], (coll, coll, json.dumps(incident)))
     for rid, fld, value in rows:
         out.setdefault(rid, {})[fld] = json.loads(value)
     return {k: v for k, v in out.items() if v.get("_deleted") is not True}
 
 
-async def brief_rows(db: Database, incident: str) -> dict[str, Any]:
+async def brief_rows(db: AnyDatabase, incident: str) -> dict[str, Any]:
     """What a day's brief needs, in one snapshot: the incident's repairs, updates,
     deliveries and visits (winners), the history of its status, ETA and restored
     buildings (whole-list writes and ``restored_buildings.<id>`` element writes), and
     building labels."""
 
-    async def run(conn: Conn) -> dict[str, Any]:
+    dialect = db.dialect
+
+    async def run(conn: Any) -> dict[str, Any]:
+        fetch = _fetcher(conn, dialect)
         out: dict[str, Any] = {
-            coll: await _records(conn, coll, incident)
+            coll: await _records(fetch, dialect, coll, incident)
             for coll in ("repairs", "updates", "deliveries", "visits")
         }
-        rows = await conn.execute_fetchall(
-            "SELECT field, value, hlc FROM history WHERE coll = 'incidents' AND id = ? "
-            "AND (field IN ('status', 'eta', 'restored_buildings') "
-            "OR substr(field, 1, 19) = 'restored_buildings.') ORDER BY hlc",
-            (incident,),
-        )
+        rows = await fetch(_SQL["history"][dialect], (incident,))
         out["history"] = [(fld, json.loads(value), hlc) for fld, value, hlc in rows]
-        rows = await conn.execute_fetchall(
-            "SELECT id, value FROM winners WHERE coll = 'buildings' AND field = 'label'"
+        rows = await fetch(
+            "SELECT id, value FROM winners WHERE coll = 'buildings' AND field = 'label'", ()
         )
         out["labels"] = {rid: json.loads(value) for rid, value in rows}
         return out
@@ -66,7 +114,7 @@ async def brief_rows(db: Database, incident: str) -> dict[str, Any]:
     return await db.read_fn(run)
 
 
-async def incident_names(db: Database, incidents: frozenset[str] | None) -> list[dict[str, Any]]:
+async def incident_names(db: AnyDatabase, incidents: frozenset[str] | None) -> list[dict[str, Any]]:
     """Title, place, kind, status and start of the incidents ``incidents`` names (every
     one for None), newest first, deleted ones left out: what an export form lists."""
     sql = (
@@ -75,8 +123,9 @@ async def incident_names(db: Database, incidents: frozenset[str] | None) -> list
     )
     args: tuple[Any, ...] = ()
     if incidents is not None:
-        sql += " AND id IN (SELECT value FROM json_each(?))"
-        args = (json.dumps(sorted(incidents)),)
+        sql += _SQL["incident_names"][db.dialect]
+        ids = sorted(incidents)
+        args = (json.dumps(ids) if db.dialect == "sqlite" else ids,)
     out: dict[str, dict[str, Any]] = {}
     for rid, fld, value in await db.read(sql, args):
         out.setdefault(rid, {"id": rid})[fld] = json.loads(value)

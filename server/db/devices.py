@@ -1,4 +1,8 @@
-"""Devices: phones enrolled by invite code and browser sessions, and their tokens."""
+"""Devices: phones enrolled by invite code and browser sessions, and their tokens.
+
+Both backends: the SQL that differs only in placeholders is kept once and numbered for
+PostgreSQL (``pg.adapt.dialects``); ``enroll`` has a twin in ``server.db.pg.devices``.
+"""
 
 import hashlib
 import secrets
@@ -8,7 +12,9 @@ from typing import Any
 import msgspec
 
 from server.access import Scope
-from server.db.core import Conn, Database
+from server.db import AnyDatabase
+from server.db.core import Conn
+from server.db.pg.adapt import changed, dialects
 
 __all__ = [
     "Device",
@@ -68,26 +74,54 @@ class DeviceRow(msgspec.Struct):
     expires_at: str | None
 
 
-async def for_token(db: Database, token: str) -> Device | None:
-    rows = await db.read(
-        "SELECT node, person, role, revoked_at FROM devices WHERE token_hash = ?",
-        (token_hash(token),),
-    )
+_SQL = {
+    "for_token": dialects(
+        "SELECT node, person, role, revoked_at FROM devices WHERE token_hash = ?"
+    ),
+    "for_session": dialects(
+        "SELECT node, person, role, revoked_at, expires_at FROM devices WHERE token_hash = ?"
+    ),
+    "add_session": dialects(
+        "INSERT INTO devices (node, token_hash, person, role, label, created_at, last_seen,"
+        " expires_at) VALUES (?, ?, ?, 'coordinator', ?, ?, ?, ?)"
+    ),
+    "session_info": dialects(
+        "SELECT p.name, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
+        "WHERE d.node = ?"
+    ),
+    "revoke": dialects("UPDATE devices SET revoked_at = ? WHERE node = ? AND revoked_at IS NULL"),
+    "invalid_among": {
+        "sqlite": "SELECT node FROM devices WHERE node IN (SELECT value FROM json_each(?)) "
+        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+        "postgresql": "SELECT node FROM devices WHERE node = ANY($1::text[]) "
+        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+    },
+    # SQLite sorts NULL first, PostgreSQL last: say SQLite's order.
+    "everything": {
+        "sqlite": "SELECT d.node, d.role, d.person, p.name, d.label, d.created_at, d.last_seen,"
+        " d.revoked_at FROM devices d LEFT JOIN people p ON p.id = d.person"
+        " ORDER BY d.created_at",
+        "postgresql": "SELECT d.node, d.role, d.person, p.name, d.label, d.created_at,"
+        " d.last_seen, d.revoked_at FROM devices d LEFT JOIN people p ON p.id = d.person"
+        " ORDER BY d.created_at NULLS FIRST",
+    },
+}
+
+
+async def for_token(db: AnyDatabase, token: str) -> Device | None:
+    rows = await db.read(_SQL["for_token"][db.dialect], (token_hash(token),))
     if not rows:
         return None
     node, person, role, revoked_at = rows[0]
     return Device(node, person, role, revoked_at is not None)
 
 
-async def for_session(db: Database, token: str) -> SessionRow | None:
-    rows = await db.read(
-        "SELECT node, person, role, revoked_at, expires_at FROM devices WHERE token_hash = ?",
-        (token_hash(token),),
-    )
+async def for_session(db: AnyDatabase, token: str) -> SessionRow | None:
+    rows = await db.read(_SQL["for_session"][db.dialect], (token_hash(token),))
     return SessionRow(*rows[0]) if rows else None
 
 
-async def enroll(db: Database, code: str, label: str, now: str) -> tuple[str, Device] | str:
+async def enroll(db: AnyDatabase, code: str, label: str, now: str) -> tuple[str, Device] | str:
     """Spend an invite code on a new device.
 
     Returns:
@@ -95,6 +129,10 @@ async def enroll(db: Database, code: str, label: str, now: str) -> tuple[str, De
         ``invite_expired``.
     """
     code_hash = token_hash(normalise_code(code))
+    if db.dialect == "postgresql":
+        from server.db.pg import devices as pg_devices
+
+        return await pg_devices.enroll(db, code_hash, label, now)
 
     async def run(conn: Conn) -> tuple[str, Device] | str:
         async with conn.execute(
@@ -130,23 +168,18 @@ async def enroll(db: Database, code: str, label: str, now: str) -> tuple[str, De
 
 
 async def add_session(
-    db: Database, node: str, token: str, person: str, label: str, now: str, expires: str
+    db: AnyDatabase, node: str, token: str, person: str, label: str, now: str, expires: str
 ) -> None:
     """A coordinator's browser login, as a device whose token expires."""
     await db.write(
-        "INSERT INTO devices (node, token_hash, person, role, label, created_at, last_seen,"
-        " expires_at) VALUES (?, ?, ?, 'coordinator', ?, ?, ?, ?)",
+        _SQL["add_session"][db.dialect],
         (node, token_hash(token), person, label, now, now, expires),
     )
 
 
-async def session_info(db: Database, node: str) -> tuple[str, str | None]:
+async def session_info(db: AnyDatabase, node: str) -> tuple[str, str | None]:
     """(person's name, expiry) of a device."""
-    rows = await db.read(
-        "SELECT p.name, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
-        "WHERE d.node = ?",
-        (node,),
-    )
+    rows = await db.read(_SQL["session_info"][db.dialect], (node,))
     name, expires = rows[0] if rows else ("", None)
     return name or "", expires
 
@@ -157,59 +190,64 @@ def _within(scope: Scope | None) -> tuple[str, list[Any]]:
     return ("1", []) if scope is None else people_filter(scope, "d.person")
 
 
-async def listing(db: Database, scope: Scope | None = None, limit: int = 1000) -> list[DeviceRow]:
+def _within_pg(scope: Scope | None, start: int) -> tuple[str, list[Any]]:
+    from server.db.scopes import people_filter
+
+    if scope is None:
+        return "true", []
+    return people_filter(scope, "d.person", dialect="postgresql", start=start)
+
+
+async def listing(
+    db: AnyDatabase, scope: Scope | None = None, limit: int = 1000
+) -> list[DeviceRow]:
     """Enrolled phones and browser sessions of the people of ``scope``, newest first."""
-    within, args = _within(scope)
-    rows = await db.read(
+    select = (
         "SELECT d.node, d.person, p.name, d.role, d.label, d.created_at, d.last_seen, "
         "d.revoked_at, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
-        f"WHERE {within} ORDER BY d.created_at DESC LIMIT ?",
-        (*args, limit),
     )
+    if db.dialect == "postgresql":
+        within, args = _within_pg(scope, 1)
+        order = f"ORDER BY d.created_at DESC NULLS LAST LIMIT ${len(args) + 1}"
+    else:
+        within, args = _within(scope)
+        order = "ORDER BY d.created_at DESC LIMIT ?"
+    rows = await db.read(f"{select}WHERE {within} {order}", (*args, limit))
     return [DeviceRow(*r) for r in rows]
 
 
-async def revoke(db: Database, node: str, at: str) -> bool:
+async def revoke(db: AnyDatabase, node: str, at: str) -> bool:
     """Revoke a device; False if there is no such device or it was already revoked."""
-    return (
-        await db.write(
-            "UPDATE devices SET revoked_at = ? WHERE node = ? AND revoked_at IS NULL",
-            (at, node),
-        )
-        == 1
-    )
+    return changed(await db.write(_SQL["revoke"][db.dialect], (at, node))) == 1
 
 
 async def revoked_at(
-    db: Database, node: str, scope: Scope | None = None
+    db: AnyDatabase, node: str, scope: Scope | None = None
 ) -> tuple[bool, str | None]:
     """(exists within ``scope``, when it was revoked) of a device."""
-    within, args = _within(scope)
-    rows = await db.read(
-        f"SELECT d.revoked_at FROM devices d WHERE d.node = ? AND {within}", (node, *args)
-    )
+    if db.dialect == "postgresql":
+        within, args = _within_pg(scope, 2)
+        sql = f"SELECT d.revoked_at FROM devices d WHERE d.node = $1 AND {within}"
+    else:
+        within, args = _within(scope)
+        sql = f"SELECT d.revoked_at FROM devices d WHERE d.node = ? AND {within}"
+    rows = await db.read(sql, (node, *args))
     return (True, rows[0][0]) if rows else (False, None)
 
 
-async def invalid_among(db: Database, nodes: list[str], now: str) -> set[str]:
+async def invalid_among(db: AnyDatabase, nodes: list[str], now: str) -> set[str]:
     """The nodes among ``nodes`` that are revoked, expired or unknown now."""
     if not nodes:
         return set()
-    rows = await db.read(
-        "SELECT node FROM devices WHERE node IN (SELECT value FROM json_each(?)) "
-        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
-        (msgspec.json.encode(sorted(set(nodes))).decode(), now),
-        live=True,
-    )
+    ids: Any = sorted(set(nodes))
+    if db.dialect == "sqlite":
+        ids = msgspec.json.encode(ids).decode()
+    rows = await db.read(_SQL["invalid_among"][db.dialect], (ids, now), live=True)
     return set(nodes) - {r[0] for r in rows}
 
 
-async def everything(db: Database) -> list[dict[str, str | None]]:
+async def everything(db: AnyDatabase) -> list[dict[str, str | None]]:
     """Every device, oldest first, for the command line."""
     keys = ("node", "role", "person", "name", "label", "created_at", "last_seen", "revoked_at")
-    rows = await db.read(
-        "SELECT d.node, d.role, d.person, p.name, d.label, d.created_at, d.last_seen,"
-        " d.revoked_at FROM devices d LEFT JOIN people p ON p.id = d.person"
-        " ORDER BY d.created_at"
-    )
+    rows = await db.read(_SQL["everything"][db.dialect])
     return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -1,47 +1,89 @@
-"""The rows of an incident's export: households, visits, deliveries, and who recorded them."""
+"""The rows of an incident's export: households, visits, deliveries, and who recorded them.
+
+Both backends (``_SQL``, chosen by ``db.dialect``): SQLite takes an id list as JSON text
+for ``json_each``; PostgreSQL takes a ``text[]`` array, and the quoted ids that
+``winners.value`` is compared with are quoted in Python (``pg.adapt.quoted``) exactly as
+``json_quote`` does, with ``octet_length(value) <= 512`` so that ``winners_ref`` is used.
+"""
 
 import json
 from typing import Any
 
-from server.db.core import Database
+from server.db import AnyDatabase
 from server.db.log import fold_rows
+from server.db.pg.adapt import quoted
 
 __all__ = ["tables"]
 
 
-async def _records(db: Database, coll: str, ids: list[str] | None = None) -> dict:
-    sql = "SELECT id, field, value, hlc FROM winners WHERE coll = ?"
-    args: list[Any] = [coll]
-    if ids is not None:
-        sql += " AND id IN (SELECT value FROM json_each(?))"
-        args.append(json.dumps(ids))
+_SQL = {
+    "records": {
+        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = ?",
+        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = $1",
+    },
+    "records_of": {
+        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = ? "
+        "AND id IN (SELECT value FROM json_each(?))",
+        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = $1 "
+        "AND id = ANY($2::text[])",
+    },
+    "by_household": {
+        "sqlite": "SELECT id FROM winners WHERE coll = ? AND field = 'household' "
+        "AND value IN (SELECT json_quote(value) FROM json_each(?))",
+        "postgresql": "SELECT id FROM winners WHERE coll = $1 AND field = 'household' "
+        "AND value = ANY($2::text[]) AND octet_length(value) <= 512",
+    },
+    "authors": {
+        "sqlite": "SELECT h.id, h.node, p.name FROM history h LEFT JOIN people p "
+        "ON p.id = h.person WHERE h.coll = ? AND h.id IN (SELECT value FROM json_each(?)) "
+        "ORDER BY h.hlc DESC",
+        "postgresql": "SELECT h.id, h.node, p.name FROM history h LEFT JOIN people p "
+        "ON p.id = h.person WHERE h.coll = $1 AND h.id = ANY($2::text[]) "
+        "ORDER BY h.hlc DESC",
+    },
+    "households": {
+        "sqlite": "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
+        "AND value IN (SELECT json_quote(value) FROM json_each(?))",
+        "postgresql": "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
+        "AND value = ANY($1::text[]) AND octet_length(value) <= 512",
+    },
+}
+
+
+def _ids(db: AnyDatabase, ids: list[str]) -> Any:
+    """An id list as the dialect's statements take it."""
+    return json.dumps(ids) if db.dialect == "sqlite" else ids
+
+
+def _quoted_ids(db: AnyDatabase, ids: list[str]) -> Any:
+    """An id list to compare with JSON values (SQLite quotes them with ``json_quote``)."""
+    return json.dumps(ids) if db.dialect == "sqlite" else quoted(ids)
+
+
+async def _records(db: AnyDatabase, coll: str, ids: list[str] | None = None) -> dict:
+    if ids is None:
+        sql, args = _SQL["records"][db.dialect], [coll]
+    else:
+        sql, args = _SQL["records_of"][db.dialect], [coll, _ids(db, ids)]
     # Set fields (needs_open, vulnerable, buildings) folded from their elements.
     out = fold_rows(coll, await db.read(sql, args, live=True))
     return {k: v for k, v in out.items() if v.get("_deleted") is not True}
 
 
-async def _by_household(db: Database, coll: str, households: list[str]) -> dict:
+async def _by_household(db: AnyDatabase, coll: str, households: list[str]) -> dict:
     rows = await db.read(
-        "SELECT id FROM winners WHERE coll = ? AND field = 'household' "
-        "AND value IN (SELECT json_quote(value) FROM json_each(?))",
-        (coll, json.dumps(households)),
-        live=True,
+        _SQL["by_household"][db.dialect], (coll, _quoted_ids(db, households)), live=True
     )
     return await _records(db, coll, [r[0] for r in rows])
 
 
-async def _authors(db: Database, coll: str, ids: list[str]) -> dict[str, tuple]:
+async def _authors(db: AnyDatabase, coll: str, ids: list[str]) -> dict[str, tuple]:
     """Who recorded each record: the person and device of its earliest accepted change."""
-    rows = await db.read(
-        "SELECT h.id, h.node, p.name FROM history h LEFT JOIN people p ON p.id = h.person "
-        "WHERE h.coll = ? AND h.id IN (SELECT value FROM json_each(?)) ORDER BY h.hlc DESC",
-        (coll, json.dumps(ids)),
-        live=True,
-    )
+    rows = await db.read(_SQL["authors"][db.dialect], (coll, _ids(db, ids)), live=True)
     return {rid: (name or "", node) for rid, node, name in rows}
 
 
-async def tables(db: Database, incident: str) -> dict[str, list[dict[str, Any]]] | None:
+async def tables(db: AnyDatabase, incident: str) -> dict[str, list[dict[str, Any]]] | None:
     """The incident's rows per sheet, or None if there is no such incident."""
     inc = (await _records(db, "incidents", [incident])).get(incident)
     if inc is None:
@@ -53,10 +95,7 @@ async def tables(db: Database, incident: str) -> dict[str, list[dict[str, Any]]]
     hh_ids = [
         r[0]
         for r in await db.read(
-            "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
-            "AND value IN (SELECT json_quote(value) FROM json_each(?))",
-            (json.dumps(buildings),),
-            live=True,
+            _SQL["households"][db.dialect], (_quoted_ids(db, buildings),), live=True
         )
     ]
     households = await _records(db, "households", hh_ids)

@@ -169,7 +169,7 @@ async def incident_scopes(db: AnyDatabase, *, live: bool = False) -> dict[str, l
 
 def incident_scopes_in(conn: sqlite3.Connection) -> dict[str, list[str]]:
     """``incident_scopes`` inside the caller's transaction (in the database thread;
-    PostgreSQL: ``server.db.pg.log.incident_scopes_in``)."""
+    PostgreSQL: ``server.db.pg.scopes.incident_scopes_in``)."""
     return _scopes(conn.execute(_INCIDENT_BUILDINGS).fetchall())
 
 

@@ -1,11 +1,12 @@
-"""What the operator's metrics read from the database (server/metrics.py)."""
+"""What the operator's metrics read from the database (server/metrics.py); the one
+statement is the same on both backends."""
 
-from server.db.core import Database
+from server.db import AnyDatabase
 
 __all__ = ["health"]
 
 
-async def health(db: Database) -> tuple[int, str | None, int]:
+async def health(db: AnyDatabase) -> tuple[int, str | None, int]:
     """(open quarantine entries, time of the last backup or None, top sequence)."""
     rows = await db.read(
         "SELECT (SELECT count(*) FROM quarantine WHERE resolved_at IS NULL), "

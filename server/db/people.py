@@ -1,4 +1,9 @@
-"""People: volunteers and coordinators, their invites and their logins."""
+"""People: volunteers and coordinators, their invites and their logins.
+
+Both backends: the SQL that differs only in placeholders is kept once and numbered for
+PostgreSQL (``pg.adapt.dialects``); ``create_invite`` and ``add_coordinator`` have twins
+in ``server.db.pg.people``.
+"""
 
 import secrets
 import sqlite3
@@ -6,9 +11,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from server.access import Scope
+from server.db import AnyDatabase
 from server.db.changes import iso_now
-from server.db.core import Conn, Database
+from server.db.core import Conn
 from server.db.devices import normalise_code, token_hash
+from server.db.pg.adapt import dialects
 
 __all__ = [
     "add_coordinator",
@@ -24,47 +31,60 @@ __all__ = [
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
-async def name_of(db: Database, person: str) -> str:
-    rows = await db.read("SELECT name FROM people WHERE id = ?", (person,))
+_SQL = {
+    "name_of": dialects("SELECT name FROM people WHERE id = ?"),
+    "exists": dialects("SELECT 1 FROM people WHERE id = ?"),
+    "community_of": dialects("SELECT community FROM people WHERE id = ?"),
+    "for_login": dialects("SELECT id, name, role, password_hash FROM people WHERE login = ?"),
+}
+
+
+async def name_of(db: AnyDatabase, person: str) -> str:
+    rows = await db.read(_SQL["name_of"][db.dialect], (person,))
     return (rows[0][0] or "") if rows else ""
 
 
-async def exists(db: Database, person: str) -> bool:
-    return bool(await db.read("SELECT 1 FROM people WHERE id = ?", (person,)))
+async def exists(db: AnyDatabase, person: str) -> bool:
+    return bool(await db.read(_SQL["exists"][db.dialect], (person,)))
 
 
-async def community_of(db: Database, person: str) -> str | None:
+async def community_of(db: AnyDatabase, person: str) -> str | None:
     """A coordinator's community (None: every community)."""
-    rows = await db.read("SELECT community FROM people WHERE id = ?", (person,))
+    rows = await db.read(_SQL["community_of"][db.dialect], (person,))
     return rows[0][0] if rows else None
 
 
-async def for_login(db: Database, login: str) -> tuple[str | None, str, str, str | None]:
+async def for_login(db: AnyDatabase, login: str) -> tuple[str | None, str, str, str | None]:
     """(person, name, role, password hash) of a login, or (None, "", "", None)."""
-    rows = await db.read(
-        "SELECT id, name, role, password_hash FROM people WHERE login = ?", (login,)
-    )
+    rows = await db.read(_SQL["for_login"][db.dialect], (login,))
     return tuple(rows[0]) if rows else (None, "", "", None)  # type: ignore[return-value]
 
 
-async def listing(db: Database, scope: Scope) -> list[tuple[str, str, str, int]]:
+async def listing(db: AnyDatabase, scope: Scope) -> list[tuple[str, str, str, int]]:
     """(id, name, role, active devices) of the people a coordinator works with: those of
     their community and the volunteers assigned inside it (``scopes.people_filter``), or
     everyone for a coordinator without a community. No phone numbers or logins."""
-    from server.db.scopes import people_filter
-
-    within, args = people_filter(scope, "p.id")
-    rows = await db.read(
+    select = (
         "SELECT p.id, p.name, p.role, (SELECT count(*) FROM devices d WHERE d.person = p.id "
-        f"AND d.revoked_at IS NULL) FROM people p WHERE {within} "
-        "ORDER BY p.role, p.name, p.id LIMIT 5000",
-        args,
+        "AND d.revoked_at IS NULL) FROM people p "
     )
+    if db.dialect == "postgresql":
+        from server.db.scopes import people_filter
+
+        within, args = people_filter(scope, "p.id", dialect="postgresql", start=1)
+        # SQLite sorts NULL first, PostgreSQL last: say SQLite's order.
+        order = "ORDER BY p.role NULLS FIRST, p.name NULLS FIRST, p.id LIMIT 5000"
+    else:
+        from server.db.scopes import people_filter
+
+        within, args = people_filter(scope, "p.id")
+        order = "ORDER BY p.role, p.name, p.id LIMIT 5000"
+    rows = await db.read(f"{select}WHERE {within} {order}", args)
     return [(r[0], r[1] or "", r[2], r[3]) for r in rows]
 
 
 async def create_invite(
-    db: Database,
+    db: AnyDatabase,
     role: str,
     *,
     name: str | None = None,
@@ -79,6 +99,12 @@ async def create_invite(
     Raises:
         LookupError: ``person`` does not exist.
     """
+    if db.dialect == "postgresql":
+        from server.db.pg import people as pg_people
+
+        return await pg_people.create_invite(
+            db, role, name=name, person=person, ttl_hours=ttl_hours
+        )
     now = datetime.now(UTC)
 
     async def run(conn: Conn) -> tuple[str, str]:
@@ -109,13 +135,19 @@ async def create_invite(
 
 
 async def add_coordinator(
-    db: Database, login: str, password_hash: str, *, name: str, community: str | None
+    db: AnyDatabase, login: str, password_hash: str, *, name: str, community: str | None
 ) -> str:
     """Create a coordinator who logs in with ``login``; returns the person id.
 
     Raises:
         LookupError: the login is taken.
     """
+    if db.dialect == "postgresql":
+        from server.db.pg import people as pg_people
+
+        return await pg_people.add_coordinator(
+            db, login, password_hash, name=name, community=community
+        )
     person = str(uuid.uuid4())
     try:
         await db.write(

@@ -3,13 +3,16 @@
 A coordinator limited to a community sees a rejected change when it was written by one
 of its people or is about a record it may read (``scopes.people_filter``,
 ``scopes.record_filter``).
+
+On PostgreSQL the same statements with ``$n`` placeholders and the scope fragments'
+PostgreSQL form; ``true`` for "everything" (SQLite: ``1``).
 """
 
 from typing import Any
 
 from server.access import Scope
-from server.db import scopes
-from server.db.core import Database
+from server.db import AnyDatabase, scopes
+from server.db.pg.adapt import changed
 
 __all__ = ["listing", "resolve"]
 
@@ -22,10 +25,20 @@ def _within(scope: Scope | None) -> tuple[str, list[Any]]:
     return f"({who} OR {what})", a + b
 
 
+def _within_pg(scope: Scope | None, start: int) -> tuple[str, list[Any]]:
+    if scope is None or scope.unlimited:
+        return "true", []
+    pg = "postgresql"
+    who, a = scopes.people_filter(scope, "q.person", dialect=pg, start=start)
+    what, b = scopes.record_filter(scope, "q.coll", "q.id", dialect=pg, start=start + len(a))
+    return f"({who} OR {what})", a + b
+
+
 async def listing(
-    db: Database, limit: int, include_resolved: bool, scope: Scope | None = None
+    db: AnyDatabase, limit: int, include_resolved: bool, scope: Scope | None = None
 ) -> list[tuple]:
-    within, args = _within(scope)
+    pg = db.dialect == "postgresql"
+    within, args = _within_pg(scope, 1) if pg else _within(scope)
     sql = (
         "SELECT q.qid, q.hlc, q.node, q.person, p.name, q.coll, q.id, q.field, q.raw, "
         "q.error, q.message, q.received_at, q.resolved_at FROM quarantine q "
@@ -33,19 +46,23 @@ async def listing(
     )
     if not include_resolved:
         sql += " AND q.resolved_at IS NULL"
-    sql += " ORDER BY q.qid DESC LIMIT ?"
+    sql += f" ORDER BY q.qid DESC LIMIT {f'${len(args) + 1}' if pg else '?'}"
     return await db.read(sql, (*args, limit), live=True)
 
 
-async def resolve(db: Database, qid: int, now: str, scope: Scope | None = None) -> bool:
+async def resolve(db: AnyDatabase, qid: int, now: str, scope: Scope | None = None) -> bool:
     """Mark a rejected change as reviewed; False if there is no such unresolved change
     within ``scope``."""
-    within, args = _within(scope)
-    return (
-        await db.write(
-            "UPDATE quarantine SET resolved_at = ? WHERE qid IN (SELECT q.qid FROM "
-            f"quarantine q WHERE q.qid = ? AND q.resolved_at IS NULL AND {within})",
-            (now, qid, *args),
+    if db.dialect == "postgresql":
+        within, args = _within_pg(scope, 3)
+        sql = (
+            "UPDATE quarantine SET resolved_at = $1 WHERE qid IN (SELECT q.qid FROM "
+            f"quarantine q WHERE q.qid = $2 AND q.resolved_at IS NULL AND {within})"
         )
-        == 1
-    )
+    else:
+        within, args = _within(scope)
+        sql = (
+            "UPDATE quarantine SET resolved_at = ? WHERE qid IN (SELECT q.qid FROM "
+            f"quarantine q WHERE q.qid = ? AND q.resolved_at IS NULL AND {within})"
+        )
+    return changed(await db.write(sql, (now, qid, *args))) == 1

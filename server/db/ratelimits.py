@@ -6,12 +6,15 @@ process on the machine reads the same clock). A rule's window is a range scan of
 transaction, so a burst spread over several processes gets no more attempts in than the
 limit, as one process's burst did with counters in memory. Rows older than the longest
 window are deleted by ``begin`` and ``settle`` when the caller says a prune is due.
+
+On PostgreSQL each function dispatches to its twin in ``server.db.pg.ratelimits``,
+where an advisory lock per (rule, client) does what ``BEGIN IMMEDIATE`` does here.
 """
 
 import sqlite3
 from collections.abc import Sequence
 
-from server.db.core import Database
+from server.db import AnyDatabase
 
 __all__ = ["Limit", "begin", "exhausted", "quiet", "settle"]
 
@@ -38,15 +41,19 @@ def _prune(conn: sqlite3.Connection, before: float | None) -> None:
 
 
 async def exhausted(
-    db: Database, client: str, limits: Sequence[Limit], now: float
+    db: AnyDatabase, client: str, limits: Sequence[Limit], now: float
 ) -> tuple[int, float] | None:
     """(index of the first limit ``client`` has used up, its oldest attempt in the
     window), or None: a read, for rules that count at the answer."""
+    if db.dialect == "postgresql":
+        from server.db.pg import ratelimits as pg_rates
+
+        return await pg_rates.exhausted(db, client, limits, now)
     return await db.call(lambda conn: _first_full(conn, client, limits, now))
 
 
 async def begin(
-    db: Database,
+    db: AnyDatabase,
     client: str,
     limits: Sequence[Limit],
     reserve: Sequence[bool],
@@ -59,6 +66,10 @@ async def begin(
         (index of the used-up limit, its oldest attempt), or one ticket per limit: the
         id of the counted attempt (to give back with ``settle``), None where not counted.
     """
+    if db.dialect == "postgresql":
+        from server.db.pg import ratelimits as pg_rates
+
+        return await pg_rates.begin(db, client, limits, reserve, now, prune_before)
 
     def run(conn: sqlite3.Connection) -> tuple[int, float] | list[int | None]:
         _prune(conn, prune_before)
@@ -74,7 +85,7 @@ async def begin(
 
 
 async def settle(
-    db: Database,
+    db: AnyDatabase,
     client: str,
     add: Sequence[str],
     give_back: Sequence[int],
@@ -82,6 +93,10 @@ async def settle(
     prune_before: float | None = None,
 ) -> None:
     """Count one attempt in each rule of ``add``; give back the tickets ``give_back``."""
+    if db.dialect == "postgresql":
+        from server.db.pg import ratelimits as pg_rates
+
+        return await pg_rates.settle(db, client, add, give_back, now, prune_before)
 
     def run(conn: sqlite3.Connection) -> None:
         _prune(conn, prune_before)
@@ -91,8 +106,12 @@ async def settle(
     await db.write_call(run)
 
 
-async def quiet(db: Database, limits: Sequence[Limit], now: float) -> list[str]:
+async def quiet(db: AnyDatabase, limits: Sequence[Limit], now: float) -> list[str]:
     """The rules of ``limits`` with no attempt counted in their window, from any client."""
+    if db.dialect == "postgresql":
+        from server.db.pg import ratelimits as pg_rates
+
+        return await pg_rates.quiet(db, limits, now)
 
     def run(conn: sqlite3.Connection) -> list[str]:
         sql = "SELECT 1 FROM rate_hits WHERE rule = ? AND at > ? LIMIT 1"
