@@ -106,7 +106,9 @@ async def _subscriber(
                 ready.append(1)
             if MARK.encode() in buf:
                 got.append(time.monotonic())
-                return
+                # Stay connected, as a resident's page does: closing now would add the
+                # connection's teardown to the work of the delivery being measured.
+                await asyncio.Future()
             buf = buf[-4096:]
     except OSError as e:
         if not connected:

@@ -189,7 +189,9 @@ def main() -> None:
             capture_output=True,
         )
         code, _ = create_invite(template, "coordinator", name="bench")
-        for name in args.backends.split(","):
+        for name in filter(None, args.backends.split(",")):
+            if name not in ("sqlite", "postgresql"):
+                sys.exit(f"--backends: {name!r} is neither sqlite nor postgresql")
             backends.append(
                 multi.SqliteFiles(tmp) if name == "sqlite" else multi.PgDatabases(args.url)
             )

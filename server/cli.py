@@ -17,8 +17,8 @@ def _db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         default=os.environ.get("DOORSTEP_DB", DEFAULT_DB),
-        help=f"SQLite file (default {DEFAULT_DB}, or $DOORSTEP_DB); a postgresql:// URL "
-        "works for `migrate` only so far (docs/postgresql.md)",
+        help=f"SQLite file (default {DEFAULT_DB}, or $DOORSTEP_DB), or a PostgreSQL URL "
+        "postgresql://user:password@host:port/db (docs/postgresql.md)",
     )
 
 
@@ -229,10 +229,6 @@ def cmd_migrate_db(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Commands that run on PostgreSQL (docs/postgresql.md); the others refuse a URL.
-PG_COMMANDS = frozenset({"migrate"})
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="doorstep", description="Doorstep field app server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -331,13 +327,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     db = getattr(args, "db", None)
-    if isinstance(db, str) and args.command not in PG_COMMANDS:
-        from server.db import pg
+    from server.db import pg
 
-        if pg.is_url(db):
-            print(f"doorstep {args.command}: {pg.not_ported(args.command)}", file=sys.stderr)
-            return 2
-    return int(args.func(args))
+    if not (isinstance(db, str) and pg.is_url(db)) or args.command in ("serve", "migrate"):
+        return int(args.func(args))
+    # Every command runs on PostgreSQL too; what the server or the driver says (no server
+    # there, a wrong password, a missing database) is one line, never a traceback.
+    from server.db.pg.core import DRIVER_ERRORS, describe
+    from server.db.pg.migrations import MigrationError
+
+    try:
+        return int(args.func(args))
+    except (*DRIVER_ERRORS, MigrationError) as exc:
+        print(f"doorstep {args.command}: {describe(exc, db)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -138,6 +138,9 @@ async def _refresh(app: Litestar) -> None:
         m.tailer_lag.set(max(0, int(top) - broker.last))
     for kind, n in counts.items():
         m.streams.labels(kind).set(n)
+    if database.dialect != "sqlite":
+        # PostgreSQL's disk is the database server's, watched there (docs/postgresql.md).
+        return
     size, free = _disk(database.path)
     m.db_bytes.set(size)
     m.free_bytes.set(free)
@@ -165,7 +168,11 @@ def low_disk_frame(free: int) -> bytes:
 
 @asynccontextmanager
 async def disk_watch_lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Check free disk every DISK_CHECK_SECONDS; while low, log it and warn coordinators."""
+    """Check free disk every DISK_CHECK_SECONDS; while low, log it and warn coordinators.
+    SQLite only: PostgreSQL's disk is on the database server, not beside this process."""
+    if app.state.database.dialect != "sqlite":
+        yield
+        return
 
     async def watch() -> None:
         while True:

@@ -115,6 +115,23 @@ def query(db: str, sql: str, args: tuple = ()) -> list[tuple]:
     return run_async(read())
 
 
+def database_on(kind: str, path: str) -> str:
+    """A new database on the backend ``kind`` whatever the run's: the file ``path`` for
+    ``sqlite``, a new empty database on the run's cluster for ``postgresql``. For tests
+    that run each backend themselves (marked ``both_backends``, ``test_multi_server``)."""
+    if kind == "sqlite":
+        return path
+    return _cluster().create_database()
+
+
+def drop_database(db: str) -> None:
+    """Drop a PostgreSQL database made by ``database_on`` (a file is left to tmp_path)."""
+    from server.db import pg
+
+    if pg.is_url(db) and _CLUSTER is not None:
+        _CLUSTER.drop_database(db)
+
+
 @pytest.fixture
 def fresh_db(tmp_path: Path) -> str:
     """A database that does not exist yet: a file path, or on PostgreSQL the URL of an
@@ -203,7 +220,8 @@ def load_demo(db: str) -> None:
         return
     target = db_for(db)
     if pg.is_url(target):
-        if query(target, "SELECT 1 FROM history UNION ALL SELECT 1 FROM people LIMIT 1"):
+        migrated = query(target, "SELECT to_regclass('history') IS NOT NULL")[0][0]
+        if migrated and query(target, "SELECT 1 FROM history UNION SELECT 1 FROM people"):
             run_cli("demo", "--db", target, *now)  # in use: the real command merges it
         else:
             from server.db.pg.migrate_db import copy
@@ -649,9 +667,9 @@ _USES_DB = re.compile(
 
 def _backend_independent(item: pytest.Item) -> bool:
     """A test the PostgreSQL run leaves to the SQLite run: it touches no database, or
-    compares both backends itself (``test_pg_*``)."""
+    runs on both backends itself (``test_pg_*``, marked ``both_backends``)."""
     path = Path(str(item.fspath))
-    if path.name.startswith("test_pg_"):
+    if path.name.startswith("test_pg_") or item.get_closest_marker("both_backends"):
         return True
     return _USES_DB.search(path.read_text(encoding="utf-8")) is None
 

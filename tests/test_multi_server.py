@@ -1,6 +1,7 @@
 """Several app servers on one database (#14, docs/scaling.md): three real `doorstep serve`
-processes over one SQLite file, alone and behind Caddy's load balancer
-(deploy/doorstep-multi.caddy).
+processes over one SQLite file, and over one PostgreSQL database, alone and behind Caddy's
+load balancer (deploy/doorstep-multi.caddy). Every test that starts servers runs on both
+backends, whatever ``--backend`` says (``both_backends``).
 
 What must hold whichever server answers: rate limits count in total, a session or a
 revocation made on one server is honoured at once on the others (and closes their
@@ -23,7 +24,17 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer, Phone, Stamper, enroll, load_demo, run_async, systemd_complaints
+from conftest import (
+    LiveServer,
+    Phone,
+    Stamper,
+    database_on,
+    drop_database,
+    enroll,
+    load_demo,
+    run_async,
+    systemd_complaints,
+)
 from httpx_sse import connect_sse
 from proxy import CADDY, DEPLOY, Caddy
 from test_deploy_e2e import routes
@@ -33,10 +44,13 @@ from server.admin_access import add_coordinator
 from server.auth import CSRF_HEADER
 
 PASSWORD = "correct horse battery"
+BACKENDS = ["sqlite", "postgresql"]
+
+pytestmark = pytest.mark.both_backends
 
 
 class Trio:
-    """Three servers on one database file, Caddy in front of them."""
+    """Three servers on one database (a file, or a PostgreSQL URL), Caddy in front."""
 
     def __init__(self, db: str, workdir: Path) -> None:
         self.db = db
@@ -75,14 +89,17 @@ class Trio:
             self.caddy.proc.wait(10)
         for s in self.servers:
             s.stop()
+        drop_database(self.db)
 
 
-@pytest.fixture(scope="module")
-def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trio]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def trio(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Trio]:
     """Three servers on the demo community, shared by this module's tests (each test
-    uses its own people, devices and client addresses)."""
+    uses its own people, devices and client addresses), on each backend."""
     folder = tmp_path_factory.mktemp("multi")
-    db = str(folder / "multi.db")
+    db = database_on(request.param, str(folder / "multi.db"))
     load_demo(db)
     add_coordinator(db, "office", PASSWORD, name="街道办")
     t = Trio(db, folder)
@@ -187,10 +204,10 @@ _COORD: dict[str, Phone] = {}
 
 
 def _coord(trio: Trio) -> Phone:
-    """One coordinator device of this module (bearer token), enrolled once."""
-    if "c" not in _COORD:
-        _COORD["c"] = trio.servers[0].enroll("coordinator", "多机值班")
-    return _COORD["c"]
+    """One coordinator device of this module (bearer token), enrolled once per trio."""
+    if trio.db not in _COORD:
+        _COORD[trio.db] = trio.servers[0].enroll("coordinator", "多机值班")
+    return _COORD[trio.db]
 
 
 def test_a_device_revoked_on_one_server_is_refused_and_disconnected_on_the_others(
@@ -423,12 +440,13 @@ class Storm(threading.Thread):
                 self.done_rounds += 1
 
 
+@pytest.mark.parametrize("kind", BACKENDS)
 def test_a_server_killed_mid_storm_loses_no_change_and_streams_resume_on_the_others(
-    tmp_path: Path,
+    tmp_path: Path, kind: str
 ) -> None:
     if not Path(CADDY).exists():
         pytest.skip("Debian's caddy is not installed (bash .ci/setup --test)")
-    trio = Trio(str(tmp_path / "storm.db"), tmp_path)
+    trio = Trio(database_on(kind, str(tmp_path / "storm.db")), tmp_path)
     try:
         caddy = trio.proxy()
         with trio.client() as via:

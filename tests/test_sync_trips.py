@@ -1,5 +1,6 @@
 """A sync request's database work (#10): few trips to the database thread, the scope
-computed once and recomputed exactly when a write changes it.
+computed once and recomputed exactly when a write changes it; and paging that never
+skips or repeats a change with writers on two app servers, on both backends (#14).
 
 A trip is one function queued to an aiosqlite connection's thread
 (``aiosqlite.Connection._execute``): every ``execute``, ``fetchall`` and ``commit`` is
@@ -8,13 +9,16 @@ one; ``Database.write_call`` runs a whole transaction as one. Counted, not timed
 
 import functools
 import json
+import random
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import httpx
 import pytest
-from conftest import run_async
+from conftest import LiveServer, Phone, Stamper, database_on, drop_database, run_async
 
 from server import exchange, guards
 from server.admin import create_invite
@@ -178,3 +182,89 @@ async def test_the_scope_is_computed_once_until_a_write_changes_it(
         assert computed == [device.person] * 2
         households = {c.id for c in answer.changes if c.coll == "households"}
         assert households == set(homes[first]) | set(homes[second])
+
+
+# -- paging under concurrent writers on two app servers (#14) -------------------------------
+
+WRITERS = 4
+ROUNDS = 20
+
+
+@pytest.mark.both_backends
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_pages_pulled_from_two_servers_under_concurrent_writers_never_skip_or_repeat(
+    tmp_path: Path, kind: str
+) -> None:
+    """Two app servers over one database; four phones write at once through both while a
+    coordinator pulls pages of 5 from one server, then the other. Every accepted change
+    is pulled exactly once: a page that skipped one (a later seq committed first and the
+    cursor moved past it) or repeated one fails here. On PostgreSQL this is the ordering
+    lock at work (docs/postgresql.md, "Ordering"); on SQLite, BEGIN IMMEDIATE."""
+    db = database_on(kind, str(tmp_path / "paging.db"))
+    servers = [LiveServer(db).start()]
+    try:
+        servers.append(LiveServer(db).start())
+        writers = [servers[i % 2].enroll("volunteer", f"写入{i}") for i in range(WRITERS)]
+        reader = servers[0].enroll("coordinator", "读者")
+        readers = [
+            reader,
+            Phone(httpx.Client(base_url=servers[1].url, timeout=30), *_who(reader)),
+        ]
+        written: list[str] = []
+        lock = threading.Lock()
+        rng = random.Random(14)
+        sizes = [[rng.randint(1, 5) for _ in range(ROUNDS)] for _ in writers]
+
+        def write(phone: Phone, plan: list[int]) -> None:
+            stamp = Stamper(phone.node)
+            for n in plan:
+                batch = [
+                    {
+                        "coll": "visits",
+                        "id": uuid7(),
+                        "field": "outcome",
+                        "value": "reached",
+                        "hlc": stamp(),
+                    }
+                    for _ in range(n)
+                ]
+                r = phone.sync(batch, limit=1)
+                assert r.status_code == 200 and r.json()["rejected"] == [], r.text
+                with lock:
+                    written.extend(c["hlc"] for c in batch)
+
+        threads = [
+            threading.Thread(target=write, args=(p, plan), daemon=True)
+            for p, plan in zip(writers, sizes, strict=True)
+        ]
+        for t in threads:
+            t.start()
+        pulled: list[str] = []
+        cursor, pages, during, done = 0, 0, 0, False
+        while True:
+            finished = done  # every write had returned before this pull began
+            during += not done
+            r = readers[pages % 2].sync([], cursor=cursor, limit=5)
+            assert r.status_code == 200, r.text
+            answer = r.json()
+            pages += 1
+            pulled += [c["hlc"] for c in answer["changes"] if c["coll"] == "visits"]
+            assert answer["cursor"] >= cursor
+            cursor = answer["cursor"]
+            if finished and not answer["more"]:
+                break
+            done = not any(t.is_alive() for t in threads)
+        for t in threads:
+            t.join()
+        assert len(written) == sum(map(sum, sizes))
+        assert len(pulled) == len(set(pulled)), "a change was pulled twice"
+        assert sorted(pulled) == sorted(written), "a change was skipped"
+        assert during > 1  # the pulls really interleaved with the writes
+    finally:
+        for s in servers:
+            s.stop()
+        drop_database(db)
+
+
+def _who(phone: Phone) -> tuple[str, str, str, str]:
+    return phone.token, phone.node, phone.person, phone.role

@@ -12,6 +12,9 @@ again, so nothing acknowledged after the backup is lost and no gap in the sequen
 skipped (docs/protocol.md, "Epochs"). Server-side decisions taken after the backup
 (revocations, logouts, enrolments, assignments, resident links) come back from the
 decision journal beside the database (server/decisions.py).
+
+``--db postgresql://…``: the same commands and promises through ``pg_dump`` and
+``pg_restore`` (``server.db.pg.backup``); the backups are ``doorstep-<time>.dump``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
-from server.db import decisions
+from server.db import decisions, pg
 from server.db.core import connect_readonly, connect_sync
 from server.db.migrations import migrate
 
@@ -70,14 +73,15 @@ def _copy(src_path: str | Path, dst_path: Path) -> None:
         os.fsync(f.fileno())
 
 
-def backups(out: str | Path) -> list[Path]:
-    """Backups in ``out``, oldest first (their names sort by time)."""
-    return sorted(Path(out).glob(f"{PREFIX}*{SUFFIX}"))
+def backups(out: str | Path, suffix: str = SUFFIX) -> list[Path]:
+    """Backups in ``out``, oldest first (their names sort by time); ``suffix``: ``.db``
+    for SQLite's, ``.dump`` for PostgreSQL's."""
+    return sorted(Path(out).glob(f"{PREFIX}*{suffix}"))
 
 
-def prune(out: str | Path, keep: int) -> list[Path]:
+def prune(out: str | Path, keep: int, suffix: str = SUFFIX) -> list[Path]:
     """Delete all but the newest ``keep`` backups; returns what was deleted."""
-    old = backups(out)[:-keep] if keep > 0 else []
+    old = backups(out, suffix)[:-keep] if keep > 0 else []
     for p in old:
         p.unlink(missing_ok=True)
     return old
@@ -98,6 +102,8 @@ def backup(db: str | Path, out: str | Path, keep: int = 0, now: datetime | None 
     Raises:
         BackupError: the database is missing or the copy failed its integrity check.
     """
+    if pg.is_url(str(db)):
+        return _pg_backup(str(db), out, keep, now)
     if not Path(db).exists():
         raise BackupError(f"no database at {db}; check --db or DOORSTEP_DB")
     at = now or datetime.now(UTC)
@@ -111,11 +117,7 @@ def backup(db: str | Path, out: str | Path, keep: int = 0, now: datetime | None 
         partial.unlink(missing_ok=True)
         raise BackupError(f"the copy of {db} failed its integrity check: {verdict}")
     partial.rename(final)
-    dir_fd = os.open(out, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(out)
     with closing(connect_sync(str(db))) as conn:
         conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -125,6 +127,31 @@ def backup(db: str | Path, out: str | Path, keep: int = 0, now: datetime | None 
     if keep:
         prune(out, keep)
     return final
+
+
+def _pg_backup(url: str, out: str | Path, keep: int, now: datetime | None) -> Path:
+    from server.db.pg import backup as pg_backup
+
+    at = now or datetime.now(UTC)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / f"{PREFIX}{_stamp(at)}{pg_backup.SUFFIX}"
+    try:
+        pg_backup.backup(url, final, at)
+    except (RuntimeError, FileNotFoundError) as exc:
+        raise BackupError(str(exc)) from None
+    _fsync_dir(out)
+    if keep:
+        prune(out, keep, pg_backup.SUFFIX)
+    return final
+
+
+def _fsync_dir(out: Path) -> None:
+    dir_fd = os.open(out, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def backup_every(db: str, out: str, keep: int, interval: float, log=print) -> None:
@@ -154,7 +181,8 @@ def restore(src: str | Path, db: str | Path, now: datetime | None = None) -> dic
     """Install the backup ``src`` as the database ``db`` with a new epoch; replay decisions.
 
     The server must be stopped. The database being replaced is kept beside it as
-    ``<db>.replaced-<time>`` (with its -wal and -shm), never deleted.
+    ``<db>.replaced-<time>`` (with its -wal and -shm), never deleted; on PostgreSQL as
+    the schema ``replaced_<time>`` of the same database (``server.db.pg.backup``).
 
     Returns:
         A report: the new epoch, the replaced file, decisions replayed by kind, what the
@@ -163,9 +191,19 @@ def restore(src: str | Path, db: str | Path, now: datetime | None = None) -> dic
     Raises:
         BackupError: the backup is missing or fails its integrity check.
     """
-    src, db = Path(src), Path(db)
+    src = Path(src)
     if not src.exists():
         raise BackupError(f"no backup at {src}")
+    if pg.is_url(str(db)):
+        from server.db.pg import backup as pg_backup
+
+        at = now or datetime.now(UTC)
+        try:
+            report = pg_backup.restore(src, str(db), at, _stamp(at))
+        except (RuntimeError, FileNotFoundError) as exc:
+            raise BackupError(str(exc)) from None
+        return {**report, "cannot_know": list(CANNOT_KNOW)}
+    db = Path(db)
     verdict = integrity(src)
     if verdict != "ok":
         raise BackupError(f"{src} fails its integrity check, not restoring it: {verdict}")

@@ -20,7 +20,15 @@ import aiosqlite
 
 from server.errors import StorageFullError
 
-__all__ = ["PRAGMAS", "BaseDatabase", "Database", "connect", "connect_readonly", "connect_sync"]
+__all__ = [
+    "PRAGMAS",
+    "STORAGE_FULL",
+    "BaseDatabase",
+    "Database",
+    "connect",
+    "connect_readonly",
+    "connect_sync",
+]
 
 T = TypeVar("T")
 
@@ -111,8 +119,8 @@ class Database(BaseDatabase):
         from server.db.migrations import migrate
 
         if pg.is_url(self.path):
-            # Until the port is complete, nothing opens PostgreSQL through this class.
-            raise pg.not_ported("this server or command")
+            # This class is SQLite's: ``server.db.open_database`` picks PgDatabase for a URL.
+            raise ValueError("a postgresql:// URL is opened by server.db.open_database")
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         migrate(self.path)
         try:
@@ -176,7 +184,7 @@ class Database(BaseDatabase):
                     raise
             except sqlite3.OperationalError as exc:
                 if _full(exc):
-                    raise StorageFullError(_FULL) from None
+                    raise StorageFullError(STORAGE_FULL) from None
                 raise
         return out
 
@@ -198,7 +206,7 @@ class Database(BaseDatabase):
                 return await conn._execute(_write_tx, conn, fn)
             except sqlite3.OperationalError as exc:
                 if _full(exc):
-                    raise StorageFullError(_FULL) from None
+                    raise StorageFullError(STORAGE_FULL) from None
                 raise
 
     async def write(self, sql: str, args: Sequence[Any] = ()) -> int:
@@ -211,10 +219,13 @@ class Database(BaseDatabase):
         return await self.write_fn(run)
 
 
-_FULL = (
+#: What a client is told when the database cannot grow (507), on either backend.
+STORAGE_FULL = (
     "the server's storage is full: nothing was saved; your changes stay "
     "on this device and are sent again later. Tell the coordinator."
 )
+#: Its former name, still imported by code written before the rename.
+_FULL = STORAGE_FULL
 
 
 def _full(exc: sqlite3.Error) -> bool:

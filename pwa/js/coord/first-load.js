@@ -36,7 +36,7 @@ async function parsed(r) {
     return { err };
   }
 }
-let head = null; // the incidents alone, asked for beside the snapshot
+let head = null; // the incidents alone, asked for before the snapshot
 // Whether this browser holds a synced replica, readable before IndexedDB opens (opening
 // it the first time takes a slow phone seconds): the snapshot is asked for meanwhile.
 const HINT = 'doorstep.coord.synced';

@@ -29,9 +29,12 @@ if (!('doorstepSession' in globalThis)) {
 }
 
 if (!synced() && !('doorstepSnapshot' in globalThis)) {
-  // The incidents alone (a few kB) beside the whole (hundreds of kB): an incident's
-  // screen draws its head from the first while the second is on its way. The whole is
-  // parsed when first-load.js is ready for it, after the head is on screen.
-  globalThis.doorstepHead = ask('/api/v1/snapshot?coll=incidents', true);
-  globalThis.doorstepSnapshot = ask('/api/v1/snapshot', false);
+  // The incidents alone (a few kB), then the whole (hundreds of kB): an incident's screen
+  // draws its head from the first while the second is on its way. The whole is asked for
+  // once the head's answer is in, so on a slow link it does not share the bandwidth with
+  // the app's bundle and the head (the first screen waits for those two, not for it), and
+  // it is parsed when first-load.js is ready for it, after the head is on screen.
+  const head = ask('/api/v1/snapshot?coll=incidents', true);
+  globalThis.doorstepHead = head;
+  globalThis.doorstepSnapshot = head.then(() => ask('/api/v1/snapshot', false));
 }

@@ -27,16 +27,20 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from server.db.core import BaseDatabase
+from server.db.core import STORAGE_FULL, BaseDatabase
+from server.errors import StorageFullError
 
 __all__ = [
+    "DRIVER_ERRORS",
     "LOG_CHANNEL",
     "LOG_LOCK",
     "SETTINGS",
     "PgConn",
     "PgDatabase",
     "connect",
+    "describe",
     "order_in",
+    "redact",
 ]
 
 T = TypeVar("T")
@@ -65,6 +69,34 @@ SETTINGS = {
     "lock_timeout": "30s",
     "idle_in_transaction_session_timeout": "60s",
 }
+
+
+#: What the driver raises when no server answers, a login fails or a statement fails:
+#: the command line says it in one line (``describe``), never with a traceback.
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+def redact(url: str) -> str:
+    """The URL as it may be printed: without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, host = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}@{host}"))
+
+
+def describe(exc: BaseException, url: str) -> str:
+    """One line for the command line about a failure of the database at ``url``."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename is None:  # the driver's, not a file's
+        return f"cannot reach the database {redact(url)}: {first}"
+    return first
 
 
 async def connect(url: str) -> asyncpg.Connection:
@@ -171,13 +203,17 @@ class PgDatabase(BaseDatabase):
                 append waiting for the row. ``changes.apply_in`` takes the lock again
                 (a no-op when held) so an append can never run without it.
         """
-        async with (
-            self._get_pool().acquire() as conn,
-            conn.transaction(isolation="read_committed"),
-        ):
-            if appends:
-                await order_in(conn)
-            return await fn(conn)
+        try:
+            async with (
+                self._get_pool().acquire() as conn,
+                conn.transaction(isolation="read_committed"),
+            ):
+                if appends:
+                    await order_in(conn)
+                return await fn(conn)
+        except asyncpg.DiskFullError:
+            # SQLSTATE 53100: nothing was saved; the device keeps its outbox (507).
+            raise StorageFullError(STORAGE_FULL) from None
 
     async def write(self, sql: str, args: Sequence[Any] = ()) -> str:
         """One write statement in its own transaction; PostgreSQL's status ('UPDATE 1')."""

@@ -66,13 +66,13 @@ def _text(value: Any) -> str | None:
     return None if value is None else value if isinstance(value, str) else str(value)
 
 
-async def entries_in(conn: PgConn, schema: str | None = None) -> list[Entry]:
+async def entries_in(conn: PgConn, schema: str | None = None) -> list[Entry] | None:
     """Every journal entry, in order: of the current schema, or of ``schema`` (the
-    replaced database kept aside by a restore); none if it has no journal."""
+    replaced database kept aside by a restore); None if it has no journal."""
     table = f'"{schema}".decisions' if schema else "decisions"
     exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table)
     if not exists:
-        return []
+        return None
     rows = await conn.fetch(f"SELECT id, at, kind, data FROM {table} ORDER BY id")
     return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
