@@ -23,7 +23,7 @@ Dialect notes, beside their SQLite twins:
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -39,25 +39,21 @@ from server.db.changes import (
     iso_now,
 )
 from server.db.pg.core import LOG_CHANNEL, PgConn, PgDatabase, order_in
-from server.errors import StorageFullError
 from sync import clock
 
 __all__ = [
     "apply",
     "apply_in",
-    "full",
     "max_seq",
     "pull",
     "quarantine_in",
     "seen_in",
-    "storage_full",
     "tail",
     "top_in",
     "try_write",
     "write_records",
 ]
 
-T = TypeVar("T")
 
 INSERT_HISTORY_SQL = """
 INSERT INTO history (hlc, coll, id, field, value, node, person, received_at)
@@ -115,22 +111,6 @@ ORDER BY n
 ON CONFLICT DO NOTHING
 """
 _SEEN_SQL = "UPDATE devices SET last_seen = $1 WHERE node = $2"
-
-
-def full(exc: BaseException) -> bool:
-    """Whether ``exc`` is PostgreSQL's "disk full" (SQLSTATE 53100; SQLite: SQLITE_FULL)."""
-    return isinstance(exc, asyncpg.exceptions.DiskFullError)
-
-
-async def storage_full(work: Awaitable[T]) -> T:
-    """Await ``work`` (a whole write transaction); a full disk becomes
-    ``StorageFullError`` (507, nothing saved), as ``Database.write_fn`` does on SQLite."""
-    from server.db.core import _FULL
-
-    try:
-        return await work
-    except asyncpg.exceptions.DiskFullError:
-        raise StorageFullError(_FULL) from None
 
 
 def _text(value: str | None) -> str | None:
@@ -234,7 +214,7 @@ async def apply(
             await seen_in(conn, node, seen_at)
         return after
 
-    return await storage_full(db.write_fn(run, appends=ordered and bool(changes)))
+    return await db.write_fn(run, appends=ordered and bool(changes))
 
 
 async def pull(
@@ -342,7 +322,7 @@ async def write_records(
         return len(rows)
 
     # The log lock first: the clock row is read and written under it, before any append.
-    return await storage_full(db.write_fn(run, appends=True))
+    return await db.write_fn(run, appends=True)
 
 
 async def tail(db: PgDatabase, after: int, limit: int) -> list[tuple[Any, ...]]:

@@ -81,4 +81,4 @@ async def exchange(
         )
         return Outcome(len(allowed), denied, rows, new_cursor, more, evict, token)
 
-    return await changes.storage_full(db.write_fn(run, appends=bool(good)))
+    return await db.write_fn(run, appends=bool(good))
