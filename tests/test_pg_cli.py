@@ -50,6 +50,14 @@ def test_a_command_says_in_one_line_when_no_server_answers(argv: list[str]) -> N
     assert "secret" not in out.stderr  # the URL's password is never printed
 
 
+def test_serve_says_in_one_line_when_no_server_answers() -> None:
+    out = _doorstep("serve", "--port", "1", "--db", NOWHERE.replace("postgres@", "u:secret@"))
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.startswith("doorstep serve: postgresql://u@/doorstep")
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert "secret" not in out.stderr
+
+
 def test_doorstep_db_from_the_environment_selects_postgresql(tmp_path: Path) -> None:
     import os
 
