@@ -154,3 +154,25 @@ def test_a_live_community_moves_and_its_phones_do_not_notice(tmp_path: Path, pg_
         assert query(pg_url, "SELECT max(seq) FROM history")[0][0] == top + 3
     finally:
         new.stop()
+
+
+def test_a_quarantined_nul_byte_moves_as_the_live_path_stores_it(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """SQLite keeps a NUL in a quarantined change's raw text; PostgreSQL's text cannot hold
+    one: the move stores U+FFFD, as a server on PostgreSQL does, instead of failing whole."""
+    path = str(tmp_path / "nul.db")
+    load_demo(path)
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO quarantine (hlc, node, coll, id, field, raw, error, message, received_at)"
+        " VALUES (?, 'n1', 'visits', 'v1', 'note', ?, 'bad', 'bad', '2026-11-30T00:00:00.000Z')",
+        ("h\x00", '{"value": "a\x00b"}'),
+    )
+    conn.commit()
+    conn.close()
+    moved = _doorstep("migrate-db", "--from", path, "--to", pg_url)
+    assert moved.returncode == 0, moved.stderr
+    assert query(pg_url, "SELECT hlc, raw FROM quarantine WHERE node = 'n1'") == [
+        ("h\ufffd", '{"value": "a\ufffdb"}')
+    ]
