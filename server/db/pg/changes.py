@@ -20,16 +20,13 @@ Dialect notes, beside their SQLite twins:
   with, as later rows only win with a larger stamp.
 """
 
-import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
-import msgspec
 
 from server.db.changes import (
-    _ANY_DRIFT,
     _FULL_MESSAGE,
     QUARANTINE_PER_DEVICE,
     SERVER_CLOCK,
@@ -37,9 +34,10 @@ from server.db.changes import (
     Quarantined,
     WinnerRow,
     iso_now,
+    stamped,
 )
+from server.db.pg import meta as pg_meta
 from server.db.pg.core import LOG_CHANNEL, PgConn, PgDatabase, order_in
-from sync import clock
 
 __all__ = [
     "apply",
@@ -283,41 +281,10 @@ async def write_records(
     records = list(records)
 
     async def run(conn: PgConn) -> int:
-        await conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('server_node', $1) ON CONFLICT (key) DO NOTHING",
-            secrets.token_hex(8),
-        )
-        node = str(await conn.fetchval("SELECT value FROM meta WHERE key = 'server_node'"))
-        last = await conn.fetchval("SELECT value FROM meta WHERE key = $1", SERVER_CLOCK)
-        state = clock.parse(last) if last else clock.initial(node)
-        if state.node != node:
-            state = clock.Timestamp(state.millis, state.counter, node)
-        now_ms = int((at or datetime.now(UTC)).timestamp() * 1000)
-        received = iso_now()
-        rows: list[Incoming] = []
-        for coll, rid, fields in records:
-            for field, value in fields.items():
-                if state.counter >= clock.MAX_COUNTER - 1:
-                    now_ms = max(now_ms, state.millis + 1)
-                state = clock.send(state, now_ms, max_drift=_ANY_DRIFT)
-                rows.append(
-                    (
-                        clock.format_stamp(state),
-                        coll,
-                        rid,
-                        field,
-                        msgspec.json.encode(value).decode(),
-                        node,
-                        None,
-                        received,
-                    )
-                )
-        await conn.execute(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            SERVER_CLOCK,
-            clock.format_stamp(state),
-        )
+        node = await pg_meta.server_node_in(conn)
+        last = await pg_meta.get_in(conn, SERVER_CLOCK)
+        rows, state = stamped(records, node, last, at)
+        await pg_meta.set_in(conn, SERVER_CLOCK, state)
         await apply_in(conn, rows)
         return len(rows)
 

@@ -30,7 +30,7 @@ import msgspec
 from server.access import ANCHORS, Facts, Scope, may_write, read_scope, scope_token
 from server.db.changes import Incoming, WinnerRow
 from server.db.devices import Device
-from server.db.log import fold_rows
+from server.db.log import _INCIDENT_BUILDINGS, _scopes
 from server.db.pg import changes
 from server.db.pg.core import PgConn, PgDatabase
 from server.db.scopes import _NO_END, _REFERENCE_COLLS, SELF_ANCHORS, _hashable
@@ -142,16 +142,9 @@ async def scope_in(
 
 
 async def incident_scopes_in(conn: PgConn) -> dict[str, list[str]]:
-    """``log.incident_scopes_in``: every incident's ``buildings``, folded."""
-    rows = await _rows(
-        conn,
-        "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' "
-        "AND (field = 'buildings' OR field LIKE 'buildings.%')",
-    )
-    return {
-        rid: [b for b in rec.get("buildings") or () if isinstance(b, str)]
-        for rid, rec in fold_rows("incidents", rows).items()
-    }
+    """``log.incident_scopes_in``: every incident's ``buildings``, folded (the same SQL,
+    no parameters, and the same fold)."""
+    return _scopes(await _rows(conn, _INCIDENT_BUILDINGS))
 
 
 async def compute_scope(conn: PgConn, person: str, role: str) -> Scope:
