@@ -14,7 +14,7 @@ import msgspec
 from server.access import Scope
 from server.db import AnyDatabase
 from server.db.core import Conn
-from server.db.pg.adapt import changed, dialects
+from server.db.pg.adapt import dialects
 
 __all__ = [
     "Device",
@@ -218,7 +218,7 @@ async def listing(
 
 async def revoke(db: AnyDatabase, node: str, at: str) -> bool:
     """Revoke a device; False if there is no such device or it was already revoked."""
-    return changed(await db.write(_SQL["revoke"][db.dialect], (at, node))) == 1
+    return await db.write(_SQL["revoke"][db.dialect], (at, node)) == 1
 
 
 async def revoked_at(
