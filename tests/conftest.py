@@ -87,10 +87,18 @@ def db_for(db: str) -> str:
     return url
 
 
+#: The SQLite functions tests use on JSON values, as PostgreSQL says them (``query``).
+_PG_DIALECT = [
+    (re.compile(r"json_extract\(([\w.]+), '\$'\)"), r"((\1)::jsonb #>> '{}')"),
+    (re.compile(r"json_quote\(\?\)"), "to_json(?::text)::text"),
+]
+
+
 def query(db: str, sql: str, args: tuple = ()) -> list[tuple]:
     """Rows of a read query on either backend, written with SQLite's ``?`` placeholders
-    (numbered ``$1…`` for PostgreSQL): for tests that look into the database a server
-    wrote (``LiveServer.query``)."""
+    (numbered ``$1…`` for PostgreSQL, and ``json_extract(v, '$')``, ``json_quote(?)``
+    translated): for tests that look into the database a server wrote
+    (``LiveServer.query``)."""
     db = db_for(db)
     from server.db import pg
 
@@ -100,6 +108,8 @@ def query(db: str, sql: str, args: tuple = ()) -> list[tuple]:
             return conn.execute(sql, args).fetchall()
         finally:
             conn.close()
+    for sqlite_sql, pg_sql in _PG_DIALECT:
+        sql = sqlite_sql.sub(pg_sql, sql)
     numbers = iter(range(1, sql.count("?") + 1))
     numbered = re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
 
