@@ -23,6 +23,7 @@ __all__ = [
     "apply",
     "apply_in",
     "apply_sync",
+    "cut_page",
     "iso_now",
     "max_seq",
     "pull",
@@ -244,15 +245,16 @@ async def pull(
         "ORDER BY p.seq",
         args,
     )
-    top = both[0][6]
-    rows = [r[:6] for r in both if r[0] is not None]
-    more = len(rows) > limit
-    if more:
+    rows, new_cursor, more = cut_page([tuple(r[:6]) for r in both if r[0] is not None], limit)
+    return rows, max(cursor, both[0][6]) if new_cursor is None else new_cursor, more
+
+
+def cut_page(rows: list[Any], limit: int) -> tuple[list[Any], int | None, bool]:
+    """A page of ``limit`` rows from ``limit + 1``: (rows, cursor if more, more)."""
+    if len(rows) > limit:
         rows = rows[:limit]
-        new_cursor = rows[-1][0]
-    else:
-        new_cursor = max(cursor, top)
-    return [tuple(r) for r in rows], new_cursor, more  # type: ignore[misc]
+        return rows, rows[-1][0], True
+    return rows, None, False
 
 
 async def max_seq(db: BaseDatabase, *, live: bool = False) -> int:

@@ -12,7 +12,7 @@ import msgspec
 
 from server.access import ANCHORS, Facts, Grant, Scope, may_write, read_scope, scope_token
 from server.db import changes
-from server.db.changes import Incoming, WinnerRow
+from server.db.changes import Incoming, WinnerRow, cut_page
 from server.db.core import BaseDatabase, Database, Sql
 from server.db.devices import Device
 from server.db.log import incident_scopes_in
@@ -234,14 +234,6 @@ def restarts(held: str | None, scope: Scope, grown: bool, old: Old) -> bool:
     """Whether a pull must start again from 0: records became visible whose older
     changes are behind the device's cursor."""
     return held is not None and held != scope.token and (grown or old is None)
-
-
-def cut_page(rows: list[Any], limit: int) -> tuple[list[Any], int | None, bool]:
-    """A page of ``limit`` rows from ``limit + 1``: (rows, cursor if more, more)."""
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, rows[-1][0], True
-    return rows, None, False
 
 
 def scope_stamp(conn: Sql) -> str | None:

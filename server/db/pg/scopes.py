@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from server.access import ANCHORS, Facts, Scope, read_scope
-from server.db.changes import Incoming, WinnerRow
+from server.db.changes import Incoming, WinnerRow, cut_page
 from server.db.devices import Device
 from server.db.log import _INCIDENT_BUILDINGS, _scopes
 from server.db.pg import changes
@@ -42,7 +42,6 @@ from server.db.scopes import (
     authorise,
     cached_scope,
     community_grant,
-    cut_page,
     decode_rows,
     fold_assignments,
     make_scope,
