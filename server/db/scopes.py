@@ -230,6 +230,36 @@ def was_visible(
     return False
 
 
+def snapshot_texts(scope: Scope) -> tuple[str | None, str | None]:
+    """The JSON text a scope snapshot keeps: its sorted households and incidents."""
+    h = None if scope.households is None else _json.encode(sorted(scope.households)).decode()
+    i = None if scope.incidents is None else _json.encode(sorted(scope.incidents)).decode()
+    return h, i
+
+
+def snapshot_from(rows: Sequence[Sequence[Any]]) -> Old:
+    """A scope snapshot's (households, incidents) from its row, or None without one."""
+    if not rows:
+        return None
+    h, i = rows[0]
+    return (
+        None if h is None else frozenset(_decode.decode(h)),
+        None if i is None else frozenset(_decode.decode(i)),
+    )
+
+
+def mark_foreign(facts: dict[tuple[str, str], Facts], rows: Iterable[Sequence[Any]]) -> None:
+    """Incidents (id rows) someone else wrote to are foreign to the writer."""
+    for (rid,) in rows:
+        facts[("incidents", rid)].foreign = True
+
+
+def check_reference(coll: str) -> None:
+    """Raise ValueError unless ``coll`` is read whole by every scope."""
+    if coll not in _REFERENCE_COLLS:
+        raise ValueError(f"not a reference collection: {coll}")
+
+
 def restarts(held: str | None, scope: Scope, grown: bool, old: Old) -> bool:
     """Whether a pull must start again from 0: records became visible whose older
     changes are behind the device's cursor."""
@@ -426,8 +456,7 @@ def write_facts_in(
             "AND id IN (SELECT value FROM json_each(?)) AND (person IS NULL OR person != ?)",
             (_ids(incidents), person),
         )
-        for (rid,) in rows:
-            facts[("incidents", rid)].foreign = True
+        mark_foreign(facts, rows)
     return facts
 
 
@@ -438,8 +467,7 @@ def _hashable(value: Any) -> Any:
 def save_snapshot_in(conn: Sql, node: str, scope: Scope, at: str, seq: int) -> None:
     """Remember what ``scope.token`` stood for, for this device's next sync, and the log's
     top ``seq`` when the device was given it (again: a scope can come back)."""
-    h = None if scope.households is None else _ids(scope.households)
-    i = None if scope.incidents is None else _ids(scope.incidents)
+    h, i = snapshot_texts(scope)
     conn.execute(
         "INSERT INTO scope_snapshots (node, token, households, incidents, created_at, seq) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node, token) DO UPDATE SET "
@@ -464,13 +492,7 @@ def load_snapshot_in(
         "SELECT households, incidents FROM scope_snapshots WHERE node = ? AND token = ?",
         (node, token),
     )
-    if not rows:
-        return None
-    h, i = rows[0]
-    return (
-        None if h is None else frozenset(_decode.decode(h)),
-        None if i is None else frozenset(_decode.decode(i)),
-    )
+    return snapshot_from(rows)
 
 
 def evictions_in(
@@ -628,8 +650,7 @@ def reference_in(
 ) -> tuple[list[WinnerRow], str]:
     """Every winner of one reference collection (every scope reads them whole), in
     sequence order, and the device's scope token: no scope filter, no log scan."""
-    if coll not in _REFERENCE_COLLS:
-        raise ValueError(f"not a reference collection: {coll}")
+    check_reference(coll)
     scope = scope_in(conn, device.person, device.role, cache)
     rows = _rows(
         conn,

@@ -41,16 +41,20 @@ from server.db.scopes import (
     add_stored_anchors,
     authorise,
     cached_scope,
+    check_reference,
     community_grant,
     decode_rows,
     fold_assignments,
     make_scope,
+    mark_foreign,
     needs_no_check,
     remember_scope,
     restarts,
     scope_change,
     scope_union,
     seed_facts,
+    snapshot_from,
+    snapshot_texts,
     was_visible,
 )
 from sync.validate import ForbiddenError
@@ -442,15 +446,13 @@ async def write_facts_in(
             "AND id IN (SELECT unnest(?::text[])) AND (person IS NULL OR person <> ?)",
             (_ids(incidents), person),
         )
-        for (rid,) in rows:
-            facts[("incidents", rid)].foreign = True
+        mark_foreign(facts, rows)
     return facts
 
 
 async def save_snapshot_in(conn: PgConn, node: str, scope: Scope, at: str, seq: int) -> None:
     """``scopes.save_snapshot_in``: the same JSON text in ``households``/``incidents``."""
-    h = None if scope.households is None else _json.encode(_ids(scope.households)).decode()
-    i = None if scope.incidents is None else _json.encode(_ids(scope.incidents)).decode()
+    h, i = snapshot_texts(scope)
     await conn.execute(
         "INSERT INTO scope_snapshots (node, token, households, incidents, created_at, seq) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (node, token) DO UPDATE SET "
@@ -481,13 +483,7 @@ async def load_snapshot_in(
         "SELECT households, incidents FROM scope_snapshots WHERE node = ? AND token = ?",
         (node, token),
     )
-    if not rows:
-        return None
-    h, i = rows[0]
-    return (
-        None if h is None else frozenset(_decode.decode(h)),
-        None if i is None else frozenset(_decode.decode(i)),
-    )
+    return snapshot_from(rows)
 
 
 async def evictions_in(
@@ -619,8 +615,7 @@ async def reference_in(
     conn: PgConn, device: Device, coll: str, cache: dict[Any, Any] | None = None
 ) -> tuple[list[WinnerRow], str]:
     """``scopes.reference_in``."""
-    if coll not in _REFERENCE_COLLS:
-        raise ValueError(f"not a reference collection: {coll}")
+    check_reference(coll)
     scope = await scope_in(conn, device.person, device.role, cache)
     rows = await _rows(
         conn,
