@@ -260,6 +260,14 @@ def check_reference(coll: str) -> None:
         raise ValueError(f"not a reference collection: {coll}")
 
 
+def companion_keys(scope: Scope, rows: Sequence[WinnerRow], cursor: int) -> list[tuple[str, str]]:
+    """The records this page made visible by a change of their own anchor (none for an
+    unlimited scope or a pull from 0: it gets every field anyway)."""
+    if scope.unlimited or cursor == 0:
+        return []
+    return sorted({(c, i) for _, c, i, f, _, _ in rows if (c, f) in SELF_ANCHORS})
+
+
 def restarts(held: str | None, scope: Scope, grown: bool, old: Old) -> bool:
     """Whether a pull must start again from 0: records became visible whose older
     changes are behind the device's cursor."""
@@ -411,9 +419,7 @@ def companions_in(
     later) becomes visible only at its anchor's sequence; the device, past the older
     fields' sequence, would never get them. They ride along with the anchor change.
     """
-    if scope.unlimited or cursor == 0:
-        return []
-    keys = sorted({(c, i) for _, c, i, f, _, _ in rows if (c, f) in SELF_ANCHORS})
+    keys = companion_keys(scope, rows, cursor)
     if not keys:
         return []
     out = _rows(
@@ -864,24 +870,29 @@ async def community_scope(db: BaseDatabase, community: str) -> Scope:
 async def visible_rows(db: BaseDatabase, scope: Scope, rows: Sequence[Any]) -> list[Any]:
     """The change-log rows ``(seq, coll, id, ...)`` whose record ``scope`` may read now, by
     the same rules as pulls (``pull_filter``): one query for the whole batch."""
-    if db.dialect == "postgresql":
-        return await _pg().visible_rows(db, scope, rows)
-    assert isinstance(db, Database)
     if scope.unlimited or not rows:
         return list(rows)
     keys = sorted({(r[1], r[2]) for r in rows})
-    keep = await db.call(lambda conn: _visible_in(conn, scope, keys))
+    keep = await _visible(db, scope, keys)
     return [r for r in rows if (r[1], r[2]) in keep]
 
 
 async def visible(db: BaseDatabase, scope: Scope, coll: str, rid: str) -> bool:
     """Whether ``scope`` may read the record now (the rules of pulls)."""
-    if db.dialect == "postgresql":
-        return await _pg().visible(db, scope, coll, rid)
-    assert isinstance(db, Database)
     if scope.unlimited:
         return True
-    return (coll, rid) in await db.call(lambda conn: _visible_in(conn, scope, [(coll, rid)]))
+    return (coll, rid) in await _visible(db, scope, [(coll, rid)])
+
+
+async def _visible(
+    db: BaseDatabase, scope: Scope, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """``_visible_in`` in one read (the reader connection, or a read-only snapshot)."""
+    if db.dialect == "postgresql":
+        pg_visible_in = _pg().visible_in
+        return await db.read_fn(lambda conn: pg_visible_in(conn, scope, keys))
+    assert isinstance(db, Database)
+    return await db.call(lambda conn: _visible_in(conn, scope, keys))
 
 
 def people_filter(

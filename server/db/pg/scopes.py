@@ -36,13 +36,13 @@ from server.db.pg.core import PgConn, PgDatabase
 from server.db.scopes import (
     _NO_END,
     _REFERENCE_COLLS,
-    SELF_ANCHORS,
     Old,
     add_stored_anchors,
     authorise,
     cached_scope,
     check_reference,
     community_grant,
+    companion_keys,
     decode_rows,
     fold_assignments,
     make_scope,
@@ -83,8 +83,7 @@ __all__ = [
     "scope_stamp",
     "shared_order_in",
     "snapshot_seq_in",
-    "visible",
-    "visible_rows",
+    "visible_in",
     "write_facts_in",
 ]
 
@@ -407,9 +406,7 @@ async def companions_in(
     conn: PgConn, scope: Scope, rows: Sequence[WinnerRow], cursor: int, exclude_node: str
 ) -> list[WinnerRow]:
     """``scopes.companions_in``: older winners of records made visible by this page."""
-    if scope.unlimited or cursor == 0:
-        return []
-    keys = sorted({(c, i) for _, c, i, f, _, _ in rows if (c, f) in SELF_ANCHORS})
+    keys = companion_keys(scope, rows, cursor)
     if not keys:
         return []
     out = await _rows(
@@ -529,7 +526,7 @@ async def evictions_in(
                 (_quoted(gone_i),),
             )  # type: ignore[arg-type]
     if out:
-        still = await _visible_in(conn, scope, out)
+        still = await visible_in(conn, scope, out)
         out = [k for k in out if k not in still]
     was_h, was_i = scope_union(scope, old)
     parts: list[tuple[str, str, list[str]]] = [
@@ -549,7 +546,7 @@ async def evictions_in(
     )
     left = await _rows(conn, sql, [a for *_, vals in parts for a in (vals, cursor, cursor)])
     if left:
-        still = await _visible_in(conn, scope, left)  # type: ignore[arg-type]
+        still = await visible_in(conn, scope, left)  # type: ignore[arg-type]
         moved = [k for k in left if k not in still]
     else:
         moved = []
@@ -561,7 +558,7 @@ async def evictions_in(
     return out, grown
 
 
-async def _visible_in(
+async def visible_in(
     conn: PgConn, scope: Scope, keys: Sequence[tuple[str, str]]
 ) -> set[tuple[str, str]]:
     filt = pull_filter(scope, start=3)
@@ -682,19 +679,3 @@ async def pull(
         return await pull_in(conn, device, cursor, limit, held, at, cache=cache)
 
     return await db.write_fn(run)
-
-
-async def visible_rows(db: PgDatabase, scope: Scope, rows: Sequence[Any]) -> list[Any]:
-    """``scopes.visible_rows``: one query for the whole batch."""
-    if scope.unlimited or not rows:
-        return list(rows)
-    keys = sorted({(r[1], r[2]) for r in rows})
-    keep = await db.read_fn(lambda conn: _visible_in(conn, scope, keys))
-    return [r for r in rows if (r[1], r[2]) in keep]
-
-
-async def visible(db: PgDatabase, scope: Scope, coll: str, rid: str) -> bool:
-    """``scopes.visible``."""
-    if scope.unlimited:
-        return True
-    return (coll, rid) in await db.read_fn(lambda conn: _visible_in(conn, scope, [(coll, rid)]))
