@@ -230,6 +230,44 @@ def was_visible(
     return False
 
 
+def snapshot_texts(scope: Scope) -> tuple[str | None, str | None]:
+    """The JSON text a scope snapshot keeps: its sorted households and incidents."""
+    h = None if scope.households is None else _json.encode(sorted(scope.households)).decode()
+    i = None if scope.incidents is None else _json.encode(sorted(scope.incidents)).decode()
+    return h, i
+
+
+def snapshot_from(rows: Sequence[Sequence[Any]]) -> Old:
+    """A scope snapshot's (households, incidents) from its row, or None without one."""
+    if not rows:
+        return None
+    h, i = rows[0]
+    return (
+        None if h is None else frozenset(_decode.decode(h)),
+        None if i is None else frozenset(_decode.decode(i)),
+    )
+
+
+def mark_foreign(facts: dict[tuple[str, str], Facts], rows: Iterable[Sequence[Any]]) -> None:
+    """Incidents (id rows) someone else wrote to are foreign to the writer."""
+    for (rid,) in rows:
+        facts[("incidents", rid)].foreign = True
+
+
+def check_reference(coll: str) -> None:
+    """Raise ValueError unless ``coll`` is read whole by every scope."""
+    if coll not in _REFERENCE_COLLS:
+        raise ValueError(f"not a reference collection: {coll}")
+
+
+def companion_keys(scope: Scope, rows: Sequence[WinnerRow], cursor: int) -> list[tuple[str, str]]:
+    """The records this page made visible by a change of their own anchor (none for an
+    unlimited scope or a pull from 0: it gets every field anyway)."""
+    if scope.unlimited or cursor == 0:
+        return []
+    return sorted({(c, i) for _, c, i, f, _, _ in rows if (c, f) in SELF_ANCHORS})
+
+
 def restarts(held: str | None, scope: Scope, grown: bool, old: Old) -> bool:
     """Whether a pull must start again from 0: records became visible whose older
     changes are behind the device's cursor."""
@@ -381,9 +419,7 @@ def companions_in(
     later) becomes visible only at its anchor's sequence; the device, past the older
     fields' sequence, would never get them. They ride along with the anchor change.
     """
-    if scope.unlimited or cursor == 0:
-        return []
-    keys = sorted({(c, i) for _, c, i, f, _, _ in rows if (c, f) in SELF_ANCHORS})
+    keys = companion_keys(scope, rows, cursor)
     if not keys:
         return []
     out = _rows(
@@ -426,8 +462,7 @@ def write_facts_in(
             "AND id IN (SELECT value FROM json_each(?)) AND (person IS NULL OR person != ?)",
             (_ids(incidents), person),
         )
-        for (rid,) in rows:
-            facts[("incidents", rid)].foreign = True
+        mark_foreign(facts, rows)
     return facts
 
 
@@ -438,8 +473,7 @@ def _hashable(value: Any) -> Any:
 def save_snapshot_in(conn: Sql, node: str, scope: Scope, at: str, seq: int) -> None:
     """Remember what ``scope.token`` stood for, for this device's next sync, and the log's
     top ``seq`` when the device was given it (again: a scope can come back)."""
-    h = None if scope.households is None else _ids(scope.households)
-    i = None if scope.incidents is None else _ids(scope.incidents)
+    h, i = snapshot_texts(scope)
     conn.execute(
         "INSERT INTO scope_snapshots (node, token, households, incidents, created_at, seq) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node, token) DO UPDATE SET "
@@ -464,13 +498,7 @@ def load_snapshot_in(
         "SELECT households, incidents FROM scope_snapshots WHERE node = ? AND token = ?",
         (node, token),
     )
-    if not rows:
-        return None
-    h, i = rows[0]
-    return (
-        None if h is None else frozenset(_decode.decode(h)),
-        None if i is None else frozenset(_decode.decode(i)),
-    )
+    return snapshot_from(rows)
 
 
 def evictions_in(
@@ -628,8 +656,7 @@ def reference_in(
 ) -> tuple[list[WinnerRow], str]:
     """Every winner of one reference collection (every scope reads them whole), in
     sequence order, and the device's scope token: no scope filter, no log scan."""
-    if coll not in _REFERENCE_COLLS:
-        raise ValueError(f"not a reference collection: {coll}")
+    check_reference(coll)
     scope = scope_in(conn, device.person, device.role, cache)
     rows = _rows(
         conn,
@@ -843,24 +870,29 @@ async def community_scope(db: BaseDatabase, community: str) -> Scope:
 async def visible_rows(db: BaseDatabase, scope: Scope, rows: Sequence[Any]) -> list[Any]:
     """The change-log rows ``(seq, coll, id, ...)`` whose record ``scope`` may read now, by
     the same rules as pulls (``pull_filter``): one query for the whole batch."""
-    if db.dialect == "postgresql":
-        return await _pg().visible_rows(db, scope, rows)
-    assert isinstance(db, Database)
     if scope.unlimited or not rows:
         return list(rows)
     keys = sorted({(r[1], r[2]) for r in rows})
-    keep = await db.call(lambda conn: _visible_in(conn, scope, keys))
+    keep = await _visible(db, scope, keys)
     return [r for r in rows if (r[1], r[2]) in keep]
 
 
 async def visible(db: BaseDatabase, scope: Scope, coll: str, rid: str) -> bool:
     """Whether ``scope`` may read the record now (the rules of pulls)."""
-    if db.dialect == "postgresql":
-        return await _pg().visible(db, scope, coll, rid)
-    assert isinstance(db, Database)
     if scope.unlimited:
         return True
-    return (coll, rid) in await db.call(lambda conn: _visible_in(conn, scope, [(coll, rid)]))
+    return (coll, rid) in await _visible(db, scope, [(coll, rid)])
+
+
+async def _visible(
+    db: BaseDatabase, scope: Scope, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """``_visible_in`` in one read (the reader connection, or a read-only snapshot)."""
+    if db.dialect == "postgresql":
+        pg_visible_in = _pg().visible_in
+        return await db.read_fn(lambda conn: pg_visible_in(conn, scope, keys))
+    assert isinstance(db, Database)
+    return await db.call(lambda conn: _visible_in(conn, scope, keys))
 
 
 def people_filter(

@@ -36,21 +36,25 @@ from server.db.pg.core import PgConn, PgDatabase
 from server.db.scopes import (
     _NO_END,
     _REFERENCE_COLLS,
-    SELF_ANCHORS,
     Old,
     add_stored_anchors,
     authorise,
     cached_scope,
+    check_reference,
     community_grant,
+    companion_keys,
     decode_rows,
     fold_assignments,
     make_scope,
+    mark_foreign,
     needs_no_check,
     remember_scope,
     restarts,
     scope_change,
     scope_union,
     seed_facts,
+    snapshot_from,
+    snapshot_texts,
     was_visible,
 )
 from sync.validate import ForbiddenError
@@ -79,8 +83,7 @@ __all__ = [
     "scope_stamp",
     "shared_order_in",
     "snapshot_seq_in",
-    "visible",
-    "visible_rows",
+    "visible_in",
     "write_facts_in",
 ]
 
@@ -403,9 +406,7 @@ async def companions_in(
     conn: PgConn, scope: Scope, rows: Sequence[WinnerRow], cursor: int, exclude_node: str
 ) -> list[WinnerRow]:
     """``scopes.companions_in``: older winners of records made visible by this page."""
-    if scope.unlimited or cursor == 0:
-        return []
-    keys = sorted({(c, i) for _, c, i, f, _, _ in rows if (c, f) in SELF_ANCHORS})
+    keys = companion_keys(scope, rows, cursor)
     if not keys:
         return []
     out = await _rows(
@@ -442,15 +443,13 @@ async def write_facts_in(
             "AND id IN (SELECT unnest(?::text[])) AND (person IS NULL OR person <> ?)",
             (_ids(incidents), person),
         )
-        for (rid,) in rows:
-            facts[("incidents", rid)].foreign = True
+        mark_foreign(facts, rows)
     return facts
 
 
 async def save_snapshot_in(conn: PgConn, node: str, scope: Scope, at: str, seq: int) -> None:
     """``scopes.save_snapshot_in``: the same JSON text in ``households``/``incidents``."""
-    h = None if scope.households is None else _json.encode(_ids(scope.households)).decode()
-    i = None if scope.incidents is None else _json.encode(_ids(scope.incidents)).decode()
+    h, i = snapshot_texts(scope)
     await conn.execute(
         "INSERT INTO scope_snapshots (node, token, households, incidents, created_at, seq) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (node, token) DO UPDATE SET "
@@ -481,13 +480,7 @@ async def load_snapshot_in(
         "SELECT households, incidents FROM scope_snapshots WHERE node = ? AND token = ?",
         (node, token),
     )
-    if not rows:
-        return None
-    h, i = rows[0]
-    return (
-        None if h is None else frozenset(_decode.decode(h)),
-        None if i is None else frozenset(_decode.decode(i)),
-    )
+    return snapshot_from(rows)
 
 
 async def evictions_in(
@@ -533,7 +526,7 @@ async def evictions_in(
                 (_quoted(gone_i),),
             )  # type: ignore[arg-type]
     if out:
-        still = await _visible_in(conn, scope, out)
+        still = await visible_in(conn, scope, out)
         out = [k for k in out if k not in still]
     was_h, was_i = scope_union(scope, old)
     parts: list[tuple[str, str, list[str]]] = [
@@ -553,7 +546,7 @@ async def evictions_in(
     )
     left = await _rows(conn, sql, [a for *_, vals in parts for a in (vals, cursor, cursor)])
     if left:
-        still = await _visible_in(conn, scope, left)  # type: ignore[arg-type]
+        still = await visible_in(conn, scope, left)  # type: ignore[arg-type]
         moved = [k for k in left if k not in still]
     else:
         moved = []
@@ -565,7 +558,7 @@ async def evictions_in(
     return out, grown
 
 
-async def _visible_in(
+async def visible_in(
     conn: PgConn, scope: Scope, keys: Sequence[tuple[str, str]]
 ) -> set[tuple[str, str]]:
     filt = pull_filter(scope, start=3)
@@ -619,8 +612,7 @@ async def reference_in(
     conn: PgConn, device: Device, coll: str, cache: dict[Any, Any] | None = None
 ) -> tuple[list[WinnerRow], str]:
     """``scopes.reference_in``."""
-    if coll not in _REFERENCE_COLLS:
-        raise ValueError(f"not a reference collection: {coll}")
+    check_reference(coll)
     scope = await scope_in(conn, device.person, device.role, cache)
     rows = await _rows(
         conn,
@@ -687,19 +679,3 @@ async def pull(
         return await pull_in(conn, device, cursor, limit, held, at, cache=cache)
 
     return await db.write_fn(run)
-
-
-async def visible_rows(db: PgDatabase, scope: Scope, rows: Sequence[Any]) -> list[Any]:
-    """``scopes.visible_rows``: one query for the whole batch."""
-    if scope.unlimited or not rows:
-        return list(rows)
-    keys = sorted({(r[1], r[2]) for r in rows})
-    keep = await db.read_fn(lambda conn: _visible_in(conn, scope, keys))
-    return [r for r in rows if (r[1], r[2]) in keep]
-
-
-async def visible(db: PgDatabase, scope: Scope, coll: str, rid: str) -> bool:
-    """``scopes.visible``."""
-    if scope.unlimited:
-        return True
-    return (coll, rid) in await db.read_fn(lambda conn: _visible_in(conn, scope, [(coll, rid)]))
