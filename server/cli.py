@@ -35,6 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from server.app import create_app
     from server.config import Settings
+    from server.db import pg
     from server.listener import (
         Limits,
         accept_backlog,
@@ -45,6 +46,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     from server.resident_stream import lean_resident_streams
 
+    if pg.is_url(args.db):
+        # Reach the database and bring its schema up to date before the app starts, so a
+        # server that does not answer is one line here, not a traceback from the lifespan.
+        from server.db.pg.core import redact
+        from server.db.pg.migrations import MigrationError, migrate_blocking
+
+        try:
+            migrate_blocking(args.db)
+        except MigrationError as exc:
+            print(f"doorstep serve: {redact(args.db)}: {exc}", file=sys.stderr)
+            return 1
     base = args.base_url
     if base == "http://127.0.0.1:8000" and (args.port != 8000 or args.host != "127.0.0.1"):
         base = f"http://{args.host}:{args.port}"

@@ -50,6 +50,14 @@ def test_a_command_says_in_one_line_when_no_server_answers(argv: list[str]) -> N
     assert "secret" not in out.stderr  # the URL's password is never printed
 
 
+def test_serve_says_in_one_line_when_no_server_answers() -> None:
+    out = _doorstep("serve", "--port", "1", "--db", NOWHERE.replace("postgres@", "u:secret@"))
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.startswith("doorstep serve: postgresql://u@/doorstep")
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert "secret" not in out.stderr
+
+
 def test_doorstep_db_from_the_environment_selects_postgresql(tmp_path: Path) -> None:
     import os
 
@@ -108,3 +116,160 @@ def test_the_sqlite_database_class_refuses_a_url(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="open_database"):
         run_async(main())
     assert not Path("postgresql:").exists()
+
+
+# --- every command, end to end, on PostgreSQL ------------------------------------------
+
+#: The demo's "now", the same on both backends, so both load the same records.
+DEMO_NOW = "2026-11-30T08:00:00Z"
+
+
+def _ok(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        input=stdin,
+    )
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_demo_loads_the_same_community_on_both_backends(tmp_path: Path, pg_url: str) -> None:
+    from conftest import query
+
+    from server.demo import HEATING
+
+    path = str(tmp_path / "d.db")
+    said = {db: _ok("demo", "--db", db, "--now", DEMO_NOW).stderr for db in (path, pg_url)}
+    assert said[path].split(": ")[-1] == said[pg_url].split(": ")[-1]  # "N field changes"
+    households = "SELECT count(DISTINCT id) FROM winners WHERE coll = 'households'"
+    assert query(path, households) == query(pg_url, households) == [(741 + 244,)]
+    for db in (path, pg_url):  # the heating outage's 741, as the dashboard counts them
+        (buildings,) = query(
+            db,
+            "SELECT value FROM winners WHERE coll = 'incidents' AND id = ? AND field = ?",
+            (HEATING, "buildings"),
+        )[0]
+        placed = query(
+            db, "SELECT value FROM winners WHERE coll = 'households' AND field = 'building'"
+        )
+        assert sum(json.loads(v) in json.loads(buildings) for (v,) in placed) == 741
+    values = "SELECT coll, id, field, value FROM winners ORDER BY coll, id, field"
+    assert query(path, values) == query(pg_url, values)
+    again = _ok("demo", "--db", pg_url, "--now", DEMO_NOW)
+    assert "already loaded" in again.stderr
+
+
+def test_the_operators_commands_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """coordinator add, invite → enrol, devices, assign, revoke: each on a postgresql://
+    URL, against a real server on the same database."""
+    import httpx
+    from conftest import LiveServer, query
+
+    _ok("demo", "--db", pg_url, "--now", DEMO_NOW)
+    made = _ok("coordinator", "add", "--db", pg_url, "--login", "office", "--name", "李书记",
+               "--password-stdin", stdin="sheng-ji-2026\n")  # fmt: skip
+    assert json.loads(made.stdout)["login"] == "office"
+    server = LiveServer(pg_url).start()
+    try:
+        invited = json.loads(
+            _ok("invite", "--db", pg_url, "--role", "volunteer", "--name", "志愿者").stdout
+        )
+        client = httpx.Client(base_url=server.url, timeout=30)
+        r = client.post("/api/v1/enroll", json={"code": invited["code"], "device": "pytest"})
+        assert r.status_code == 200, r.text
+        phone = r.json()
+        headers = {"Authorization": f"Bearer {phone['token']}"}
+        body = {"node": phone["node"], "cursor": 0, "changes": []}
+        first = client.post("/api/v1/sync", json=body, headers=headers)
+        assert first.status_code == 200, first.text
+        listed = [json.loads(line) for line in _ok("devices", "--db", pg_url).stdout.splitlines()]
+        assert phone["node"] in {d["node"] for d in listed}
+
+        (incident,) = query(pg_url, "SELECT id FROM winners WHERE coll = 'incidents' LIMIT 1")[0]
+        assigned = _ok("assign", "--db", pg_url, "--person", phone["person"],
+                       "--incident", incident)  # fmt: skip
+        assert json.loads(assigned.stdout)["active"] is True
+
+        assert json.loads(_ok("revoke", "--db", pg_url, phone["node"]).stdout)
+        r = client.post("/api/v1/sync", json=body, headers=headers)
+        assert r.status_code == 401 and r.json()["error"] == "revoked", r.text
+    finally:
+        server.stop()
+
+
+def test_export_on_postgresql_writes_the_same_tables_as_on_sqlite(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from conftest import query
+
+    from server.demo import HEATING
+
+    path = str(tmp_path / "d.db")
+    for db in (path, pg_url):
+        _ok("demo", "--db", db, "--now", DEMO_NOW)
+    tables = {}
+    for db, name in ((path, "sqlite"), (pg_url, "postgresql")):
+        for table in ("households", "visits", "deliveries"):
+            out = tmp_path / f"{name}-{table}.csv"
+            _ok("export", "--db", db, "--incident", HEATING, "--format", "csv",
+                "--table", table, "--out", str(out))  # fmt: skip
+            # The server's own node (it stamped the demo) is each database's own.
+            (node,) = query(db, "SELECT value FROM meta WHERE key = 'server_node'")[0]
+            tables[name, table] = out.read_bytes().replace(node.encode(), b"SERVER")
+        xlsx = tmp_path / f"{name}.xlsx"
+        said = json.loads(
+            _ok("export", "--db", db, "--incident", HEATING, "--out", str(xlsx)).stdout
+        )
+        assert said["bytes"] == xlsx.stat().st_size > 0
+    assert tables["sqlite", "households"].count(b"\n") == 742  # a header and 741 rows
+    assert b"SERVER" in tables["sqlite", "visits"]
+    for table in ("households", "visits", "deliveries"):
+        assert tables["postgresql", table] == tables["sqlite", table], table
+
+
+def test_backup_then_restore_on_postgresql_replays_a_revocation(
+    tmp_path: Path, pg_url: str
+) -> None:
+    import httpx
+    from conftest import LiveServer
+
+    _ok("demo", "--db", pg_url, "--now", DEMO_NOW)
+    server = LiveServer(pg_url).start()
+    try:
+        client = httpx.Client(base_url=server.url, timeout=30)
+        phones = []
+        for name in ("志愿者甲", "丢失的手机"):
+            code = json.loads(
+                _ok("invite", "--db", pg_url, "--role", "volunteer", "--name", name).stdout
+            )["code"]
+            r = client.post("/api/v1/enroll", json={"code": code, "device": "pytest"})
+            assert r.status_code == 200, r.text
+            phones.append(r.json())
+
+        def sync(phone: dict) -> httpx.Response:
+            return client.post(
+                "/api/v1/sync",
+                json={"node": phone["node"], "cursor": 0, "changes": []},
+                headers={"Authorization": f"Bearer {phone['token']}"},
+            )
+
+        keeper, lost = phones
+        epoch = sync(keeper).json()["epoch"]
+        made = _ok("backup", "--db", pg_url, "--out", str(tmp_path / "b"))
+        copy = json.loads(made.stdout)["backup"]
+        _ok("revoke", "--db", pg_url, lost["node"])  # after the backup
+        server.stop()
+
+        report = json.loads(_ok("restore", "--db", pg_url, copy).stdout)
+        assert report["epoch"] != epoch and report["replayed"]["revoke"] >= 1
+        server.start()
+        assert sync(keeper).json()["epoch"] == report["epoch"]
+        r = sync(lost)
+        assert r.status_code == 401 and r.json()["error"] == "revoked", r.text
+    finally:
+        server.stop()

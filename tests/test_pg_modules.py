@@ -333,15 +333,20 @@ def test_rate_limits_refuse_at_the_same_request_on_both(demo_twins: tuple[str, s
     _twins(demo_twins, scenario)
 
 
-def test_concurrent_attempts_on_two_servers_never_pass_the_limit(pg_url: str) -> None:
+def test_concurrent_attempts_on_three_servers_never_pass_the_limit(pg_url: str) -> None:
+    # 30 attempts at once over three pools (three app servers): exactly the limit passes.
     limits = [("enroll", 5, 60.0)]
 
     async def main() -> list[Any]:
-        async with PgDatabase(pg_url) as one, PgDatabase(pg_url) as two:
-            servers = (one, two)
+        async with (
+            PgDatabase(pg_url) as one,
+            PgDatabase(pg_url) as two,
+            PgDatabase(pg_url) as three,
+        ):
+            servers = (one, two, three)
 
             async def attempt(i: int) -> Any:
-                db = servers[i % 2]
+                db = servers[i % 3]
                 return await ratelimits.begin(db, "10.0.0.1", limits, [True], 1000.0 + i / 100)
 
             return await asyncio.gather(*(attempt(i) for i in range(30)))
@@ -524,3 +529,31 @@ def _numbered(db: Any, sql: str) -> str:
 def _by(person: str, row: tuple) -> tuple:
     """A change as ``person`` made it."""
     return (*row[:6], person, row[7])
+
+
+def test_one_invite_enrols_one_device_when_two_servers_spend_it_at_once(
+    pg_url: str,
+) -> None:
+    # A double tap reaching two app servers: READ COMMITTED alone would let both read
+    # the invite unused; the row lock lets exactly one enrol.
+    async def main() -> list[Any]:
+        async with PgDatabase(pg_url) as one, PgDatabase(pg_url) as two:
+            codes = [
+                (await people.create_invite(one, "volunteer", name=f"v{i}"))[0] for i in range(5)
+            ]
+            now = sqlite_changes.iso_now()
+            tries = [
+                devices.enroll(db, code, "phone", now)
+                for code in codes
+                for db in (one, two, one, two)
+            ]
+            got = await asyncio.gather(*tries)
+            count = await one.read("SELECT count(*) FROM devices")
+            return [got, count[0][0]]
+
+    got, count = run_async(main())
+    per_code = [got[i : i + 4] for i in range(0, len(got), 4)]
+    for attempts in per_code:
+        assert sum(isinstance(a, tuple) for a in attempts) == 1, attempts
+        assert sorted(a for a in attempts if isinstance(a, str)) == ["invite_used"] * 3
+    assert count == 5

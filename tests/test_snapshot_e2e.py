@@ -34,6 +34,19 @@ IDB = """async ([store, key]) => {
 }"""
 
 
+def _every_winner_then_the_cursor(page: Any, live_server: LiveServer) -> None:
+    """The browser's IndexedDB holds every winner the server holds, then the cursor."""
+    winners = live_server.query("SELECT count(*) FROM winners")[0][0]
+    eventually(
+        lambda: page.evaluate(IDB, ["fields", None]) == winners,
+        "every winner stored",
+        LIVE_MS / 1000,
+    )
+    eventually(
+        lambda: (page.evaluate(IDB, ["meta", "cursor"]) or 0) > 0, "then the cursor", LIVE_MS / 1000
+    )
+
+
 def test_the_dashboard_starts_from_a_snapshot_and_reopens_offline(
     live_server: LiveServer, browser: Any
 ) -> None:
@@ -55,15 +68,7 @@ def test_the_dashboard_starts_from_a_snapshot_and_reopens_offline(
     assert "snapshot" in asked
     # Every winner the server holds (this coordinator has no community: it reads all) is
     # stored, and only then the cursor: the sync loop goes on from there.
-    winners = live_server.query("SELECT count(*) FROM winners")[0][0]
-    eventually(
-        lambda: page.evaluate(IDB, ["fields", None]) == winners,
-        "every winner stored",
-        LIVE_MS / 1000,
-    )
-    eventually(
-        lambda: (page.evaluate(IDB, ["meta", "cursor"]) or 0) > 0, "then the cursor", LIVE_MS / 1000
-    )
+    _every_winner_then_the_cursor(page, live_server)
     # Stored by the worker, off the page's thread (the page falls back to storing itself).
     assert [u for u in workers if u.endswith("/dist/store-worker.js")], workers
     # A second page load does not ask for a snapshot again: it has a replica.
@@ -164,14 +169,6 @@ def test_a_failing_storage_worker_loses_nothing(live_server: LiveServer, browser
     code = live_server.invite("coordinator", "王主任")["code"]
     page.goto(f"{live_server.url}/coord.html#/enroll/{code}")
     expect(page.locator(f"a.card[data-incident='{HEATING}']")).to_be_visible(timeout=LIVE_MS)
-    winners = live_server.query("SELECT count(*) FROM winners")[0][0]
-    eventually(
-        lambda: page.evaluate(IDB, ["fields", None]) == winners,
-        "every winner stored by the page",
-        LIVE_MS / 1000,
-    )
-    eventually(
-        lambda: (page.evaluate(IDB, ["meta", "cursor"]) or 0) > 0, "then the cursor", LIVE_MS / 1000
-    )
+    _every_winner_then_the_cursor(page, live_server)
     assert errors == []
     ctx.close()

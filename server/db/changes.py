@@ -23,10 +23,12 @@ __all__ = [
     "apply",
     "apply_in",
     "apply_sync",
+    "cut_page",
     "iso_now",
     "max_seq",
     "pull",
     "quarantine_sync",
+    "stamped",
     "top_in",
     "try_write",
     "write_records",
@@ -243,15 +245,16 @@ async def pull(
         "ORDER BY p.seq",
         args,
     )
-    top = both[0][6]
-    rows = [r[:6] for r in both if r[0] is not None]
-    more = len(rows) > limit
-    if more:
+    rows, new_cursor, more = cut_page([tuple(r[:6]) for r in both if r[0] is not None], limit)
+    return rows, max(cursor, both[0][6]) if new_cursor is None else new_cursor, more
+
+
+def cut_page(rows: list[Any], limit: int) -> tuple[list[Any], int | None, bool]:
+    """A page of ``limit`` rows from ``limit + 1``: (rows, cursor if more, more)."""
+    if len(rows) > limit:
         rows = rows[:limit]
-        new_cursor = rows[-1][0]
-    else:
-        new_cursor = max(cursor, top)
-    return [tuple(r) for r in rows], new_cursor, more  # type: ignore[misc]
+        return rows, rows[-1][0], True
+    return rows, None, False
 
 
 async def max_seq(db: BaseDatabase, *, live: bool = False) -> int:
@@ -292,37 +295,49 @@ async def write_records(
 
     async def run(conn: Conn) -> int:
         node = await meta.server_node_in(conn)
-        last = await meta.get_in(conn, SERVER_CLOCK)
-        state = clock.parse(last) if last else clock.initial(node)
-        if state.node != node:
-            state = clock.Timestamp(state.millis, state.counter, node)
-        now_ms = int((at or datetime.now(UTC)).timestamp() * 1000)
-        received = iso_now()
-        rows: list[Incoming] = []
-        for coll, rid, fields in records:
-            for field, value in fields.items():
-                if state.counter >= clock.MAX_COUNTER - 1:
-                    now_ms = max(now_ms, state.millis + 1)
-                # The server's clock may run ahead of ``at`` (a write dated in the past
-                # after one dated now): it only has to be unique and increasing.
-                state = clock.send(state, now_ms, max_drift=_ANY_DRIFT)
-                rows.append(
-                    (
-                        clock.format_stamp(state),
-                        coll,
-                        rid,
-                        field,
-                        msgspec.json.encode(value).decode(),
-                        node,
-                        None,
-                        received,
-                    )
-                )
-        await meta.set_in(conn, SERVER_CLOCK, clock.format_stamp(state))
+        rows, state = stamped(records, node, await meta.get_in(conn, SERVER_CLOCK), at)
+        await meta.set_in(conn, SERVER_CLOCK, state)
         await apply_in(conn, rows)
         return len(rows)
 
     return await db.write_fn(run)
+
+
+def stamped(
+    records: Sequence[tuple[str, str, dict[str, object]]],
+    node: str,
+    last: str | None,
+    at: datetime | None,
+) -> tuple[list[Incoming], str]:
+    """The field changes of ``records`` stamped by the server's clock (``last``, its
+    stored stamp, or a new one for ``node``), and the clock's new stamp to store: the
+    part of ``write_records`` both backends share."""
+    state = clock.parse(last) if last else clock.initial(node)
+    if state.node != node:
+        state = clock.Timestamp(state.millis, state.counter, node)
+    now_ms = int((at or datetime.now(UTC)).timestamp() * 1000)
+    received = iso_now()
+    rows: list[Incoming] = []
+    for coll, rid, fields in records:
+        for field, value in fields.items():
+            if state.counter >= clock.MAX_COUNTER - 1:
+                now_ms = max(now_ms, state.millis + 1)
+            # The server's clock may run ahead of ``at`` (a write dated in the past
+            # after one dated now): it only has to be unique and increasing.
+            state = clock.send(state, now_ms, max_drift=_ANY_DRIFT)
+            rows.append(
+                (
+                    clock.format_stamp(state),
+                    coll,
+                    rid,
+                    field,
+                    msgspec.json.encode(value).decode(),
+                    node,
+                    None,
+                    received,
+                )
+            )
+    return rows, clock.format_stamp(state)
 
 
 def iso_now(at: datetime | None = None) -> str:

@@ -95,6 +95,30 @@ class BaseDatabase:
     #: (person, role) → (scope stamp, Scope): see ``scopes.scope_in``.
     scope_cache: dict[tuple[str, str], tuple[str, Any]]
 
+    # What both backends offer with the same meaning; the connection ``fn`` receives is
+    # the backend's own (modules branch on ``dialect`` before they use it).
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def read(self, sql: str, args: Sequence[Any] = (), *, live: bool = False) -> list[Any]:
+        """Rows of one read query, as tuples (SQL in the backend's dialect)."""
+        raise NotImplementedError
+
+    async def read_fn(self, fn: Callable[[Any], Awaitable[T]], *, live: bool = False) -> T:
+        """Run ``fn(conn)`` in one read transaction: one snapshot for several queries."""
+        raise NotImplementedError
+
+    async def write_fn(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``fn(conn)`` in one write transaction; the only way anything is written."""
+        raise NotImplementedError
+
+    async def write(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """One write statement in its own transaction; the number of rows it changed."""
+        raise NotImplementedError
+
 
 class Database(BaseDatabase):
     """The database of one process: a writer, a reader and a live reader connection."""

@@ -1,7 +1,7 @@
 """Devices: phones enrolled by invite code and browser sessions, and their tokens.
 
 Both backends: the SQL that differs only in placeholders is kept once and numbered for
-PostgreSQL (``pg.adapt.dialects``); ``enroll`` has a twin in ``server.db.pg.devices``.
+PostgreSQL (``pg.adapt.dialects``); ``enroll`` runs on either (``pg.adapt.fetch_in``).
 """
 
 import hashlib
@@ -13,8 +13,7 @@ import msgspec
 
 from server.access import Scope
 from server.db import AnyDatabase
-from server.db.core import Conn
-from server.db.pg.adapt import changed, dialects
+from server.db.pg.adapt import dialects, execute_in, fetch_in
 
 __all__ = [
     "Device",
@@ -89,6 +88,21 @@ _SQL = {
         "SELECT p.name, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
         "WHERE d.node = ?"
     ),
+    # SQLite's ``BEGIN IMMEDIATE`` lets one enrolment in at a time. Under READ COMMITTED
+    # two requests with one code (a double tap on two app servers) would both read the
+    # invite unused and both enrol a device: ``FOR UPDATE`` makes the second wait for the
+    # first and then read the invite as the first left it (used).
+    "invite_for_update": {
+        "sqlite": "SELECT role, person, expires_at, used_at FROM invites WHERE code_hash = ?",
+        "postgresql": "SELECT role, person, expires_at, used_at FROM invites "
+        "WHERE code_hash = $1 FOR UPDATE",
+    },
+    "node_taken": dialects("SELECT 1 FROM devices WHERE node = ?"),
+    "new_device": dialects(
+        "INSERT INTO devices (node, token_hash, person, role, label, "
+        "created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    ),
+    "spend_invite": dialects("UPDATE invites SET used_at = ?, node = ? WHERE code_hash = ?"),
     "revoke": dialects("UPDATE devices SET revoked_at = ? WHERE node = ? AND revoked_at IS NULL"),
     "invalid_among": {
         "sqlite": "SELECT node FROM devices WHERE node IN (SELECT value FROM json_each(?)) "
@@ -129,20 +143,13 @@ async def enroll(db: AnyDatabase, code: str, label: str, now: str) -> tuple[str,
         ``invite_expired``.
     """
     code_hash = token_hash(normalise_code(code))
-    if db.dialect == "postgresql":
-        from server.db.pg import devices as pg_devices
+    dialect = db.dialect
 
-        return await pg_devices.enroll(db, code_hash, label, now)
-
-    async def run(conn: Conn) -> tuple[str, Device] | str:
-        async with conn.execute(
-            "SELECT role, person, expires_at, used_at FROM invites WHERE code_hash = ?",
-            (code_hash,),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
+    async def run(conn: Any) -> tuple[str, Device] | str:
+        rows = await fetch_in(conn, dialect, _SQL["invite_for_update"][dialect], (code_hash,))
+        if not rows:
             return "invite_unknown"
-        role, person, expires_at, used_at = row
+        role, person, expires_at, used_at = rows[0]
         if used_at is not None:
             return "invite_used"
         if expires_at <= now:
@@ -150,18 +157,15 @@ async def enroll(db: AnyDatabase, code: str, label: str, now: str) -> tuple[str,
         token = secrets.token_urlsafe(32)
         while True:
             node = secrets.token_hex(8)
-            async with conn.execute("SELECT 1 FROM devices WHERE node = ?", (node,)) as cur:
-                if await cur.fetchone() is None:
-                    break
-        await conn.execute(
-            "INSERT INTO devices (node, token_hash, person, role, label, "
-            "created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            if not await fetch_in(conn, dialect, _SQL["node_taken"][dialect], (node,)):
+                break
+        await execute_in(
+            conn,
+            dialect,
+            _SQL["new_device"][dialect],
             (node, token_hash(token), person, role, label, now, now),
         )
-        await conn.execute(
-            "UPDATE invites SET used_at = ?, node = ? WHERE code_hash = ?",
-            (now, node, code_hash),
-        )
+        await execute_in(conn, dialect, _SQL["spend_invite"][dialect], (now, node, code_hash))
         return token, Device(node, person, role, False)
 
     return await db.write_fn(run)
@@ -218,7 +222,7 @@ async def listing(
 
 async def revoke(db: AnyDatabase, node: str, at: str) -> bool:
     """Revoke a device; False if there is no such device or it was already revoked."""
-    return changed(await db.write(_SQL["revoke"][db.dialect], (at, node))) == 1
+    return await db.write(_SQL["revoke"][db.dialect], (at, node)) == 1
 
 
 async def revoked_at(

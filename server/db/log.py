@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from server.db import AnyDatabase
+from server.db.pg.adapt import fetch_in, numbered
 from sync.sets import fold
 
 __all__ = [
@@ -43,8 +44,8 @@ _INCIDENT_CHILDREN = ("visits", "deliveries", "updates", "repairs")
 
 _FIELDS_OF = """
 SELECT w.id, w.field, w.value, w.hlc FROM winners w
-WHERE w.coll = ? AND w.field IN ({fields}) AND w.id IN (
-    SELECT r.id FROM winners r WHERE r.coll = ? AND r.field = ? AND r.value = json_quote(?)
+WHERE w.coll = ? AND w.field IN ({{fields}}) AND w.id IN (
+    SELECT r.id FROM winners r WHERE r.coll = ? AND r.field = ? AND r.value = {ref}
 )
 """
 
@@ -55,31 +56,23 @@ AND (w.field IN ('building', 'unit', 'vulnerable', '_deleted') OR w.field LIKE '
 AND w.id IN (
     SELECT r.id FROM winners r
     WHERE r.coll = 'households' AND r.field = 'building'
-    AND r.value IN (SELECT json_quote(j.value) FROM json_each(?) j)
+    AND r.value {among}
 )
 """
 
 # PostgreSQL: the incident and the buildings come quoted from Python; the references
 # are ids (at most 100 ASCII characters), so ``octet_length(value) <= 512`` always holds
 # and lets the planner use the partial index ``winners_ref``.
-_FIELDS_OF_PG = """
-SELECT w.id, w.field, w.value, w.hlc FROM winners w
-WHERE w.coll = $1 AND w.field IN ({fields}) AND w.id IN (
-    SELECT r.id FROM winners r WHERE r.coll = $2 AND r.field = $3 AND r.value = $4
-    AND octet_length(r.value) <= 512
-)
-"""
-
-_HOUSEHOLDS_IN_PG = """
-SELECT w.id, w.field, w.value, w.hlc FROM winners w
-WHERE w.coll = 'households'
-AND (w.field IN ('building', 'unit', 'vulnerable', '_deleted') OR w.field LIKE 'vulnerable.%')
-AND w.id IN (
-    SELECT r.id FROM winners r
-    WHERE r.coll = 'households' AND r.field = 'building'
-    AND r.value = ANY($1::text[]) AND octet_length(r.value) <= 512
-)
-"""
+_INPUTS_SQL: dict[str, tuple[str, str]] = {
+    "sqlite": (
+        _FIELDS_OF.format(ref="json_quote(?)"),
+        _HOUSEHOLDS_IN.format(among="IN (SELECT json_quote(j.value) FROM json_each(?) j)"),
+    ),
+    "postgresql": (
+        numbered(_FIELDS_OF.format(ref="? AND octet_length(r.value) <= 512")),
+        numbered(_HOUSEHOLDS_IN.format(among="= ANY(?::text[]) AND octet_length(r.value) <= 512")),
+    ),
+}
 
 _SQL: dict[str, dict[str, str]] = {
     "checks": {
@@ -256,18 +249,13 @@ async def incident_inputs(db: AnyDatabase, incident: str) -> IncidentInputs | No
 
     dialect = db.dialect
     pg = dialect == "postgresql"
-    fields_of, households_in = (
-        (_FIELDS_OF_PG, _HOUSEHOLDS_IN_PG) if pg else (_FIELDS_OF, _HOUSEHOLDS_IN)
-    )
+    fields_of, households_in = _INPUTS_SQL[dialect]
     # The incident as ``winners.value`` holds it (SQLite quotes it with ``json_quote``).
     ref = msgspec.json.encode(incident).decode() if pg else incident
 
     async def run(conn: Any) -> IncidentInputs | None:
         async def q(sql: str, args: Sequence[Any]) -> list[Any]:
-            if pg:
-                return await conn.fetch(sql, *args)
-            async with conn.execute(sql, args) as cur:
-                return list(await cur.fetchall())
+            return await fetch_in(conn, dialect, sql, args)
 
         inc_rows = await q(_SQL["incident"][dialect], (incident,))
         if not inc_rows:

@@ -1,21 +1,20 @@
 """People: volunteers and coordinators, their invites and their logins.
 
 Both backends: the SQL that differs only in placeholders is kept once and numbered for
-PostgreSQL (``pg.adapt.dialects``); ``create_invite`` and ``add_coordinator`` have twins
-in ``server.db.pg.people``.
+PostgreSQL (``pg.adapt.dialects``).
 """
 
 import secrets
 import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from server.access import Scope
 from server.db import AnyDatabase
 from server.db.changes import iso_now
-from server.db.core import Conn
 from server.db.devices import normalise_code, token_hash
-from server.db.pg.adapt import dialects
+from server.db.pg.adapt import dialects, execute_in, fetch_in
 
 __all__ = [
     "add_coordinator",
@@ -36,6 +35,15 @@ _SQL = {
     "exists": dialects("SELECT 1 FROM people WHERE id = ?"),
     "community_of": dialects("SELECT community FROM people WHERE id = ?"),
     "for_login": dialects("SELECT id, name, role, password_hash FROM people WHERE login = ?"),
+    "new_person": dialects("INSERT INTO people (id, name, role, created_at) VALUES (?, ?, ?, ?)"),
+    "new_invite": dialects(
+        "INSERT INTO invites (code_hash, role, person, created_at, expires_at) "
+        "VALUES (?, ?, ?, ?, ?)"
+    ),
+    "add_coordinator": dialects(
+        "INSERT INTO people (id, name, role, created_at, login, password_hash, "
+        "community) VALUES (?, ?, 'coordinator', ?, ?, ?, ?)"
+    ),
 }
 
 
@@ -68,16 +76,13 @@ async def listing(db: AnyDatabase, scope: Scope) -> list[tuple[str, str, str, in
         "SELECT p.id, p.name, p.role, (SELECT count(*) FROM devices d WHERE d.person = p.id "
         "AND d.revoked_at IS NULL) FROM people p "
     )
-    if db.dialect == "postgresql":
-        from server.db.scopes import people_filter
+    from server.db.scopes import people_filter
 
-        within, args = people_filter(scope, "p.id", dialect="postgresql", start=1)
+    within, args = people_filter(scope, "p.id", dialect=db.dialect)
+    if db.dialect == "postgresql":
         # SQLite sorts NULL first, PostgreSQL last: say SQLite's order.
         order = "ORDER BY p.role NULLS FIRST, p.name NULLS FIRST, p.id LIMIT 5000"
     else:
-        from server.db.scopes import people_filter
-
-        within, args = people_filter(scope, "p.id")
         order = "ORDER BY p.role, p.name, p.id LIMIT 5000"
     rows = await db.read(f"{select}WHERE {within} {order}", args)
     return [(r[0], r[1] or "", r[2], r[3]) for r in rows]
@@ -99,28 +104,23 @@ async def create_invite(
     Raises:
         LookupError: ``person`` does not exist.
     """
-    if db.dialect == "postgresql":
-        from server.db.pg import people as pg_people
-
-        return await pg_people.create_invite(
-            db, role, name=name, person=person, ttl_hours=ttl_hours
-        )
     now = datetime.now(UTC)
+    dialect = db.dialect
 
-    async def run(conn: Conn) -> tuple[str, str]:
+    async def run(conn: Any) -> tuple[str, str]:
         who = person
         if who is None:
             who = str(uuid.uuid4())
-            await conn.execute(
-                "INSERT INTO people (id, name, role, created_at) VALUES (?, ?, ?, ?)",
-                (who, name or "", role, iso_now(now)),
+            await execute_in(
+                conn, dialect, _SQL["new_person"][dialect], (who, name or "", role, iso_now(now))
             )
-        elif not await conn.execute_fetchall("SELECT 1 FROM people WHERE id = ?", (who,)):
+        elif not await fetch_in(conn, dialect, _SQL["exists"][dialect], (who,)):
             raise LookupError(f"no person {who}")
         raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
-        await conn.execute(
-            "INSERT INTO invites (code_hash, role, person, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+        await execute_in(
+            conn,
+            dialect,
+            _SQL["new_invite"][dialect],
             (
                 token_hash(normalise_code(raw)),
                 role,
@@ -134,6 +134,15 @@ async def create_invite(
     return await db.write_fn(run)
 
 
+def _unique_violation(dialect: str) -> type[Exception]:
+    """The driver's error for a broken unique constraint."""
+    if dialect == "postgresql":
+        import asyncpg
+
+        return asyncpg.UniqueViolationError
+    return sqlite3.IntegrityError
+
+
 async def add_coordinator(
     db: AnyDatabase, login: str, password_hash: str, *, name: str, community: str | None
 ) -> str:
@@ -142,19 +151,12 @@ async def add_coordinator(
     Raises:
         LookupError: the login is taken.
     """
-    if db.dialect == "postgresql":
-        from server.db.pg import people as pg_people
-
-        return await pg_people.add_coordinator(
-            db, login, password_hash, name=name, community=community
-        )
     person = str(uuid.uuid4())
     try:
         await db.write(
-            "INSERT INTO people (id, name, role, created_at, login, password_hash, "
-            "community) VALUES (?, ?, 'coordinator', ?, ?, ?, ?)",
+            _SQL["add_coordinator"][db.dialect],
             (person, name, iso_now(), login, password_hash, community),
         )
-    except sqlite3.IntegrityError:
+    except _unique_violation(db.dialect):
         raise LookupError(f"login {login!r} is taken") from None
     return person

@@ -8,7 +8,7 @@ constraint a claim can meet, every column is given).
 from dataclasses import dataclass
 
 from server.db import AnyDatabase
-from server.db.pg.adapt import changed, dialects
+from server.db.pg.adapt import dialects
 
 __all__ = ["PushSub", "add", "claim", "failed", "remove", "subs"]
 
@@ -48,7 +48,7 @@ async def remove(db: AnyDatabase, endpoint: str, incident: str | None = None) ->
         sql, args = _SQL["remove"][db.dialect], [endpoint]
     else:
         sql, args = _SQL["remove_of"][db.dialect], [endpoint, incident]
-    return changed(await db.write(sql, args)) == 1
+    return await db.write(sql, args) == 1
 
 
 async def subs(db: AnyDatabase, incident: str) -> list[PushSub]:
@@ -65,4 +65,4 @@ async def failed(db: AnyDatabase, endpoint: str, gone: bool) -> None:
 
 async def claim(db: AnyDatabase, key: str, incident: str, now: str) -> bool:
     """True for exactly one caller per key, across processes."""
-    return changed(await db.write(_SQL["claim"][db.dialect], (key, incident, now))) == 1
+    return await db.write(_SQL["claim"][db.dialect], (key, incident, now)) == 1

@@ -12,7 +12,6 @@ from typing import Any
 
 from server.access import Scope
 from server.db import AnyDatabase, scopes
-from server.db.pg.adapt import changed
 
 __all__ = ["listing", "resolve"]
 
@@ -65,4 +64,4 @@ async def resolve(db: AnyDatabase, qid: int, now: str, scope: Scope | None = Non
             "UPDATE quarantine SET resolved_at = ? WHERE qid IN (SELECT q.qid FROM "
             f"quarantine q WHERE q.qid = ? AND q.resolved_at IS NULL AND {within})"
         )
-    return changed(await db.write(sql, (now, qid, *args))) == 1
+    return await db.write(sql, (now, qid, *args)) == 1

@@ -7,12 +7,13 @@ transaction, so a burst spread over several processes gets no more attempts in t
 limit, as one process's burst did with counters in memory. Rows older than the longest
 window are deleted by ``begin`` and ``settle`` when the caller says a prune is due.
 
-On PostgreSQL each function dispatches to its twin in ``server.db.pg.ratelimits``,
-where an advisory lock per (rule, client) does what ``BEGIN IMMEDIATE`` does here.
+On PostgreSQL each function runs the statements of ``server.db.pg.ratelimits``, where an
+advisory lock per (rule, client) does what ``BEGIN IMMEDIATE`` does here.
 """
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 from server.db import AnyDatabase
 
@@ -69,7 +70,18 @@ async def begin(
     if db.dialect == "postgresql":
         from server.db.pg import ratelimits as pg_rates
 
-        return await pg_rates.begin(db, client, limits, reserve, now, prune_before)
+        async def run_pg(conn: Any) -> tuple[int, float] | list[int | None]:
+            await pg_rates.lock_in(conn, client, limits)
+            await pg_rates.prune_in(conn, prune_before)
+            full = await pg_rates.first_full_in(conn, client, limits, now)
+            if full is not None:
+                return full
+            return [
+                await pg_rates.add_in(conn, rule, client, now) if counted else None
+                for (rule, _, _), counted in zip(limits, reserve, strict=True)
+            ]
+
+        return await db.write_fn(run_pg)
 
     def run(conn: sqlite3.Connection) -> tuple[int, float] | list[int | None]:
         _prune(conn, prune_before)
@@ -96,7 +108,11 @@ async def settle(
     if db.dialect == "postgresql":
         from server.db.pg import ratelimits as pg_rates
 
-        return await pg_rates.settle(db, client, add, give_back, now, prune_before)
+        async def settle_pg(conn: Any) -> None:
+            await pg_rates.prune_in(conn, prune_before)
+            await pg_rates.settle_in(conn, client, add, give_back, now)
+
+        return await db.write_fn(settle_pg)
 
     def run(conn: sqlite3.Connection) -> None:
         _prune(conn, prune_before)

@@ -10,9 +10,9 @@ from typing import Any
 
 import msgspec
 
-from server.access import ANCHORS, Facts, Scope, may_write, read_scope, scope_token
+from server.access import ANCHORS, Facts, Grant, Scope, may_write, read_scope, scope_token
 from server.db import changes
-from server.db.changes import Incoming, WinnerRow
+from server.db.changes import Incoming, WinnerRow, cut_page
 from server.db.core import BaseDatabase, Database, Sql
 from server.db.devices import Device
 from server.db.log import incident_scopes_in
@@ -77,6 +77,165 @@ def _value(text: str) -> Any:
         return None
 
 
+# --- the pure parts, shared with the PostgreSQL twins (server/db/pg/scopes.py) --------
+
+Old = tuple[frozenset[str] | None, frozenset[str] | None] | None
+
+
+def cached_scope(cache: dict[Any, Any] | None, stamp: str | None, person: str, role: str) -> Any:
+    """The scope cached for ``(person, role)`` under ``stamp``, or None."""
+    if stamp is None or cache is None:
+        return None
+    hit = cache.get((person, role))
+    return hit[1] if hit is not None and hit[0] == stamp else None
+
+
+def remember_scope(
+    cache: dict[Any, Any] | None, stamp: str | None, person: str, role: str, scope: Scope
+) -> Scope:
+    """Cache ``scope`` under ``stamp`` (a bounded cache: emptied when full)."""
+    if stamp is not None and cache is not None:
+        if len(cache) >= 20_000:
+            cache.clear()
+        cache[(person, role)] = (stamp, scope)
+    return scope
+
+
+def community_grant(person: str, community: str, bs: list[str], incs: list[str]) -> Grant:
+    """A coordinator's grant over ``community``, its buildings and incidents."""
+    return read_scope(
+        person,
+        "coordinator",
+        community=community,
+        community_buildings=bs,
+        community_incidents=incs,
+    )
+
+
+def fold_assignments(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, Any]]:
+    """(id, field, JSON value) rows of ``assignments`` → {id: {field: value}}."""
+    assignments: dict[str, dict[str, Any]] = {}
+    for rid, fld, value in rows:
+        assignments.setdefault(rid, {})[fld] = _value(value)
+    return assignments
+
+
+def make_scope(person: str, grant: Grant, households: frozenset[str] | None) -> Scope:
+    """The Scope of ``person`` from their grant and the households of its buildings."""
+    return Scope(
+        person=person,
+        role=grant.role,
+        buildings=grant.buildings,
+        households=households,
+        incidents=grant.incidents,
+        community=grant.community,
+        token=scope_token(grant.role, person, households, grant.incidents),
+    )
+
+
+def seed_facts(changes: Sequence[tuple[str, str, str, Any]]) -> dict[tuple[str, str], Facts]:
+    """The facts a batch states itself: the anchors it writes, per record."""
+    facts: dict[tuple[str, str], Facts] = {}
+    for coll, rid, fld, value in changes:
+        f = facts.setdefault((coll, rid), Facts())
+        if ANCHORS.get(coll) == fld:
+            f.anchors.add(_hashable(value))
+    return facts
+
+
+def add_stored_anchors(facts: dict[tuple[str, str], Facts], rows: Iterable[Sequence[Any]]) -> None:
+    """Add the stored (coll, id, JSON value) anchors of existing records to ``facts``."""
+    for coll, rid, value in rows:
+        f = facts[(coll, rid)]
+        f.anchors.add(_hashable(_value(value)))
+        f.exists = True
+
+
+def decode_rows(good: list[Incoming]) -> list[tuple[str, str, str, Any]]:
+    """(coll, id, field, decoded value) of each row of a batch."""
+    return [(row[1], row[2], row[3], _value(row[4])) for row in good]
+
+
+def needs_no_check(scope: Scope, good: list[Incoming]) -> bool:
+    """An unlimited scope writes anything but assignments unchecked."""
+    return scope.unlimited and not any(row[1] == "assignments" for row in good)
+
+
+def authorise(
+    scope: Scope,
+    good: list[Incoming],
+    decoded: list[tuple[str, str, str, Any]],
+    sources: list[tuple[int, Any]],
+    facts: dict[tuple[str, str], Facts],
+) -> tuple[list[Incoming], list[tuple[int, Any, ForbiddenError]]]:
+    """Split ``good`` by ``may_write`` given what the server knows (``facts``)."""
+    allowed: list[Incoming] = []
+    denied: list[tuple[int, Any, ForbiddenError]] = []
+    for row, (coll, rid, fld, value), (index, raw) in zip(good, decoded, sources, strict=True):
+        try:
+            may_write(scope, coll, rid, fld, value, facts.get((coll, rid)) or Facts())
+        except ForbiddenError as exc:
+            denied.append((index, raw, exc))
+            continue
+        allowed.append(row)
+    return allowed, denied
+
+
+def scope_change(scope: Scope, old: Old) -> tuple[frozenset[str], set[str] | None, set[str], bool]:
+    """What left the scope and whether it grew, against the ``old`` one the device holds.
+
+    Returns:
+        (households now, households gone — None when the old scope had every household:
+        the caller asks the database —, incidents gone, grown)
+    """
+    h_now, i_now = scope.households or frozenset(), scope.incidents or frozenset()
+    if old is None:
+        return h_now, set(), set(), False
+    h_old, i_old = old
+    grown = False
+    gone_h: set[str] | None = None
+    if h_old is not None:
+        gone_h = set(h_old - h_now)
+        grown = bool(h_now - h_old)
+    gone_i = set() if i_old is None else set(i_old - i_now)
+    if i_old is not None:
+        grown = grown or bool(i_now - i_old)
+    return h_now, gone_h, gone_i, grown
+
+
+def scope_union(scope: Scope, old: Old) -> tuple[frozenset[str], frozenset[str]]:
+    """The households and incidents of the scope now and the ``old`` one together."""
+    h = (scope.households or frozenset()) | ((old or (None, None))[0] or frozenset())
+    i = (scope.incidents or frozenset()) | ((old or (None, None))[1] or frozenset())
+    return h, i
+
+
+def was_visible(
+    scope: Scope, coll: str, rid: str, history: Iterable[Sequence[Any]], old: Old
+) -> bool:
+    """Whether a record was in the scope (now's or ``old``) by its anchors' values in
+    ``history``: its (field, JSON value) rows up to the cursor, in hlc order."""
+    h, i = scope_union(scope, old)
+    then: dict[str, Any] = {}
+    for fld, value in history:
+        then[fld] = _value(value)
+    if coll in ("visits", "deliveries"):
+        return then.get("household") in h
+    if coll == "households":
+        return rid in h
+    if coll == "repairs":
+        return then.get("incident") in i
+    if coll == "updates":
+        return (scope.volunteer and then.get("public") is True) or then.get("incident") in i
+    return False
+
+
+def restarts(held: str | None, scope: Scope, grown: bool, old: Old) -> bool:
+    """Whether a pull must start again from 0: records became visible whose older
+    changes are behind the device's cursor."""
+    return held is not None and held != scope.token and (grown or old is None)
+
+
 def scope_stamp(conn: Sql) -> str | None:
     """The database's epoch and scope sequence (migration m006): a scope computed under
     one stamp is right until it changes. None if the database has no scope sequence."""
@@ -91,16 +250,10 @@ def scope_in(conn: Sql, person: str, role: str, cache: dict[Any, Any] | None = N
     """The scope of ``person`` in ``role``, inside the caller's transaction: from
     ``cache`` while the scope stamp has not moved, computed (and cached) otherwise."""
     stamp = scope_stamp(conn) if cache is not None else None
-    if stamp is not None and cache is not None:
-        hit = cache.get((person, role))
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-    scope = compute_scope(conn, person, role)
-    if stamp is not None and cache is not None:
-        if len(cache) >= 20_000:
-            cache.clear()
-        cache[(person, role)] = (stamp, scope)
-    return scope
+    hit = cached_scope(cache, stamp, person, role)
+    if hit is not None:
+        return hit
+    return remember_scope(cache, stamp, person, role, compute_scope(conn, person, role))
 
 
 def compute_scope(conn: Sql, person: str, role: str) -> Scope:
@@ -112,40 +265,22 @@ def compute_scope(conn: Sql, person: str, role: str) -> Scope:
         if community is None:
             grant = read_scope(person, role)
         else:
-            bs, incs = _community_parts(conn, community)
-            grant = read_scope(
-                person,
-                role,
-                community=community,
-                community_buildings=bs,
-                community_incidents=incs,
-            )
+            grant = community_grant(person, community, *_community_parts(conn, community))
     else:
         rows = _rows(
             conn,
             "SELECT id, field, value FROM winners WHERE coll = 'assignments' AND id > ? AND id < ?",
             (person + "~", person + "\x7f"),
         )
-        assignments: dict[str, dict[str, Any]] = {}
-        for rid, fld, value in rows:
-            assignments.setdefault(rid, {})[fld] = _value(value)
         # Set field: the list and its element fields, folded (sync/sets.py).
         grant = read_scope(
             person,
             role,
-            assignments=assignments,
+            assignments=fold_assignments(rows),
             incident_buildings=incident_scopes_in(conn),
         )
     households = None if grant.buildings is None else _households(conn, grant.buildings)
-    return Scope(
-        person=person,
-        role=grant.role,
-        buildings=grant.buildings,
-        households=households,
-        incidents=grant.incidents,
-        community=grant.community,
-        token=scope_token(grant.role, person, households, grant.incidents),
-    )
+    return make_scope(person, grant, households)
 
 
 def _rows(conn: Sql, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -272,11 +407,7 @@ def write_facts_in(
     Args:
         changes: (coll, id, field, decoded value) of each valid change of the batch.
     """
-    facts: dict[tuple[str, str], Facts] = {}
-    for coll, rid, fld, value in changes:
-        f = facts.setdefault((coll, rid), Facts())
-        if ANCHORS.get(coll) == fld:
-            f.anchors.add(_hashable(value))
+    facts = seed_facts(changes)
     keyed = [[c, i, ANCHORS[c]] for c, i in facts if c in ANCHORS]
     if keyed:
         rows = _rows(
@@ -286,10 +417,7 @@ def write_facts_in(
             "AND w.field = json_extract(j.value, '$[2]')",
             (_json.encode(keyed).decode(),),
         )
-        for coll, rid, value in rows:
-            f = facts[(coll, rid)]
-            f.anchors.add(_hashable(_value(value)))
-            f.exists = True
+        add_stored_anchors(facts, rows)
     incidents = [i for c, i in facts if c == "incidents"]
     if incidents:
         rows = _rows(
@@ -348,7 +476,7 @@ def load_snapshot_in(
 def evictions_in(
     conn: Sql,
     scope: Scope,
-    old: tuple[frozenset[str] | None, frozenset[str] | None] | None,
+    old: Old,
     cursor: int,
 ) -> tuple[list[tuple[str, str]], bool]:
     """What a device must delete, and whether its scope grew, since it was last served.
@@ -364,12 +492,10 @@ def evictions_in(
     """
     if scope.unlimited:
         return [], False
-    h_now, i_now = scope.households or frozenset(), scope.incidents or frozenset()
+    h_now, gone_h, gone_i, grown = scope_change(scope, old)
     out: list[tuple[str, str]] = []
-    grown = False
     if old is not None:
-        h_old, i_old = old
-        if h_old is None:
+        if gone_h is None:
             rows = _rows(
                 conn,
                 "SELECT DISTINCT id FROM winners WHERE coll = 'households' "
@@ -377,12 +503,6 @@ def evictions_in(
                 (_ids(h_now),),
             )
             gone_h = {r[0] for r in rows}
-        else:
-            gone_h = set(h_old - h_now)
-            grown = grown or bool(h_now - h_old)
-        gone_i = set() if i_old is None else set(i_old - i_now)
-        if i_old is not None:
-            grown = grown or bool(i_now - i_old)
         if gone_h:
             out += [("households", x) for x in sorted(gone_h)]
             rows = _rows(
@@ -415,8 +535,7 @@ def evictions_in(
     # held; those whose anchor changed since the cursor to a value outside the scope are
     # left, and the few left are judged by the rules of pulls. (A household leaves only
     # with its building's scope: ``gone_h`` above.)
-    was_h = h_now | ((old or (None, None))[0] or frozenset())
-    was_i = i_now | ((old or (None, None))[1] or frozenset())
+    was_h, was_i = scope_union(scope, old)
     quoted = msgspec.json.encode
     hq = _json.encode(sorted(quoted(x).decode() for x in was_h)).decode()
     iq = _json.encode(sorted(quoted(x).decode() for x in was_i)).decode()
@@ -471,28 +590,15 @@ def _was_visible_in(
     coll: str,
     rid: str,
     cursor: int,
-    old: tuple[frozenset[str] | None, frozenset[str] | None] | None,
+    old: Old,
 ) -> bool:
     """Whether a record was in the scope as of ``cursor`` (by its anchors' values then)."""
-    h = set(scope.households or ()) | set((old or (None, None))[0] or ())
-    i = set(scope.incidents or ()) | set((old or (None, None))[1] or ())
     rows = _rows(
         conn,
         "SELECT field, value FROM history WHERE coll = ? AND id = ? AND seq <= ? ORDER BY hlc",
         (coll, rid, cursor),
     )
-    then: dict[str, Any] = {}
-    for fld, value in rows:
-        then[fld] = _value(value)
-    if coll in ("visits", "deliveries"):
-        return then.get("household") in h
-    if coll == "households":
-        return rid in h
-    if coll == "repairs":
-        return then.get("incident") in i
-    if coll == "updates":
-        return (scope.volunteer and then.get("public") is True) or then.get("incident") in i
-    return False
+    return was_visible(scope, coll, rid, rows, old)
 
 
 def authorise_in(
@@ -510,20 +616,11 @@ def authorise_in(
     Returns:
         (allowed rows, [(index, raw, error) of each forbidden change]).
     """
-    if scope.unlimited and not any(row[1] == "assignments" for row in good):
+    if needs_no_check(scope, good):
         return good, []
-    decoded = [(row[1], row[2], row[3], _value(row[4])) for row in good]
+    decoded = decode_rows(good)
     facts = {} if scope.unlimited else write_facts_in(conn, scope.person, decoded)
-    allowed: list[Incoming] = []
-    denied: list[tuple[int, msgspec.Raw, ForbiddenError]] = []
-    for row, (coll, rid, fld, value), (index, raw) in zip(good, decoded, sources, strict=True):
-        try:
-            may_write(scope, coll, rid, fld, value, facts.get((coll, rid)) or Facts())
-        except ForbiddenError as exc:
-            denied.append((index, raw, exc))
-            continue
-        allowed.append(row)
-    return allowed, denied
+    return authorise(scope, good, decoded, sources, facts)  # type: ignore[return-value]
 
 
 def reference_in(
@@ -592,8 +689,7 @@ def pull_in(
         if held is not None and held != scope.token:
             old = load_snapshot_in(conn, device.node, held)
         evict, grown = evictions_in(conn, scope, old, cursor)
-        if held is not None and held != scope.token and (grown or old is None):
-            # Records became visible whose older changes are behind the device's cursor.
+        if restarts(held, scope, grown, old):
             start = 0
     # The device's own winners are left out of its pulls (it wrote them) — except those
     # up to the moment it was given this scope: a scope that shrank and grew back evicted
@@ -723,15 +819,12 @@ def page_in(
         (rows, new cursor, more pages waiting)
     """
     end = _NO_END if upto is None or upto < since else upto
-    rows = _rows(conn, *page_sql(scope, cursor, node, since, limit + 1, end))
-    more = len(rows) > limit
-    if more:
-        rows = rows[:limit]
-        new_cursor = rows[-1][0]
-    else:
+    page = _rows(conn, *page_sql(scope, cursor, node, since, limit + 1, end))
+    rows, new_cursor, more = cut_page(page, limit)
+    if new_cursor is None:
         # Same transaction as the page: the cursor never passes a change it left out.
         new_cursor = max(cursor, changes.top_in(conn))
-    return rows, new_cursor, more  # type: ignore[return-value]
+    return rows, new_cursor, more
 
 
 async def community_scope(db: BaseDatabase, community: str) -> Scope:
@@ -741,24 +834,8 @@ async def community_scope(db: BaseDatabase, community: str) -> Scope:
     assert isinstance(db, Database)
 
     def run(conn: Sql) -> Scope:
-        bs, incs = _community_parts(conn, community)
-        grant = read_scope(
-            "",
-            "coordinator",
-            community=community,
-            community_buildings=bs,
-            community_incidents=incs,
-        )
-        households = _households(conn, grant.buildings or ())
-        return Scope(
-            person="",
-            role="coordinator",
-            buildings=grant.buildings,
-            households=households,
-            incidents=grant.incidents,
-            community=community,
-            token=scope_token("coordinator", "", households, grant.incidents),
-        )
+        grant = community_grant("", community, *_community_parts(conn, community))
+        return make_scope("", grant, _households(conn, grant.buildings or ()))
 
     return await db.call(run)
 

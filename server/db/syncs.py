@@ -26,12 +26,14 @@ from server.db import changes, scopes
 from server.db.changes import Incoming, Quarantined, WinnerRow
 from server.db.core import BaseDatabase, Database, Sql
 from server.db.devices import Device
+from server.db.pg.adapt import numbered
 from sync.validate import ForbiddenError
 
 __all__ = ["Outcome", "exchange"]
 
 _PENDING_SQL = "UPDATE devices SET last_seen = ?, pending = ?, pending_at = ? WHERE node = ?"
 _SEEN_SQL = "UPDATE devices SET last_seen = ? WHERE node = ?"
+_PENDING_SQL_PG = numbered(_PENDING_SQL)
 
 #: (index in the request, raw change, why it is forbidden) → its quarantine row.
 Refusal = Callable[[int, Any, ForbiddenError], Quarantined]
@@ -78,20 +80,8 @@ async def exchange(
         StorageFullError: the disk is full and the batch had changes to keep.
     """
     if db.dialect == "postgresql":
-        from server.db.pg import syncs as pg_syncs
-
-        return await pg_syncs.exchange(
-            db,
-            device,
-            good,
-            sources,
-            bad,
-            refuse,
-            pending=pending,
-            cursor=cursor,
-            limit=limit,
-            held=held,
-            at=at,
+        return await _exchange_pg(
+            db, device, good, sources, bad, refuse, (pending, cursor, limit, held, at)
         )
     assert isinstance(db, Database)
     cache = db.scope_cache
@@ -122,3 +112,64 @@ async def exchange(
         return Outcome(len(allowed), denied, rows, new_cursor, more, evict, token)
 
     return await db.write_call(run)
+
+
+async def _exchange_pg(
+    db: Any,
+    device: Device,
+    good: list[Incoming],
+    sources: list[tuple[int, msgspec.Raw | Any]],
+    bad: list[Quarantined],
+    refuse: Refusal,
+    ask: tuple[int | None, int, int, str | None, str],
+) -> Outcome:
+    """``exchange`` on PostgreSQL: the same steps in ONE transaction, so a sync gives the
+    same ``Outcome`` on both backends (``tests/test_pg_sync_path.py``).
+
+    SQLite's transaction is ``BEGIN IMMEDIATE``: one sync at a time per database. Here
+    only what needs it is serialised, by the log's ordering lock taken as the first
+    statement (docs/postgresql.md, "Ordering", rule 2):
+
+    - a batch with valid changes may append to the log: the lock exclusively
+      (``write_fn(..., appends=True)``), so its seq values commit in order and the page it
+      answers with sees the log as it left it;
+    - a pull, or a batch of invalid changes only (quarantine, ``last_seen``): the lock
+      shared (``scopes.shared_order_in``). Such syncs run side by side, and no append
+      commits in the middle of one, so under READ COMMITTED its scope, evictions and page
+      read one state of the log — what SQLite's single transaction gives — without making
+      the pulls of a reconnect storm wait for each other.
+    """
+    from server.db.pg import changes as pg_changes
+    from server.db.pg import scopes as pg_scopes
+
+    pending, cursor, limit, held, at = ask
+    cache = db.scope_cache
+
+    async def run(conn: Any) -> Outcome:
+        if not good:
+            await pg_scopes.shared_order_in(conn)
+        scope = await pg_scopes.scope_in(conn, device.person, device.role, cache)
+        allowed, denied = await pg_scopes.authorise_in(conn, scope, good, sources)
+        rejected = [*bad, *(refuse(i, raw, exc) for i, raw, exc in denied)]
+        top: int | None = None
+
+        async def write() -> None:
+            nonlocal top
+            top, _ = await pg_changes.apply_in(conn, allowed)
+            if rejected:
+                await pg_changes.quarantine_in(conn, rejected, device.node, at)
+            if pending is None:
+                await pg_changes.seen_in(conn, device.node, at)
+            else:
+                await conn.execute(_PENDING_SQL_PG, at, pending, at, device.node)
+
+        if allowed or rejected:
+            await write()  # a full disk fails the whole request: nothing was saved
+        else:
+            await pg_changes.try_write(conn, write)
+        rows, new_cursor, more, evict, token = await pg_scopes.pull_in(
+            conn, device, cursor, limit, held, at, top=top, cache=cache
+        )
+        return Outcome(len(allowed), denied, rows, new_cursor, more, evict, token)
+
+    return await db.write_fn(run, appends=bool(good))

@@ -6,11 +6,12 @@ No driver is imported here: the SQLite modules import this one at start.
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import msgspec
 
-__all__ = ["changed", "dialects", "numbered", "quoted"]
+__all__ = ["changed", "dialects", "execute_in", "fetch_in", "numbered", "quoted"]
 
 _encode = msgspec.json.encode
 
@@ -51,3 +52,19 @@ def quoted(values: Iterable[str]) -> list[str]:
     """Each value as JSON text, as ``winners.value`` holds it (msgspec's quoting, which is
     SQLite's ``json_quote`` for the ids compared this way)."""
     return [_encode(v).decode() for v in values]
+
+
+async def fetch_in(conn: Any, dialect: str, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+    """The rows of ``sql`` on either backend's async connection (aiosqlite's or asyncpg's),
+    for code written once for both; ``sql`` in the connection's dialect."""
+    if dialect == "postgresql":
+        return list(await conn.fetch(sql, *args))
+    return list(await conn.execute_fetchall(sql, args))
+
+
+async def execute_in(conn: Any, dialect: str, sql: str, args: Sequence[Any] = ()) -> None:
+    """Run a statement on either backend's async connection (see ``fetch_in``)."""
+    if dialect == "postgresql":
+        await conn.execute(sql, *args)
+    else:
+        await conn.execute(sql, args)

@@ -20,16 +20,13 @@ Dialect notes, beside their SQLite twins:
   with, as later rows only win with a larger stamp.
 """
 
-import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
 import asyncpg
-import msgspec
 
 from server.db.changes import (
-    _ANY_DRIFT,
     _FULL_MESSAGE,
     QUARANTINE_PER_DEVICE,
     SERVER_CLOCK,
@@ -37,27 +34,24 @@ from server.db.changes import (
     Quarantined,
     WinnerRow,
     iso_now,
+    stamped,
 )
+from server.db.pg import meta as pg_meta
 from server.db.pg.core import LOG_CHANNEL, PgConn, PgDatabase, order_in
-from server.errors import StorageFullError
-from sync import clock
 
 __all__ = [
     "apply",
     "apply_in",
-    "full",
     "max_seq",
     "pull",
     "quarantine_in",
     "seen_in",
-    "storage_full",
     "tail",
     "top_in",
     "try_write",
     "write_records",
 ]
 
-T = TypeVar("T")
 
 INSERT_HISTORY_SQL = """
 INSERT INTO history (hlc, coll, id, field, value, node, person, received_at)
@@ -115,22 +109,6 @@ ORDER BY n
 ON CONFLICT DO NOTHING
 """
 _SEEN_SQL = "UPDATE devices SET last_seen = $1 WHERE node = $2"
-
-
-def full(exc: BaseException) -> bool:
-    """Whether ``exc`` is PostgreSQL's "disk full" (SQLSTATE 53100; SQLite: SQLITE_FULL)."""
-    return isinstance(exc, asyncpg.exceptions.DiskFullError)
-
-
-async def storage_full(work: Awaitable[T]) -> T:
-    """Await ``work`` (a whole write transaction); a full disk becomes
-    ``StorageFullError`` (507, nothing saved), as ``Database.write_fn`` does on SQLite."""
-    from server.db.core import _FULL
-
-    try:
-        return await work
-    except asyncpg.exceptions.DiskFullError:
-        raise StorageFullError(_FULL) from None
 
 
 def _text(value: str | None) -> str | None:
@@ -234,7 +212,7 @@ async def apply(
             await seen_in(conn, node, seen_at)
         return after
 
-    return await storage_full(db.write_fn(run, appends=ordered and bool(changes)))
+    return await db.write_fn(run, appends=ordered and bool(changes))
 
 
 async def pull(
@@ -303,46 +281,15 @@ async def write_records(
     records = list(records)
 
     async def run(conn: PgConn) -> int:
-        await conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('server_node', $1) ON CONFLICT (key) DO NOTHING",
-            secrets.token_hex(8),
-        )
-        node = str(await conn.fetchval("SELECT value FROM meta WHERE key = 'server_node'"))
-        last = await conn.fetchval("SELECT value FROM meta WHERE key = $1", SERVER_CLOCK)
-        state = clock.parse(last) if last else clock.initial(node)
-        if state.node != node:
-            state = clock.Timestamp(state.millis, state.counter, node)
-        now_ms = int((at or datetime.now(UTC)).timestamp() * 1000)
-        received = iso_now()
-        rows: list[Incoming] = []
-        for coll, rid, fields in records:
-            for field, value in fields.items():
-                if state.counter >= clock.MAX_COUNTER - 1:
-                    now_ms = max(now_ms, state.millis + 1)
-                state = clock.send(state, now_ms, max_drift=_ANY_DRIFT)
-                rows.append(
-                    (
-                        clock.format_stamp(state),
-                        coll,
-                        rid,
-                        field,
-                        msgspec.json.encode(value).decode(),
-                        node,
-                        None,
-                        received,
-                    )
-                )
-        await conn.execute(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            SERVER_CLOCK,
-            clock.format_stamp(state),
-        )
+        node = await pg_meta.server_node_in(conn)
+        last = await pg_meta.get_in(conn, SERVER_CLOCK)
+        rows, state = stamped(records, node, last, at)
+        await pg_meta.set_in(conn, SERVER_CLOCK, state)
         await apply_in(conn, rows)
         return len(rows)
 
     # The log lock first: the clock row is read and written under it, before any append.
-    return await storage_full(db.write_fn(run, appends=True))
+    return await db.write_fn(run, appends=True)
 
 
 async def tail(db: PgDatabase, after: int, limit: int) -> list[tuple[Any, ...]]:

@@ -215,11 +215,13 @@ class PgDatabase(BaseDatabase):
             # SQLSTATE 53100: nothing was saved; the device keeps its outbox (507).
             raise StorageFullError(STORAGE_FULL) from None
 
-    async def write(self, sql: str, args: Sequence[Any] = ()) -> str:
-        """One write statement in its own transaction; PostgreSQL's status ('UPDATE 1')."""
+    async def write(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """One write statement in its own transaction; the number of rows it changed (as
+        ``Database.write``: read from PostgreSQL's status, 'UPDATE 1')."""
+        from server.db.pg.adapt import changed
 
-        async def run(conn: PgConn) -> str:
-            return str(await conn.execute(sql, *args))
+        async def run(conn: PgConn) -> int:
+            return changed(await conn.execute(sql, *args))
 
         return await self.write_fn(run)
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from server.db.core import connect_readonly
 from server.db.decisions import journal_path
-from server.db.pg.core import PgConn, connect
+from server.db.pg.core import PgConn, connect, order_in
 from server.db.pg.migrations import migrate
 
 __all__ = ["MoveError", "Moved", "TargetNotEmptyError", "copy", "copy_blocking"]
@@ -51,7 +51,7 @@ TABLES = (
 #: Tables SQLite has that PostgreSQL keeps elsewhere (its migrations: ``schema_migrations``).
 SKIPPED = frozenset({"_sqlite_migrations"})
 #: Identity columns moved past the copied values.
-IDENTITIES = (("history", "seq"), ("quarantine", "qid"), ("decisions", "id"))
+IDENTITIES = (("history", "seq"), ("quarantine", "qid"), ("decisions", "id"), ("rate_hits", "id"))
 #: Tables whose triggers must not fire while rows are copied: the scope sequence's
 #: (``meta`` is copied last) and the decision journal's (the journal is copied as it is).
 QUIET = ("history", "people", "devices", "invites", "shares")
@@ -87,7 +87,10 @@ def _coerce(value: Any, kind: str) -> Any:
         return int(value)
     if kind in ("double precision", "real", "numeric"):
         return float(value)
-    return value if isinstance(value, str) else str(value)
+    text = value if isinstance(value, str) else str(value)
+    # PostgreSQL's text cannot hold NUL; SQLite keeps one in a quarantined change's raw
+    # bytes. U+FFFD, as the live path stores it (pg/changes.py, _text).
+    return text.replace("\x00", "\ufffd")
 
 
 async def _columns(pg: PgConn, table: str) -> dict[str, str]:
@@ -143,6 +146,8 @@ async def copy(source: str | Path, url: str) -> Moved:
             raise ValueError(f"the source has tables this version cannot move: {unknown}")
         rows: dict[str, int] = {}
         async with pg.transaction():
+            # No server may append while the log is copied (they should all be stopped).
+            await order_in(pg)
             filled = "SELECT EXISTS (SELECT 1 FROM history UNION ALL SELECT 1 FROM people)"
             if await pg.fetchval(filled):
                 raise TargetNotEmptyError(

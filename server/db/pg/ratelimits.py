@@ -3,7 +3,7 @@ cluster (docs/scaling.md).
 
 SQLite checks and takes a slot in one ``BEGIN IMMEDIATE`` transaction, so concurrent
 attempts are counted one at a time. Under READ COMMITTED two transactions would both
-count 4 of 5 and both take the fifth slot. So ``begin`` first takes a
+count 4 of 5 and both take the fifth slot. So ``begin`` first takes (``lock_in``) a
 transaction-scoped advisory lock per (rule, client) — keyed ``(RATE_LOCK, hash)`` in the
 two-integer space, apart from the log's ``LOG_LOCK`` — and only then counts: the next
 attempt of the same client waits for the commit and counts the slot just taken. Attempts
@@ -21,7 +21,17 @@ from collections.abc import Sequence
 from server.db.pg.core import PgConn, PgDatabase
 from server.db.ratelimits import Limit
 
-__all__ = ["RATE_LOCK", "begin", "exhausted", "lock_key", "quiet", "settle"]
+__all__ = [
+    "RATE_LOCK",
+    "add_in",
+    "exhausted",
+    "first_full_in",
+    "lock_in",
+    "lock_key",
+    "prune_in",
+    "quiet",
+    "settle_in",
+]
 
 #: The first key of the rate limits' advisory locks: 'drat'.
 RATE_LOCK = 0x64726174
@@ -58,7 +68,8 @@ def _first_full(limits: Sequence[Limit], rows: Sequence[Sequence]) -> tuple[int,
     return None
 
 
-async def _prune(conn: PgConn, before: float | None) -> None:
+async def prune_in(conn: PgConn, before: float | None) -> None:
+    """``ratelimits._prune``."""
     if before is not None:
         await conn.execute("DELETE FROM rate_hits WHERE at <= $1", float(before))
 
@@ -72,62 +83,44 @@ async def exhausted(
     return _first_full(limits, await db.read(_COUNTS, _counts_args(client, limits, now)))
 
 
-async def begin(
-    db: PgDatabase,
-    client: str,
-    limits: Sequence[Limit],
-    reserve: Sequence[bool],
-    now: float,
-    prune_before: float | None = None,
-) -> tuple[int, float] | list[int | None]:
-    """``server.db.ratelimits.begin``: check and count under the (rule, client) locks."""
-
-    async def run(conn: PgConn) -> tuple[int, float] | list[int | None]:
-        keys = sorted({lock_key(rule, client) for rule, _, _ in limits})
-        # Ascending keys (unnest keeps the array's order): no two attempts deadlock.
-        await conn.execute(
-            "SELECT count(pg_advisory_xact_lock($1, k)) FROM unnest($2::integer[]) AS k",
-            RATE_LOCK,
-            keys,
-        )
-        await _prune(conn, prune_before)
-        full = _first_full(limits, await conn.fetch(_COUNTS, *_counts_args(client, limits, now)))
-        if full is not None:
-            return full
-        tickets: list[int | None] = []
-        for (rule, _, _), counted in zip(limits, reserve, strict=True):
-            tickets.append(await conn.fetchval(_ADD, rule, client, float(now)) if counted else None)
-        return tickets
-
-    return await db.write_fn(run)
+async def lock_in(conn: PgConn, client: str, limits: Sequence[Limit]) -> None:
+    """Take the (rule, client) locks of ``limits`` for the transaction (``begin``)."""
+    keys = sorted({lock_key(rule, client) for rule, _, _ in limits})
+    # Ascending keys (unnest keeps the array's order): no two attempts deadlock.
+    await conn.execute(
+        "SELECT count(pg_advisory_xact_lock($1, k)) FROM unnest($2::integer[]) AS k",
+        RATE_LOCK,
+        keys,
+    )
 
 
-async def settle(
-    db: PgDatabase,
-    client: str,
-    add: Sequence[str],
-    give_back: Sequence[int],
-    now: float,
-    prune_before: float | None = None,
+async def first_full_in(
+    conn: PgConn, client: str, limits: Sequence[Limit], now: float
+) -> tuple[int, float] | None:
+    """``exhausted`` inside the caller's transaction (after ``lock_in``)."""
+    return _first_full(limits, await conn.fetch(_COUNTS, *_counts_args(client, limits, now)))
+
+
+async def add_in(conn: PgConn, rule: str, client: str, now: float) -> int:
+    """Count one attempt; its ticket (the row's id)."""
+    return await conn.fetchval(_ADD, rule, client, float(now))
+
+
+async def settle_in(
+    conn: PgConn, client: str, add: Sequence[str], give_back: Sequence[int], now: float
 ) -> None:
-    """``server.db.ratelimits.settle``: no lock, as it only adds and gives back."""
-
-    async def run(conn: PgConn) -> None:
-        await _prune(conn, prune_before)
-        if add:
-            await conn.execute(
-                "INSERT INTO rate_hits (rule, client, at) SELECT r, $2, $3 "
-                "FROM unnest($1::text[]) WITH ORDINALITY AS a (r, n) ORDER BY n",
-                list(add),
-                client,
-                float(now),
-            )
-        if give_back:
-            await conn.execute(
-                "DELETE FROM rate_hits WHERE id = ANY($1::bigint[])", list(give_back)
-            )
-
-    await db.write_fn(run)
+    """``server.db.ratelimits.settle`` after the prune: no lock, as it only adds and
+    gives back."""
+    if add:
+        await conn.execute(
+            "INSERT INTO rate_hits (rule, client, at) SELECT r, $2, $3 "
+            "FROM unnest($1::text[]) WITH ORDINALITY AS a (r, n) ORDER BY n",
+            list(add),
+            client,
+            float(now),
+        )
+    if give_back:
+        await conn.execute("DELETE FROM rate_hits WHERE id = ANY($1::bigint[])", list(give_back))
 
 
 async def quiet(db: PgDatabase, limits: Sequence[Limit], now: float) -> list[str]:

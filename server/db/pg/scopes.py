@@ -27,13 +27,32 @@ from typing import Any
 
 import msgspec
 
-from server.access import ANCHORS, Facts, Scope, may_write, read_scope, scope_token
-from server.db.changes import Incoming, WinnerRow
+from server.access import ANCHORS, Facts, Scope, read_scope
+from server.db.changes import Incoming, WinnerRow, cut_page
 from server.db.devices import Device
-from server.db.log import fold_rows
+from server.db.log import _INCIDENT_BUILDINGS, _scopes
 from server.db.pg import changes
 from server.db.pg.core import PgConn, PgDatabase
-from server.db.scopes import _NO_END, _REFERENCE_COLLS, SELF_ANCHORS, _hashable
+from server.db.scopes import (
+    _NO_END,
+    _REFERENCE_COLLS,
+    SELF_ANCHORS,
+    Old,
+    add_stored_anchors,
+    authorise,
+    cached_scope,
+    community_grant,
+    decode_rows,
+    fold_assignments,
+    make_scope,
+    needs_no_check,
+    remember_scope,
+    restarts,
+    scope_change,
+    scope_union,
+    seed_facts,
+    was_visible,
+)
 from sync.validate import ForbiddenError
 
 __all__ = [
@@ -92,13 +111,6 @@ def _number(sql: str, start: int) -> str:
     return re.sub(r"\?", lambda _m: f"${next(counter)}", sql)
 
 
-def _value(text: str) -> Any:
-    try:
-        return _decode.decode(text)
-    except msgspec.DecodeError:
-        return None
-
-
 async def _rows(conn: PgConn, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in await conn.fetch(_number(sql, 1), *args)]
 
@@ -129,29 +141,16 @@ async def scope_in(
 ) -> Scope:
     """``scopes.scope_in``: from ``cache`` while the scope stamp has not moved."""
     stamp = await scope_stamp(conn) if cache is not None else None
-    if stamp is not None and cache is not None:
-        hit = cache.get((person, role))
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-    scope = await compute_scope(conn, person, role)
-    if stamp is not None and cache is not None:
-        if len(cache) >= 20_000:
-            cache.clear()
-        cache[(person, role)] = (stamp, scope)
-    return scope
+    hit = cached_scope(cache, stamp, person, role)
+    if hit is not None:
+        return hit
+    return remember_scope(cache, stamp, person, role, await compute_scope(conn, person, role))
 
 
 async def incident_scopes_in(conn: PgConn) -> dict[str, list[str]]:
-    """``log.incident_scopes_in``: every incident's ``buildings``, folded."""
-    rows = await _rows(
-        conn,
-        "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' "
-        "AND (field = 'buildings' OR field LIKE 'buildings.%')",
-    )
-    return {
-        rid: [b for b in rec.get("buildings") or () if isinstance(b, str)]
-        for rid, rec in fold_rows("incidents", rows).items()
-    }
+    """``log.incident_scopes_in``: every incident's ``buildings``, folded (the same SQL,
+    no parameters, and the same fold)."""
+    return _scopes(await _rows(conn, _INCIDENT_BUILDINGS))
 
 
 async def compute_scope(conn: PgConn, person: str, role: str) -> Scope:
@@ -162,39 +161,21 @@ async def compute_scope(conn: PgConn, person: str, role: str) -> Scope:
         if community is None:
             grant = read_scope(person, role)
         else:
-            bs, incs = await _community_parts(conn, community)
-            grant = read_scope(
-                person,
-                role,
-                community=community,
-                community_buildings=bs,
-                community_incidents=incs,
-            )
+            grant = community_grant(person, community, *await _community_parts(conn, community))
     else:
         rows = await _rows(
             conn,
             "SELECT id, field, value FROM winners WHERE coll = 'assignments' AND id > ? AND id < ?",
             (person + "~", person + "\x7f"),
         )
-        assignments: dict[str, dict[str, Any]] = {}
-        for rid, fld, value in rows:
-            assignments.setdefault(rid, {})[fld] = _value(value)
         grant = read_scope(
             person,
             role,
-            assignments=assignments,
+            assignments=fold_assignments(rows),
             incident_buildings=await incident_scopes_in(conn),
         )
     households = None if grant.buildings is None else await _households(conn, grant.buildings)
-    return Scope(
-        person=person,
-        role=grant.role,
-        buildings=grant.buildings,
-        households=households,
-        incidents=grant.incidents,
-        community=grant.community,
-        token=scope_token(grant.role, person, households, grant.incidents),
-    )
+    return make_scope(person, grant, households)
 
 
 async def _community_parts(conn: PgConn, community: str) -> tuple[list[str], list[str]]:
@@ -229,24 +210,8 @@ async def community_scope(db: PgDatabase, community: str) -> Scope:
     """``scopes.community_scope``."""
 
     async def run(conn: PgConn) -> Scope:
-        bs, incs = await _community_parts(conn, community)
-        grant = read_scope(
-            "",
-            "coordinator",
-            community=community,
-            community_buildings=bs,
-            community_incidents=incs,
-        )
-        households = await _households(conn, grant.buildings or ())
-        return Scope(
-            person="",
-            role="coordinator",
-            buildings=grant.buildings,
-            households=households,
-            incidents=grant.incidents,
-            community=community,
-            token=scope_token("coordinator", "", households, grant.incidents),
-        )
+        grant = community_grant("", community, *await _community_parts(conn, community))
+        return make_scope("", grant, await _households(conn, grant.buildings or ()))
 
     return await db.read_fn(run)
 
@@ -430,14 +395,8 @@ async def page_in(
         *args,
     )
     top = int(both[0][6])
-    rows: list[WinnerRow] = [tuple(r[:6]) for r in both if r[0] is not None]  # type: ignore[misc]
-    more = len(rows) > limit
-    if more:
-        rows = rows[:limit]
-        new_cursor = rows[-1][0]
-    else:
-        new_cursor = max(cursor, top)
-    return rows, new_cursor, more
+    rows, new_cursor, more = cut_page([tuple(r[:6]) for r in both if r[0] is not None], limit)
+    return rows, max(cursor, top) if new_cursor is None else new_cursor, more
 
 
 async def companions_in(
@@ -464,11 +423,7 @@ async def write_facts_in(
     conn: PgConn, person: str, changes_: Sequence[tuple[str, str, str, Any]]
 ) -> dict[tuple[str, str], Facts]:
     """``scopes.write_facts_in``."""
-    facts: dict[tuple[str, str], Facts] = {}
-    for coll, rid, fld, value in changes_:
-        f = facts.setdefault((coll, rid), Facts())
-        if ANCHORS.get(coll) == fld:
-            f.anchors.add(_hashable(value))
+    facts = seed_facts(changes_)
     keyed = [(c, i, ANCHORS[c]) for c, i in facts if c in ANCHORS]
     if keyed:
         rows = await _rows(
@@ -478,10 +433,7 @@ async def write_facts_in(
             "ON w.coll = k.coll AND w.id = k.id AND w.field = k.field",
             ([k[0] for k in keyed], [k[1] for k in keyed], [k[2] for k in keyed]),
         )
-        for coll, rid, value in rows:
-            f = facts[(coll, rid)]
-            f.anchors.add(_hashable(_value(value)))
-            f.exists = True
+        add_stored_anchors(facts, rows)
     incidents = [i for c, i in facts if c == "incidents"]
     if incidents:
         rows = await _rows(
@@ -541,18 +493,16 @@ async def load_snapshot_in(
 async def evictions_in(
     conn: PgConn,
     scope: Scope,
-    old: tuple[frozenset[str] | None, frozenset[str] | None] | None,
+    old: Old,
     cursor: int,
 ) -> tuple[list[tuple[str, str]], bool]:
     """``scopes.evictions_in``: what a device must delete, and whether its scope grew."""
     if scope.unlimited:
         return [], False
-    h_now, i_now = scope.households or frozenset(), scope.incidents or frozenset()
+    h_now, gone_h, gone_i, grown = scope_change(scope, old)
     out: list[tuple[str, str]] = []
-    grown = False
     if old is not None:
-        h_old, i_old = old
-        if h_old is None:
+        if gone_h is None:
             rows = await _rows(
                 conn,
                 "SELECT DISTINCT id FROM winners WHERE coll = 'households' "
@@ -560,12 +510,6 @@ async def evictions_in(
                 (_ids(h_now),),
             )
             gone_h = {r[0] for r in rows}
-        else:
-            gone_h = set(h_old - h_now)
-            grown = grown or bool(h_now - h_old)
-        gone_i = set() if i_old is None else set(i_old - i_now)
-        if i_old is not None:
-            grown = grown or bool(i_now - i_old)
         if gone_h:
             out += [("households", x) for x in sorted(gone_h)]
             # Ordered as SQLite's UNION leaves them (its de-duplicating index).
@@ -591,8 +535,7 @@ async def evictions_in(
     if out:
         still = await _visible_in(conn, scope, out)
         out = [k for k in out if k not in still]
-    was_h = h_now | ((old or (None, None))[0] or frozenset())
-    was_i = i_now | ((old or (None, None))[1] or frozenset())
+    was_h, was_i = scope_union(scope, old)
     parts: list[tuple[str, str, list[str]]] = [
         ("visits", "household", _quoted(was_h)),
         ("deliveries", "household", _quoted(was_h)),
@@ -647,28 +590,15 @@ async def _was_visible_in(
     coll: str,
     rid: str,
     cursor: int,
-    old: tuple[frozenset[str] | None, frozenset[str] | None] | None,
+    old: Old,
 ) -> bool:
     """``scopes._was_visible_in``."""
-    h = set(scope.households or ()) | set((old or (None, None))[0] or ())
-    i = set(scope.incidents or ()) | set((old or (None, None))[1] or ())
     rows = await _rows(
         conn,
         "SELECT field, value FROM history WHERE coll = ? AND id = ? AND seq <= ? ORDER BY hlc",
         (coll, rid, cursor),
     )
-    then: dict[str, Any] = {}
-    for fld, value in rows:
-        then[fld] = _value(value)
-    if coll in ("visits", "deliveries"):
-        return then.get("household") in h
-    if coll == "households":
-        return rid in h
-    if coll == "repairs":
-        return then.get("incident") in i
-    if coll == "updates":
-        return (scope.volunteer and then.get("public") is True) or then.get("incident") in i
-    return False
+    return was_visible(scope, coll, rid, rows, old)
 
 
 async def authorise_in(
@@ -678,20 +608,11 @@ async def authorise_in(
     sources: list[tuple[int, Any]],
 ) -> tuple[list[Incoming], list[tuple[int, Any, ForbiddenError]]]:
     """``scopes.authorise_in``: split valid changes into allowed and forbidden."""
-    if scope.unlimited and not any(row[1] == "assignments" for row in good):
+    if needs_no_check(scope, good):
         return good, []
-    decoded = [(row[1], row[2], row[3], _value(row[4])) for row in good]
+    decoded = decode_rows(good)
     facts = {} if scope.unlimited else await write_facts_in(conn, scope.person, decoded)
-    allowed: list[Incoming] = []
-    denied: list[tuple[int, Any, ForbiddenError]] = []
-    for row, (coll, rid, fld, value), (index, raw) in zip(good, decoded, sources, strict=True):
-        try:
-            may_write(scope, coll, rid, fld, value, facts.get((coll, rid)) or Facts())
-        except ForbiddenError as exc:
-            denied.append((index, raw, exc))
-            continue
-        allowed.append(row)
-    return allowed, denied
+    return authorise(scope, good, decoded, sources, facts)
 
 
 async def reference_in(
@@ -735,7 +656,7 @@ async def pull_in(
         if held is not None and held != scope.token:
             old = await load_snapshot_in(conn, device.node, held)
         evict, grown = await evictions_in(conn, scope, old, cursor)
-        if held is not None and held != scope.token and (grown or old is None):
+        if restarts(held, scope, grown, old):
             start = 0
     since = 0
     if held != scope.token:
