@@ -139,11 +139,13 @@ RowFilter = Callable[[Any, list[LogRow]], Awaitable[list[LogRow]]]
 DeviceCheck = Callable[[list[str]], Awaitable[set[str]]]
 #: Seconds between two checks that the devices behind open streams are still valid.
 WATCH_EVERY = 0.5
-#: (on_top, on_ready) → returns when its connection is lost: the database's change
-#: notifications (``server.db.pg.listen.follow``).
-Follow = Callable[[Callable[[int], object], Callable[[], object]], Awaitable[None]]
+#: (on_top, on_ready, stop) → returns when its connection is lost or ``stop`` is set: the
+#: database's change notifications (``server.db.pg.listen.follow``).
+Follow = Callable[[Callable[[int], object], Callable[[], object], asyncio.Event], Awaitable[None]]
 #: Seconds before listening again after the listener's connection was lost or refused.
 RELISTEN_AFTER = 1.0
+#: Seconds ``Broker.stop`` waits for each of its tasks to end.
+STOP_WITHIN = 5.0
 
 
 def _remember(
@@ -221,6 +223,8 @@ class Broker:
         #: Times the listener was (re)established, for tests and logs.
         self.listens = 0
         self._ear: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._stop = asyncio.Event()
         self._scopes: dict[str, Any] = {}  # scoped topic → its scope at the last step
         self._watcher: asyncio.Task[None] | None = None
 
@@ -235,11 +239,17 @@ class Broker:
             self._ear = asyncio.create_task(self._listen_loop(), name="doorstep-listener")
 
     async def stop(self) -> None:
+        # A driver may turn a cancellation into an error of its own (a connect cut
+        # short): the loops see ``_stopping`` and end rather than retry, and no task may
+        # hold up the shutdown for long.
+        self._stopping = True
+        self._stop.set()
         for task in (self._ear, self._task, self._pinger, self._watcher, *self._hooks):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await asyncio.wait({task}, timeout=STOP_WITHIN)
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: it ended as it may
         for subs in self.subs.values():
             for sub in subs:
                 sub.close()
@@ -264,13 +274,17 @@ class Broker:
         """Keep ``follow`` listening: when its connection is lost or cannot be made, poll
         fast and try again every ``RELISTEN_AFTER`` seconds."""
         assert self.follow is not None
-        while True:
+        while not self._stopping:
             try:
-                await self.follow(self._heard, self._ready)
+                await self.follow(self._heard, self._ready, self._stop)
+                if self._stopping:
+                    return
                 log.warning("the change log listener's connection was lost; listening again")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._stopping:
+                    return
                 log.warning("cannot listen to the change log (%s); polling meanwhile", exc)
             self.listening = False
             await asyncio.sleep(RELISTEN_AFTER)
@@ -347,7 +361,7 @@ class Broker:
     # -- the tailer -----------------------------------------------------------------------
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             # Cleared before the read, not after: a wake-up that arrives during the read
             # (a notification, a nudge) makes the loop read again at once.
             self._wake.clear()
@@ -357,6 +371,8 @@ class Broker:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._stopping:
+                    return
                 log.exception("live tailer failed at seq %s; retrying", self.last)
                 n = 0
                 await asyncio.sleep(1.0)

@@ -94,6 +94,7 @@ def test_with_a_metrics_token_only_its_bearer_may_read(
         server.stop()
 
 
+@pytest.mark.sqlite_only(reason="the low-disk watch is of the SQLite file's disk")
 def test_low_disk_warns_the_coordinator_console(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

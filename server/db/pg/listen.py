@@ -26,13 +26,18 @@ async def follow(
     db: PgDatabase,
     on_top: Callable[[int], object],
     on_ready: Callable[[], object],
+    stop: asyncio.Event | None = None,
     *,
     check_every: float = 5.0,
 ) -> None:
-    """Listen until the connection is lost, then return. ``on_ready()`` is called once
-    the listener is in place (the caller reads the log then: anything committed before
-    it was not announced to it); ``on_top(seq)`` for every append. A failed connect
-    raises (``OSError``, ``asyncpg.PostgresError``)."""
+    """Listen until the connection is lost or ``stop`` is set, then return. ``on_ready()``
+    is called once the listener is in place (the caller reads the log then: anything
+    committed before it was not announced to it); ``on_top(seq)`` for every append. A
+    failed connect raises (``OSError``, ``asyncpg.PostgresError``).
+
+    ``stop`` ends it even if a cancellation was lost on the way (Python 3.11's
+    ``asyncio.wait_for``, used by the driver, can swallow one)."""
+    stop = stop or asyncio.Event()
     conn = await connect(db.url)
     lost = asyncio.Event()
 
@@ -44,10 +49,9 @@ async def follow(
         conn.add_termination_listener(lambda _conn: lost.set())
         await conn.add_listener(LOG_CHANNEL, heard)
         on_ready()
-        while not lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), check_every)
-            if lost.is_set() or conn.is_closed():
+        while not lost.is_set() and not stop.is_set():
+            await _either(lost, stop, check_every)
+            if lost.is_set() or stop.is_set() or conn.is_closed():
                 return
             try:
                 await asyncio.wait_for(conn.fetchval("SELECT 1"), check_every)
@@ -56,3 +60,13 @@ async def follow(
     finally:
         if not conn.is_closed():
             conn.terminate()
+
+
+async def _either(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
+    """Until ``a`` or ``b`` is set, at most ``timeout`` seconds."""
+    waits = {asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())}
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
