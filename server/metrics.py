@@ -139,7 +139,9 @@ async def _refresh(app: Litestar) -> None:
     for kind, n in counts.items():
         m.streams.labels(kind).set(n)
     if database.dialect != "sqlite":
-        # PostgreSQL's disk is the database server's, watched there (docs/postgresql.md).
+        # PostgreSQL's disk is the database server's, watched there (docs/operations.md):
+        # its free space is not ours to read; the database's size is.
+        m.db_bytes.set(await ops.database_bytes(database))
         return
     size, free = _disk(database.path)
     m.db_bytes.set(size)

@@ -31,7 +31,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory):
     """
     db = str(tmp_path_factory.mktemp("abuse") / "abuse.db")
     server = LiveServer(db).start()
-    add_coordinator(db, "office", PASSWORD, name="街道办")
+    add_coordinator(server.db_path, "office", PASSWORD, name="街道办")
     try:
         yield server
     finally:

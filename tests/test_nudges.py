@@ -73,11 +73,14 @@ def test_a_phone_is_nudged_over_http_when_another_volunteer_records_a_door(
     a, b = live_server.enroll(name="志愿者甲"), live_server.enroll(name="志愿者乙")
     for v in (a, b):
         assign_to_heating_incident(live_server, v.person)
-    [(hid,)] = live_server.query(
-        "SELECT h.id FROM winners h WHERE h.coll = 'households' AND h.field = 'building' "
-        "AND h.value IN (SELECT json_quote(j.value) FROM winners i, json_each(i.value) j "
-        "WHERE i.coll = 'incidents' AND i.id = ? AND i.field = 'buildings') LIMIT 1",
+    [(buildings,)] = live_server.query(
+        "SELECT value FROM winners WHERE coll = 'incidents' AND id = ? AND field = 'buildings'",
         (heating_incident(live_server),),
+    )
+    [(hid,)] = live_server.query(
+        "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
+        "AND value = ? LIMIT 1",
+        (json.dumps(json.loads(buildings)[0]),),
     )
     with (
         httpx.Client(base_url=live_server.url, timeout=READ) as client,

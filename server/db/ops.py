@@ -3,7 +3,7 @@ statement is the same on both backends."""
 
 from server.db import AnyDatabase
 
-__all__ = ["health"]
+__all__ = ["database_bytes", "health"]
 
 
 async def health(db: AnyDatabase) -> tuple[int, str | None, int]:
@@ -15,3 +15,9 @@ async def health(db: AnyDatabase) -> tuple[int, str | None, int]:
     )
     open_q, backup_at, top = rows[0]
     return int(open_q), backup_at, int(top)
+
+
+async def database_bytes(db: AnyDatabase) -> int:
+    """The database's size on PostgreSQL's disk (SQLite's is its file: server/metrics.py)."""
+    rows = await db.read("SELECT pg_database_size(current_database())")
+    return int(rows[0][0])
