@@ -88,7 +88,6 @@ __all__ = [
 ]
 
 _json = msgspec.json.Encoder()
-_decode = msgspec.json.Decoder()
 _REFERENCE = "('communities', 'buildings', 'incidents')"
 #: A lookup by a quoted id may use the partial indexes ``winners_ref``/``history_anchor``.
 _SHORT = "octet_length({}.value) <= 512"
