@@ -211,6 +211,8 @@ class Broker:
         self._hooks: set[asyncio.Task[None]] = set()
         self._loading: dict[str, asyncio.Task[bool]] = {}
         self._dirty: set[str] = set()
+        #: incident → (log position, task) of a resume's catch-up (``public_current``).
+        self._catching_up: dict[str, tuple[int, asyncio.Task[None]]] = {}
         self._refreshed_at = 0.0
         #: Set by the app (``wiring.live_lifespan``) to serve community-limited streams.
         self.scoper: Scoper | None = None
@@ -535,6 +537,35 @@ class Broker:
             return None
         cached, pub = self._public[incident]
         return cached.seq, cached.raw, pub
+
+    async def public_current(self, incident: str) -> tuple[int, bytes, PublicProgress] | None:
+        """``public``, but never older than anything committed when the call began.
+
+        A resident who resumes on this server with the id another server gave must not
+        get a view older than the one it already has (issue 21: server C had not yet
+        tailed the update A had sent). The view is derived again from the database once
+        this process's tailer has reached the log's current end; resumes that arrive
+        together share one derivation per incident."""
+        target = await db_log.max_seq(self.live)
+        held = self._catching_up.get(incident)
+        if held is None or held[0] < target:
+            task = asyncio.create_task(self._catch_up(incident, target))
+            held = (target, task)
+            self._catching_up[incident] = held
+            task.add_done_callback(
+                lambda _, h=held: (
+                    self._catching_up.pop(incident, None)
+                    if self._catching_up.get(incident) is h
+                    else None
+                )
+            )
+        await asyncio.shield(held[1])
+        return await self.public(incident)
+
+    async def _catch_up(self, incident: str, target: int) -> None:
+        await self.wait_for(target)
+        if incident in self._progress:  # else ``public`` derives it from the database
+            await self._refresh(incident, self.last)
 
     async def _ping_loop(self) -> None:
         # One timer for all streams, not one per stream: comments keep proxies from

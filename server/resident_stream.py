@@ -124,7 +124,10 @@ class PublicStream:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
             await _body(send, f"retry: {broker.retry_ms}\n\n".encode())
-            got = await broker.public(self.incident)
+            if self.last_id is None:
+                got = await broker.public(self.incident)
+            else:  # a resume, perhaps from another server: never an older view
+                got = await broker.public_current(self.incident)
             sent = 0
             if got is not None:
                 seq, raw, pub = got

@@ -2,12 +2,15 @@
 keeps every promise of the route: headers, errors, rate limits, cleanup."""
 
 import asyncio
+import json
 from types import SimpleNamespace
 
 import httpx
 from conftest import LiveServer, run_async
 from test_streams import share, sse, stats, wait_for
 
+from server.db import changes, open_database
+from server.live import Broker
 from server.resident_stream import PublicStream
 from server.security import CSP
 
@@ -102,6 +105,8 @@ class _Broker:
     async def public(self, incident: str):
         return 40, b"id: 7\nevent: public\ndata: {}\n\n", SimpleNamespace(seq=7)
 
+    public_current = public
+
 
 async def _serve_once(last_id: int | None) -> tuple[list[bytes], _Broker]:
     """One stream under a plain ASGI caller (no ``ON_CLOSE``): it watches ``receive``."""
@@ -137,3 +142,41 @@ def test_the_stream_under_another_asgi_server_resumes_exactly_and_cleans_up() ->
     assert frames[0].startswith(b"retry: ") and broker.subs == set()
     frames, broker = run_async(_serve_once(7))  # holds version 7: not sent again
     assert frames[1:] == [b"new", b": ping\n\n"] and broker.subs == set()
+
+
+def test_a_resume_is_never_answered_with_a_view_older_than_the_database(fresh_db: str) -> None:
+    # Server C's tailer had not yet read the update server A had already streamed (the
+    # flaky multi-server test of issue 21): a resume there must get the newer view.
+    def change(n: int, coll: str, rid: str, field: str, value: object) -> tuple:
+        hlc = f"2026-12-07T21:{n:02d}:00.000Z-0000-cccccccccccccccc"
+        return (hlc, coll, rid, field, json.dumps(value), "cccccccccccccccc", None, "x")
+
+    def update(n: int, text: str) -> list[tuple]:
+        return [
+            change(n, "updates", f"u{n}", "incident", "i1"),
+            change(n + 1, "updates", f"u{n}", "text", text),
+            change(n + 2, "updates", f"u{n}", "public", True),
+        ]
+
+    async def main() -> tuple[list[str], list[str]]:
+        async with open_database(fresh_db) as db:
+            await changes.apply(
+                db,
+                [change(0, "incidents", "i1", "title", "停水"), *update(1, "抢修队已出发。")],
+            )
+            # Its tailer reads the log only when woken (no poll within the test).
+            broker = Broker(db, poll=600, slow_poll=600)
+            await broker.start()
+            try:
+                await broker.public("i1")  # the view it holds: the first update
+                await changes.apply(db, update(10, "抢修队已到场。"))  # streamed by server A
+                stale = await broker.public("i1")
+                current = await broker.public_current("i1")
+            finally:
+                await broker.stop()
+            texts = [[u.text for u in got[2].updates] for got in (stale, current)]
+            return texts[0], texts[1]
+
+    stale, current = run_async(main())
+    assert stale == ["抢修队已出发。"]
+    assert current[0] == "抢修队已到场。"
