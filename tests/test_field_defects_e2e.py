@@ -4,10 +4,10 @@ by the module: each test works on doors nobody else here touches).
 
 D6 undo only for the household in view, naming it; D5 已搬走 its own state on the phone
 and the board; D12 a heater delivered without a visit counts as reached on the tile, in the
-history and in the server's counters; D21 one needs picker at a time; D22 the vulnerable
-dot in both legends; D8 no raw template on the first screen; D13 only the assigned
-building; D23 settings without node ids or field counts; D19 a server that does not answer
-is not "离线".
+history and in the server's counters; D20 two heaters out is no 需核实 on the phone; D21
+one needs picker at a time; D22 the vulnerable dot in both legends; D8 no raw template on
+the first screen; D13 only the assigned building; D23 settings without node ids or field
+counts; D19 a server that does not answer is not "离线".
 """
 
 import json
@@ -106,9 +106,19 @@ def test_moved_out_and_a_heater_without_a_visit_read_the_same_on_tile_history_an
     phone.go(card(rooms["404"]))
     page.get_by_role("button", name="送电暖气").click()
     page.locator('[data-testid="heater-out"]').wait_for()
-    page.get_by_role("button", name="已回收").click()
+    # D20 on the phone: two out is a prompt to the volunteer, never the console's 需核实
+    # status (which a coordinator's 已核实 clears and the phone cannot see).
+    page.get_by_role("button", name="再送一台电暖气").click()
+    page.get_by_role("button", name="确定再送").click()
+    out = page.locator('[data-testid="heater-out"]')
+    expect(out).to_contain_text("已送出 2 台，请确认是否重复送达")
+    expect(out).not_to_contain_text("需核实")
+    returned = page.get_by_role("button", name="已回收")
+    for left in (1, 0):
+        returned.first.click()
+        expect(returned).to_have_count(left)
     expect(page.locator('[data-testid="hstate"]')).to_have_text("已联系")
-    expect(page.locator(".history")).to_contain_text("送电暖气 ×1")
+    expect(page.locator(".history li", has_text="送电暖气 ×1")).to_have_count(2)
     expect(page.locator(".history")).to_contain_text("搬走测试")
     phone.wait_synced()
 

@@ -167,7 +167,7 @@ export default {
   'delivery.giveAnother': 'Yes, give another',
   'delivery.outBy': '{who} gave a heater at {time}',
   'delivery.someone': 'Someone',
-  'delivery.twoOut': '{n} heaters out — needs checking',
+  'delivery.twoOut': '{n} heaters out: check it was not delivered twice',
   'undo.button': 'Undo last entry',
   'undo.done': 'Undone: the {what} at {where}; it will not upload',
   'undo.gone': 'The last entry has already uploaded; it cannot be undone',

@@ -167,7 +167,7 @@ export default {
   'delivery.giveAnother': '确定再送',
   'delivery.outBy': '{who} {time} 已送电暖气',
   'delivery.someone': '有人',
-  'delivery.twoOut': '已送出 {n} 台，需核实',
+  'delivery.twoOut': '已送出 {n} 台，请确认是否重复送达',
   'undo.button': '撤销上一条',
   'undo.done': '已撤销 {where} 的{what}，不会上传',
   'undo.gone': '上一条已上传，无法撤销',
