@@ -8,9 +8,12 @@ Rules, in the order a coordinator would ask about them:
 
 * a record whose ``_deleted`` is true does not exist;
 * affected = households whose ``building`` is in the incident's ``buildings``;
-* visited = households with a visit for this incident; reached = some visit ``reached``;
+* reached = households with some visit ``reached`` or with a delivery (any item, any
+  status) for this incident: whoever handed something over at the door reached the
+  household (#22 D12); visited = reached, or with any visit for this incident;
   not_home = visited, never reached, and the latest visit ``not_home``; refused likewise
-  with ``refused``;
+  with ``refused``; a latest visit ``moved`` (已搬走) is visited, not reached, and has no
+  counter of its own;
 * vulnerable = households whose folded ``vulnerable`` set (sync/sets.py: element marks
   made on phones and whole lists alike) is not empty;
 * open needs of a household = its ``household_status.needs_open`` when that field was
@@ -70,8 +73,11 @@ def derive(incident_id: str, data: IncidentInputs) -> Progress:
             visits_of.setdefault(hid, []).append((_sort_key(v.get("at"), vid), v))
 
     heaters_of: dict[str, int] = {}
+    delivered_to: set[str] = set()
     for d in _live(data.deliveries).values():
         hid = d.get("household")
+        if hid in households:
+            delivered_to.add(hid)
         if hid in households and d.get("item") == "heater" and d.get("status") == "delivered":
             qty = d.get("qty")
             heaters_of[hid] = heaters_of.get(hid, 0) + (qty if isinstance(qty, int) else 1)
@@ -95,8 +101,8 @@ def derive(incident_id: str, data: IncidentInputs) -> Progress:
         vulnerable = isinstance(h.get("vulnerable"), list) and bool(h["vulnerable"])
         p.vulnerable += vulnerable
         visits = sorted(visits_of.get(hid, ()), key=lambda kv: kv[0])
-        reached = any(v.get("outcome") == "reached" for _, v in visits)
-        if visits:
+        reached = hid in delivered_to or any(v.get("outcome") == "reached" for _, v in visits)
+        if visits or reached:
             p.visited += 1
             if reached:
                 p.reached += 1

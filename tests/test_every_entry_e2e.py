@@ -119,7 +119,7 @@ def test_two_offline_phones_every_entry_counts(browser: Any, live_server: LiveSe
     out = a.page.locator('[data-testid="heater-out"]')
     expect(out).to_contain_text("王五")
     expect(out).to_contain_text("赵六")
-    expect(out).to_contain_text("已送出 2 台，需核实")
+    expect(out).to_contain_text("已送出 2 台，请确认是否重复送达")
     a.page.get_by_role("button", name="再送一台电暖气").click()
     expect(a.page.locator(".heater-slot")).to_contain_text("这户已有 2 台电暖气在借")
     a.shot("12-second-heater-warned")

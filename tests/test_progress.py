@@ -127,6 +127,8 @@ def test_progress_counts_follow_a_scripted_incident(world: World) -> None:
     )
     p = w.progress()
     assert p["heaters_out"] == 4
+    # A delivery at the door is a contact (#22 D12): b2[0] and b2[4] had no visit.
+    assert p["visited"] == 10 and p["reached"] == 9
     assert p["needs_open"] == 0  # a heater out meets the heater need of the visit
     w.put("deliveries", d1, status="returned")
     w.put("deliveries", d3, status="lost")
@@ -140,11 +142,11 @@ def test_progress_counts_follow_a_scripted_incident(world: World) -> None:
 
     # A mistaken visit is deleted; a household leaves the scope.
     wrong = visit(w, b2[9], "reached", "2026-11-22T18:00:00Z")
-    assert w.progress()["reached"] == 8
+    assert w.progress()["reached"] == 10
     w.put("visits", wrong, _deleted=True)
     w.put("households", b2[9], building=list(homes)[2])  # moved to building 3
     p = w.progress()
-    assert p["reached"] == 7 and p["affected"] == 19
+    assert p["reached"] == 9 and p["affected"] == 19
 
     # Restoration: household by household, then the whole incident.
     for h in b1[:3]:
@@ -154,6 +156,33 @@ def test_progress_counts_follow_a_scripted_incident(world: World) -> None:
     p = w.progress()
     assert p["restored"] == 19 and p["status"] == "restored"
     assert p["restored_at"] == "2026-11-23T03:20:00Z"
+
+
+def test_a_heater_delivered_without_a_visit_counts_the_household_as_visited_and_reached(
+    world: World,
+) -> None:
+    w = world
+    b1 = next(iter(build(w).values()))
+    home = b1[0]  # vulnerable (every 4th)
+    d = w.put(
+        "deliveries",
+        household=home,
+        incident=INC,
+        item="heater",
+        qty=1,
+        status="delivered",
+        at="2026-11-22T16:00:00Z",
+    )
+    p = w.progress()
+    assert (p["visited"], p["reached"], p["vulnerable_reached"]) == (1, 1, 1)
+    # Taken back later: someone still met the household at the door.
+    w.put("deliveries", d, status="returned")
+    p = w.progress()
+    assert (p["visited"], p["reached"], p["heaters_out"]) == (1, 1, 0)
+    # A 已搬走 visit elsewhere is visited but not reached, and no other counter.
+    visit(w, b1[1], "moved", "2026-11-22T16:10:00Z")
+    p = w.progress()
+    assert (p["visited"], p["reached"], p["not_home"], p["refused"]) == (2, 1, 0, 0)
 
 
 def test_progress_lists_public_updates_newest_first_and_never_internal_ones(world) -> None:

@@ -6,12 +6,14 @@ import { go } from '../shared/router.js';
 import { ct } from './strings.js';
 import { incidentScope, householdView, indexes, isRestored } from './model.js';
 
-// Each its own colour (app.css --s-*); 拒绝 (refused to open the door) is not 不在家.
-const STATES = ['none', 'not_home', 'refused', 'reached', 'help', 'heater'];
+// Each its own colour (app.css --s-*); 拒绝 (refused to open the door) is not 不在家, and
+// 已搬走 is not 已联系 (#22 D5). The white dot marks a vulnerable household (#22 D22).
+const STATES = ['none', 'not_home', 'refused', 'moved', 'reached', 'help', 'heater'];
 
 export function legend() {
-  return h('div.legend', null,
+  return h('div.legend', { role: 'group', 'aria-label': t('grid.legend') },
     STATES.map((s) => h('span.legend-item', null, h(`i.swatch.t-${s}`), label('hstate', s))),
+    h('span.legend-item', null, h('i.swatch.sw-vuln'), t('grid.legendVuln')),
     h('span.legend-item', null, h('i.swatch.sw-restored'), ct('legendRestored')));
 }
 

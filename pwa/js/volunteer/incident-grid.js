@@ -4,10 +4,11 @@ import { h } from '../shared/dom.js';
 import { t, label } from '../shared/i18n.js';
 import { ctx } from '../shared/context.js';
 import { go } from '../shared/router.js';
-import { incidentScope, householdView, indexes, progress } from './model.js';
+import { incidentScope, householdView, indexes, progress, myBuildings } from './model.js';
 import { screen, titleBar } from './screen.js';
 
-export const STATES = ['none', 'not_home', 'refused', 'reached', 'help', 'heater'];
+// Each its own colour (app.css --s-*): 已搬走 is not 已联系 (#22 D5).
+export const STATES = ['none', 'not_home', 'refused', 'moved', 'reached', 'help', 'heater'];
 // incident id → building id or 'all'; kept across reloads (a phone reloads in a stairwell).
 const KEY = 'doorstep.building';
 const chosen = {
@@ -48,16 +49,30 @@ export function gridOf(replica, incidentId, scope) {
   return grid;
 }
 
-function legend() {
-  return h('div.legend', { 'aria-label': t('grid.legend') },
-    STATES.map((s) => h('span.legend-item', null, h(`i.swatch.t-${s}`), label('hstate', s))));
+/** The tile colours and the white dot of a vulnerable household (#22 D22). */
+export function legend() {
+  return h('div.legend', { role: 'group', 'aria-label': t('grid.legend') },
+    STATES.map((s) => h('span.legend-item', null, h(`i.swatch.t-${s}`), label('hstate', s))),
+    h('span.legend-item', null, h('i.swatch.sw-vuln'), t('grid.legendVuln')));
+}
+
+/**
+ * The buildings of the incident this phone works in: a volunteer sees only those the
+ * server scopes to them (#22 D13: the others opened empty), a coordinator all of them.
+ */
+function workScope(replica, inc) {
+  const scope = incidentScope(replica, inc);
+  const auth = ctx.store.meta.auth;
+  if (auth?.role === 'coordinator') return scope;
+  const mine = myBuildings(replica, auth?.person);
+  return scope.filter((b) => mine.has(b.building.id));
 }
 
 export function incidentGridView(incidentId) {
   const { replica } = ctx.store;
   const inc = replica.get('incidents', incidentId);
   if (!inc) return screen(titleBar('—', { back: '/' }), h('p.empty', null, t('incidents.empty')));
-  const scope = incidentScope(replica, inc);
+  const scope = workScope(replica, inc);
   const saved = chosen.get(incidentId);
   const known = saved === 'all' || scope.some((b) => b.building.id === saved);
   const pick = known ? saved : (scope.length > 1 ? scope[0].building.id : 'all');
@@ -77,5 +92,5 @@ export function incidentGridView(incidentId) {
       p.vulnerable ? [' · ', t('incidents.vulnerable', { r: p.vulnerableReached, n: p.vulnerable })] : null),
     legend(),
     scope.length > 1 ? h('div.chips.buildings', null, chip('all', t('grid.all')), scope.map((b) => chip(b.building.id, b.building.label || b.building.id))) : null,
-    shown.length ? gridOf(replica, incidentId, shown) : h('p.empty', null, t('grid.noHouseholds')));
+    shown.length ? gridOf(replica, incidentId, shown) : h('p.empty', null, t(scope.length ? 'grid.noHouseholds' : 'grid.notAssigned')));
 }

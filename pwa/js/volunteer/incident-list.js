@@ -15,7 +15,7 @@ function incidentCard(replica, inc) {
     h('h2', null, inc.title || inc.place || label('kind', inc.kind || 'other')),
     community ? h('p.muted', null, community.name) : null,
     p.affected ? h('p', null, t('incidents.affected', { n: p.affected })) : null,
-    p.affected ? h('p.progress-line', null, t('incidents.progress', { v: p.visited, r: p.reached, n: p.help, h: p.heaters })) : null,
+    p.affected ? h('p.progress-line', null, t('incidents.progress', { v: p.visited, r: p.reached, x: p.refused, n: p.help, h: p.heaters })) : null,
     p.affected ? h('div.bar', null, h('span', { style: { width: `${Math.round((100 * p.visited) / p.affected)}%` } })) : null);
 }
 

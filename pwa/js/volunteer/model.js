@@ -31,12 +31,17 @@ export function indexes(replica) {
 }
 
 export const statusId = (incident, household) => `${incident}~${household}`;
+// Outcomes of a visit that did not reach anyone, each a state of its own.
+const AWAY = new Set(['not_home', 'refused', 'moved']);
 
 /**
- * What a household looks like in one incident.
- * @returns {{state: 'none'|'not_home'|'refused'|'reached'|'help'|'heater', visits: object[],
- *   deliveries: object[], lastVisit: object|undefined, needsOpen: string[], heatersOut: number,
- *   status: object|undefined}}
+ * What a household looks like in one incident. The state follows server/progress.py's
+ * counters: `reached` when some visit reached the household or something was delivered at
+ * its door (#22 D12: a delivery is a contact), else the latest visit's outcome — 不在家,
+ * 拒绝, or 已搬走 (`moved`: visited, not reached, its own colour, #22 D5).
+ * @returns {{state: 'none'|'not_home'|'refused'|'moved'|'reached'|'help'|'heater',
+ *   visits: object[], deliveries: object[], lastVisit: object|undefined, needsOpen: string[],
+ *   heatersOut: number, status: object|undefined, visited: boolean, reached: boolean}}
  */
 export function householdView(replica, incident, household, idx = indexes(replica)) {
   const visits = (idx.visits.get(household) || []).filter((v) => !v.incident || v.incident === incident);
@@ -47,13 +52,15 @@ export function householdView(replica, incident, household, idx = indexes(replic
   for (const d of deliveries) if (d.item === 'heater' && d.status === 'delivered') heatersOut += d.qty || 1;
   let needsOpen = Array.isArray(status?.needs_open) ? status.needs_open : lastVisit?.needs || [];
   if (!Array.isArray(status?.needs_open) && heatersOut) needsOpen = needsOpen.filter((n) => n !== 'heater');
+  const reached = deliveries.length > 0 || visits.some((v) => v.outcome === 'reached');
+  const visited = reached || visits.length > 0;
   let state = 'none';
   if (needsOpen.length) state = 'help';
   else if (heatersOut) state = 'heater';
-  else if (lastVisit?.outcome === 'not_home') state = 'not_home';
-  else if (lastVisit?.outcome === 'refused') state = 'refused';
+  else if (reached) state = 'reached';
+  else if (AWAY.has(lastVisit?.outcome)) state = lastVisit.outcome;
   else if (lastVisit) state = 'reached';
-  return { state, visits, deliveries, lastVisit, needsOpen, heatersOut, status };
+  return { state, visits, deliveries, lastVisit, needsOpen, heatersOut, status, visited, reached };
 }
 
 /** Incidents, active first, newest first. */
@@ -85,8 +92,8 @@ export function progress(replica, incident, idx = indexes(replica)) {
       for (const h of households) {
         const v = householdView(replica, incident.id, h.id, idx);
         p.affected += 1;
-        if (v.visits.length) p.visited += 1;
-        const reached = v.visits.some((x) => x.outcome === 'reached');
+        if (v.visited) p.visited += 1;
+        const { reached } = v;
         const vulnerable = Array.isArray(h.vulnerable) && h.vulnerable.length > 0;
         if (reached) p.reached += 1;
         else if (v.lastVisit?.outcome === 'refused') p.refused += 1;
@@ -102,4 +109,42 @@ export function progress(replica, incident, idx = indexes(replica)) {
 /** Repairs of an incident, newest first. */
 export function repairsOf(replica, incidentId) {
   return replica.all('repairs').filter((r) => r.incident === incidentId).sort((a, b) => byText(b.at, a.at));
+}
+
+/**
+ * The buildings a volunteer works in, as the server scopes them (server/access.py): the
+ * targets of their active assignments `<person>~<building>`, every building of an incident
+ * they are assigned to whole, and any building whose households the phone holds.
+ * @returns {Set<string>}
+ */
+export function myBuildings(replica, person, idx = indexes(replica)) {
+  const mine = new Set(idx.households.keys());
+  const prefix = `${person}~`;
+  for (const a of replica.all('assignments')) {
+    if (!a.id.startsWith(prefix) || a.active !== true) continue;
+    const target = a.id.slice(prefix.length);
+    if (a.incident !== target) { mine.add(target); continue; }
+    const inc = replica.get('incidents', target);
+    for (const b of Array.isArray(inc?.buildings) ? inc.buildings : []) mine.add(b);
+  }
+  return mine;
+}
+
+/** The household an entry (the store's `lastWrite`) was about, or null (a report, a repair). */
+export function entryHousehold(replica, lastWrite) {
+  for (const p of lastWrite?.prior || []) {
+    if (p.coll === 'households') return p.id;
+    if (p.coll === 'household_status') return p.id.slice(p.id.indexOf('~') + 1);
+    if (p.coll === 'visits' || p.coll === 'deliveries') {
+      const hh = replica.get(p.coll, p.id)?.household;
+      if (hh) return hh;
+    }
+  }
+  return null;
+}
+
+/** What an entry was, for the undo toast: a visit, a delivery, a vulnerability mark, needs. */
+export function entryKind(lastWrite) {
+  const colls = new Set((lastWrite?.prior || []).map((p) => p.coll));
+  return ['visits', 'deliveries', 'households', 'household_status'].find((c) => colls.has(c)) || null;
 }

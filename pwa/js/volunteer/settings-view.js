@@ -20,6 +20,23 @@ function rejectedList(items) {
     h('p.muted', null, shortTime(r.at)))));
 }
 
+/**
+ * Who this phone is enrolled as. The device number is for the coordinator's 设备 page only
+ * (it names this phone when it is lost): folded away and shortened (#22 D23).
+ */
+function whoAmI(auth) {
+  return h('div.field', null,
+    h('p', null, auth.name ? `${auth.name} · ` : '', label('role', auth.role)),
+    h('details.muted', null, h('summary', null, t('settings.device')),
+      h('p', null, t('settings.deviceHelp'), ' ', h('span.device-id', null, shortNode(auth.node)))));
+}
+
+/** The last six characters of a node id, in groups a person can read out: "3F9-A21". */
+export function shortNode(node) {
+  const tail = String(node || '').slice(-6).toUpperCase();
+  return tail.length > 3 ? `${tail.slice(0, 3)}-${tail.slice(3)}` : tail;
+}
+
 export function settingsView() {
   const { store } = ctx;
   const auth = store.meta.auth;
@@ -27,8 +44,10 @@ export function settingsView() {
   const rejectedBox = h('div');
   (async () => {
     try {
-      const [pending, fields, rejected] = await Promise.all([store.pendingRecords(), store.pendingCount(), store.rejectedList()]);
-      mount(pendingBox, h('p', null, `${t('settings.pending')}: `, h('strong', { dataset: { testid: 'pending-count' } }, String(pending)), h('span.muted', null, ` (${t('settings.fields', { n: fields })})`)));
+      const [pending, rejected] = await Promise.all([store.pendingRecords(), store.rejectedList()]);
+      // Records, as the status line counts them; field changes mean nothing to a person (#22 D23).
+      mount(pendingBox, h('p', null, h('strong', { dataset: { testid: 'pending-count' } },
+        pending ? t('settings.pendingRecords', { n: pending }) : t('settings.nothingPending'))));
       mount(rejectedBox, h('p.muted', null, t('settings.rejectedHelp')), rejectedList(rejected));
     } catch (err) { handleError(err, 'read outbox'); }
   })();
@@ -43,7 +62,7 @@ export function settingsView() {
   return screen(
     titleBar(t('settings.title'), { back: '/' }),
     h('div.field', null, h('span.field-label', null, t('settings.lang')), h('div.chips', null, langBtn('zh-CN', '中文'), langBtn('en', 'English'))),
-    auth ? h('p', null, label('role', auth.role), h('br'), h('span.muted', null, `${t('settings.device')}: ${auth.node}`)) : null,
+    auth ? whoAmI(auth) : null,
     ctx.persistent === false ? h('p.warn-box', null, t('storage.notPersistent')) : ctx.persistent ? h('p.muted', null, t('storage.persistent')) : null,
     ctx.swState === 'none' ? h('p.warn-box', null, t('sw.none')) : null,
     pendingBox,

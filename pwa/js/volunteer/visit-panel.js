@@ -9,10 +9,16 @@ import { recordVisit } from './actions.js';
 const OUTCOMES = ['reached', 'not_home', 'refused', 'moved'];
 const NEEDS = ['heater', 'water', 'medical', 'food', 'other'];
 
-/** Keep the screen from being redrawn under the user's fingers while a visit is half done. */
+/**
+ * Keep the screen from being redrawn under the user's fingers while a visit is half done.
+ * While the visit asks for needs, the card's own needs editor is hidden (app.css
+ * `.visiting`): one needs picker on the page at a time (#22 D21).
+ */
 function hold(el, on) {
   const s = el.closest('.screen');
-  if (s) s.dataset.static = on ? '1' : '';
+  if (!s) return;
+  s.dataset.static = on ? '1' : '';
+  s.classList.toggle('visiting', on);
 }
 
 export function visitPanel(incident, household) {
@@ -51,6 +57,7 @@ export function visitPanel(incident, household) {
   }
 
   function full(outcome) {
+    hold(box, true);
     const picked = new Set();
     const note = h('textarea.note', { rows: 3, maxLength: 4000, placeholder: t('visit.note') });
     mount(box,
