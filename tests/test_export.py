@@ -186,3 +186,22 @@ def test_the_servers_words_are_the_pwas_words() -> None:
     for group, codes in WORDS.items():
         for code, zh in codes.items():
             assert pwa.get(f"{group}.{code}") == zh, f"{group}.{code}"
+
+
+def test_the_server_writes_times_in_its_configured_zone(world) -> None:
+    with TestClient(app=create_app(db=world.db, tz="UTC")) as client:
+        r = client.post("/api/v1/login", json={"login": "office", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        r = client.get(f"/api/v1/incidents/{HEATING}/export?format=csv&table=visits")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    (mine,) = [row for row in rows if row[-1] == world.visit]
+    assert mine[0] == "2026-12-07 16:49"
+
+
+@pytest.mark.parametrize("command", ["serve", "export", "incidents"])
+def test_an_unknown_zone_is_one_line_and_exit_2(world, capsys, command) -> None:
+    args = ["--incident", HEATING] if command == "export" else []
+    with pytest.raises(subprocess.CalledProcessError) as err:
+        cli(command, "--db", world.db, *args, "--tz", "Mars/Olympus")
+    assert err.value.returncode == 2
+    assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
