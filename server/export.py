@@ -148,26 +148,29 @@ def _rows(data: dict[str, list[dict[str, Any]]], table: str, tz: ZoneInfo) -> li
 
 def to_xlsx(data: dict[str, list[dict[str, Any]]], tz: ZoneInfo) -> bytes:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    # Write-only: rows stream to the file, so a 20,000-household community stays small.
+    wb = Workbook(write_only=True)
     bold = Font(bold=True)
     for table, (sheet, cols) in SHEETS.items():
         ws = wb.create_sheet(sheet)
-        ws.append([title for title, _, _ in cols])
-        for c in ws[1]:
-            c.font = bold
         ws.freeze_panes = "A2"  # the header stays in view while scrolling 741 rows
         for i, (_, _, width) in enumerate(cols, start=1):
             ws.column_dimensions[get_column_letter(i)].width = width
+        header = [WriteOnlyCell(ws, value=title) for title, _, _ in cols]
+        for c in header:
+            c.font = bold
+        ws.append(header)
+        times = [i for i, (_, cell, _) in enumerate(cols) if cell is _time]
         for row in _rows(data, table, tz):
+            for i in times:
+                if isinstance(row[i], datetime):
+                    row[i] = WriteOnlyCell(ws, value=row[i])
+                    row[i].number_format = _TIME_FORMAT
             ws.append(row)
-        for i, (_, cell, _) in enumerate(cols, start=1):
-            if cell is _time:
-                for (c,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-                    c.number_format = _TIME_FORMAT
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -73,7 +73,8 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"unknown time zone {name!r}; give an IANA name such as {DEFAULT_TZ}"
+            f"未知时区 {name!r}，请用 IANA 名称，如 {DEFAULT_TZ} "
+            f"(unknown time zone {name!r}; give an IANA name such as {DEFAULT_TZ})"
         ) from None
 
 
