@@ -39,6 +39,7 @@ def _doorstep(*args: str) -> subprocess.CompletedProcess[str]:
         ["backup"],
         ["assign", "--person", "p1", "--incident", "i1"],
         ["export", "--incident", "i1", "--out", "x.xlsx"],
+        ["incidents"],
     ],
     ids=lambda argv: argv[0],
 )
