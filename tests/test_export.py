@@ -205,3 +205,20 @@ def test_an_unknown_zone_is_one_line_and_exit_2(world, capsys, command) -> None:
         cli(command, "--db", world.db, *args, "--tz", "Mars/Olympus")
     assert err.value.returncode == 2
     assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
+
+
+def test_the_file_is_named_by_the_local_day_of_the_export(world) -> None:
+    from datetime import UTC
+
+    from server import db
+    from server.export import export_incident
+
+    at = datetime(2026, 12, 7, 16, 30, tzinfo=UTC)  # 00:30 on 12-08 in Beijing
+    names = {
+        tz: db.run(world.db, lambda d, tz=tz: export_incident(d, WATER, "xlsx", tz=tz, now=at)).name
+        for tz in ("Asia/Shanghai", "UTC")
+    }
+    assert names == {
+        "Asia/Shanghai": "山字石街51号主水管爆裂停水-2026-12-08.xlsx",
+        "UTC": "山字石街51号主水管爆裂停水-2026-12-07.xlsx",
+    }
