@@ -62,7 +62,7 @@ def _plain(key: str) -> Callable[[dict, ZoneInfo], Any]:
 
 
 def address(compound: str, building: str, unit: Any, room: Any) -> str:
-    """ "丽源路55号院 3号楼 2单元 401" from a building's compound and label, unit and room."""
+    """The address "丽源路55号院 3号楼 2单元 401": compound, building label, unit, room."""
     compound, building = str(compound or ""), str(building or "")
     if compound and building.startswith(compound) and building != compound:
         building = building[len(compound) :]
