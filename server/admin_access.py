@@ -13,7 +13,7 @@ from pathlib import Path
 from server import db
 from server.db import changes, people
 
-__all__ = ["add_commands", "add_coordinator", "assign"]
+__all__ = ["add_commands", "add_coordinator", "assign", "tz_arg"]
 
 
 def assign(
@@ -105,22 +105,79 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from server.export import export_incident
+    from server.db.export import incidents
+    from server.export import ExportFile, export_incident, find_incident
+    from server.words import zone
 
-    data = db.run(args.db, lambda d: export_incident(d, args.incident, args.format, args.table))
-    if data is None:
+    try:
+        zone(args.tz)
+    except ValueError as exc:
+        print(f"doorstep export: {exc}", file=sys.stderr)
+        return 2
+
+    async def run(d: db.AnyDatabase) -> ExportFile | None:
+        incident = find_incident(args.incident, await incidents(d))
+        return await export_incident(d, incident, args.format, args.table, tz=args.tz)
+
+    try:
+        out = db.run(args.db, run)
+    except LookupError as exc:
+        print(f"doorstep export: {exc}", file=sys.stderr)
+        return 2
+    if out is None:  # deleted between the lookup and the export
         print(f"doorstep export: no incident {args.incident}", file=sys.stderr)
         return 1
-    Path(args.out).write_bytes(data)
-    print(json.dumps({"out": args.out, "bytes": len(data)}))
+    path = Path(args.out) if args.out else Path(out.name)
+    if args.out and path.is_dir():
+        path = path / out.name
+    path.write_bytes(out.data)
+    print(json.dumps({"out": str(path), "bytes": len(out.data)}, ensure_ascii=False))
     return 0
+
+
+def cmd_incidents(args: argparse.Namespace) -> int:
+    from server.db.export import incidents
+    from server.export import listing
+    from server.words import zone
+
+    try:
+        tz = zone(args.tz)
+    except ValueError as exc:
+        print(f"doorstep incidents: {exc}", file=sys.stderr)
+        return 2
+    rows = [listing(i, tz) for i in db.run(args.db, incidents)]
+    if args.community:
+        rows = [r for r in rows if r["community"] == args.community]
+        if not rows:
+            print(
+                f"doorstep incidents: 社区“{args.community}”没有事件 "
+                f"(no incidents in community “{args.community}”)",
+                file=sys.stderr,
+            )
+    for row in rows:
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def tz_arg(parser: argparse.ArgumentParser) -> None:
+    """``--tz``: the zone local times are written in (default $DOORSTEP_TZ or Asia/Shanghai)."""
+    import os
+
+    from server.words import DEFAULT_TZ
+
+    default = os.environ.get("DOORSTEP_TZ", DEFAULT_TZ)
+    parser.add_argument(
+        "--tz",
+        default=default,
+        help=f"IANA time zone of local times in files (default {default}, or $DOORSTEP_TZ)",
+    )
 
 
 def add_commands(
     sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     db_arg: Callable[[argparse.ArgumentParser], None],
 ) -> None:
-    """Register ``coordinator add``, ``assign`` and ``export`` on the ``doorstep`` parser."""
+    """Register ``coordinator add``, ``assign``, ``incidents`` and ``export``."""
     p = sub.add_parser("coordinator", help="manage coordinators who log in with a password")
     csub = p.add_subparsers(dest="coordinator_command", required=True)
     a = csub.add_parser("add", help="create a coordinator login; prints one JSON line")
@@ -140,9 +197,20 @@ def add_commands(
     p.add_argument("--off", action="store_true", help="end the assignment")
     p.set_defaults(func=cmd_assign)
 
+    p = sub.add_parser(
+        "incidents", help="list incidents, newest first: name, status, community, opened, id"
+    )
+    db_arg(p)
+    tz_arg(p)
+    p.add_argument("--community", help="only this community's (its name, e.g. 精图社区)")
+    p.set_defaults(func=cmd_incidents)
+
     p = sub.add_parser("export", help="export an incident's households, visits, deliveries")
     db_arg(p)
-    p.add_argument("--incident", required=True)
+    tz_arg(p)
+    p.add_argument(
+        "--incident", required=True, help="the incident's name, a unique start of it, or its id"
+    )
     p.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
     p.add_argument(
         "--table",
@@ -150,5 +218,9 @@ def add_commands(
         default="households",
         help="for csv: which table (xlsx has all three)",
     )
-    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--out",
+        help="file or folder to write (default: the incident's name and today's date, "
+        "e.g. 丽源路55号院停暖-2026-12-07.xlsx, in the current folder)",
+    )
     p.set_defaults(func=cmd_export)

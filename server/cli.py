@@ -57,10 +57,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except MigrationError as exc:
             print(f"doorstep serve: {redact(args.db)}: {exc}", file=sys.stderr)
             return 1
+    from server.words import zone
+
+    try:
+        zone(args.tz)
+    except ValueError as exc:
+        print(f"doorstep serve: {exc}", file=sys.stderr)
+        return 2
     base = args.base_url
     if base == "http://127.0.0.1:8000" and (args.port != 8000 or args.host != "127.0.0.1"):
         base = f"http://{args.host}:{args.port}"
-    app = create_app(Settings(db=args.db, base_url=base))
+    app = create_app(Settings(db=args.db, base_url=base, tz=args.tz))
     files = raise_open_file_limit()
     limits = Limits(
         header_timeout=args.header_timeout,
@@ -268,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="connections held at once (default: the open-file limit less an eighth)",
     )
+    from server.admin_access import tz_arg
+
+    tz_arg(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("invite", help="create a single-use invite code; prints one JSON line")

@@ -19,3 +19,5 @@ class Settings:
         default_factory=lambda: os.environ.get("DOORSTEP_BASE_URL", "http://127.0.0.1:8000")
     )
     pwa_dir: Path = PWA_DIR
+    #: The IANA zone of local times in files people read (exports); ``--tz``.
+    tz: str = field(default_factory=lambda: os.environ.get("DOORSTEP_TZ", "Asia/Shanghai"))

@@ -2,7 +2,9 @@
 it shows the community after one request, stores every field winner and then the cursor
 in IndexedDB, and does not ask again on the next load: it opens from what it stored."""
 
+import io
 import json
+import re
 from typing import Any
 
 import pytest
@@ -109,7 +111,14 @@ def test_a_fresh_browser_exports_an_incident_chosen_by_name(
     select.select_option(HEATING)
     with page.expect_download() as dl:
         page.get_by_role("button", name="Excel (XLSX)").click()
-    assert dl.value.suggested_filename.endswith(".xlsx")
+    # Named by the incident and the day (RFC 6266 filename*), readable by a Chinese office.
+    assert re.fullmatch(rf"{re.escape(title)}-\d{{4}}-\d\d-\d\d\.xlsx", dl.value.suggested_filename)
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(dl.value.path().read_bytes()))  # no suffix on disk
+    assert wb.sheetnames == ["住户", "走访记录", "物资发放"]
+    header = next(wb["走访记录"].iter_rows(max_row=1, values_only=True))
+    assert header[:3] == ("走访时间", "地址", "结果")
     ctx.close()
 
 

@@ -7,13 +7,14 @@ for ``json_each``; PostgreSQL takes a ``text[]`` array, and the quoted ids that
 """
 
 import json
+import re
 from typing import Any
 
 from server.db import AnyDatabase
 from server.db.log import fold_rows
 from server.db.pg.adapt import quoted
 
-__all__ = ["tables"]
+__all__ = ["incidents", "tables"]
 
 
 _SQL = {
@@ -48,6 +49,17 @@ _SQL = {
         "AND value = ANY($1::text[]) AND octet_length(value) <= 512",
     },
 }
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural(parts: tuple) -> tuple:
+    """Sort key that puts 2号楼 before 10号楼 and room 402 before 1201."""
+    return tuple(
+        tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(str(x or "")))
+        for x in parts
+    )
 
 
 def _ids(db: AnyDatabase, ids: list[str]) -> Any:
@@ -89,8 +101,9 @@ async def tables(db: AnyDatabase, incident: str) -> dict[str, list[dict[str, Any
     if inc is None:
         return None
     buildings = [b for b in inc.get("buildings") or [] if isinstance(b, str)]
-    labels = {
-        k: v.get("label") or k for k, v in (await _records(db, "buildings", buildings)).items()
+    places = {
+        k: (v.get("compound") or "", v.get("label") or "")
+        for k, v in (await _records(db, "buildings", buildings)).items()
     }
     hh_ids = [
         r[0]
@@ -101,16 +114,17 @@ async def tables(db: AnyDatabase, incident: str) -> dict[str, list[dict[str, Any
     households = await _records(db, "households", hh_ids)
     status = await _records(db, "household_status", [f"{incident}~{h}" for h in households])
     where = {
-        h: (labels.get(v.get("building"), ""), v.get("unit"), v.get("room"))
+        h: (*places.get(v.get("building"), ("", "")), v.get("unit"), v.get("room"))
         for h, v in households.items()
     }
     out: dict[str, list[dict[str, Any]]] = {"households": [], "visits": [], "deliveries": []}
-    for hid, h in sorted(households.items(), key=lambda kv: tuple(map(str, where[kv[0]]))):
+    for hid, h in sorted(households.items(), key=lambda kv: _natural(where[kv[0]])):
         st = status.get(f"{incident}~{hid}", {})
         out["households"].append(
             {
                 **h,
-                "building": where[hid][0],
+                "compound": where[hid][0],
+                "building": where[hid][1],
                 "restored": st.get("restored"),
                 "needs_open": st.get("needs_open"),
                 "satisfaction": st.get("satisfaction"),
@@ -125,17 +139,46 @@ async def tables(db: AnyDatabase, incident: str) -> dict[str, list[dict[str, Any
         }
         authors = await _authors(db, coll, list(recs))
         for rid, r in sorted(recs.items(), key=lambda kv: str(kv[1].get("at") or "")):
-            b, unit, room = where.get(r.get("household"), ("", "", ""))
+            compound, b, unit, room = where.get(r.get("household"), ("", "", "", ""))
             name, node = authors.get(rid, ("", ""))
             out[coll].append(
                 {
                     **r,
+                    "compound": compound,
                     "building": b,
                     "unit": unit,
                     "room": room,
-                    "recorded_by": name,
+                    # The person of the device that sent it; else the name typed on the
+                    # phone; a record loaded on the server (demo, import) has neither.
+                    "recorded_by": name or r.get("by") or "",
                     "device": node,
                     "id": rid,
                 }
             )
+    return out
+
+
+async def incidents(db: AnyDatabase, ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every incident (or those of ``ids``) with its community's name, newest first.
+
+    Returns:
+        Dicts with ``id``, ``title``, ``kind``, ``status``, ``started_at``, ``community``
+        (the id) and ``community_name``.
+    """
+    incs = await _records(db, "incidents", ids)
+    named = sorted({str(v["community"]) for v in incs.values() if v.get("community")})
+    communities = await _records(db, "communities", named)
+    out = [
+        {
+            "id": k,
+            "title": v.get("title") or "",
+            "kind": v.get("kind"),
+            "status": v.get("status"),
+            "started_at": v.get("started_at"),
+            "community": v.get("community"),
+            "community_name": (communities.get(v.get("community") or "") or {}).get("name") or "",
+        }
+        for k, v in incs.items()
+    ]
+    out.sort(key=lambda i: (str(i["started_at"] or ""), i["id"]), reverse=True)
     return out

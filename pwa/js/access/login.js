@@ -20,7 +20,8 @@ form.addEventListener('submit', async (e) => {
     await login(String(data.get('login')), String(data.get('password')));
     location.assign(nextPage());
   } catch (err) {
-    msg.textContent = err.status === 429 ? at('tooMany', { msg: err.message }) : at('loginFailed', { msg: err.message });
+    // err.message is the page's words for the server's code (login_failed, rate_limited…).
+    msg.textContent = err.status === 429 ? err.message : at('loginFailed', { msg: err.message });
     msg.className = 'enroll-msg error-box';
   }
 });

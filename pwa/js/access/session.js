@@ -1,22 +1,26 @@
 // The coordinator's browser session (cookie, set by POST /api/v1/login). Unsafe requests
 // carry the CSRF token the server returned; the session cookie itself is HttpOnly.
+import { ApiError, NetworkError } from '../shared/api.js';
 
 let csrf = null;
 
-/** JSON request with the session cookie; throws Error(message) with the server's message. */
+/**
+ * JSON request with the session cookie. Throws NetworkError, or ApiError whose `message`
+ * words the server's error code in the page's language.
+ */
 export async function call(method, path, body) {
   const headers = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin', cache: 'no-store' });
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin', cache: 'no-store' });
+  } catch (err) {
+    throw new NetworkError(err);
+  }
   let data = null;
   try { data = await res.json(); } catch { /* not JSON */ }
-  if (!res.ok) {
-    const err = new Error(data?.message || `HTTP ${res.status}`);
-    err.status = res.status;
-    err.code = data?.error;
-    throw err;
-  }
+  if (!res.ok) throw new ApiError(res.status, data);
   return data;
 }
 

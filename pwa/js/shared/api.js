@@ -1,10 +1,23 @@
 // The HTTP client for the server's JSON API. Every failure becomes one of two error
 // classes so callers (and handleError) can decide: retry later, or act on a refusal.
+// An error's `message` is worded by the page in its language from the server's `error`
+// code (js/i18n/errors.*.js); the server's English `message` is kept for the log only.
+import { getLang } from './i18n.js';
+import zhErrors from '../i18n/errors.zh-CN.js';
+import enErrors from '../i18n/errors.en.js';
+
+const ERROR_WORDS = { 'zh-CN': zhErrors, en: enErrors };
+
+/** The words for an error code in the page's language; an unknown code gets the generic sentence. */
+export function errorWords(code) {
+  const words = ERROR_WORDS[getLang()] || zhErrors;
+  return words[code] ?? words.generic;
+}
 
 /** The request never got an answer (offline, DNS, connection reset). Retry later. */
 export class NetworkError extends Error {
   constructor(cause) {
-    super('network unreachable');
+    super(errorWords('network'));
     this.name = 'NetworkError';
     this.cause = cause;
   }
@@ -13,10 +26,12 @@ export class NetworkError extends Error {
 /** The server answered with an error body `{error, message, details}`. */
 export class ApiError extends Error {
   constructor(status, body) {
-    super(body?.message || `HTTP ${status}`);
+    const code = body?.error || `http_${status}`;
+    super(errorWords(code));
     this.name = 'ApiError';
     this.status = status;
-    this.code = body?.error || `http_${status}`;
+    this.code = code;
+    this.serverMessage = body?.message || '';
     this.details = body?.details ?? null;
   }
   get retryable() { return this.status >= 500 || this.status === 429 || this.status === 408; }

@@ -36,7 +36,8 @@ async function submit(code, msg, button) {
     button.disabled = false;
     msg.className = 'enroll-msg error-box';
     if (err instanceof NetworkError) msg.textContent = t('enroll.offline');
-    else if (err instanceof ApiError && err.status < 500) msg.textContent = `${t('enroll.bad')}（${err.message}）`;
+    // invite_used, invite_expired, invite_unknown… in the page's language.
+    else if (err instanceof ApiError && err.status < 500) msg.textContent = err.message || t('enroll.bad');
     else { msg.textContent = t('enroll.failed'); handleError(err, 'enroll'); }
   }
 }
