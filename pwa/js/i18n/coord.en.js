@@ -64,4 +64,5 @@ export default {
   doorLog: 'Visits and supplies', noDoorLog: 'No visits or supplies recorded yet', byNobody: 'unsigned',
   visitLine: '{at} · {who} · visit: {what}', deliveryLine: '{at} · {who} · {item} ×{qty}: {status}',
   titleNew: '({n}) new report · Coordination',
+  briefSpan: 'Duty day: {from} to {to}', briefAsOf: '(as of {t})',
 };

@@ -73,4 +73,5 @@ export default {
   doorLog: '走访和物资', noDoorLog: '还没有走访或物资记录', byNobody: '未署名',
   visitLine: '{at} · {who} · 走访：{what}', deliveryLine: '{at} · {who} · {item} ×{qty}：{status}',
   titleNew: '({n}) 新上报 · 应急指挥',
+  briefSpan: '值班时段：{from} 至 {to}', briefAsOf: '（截至 {t}）',
 };
