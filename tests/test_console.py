@@ -44,6 +44,9 @@ def test_restoring_buildings_one_by_one_restores_their_households_then_the_incid
     while public() != (1, 2, 10) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert public() == (1, 2, 10)
+    # ...and which ones, by label (#22 D26).
+    pub = world.phone.client.get(f"/api/v1/public/{token}").json()
+    assert (pub["buildings_done"], pub["buildings_waiting"]) == (["1号楼"], ["2号楼"])
     # A building outside the scope counts for nothing.
     world.put("incidents", INC, restored_buildings=[scope[0], list(homes)[2]])
     assert world.progress()["restored"] == 10

@@ -196,3 +196,32 @@ def test_a_new_field_report_shows_in_the_tab_title(desk: Any, world: dict[str, A
         started_at=iso(int(time.time() * 1000)),
     )
     expect(desk).to_have_title("(1) 新上报 · 应急指挥", timeout=LIVE_MS)
+
+
+def test_residents_see_which_buildings_are_back(
+    server: LiveServer, world: dict[str, Any], browser: Any
+) -> None:
+    boss, st = world["boss"], world["stamp"]
+    east, west = (put_record(boss, st, "buildings", label=f"{n}号楼", units=1) for n in "东西")
+    for k in range(10):  # enough households for the residents' page to show counts
+        put_record(boss, st, "households", building=(east, west)[k % 2], unit="1", room=f"{k}01")
+    outage = put_record(
+        boss,
+        st,
+        "incidents",
+        kind="water_outage",
+        title="停水 · 楼栋",
+        status="repairing",
+        buildings=[east, west],
+        started_at=iso(int(time.time() * 1000)),
+    )
+    put_record(boss, st, "incidents", outage, **{f"restored_buildings.{east}": True})
+    r = boss.client.post(f"/api/v1/incidents/{outage}/share", headers=boss.headers)
+    assert r.status_code == 200, r.text
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    page = ctx.new_page()
+    page.goto(r.json()["url"])
+    expect(page.locator("#restored-buildings")).to_have_text("已恢复 1 / 2 栋", timeout=LIVE_MS)
+    expect(page.locator("#buildings-done")).to_have_text("已恢复：东号楼")
+    expect(page.locator("#buildings-waiting")).to_have_text("尚未恢复：西号楼")
+    ctx.close()
