@@ -183,6 +183,24 @@ def test_household_history_words_every_field_with_deliveries_and_who(
     expect(history).not_to_contain_text("needs_open")
 
 
+def test_on_a_phone_every_tab_starts_on_the_first_screen(desk: Any) -> None:
+    base = desk.url.split("#")[0]
+    desk.set_viewport_size({"width": 360, "height": 640})
+    try:
+        desk.goto(f"{base}#/i/{INC}")
+        expect(desk.locator(".counters")).to_be_visible(timeout=LIVE_MS)  # 概况 keeps them
+        for name, first in (("需求", "section.needs-queue h2"), ("重点人群", "table tbody td")):
+            desk.get_by_role("link", name=name, exact=True).click()
+            expect(desk.locator(first).first).to_be_in_viewport(ratio=1)
+            # The counters and the report stay on 概况; the tabs sit under the title.
+            expect(desk.locator(".counters")).to_be_hidden()
+            tabs = desk.get_by_role("navigation", name="事件分区").bounding_box()
+            head = desk.locator(".head-line").bounding_box()
+            assert tabs and head and tabs["y"] < head["y"]
+    finally:
+        desk.set_viewport_size({"width": 360, "height": 740})
+
+
 def test_a_new_field_report_shows_in_the_tab_title(desk: Any, world: dict[str, Any]) -> None:
     desk.goto(desk.url.split("#")[0] + f"#/i/{INC}")
     expect(desk).to_have_title("应急指挥", timeout=LIVE_MS)
