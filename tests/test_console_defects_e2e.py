@@ -204,6 +204,11 @@ def test_on_a_phone_every_tab_starts_on_the_first_screen(desk: Any) -> None:
 def test_a_new_field_report_shows_in_the_tab_title(desk: Any, world: dict[str, Any]) -> None:
     desk.goto(desk.url.split("#")[0] + f"#/i/{INC}")
     expect(desk).to_have_title("应急指挥", timeout=LIVE_MS)
+    # A tab in the background at night: hidden, and the browser runs no animation frames.
+    desk.evaluate(
+        "Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });"
+        "window.requestAnimationFrame = () => 0;"
+    )
     put_record(
         world["boss"],
         world["stamp"],
