@@ -80,6 +80,9 @@ class PublicProgress(msgspec.Struct, kw_only=True):
     restored: int | None = None
     buildings: int | None = None
     buildings_restored: int | None = None
+    #: Labels of the buildings restored, and of those not yet (#22 D26).
+    buildings_done: list[str] | None = None
+    buildings_waiting: list[str] | None = None
     eta: str | None = None
     started_at: str | None = None
     restored_at: str | None = None

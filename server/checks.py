@@ -14,7 +14,8 @@ Rules (docs/live.md has them for coordinators), for the households in an inciden
 
 Each entry's id is ``<incident>~<kind>~<household>``: the id of the ``checks`` record a
 coordinator writes to resolve it (``resolved``, ``note``, ``by``), so the resolution is a
-record like any other, synced, merged and kept in the history.
+record like any other, synced, merged and kept in the history; ``resolved = false`` undoes
+it (撤销核实).
 """
 
 from datetime import datetime
@@ -77,7 +78,8 @@ def derive_checks(
                 entries=entries,
                 resolved=resolved,
                 note=_text(res.get("note")),
-                resolved_by=_text(res.get("by")),
+                # An undone check (resolved = false) names no checker (#22 D20).
+                resolved_by=_text(res.get("by")) if resolved else None,
             )
         )
 

@@ -11,6 +11,15 @@ MAX_BODY = 4 * 1024 * 1024
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 
 
+def _hour(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 <= int(raw) <= 23:
+        raise ValueError(f"{name} is a local hour, 0 to 23 (got {raw[:20]!r})")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     db: str = field(default_factory=lambda: os.environ.get("DOORSTEP_DB", "data/doorstep.db"))
@@ -21,3 +30,5 @@ class Settings:
     pwa_dir: Path = PWA_DIR
     #: The IANA zone of local times in files people read (exports); ``--tz``.
     tz: str = field(default_factory=lambda: os.environ.get("DOORSTEP_TZ", "Asia/Shanghai"))
+    #: The local hour a duty day starts (the daily brief's day; #22 D17).
+    duty_day_start: int = field(default_factory=lambda: _hour("DOORSTEP_DUTY_DAY_START", 8))

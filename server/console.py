@@ -1,9 +1,12 @@
 """The coordinator's console (#12): the volunteer roster and the daily brief (日报).
 
-The brief is one local calendar day of an incident — counts as of now, vulnerable
-reached, heaters out, the repairs timeline and the public updates of that day — as JSON
-(the dashboard's printable page) and as XLSX (what the street office sends up its
-reporting chain). The day is the coordinator's: ``tz`` is their UTC offset in minutes.
+The brief is one duty day of an incident — counts as that day ended (as of now for the
+day still running), vulnerable reached, heaters out, the repairs timeline and the public
+updates of that day — as JSON (the dashboard's printable page) and as XLSX (what the
+street office sends up its reporting chain). A duty day runs from the shift change
+(``Settings.duty_day_start``, 08:00 by default) to the next one, so a brief made at 00:55
+is the night's, not a nearly empty calendar day (#22 D17). The day is the coordinator's:
+``tz`` is their UTC offset in minutes.
 """
 
 import io
@@ -12,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, SkipValidation
 
@@ -21,7 +24,11 @@ from server.errors import BadRequestError, NotFoundError
 from server.guards import Scope
 from server.progress import derive
 
-__all__ = ["ROUTES", "brief", "incidents", "make_brief", "roster"]
+__all__ = ["ROUTES", "UNDO_SECONDS", "brief", "duty_day", "incidents", "make_brief", "roster"]
+
+#: A write that puts back a field's previous value this soon after a change is the
+#: dashboard's undo (its toast offers it for 15 s): the brief leaves both out.
+UNDO_SECONDS = 60
 
 _ISTATUS = {
     "reported": "已上报",
@@ -90,13 +97,55 @@ def _parse(t: Any) -> datetime | None:
         return None
 
 
+def duty_window(day: str, tz: int, start_hour: int) -> tuple[datetime, datetime]:
+    """The duty day ``day`` in UTC: from ``start_hour`` local that day to the next one's."""
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    start += timedelta(hours=start_hour) - timedelta(minutes=tz)
+    return start, start + timedelta(days=1)
+
+
+def duty_day(now: datetime, tz: int, start_hour: int) -> str:
+    """The duty day running at ``now``: before the shift change it is still yesterday's."""
+    return (now + timedelta(minutes=tz) - timedelta(hours=start_hour)).strftime("%Y-%m-%d")
+
+
+def _undone(history: list[tuple[str, Any, str]]) -> set[int]:
+    """Indexes of history rows that are an undo or the change it took back: a write that
+    restores the value its field had before the previous write, within UNDO_SECONDS."""
+    by_field: dict[str, list[int]] = {}
+    for i, (fld, _, _) in enumerate(history):
+        by_field.setdefault(fld, []).append(i)
+    out: set[int] = set()
+    for idx in by_field.values():
+        for k in range(1, len(idx)):
+            prev, cur = idx[k - 1], idx[k]
+            if prev in out:
+                continue
+            before = history[idx[k - 2]][1] if k >= 2 else None
+            t0, t1 = _parse(history[prev][2][:24]), _parse(history[cur][2][:24])
+            soon = t0 is not None and t1 is not None and t1 - t0 <= timedelta(seconds=UNDO_SECONDS)
+            if soon and (history[cur][1] or None) == (before or None):
+                out.update((prev, cur))
+    return out
+
+
 def make_brief(
-    incident: str, inc: dict, progress: dict, rows: dict, day: str, tz: int, now: datetime
+    incident: str,
+    inc: dict,
+    progress: dict,
+    rows: dict,
+    day: str,
+    tz: int,
+    now: datetime,
+    start_hour: int = 0,
 ) -> dict:
-    """The brief of one day as plain data (pure: the tests and the XLSX share it)."""
+    """The brief of one duty day as plain data (pure: the tests and the XLSX share it).
+
+    ``progress`` holds the counts as the day ended (the caller derives them so for a past
+    day); ``start_hour`` is the local hour the duty day starts.
+    """
     offset = timedelta(minutes=tz)
-    start = datetime.fromisoformat(day).replace(tzinfo=UTC) - offset
-    end = start + timedelta(days=1)
+    start, end = duty_window(day, tz, start_hour)
 
     def within(t: Any) -> bool:
         at = _parse(t)
@@ -115,9 +164,10 @@ def make_brief(
     timeline: list[dict[str, Any]] = []
     # Each entry has its Chinese ``text`` (the XLSX) and a ``kind`` with its parts, from
     # which the dashboard words it in the coordinator's language.
-    for fld, value, hlc in rows["history"]:
+    undone = _undone(rows["history"])
+    for i, (fld, value, hlc) in enumerate(rows["history"]):
         at = hlc[:24]
-        if not within(at):
+        if not within(at) or i in undone:
             continue
         if fld == "status":
             entry = {"kind": "status", "value": value}
@@ -171,6 +221,10 @@ def make_brief(
         | {"id": incident},
         "day": day,
         "tz": tz,
+        "day_start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "day_end": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        #: When the counts stand: the day's end, or now for the day still running.
+        "counts_at": min(end, now).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "made_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "counts": {
             k: progress.get(k, 0)
@@ -194,7 +248,12 @@ def make_brief(
         "heaters": heaters,
         "timeline": timeline,
         "updates": updates,
-        "local": {"made_at": local(now.strftime("%Y-%m-%dT%H:%M:%SZ"))},
+        "local": {
+            "made_at": local(now.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            "from": local(start.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            "to": local(end.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            "counts_at": local(min(end, now).strftime("%Y-%m-%dT%H:%M:%SZ")),
+        },
     }
 
 
@@ -233,7 +292,9 @@ def brief_xlsx(b: dict) -> bytes:
     ws.append(["类型", _KIND.get(inc.get("kind"), "")])
     ws.append(["状态", _ISTATUS.get(inc.get("status"), "")])
     ws.append(["日期", b["day"]])
+    ws.append(["值班时段", f"{b['local']['from']} 至 {b['local']['to']}"])
     ws.append(["生成时间", b["local"]["made_at"]])
+    ws.append(["数字截至", b["local"]["counts_at"]])
     ws.append([])
     for key, word in _COUNT_WORDS:
         ws.append([word, b["counts"][key]])
@@ -261,6 +322,7 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 @get("/api/v1/incidents/{incident:str}/brief")
 async def brief(
+    request: Request,
     incident: FromPath[str],
     database: NamedDependency[AnyDatabase],
     access: SkipValidation[Scope],
@@ -268,7 +330,7 @@ async def brief(
     tz: FromQuery[int] = 0,
     format: FromQuery[str] = "json",
 ) -> Response[Any]:
-    """One day of an incident as JSON or XLSX (coordinators of its community)."""
+    """One duty day of an incident as JSON or XLSX (coordinators of its community)."""
     await access.require_incident(incident)
     if format not in ("json", "xlsx"):
         raise BadRequestError("format must be json or xlsx", code="invalid_request")
@@ -277,8 +339,9 @@ async def brief(
             "tz is the UTC offset in minutes, -840 to 840", code="invalid_request"
         )
     now = datetime.now(UTC)
+    start_hour = request.app.state.settings.duty_day_start
     if not day:
-        day = (now + timedelta(minutes=tz)).strftime("%Y-%m-%d")
+        day = duty_day(now, tz, start_hour)
     try:
         if not _DAY.match(day):
             raise ValueError
@@ -290,10 +353,15 @@ async def brief(
     data = await log.incident_inputs(database, incident)
     if data is None:
         raise NotFoundError(f"no incident {incident[:60]!r}", code="no_incident")
+    _, end = duty_window(day, tz, start_hour)
+    if end <= now:  # a past day counts as it ended, not as of now
+        data = await console.inputs_until(
+            database, incident, data, end.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        )
     progress = msgspec.to_builtins(derive(incident, data))
 
     rows = await console.brief_rows(database, incident)
-    b = make_brief(incident, data.incident, progress, rows, day, tz, now)
+    b = make_brief(incident, data.incident, progress, rows, day, tz, now, start_hour)
     headers = {"Cache-Control": "no-store"}
     if format == "json":
         return Response(b, headers=headers)

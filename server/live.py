@@ -44,7 +44,7 @@ from schemas.progress import Progress, PublicProgress
 from server.db import AnyDatabase
 from server.db import log as db_log
 from server.db.log import LogRow
-from server.progress import derive, public_view
+from server.progress import building_labels, derive, public_view
 
 __all__ = ["COORD", "NUDGE", "SCOPED", "VOL", "Broker", "Frame", "Subscriber", "frame"]
 
@@ -476,7 +476,7 @@ class Broker:
         await self.close_invalid()  # read after the data: see ``close_invalid``
         p = derive(incident, data)
         summary = data.incident.get("summary")
-        pub = public_view(p, summary if isinstance(summary, str) else None)
+        pub = public_view(p, summary if isinstance(summary, str) else None, building_labels(data))
         if self._remember_progress(incident, p, seq):
             raw = self._progress[incident][0].raw
             self._fan_out(COORD, seq, raw, state=True)
@@ -528,7 +528,9 @@ class Broker:
             p = derive(incident, data)
             self._remember_progress(incident, p, seq)
             summary = data.incident.get("summary")
-            pub = public_view(p, summary if isinstance(summary, str) else None)
+            pub = public_view(
+                p, summary if isinstance(summary, str) else None, building_labels(data)
+            )
             self._remember_public(incident, pub, seq)
         return True
 

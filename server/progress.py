@@ -33,7 +33,7 @@ from typing import Any
 from schemas.progress import PUBLIC_MIN_HOUSEHOLDS, Progress, PublicProgress, PublicUpdate
 from server.db.log import IncidentInputs
 
-__all__ = ["LATEST_UPDATES", "derive", "public_view"]
+__all__ = ["LATEST_UPDATES", "building_labels", "derive", "public_view"]
 
 #: Public updates carried in a progress event (the newest first).
 LATEST_UPDATES = 20
@@ -144,12 +144,31 @@ def _public_updates(updates: dict[str, dict[str, Any]]) -> list[PublicUpdate]:
     return out[:LATEST_UPDATES]
 
 
-def public_view(p: Progress, summary: str | None) -> PublicProgress:
+def building_labels(data: IncidentInputs) -> tuple[list[str], list[str]]:
+    """Labels of the scope's buildings restored, and of those not yet, in scope order
+    (a building without a label is left out: residents know buildings by name)."""
+    inc = data.incident
+    scope = inc.get("buildings") if isinstance(inc.get("buildings"), list) else []
+    listed = inc.get("restored_buildings")
+    restored = set(listed) if isinstance(listed, list) else set()
+    done: list[str] = []
+    waiting: list[str] = []
+    for b in dict.fromkeys(x for x in scope if isinstance(x, str)):
+        if b in data.labels:
+            (done if b in restored else waiting).append(data.labels[b])
+    return done, waiting
+
+
+def public_view(
+    p: Progress, summary: str | None, buildings: tuple[list[str], list[str]] | None = None
+) -> PublicProgress:
     """What residents may see: incident-wide counts only, none for a small incident.
 
     No household, room, name, phone, note, vulnerability or need ever reaches this view;
     counts are not broken down by building or unit, and an incident of fewer than
-    ``PUBLIC_MIN_HOUSEHOLDS`` households shows no counts at all.
+    ``PUBLIC_MIN_HOUSEHOLDS`` households shows no counts at all. ``buildings`` (from
+    ``building_labels``) names the buildings restored and not yet: their labels are
+    reference data, on the notice at the gate already.
     """
     counts = p.affected >= PUBLIC_MIN_HOUSEHOLDS
     return PublicProgress(
@@ -163,6 +182,8 @@ def public_view(p: Progress, summary: str | None) -> PublicProgress:
         restored=p.restored if counts else None,
         buildings=p.buildings if counts else None,
         buildings_restored=p.buildings_restored if counts else None,
+        buildings_done=buildings[0] if counts and buildings else None,
+        buildings_waiting=buildings[1] if counts and buildings else None,
         eta=p.eta,
         started_at=p.started_at,
         restored_at=p.restored_at,

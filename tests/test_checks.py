@@ -126,6 +126,15 @@ def test_the_needs_checking_list_is_derived_and_resolved_by_a_record(client) -> 
     assert after[heaters["id"]]["resolved"] is True
     assert after[heaters["id"]]["note"] == "已收回一台"
     assert list(after)[-1] == heaters["id"]  # resolved ones last
+    # 撤销核实 (#22 D20): resolved = false opens it again, and nobody is named as checker.
+    put_record(boss, st, "checks", heaters["id"], resolved=False)
+    again = {
+        c["id"]: c
+        for c in client.get(f"/api/v1/incidents/{INC}/checks", headers=boss.headers).json()
+    }
+    assert again[heaters["id"]]["resolved"] is False
+    assert again[heaters["id"]]["resolved_by"] is None
+    put_record(boss, st, "checks", heaters["id"], resolved=True)
 
     # Reaching 401 takes it off the list; N hours not yet passed keeps it off, too.
     put_record(

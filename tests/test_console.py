@@ -3,13 +3,13 @@ roster with the pending counts phones report, and the daily brief as JSON and XL
 
 import io
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import Stamper, enroll
 from test_progress import INC, World, build
 
-from server.console import make_brief
+from server.console import duty_day, make_brief
 
 
 @pytest.fixture
@@ -44,6 +44,9 @@ def test_restoring_buildings_one_by_one_restores_their_households_then_the_incid
     while public() != (1, 2, 10) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert public() == (1, 2, 10)
+    # ...and which ones, by label (#22 D26).
+    pub = world.phone.client.get(f"/api/v1/public/{token}").json()
+    assert (pub["buildings_done"], pub["buildings_waiting"]) == (["1号楼"], ["2号楼"])
     # A building outside the scope counts for nothing.
     world.put("incidents", INC, restored_buildings=[scope[0], list(homes)[2]])
     assert world.progress()["restored"] == 10
@@ -104,37 +107,44 @@ def test_the_roster_and_the_brief_are_for_coordinators_only(client, world) -> No
 
 def test_the_daily_brief_opens_in_openpyxl_with_the_days_figures(client, world) -> None:
     openpyxl = pytest.importorskip("openpyxl")
+    # Written as it happened, stamped that day: a past day counts as it ended.
+    that_day = datetime(2026, 11, 23, 0, 30, tzinfo=UTC) - datetime.now(UTC)
+    world.stamp = Stamper(world.phone.node, int(that_day.total_seconds() * 1000))
     homes = build(world)
     h = homes[next(iter(homes))][0]
-    world.put("visits", household=h, incident=INC, at="2026-11-22T16:00:00Z", outcome="reached")
-    world.put("visits", household=h, incident=INC, at="2026-11-23T16:00:00Z", outcome="reached")
+    world.put("visits", household=h, incident=INC, at="2026-11-23T00:00:00Z", outcome="reached")
+    world.put("visits", household=h, incident=INC, at="2026-11-24T00:00:00Z", outcome="reached")
     world.put(
         "deliveries",
         household=h,
         incident=INC,
         item="heater",
         qty=2,
-        at="2026-11-22T17:00:00Z",
+        at="2026-11-23T01:00:00Z",
         status="delivered",
     )
-    world.put("updates", incident=INC, at="2026-11-22T18:00:00Z", text="=正在抢修", public=True)
-    world.put("updates", incident=INC, at="2026-11-22T18:30:00Z", text="内部", public=False)
+    world.put("updates", incident=INC, at="2026-11-23T02:00:00Z", text="=正在抢修", public=True)
+    world.put("updates", incident=INC, at="2026-11-23T02:30:00Z", text="内部", public=False)
     world.put(
         "repairs",
         incident=INC,
         place="暖井",
         description="焊接",
         status="done",
-        at="2026-11-22T15:00:00Z",
-        done_at="2026-11-22T19:00:00Z",
+        at="2026-11-22T23:00:00Z",
+        done_at="2026-11-23T03:00:00Z",
     )
-    # The local day 2026-11-23 at UTC+8 runs from 11-22 16:00Z to 11-23 16:00Z.
+    # The duty day 2026-11-23 at UTC+8, from 08:00, runs from 11-23 00:00Z to 11-24 00:00Z.
     url = f"/api/v1/incidents/{INC}/brief?day=2026-11-23&tz=480"
     b = client.get(url, headers=world.phone.headers).json()
     assert b["day_counts"] == {"visits": 1, "reached": 1}
     assert b["heaters"] == {"delivered": 2, "returned": 0, "lost": 0}
     assert [u["text"] for u in b["updates"]] == ["=正在抢修"]
-    assert [t["text"] for t in b["timeline"]] == ["抢修完成：暖井 焊接"]
+    assert [t["text"] for t in b["timeline"]] == [
+        "状态改为：抢修中",
+        "预计恢复：2026-11-23 11:20",
+        "抢修完成：暖井 焊接",
+    ]
     assert b["counts"]["heaters_out"] == 2 and b["counts"]["buildings"] == 2
     r = client.get(url + "&format=xlsx", headers=world.phone.headers)
     assert r.status_code == 200
@@ -168,20 +178,82 @@ def test_the_brief_of_an_unknown_incident_is_a_404(client, world) -> None:
     assert r.status_code == 404
 
 
-def test_make_brief_cuts_the_day_at_local_midnight() -> None:
+def test_make_brief_cuts_the_day_at_the_shift_change() -> None:
+    # 08:00 at UTC+8 is 00:00Z: visit a is the night before, b the first of the day.
     rows = {
-        "visits": {"a": {"at": "2026-11-29T15:59:59Z"}, "b": {"at": "2026-11-29T16:00:00Z"}},
+        "visits": {"a": {"at": "2026-11-29T23:59:59Z"}, "b": {"at": "2026-11-30T00:00:00Z"}},
         "deliveries": {},
         "repairs": {},
         "updates": {},
         "history": [],
         "labels": {},
     }
-    now = datetime(2026, 11, 30, tzinfo=UTC)
-    b = make_brief("i", {}, {}, rows, "2026-11-30", 480, now)
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    b = make_brief("i", {}, {}, rows, "2026-11-30", 480, now, start_hour=8)
     assert b["day_counts"]["visits"] == 1
-    b = make_brief("i", {}, {}, rows, "2026-11-29", 480, now)
+    assert (b["local"]["from"], b["local"]["to"]) == ("2026-11-30 08:00", "2026-12-01 08:00")
+    b = make_brief("i", {}, {}, rows, "2026-11-29", 480, now, start_hour=8)
     assert b["day_counts"]["visits"] == 1
+
+
+@pytest.mark.parametrize(
+    ("utc", "day"),
+    [
+        ("2026-11-30T16:55:00Z", "2026-11-30"),  # 00:55 local on 12-01: still the night's day
+        ("2026-11-30T23:59:00Z", "2026-11-30"),  # 07:59 local
+        ("2026-12-01T00:00:00Z", "2026-12-01"),  # 08:00 local: the new duty day
+    ],
+)
+def test_the_brief_opens_on_the_duty_day_running_at_night(utc: str, day: str) -> None:
+    now = datetime.fromisoformat(utc.replace("Z", "+00:00"))
+    assert duty_day(now, 480, 8) == day
+
+
+def test_the_brief_timeline_leaves_out_undos() -> None:
+    rows = {
+        "visits": {},
+        "deliveries": {},
+        "repairs": {},
+        "updates": {},
+        "labels": {"b1": "1号楼", "b2": "2号楼"},
+        "history": [
+            ("status", "repairing", "2026-11-30T01:00:00.000Z-0000-a"),
+            # 已恢复 by mistake, undone 10 s later: neither is part of the day's story.
+            ("status", "restored", "2026-11-30T02:00:00.000Z-0000-a"),
+            ("status", "repairing", "2026-11-30T02:00:10.000Z-0000-a"),
+            ("restored_buildings.b1", True, "2026-11-30T03:00:00.000Z-0000-a"),
+            ("restored_buildings.b1", False, "2026-11-30T03:00:05.000Z-0000-a"),
+            ("restored_buildings.b2", True, "2026-11-30T04:00:00.000Z-0000-a"),
+            # Taken back an hour later: a decision, not an undo.
+            ("restored_buildings.b2", False, "2026-11-30T05:00:00.000Z-0000-a"),
+        ],
+    }
+    b = make_brief("i", {}, {}, rows, "2026-11-30", 0, datetime(2026, 12, 2, tzinfo=UTC))
+    assert [t["text"] for t in b["timeline"]] == [
+        "状态改为：抢修中",
+        "楼栋已恢复：2号楼",
+        "楼栋撤销恢复：2号楼",
+    ]
+
+
+def test_a_past_days_brief_counts_as_that_day_ended(client, world) -> None:
+    """A past day showed today's totals: it counts the records as they stood at its end."""
+    days_ago = timedelta(days=3)
+    then = World(world.phone)
+    then.stamp = Stamper(world.phone.node, offset_ms=-int(days_ago.total_seconds() * 1000))
+    homes = build(then)
+    first, second = homes[next(iter(homes))][:2]
+    at = (datetime.now(UTC) - days_ago).strftime("%Y-%m-%dT%H:%M:%SZ")
+    then.put("visits", household=first, incident=INC, at=at, outcome="reached")
+    world.put("visits", household=second, incident=INC, at=at, outcome="reached")
+    past = duty_day(datetime.now(UTC) - days_ago, 0, 8)
+    get = world.phone.client.get
+    b = get(f"/api/v1/incidents/{INC}/brief?day={past}&tz=0", headers=world.phone.headers).json()
+    assert b["counts"]["reached"] == 1 and b["counts"]["affected"] == 20
+    assert b["counts_at"] == b["day_end"]
+    today = get(f"/api/v1/incidents/{INC}/brief?tz=0", headers=world.phone.headers).json()
+    assert today["counts"]["reached"] == 2
+    assert today["day"] == duty_day(datetime.now(UTC), 0, 8)
 
 
 def test_two_coordinators_restoring_different_buildings_offline_both_count(client, world) -> None:
@@ -190,7 +262,9 @@ def test_two_coordinators_restoring_different_buildings_offline_both_count(clien
     homes = build(world)
     b1, b2 = list(homes)[:2]
     other = enroll(client, client.db_path, role="coordinator", name="副主任")
-    mine, theirs = Stamper(world.phone.node), Stamper(other.node)
+    # Stamped five minutes ago, so the take-back below is a decision, not an undo (the
+    # brief leaves out a change put back within a minute).
+    mine, theirs = Stamper(world.phone.node, -300_000), Stamper(other.node, -300_000)
     # Both stamp their change before either has synced (both phones offline).
     a = {"coll": "incidents", "id": INC, "field": f"restored_buildings.{b1}", "value": True}
     b = {"coll": "incidents", "id": INC, "field": f"restored_buildings.{b2}", "value": True}
@@ -206,7 +280,9 @@ def test_two_coordinators_restoring_different_buildings_offline_both_count(clien
     assert (p["buildings_restored"], p["restored"]) == (1, 10)
     # The brief's timeline names each building, in words the dashboard can translate.
     timeline = []
-    for day in sorted({a["hlc"][:10], datetime.now(UTC).strftime("%Y-%m-%d")}):
+    for day in sorted(
+        {duty_day(datetime.fromisoformat(a["hlc"][:19]), 0, 8), duty_day(datetime.now(), 0, 8)}
+    ):
         timeline += client.get(
             f"/api/v1/incidents/{INC}/brief?day={day}&tz=0", headers=world.phone.headers
         ).json()["timeline"]

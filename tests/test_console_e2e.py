@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import LiveServer, Stamper, put_record
 
+from server.console import duty_day
 from server.demo import HEATING
 from sync.ids import uuid7
 
@@ -186,13 +187,10 @@ def test_a_coordinator_runs_an_outage_from_the_console(
 
     eventually(posted, True)
 
-    # The daily brief of the day the update was posted (local time), as XLSX and on paper.
-    day = (
-        datetime.fromisoformat(
-            winner(live_server, "updates", found[0], "at").replace("Z", "+00:00")
-        )
-        + SHANGHAI
-    ).strftime("%Y-%m-%d")
+    # The daily brief of the duty day the update was posted in (from 08:00 Shanghai time),
+    # as XLSX and on paper.
+    posted_at = winner(live_server, "updates", found[0], "at").replace("Z", "+00:00")
+    day = duty_day(datetime.fromisoformat(posted_at), int(SHANGHAI.total_seconds()) // 60, 8)
     page.get_by_role("link", name="日报", exact=True).click()
     page.get_by_label("日期").fill(day)
     with page.expect_download() as dl:

@@ -30,6 +30,9 @@ PUBLIC_KEYS = {
     # Buildings in scope and restored (#12): incident-wide counts, hidden for small incidents.
     "buildings",
     "buildings_restored",
+    # Their labels, restored and not yet (#22 D26): reference data, not personal.
+    "buildings_done",
+    "buildings_waiting",
     "eta",
     "started_at",
     "restored_at",
@@ -56,7 +59,7 @@ def seed(w: Writer) -> tuple[list[str], list[str]]:
     secrets: list[str] = []
     ids: list[str] = []
     buildings = [w.put("buildings", label=f"隐私测试{n}号楼", units=2, floors=6) for n in (1, 2)]
-    secrets += ["隐私测试1号楼", "隐私测试2号楼"]  # nothing below the incident is shown
+    # Building labels are reference data (on the notice at the gate): residents see them.
     for b, building in enumerate(buildings):
         for k in range(12):
             name = f"隐秘姓名{b}{k:02d}"

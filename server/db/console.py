@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from server.db import AnyDatabase
+from server.db.log import IncidentInputs, fold_rows
 
-__all__ = ["brief_rows", "incident_names", "roster"]
+__all__ = ["brief_rows", "incident_names", "inputs_until", "roster"]
 
 # The pending count a phone reports is stored by the sync's own transaction
 # (``server.db.syncs``).
@@ -64,6 +65,13 @@ _SQL = {
         "postgresql": "SELECT field, value, hlc FROM history WHERE coll = 'incidents' "
         "AND id = $1 AND (field IN ('status', 'eta', 'restored_buildings') "
         "OR substr(field, 1, 19) = 'restored_buildings.') ORDER BY hlc",
+    },
+    # Every write of some records stamped before a time (a stamp starts with its ISO time).
+    "until": {
+        "sqlite": "SELECT id, field, value, hlc FROM history WHERE coll = ? AND id IN "
+        "(SELECT value FROM json_each(?)) AND hlc < ? ORDER BY hlc",
+        "postgresql": "SELECT id, field, value, hlc FROM history WHERE coll = $1 "
+        "AND id = ANY($2::text[]) AND hlc < $3 ORDER BY hlc",
     },
     "incident_names": {
         "sqlite": " AND id IN (SELECT value FROM json_each(?))",
@@ -131,3 +139,36 @@ async def incident_names(db: AnyDatabase, incidents: frozenset[str] | None) -> l
         out.setdefault(rid, {"id": rid})[fld] = json.loads(value)
     rows = [r for r in out.values() if r.pop("_deleted", None) is not True]
     return sorted(rows, key=lambda r: str(r.get("started_at") or ""), reverse=True)[:2000]
+
+
+async def inputs_until(
+    db: AnyDatabase, incident: str, now: IncidentInputs, until: str
+) -> IncidentInputs:
+    """What progress needs as it stood at ``until`` (ISO time, ``...Z``): for the records
+    of ``now``, each field's last write stamped before it, set fields folded. A past
+    day's brief counts with it (#22 D17); records made later are absent."""
+    dialect = db.dialect
+
+    async def run(conn: Any) -> IncidentInputs:
+        fetch = _fetcher(conn, dialect)
+
+        async def as_of(coll: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+            if not ids:
+                return {}
+            arg = json.dumps(sorted(ids)) if dialect == "sqlite" else sorted(ids)
+            last: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+            for rid, fld, value, hlc in await fetch(_SQL["until"][dialect], (coll, arg, until)):
+                last[(rid, fld)] = (rid, fld, value, hlc)  # by stamp: the last one wins
+            return fold_rows(coll, last.values())
+
+        return IncidentInputs(
+            seq=now.seq,
+            incident=(await as_of("incidents", [incident])).get(incident, {}),
+            households=await as_of("households", list(now.households)),
+            visits=await as_of("visits", list(now.visits)),
+            deliveries=await as_of("deliveries", list(now.deliveries)),
+            statuses=await as_of("household_status", list(now.statuses)),
+            updates=await as_of("updates", list(now.updates)),
+        )
+
+    return await db.read_fn(run)

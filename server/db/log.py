@@ -110,6 +110,12 @@ _SQL: dict[str, dict[str, str]] = {
         "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' "
         "AND id = $1",
     },
+    "labels": {
+        "sqlite": "SELECT id, value FROM winners WHERE coll = 'buildings' AND field = 'label'"
+        " AND id IN (SELECT value FROM json_each(?))",
+        "postgresql": "SELECT id, value FROM winners WHERE coll = 'buildings'"
+        " AND field = 'label' AND id = ANY($1::text[])",
+    },
     "statuses": {
         "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = 'household_status'"
         " AND id > ? AND id < ? AND (field IN ('needs_open', 'restored', '_deleted')"
@@ -132,6 +138,8 @@ class IncidentInputs:
     deliveries: dict[str, dict[str, Any]] = field(default_factory=dict)
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
     updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The scope's building labels by id: reference data, shown to residents (#22 D26).
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def fold_rows(coll: str, rows: Iterable[sqlite3.Row | tuple]) -> dict[str, dict[str, Any]]:
@@ -271,6 +279,11 @@ async def incident_inputs(db: AnyDatabase, incident: str) -> IncidentInputs | No
             else msgspec.json.encode(scope).decode()
         )
         out.households = fold_rows("households", await q(households_in, (buildings,)))
+        ids: Any = scope if pg else msgspec.json.encode(scope).decode()
+        for bid, value in await q(_SQL["labels"][dialect], (ids,)):
+            label = _decode(value)
+            if isinstance(label, str):
+                out.labels[bid] = label
 
         out.visits = fold_rows(
             "visits",

@@ -40,6 +40,12 @@ test('digest words progress for the residents group in Chinese, with the link', 
   assert.equal(lines[5], '实时进度：https://x.example/r/abc');
 });
 
+test('digest names the buildings restored and not yet', () => {
+  const p = { kind: 'water_outage', title: '停水', status: 'repairing', affected: 20, restored: 10, buildings_done: ['1号楼'], buildings_waiting: ['2号楼', '3号楼'], updates: [] };
+  const lines = digest(p, 'u', 'zh-CN').split('\n');
+  assert.deepEqual(lines.slice(2, 5), ['已恢复 10 / 20 户', '已恢复：1号楼', '尚未恢复：2号楼、3号楼']);
+});
+
 test('digest leaves out counts the server withheld for a small incident', () => {
   const text = digest({ kind: 'leak', title: '楼道漏水', status: 'restored', affected: null, restored: null, updates: [] }, 'u', 'zh-CN');
   assert.doesNotMatch(text, /户/);

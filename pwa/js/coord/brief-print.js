@@ -35,7 +35,8 @@ function render(b) {
   const c = b.counts;
   return [
     h('p.muted', null, `${label('kind', b.incident.kind || 'other')} · ${label('istatus', b.incident.status || 'reported')} · ${b.day} · ${ct('briefMade')} ${localTime(b.made_at)}`),
-    h('h2', null, ct('briefCounts')),
+    h('p.muted.brief-span', null, ct('briefSpan', { from: localTime(b.day_start), to: localTime(b.day_end) })),
+    h('h2', null, ct('briefCounts'), ' ', h('span.muted', null, ct('briefAsOf', { t: localTime(b.counts_at) }))),
     h('dl.brief-counts', null, COUNTS.map(([k, w]) => h('div', null, h('dt', null, ct(w)), h('dd', null, String(c[k] ?? 0))))),
     h('p', null, ct('buildingsRestored', { n: c.buildings_restored, m: c.buildings })),
     h('h2', null, ct('briefHeaters')),

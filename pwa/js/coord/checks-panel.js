@@ -10,13 +10,13 @@ import { getJson } from './http.js';
 
 const WORDS = {
   'zh-CN': {
-    title: '需核实', none: '没有需要核实的情况', resolve: '已核实', resolved: '已处理',
+    title: '需核实', none: '没有需要核实的情况', resolve: '已核实', resolved: '已处理', undo: '撤销核实',
     showAll: (n) => `显示全部 ${n} 条`, showResolved: (n) => `已处理 ${n} 条`, fewer: '收起',
     two_heaters: '同一户借出两台以上电暖气', contradictory: '几分钟内记录了相互矛盾的结果',
     vulnerable_unreached: '重点人群户长时间未联系上', unknown: '未知住户',
   },
   en: {
-    title: 'Needs checking', none: 'Nothing to check', resolve: 'Checked', resolved: 'Resolved',
+    title: 'Needs checking', none: 'Nothing to check', resolve: 'Checked', resolved: 'Resolved', undo: 'Undo check',
     showAll: (n) => `Show all ${n}`, showResolved: (n) => `${n} resolved`, fewer: 'Show fewer',
     two_heaters: 'Two or more heaters on loan to one household', contradictory: 'Contradictory outcomes minutes apart',
     vulnerable_unreached: 'Vulnerable household not reached for hours', unknown: 'Unknown household',
@@ -39,12 +39,25 @@ function entryText(e) {
   return `${e.by || '—'} ${shortTime(e.at)} ${what}`;
 }
 
-async function resolve(incident, item) {
+/** 已核实 (`done`) or its undo: a write of the `checks` record, like any other. */
+async function resolve(item, done) {
   const now = new Date(ctx.store.now()).toISOString();
-  const fields = { resolved: true, at: now, by: ctx.store.meta.auth?.name || ctx.session?.name || '' };
+  const fields = { resolved: done, at: now, by: ctx.store.meta.auth?.name || ctx.session?.name || '' };
   await ctx.store.write(Object.entries(fields).map(([field, value]) => ({ coll: 'checks', id: item.id, field, value })));
   ctx.afterWrite?.();
-  item.resolved = true;
+}
+
+/**
+ * The server's list with this device's own resolutions over it: until a write has synced,
+ * the server still answers with the old state, and the count, the groups and the buttons
+ * must all read the same one (D20).
+ */
+export function withLocal(items, replica) {
+  return items.map((c) => {
+    const rec = replica?.get('checks', c.id);
+    if (typeof rec?.resolved !== 'boolean') return c;
+    return { ...c, resolved: rec.resolved, resolved_by: rec.resolved ? rec.by ?? c.resolved_by : null };
+  });
 }
 
 /** Kinds in the order a duty officer acts on them; each a group of its own. */
@@ -74,11 +87,14 @@ function entry(box, incident, items, c) {
     h('a', { href: `#/i/${incident}/h/${c.household}` }, h('strong', null, place(replica, c.household))),
     h('div', null, w(c.kind)),
     h('ul.plain', null, c.entries.map((e) => h('li.muted', null, entryText(e)))),
-    c.resolved
-      ? h('span.muted', null, `✓ ${w('resolved')}${c.resolved_by ? ` · ${c.resolved_by}` : ''}${c.note ? ` · ${c.note}` : ''}`)
-      : h('button.small-btn', { type: 'button', onclick: async () => {
-        try { await resolve(incident, c); resolvedHere.add(c.id); render(box, incident, items); } catch (err) { handleError(err, 'resolve check'); }
-      } }, w('resolve')));
+    c.resolved ? h('span.muted', null, `✓ ${w('resolved')}${c.resolved_by ? ` · ${c.resolved_by}` : ''}${c.note ? ` · ${c.note}` : ''} `) : null,
+    h('button.small-btn', { type: 'button', onclick: async () => {
+      try {
+        await resolve(c, !c.resolved);
+        if (!c.resolved) resolvedHere.add(c.id);
+        render(box, incident, items);
+      } catch (err) { handleError(err, 'resolve check'); }
+    } }, w(c.resolved ? 'undo' : 'resolve')));
 }
 
 /** One group: its first SHOWN entries, and a button for the rest. */
@@ -96,14 +112,16 @@ function group(box, incident, items, key, list, heading) {
       : null);
 }
 
-function render(box, incident, items) {
+function render(box, incident, serverItems) {
+  const items = withLocal(serverItems, ctx.store?.replica);
   const { open, resolved } = groups(items);
   const count = items.filter((c) => !c.resolved).length;
   mount(box,
     h('h2', null, `${w('title')} `, h('span.badge', { dataset: { testid: 'checks-open' } }, String(count))),
     items.length ? null : h('p.muted', null, w('none')),
-    ...open.map(([kind, list]) => group(box, incident, items, kind, list, `${w(kind)} · ${list.length}`)),
-    resolved.length ? group(box, incident, items, 'resolved', resolved, null) : null);
+    // A group counts its open entries, as the badge does; one resolved here stays, marked.
+    ...open.map(([kind, list]) => group(box, incident, serverItems, kind, list, `${w(kind)} · ${list.filter((c) => !c.resolved).length}`)),
+    resolved.length ? group(box, incident, serverItems, 'resolved', resolved, null) : null);
 }
 
 /** The panel; fills itself from the server (cached briefly across redraws). */

@@ -8,6 +8,12 @@ import { localTime, stampTime } from './time.js';
 
 const ENUM_LIST = { needs_open: 'need', vulnerable: 'vuln' };
 
+/** A field in words; one with no word of its own is "其他信息", never its key (D7). */
+export function fieldWords(field) {
+  const word = ct(`f_${field}`);
+  return word === `f_${field}` ? ct('f_other') : word;
+}
+
 /** A field's value in words. */
 export function valueWords(field, value) {
   if (value === null || value === undefined) return ct('cleared');
@@ -32,9 +38,13 @@ export function historySentences(rows) {
     .sort((a, b) => String(b.hlc).localeCompare(String(a.hlc)))
     .map((r) => {
       const at = localTime(stampTime(r.hlc));
-      const text = r.field === '_deleted'
-        ? `${who(r)} ${at} ${ct('deletedRec')}`
-        : ct('wrote', { who: who(r), at, field: ct(`f_${r.field}`), value: valueWords(r.field, r.value) });
+      // A set's element written alone (`needs_open.heater: true`): added to or taken off it.
+      const [base, element] = r.field.includes('.') ? r.field.split(/\.(.*)/s) : [r.field, null];
+      let text;
+      if (r.field === '_deleted') text = `${who(r)} ${at} ${ct('deletedRec')}`;
+      else if (element !== null && ENUM_LIST[base]) {
+        text = ct(r.value === true ? 'addedTo' : 'removedFrom', { who: who(r), at, field: fieldWords(base), value: label(ENUM_LIST[base], element) });
+      } else text = ct('wrote', { who: who(r), at, field: fieldWords(element === null ? r.field : base), value: valueWords(base, r.value) });
       const w = winners.get(r.field);
       const lost = !r.winner && w ? ct('overwrittenBy', { who: who(w), at: localTime(stampTime(w.hlc)) }) : '';
       return { text: text + lost, winner: r.winner, hlc: r.hlc };

@@ -101,7 +101,8 @@ export function incidentView(id, tab = '') {
   const section = (TABS.find(([key]) => key === tab) || TABS[0])[2];
   // First load, incidents merged but not the rest yet (first-load.js): the head only.
   const partial = Boolean(ctx.loading);
-  return h('section.screen.dash', { dataset: partial ? { incident: id, partial: '1' } : { incident: id } },
+  const data = { incident: id, tab: tab || 'overview', ...(partial ? { partial: '1' } : {}) };
+  return h('section.screen.dash', { dataset: data },
     titleBar(inc.title || label('kind', inc.kind || 'other'), {
       back: '/', actions: [h('a.small-btn.assign-link.no-print', { href: `#/i/${encodeURIComponent(id)}/assign` }, ct('assign'))],
     }),

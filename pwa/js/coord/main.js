@@ -17,12 +17,12 @@ import { h, mount } from '../shared/dom.js';
 import { enrollView } from '../volunteer/enroll-view.js';
 import { LiveStream } from './sse.js';
 import { getJson, sync as syncRequest } from './http.js';
-import { adoptSession, LOGIN } from './session.js';
+import { adoptSession, LOGIN, loginUrl } from './session.js';
 import { ct } from './strings.js';
 import { listView } from './list-view.js';
 import { incidentView, patchProgress, completeHead } from './incident-view.js';
 import { briefPrintView } from './brief-print.js';
-import { inboxCount } from './inbox.js';
+import { inboxCount, unacknowledged } from './inbox.js';
 import { openForm } from './open-form.js';
 import { quarantineView, householdHistoryView } from './review.js';
 import { assignmentsView } from './assignments.js';
@@ -67,6 +67,8 @@ let pending = false;
 let lastDraw = 0;
 let countersOnly = true;
 function schedule(kind) {
+  // A background tab runs no animation frames: its title and chime must not wait for one (D27).
+  if (document.hidden && kind !== 'progress') setTimeout(refreshInbox, 0);
   // The first load draws its own stages (first-load.js: the head, then all of it). Its
   // merges, a few records a task, would otherwise redraw the head twice a second.
   if (ctx.loading && kind !== 'progress') return;
@@ -91,6 +93,13 @@ function refreshInbox() {
   const n = inboxCount(ctx.store.replica);
   inboxLink.dataset.count = String(n);
   inboxLink.textContent = n ? `${ct('inbox')} ${n}` : ct('inbox');
+  retitle();
+}
+
+/** The tab's title counts unacknowledged field reports: "(1) 新上报 · 应急指挥" (D27). */
+function retitle() {
+  const n = ctx.store?.meta.auth?.role === 'coordinator' ? unacknowledged(ctx.store.replica).length : 0;
+  document.title = n ? ct('titleNew', { n }) : ct('title');
 }
 
 async function refreshStatus() {
@@ -165,7 +174,8 @@ function startSync() {
 function needCoordinator(fn, { head = false } = {}) {
   return (m) => {
     const auth = ctx.store.meta.auth;
-    if (!auth) { go('/enroll'); return; }
+    // No session and no invite: the coordinator's way in is the password login (D15).
+    if (!auth) { location.replace(loginUrl()); return; }
     if (auth.role !== 'coordinator') { show(() => h('p.error-box', null, ct('notCoordinator'))); return; }
     show(() => (ctx.loading === true || (ctx.loading && !head) ? loadingView() : fn(m)));
   };
@@ -193,7 +203,7 @@ async function main() {
   window.addEventListener('offline', refreshStatus);
   langBtn.addEventListener('click', () => setLang(getLang() === 'en' ? 'zh-CN' : 'en'));
   const relabel = () => {
-    document.title = ct('title');
+    retitle();
     langBtn.textContent = ct('lang');
     langBtn.lang = getLang() === 'en' ? 'zh-CN' : 'en';
     devicesLink.textContent = ct('devices');

@@ -13,6 +13,9 @@ import { offerUndo } from './undo.js';
 export const place = (building, hh) =>
   [building?.label || '', hh.unit ? t('grid.unit', { n: hh.unit }) : '', hh.room || ''].filter(Boolean).join(' ');
 
+/** A phone number a tap calls (D16); the text stays as the volunteer wrote it. */
+export const telLink = (contact) => h('a.tel', { href: `tel:${contact.replace(/[^\d+]/g, '')}` }, contact);
+
 function assignPick(incident, hh, where, assignee, people) {
   return h('select.assign-need', {
     'aria-label': ct('assignFor', { h: where }),
@@ -32,7 +35,7 @@ function row(incident, { building, household: hh, needs, status }, people) {
   return h('li.need-row', { dataset: { h: hh.id } },
     h('div.need-what', null,
       h('a', { href: `#/i/${incident.id}/h/${hh.id}` }, h('strong', null, where)),
-      hh.contact ? h('span.muted', null, ` ${hh.contact}`) : null,
+      hh.contact ? [' ', telLink(hh.contact)] : null,
       h('span.needs', null,
         (hh.vulnerable || []).map((v) => h('span.badge.vuln', null, label('vuln', v))),
         needs.map((n) => h('span.badge', null, label('need', n))))),

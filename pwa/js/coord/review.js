@@ -34,27 +34,57 @@ function where(hh) {
   return [b?.label, hh?.unit ? ct('unitN', { n: hh.unit }) : '', hh?.room].filter(Boolean).join(' ') || '—';
 }
 
+/** Who recorded a visit or a delivery: its `by`, else the writer of its first change. */
+async function recorders(entries) {
+  const names = new Map();
+  await Promise.all(entries.filter((e) => !e.rec.by).slice(0, 40).map((e) =>
+    getJson(`/api/v1/records/${e.coll}/${encodeURIComponent(e.rec.id)}/history`).then((rows) => {
+      const first = [...rows].sort((a, b) => String(a.hlc).localeCompare(String(b.hlc)))[0];
+      if (first?.name) names.set(e.rec.id, first.name);
+    }, () => {})));
+  return (e) => e.rec.by || names.get(e.rec.id) || ct('byNobody');
+}
+
+/** Visits and deliveries of one household, newest first, each with who recorded it (D7). */
+function doorLog(householdId) {
+  const { replica } = ctx.store;
+  const mine = (coll) => replica.all(coll).filter((r) => r.household === householdId && r._deleted !== true)
+    .map((rec) => ({ coll, rec }));
+  return [...mine('visits'), ...mine('deliveries')].sort((a, b) => String(b.rec.at).localeCompare(String(a.rec.at)));
+}
+
+function doorLine(e, who) {
+  const r = e.rec;
+  const at = localTime(r.at);
+  if (e.coll === 'deliveries') {
+    return h('li', { dataset: { coll: 'deliveries' } }, ct('deliveryLine', {
+      at, who: who(e), item: label('item', r.item || 'other'), qty: r.qty || 1, status: label('dstatus', r.status || 'delivered'),
+    }));
+  }
+  return h('li', { dataset: { coll: 'visits' } }, ct('visitLine', { at, who: who(e), what: label('outcome', r.outcome || 'reached') }),
+    ' ', (r.needs || []).map((n) => h('span.badge', null, label('need', n))), r.note ? h('p.muted', null, r.note) : null);
+}
+
 export function householdHistoryView(incidentId, householdId) {
   knownPeople();
   const hh = ctx.store.replica.get('households', householdId);
   const body = h('div', null, h('p.loading', null, ct('loading')));
   const enc = encodeURIComponent;
-  const visits = ctx.store.replica.all('visits').filter((v) => v.household === householdId)
-    .sort((a, b) => String(b.at).localeCompare(String(a.at)));
+  const entries = doorLog(householdId);
   Promise.all([
     getJson(`/api/v1/records/households/${enc(householdId)}/history`),
     getJson(`/api/v1/records/household_status/${enc(`${incidentId}~${householdId}`)}/history`),
-  ]).then(([own, status]) => {
+    recorders(entries),
+  ]).then(([own, status, who]) => {
     const lines = historySentences([...status, ...own]);
     mount(body,
       h('section.panel', null,
         (hh?.vulnerable || []).map((v) => h('span.badge.vuln', null, label('vuln', v))),
         hh?.contact ? h('p', null, `${ct('contact')}：${hh.contact}`) : null,
         hh?.notes ? h('p.muted', null, hh.notes) : null),
-      h('section.panel', null, h('h2', null, ct('visits')),
-        visits.length ? h('ul.history', null, visits.map((v) => h('li', null, localTime(v.at), ' · ', label('outcome', v.outcome),
-          ' ', (v.needs || []).map((n) => h('span.badge', null, label('need', n))), v.note ? h('p.muted', null, v.note) : null)))
-          : h('p.muted', null, ct('noHistory'))),
+      h('section.panel', null, h('h2', null, ct('doorLog')),
+        entries.length ? h('ul.history.door-log', null, entries.map((e) => doorLine(e, who)))
+          : h('p.muted', null, ct('noDoorLog'))),
       h('section.panel', null, h('h2', null, ct('history')),
         lines.length ? h('ul.history', null, lines.map((l) => h(`li${l.winner ? '.win' : '.lost'}`, null, l.text)))
           : h('p.muted', null, ct('noHistory'))));

@@ -8,6 +8,11 @@ import { cookieSession, setCsrf } from './http.js';
 
 export const LOGIN = '/login.html?next=/coord.html';
 
+/** The login page, coming back to the screen asked for (`#/i/…`) once logged in. */
+export function loginUrl(hash = location.hash) {
+  return `/login.html?next=${encodeURIComponent(`/coord.html${hash || ''}`)}`;
+}
+
 /**
  * Adopt the browser's password session (if any) as this device's identity: its node
  * stamps the outbox, its person is the writer. A device enrolled with an invite keeps its

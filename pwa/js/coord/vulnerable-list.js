@@ -9,7 +9,7 @@ import { label } from '../shared/i18n.js';
 import { ctx } from '../shared/context.js';
 import { ct } from './strings.js';
 import { incidentScope, householdView, indexes, byText } from './model.js';
-import { place } from './needs-queue.js';
+import { place, telLink } from './needs-queue.js';
 import { saveBlob } from './http.js';
 
 const FILTERS = {
@@ -46,7 +46,7 @@ export function vulnerableRows(replica, inc) {
 }
 
 const yn = (b) => ct(b ? 'yes' : 'no');
-const cells = (r) => [r.where, r.who, r.contact, yn(r.visited), yn(r.reached), r.heaters ? String(r.heaters) : ct('no'), r.needs.join('、')];
+const cells = (r) => [r.where, r.who, r.contact, yn(r.visited), yn(r.reached), String(r.heaters || 0), r.needs.join('、')];
 const HEAD = ['room', 'who', 'contact', 'visitedQ', 'reachedQ', 'heaterQ', 'needsQ'];
 
 function safe(s) {
@@ -80,8 +80,9 @@ export function vulnerableList(replica, inc) {
       : h('p.muted', null, ct('noVulnerable')));
 }
 
+const CONTACT = HEAD.indexOf('contact');
 const tr = (r) => h(`tr${r.reached ? '' : '.todo'}`, { dataset: { h: r.id } },
-  cells(r).map((c, i) => h('td', { dataset: { label: ct(HEAD[i]) } }, c)));
+  cells(r).map((c, i) => h('td', { dataset: { label: ct(HEAD[i]) } }, i === CONTACT && c ? telLink(c) : c)));
 
 /** The first ROWS_FIRST rows now, the others in batches after; a redraw drops the rest. */
 function tableBody(rows) {

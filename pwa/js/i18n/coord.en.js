@@ -25,7 +25,7 @@ export default {
   fieldReports: 'Field reports', ack: 'Acknowledge', acked: 'Acknowledged', reportedBy: 'Reported by', reportedAt: 'Reported at',
   place: 'Place', description: 'What', noDescription: '(no description given)', openIt: 'Open',
   rejectedN: '{n} rejected entries to review', rejectedNone: 'No rejected entries', review: 'Review',
-  checkList: 'Needs checking', checkPending: 'Entries that need checking will show here (coming)',
+  checkList: 'Needs checking', checkPending: 'Each incident lists what needs checking below its page: open the incident to see and resolve them',
   soundOn: 'Sound: on', soundOff: 'Sound: off',
   tabOverview: 'Overview', tabNeeds: 'Needs', tabVulnerable: 'Vulnerable', tabBuildings: 'Buildings',
   tabRoster: 'Volunteers', tabBrief: 'Daily brief', sections: 'Incident sections',
@@ -39,7 +39,7 @@ export default {
   assignTo: 'Assign to', nobody: 'Nobody', done: 'Done', needDone: 'Marked done', needAssigned: 'Assigned to {who}',
   assignFor: 'Assign a volunteer for {h}', doneFor: 'Needs of {h} are done', openNeedsN: '{n} households with open needs',
   vulnTitle: 'Vulnerable households', building: 'Building', room: 'Room', who: 'Group', contact: 'Contact',
-  visitedQ: 'Visited', reachedQ: 'Reached', heaterQ: 'Heater', needsQ: 'Open needs', yes: 'yes', no: 'no',
+  visitedQ: 'Visited', reachedQ: 'Reached', heaterQ: 'Heaters (on loan)', needsQ: 'Open needs', yes: 'yes', no: 'no',
   filter: 'Filter', sort: 'Sort', fAll: 'All', fNotVisited: 'Not visited', fNotReached: 'Not reached',
   fNeeds: 'With open needs', fNoHeater: 'Without a heater', sBuilding: 'By building', sState: 'Not reached first',
   print: 'Print', exportCsv: 'Export (CSV)', rowsN: '{n} households', noVulnerable: 'No household matches',
@@ -59,4 +59,10 @@ export default {
   updatesTitle: 'Updates',
   time: 'Time',
   unitN: 'unit {n}',
+  // console field defects (#22): history, brief, checks, title
+  addedTo: '{who} {at} added to {field}: {value}', removedFrom: '{who} {at} took off {field}: {value}', f_other: 'other details',
+  doorLog: 'Visits and supplies', noDoorLog: 'No visits or supplies recorded yet', byNobody: 'unsigned',
+  visitLine: '{at} · {who} · visit: {what}', deliveryLine: '{at} · {who} · {item} ×{qty}: {status}',
+  titleNew: '({n}) new report · Coordination',
+  briefSpan: 'Duty day: {from} to {to}', briefAsOf: '(as of {t})',
 };

@@ -27,7 +27,7 @@ export default {
   fieldReports: '现场上报', ack: '确认收到', acked: '已确认收到', reportedBy: '上报人', reportedAt: '上报时间',
   place: '地点', description: '情况', noDescription: '（没有填写情况说明）', openIt: '查看',
   rejectedN: '{n} 条记录被退回，需要审核', rejectedNone: '没有被退回的记录', review: '去审核',
-  checkList: '需核实', checkPending: '需核实的记录将在这里显示（功能开发中）',
+  checkList: '需核实', checkPending: '每个事件的需核实情况在事件页下方：打开事件即可查看和处理',
   soundOn: '提示音：开', soundOff: '提示音：关',
   // tabs
   tabOverview: '概况', tabNeeds: '需求', tabVulnerable: '重点人群', tabBuildings: '楼栋',
@@ -45,7 +45,7 @@ export default {
   assignFor: '为 {h} 分配志愿者', doneFor: '{h} 的需求已解决', openNeedsN: '{n} 户有待解决需求',
   // vulnerable list
   vulnTitle: '重点人群名单', building: '楼栋', room: '房间', who: '类别', contact: '联系方式',
-  visitedQ: '走访', reachedQ: '联系', heaterQ: '电暖气', needsQ: '待解决', yes: '是', no: '否',
+  visitedQ: '走访', reachedQ: '联系', heaterQ: '电暖气（台）', needsQ: '待解决', yes: '是', no: '否',
   filter: '筛选', sort: '排序', fAll: '全部', fNotVisited: '未走访', fNotReached: '未联系',
   fNeeds: '有待解决需求', fNoHeater: '没有电暖气', sBuilding: '按楼栋', sState: '未联系的在前',
   print: '打印', exportCsv: '导出表格 (CSV)', rowsN: '共 {n} 户', noVulnerable: '没有符合条件的住户',
@@ -68,4 +68,10 @@ export default {
   updatesTitle: '进度通报',
   time: '时间',
   unitN: '{n} 单元',
+  // console field defects (#22): history, brief, checks, title
+  addedTo: '{who} {at} {field}加上：{value}', removedFrom: '{who} {at} {field}去掉：{value}', f_other: '其他信息',
+  doorLog: '走访和物资', noDoorLog: '还没有走访或物资记录', byNobody: '未署名',
+  visitLine: '{at} · {who} · 走访：{what}', deliveryLine: '{at} · {who} · {item} ×{qty}：{status}',
+  titleNew: '({n}) 新上报 · 应急指挥',
+  briefSpan: '值班时段：{from} 至 {to}', briefAsOf: '（截至 {t}）',
 };

@@ -14,7 +14,13 @@ export function digest(p, url, lang) {
   if (p.affected !== null && p.affected !== undefined) {
     lines.push(rt('restored', { r: p.restored, a: p.affected }, lang));
   }
-  if (p.status === 'restored' || p.status === 'closed') {
+  const done = p.status === 'restored' || p.status === 'closed';
+  // Which buildings are back, by label (#22 D26): the first thing a neighbour asks.
+  if (!done && p.buildings_done?.length) {
+    lines.push(rt('buildingsDone', { names: p.buildings_done.join(rt('sep', null, lang)) }, lang));
+    if (p.buildings_waiting?.length) lines.push(rt('buildingsWaiting', { names: p.buildings_waiting.join(rt('sep', null, lang)) }, lang));
+  }
+  if (done) {
     if (p.restored_at) lines.push(rt('restoredAt', { t: when(p.restored_at, lang) }, lang));
   } else {
     lines.push(p.eta ? rt('eta', { t: when(p.eta, lang) }, lang) : rt('etaNone', null, lang));

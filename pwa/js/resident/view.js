@@ -2,6 +2,8 @@
 import { h } from '../shared/dom.js';
 import { rt, when } from './strings.js';
 
+const names = (id, key, list) => (list?.length ? h('p.r-buildings', { id }, rt(key, { names: list.join(rt('sep')) })) : null);
+
 /**
  * @param {object} p PublicProgress
  * @param {{onCopy: Function, onPush: Function, pushState: string}} actions
@@ -23,6 +25,9 @@ export function residentView(p, { onCopy, onPush, pushState }) {
           h('progress.r-bar', { max: String(Math.max(p.affected, 1)), value: String(p.restored) }),
           // Restoration building by building (#12): shown once the first building is back.
           p.buildings_restored && !done ? h('p.r-muted', { id: 'restored-buildings' }, rt('buildings', { r: p.buildings_restored, a: p.buildings })) : null,
+          // Which ones, by label (#22 D26): a resident looks for their own building.
+          p.buildings_restored && !done ? names('buildings-done', 'buildingsDone', p.buildings_done) : null,
+          p.buildings_restored && !done ? names('buildings-waiting', 'buildingsWaiting', p.buildings_waiting) : null,
           h('p.r-muted', null, rt('visited', { v: p.visited }))]
         : h('p.r-muted', null, rt('noCounts')),
       h('p.r-eta', null, done
