@@ -174,3 +174,17 @@ def test_the_residents_page_shows_no_title_a_volunteer_wrote(town) -> None:
         "summary": "王五说的"})])  # fmt: skip
     pub = _public(server, share(server, coord, old))
     assert pub["kind"] == "leak" and pub["title"] is None and pub["summary"] is None
+
+
+def test_retracting_the_newest_public_update_sends_no_notification_of_the_one_before() -> None:
+    from schemas.progress import PublicProgress, PublicUpdate
+    from server.push import Pusher
+
+    older = PublicUpdate(id="u1", at="2026-12-07T10:00:00.000Z", text="10点前恢复供水")
+    newer = PublicUpdate(id="u2", at="2026-12-07T11:00:00.000Z", text="302室王大爷家漏水")
+    before = PublicProgress(seq=2, status="responding", updates=[newer, older])
+    after = PublicProgress(seq=3, status="responding", updates=[older])
+    pusher = object.__new__(Pusher)  # _payload reads nothing of the instance
+    assert pusher._payload("i", before, after) is None
+    fresh = PublicProgress(seq=4, status="responding", updates=[newer, older])
+    assert pusher._payload("i", after, fresh) is not None
