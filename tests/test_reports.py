@@ -140,6 +140,18 @@ def test_a_flood_of_reports_from_one_phone_is_refused_per_change_past_the_hourly
     assert set(ids[:REPORTS_PER_HOUR]) <= got and not set(ids[REPORTS_PER_HOUR:]) & got
 
 
+def test_a_report_moved_to_another_community_leaves_the_first_ones_coordinator(town) -> None:
+    rid = _report(town["vol"])
+    coord1 = town["coord1"]
+    held = coord1.sync(cursor=0).json()
+    assert rid in {c["id"] for c in held["changes"] if c["coll"] == "reports"}
+    head = _phone(town["server"], "coordinator")  # no community: every community
+    put_record(head, Stamper(head.node), "reports", rid, community=C2)
+    got = coord1.sync(cursor=held["cursor"], scope=held["scope"]).json()
+    assert {"coll": "reports", "id": rid} in got["evict"]
+    assert rid in _ids(town["coord2"], "reports")
+
+
 def _public(server: LiveServer, token: str) -> dict:
     return httpx.get(f"{server.url}/api/v1/public/{token}", timeout=30).json()
 
