@@ -26,6 +26,7 @@ __all__ = [
     "Incident",
     "Record",
     "Repair",
+    "Report",
     "Update",
     "Visit",
 ]
@@ -40,6 +41,8 @@ Outcome = Literal["reached", "not_home", "refused", "moved"]
 Item = Literal["heater", "water", "blanket", "other"]
 DeliveryStatus = Literal["delivered", "returned", "lost"]
 RepairStatus = Literal["open", "working", "done"]
+#: 待处理, 已确认, 已并入 (attached to an incident), 已转为事件 (made into a new incident).
+ReportStatus = Literal["pending", "acknowledged", "merged", "converted"]
 
 
 class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -133,6 +136,31 @@ class Repair(Record):
     done_at: Time | None = None
 
 
+class Report(Record):
+    """What a volunteer saw in the field: internal until a coordinator publishes an update.
+
+    Visible to its reporter and to the coordinators of its ``community`` (docs/security.md).
+    """
+
+    community: Id | None = None
+    kind: IncidentKind | None = None
+    #: 看到的情况: what was seen, in the reporter's words.
+    text: LongText | None = None
+    #: Where: a building, a compound, or free text (any of them).
+    building: Id | None = None
+    compound: ShortText | None = None
+    place: ShortText | None = None
+    #: Who reported it (a person id) and when.
+    reporter: Id | None = None
+    at: Time | None = None
+    status: ReportStatus | None = None
+    #: The incident it was attached to or turned into.
+    incident: Id | None = None
+    #: A coordinator saw it: when, and who (a person id).
+    ack_at: Time | None = None
+    ack_by: Id | None = None
+
+
 class HouseholdStatus(Record):
     """Id ``<incident>~<household>``: one record however many volunteers touch it."""
 
@@ -176,6 +204,7 @@ COLLECTIONS: dict[str, type[Record]] = {
     "visits": Visit,
     "deliveries": Delivery,
     "repairs": Repair,
+    "reports": Report,
     "household_status": HouseholdStatus,
     "assignments": Assignment,
     "checks": Check,

@@ -15,13 +15,18 @@ Rules (docs/security.md has the table):
   data (communities, buildings, incidents, *public* updates) everywhere, households and
   everything about a household (visits, deliveries, household status, personal fields)
   only in ``H``, repairs only of ``I``, and only their own assignments.
+* **Field reports** (``reports``, #22 D18) are read by their reporter (``reporter``) and
+  by the coordinators of their ``community``; other volunteers never see them.
 * Writes: a volunteer may write visits, deliveries and household status of households in
   ``H``, and the ``vulnerable`` marks of households in ``H`` (the one household field the
-  door-knocking finds out); repairs of incidents in ``I``; and incidents they reported
-  themselves, in status ``reported``, never ``eta``/``restored_at``/``buildings``.
-  Nothing else. An element field ``F.e`` of a set field (sync/sets.py) is judged as a
-  write of ``F`` holding ``e``. A coordinator
-  may write everything anchored in their community.
+  door-knocking finds out); repairs of incidents in ``I``; and field reports of their own
+  (``reporter`` themselves), in a community of theirs (``Facts.communities``: their
+  ``people.community`` and the communities of ``B`` and ``I``), in status ``pending``,
+  never ``incident``/``ack_at``/``ack_by``. A device sends at most ``REPORTS_PER_HOUR``
+  new reports an hour (``ReportLimitError``). Volunteers never write incidents (#22 M1):
+  the incidents they reported before are read as any other. Nothing else. An element
+  field ``F.e`` of a set field (sync/sets.py) is judged as a write of ``F`` holding ``e``.
+  A coordinator may write everything anchored in their community.
 * The **anchor** of a record is the field that places it in a scope (a visit's
   ``household``). A change is judged against every anchor value known for its record: the
   server's current winner and the values the same request sets. A record whose anchor is
@@ -39,8 +44,10 @@ from sync.validate import ForbiddenError
 
 __all__ = [
     "ANCHORS",
+    "REPORTS_PER_HOUR",
     "Facts",
     "Grant",
+    "ReportLimitError",
     "Scope",
     "may_write",
     "read_scope",
@@ -56,12 +63,21 @@ ANCHORS: dict[str, str] = {
     "deliveries": "household",
     "repairs": "incident",
     "updates": "incident",
+    "reports": "community",
 }
 
-#: Incident fields a volunteer may never set, even on an incident they reported.
-_COORDINATOR_INCIDENT_FIELDS = frozenset(
-    {"eta", "restored_at", "buildings", "restored_buildings", "ack_at", "ack_by"}
-)
+#: Report fields only a coordinator sets (the volunteer writes what, where, who, when).
+_COORDINATOR_REPORT_FIELDS = frozenset({"incident", "ack_at", "ack_by"})
+
+#: New field reports one device may send in an hour (#22 M1: 20,000 incidents in 4.8 s
+#: reached every phone). A shift's worth for a busy volunteer; beyond it, a phone call.
+REPORTS_PER_HOUR = 30
+
+
+class ReportLimitError(ForbiddenError):
+    """A device sent more new field reports in an hour than ``REPORTS_PER_HOUR``."""
+
+    code = "too_many_reports"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +125,15 @@ class Facts:
         exists: the server holds at least one field of the record.
         foreign: someone other than the writer (or the server itself) wrote to it.
         incident_buildings: for incidents, every known ``buildings`` list value.
+        communities: for a volunteer's reports, the communities the volunteer belongs to
+            or works in (None: not looked up).
     """
 
     anchors: set[Any] = field(default_factory=set)
     exists: bool = False
     foreign: bool = False
     incident_buildings: list[Any] = field(default_factory=list)
+    communities: frozenset[str] | None = None
 
 
 def _active_targets(
@@ -257,17 +276,32 @@ def _volunteer(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts: F
         if not _all_in(facts.anchors, scope.incidents):
             _refuse("repairs can be recorded only for incidents you work on")
     elif coll == "incidents":
-        if facts.foreign:
-            _refuse(
-                "volunteers cannot change an incident opened or updated by someone else; "
-                "tell the coordinator"
-            )
-        if fld in _COORDINATOR_INCIDENT_FIELDS:
-            _refuse(f"only a coordinator sets an incident's {fld}")
-        if fld == "status" and value not in (None, "reported"):
-            _refuse("volunteers report incidents as 'reported'; a coordinator sets the status")
+        _refuse(
+            "volunteers cannot open or change incidents; send a field report (reports) "
+            "and the coordinator will open or update the incident"
+        )
+    elif coll == "reports":
+        _volunteer_report(scope, fld, value, facts)
     else:
         _refuse(f"volunteers cannot change {coll}; ask the coordinator")
+
+
+def _volunteer_report(scope: Scope, fld: str, value: Any, facts: Facts) -> None:
+    if facts.foreign:
+        _refuse("a field report can be changed only by the volunteer who sent it")
+    if fld in _COORDINATOR_REPORT_FIELDS:
+        _refuse(f"only a coordinator sets a report's {fld}")
+    if fld == "reporter" and value != scope.person:
+        _refuse("reports.reporter must be yourself")
+    if fld == "status" and value not in (None, "pending"):
+        _refuse("volunteers send reports as 'pending'; a coordinator acknowledges them")
+    if fld == "community" and not isinstance(value, str):
+        _refuse("reports.community must name your community")
+    if not _all_in(facts.anchors, facts.communities or frozenset()):
+        _refuse(
+            "a report must be for a community you belong to or work in; "
+            "ask the coordinator to assign you"
+        )
 
 
 def _coordinator(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts: Facts) -> None:
@@ -275,13 +309,16 @@ def _coordinator(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts:
     if coll == "communities":
         if rid != scope.community:
             _refuse(f"community {rid[:40]} is {outside}")
-    elif coll in ("buildings", "incidents"):
+    elif coll in ("buildings", "incidents", "reports"):
         if fld == "community" and value != scope.community:
             _refuse(f"{coll[:-1]} must belong to your community ({scope.community})")
         if not _all_in(facts.anchors, frozenset({scope.community or ""})):
             _refuse(f"this {coll[:-1]} is {outside}")
         if coll == "incidents" and fld == "buildings" and not _all_in(value or (), scope.buildings):
             _refuse(f"an incident's buildings must be in your community; {outside}")
+        attach = coll == "reports" and fld == "incident" and value is not None
+        if attach and not _all_in([value], scope.incidents):
+            _refuse(f"a report is attached only to an incident of your community; {outside}")
     elif coll == "households":
         if fld == "building" and not isinstance(value, str):
             _refuse("households.building must name a building of your community")

@@ -171,11 +171,15 @@ def public_view(
     reference data, on the notice at the gate already.
     """
     counts = p.affected >= PUBLIC_MIN_HOUSEHOLDS
+    # An incident still ``reported`` was opened from the field, in a volunteer's words
+    # (before #22 made field reports their own records): residents get its kind only,
+    # until a coordinator takes it on.
+    words = p.status != "reported"
     return PublicProgress(
         seq=p.seq,
         kind=p.kind,
-        title=p.title,
-        summary=summary,
+        title=p.title if words else None,
+        summary=summary if words else None,
         status=p.status,
         affected=p.affected if counts else None,
         visited=p.visited if counts else None,

@@ -148,7 +148,8 @@ class Pusher:
         title = new.title or "Doorstep"
         latest = new.updates[0] if new.updates else None
         if latest is not None and (
-            old is None or not old.updates or old.updates[0].id != latest.id
+            # A new update, not an older one back on top after a retraction (#22 D10).
+            old is None or latest.id not in {u.id for u in old.updates}
         ):
             return Payload(title, "", "update", new.status, new.eta, latest.text[:500], incident)
         if old is None or old.status != new.status:

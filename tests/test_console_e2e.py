@@ -79,21 +79,22 @@ def test_a_coordinator_runs_an_outage_from_the_console(
     page.goto(f"{live_server.url}/coord.html#/enroll/{code}")
     expect(page.locator(f"a.card[data-incident='{HEATING}']")).to_be_visible(timeout=LIVE_MS)
 
-    # A volunteer reports a burst pipe from the field; it arrives with its content.
+    # A volunteer reports a burst pipe from the field (a field report, #22); it arrives with
+    # its content.
     vol = live_server.enroll("volunteer", "张志愿者")
     place = f"山字石街{uuid7()[-6:]}号院内"
     report = put_record(
         vol,
         Stamper(vol.node),
-        "incidents",
+        "reports",
         kind="pipe_burst",
-        status="reported",
+        status="pending",
         place=place,
-        title=f"{place} 爆管",
-        summary="墙内主管道爆裂，院内结冰",
-        started_at=datetime.now(UTC).isoformat()[:23] + "Z",
+        text="墙内主管道爆裂，院内结冰",
+        reporter=vol.person,
+        at=datetime.now(UTC).isoformat()[:23] + "Z",
     )
-    card = page.locator(f".report-card[data-incident='{report}']")
+    card = page.locator(f".report-card[data-report='{report}']")
     expect(page.get_by_role("alert")).to_contain_text("新情况待确认", timeout=LIVE_MS)
     expect(card).to_contain_text(place, timeout=LIVE_MS)
     expect(card).to_contain_text("墙内主管道爆裂，院内结冰")
@@ -101,8 +102,14 @@ def test_a_coordinator_runs_an_outage_from_the_console(
     expect(page.locator("#inbox-link")).not_to_have_attribute("data-count", "0")
     page.screenshot(path=str(SHOTS / f"console-inbox-{w}.png"))
     card.get_by_role("button", name="确认收到").click()
+    # Acknowledged, it leaves the count and waits below to be attached (#22 D18).
+    expect(card.get_by_role("button", name="确认收到")).to_have_count(0, timeout=LIVE_MS)
+    eventually(lambda: winner(live_server, "reports", report, "ack_by") is not None, True)
+    card.get_by_role("combobox", name="并入哪个事件").select_option(HEATING)
+    card.get_by_role("button", name="并入事件").click()
     expect(card).to_have_count(0, timeout=LIVE_MS)
-    eventually(lambda: winner(live_server, "incidents", report, "ack_by") is not None, True)
+    eventually(lambda: winner(live_server, "reports", report, "incident"), HEATING)
+    assert winner(live_server, "reports", report, "status") == "merged"
 
     # The vulnerable list of the heating outage, printed.
     page.locator(f"a.card[data-incident='{HEATING}']").click()
@@ -206,5 +213,22 @@ def test_a_coordinator_runs_an_outage_from_the_console(
     expect(page.locator(".brief-print")).to_contain_text(text, timeout=LIVE_MS)
     page.screenshot(path=str(SHOTS / f"console-brief-print-{w}.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= w
+
+    # The public update was a mistake (#22 D10): edited, previewed, then retracted.
+    page.evaluate("h => { location.hash = h; }", f"#/i/{HEATING}")
+    posted_item = page.locator(f"li[data-update='{found[0]}']")
+    posted_item.get_by_role("button", name="修改").click()
+    fixed = f"抢修完成，正在注水升温。{uuid7()[-6:]}"
+    posted_item.get_by_role("textbox", name="修改").fill(fixed)
+    posted_item.get_by_role("button", name="保存").click()
+    expect(page.get_by_role("dialog")).to_contain_text(fixed)
+    page.get_by_role("dialog").get_by_role("button", name="保存").click()
+    eventually(lambda: winner(live_server, "updates", found[0], "text"), fixed)
+    expect(posted_item).to_contain_text(fixed, timeout=LIVE_MS)
+    posted_item.get_by_role("button", name="撤回").click()
+    page.get_by_role("dialog").get_by_role("button", name="撤回").click()
+    eventually(lambda: winner(live_server, "updates", found[0], "public"), False)
+    expect(posted_item.get_by_role("button", name="撤回")).to_have_count(0, timeout=LIVE_MS)
+    expect(posted_item).to_contain_text("内部")
     assert errors == []
     ctx.close()

@@ -6,11 +6,22 @@ form (``'"0190…"'``), which lets the ``winners_ref (coll, field, value)`` inde
 """
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
-from server.access import ANCHORS, Facts, Grant, Scope, may_write, read_scope, scope_token
+from server.access import (
+    ANCHORS,
+    REPORTS_PER_HOUR,
+    Facts,
+    Grant,
+    ReportLimitError,
+    Scope,
+    may_write,
+    read_scope,
+    scope_token,
+)
 from server.db import changes
 from server.db.changes import Incoming, WinnerRow, cut_page
 from server.db.core import BaseDatabase, Database, Sql
@@ -53,6 +64,8 @@ SELF_ANCHORS: frozenset[tuple[str, str]] = frozenset(
         ("repairs", "incident"),
         ("updates", "incident"),
         ("updates", "public"),
+        ("reports", "community"),
+        ("reports", "reporter"),
     }
 )
 
@@ -167,18 +180,45 @@ def authorise(
     decoded: list[tuple[str, str, str, Any]],
     sources: list[tuple[int, Any]],
     facts: dict[tuple[str, str], Facts],
+    over: frozenset[str] = frozenset(),
 ) -> tuple[list[Incoming], list[tuple[int, Any, ForbiddenError]]]:
-    """Split ``good`` by ``may_write`` given what the server knows (``facts``)."""
+    """Split ``good`` by ``may_write`` given what the server knows (``facts``); every
+    change of a report in ``over`` (``reports_over``) is refused."""
     allowed: list[Incoming] = []
     denied: list[tuple[int, Any, ForbiddenError]] = []
     for row, (coll, rid, fld, value), (index, raw) in zip(good, decoded, sources, strict=True):
         try:
+            if coll == "reports" and rid in over:
+                raise ReportLimitError(
+                    f"this phone sent {REPORTS_PER_HOUR} new field reports in the last hour, "
+                    "the most one phone may; phone the coordinator, or report it later"
+                )
             may_write(scope, coll, rid, fld, value, facts.get((coll, rid)) or Facts())
         except ForbiddenError as exc:
             denied.append((index, raw, exc))
             continue
         allowed.append(row)
     return allowed, denied
+
+
+def report_window(good: Sequence[Incoming]) -> tuple[str, str, list[str]]:
+    """(the batch's node, the start of the hour before its receipt, the ids of the
+    reports it writes, in order of first appearance: none for a batch without)."""
+    ids = list(dict.fromkeys(row[2] for row in good if row[1] == "reports"))
+    if not ids:
+        return "", "", []
+    received = datetime.fromisoformat(good[0][7].replace("Z", "+00:00"))
+    since = received - timedelta(hours=1)
+    start = since.strftime("%Y-%m-%dT%H:%M:%S.") + f"{since.microsecond // 1000:03d}Z"
+    return good[0][5], start, ids
+
+
+def reports_over(ids: Sequence[str], known: Iterable[str], sent: int) -> frozenset[str]:
+    """The new reports (``ids`` the server does not hold: not in ``known``) beyond what a
+    device that sent ``sent`` new reports in the last hour may still send."""
+    held = set(known)
+    new = [rid for rid in ids if rid not in held]
+    return frozenset(new[max(0, REPORTS_PER_HOUR - sent) :])
 
 
 def scope_change(scope: Scope, old: Old) -> tuple[frozenset[str], set[str] | None, set[str], bool]:
@@ -227,6 +267,10 @@ def was_visible(
         return then.get("incident") in i
     if coll == "updates":
         return (scope.volunteer and then.get("public") is True) or then.get("incident") in i
+    if coll == "reports":
+        if scope.volunteer:
+            return then.get("reporter") == scope.person
+        return then.get("community") == scope.community
     return False
 
 
@@ -248,10 +292,27 @@ def snapshot_from(rows: Sequence[Sequence[Any]]) -> Old:
     )
 
 
+#: Collections whose records a volunteer may change only if nobody else wrote to them.
+OWNED = ("incidents", "reports")
+
+
 def mark_foreign(facts: dict[tuple[str, str], Facts], rows: Iterable[Sequence[Any]]) -> None:
-    """Incidents (id rows) someone else wrote to are foreign to the writer."""
-    for (rid,) in rows:
-        facts[("incidents", rid)].foreign = True
+    """Records ((coll, id) rows) someone else wrote to are foreign to the writer."""
+    for coll, rid in rows:
+        facts[(coll, rid)].foreign = True
+
+
+def work_targets(scope: Scope) -> list[str]:
+    """The buildings and incidents whose ``community`` a volunteer works in."""
+    return sorted((scope.buildings or frozenset()) | (scope.incidents or frozenset()))
+
+
+def mark_communities(facts: dict[tuple[str, str], Facts], rows: Iterable[Sequence[Any]]) -> None:
+    """Give the batch's reports the writer's communities (rows of one community each)."""
+    mine = frozenset(c for (c,) in rows if isinstance(c, str))
+    for (coll, _), f in facts.items():
+        if coll == "reports":
+            f.communities = mine
 
 
 def check_reference(coll: str) -> None:
@@ -400,13 +461,22 @@ def pull_filter(
             f"OR {anchor('incident')} IN {in_hq}))"
         )
         parts.append("(coll = 'assignments' AND substr(id, 1, ?) = ?)")
-        args += [i, len(scope.person) + 1, scope.person + "~"]
+        # Field reports (#22): a volunteer reads their own.
+        parts.append(f"(coll = 'reports' AND {anchor('reporter')} = json_quote(?))")
+        args += [i, len(scope.person) + 1, scope.person + "~", scope.person]
     else:
         parts.append(f"(coll = 'updates' AND {anchor('incident')} IN {in_hq})")
         parts.append(f"(coll = 'assignments' AND substr(id, instr(id, '~') + 1) IN {in_h})")
         # 需核实 resolutions (#11): coordinators of the incident only.
         parts.append(f"(coll = 'checks' AND substr(id, 1, instr(id, '~') - 1) IN {in_h})")
-        args += [i, _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset())), i]
+        # Field reports (#22): the coordinators of the report's community.
+        parts.append(f"(coll = 'reports' AND {anchor('community')} = json_quote(?))")
+        args += [
+            i,
+            _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset())),
+            i,
+            scope.community or "",
+        ]
     return "(" + " OR ".join(parts) + ")", args
 
 
@@ -436,12 +506,17 @@ def companions_in(
 
 
 def write_facts_in(
-    conn: Sql, person: str, changes: Sequence[tuple[str, str, str, Any]]
+    conn: Sql,
+    person: str,
+    changes: Sequence[tuple[str, str, str, Any]],
+    scope: Scope | None = None,
 ) -> dict[tuple[str, str], Facts]:
     """What the server knows about each record a batch writes to (see ``access.Facts``).
 
     Args:
         changes: (coll, id, field, decoded value) of each valid change of the batch.
+        scope: the writer's scope; for a volunteer's reports, their communities are
+            looked up from it.
     """
     facts = seed_facts(changes)
     keyed = [[c, i, ANCHORS[c]] for c, i in facts if c in ANCHORS]
@@ -454,15 +529,25 @@ def write_facts_in(
             (_json.encode(keyed).decode(),),
         )
         add_stored_anchors(facts, rows)
-    incidents = [i for c, i in facts if c == "incidents"]
-    if incidents:
+    owned = [[c, i] for c, i in facts if c in OWNED]
+    if owned:
         rows = _rows(
             conn,
-            "SELECT DISTINCT id FROM history WHERE coll = 'incidents' "
-            "AND id IN (SELECT value FROM json_each(?)) AND (person IS NULL OR person != ?)",
-            (_ids(incidents), person),
+            "SELECT DISTINCT h.coll, h.id FROM json_each(?) j CROSS JOIN history h "
+            "ON h.coll = json_extract(j.value, '$[0]') AND h.id = json_extract(j.value, '$[1]') "
+            "WHERE h.person IS NULL OR h.person != ?",
+            (_json.encode(owned).decode(), person),
         )
         mark_foreign(facts, rows)
+    if scope is not None and scope.volunteer and any(c == "reports" for c, _ in facts):
+        rows = _rows(
+            conn,
+            "SELECT community FROM people WHERE id = ? UNION "
+            "SELECT json_extract(value, '$') FROM winners WHERE coll IN ('buildings', 'incidents') "
+            "AND field = 'community' AND id IN (SELECT value FROM json_each(?))",
+            (person, _ids(work_targets(scope))),
+        )
+        mark_communities(facts, rows)
     return facts
 
 
@@ -552,6 +637,16 @@ def evictions_in(
                 (_ids(gone_i),),
             )
             out += [tuple(r) for r in rows]  # type: ignore[misc]
+            # A coordinator moved to another community: the reports of the old one.
+            rows = _rows(
+                conn,
+                "SELECT coll, id FROM winners WHERE coll = 'reports' AND field = 'community' "
+                "AND value IN (SELECT value FROM winners WHERE coll = 'incidents' "
+                "AND field = 'community' AND id IN (SELECT value FROM json_each(?))) "
+                "ORDER BY id",
+                (_ids(gone_i),),
+            )
+            out += [tuple(r) for r in rows]  # type: ignore[misc]
     if out:
         # A public update of an incident no longer worked on is still readable: keep it.
         still = _visible_in(conn, scope, out)
@@ -573,8 +668,12 @@ def evictions_in(
         ("repairs", "incident", iq),
         ("updates", "incident", iq),
     ]
+    me = quoted(scope.person if scope.volunteer else scope.community or "").decode()
     if scope.volunteer:
         parts.append(("updates", "public", '["true"]'))
+        parts.append(("reports", "reporter", _json.encode([me]).decode()))
+    else:
+        parts.append(("reports", "community", _json.encode([me]).decode()))
     sql = " UNION ".join(
         f"SELECT h.coll, h.id FROM json_each(?) j CROSS JOIN history h "
         f"ON h.coll = '{c}' AND h.field = '{f}' AND h.value = j.value AND +h.seq <= ? "
@@ -647,8 +746,29 @@ def authorise_in(
     if needs_no_check(scope, good):
         return good, []
     decoded = decode_rows(good)
-    facts = {} if scope.unlimited else write_facts_in(conn, scope.person, decoded)
-    return authorise(scope, good, decoded, sources, facts)  # type: ignore[return-value]
+    facts = {} if scope.unlimited else write_facts_in(conn, scope.person, decoded, scope)
+    over = _reports_over_in(conn, good) if scope.volunteer else frozenset()
+    return authorise(scope, good, decoded, sources, facts, over)  # type: ignore[return-value]
+
+
+def _reports_over_in(conn: Sql, good: list[Incoming]) -> frozenset[str]:
+    """The batch's new reports beyond the device's hourly allowance (``reports_over``)."""
+    node, since, ids = report_window(good)
+    if not ids:
+        return frozenset()
+    known = _rows(
+        conn,
+        "SELECT DISTINCT id FROM winners WHERE coll = 'reports' "
+        "AND id IN (SELECT value FROM json_each(?))",
+        (_json.encode(ids).decode(),),
+    )
+    [(sent,)] = _rows(
+        conn,
+        "SELECT count(DISTINCT id) FROM history WHERE coll = 'reports' AND node = ? "
+        "AND received_at >= ?",
+        (node, since),
+    )
+    return reports_over(ids, (r[0] for r in known), int(sent))
 
 
 def reference_in(
@@ -769,7 +889,11 @@ def _keys_sql(scope: Scope) -> tuple[str, list[Any]]:
             "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'assignments' "
             "AND x.id > ? AND x.id < ?"
         )
-        args += [scope.person + "~", scope.person + "\x7f"]
+        parts.append(
+            "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'reports' "
+            "AND x.field = 'reporter' AND x.value = json_quote(?)"
+        )
+        args += [scope.person + "~", scope.person + "\x7f", scope.person]
     else:
         targets = _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))
         parts.append(
@@ -781,7 +905,11 @@ def _keys_sql(scope: Scope) -> tuple[str, list[Any]]:
             "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x ON x.coll = 'checks' "
             "AND x.id > j.value || '~' AND x.id < j.value || char(127)"
         )
-        args += [targets, i]
+        parts.append(
+            "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'reports' "
+            "AND x.field = 'community' AND x.value = json_quote(?)"
+        )
+        args += [targets, i, scope.community or ""]
     return " UNION ".join(parts), args
 
 

@@ -1,7 +1,8 @@
 // The inbox: what demands a coordinator's attention, shown with a visible alert (and a
 // sound, if switched on) until someone acknowledges it: field reports from volunteers
-// (incidents nobody acknowledged yet), entries the server rejected (the quarantine), and
-// the 需核实 list when it lands.
+// (`reports` nobody acknowledged yet, #22; and incidents volunteers reported before them),
+// entries the server rejected (the quarantine), and the 需核实 list when it lands.
+// Acknowledged reports not yet attached to an incident stay below, out of the count.
 import { h } from '../shared/dom.js';
 import { label } from '../shared/i18n.js';
 import { ctx } from '../shared/context.js';
@@ -10,6 +11,7 @@ import { ct } from './strings.js';
 import { getJson } from './http.js';
 import { acknowledge } from './actions.js';
 import { reportDetails } from './report-details.js';
+import { reportCard } from './report-card.js';
 import { localTime } from './time.js';
 import { chime, soundToggle } from './chime.js';
 
@@ -17,11 +19,22 @@ let rejected = null; // unresolved quarantine rows, refreshed with the inbox
 let rejectedAt = 0;
 const seen = new Set();
 
-/** Field reports nobody has acknowledged: a volunteer's incident still without ack_at. */
+const newest = (a, b) => String(b.at || b.started_at).localeCompare(String(a.at || a.started_at));
+
+/** Field reports nobody has acknowledged: reports without ack_at, and (data from before
+ *  reports) a volunteer's incident still `reported` without ack_at. */
 export function unacknowledged(replica) {
-  return replica.all('incidents').filter((i) => !i.ack_at && (i.status || 'reported') === 'reported')
-    .sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
+  return [
+    ...replica.all('reports').filter((r) => !r.ack_at && (r.status || 'pending') === 'pending'),
+    ...replica.all('incidents').filter((i) => !i.ack_at && (i.status || 'reported') === 'reported'),
+  ].sort(newest);
 }
+
+/** Reports acknowledged but neither attached to an incident nor turned into one. */
+function unlinked(replica) {
+  return replica.all('reports').filter((r) => r.ack_at && !r.incident && !['merged', 'converted'].includes(r.status)).sort(newest);
+}
+
 
 function loadRejected() {
   rejectedAt = Date.now();
@@ -38,7 +51,7 @@ export function inboxCount(replica) {
   return reports.length + (rejected?.length || 0);
 }
 
-function reportCard(inc) {
+function incidentCard(inc) {
   return h('li.inbox-item.report-card', { dataset: { incident: inc.id } },
     h('div.card-row', null,
       h('span.badge.istatus', { dataset: { status: 'reported' } }, label('kind', inc.kind || 'other')),
@@ -56,6 +69,7 @@ function reportCard(inc) {
 export function inbox(replica) {
   if (!rejected || Date.now() - rejectedAt > 30_000) loadRejected();
   const reports = unacknowledged(replica);
+  const later = unlinked(replica);
   const bad = rejected?.length || 0;
   const total = reports.length + bad;
   return h('section.inbox', { 'aria-labelledby': 'inbox-title' },
@@ -64,7 +78,9 @@ export function inbox(replica) {
       ? h('p.inbox-alert', { role: 'alert' }, ct('inboxAlert', { n: total }))
       : h('p.muted', null, ct('inboxEmpty')),
     reports.length ? h('h3.inbox-sub', null, ct('fieldReports')) : null,
-    reports.length ? h('ul.inbox-list', null, reports.map(reportCard)) : null,
+    reports.length ? h('ul.inbox-list', null, reports.map((r) => (replica.get('reports', r.id) ? reportCard(replica, r) : incidentCard(r)))) : null,
+    later.length ? h('h3.inbox-sub', null, ct('reportsToLink')) : null,
+    later.length ? h('ul.inbox-list', null, later.map((r) => reportCard(replica, r))) : null,
     bad ? h('p.inbox-item.rejected', null, ct('rejectedN', { n: bad }), ' ', h('a.small-btn', { href: '#/quarantine' }, ct('review'))) : null,
     // 需核实 (#11): when the server's needs-checking list lands, its entries go here,
     // loaded like the quarantine above and counted in inboxCount().

@@ -65,4 +65,9 @@ export default {
   visitLine: '{at} · {who} · visit: {what}', deliveryLine: '{at} · {who} · {item} ×{qty}: {status}',
   titleNew: '({n}) new report · Coordination',
   briefSpan: 'Duty day: {from} to {to}', briefAsOf: '(as of {t})',
+  // field reports (#22 D18) and editing posted updates (D10)
+  rPending: 'pending', rAcknowledged: 'acknowledged', reportsToLink: 'Acknowledged, to attach or turn into an incident',
+  attachTo: 'Attach to which incident', attach: 'Attach', attached: 'Attached to the incident', toIncident: 'Turn into an incident', converted: 'New incident opened',
+  editUpdate: 'Edit', retract: 'Retract', retractTitle: 'Retract this public update?', retractGone: '(This update disappears from the residents\' page for good)',
+  retracted: 'Retracted; residents no longer see it', confirmEdit: 'Replace this update on the residents\' page with the edited text?', save: 'Save', edited: 'Edited',
 };

@@ -74,4 +74,9 @@ export default {
   visitLine: '{at} · {who} · 走访：{what}', deliveryLine: '{at} · {who} · {item} ×{qty}：{status}',
   titleNew: '({n}) 新上报 · 应急指挥',
   briefSpan: '值班时段：{from} 至 {to}', briefAsOf: '（截至 {t}）',
+  // field reports (#22 D18) and editing posted updates (D10)
+  rPending: '待处理', rAcknowledged: '已确认', reportsToLink: '已确认、待并入或转为事件的上报',
+  attachTo: '并入哪个事件', attach: '并入事件', attached: '已并入事件', toIncident: '转为事件', converted: '已转为新事件',
+  editUpdate: '修改', retract: '撤回', retractTitle: '撤回这条公开通报？', retractGone: '（这条通报将从居民页面消失，不再显示）',
+  retracted: '已撤回，居民不再看到', confirmEdit: '用修改后的内容替换居民页面上的这条通报？', save: '保存', edited: '已修改',
 };

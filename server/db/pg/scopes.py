@@ -36,6 +36,7 @@ from server.db.pg.core import PgConn, PgDatabase
 from server.db.scopes import (
     _NO_END,
     _REFERENCE_COLLS,
+    OWNED,
     Old,
     add_stored_anchors,
     authorise,
@@ -46,9 +47,12 @@ from server.db.scopes import (
     decode_rows,
     fold_assignments,
     make_scope,
+    mark_communities,
     mark_foreign,
     needs_no_check,
     remember_scope,
+    report_window,
+    reports_over,
     restarts,
     scope_change,
     scope_union,
@@ -56,6 +60,7 @@ from server.db.scopes import (
     snapshot_from,
     snapshot_texts,
     was_visible,
+    work_targets,
 )
 from sync.validate import ForbiddenError
 
@@ -250,15 +255,17 @@ def pull_filter(scope: Scope, start: int = 1) -> tuple[str, list[Any]] | None:
             f"OR {anchor('incident')} IN {within}))"
         )
         parts.append("(coll = 'assignments' AND substr(id, 1, ?::integer) = ?)")
-        args += [iq, len(scope.person) + 1, scope.person + "~"]
+        parts.append(f"(coll = 'reports' AND {anchor('reporter')} = ?)")
+        args += [iq, len(scope.person) + 1, scope.person + "~", quote(scope.person)]
     else:
         parts.append(f"(coll = 'updates' AND {anchor('incident')} IN {within})")
         parts.append(f"(coll = 'assignments' AND substr(id, strpos(id, '~') + 1) IN {within})")
         parts.append(
             f"(coll = 'checks' AND substr(id, 1, greatest(strpos(id, '~') - 1, 0)) IN {within})"
         )
+        parts.append(f"(coll = 'reports' AND {anchor('community')} = ?)")
         targets = _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))
-        args += [iq, targets, i]
+        args += [iq, targets, i, quote(scope.community or "")]
     return _number("(" + " OR ".join(parts) + ")", start), args
 
 
@@ -325,7 +332,11 @@ def _keys_sql(scope: Scope) -> tuple[str, list[Any]]:
             "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'assignments' "
             "AND x.id > ? AND x.id < ?"
         )
-        args += [scope.person + "~", scope.person + "\x7f"]
+        parts.append(
+            "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'reports' "
+            f"AND x.field = 'reporter' AND x.value = ? AND {short}"
+        )
+        args += [scope.person + "~", scope.person + "\x7f", quote(scope.person)]
     else:
         targets = _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))
         parts.append(
@@ -336,7 +347,11 @@ def _keys_sql(scope: Scope) -> tuple[str, list[Any]]:
             "SELECT x.coll, x.id FROM unnest(?::text[]) j (v) JOIN winners x "
             "ON x.coll = 'checks' AND x.id > j.v || '~' AND x.id < j.v || chr(127)"
         )
-        args += [targets, i]
+        parts.append(
+            "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'reports' "
+            f"AND x.field = 'community' AND x.value = ? AND {short}"
+        )
+        args += [targets, i, quote(scope.community or "")]
     return " UNION ".join(parts), args
 
 
@@ -420,7 +435,10 @@ async def companions_in(
 
 
 async def write_facts_in(
-    conn: PgConn, person: str, changes_: Sequence[tuple[str, str, str, Any]]
+    conn: PgConn,
+    person: str,
+    changes_: Sequence[tuple[str, str, str, Any]],
+    scope: Scope | None = None,
 ) -> dict[tuple[str, str], Facts]:
     """``scopes.write_facts_in``."""
     facts = seed_facts(changes_)
@@ -434,15 +452,25 @@ async def write_facts_in(
             ([k[0] for k in keyed], [k[1] for k in keyed], [k[2] for k in keyed]),
         )
         add_stored_anchors(facts, rows)
-    incidents = [i for c, i in facts if c == "incidents"]
-    if incidents:
+    owned = [(c, i) for c, i in facts if c in OWNED]
+    if owned:
         rows = await _rows(
             conn,
-            "SELECT DISTINCT id FROM history WHERE coll = 'incidents' "
-            "AND id IN (SELECT unnest(?::text[])) AND (person IS NULL OR person <> ?)",
-            (_ids(incidents), person),
+            "SELECT DISTINCT h.coll, h.id FROM unnest(?::text[], ?::text[]) AS k (coll, id) "
+            "JOIN history h ON h.coll = k.coll AND h.id = k.id "
+            "WHERE h.person IS NULL OR h.person <> ?",
+            ([k[0] for k in owned], [k[1] for k in owned], person),
         )
         mark_foreign(facts, rows)
+    if scope is not None and scope.volunteer and any(c == "reports" for c, _ in facts):
+        rows = await _rows(
+            conn,
+            "SELECT community FROM people WHERE id = ? UNION "
+            "SELECT value::jsonb #>> '{}' FROM winners WHERE coll IN ('buildings', 'incidents') "
+            "AND field = 'community' AND id IN (SELECT unnest(?::text[]))",
+            (person, work_targets(scope)),
+        )
+        mark_communities(facts, rows)
     return facts
 
 
@@ -524,6 +552,14 @@ async def evictions_in(
                 f"AND {_SHORT.format('w')} ORDER BY coll, value, id",
                 (_quoted(gone_i),),
             )  # type: ignore[arg-type]
+            out += await _rows(
+                conn,
+                "SELECT coll, id FROM winners WHERE coll = 'reports' AND field = 'community' "
+                "AND value IN (SELECT value FROM winners WHERE coll = 'incidents' "
+                "AND field = 'community' AND id IN (SELECT unnest(?::text[]))) "
+                "ORDER BY id",
+                (_ids(gone_i),),
+            )  # type: ignore[arg-type]
     if out:
         still = await visible_in(conn, scope, out)
         out = [k for k in out if k not in still]
@@ -534,8 +570,12 @@ async def evictions_in(
         ("repairs", "incident", _quoted(was_i)),
         ("updates", "incident", _quoted(was_i)),
     ]
+    me = quote(scope.person if scope.volunteer else scope.community or "")
     if scope.volunteer:
         parts.append(("updates", "public", ["true"]))
+        parts.append(("reports", "reporter", [me]))
+    else:
+        parts.append(("reports", "community", [me]))
     sql = " UNION ".join(
         "SELECT h.coll, h.id FROM unnest(?::text[]) j (v) JOIN history h "
         f"ON h.coll = '{c}' AND h.field = '{f}' AND h.value = j.v AND {_SHORT.format('h')} "
@@ -603,8 +643,28 @@ async def authorise_in(
     if needs_no_check(scope, good):
         return good, []
     decoded = decode_rows(good)
-    facts = {} if scope.unlimited else await write_facts_in(conn, scope.person, decoded)
-    return authorise(scope, good, decoded, sources, facts)
+    facts = {} if scope.unlimited else await write_facts_in(conn, scope.person, decoded, scope)
+    over = await _reports_over_in(conn, good) if scope.volunteer else frozenset()
+    return authorise(scope, good, decoded, sources, facts, over)
+
+
+async def _reports_over_in(conn: PgConn, good: list[Incoming]) -> frozenset[str]:
+    """``scopes._reports_over_in``."""
+    node, since, ids = report_window(good)
+    if not ids:
+        return frozenset()
+    known = await _rows(
+        conn,
+        "SELECT DISTINCT id FROM winners WHERE coll = 'reports' AND id = ANY(?::text[])",
+        (ids,),
+    )
+    [(sent,)] = await _rows(
+        conn,
+        "SELECT count(DISTINCT id) FROM history WHERE coll = 'reports' AND node = ? "
+        "AND received_at >= ?",
+        (node, since),
+    )
+    return reports_over(ids, (r[0] for r in known), int(sent))
 
 
 async def reference_in(
