@@ -53,4 +53,5 @@ export default {
   duplicate_node: 'This phone\'s id clashes with another device. Enrol it again.',
   invalid_node: 'This phone\'s id is not valid. Enrol it again.',
   wrong_node: 'This entry was not written by this phone; the server did not accept it.',
+  too_many_reports: 'This phone has sent too many field reports this hour; please phone the community office instead.',
 };

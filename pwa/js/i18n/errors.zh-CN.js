@@ -58,4 +58,5 @@ export default {
   duplicate_node: '这部手机的编号与别的设备重复，请重新登记。',
   invalid_node: '这部手机的编号无效，请重新登记。',
   wrong_node: '这条记录不是这部手机写的，服务器没有接受。',
+  too_many_reports: '这部手机这一小时上报的情况太多了，请打电话告诉社区负责人。',
 };
