@@ -93,9 +93,9 @@ def _xlsx(data: IO[bytes]) -> list[Sheet]:
 
     try:
         book = openpyxl.load_workbook(data, read_only=True, data_only=True)
-    except DefusedXmlException:
-        raise LedgerError("hostile_file", "文件里有不安全的 XML 内容，已拒绝") from None
-    except Exception:  # openpyxl raises many kinds for a broken workbook
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+        if _caused_by(exc, DefusedXmlException):
+            raise LedgerError("hostile_file", "文件里有不安全的 XML 内容，已拒绝") from None
         raise LedgerError("not_spreadsheet", "文件已损坏，或不是 Excel 表格（.xlsx）") from None
     # A read-only workbook holds no file of its own here (``data`` is the caller's).
     return [Sheet(ws.title, _xlsx_rows(ws)) for ws in book.worksheets]
@@ -110,12 +110,21 @@ def _xlsx_rows(ws: Any) -> Iterator[tuple[int, list[Any]]]:
             if n > MAX_ROWS:
                 raise LedgerError("too_many_rows", f"一张表最多 {MAX_ROWS} 行，请拆分后导入")
             yield n, list(row)
-    except DefusedXmlException:
-        raise LedgerError("hostile_file", "文件里有不安全的 XML 内容，已拒绝") from None
     except LedgerError:
         raise
-    except Exception:
+    except Exception as exc:
+        if _caused_by(exc, DefusedXmlException):
+            raise LedgerError("hostile_file", "文件里有不安全的 XML 内容，已拒绝") from None
         raise LedgerError("not_spreadsheet", "文件已损坏，读不出表格内容") from None
+
+
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    """Whether ``kind`` is ``exc`` or in its chain (openpyxl wraps what defusedxml raises)."""
+    while exc is not None:
+        if isinstance(exc, kind):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _encoding(sample: bytes) -> str:

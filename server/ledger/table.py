@@ -10,6 +10,7 @@ both; a sheet named after a 院 gives the 院 to rows that name none.
 """
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -250,6 +251,8 @@ def _entry(n: int, sheet: str, compound: str, cells: dict[str, list[str]]) -> En
         if address:
             raise _Reject(f"地址“{address[:40]}”读不出楼号和门牌号：请写成 55号院3号楼2单元401")
         raise _Reject("缺少楼号或门牌号")
+    if c and compound and compound.endswith(c):
+        c = compound  # "56号院3-2-401" on the sheet of 丽源路56号院
     c = c or compound
     if len(c) > 60:
         raise _Reject("院/小区名称太长")
@@ -306,14 +309,12 @@ def _vulnerable(cells: dict[str, list[str]]) -> tuple[list[str], list[str]]:
     kinds: set[str] = set()
     unknown: list[str] = []
     for text in cells.get("vulnerable", []):
-        for word in _SPLIT.split(fold(text)):
+        for word in _SPLIT.split(unicodedata.normalize("NFKC", text)):
             if not word or word in {"无", "-", "/", "否"}:
                 continue
-            kind = VULNERABLE_WORDS.get(word) or next(
-                (k for w, k in VULNERABLE_WORDS.items() if w in word), None
-            )
-            if kind:
-                kinds.add(kind)
+            found = {k for w, k in VULNERABLE_WORDS.items() if w in word}
+            if found:
+                kinds |= found
             else:
                 unknown.append(word)
     for name, values in cells.items():
