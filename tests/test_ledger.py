@@ -1,15 +1,18 @@
 """The ledger import (#19): messy ledgers of our own making, imported, re-imported, and
 checked household by household; hostile files refused with nothing written."""
 
+import base64
 import csv
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openpyxl
 import pytest
-from conftest import cli, query
+from conftest import LiveServer, Phone, Stamper, cli, put_record, query
 
 from server.cli import main
 
@@ -276,3 +279,121 @@ def test_a_file_that_cannot_be_imported_is_one_line_and_writes_nothing(
     assert code == 2
     assert said in err and len(err.strip().splitlines()) == 1
     assert changes_in(fresh_db) == written
+
+
+# Through a real server: the console's upload, its guards, and what imported records are.
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(str(tmp_path_factory.mktemp("ledger") / "live.db")).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def _upload(phone: Phone, file: bytes, **body: object) -> httpx.Response:
+    payload = {"file": base64.b64encode(file).decode(), **body}
+    return phone.client.post("/api/v1/ledger", json=payload, headers=phone.headers)
+
+
+def _pulled(phone: Phone, coll: str) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    while True:
+        body = phone.sync().json()
+        for ch in body["changes"]:
+            if ch["coll"] == coll:
+                out.setdefault(ch["id"], {})[ch["field"]] = ch["value"]
+        phone.cursor = body["cursor"]
+        if not body["more"]:
+            return out
+
+
+def test_an_uploaded_ledger_is_previewed_then_imported_as_ordinary_records(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    office = server.enroll("coordinator", "街道办")
+    ledger = messy_xlsx(tmp_path / "台账.xlsx").read_bytes()
+    preview = _upload(office, ledger, community_name="精图社区", street="太平桥街道")
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert (body["added"], body["rejected_count"], body["dry_run"]) == (8, 3, True)
+    assert ["丽源路55号院", "房号", "room"] in body["columns"]
+    assert server.query("SELECT count(*) FROM winners WHERE coll = 'households'") == [(0,)]
+    done = _upload(office, ledger, community_name="精图社区", dry_run=False).json()
+    assert (done["added"], done["buildings"]) == (8, 3)
+    got = households(server.db_path)
+    assert {k: v[1:] for k, v in got.items()} == JINGTU
+
+    # A volunteer assigned to an imported building gets exactly its households.
+    building = next(
+        rid
+        for rid, v in query(
+            server.db_path,
+            "SELECT id, value FROM winners WHERE coll = 'buildings' AND field = 'label'",
+        )
+        if json.loads(v) == "丽源路55号院3号楼"
+    )
+    volunteer = server.enroll("volunteer", "张三")
+    cli("assign", "--db", server.db_path, "--person", volunteer.person, "--building", building)
+    mine = _pulled(volunteer, "households")
+    expected = {v[0] for k, v in got.items() if k[:2] == ("丽源路55号院", "3")}
+    assert set(mine) == expected and len(expected) == 3
+
+    # An incident opened on imported buildings counts their households.
+    incident = put_record(
+        office,
+        Stamper(office.node),
+        "incidents",
+        community=json.loads(
+            query(
+                server.db_path,
+                "SELECT value FROM winners WHERE coll = 'buildings' "
+                "AND field = 'community' AND id = ?",
+                (building,),
+            )[0][0]
+        ),
+        kind="heating_outage",
+        title="丽源路55号院停暖",
+        status="responding",
+        buildings=[building],
+    )
+    progress = office.client.get(f"/api/v1/incidents/{incident}/progress", headers=office.headers)
+    assert progress.json()["affected"] == 3
+
+
+def test_an_upload_that_cannot_be_imported_is_a_code_and_writes_nothing(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    office = server.enroll("coordinator", "街道办")
+    before = server.query("SELECT count(*) FROM history")
+    bomb = _upload(
+        office,
+        _zip_bomb(tmp_path / "bomb.xlsx").read_bytes(),
+        community_name="新社区",
+        dry_run=False,
+    )
+    assert (bomb.status_code, bomb.json()["error"]) == (400, "ledger_hostile_file")
+    xml = _upload(
+        office,
+        _entity_attack(tmp_path / "xml.xlsx").read_bytes(),
+        community_name="新社区",
+        dry_run=False,
+    )
+    assert (xml.status_code, xml.json()["error"]) == (400, "ledger_hostile_file")
+    header = _upload(
+        office, "位置,户主\n3-2-401,王秀英\n".encode(), community_name="新社区", dry_run=False
+    )
+    assert (header.status_code, header.json()["error"]) == (400, "ledger_header_unrecognised")
+    assert header.json()["details"]["columns"] == [["", "位置", None], ["", "户主", "name"]]
+    big = _upload(office, b"x" * (4 * 1024 * 1024), community_name="新社区", dry_run=False)
+    assert big.status_code in (400, 413)
+    assert server.query("SELECT count(*) FROM history") == before
+    mapped = _upload(
+        office,
+        "位置,户主\n3-2-401,王秀英\n".encode(),
+        community_name="新社区",
+        map={"位置": "address"},
+    )
+    assert mapped.json()["added"] == 1
