@@ -47,12 +47,16 @@ _TRAILING_SEP = re.compile(rf"(?:{_SEP})+$")
 
 def fold(text: str) -> str:
     """Full-width letters, digits and signs as ASCII (NFKC), without spaces."""
+    if text.isascii():  # most cells: nothing to normalise
+        return "".join(text.split())
     return _SPACES.sub("", unicodedata.normalize("NFKC", text))
 
 
 def number(text: str) -> str:
     """A building, unit or room number in one spelling: ASCII digits, no leading zeros,
     Chinese numerals read ("二" → "2", "十二" → "12"), letters upper-cased ("a" → "A")."""
+    if text.isdigit() and text.isascii():
+        return str(int(text))
     text = fold(text)
     if text and all(c in _CN_DIGITS or c == "十" for c in text):
         if "十" in text:

@@ -170,18 +170,18 @@ def _read_rows(
     first: list[tuple[int, list[Any]]],
     rest: Iterable[tuple[int, list[Any]]],
 ) -> None:
-    header_text = [fold(_text(c)) for c in header]
+    placed = [(i, f) for i, f in enumerate(fields) if f is not None]
+    header_text = [_text(header[i]) for i, _ in placed]
     above: dict[str, str] = {}
     for rows in (first, rest):
         for n, row in rows:
+            # Only the placed columns are read: a row with nothing in them is blank.
+            texts = [_text(row[i]) if i < len(row) else "" for i, _ in placed]
+            if not any(texts) or texts == header_text:
+                continue  # blank, or the header again (a printout's repeated title rows)
             cells: dict[str, list[str]] = {}
-            for f, value in zip(fields, row, strict=False):
-                if f is not None:
-                    cells.setdefault(f, []).append(_text(value))
-            if not any(_text(v) for v in row):
-                continue
-            if [fold(_text(c)) for c in row[: len(header_text)]] == header_text:
-                continue  # the header again (a printout's repeated title rows)
+            for (_, f), text in zip(placed, texts, strict=True):
+                cells.setdefault(f, []).append(text)
             for f in _FILL_DOWN:
                 if f in cells:
                     if cells[f][0]:
@@ -230,7 +230,9 @@ def _entry(n: int, sheet: str, compound: str, cells: dict[str, list[str]]) -> En
     if address:
         c, b, u, r = parse_address(address)
     building_cell = _first(cells, "building")
-    if building_cell:
+    if building_cell.isdigit() and building_cell.isascii():
+        b = number(building_cell)
+    elif building_cell:
         found = _BUILDING.search(fold(building_cell))
         prefix = fold(building_cell)[: found.start()] if found else ""
         b = _part(building_cell, _BUILDING, "楼号")
@@ -239,7 +241,9 @@ def _entry(n: int, sheet: str, compound: str, cells: dict[str, list[str]]) -> En
     if _first(cells, "unit"):
         u = _part(_first(cells, "unit"), _UNIT, "单元")
     room_cell = _first(cells, "room")
-    if room_cell:
+    if room_cell.isdigit() and room_cell.isascii():
+        r = number(room_cell)
+    elif room_cell:
         pc, pb, pu, pr = parse_address(room_cell)
         if pr is not None:  # a room cell holding more ("2单元401", "3-2-401")
             c, b, u, r = c or pc, b or pb, u or pu, pr
