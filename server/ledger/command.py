@@ -74,6 +74,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"doorstep import: 打不开文件 {args.file}：{exc.strerror}", file=sys.stderr)
         return 2
+    summary.pop("community_id", None)  # the console's; a shell user goes by the name
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 

@@ -151,6 +151,7 @@ async def import_ledger(
         summary["missing"] = len(missing)
         summary["missing_addresses"] = sorted(missing)[:MAX_MISSING]
     summary["rejected"] = parsed.rejected
+    summary["community_id"] = community_id
     return summary
 
 

@@ -69,6 +69,7 @@ async def upload(
     summary["rejected"] = rejected[:MAX_REJECTED]
     summary["columns"] = [[c.sheet, c.header, c.field] for c in parsed.columns]
     summary["dry_run"] = data.dry_run
+    summary["community"] = summary.pop("community_id")
     return summary
 
 
