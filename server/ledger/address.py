@@ -58,8 +58,10 @@ def number(text: str) -> str:
     if text.isdigit() and text.isascii():
         return str(int(text))
     text = fold(text)
-    if text and all(c in _CN_DIGITS or c == "十" for c in text):
+    if text and all(c in _CN_DIGITS or c == "十" for c in text) and text.count("十") <= 1:
         if "十" in text:
+            if len(text.partition("十")[0]) > 1 or len(text.partition("十")[2]) > 1:
+                return text  # not a number a ledger writes ("一二十"): kept as it is
             tens, _, ones = text.partition("十")
             value = (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
         else:

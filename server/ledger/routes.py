@@ -6,6 +6,7 @@ so nothing half-uploaded is kept on the server. Problems are codes (``ledger_*``
 words; rejected rows carry their reason in Chinese, as the command line prints them.
 """
 
+import asyncio
 import base64
 import binascii
 import io
@@ -29,6 +30,15 @@ __all__ = ["MAX_REJECTED", "ROUTES", "upload"]
 MAX_REJECTED = 1000
 
 _decoder = msgspec.json.Decoder(LedgerUpload)
+
+
+def _lock(request: Request) -> asyncio.Lock:
+    """The app's import lock: imports of one server process run one at a time (compare,
+    then write), so two uploads never both create the same new building."""
+    state = request.app.state
+    if getattr(state, "ledger_lock", None) is None:
+        state.ledger_lock = asyncio.Lock()
+    return state.ledger_lock  # type: ignore[no-any-return]
 
 
 @post("/api/v1/ledger", status_code=200)
@@ -55,15 +65,17 @@ async def upload(
         name = None
     elif not (name or "").strip():
         raise BadRequestError("name the community", code="ledger_no_community")
-    parsed = read_ledger(io.BytesIO(raw), data.map, max_bytes=MAX_UPLOAD)
-    summary = await import_ledger(
-        database,
-        parsed,
-        community=name,
-        community_id=community,
-        street=data.street,
-        dry_run=data.dry_run,
-    )
+    # Reading is CPU work (seconds for a big workbook): off the event loop.
+    parsed = await asyncio.to_thread(read_ledger, io.BytesIO(raw), data.map, max_bytes=MAX_UPLOAD)
+    async with _lock(request):
+        summary = await import_ledger(
+            database,
+            parsed,
+            community=name,
+            community_id=community,
+            street=data.street,
+            dry_run=data.dry_run,
+        )
     rejected = summary["rejected"]
     summary["rejected_count"] = len(rejected)
     summary["rejected"] = rejected[:MAX_REJECTED]
