@@ -97,7 +97,8 @@ def field_of(header: object) -> str | None:
         return HEADERS[text]
     if len(text) <= 8:
         for word, field in _INSIDE:
-            if word in text:
+            # "楼" only at the end ("所在楼"), not inside a sentence ("请按楼号填写").
+            if word in text and (word != "楼" or text.endswith(("楼", "楼号", "楼栋"))):
                 return field
     return None
 

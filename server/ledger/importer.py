@@ -150,6 +150,8 @@ async def import_ledger(
     if missing:
         summary["missing"] = len(missing)
         summary["missing_addresses"] = sorted(missing)[:MAX_MISSING]
+    if parsed.skipped:
+        summary["sheets_skipped"] = parsed.skipped
     summary["rejected"] = parsed.rejected
     summary["community_id"] = community_id
     return summary

@@ -5,7 +5,8 @@ declared sizes say it would inflate beyond ``MAX_INFLATED`` or by more than
 ``MAX_RATIO`` (a zip bomb; ``zipfile`` never inflates a member past its declared size, so
 the declared sizes bound what is read), or when it is neither a workbook nor text. XML
 entities are refused by defusedxml, which openpyxl uses when it is installed. Rows are
-streamed and cut at ``MAX_COLUMNS`` cells and ``MAX_ROWS`` rows, so memory stays bounded.
+streamed and cut at ``MAX_COLUMNS`` cells and ``MAX_ROWS`` rows (per sheet here, per file
+in ``table``), so memory stays bounded.
 """
 
 import codecs
@@ -105,6 +106,8 @@ def _xlsx_rows(ws: Any) -> Iterator[tuple[int, list[Any]]]:
     from defusedxml import DefusedXmlException
 
     try:
+        # Some programs write a wrong <dimension>, which read-only mode would trust.
+        ws.reset_dimensions()
         # A read-only sheet yields its empty rows too, so the count is Excel's row number.
         for n, row in enumerate(ws.iter_rows(max_col=MAX_COLUMNS, values_only=True), 1):
             if n > MAX_ROWS:

@@ -19,7 +19,7 @@ from typing import Any
 from server.ledger.address import fold, number, parse_address
 from server.ledger.columns import KINDS, VULNERABLE_WORDS, field_of
 from server.ledger.errors import LedgerError
-from server.ledger.reader import Sheet
+from server.ledger.reader import MAX_ROWS, Sheet
 
 __all__ = ["Column", "Entry", "Key", "Parsed", "parse_sheets"]
 
@@ -66,6 +66,10 @@ class Parsed:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     columns: list[Column] = field(default_factory=list)
     duplicates: int = 0
+    #: Rows read (all sheets): at most ``MAX_ROWS``, a bound on the memory of a plan.
+    rows: int = 0
+    #: Sheets left out: their header places no household (a 说明 sheet).
+    skipped: list[str] = field(default_factory=list)
 
 
 def _text(value: Any) -> str:
@@ -103,7 +107,7 @@ def parse_sheets(sheets: Iterable[Sheet], mapping: Mapping[str, str] | None = No
     out = Parsed()
     sheets = list(sheets)
     several = len(sheets) > 1
-    unplaced: list[Column] | None = None
+    failing: list[list[Column]] = []  # the columns of each sheet that places no household
     any_rows = read = False
     for sheet in sheets:
         rows = sheet.rows
@@ -124,8 +128,9 @@ def parse_sheets(sheets: Iterable[Sheet], mapping: Mapping[str, str] | None = No
             if _text(c)
         ]
         if not _locates(fields):
-            if unplaced is None or (any(c.field for c in columns) and not read):
-                unplaced = columns
+            failing.append(columns)
+            if several:
+                out.skipped.append(sheet.title)
             continue
         read = True
         out.columns.extend(columns)
@@ -134,8 +139,10 @@ def parse_sheets(sheets: Iterable[Sheet], mapping: Mapping[str, str] | None = No
         _read_rows(out, sheet.title if several else "", compound, fields, best[1], after, rows)
     if not any_rows:
         raise LedgerError("empty", "表格是空的：没有找到任何内容")
-    if not read or (unplaced is not None and any(c.field for c in unplaced)):
-        cols = unplaced or []
+    placed = [sum(bool(c.field) for c in cols) for cols in failing]
+    # Once a sheet was read, a sheet placing at most one column is no ledger (说明, 统计).
+    if not read or any(n > 1 for n in placed):
+        cols = failing[placed.index(max(placed))] if failing else []
         names = "、".join(c.header for c in cols if c.field is None) or "（无）"
         if not any(c.field for c in cols):
             message = (
@@ -188,6 +195,9 @@ def _read_rows(
                         above[f] = cells[f][0]
                     else:
                         cells[f][0] = above.get(f, "")
+            out.rows += 1
+            if out.rows > MAX_ROWS:
+                raise LedgerError("too_many_rows", f"一个文件最多 {MAX_ROWS} 行住户，请拆分后导入")
             try:
                 entry = _entry(n, sheet, compound, cells)
             except _Reject as exc:

@@ -39,6 +39,7 @@ function counts(p) {
     h('li', null, lt('updated', { n: p.updated })),
     h('li', null, lt('unchanged', { n: p.unchanged })),
     h('li', null, lt('buildings', { n: p.buildings })),
+    p.sheets_skipped ? h('li', null, lt('skipped', { names: p.sheets_skipped.join('、') })) : null,
     p.missing ? h('li', null, lt('missing', { n: p.missing }),
       h('details', null, h('summary', null, '…'), h('p', null, (p.missing_addresses || []).join('、')))) : null);
 }

@@ -7,6 +7,7 @@ export default {
   confirm: 'Import', importing: 'Importing…', reading: 'Reading…', cancel: 'Choose another file',
   added: '{n} new households', updated: '{n} updated', unchanged: '{n} unchanged', buildings: '{n} new buildings',
   missing: '{n} households known here are not in the ledger (they are kept)', rejectedN: '{n} rows with problems (not imported)',
+  skipped: 'Sheets not imported: {names} (no building and room in their header)',
   noProblems: 'Every row can be imported.', sheet: 'Sheet', row: 'Row', why: 'Reason',
   columns: 'Columns', column: 'Header', field: 'Import as', unplaced: '(not recognised)',
   mapHint: 'Some columns were not recognised: choose what each holds, then preview again.',

@@ -7,6 +7,7 @@ export default {
   confirm: '确认导入', importing: '正在导入…', reading: '正在读取…', cancel: '重新选择文件',
   added: '新增 {n} 户', updated: '更新 {n} 户', unchanged: '不变 {n} 户', buildings: '新建楼栋 {n} 栋',
   missing: '台账里没有、系统里有的住户 {n} 户（不会删除）', rejectedN: '有问题的行 {n} 行（不会导入）',
+  skipped: '没有导入的工作表：{names}（表头里没有楼号和门牌号）',
   noProblems: '每一行都能导入。', sheet: '工作表', row: '行', why: '原因',
   columns: '列的对应', column: '表头', field: '导入为', unplaced: '（未识别）',
   mapHint: '有的列没认出来：请为它们选择对应的内容，然后重新预览。',
