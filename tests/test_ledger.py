@@ -28,10 +28,10 @@ JINGTU = {
     ("丽源路55号院", "3", "2", "402"): ("李建国 13900005678", 3, [], ""),
     ("丽源路55号院", "3", "2", "403"): ("张桂兰 13900001111", 2, ["disabled"], ""),
     ("丽源路55号院", "4", "1", "101"): ("刘德明 01067123456", 4, ["infant"], "家有婴儿"),
-    ("丽源路56号院", "1", "1", "101"): ("赵振华 13700000000", 1, ["lone_elderly"], None),
-    ("丽源路56号院", "1", "1", "102"): ("钱玉兰 13700000001", 2, [], None),
-    ("丽源路56号院", "1", "1", "201"): ("孙淑珍 13700000002", 2, ["empty_nest"], None),
-    ("丽源路56号院", "1", "2", "301"): ("周建国 13700000003", 3, [], None),
+    ("丽源路56号院", "1", "1", "101"): ("赵振华 13700000000", 1, ["lone_elderly"], ""),
+    ("丽源路56号院", "1", "1", "102"): ("钱玉兰 13700000001", 2, [], ""),
+    ("丽源路56号院", "1", "1", "201"): ("孙淑珍 13700000002", 2, ["empty_nest"], ""),
+    ("丽源路56号院", "1", "2", "301"): ("周建国 13700000003", 3, [], ""),
 }
 
 
@@ -97,7 +97,9 @@ def households(db: str) -> dict[tuple, tuple]:
         b = recs[("buildings", h["building"])]
         number = b["label"].removeprefix(b["compound"]).removesuffix("号楼")
         key = (b["compound"], number, h["unit"], h["room"])
-        out[key] = (rid, h.get("contact"), h.get("occupants"), h.get("vulnerable"), h.get("notes"))
+        # A new household is written without its empty fields.
+        vulnerable, notes = h.get("vulnerable") or [], h.get("notes") or ""
+        out[key] = (rid, h.get("contact"), h.get("occupants"), vulnerable, notes)
     return out
 
 

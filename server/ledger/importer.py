@@ -45,7 +45,13 @@ def building_label(compound: str, building: str) -> str:
     return f"{compound}{building}号楼" if building.isdigit() else f"{compound}{building}楼"
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
 def _same(field: str, old: Any, new: Any) -> bool:
+    if _empty(old) and _empty(new):  # a new household is written without empty fields
+        return True
     if field == "vulnerable":
         return set(old or []) == set(new or [])
     return old == new
@@ -121,8 +127,9 @@ async def import_ledger(
         if hid is None:
             hid = uuid7(ms)
             by_key[(bid, unit, room)] = hid
+            fields = {f: v for f, v in entry.fields.items() if not _empty(v)}
             records.append(
-                ("households", hid, {"building": bid, "unit": unit, "room": room, **entry.fields})
+                ("households", hid, {"building": bid, "unit": unit, "room": room, **fields})
             )
             added += 1
         elif hid in seen:
