@@ -7,7 +7,7 @@ from msgspec import Meta
 
 from schemas.types import Id, ShortText
 
-__all__ = ["LedgerUpload"]
+__all__ = ["MAX_UPLOAD", "LedgerUpload"]
 
 #: The largest file the console uploads (base64 in a JSON body under the 4 MiB limit).
 MAX_UPLOAD = 3 * 1024 * 1024

@@ -4,7 +4,7 @@ export default {
   intro: "Upload the community's household ledger (Excel .xlsx or CSV), preview it, then import. Importing the same ledger again adds no duplicates.",
   community: 'Community', newCommunity: 'New community…', communityName: 'Community name', street: 'Street office',
   file: 'Ledger file', chosen: 'Chosen: {name}', preview: 'Preview', again: 'Preview with these columns',
-  confirm: 'Import', importing: 'Importing…', reading: 'Reading…', cancel: 'Choose another file',
+  confirm: 'Import', importing: 'Importing…', reading: 'Reading…',
   added: '{n} new households', updated: '{n} updated', unchanged: '{n} unchanged', buildings: '{n} new buildings',
   missing: '{n} households known here are not in the ledger (they are kept)', rejectedN: '{n} rows with problems (not imported)',
   skipped: 'Sheets not imported: {names} (no building and room in their header)',
@@ -29,5 +29,7 @@ export default {
   'e.ledger_header_unrecognised': 'No building and room (or address) column found: choose what each column holds below.',
   'e.ledger_no_community': 'Choose or name the community.',
   'e.not_found': 'That community is not one of yours.',
+  'e.ledger_bad_upload': 'The file did not arrive whole: choose it again.',
+  'e.invalid_request': 'The file did not arrive whole: choose it again.',
   'e.other': 'Upload failed: {msg}',
 };

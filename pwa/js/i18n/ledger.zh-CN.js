@@ -4,7 +4,7 @@ export default {
   intro: '上传社区的住户台账（Excel .xlsx 或 CSV），先预览，确认后导入。同一份台账再次导入不会重复。',
   community: '社区', newCommunity: '新建社区…', communityName: '社区名称', street: '街道名称',
   file: '台账文件', chosen: '已选：{name}', preview: '预览', again: '按此对应重新预览',
-  confirm: '确认导入', importing: '正在导入…', reading: '正在读取…', cancel: '重新选择文件',
+  confirm: '确认导入', importing: '正在导入…', reading: '正在读取…',
   added: '新增 {n} 户', updated: '更新 {n} 户', unchanged: '不变 {n} 户', buildings: '新建楼栋 {n} 栋',
   missing: '台账里没有、系统里有的住户 {n} 户（不会删除）', rejectedN: '有问题的行 {n} 行（不会导入）',
   skipped: '没有导入的工作表：{names}（表头里没有楼号和门牌号）',
@@ -29,5 +29,7 @@ export default {
   'e.ledger_header_unrecognised': '没认出楼号和门牌号（或地址）列：请在下面为各列选择对应内容。',
   'e.ledger_no_community': '请选择或填写社区。',
   'e.not_found': '这个社区不在您的管辖范围内。',
+  'e.ledger_bad_upload': '文件没有传完整，请重新选择文件。',
+  'e.invalid_request': '文件没有传完整，请重新选择文件。',
   'e.other': '上传失败：{msg}',
 };
