@@ -71,8 +71,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     except LedgerError as exc:
         print(f"doorstep import: {exc.message}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"doorstep import: 打不开文件 {args.file}：{exc.strerror}", file=sys.stderr)
+    except FileNotFoundError:
+        print(f"doorstep import: 找不到文件 {args.file}", file=sys.stderr)
+        return 2
+    except OSError:
+        print(f"doorstep import: 打不开文件 {args.file}（是否有读取权限？）", file=sys.stderr)
         return 2
     summary.pop("community_id", None)  # the console's; a shell user goes by the name
     print(json.dumps(summary, ensure_ascii=False))
