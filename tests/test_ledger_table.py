@@ -107,7 +107,12 @@ def test_two_different_rows_for_one_door_keep_the_first_and_reject_the_second() 
     assert [e.fields["contact"] for e in parsed.entries.values()] == ["王秀英"]
     assert parsed.duplicates == 1
     assert parsed.rejected == [
-        {"row": 4, "why": "与第 2 行是同一户（同一门牌），但内容不同：请删去其中一行"}
+        {
+            "row": 4,
+            "why": "与第 2 行是同一户（同一门牌），但内容不同：请删去其中一行",
+            "code": "same_door",
+            "params": {"row": 2},
+        }
     ]
 
 

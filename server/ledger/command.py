@@ -78,6 +78,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"doorstep import: 打不开文件 {args.file}（是否有读取权限？）", file=sys.stderr)
         return 2
     summary.pop("community_id", None)  # the console's; a shell user goes by the name
+    for row in summary["rejected"]:  # the console words these; a shell user reads "why"
+        row.pop("code", None)
+        row.pop("params", None)
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 

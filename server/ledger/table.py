@@ -201,7 +201,7 @@ def _read_rows(
             try:
                 entry = _entry(n, sheet, compound, cells)
             except _Reject as exc:
-                out.rejected.append(_rejection(n, sheet, str(exc)))
+                out.rejected.append(_rejection(n, sheet, exc))
                 continue
             known = out.entries.get(entry.key)
             if known is None:
@@ -209,18 +209,42 @@ def _read_rows(
             elif known.fields == entry.fields:
                 out.duplicates += 1
             else:
-                why = f"与第 {known.row} 行是同一户（同一门牌），但内容不同：请删去其中一行"
                 if known.sheet != sheet:
-                    why = f"与“{known.sheet}”表第 {known.row} 行是同一户（同一门牌），但内容不同"
+                    why = _Reject("same_door_sheet", sheet=known.sheet, row=known.row)
+                else:
+                    why = _Reject("same_door", row=known.row)
                 out.rejected.append(_rejection(n, sheet, why))
 
 
-def _rejection(row: int, sheet: str, why: str) -> dict[str, Any]:
-    return {"row": row, "sheet": sheet, "why": why} if sheet else {"row": row, "why": why}
+def _rejection(row: int, sheet: str, why: "_Reject") -> dict[str, Any]:
+    """A rejected row: ``why`` in Chinese, and ``code`` + ``params`` for the console to word
+    in its language (the command line prints ``why`` only)."""
+    out: dict[str, Any] = {"row": row, "sheet": sheet} if sheet else {"row": row}
+    return out | {"why": str(why), "code": why.code, "params": why.params}
+
+
+#: Why a row is rejected, in Chinese (pwa/js/i18n/ledger.*.js words the same codes).
+WHY = {
+    "unreadable": "{what}“{text}”看不懂：请只写编号，如 3",
+    "address_unreadable": "地址“{text}”读不出楼号和门牌号：请写成 55号院3号楼2单元401",
+    "no_door": "缺少楼号或门牌号",
+    "compound_too_long": "院/小区名称太长",
+    "contact_too_long": "户主或电话太长（最多 200 字）",
+    "notes_too_long": "备注太长（最多 4000 字）",
+    "occupants_not_number": "人口“{text}”不是数字",
+    "occupants_out_of_range": "人口 {n} 超出范围（0–50）",
+    "phone_unreadable": "电话“{text}”不像电话号码",
+    "same_door": "与第 {row} 行是同一户（同一门牌），但内容不同：请删去其中一行",
+    "same_door_sheet": "与“{sheet}”表第 {row} 行是同一户（同一门牌），但内容不同",
+}
+_WHAT = {"building": "楼号", "unit": "单元", "room": "门牌号"}
 
 
 class _Reject(Exception):
-    pass
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code, self.params = code, params
+        words = {k: _WHAT.get(v, v) if k == "what" else v for k, v in params.items()}
+        super().__init__(WHY[code].format(**words))
 
 
 def _first(cells: dict[str, list[str]], name: str) -> str:
@@ -230,7 +254,7 @@ def _first(cells: dict[str, list[str]], name: str) -> str:
 def _part(text: str, pattern: re.Pattern[str], what: str) -> str:
     found = pattern.search(fold(text))
     if found is None or len(found.group(1)) > _MAX_PART:
-        raise _Reject(f"{what}“{text[:20]}”看不懂：请只写编号，如 3")
+        raise _Reject("unreadable", what=what, text=text[:20])
     return number(found.group(1))
 
 
@@ -245,11 +269,11 @@ def _entry(n: int, sheet: str, compound: str, cells: dict[str, list[str]]) -> En
     elif building_cell:
         found = _BUILDING.search(fold(building_cell))
         prefix = fold(building_cell)[: found.start()] if found else ""
-        b = _part(building_cell, _BUILDING, "楼号")
+        b = _part(building_cell, _BUILDING, "building")
         if prefix and not c:
             c = prefix
     if _first(cells, "unit"):
-        u = _part(_first(cells, "unit"), _UNIT, "单元")
+        u = _part(_first(cells, "unit"), _UNIT, "unit")
     room_cell = _first(cells, "room")
     if room_cell.isdigit() and room_cell.isascii():
         r = number(room_cell)
@@ -258,18 +282,18 @@ def _entry(n: int, sheet: str, compound: str, cells: dict[str, list[str]]) -> En
         if pr is not None:  # a room cell holding more ("2单元401", "3-2-401")
             c, b, u, r = c or pc, b or pb, u or pu, pr
         else:
-            r = _part(room_cell, _ROOM, "门牌号")
+            r = _part(room_cell, _ROOM, "room")
     if _first(cells, "compound"):
         c = fold(_first(cells, "compound"))
     if not b or not r:
         if address:
-            raise _Reject(f"地址“{address[:40]}”读不出楼号和门牌号：请写成 55号院3号楼2单元401")
-        raise _Reject("缺少楼号或门牌号")
+            raise _Reject("address_unreadable", text=address[:40])
+        raise _Reject("no_door")
     if c and compound and compound.endswith(c):
         c = compound  # "56号院3-2-401" on the sheet of 丽源路56号院
     c = c or compound
     if len(c) > 60:
-        raise _Reject("院/小区名称太长")
+        raise _Reject("compound_too_long")
     fields: dict[str, Any] = {}
     if "occupants" in cells:
         fields["occupants"] = _occupants(_first(cells, "occupants"))
@@ -278,12 +302,12 @@ def _entry(n: int, sheet: str, compound: str, cells: dict[str, list[str]]) -> En
     if "name" in cells or "phone" in cells:
         contact = " ".join(p for p in (name, phones) if p)
         if len(contact) > 200:
-            raise _Reject("户主或电话太长（最多 200 字）")
+            raise _Reject("contact_too_long")
         fields["contact"] = contact
     kinds, words = _vulnerable(cells)
     notes = "；".join(p for p in [*words, *(v for v in cells.get("notes", []) if v)] if p)
     if len(notes) > 4000:
-        raise _Reject("备注太长（最多 4000 字）")
+        raise _Reject("notes_too_long")
     if any(k == "vulnerable" or k.startswith("vulnerable:") or k == "notes" for k in cells):
         fields["vulnerable"] = kinds
     if "notes" in cells or notes:  # a ledger without 备注 leaves the notes as they are
@@ -296,10 +320,10 @@ def _occupants(text: str) -> int | None:
         return None
     flat = fold(text).removesuffix("口").removesuffix("人")
     if not flat.isdigit():
-        raise _Reject(f"人口“{text[:20]}”不是数字")
+        raise _Reject("occupants_not_number", text=text[:20])
     value = int(flat)
     if value > 50:
-        raise _Reject(f"人口 {value} 超出范围（0–50）")
+        raise _Reject("occupants_out_of_range", n=value)
     return value
 
 
@@ -312,7 +336,7 @@ def _phones(text: str) -> str:
         if not clean:
             continue
         if not _PHONE.fullmatch(clean):
-            raise _Reject(f"电话“{text[:30]}”不像电话号码")
+            raise _Reject("phone_unreadable", text=text[:30])
         out.append(clean)
     return " / ".join(out)
 

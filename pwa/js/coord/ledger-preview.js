@@ -4,7 +4,7 @@
 import { h } from '../shared/dom.js';
 import { byText } from './model.js';
 import { indexes } from '../volunteer/model.js';
-import { lt, FIELDS } from './ledger-strings.js';
+import { lt, rowWhy, FIELDS } from './ledger-strings.js';
 
 function fieldSelect(header, field, remap) {
   return h('select', { 'aria-label': header, onchange: (e) => remap(header, e.target.value) },
@@ -30,7 +30,7 @@ function rejectedTable(rows, count) {
     h('caption', null, lt('rejectedN', { n: count })),
     h('thead', null, h('tr', null, several ? h('th', null, lt('sheet')) : null, h('th', null, lt('row')), h('th', null, lt('why')))),
     h('tbody', null, ...rows.map((r) => h('tr', null,
-      several ? h('td', null, r.sheet || '') : null, h('td', null, String(r.row)), h('td', null, r.why)))));
+      several ? h('td', null, r.sheet || '') : null, h('td', null, String(r.row)), h('td', null, rowWhy(r))))));
 }
 
 function counts(p) {

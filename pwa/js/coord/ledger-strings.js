@@ -22,3 +22,12 @@ export function ledgerError(err) {
   const s = lt(key);
   return s === key ? lt('e.other', { msg: err?.message || String(err) }) : s;
 }
+
+/** Why a row was rejected, in the page's words (its code and params from the server). */
+export function rowWhy(r) {
+  const key = `r.${r.code}`;
+  const params = { ...(r.params || {}) };
+  if (params.what) params.what = lt(`w.${params.what}`);
+  const s = lt(key, params);
+  return s === key ? r.why : s;
+}
