@@ -6,6 +6,8 @@ import { byText } from './model.js';
 import { indexes } from '../volunteer/model.js';
 import { lt, rowWhy, FIELDS } from './ledger-strings.js';
 
+const CAPTION = { textAlign: 'left', fontWeight: '700', padding: '6px 0' };
+
 function fieldSelect(header, field, remap) {
   return h('select', { 'aria-label': header, onchange: (e) => remap(header, e.target.value) },
     field ? null : h('option', { value: '', selected: true }, lt('unplaced')),
@@ -14,8 +16,8 @@ function fieldSelect(header, field, remap) {
 
 function columnsTable(columns, map, remap) {
   const several = columns.some((c) => c[0]);
-  return h('table.ledger-columns', null,
-    h('caption', null, lt('columns')),
+  return h('table.ledger-columns.brief-table', null,
+    h('caption', { style: CAPTION }, lt('columns')),
     h('thead', null, h('tr', null, several ? h('th', null, lt('sheet')) : null, h('th', null, lt('column')), h('th', null, lt('field')))),
     h('tbody', null, ...columns.map(([sheet, header, field]) => h('tr', { dataset: { unplaced: field ? '0' : '1' } },
       several ? h('td', null, sheet) : null,
@@ -26,8 +28,8 @@ function columnsTable(columns, map, remap) {
 function rejectedTable(rows, count) {
   if (!count) return h('p.ok', null, lt('noProblems'));
   const several = rows.some((r) => r.sheet);
-  return h('table.ledger-rejected', null,
-    h('caption', null, lt('rejectedN', { n: count })),
+  return h('table.ledger-rejected.brief-table', null,
+    h('caption', { style: CAPTION }, lt('rejectedN', { n: count })),
     h('thead', null, h('tr', null, several ? h('th', null, lt('sheet')) : null, h('th', null, lt('row')), h('th', null, lt('why')))),
     h('tbody', null, ...rows.map((r) => h('tr', null,
       several ? h('td', null, r.sheet || '') : null, h('td', null, String(r.row)), h('td', null, rowWhy(r))))));
@@ -49,14 +51,14 @@ export function previewPanel(state, { remap, again, confirm }) {
   const p = state.preview;
   const columns = state.columns || [];
   const unplaced = columns.some((c) => !c[2] && !state.map[c[1]]);
-  return h('section.ledger-preview', null,
+  return h('section.ledger-preview', { style: { display: 'grid', gap: '16px', marginTop: '16px' } },
     p ? counts(p) : null,
     p ? rejectedTable(p.rejected, p.rejected_count) : null,
     unplaced ? h('p.hint', null, lt('mapHint')) : null,
     columns.length ? columnsTable(columns, state.map, remap) : null,
-    h('div.actions', null,
-      columns.length ? h('button', { type: 'button', onclick: again }, lt('again')) : null,
-      p ? h('button.primary', { type: 'button', onclick: confirm, disabled: !(p.added || p.updated) }, lt('confirm')) : null));
+    h('div.actions', { style: { display: 'flex', gap: '8px', flexWrap: 'wrap' } },
+      columns.length ? h('button.big', { type: 'button', onclick: again }, lt('again')) : null,
+      p ? h('button.big.primary', { type: 'button', onclick: confirm, disabled: !(p.added || p.updated) }, lt('confirm')) : null));
 }
 
 /** After the import: what was done, and the community's buildings as they sync here. */

@@ -57,13 +57,13 @@ function communityPicker() {
   if (!state.community) state.community = list.length ? list[0].id : NEW;
   const isNew = state.community === NEW;
   return h('div.ledger-community', null,
-    h('label', null, lt('community'), ' ',
+    h('label.field-label', null, lt('community'), ' ',
       h('select', { name: 'community', onchange: (e) => { state.community = e.target.value; ctx.redraw?.(true); } },
         ...list.map((c) => h('option', { value: c.id, selected: c.id === state.community }, c.name)),
         h('option', { value: NEW, selected: isNew }, lt('newCommunity')))),
-    isNew ? h('label', null, lt('communityName'), ' ',
+    isNew ? h('label.field-label', null, lt('communityName'), ' ',
       h('input', { name: 'community_name', value: state.name, required: true, maxlength: 100, oninput: (e) => { state.name = e.target.value; } })) : null,
-    isNew ? h('label', null, lt('street'), ' ',
+    isNew ? h('label.field-label', null, lt('street'), ' ',
       h('input', { name: 'street', value: state.street, maxlength: 100, oninput: (e) => { state.street = e.target.value; } })) : null);
 }
 
@@ -77,7 +77,7 @@ function filePicker() {
     await send(true);
   };
   return h('div.ledger-file', null,
-    h('label', null, lt('file'), ' ', h('input', { type: 'file', name: 'ledger', accept: '.xlsx,.csv,text/csv', onchange })),
+    h('label.field-label', null, lt('file'), ' ', h('input', { type: 'file', name: 'ledger', accept: '.xlsx,.csv,text/csv', onchange })),
     state.filename ? h('p.hint', null, lt('chosen', { name: state.filename })) : null);
 }
 
