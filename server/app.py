@@ -29,6 +29,7 @@ from server import (
 from server.config import MAX_BODY, Settings
 from server.db import AnyDatabase, open_database
 from server.errors import exception_handlers, mark_client_gone
+from server.ledger import routes as ledger
 from server.ratelimit import RateLimiter, rate_limit_middleware
 from server.security import security_headers_hook
 
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
                 *people.ROUTES,
                 *console.ROUTES,
                 *snapshot.ROUTES,
+                *ledger.ROUTES,
             ],
         ),
         _router(rule.OPERATOR, guards.operator_guard, metrics.ROUTES),

@@ -343,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server.admin_access import add_commands  # coordinator, assign, export (#5)
 
     add_commands(sub, _db)
+    from server.ledger.command import add_command as add_import  # the ledger (#19)
+
+    add_import(sub, _db)
     return parser
 
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, settings
 from litestar.testing import TestClient
 
 from schemas.enroll import EnrollRequest
+from schemas.ledger import LedgerUpload
 from schemas.sync import SyncRequest
 from server.admin import create_invite
 from server.app import create_app
@@ -26,6 +27,7 @@ BODIES = {
     ("/api/v1/sync", "post"): SyncRequest,
     ("/api/v1/enroll", "post"): EnrollRequest,
     ("/api/v1/login", "post"): LoginRequest,
+    ("/api/v1/ledger", "post"): LedgerUpload,
 }
 
 

@@ -243,6 +243,17 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         scoped=True,
     ),
     ("GET", "/api/v1/people"): Sample(_fixed("/api/v1/people")),
+    ("POST", "/api/v1/ledger"): Sample(
+        lambda w, c, t: (
+            "/api/v1/ledger",
+            {
+                "file": "5qW85Y+3LOmXqOeJjOWPtwozLDQwMQo=",  # "楼号,门牌号\n3,401\n"
+                "community": w.community_a if t == "own" else w.community_b,
+                "dry_run": True,
+            },
+        ),
+        scoped=True,
+    ),
     ("GET", "/r/{token:str}"): Sample(lambda w, c, t: (f"/r/{w.share_a}", None)),
     ("GET", "/r/{token:str}/qr.svg"): Sample(lambda w, c, t: (f"/r/{w.share_a}/qr.svg", None)),
     ("GET", "/api/v1/public/{token:str}"): Sample(

@@ -7,12 +7,13 @@ import { titleBar, screen } from '../volunteer/screen.js';
 import { incidentList } from '../volunteer/model.js';
 import { ct } from './strings.js';
 import { inbox } from './inbox.js';
+import { lt } from './ledger-strings.js';
 
 export function listView() {
   const { replica } = ctx.store;
   const list = incidentList(replica);
   return screen(
-    titleBar(ct('title'), { actions: [h('a.small-btn', { href: '#/quarantine' }, ct('quarantine'))] }),
+    titleBar(ct('title'), { actions: [h('a.small-btn', { href: '#/quarantine' }, ct('quarantine')), h('a.small-btn', { href: '#/ledger' }, lt('title'))] }),
     h('div.home', null,
       inbox(replica),
       h('section.incidents', { 'aria-labelledby': 'incidents-title' },

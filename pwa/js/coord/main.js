@@ -26,6 +26,7 @@ import { inboxCount, unacknowledged } from './inbox.js';
 import { openForm } from './open-form.js';
 import { quarantineView, householdHistoryView } from './review.js';
 import { assignmentsView } from './assignments.js';
+import { ledgerView } from './ledger-upload.js';
 import { needsSnapshot, firstLoad, loadingView, prefetchSnapshot, noteSynced } from './first-load.js';
 
 const view = document.getElementById('view');
@@ -221,6 +222,7 @@ async function main() {
       return el;
     })],
     [/^\/new$/, needCoordinator(() => openForm())],
+    [/^\/ledger$/, needCoordinator(() => ledgerView())],
     [/^\/quarantine$/, needCoordinator(() => quarantineView())],
     [/^\/i\/([^/]+)\/h\/([^/]+)$/, needCoordinator((m) => householdHistoryView(m[1], m[2]))],
     [/^\/i\/([^/]+)\/assign(?:\/([^/]+))?$/, needCoordinator((m) => assignmentsView(m[1], m[2] && decodeURIComponent(m[2])))],
