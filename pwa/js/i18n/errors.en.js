@@ -54,4 +54,6 @@ export default {
   invalid_node: 'This phone\'s id is not valid. Enrol it again.',
   wrong_node: 'This entry was not written by this phone; the server did not accept it.',
   too_many_reports: 'This phone has sent too many field reports this hour; please phone the community office instead.',
+  ledger_bad_upload: 'The file did not arrive whole: choose it again.',
+  ledger_no_community: 'Choose or name the community.',
 };

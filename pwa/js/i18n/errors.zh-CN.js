@@ -59,4 +59,6 @@ export default {
   invalid_node: '这部手机的编号无效，请重新登记。',
   wrong_node: '这条记录不是这部手机写的，服务器没有接受。',
   too_many_reports: '这部手机这一小时上报的情况太多了，请打电话告诉社区负责人。',
+  ledger_bad_upload: '文件没有传完整，请重新选择文件。',
+  ledger_no_community: '请选择或填写社区。',
 };
