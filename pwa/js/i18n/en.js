@@ -78,7 +78,6 @@ export default {
 
   'report.title': 'Report an emergency',
   'report.kind': 'Kind',
-  'report.titleField': 'Title',
   'report.place': 'Place',
   'report.placeholderPlace': 'e.g. yard of 51 Shanzishi St',
   'report.summary': 'What you see',

@@ -78,7 +78,6 @@ export default {
 
   'report.title': '上报险情',
   'report.kind': '类型',
-  'report.titleField': '标题',
   'report.place': '地点',
   'report.placeholderPlace': '如：山字石街51号院内',
   'report.summary': '看到的情况',
