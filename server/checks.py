@@ -7,10 +7,11 @@ Rules (docs/live.md has them for coordinators), for the households in an inciden
   not see each other's entry);
 * ``contradictory``: two visits of this incident to one household, at most
   ``CONTRADICTION_MINUTES`` apart by their ``at``, with different outcomes;
-* ``vulnerable_unreached``: a household whose ``vulnerable`` set is not empty, with no
-  ``reached`` visit, once ``check_after_hours`` (per incident, default
-  ``DEFAULT_AFTER_HOURS``) have passed since the incident's ``started_at``; not for a
-  ``closed`` incident.
+* ``vulnerable_unreached``: a household whose ``vulnerable`` set is not empty, not
+  reached as server/progress.py counts it (no ``reached`` visit and no delivery of this
+  incident, any item, any status: #22 D12), once ``check_after_hours`` (per incident,
+  default ``DEFAULT_AFTER_HOURS``) have passed since the incident's ``started_at``; not
+  for a ``closed`` incident.
 
 Each entry's id is ``<incident>~<kind>~<household>``: the id of the ``checks`` record a
 coordinator writes to resolve it (``resolved``, ``note``, ``by``), so the resolution is a
@@ -84,8 +85,14 @@ def derive_checks(
         )
 
     heaters: dict[str, list[CheckEntry]] = {}
+    # Reached as the counters count it (server/progress.py): a reached visit, or any
+    # delivery, since whoever handed something over at the door reached it (#22 D12).
+    reached = {
+        v.get("household") for v in _live(data.visits).values() if v.get("outcome") == "reached"
+    }
     for did, d in sorted(_live(data.deliveries).items(), key=lambda kv: str(kv[1].get("at"))):
         hid = d.get("household")
+        reached.add(hid)
         if hid in households and d.get("item") == "heater" and d.get("status") == "delivered":
             heaters.setdefault(hid, []).append(
                 CheckEntry("deliveries", did, _text(d.get("at")), _text(d.get("by")), "heater")
@@ -131,7 +138,7 @@ def derive_checks(
             vulnerable = h.get("vulnerable")
             if not (isinstance(vulnerable, list) and vulnerable):
                 continue
-            if any(v.get("outcome") == "reached" for _, _, v in visits.get(hid, ())):
+            if hid in reached:
                 continue
             add(
                 "vulnerable_unreached",

@@ -155,7 +155,19 @@ def make_brief(
         at = _parse(t)
         return (at + offset).strftime("%Y-%m-%d %H:%M") if at else ""
 
-    visits = [v for v in rows["visits"].values() if within(v.get("at"))]
+    # Households visited and reached that day, by the counters' rule (server/progress.py):
+    # a reached visit or any delivery reached the door; 已搬走 and the rest only visited it.
+    visited: set[Any] = set()
+    reached: set[Any] = set()
+    for v in rows["visits"].values():
+        if within(v.get("at")):
+            visited.add(v.get("household"))
+            if v.get("outcome") == "reached":
+                reached.add(v.get("household"))
+    for d in rows["deliveries"].values():
+        if within(d.get("at")):
+            visited.add(d.get("household"))
+            reached.add(d.get("household"))
     heaters = {"delivered": 0, "returned": 0, "lost": 0}
     for d in rows["deliveries"].values():
         if d.get("item") == "heater" and d.get("status") in heaters and within(d.get("at")):
@@ -241,10 +253,7 @@ def make_brief(
                 "buildings_restored",
             )
         },
-        "day_counts": {
-            "visits": len(visits),
-            "reached": sum(v.get("outcome") == "reached" for v in visits),
-        },
+        "day_counts": {"visited": len(visited), "reached": len(reached)},
         "heaters": heaters,
         "timeline": timeline,
         "updates": updates,
@@ -298,8 +307,8 @@ def brief_xlsx(b: dict) -> bytes:
     ws.append([])
     for key, word in _COUNT_WORDS:
         ws.append([word, b["counts"][key]])
-    ws.append(["当天走访", b["day_counts"]["visits"]])
-    ws.append(["当天联系", b["day_counts"]["reached"]])
+    ws.append(["当天走访（户）", b["day_counts"]["visited"]])
+    ws.append(["当天联系（户）", b["day_counts"]["reached"]])
     ws.append(["当天送出电暖气", b["heaters"]["delivered"]])
     ws.append(["当天回收电暖气", b["heaters"]["returned"]])
     ws.append(["当天丢失电暖气", b["heaters"]["lost"]])

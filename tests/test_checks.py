@@ -175,3 +175,52 @@ def test_volunteers_neither_read_nor_resolve_the_list(client) -> None:
     assert [x["error"] for x in r.json()["rejected"]] == ["forbidden"]
     r = client.get("/api/v1/incidents/nope/checks", headers=boss.headers)
     assert r.status_code == 404 and r.json()["error"] == "no_incident"
+
+
+def test_a_delivery_without_a_visit_takes_a_vulnerable_door_off_the_unreached_list(
+    client,
+) -> None:
+    """#22 D12: any delivery (any item, any status) reached the household, as the counters
+    say; a door only seen moved out (已搬走) is visited, not reached, and stays listed."""
+    now = int(time.time() * 1000)
+    boss = enroll(client, client.db_path, role="coordinator", name="主任")
+    st = Stamper(boss.node)
+    building = put_record(boss, st, "buildings", label="7号楼", units=1, floors=6)
+    heater, blanket, moved = (
+        put_record(
+            boss, st, "households", building=building, room=f"10{k}", vulnerable=["lone_elderly"]
+        )
+        for k in (1, 2, 3)
+    )
+    put_record(
+        boss,
+        st,
+        "incidents",
+        INC,
+        kind="heating_outage",
+        status="repairing",
+        buildings=[building],
+        started_at=iso(now - 3 * 3_600_000),
+    )
+    for household, item, status in (
+        (heater, "heater", "delivered"),
+        (blanket, "blanket", "returned"),
+    ):
+        put_record(
+            boss,
+            st,
+            "deliveries",
+            household=household,
+            incident=INC,
+            item=item,
+            qty=1,
+            status=status,
+            at=iso(now - 60_000),
+        )
+    put_record(boss, st, "visits", household=moved, incident=INC, outcome="moved", at=iso(now))
+
+    checks = client.get(f"/api/v1/incidents/{INC}/checks", headers=boss.headers).json()
+    unreached = [c["household"] for c in checks if c["kind"] == "vulnerable_unreached"]
+    assert unreached == [moved]
+    progress = client.get(f"/api/v1/incidents/{INC}/progress", headers=boss.headers).json()
+    assert (progress["vulnerable"], progress["vulnerable_reached"]) == (3, 2)

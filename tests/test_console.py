@@ -111,8 +111,20 @@ def test_the_daily_brief_opens_in_openpyxl_with_the_days_figures(client, world) 
     that_day = datetime(2026, 11, 23, 0, 30, tzinfo=UTC) - datetime.now(UTC)
     world.stamp = Stamper(world.phone.node, int(that_day.total_seconds() * 1000))
     homes = build(world)
-    h = homes[next(iter(homes))][0]
+    h, given, gone = homes[next(iter(homes))][:3]
     world.put("visits", household=h, incident=INC, at="2026-11-23T00:00:00Z", outcome="reached")
+    # A blanket handed over (and taken back) without a visit record reached that door too;
+    # a door found moved out (已搬走) was visited, not reached (#22 D12).
+    world.put(
+        "deliveries",
+        household=given,
+        incident=INC,
+        item="blanket",
+        qty=1,
+        at="2026-11-23T05:00:00Z",
+        status="returned",
+    )
+    world.put("visits", household=gone, incident=INC, at="2026-11-23T06:00:00Z", outcome="moved")
     world.put("visits", household=h, incident=INC, at="2026-11-24T00:00:00Z", outcome="reached")
     world.put(
         "deliveries",
@@ -137,7 +149,8 @@ def test_the_daily_brief_opens_in_openpyxl_with_the_days_figures(client, world) 
     # The duty day 2026-11-23 at UTC+8, from 08:00, runs from 11-23 00:00Z to 11-24 00:00Z.
     url = f"/api/v1/incidents/{INC}/brief?day=2026-11-23&tz=480"
     b = client.get(url, headers=world.phone.headers).json()
-    assert b["day_counts"] == {"visits": 1, "reached": 1}
+    assert b["day_counts"] == {"visited": 3, "reached": 2}
+    assert (b["counts"]["visited"], b["counts"]["reached"]) == (3, 2)
     assert b["heaters"] == {"delivered": 2, "returned": 0, "lost": 0}
     assert [u["text"] for u in b["updates"]] == ["=正在抢修"]
     assert [t["text"] for t in b["timeline"]] == [
@@ -154,6 +167,7 @@ def test_the_daily_brief_opens_in_openpyxl_with_the_days_figures(client, world) 
     figures = {row[0]: row[1] for row in wb["日报"].iter_rows(values_only=True) if row and row[0]}
     assert (
         figures["当天送出电暖气"] == 2
+        and (figures["当天走访（户）"], figures["当天联系（户）"]) == (3, 2)
         and figures["电暖气在外"] == 2
         and figures["日期"] == "2026-11-23"
     )
@@ -181,7 +195,10 @@ def test_the_brief_of_an_unknown_incident_is_a_404(client, world) -> None:
 def test_make_brief_cuts_the_day_at_the_shift_change() -> None:
     # 08:00 at UTC+8 is 00:00Z: visit a is the night before, b the first of the day.
     rows = {
-        "visits": {"a": {"at": "2026-11-29T23:59:59Z"}, "b": {"at": "2026-11-30T00:00:00Z"}},
+        "visits": {
+            "a": {"household": "h1", "at": "2026-11-29T23:59:59Z"},
+            "b": {"household": "h2", "at": "2026-11-30T00:00:00Z"},
+        },
         "deliveries": {},
         "repairs": {},
         "updates": {},
@@ -190,10 +207,10 @@ def test_make_brief_cuts_the_day_at_the_shift_change() -> None:
     }
     now = datetime(2026, 12, 2, tzinfo=UTC)
     b = make_brief("i", {}, {}, rows, "2026-11-30", 480, now, start_hour=8)
-    assert b["day_counts"]["visits"] == 1
+    assert b["day_counts"]["visited"] == 1
     assert (b["local"]["from"], b["local"]["to"]) == ("2026-11-30 08:00", "2026-12-01 08:00")
     b = make_brief("i", {}, {}, rows, "2026-11-29", 480, now, start_hour=8)
-    assert b["day_counts"]["visits"] == 1
+    assert b["day_counts"]["visited"] == 1
 
 
 @pytest.mark.parametrize(

@@ -365,6 +365,8 @@ def test_a_rejected_change_is_shown_and_does_not_block_the_others(
     # The reason in the page's words for the server's code, not the code or its English.
     assert "这条记录的内容不符合要求" in item.inner_text() and "exploded" in item.inner_text()
     assert "invalid_value" not in item.inner_text()
+    # The change itself in words: collection and field in Chinese, the value it sent (#22).
+    assert item.locator("strong").inner_text() == "走访 · 结果：exploded"
     phone.shot("08-rejected")
     # The good visit went through; the bad one sits in quarantine, and on the phone.
     assert live_server.query(

@@ -90,3 +90,12 @@ test('coord.html asks for its snapshot before its bundle has loaded, with a modu
   assert.doesNotMatch(src, /\bimport\s*\(|\bimport\s*["']|\bfrom\s*["']/);
   assert.match(src, /\/api\/v1\/snapshot/);
 });
+
+test('the status line says nothing until the app has worded it: no 离线 in English, none beside 实时 (#22 D19)', () => {
+  for (const page of ['index.html', 'coord.html']) {
+    const html = readFileSync(join(PWA, page), 'utf8');
+    const el = html.match(/<div id="status"[^>]*>([^<]*)<\/div>/);
+    assert.ok(el, `${page} has its status line`);
+    assert.equal(el[1].trim(), '', `${page}: the status line is rendered by the app, in its language`);
+  }
+});

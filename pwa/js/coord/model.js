@@ -35,7 +35,8 @@ export function isRestored(replica, incident, householdId, buildingId) {
 }
 
 /**
- * Cumulative households reached and restored over time, for the chart.
+ * Cumulative households reached and restored over time, for the chart: the reached line
+ * ends at the counters' `reached` (a reached visit or any delivery).
  * @returns {{reached: Array<[number, number]>, restored: Array<[number, number]>, affected: number}}
  */
 export function series(replica, incident) {
@@ -57,7 +58,10 @@ export function series(replica, incident) {
       for (const hh of households) {
         affected += 1;
         const v = householdView(replica, incident.id, hh.id, idx);
-        const times = v.visits.filter((x) => x.outcome === 'reached').map((x) => Date.parse(x.at)).filter(Number.isFinite);
+        // Reached as the counters say (householdView): at its first reached visit or its
+        // first delivery, whichever came first (#22 D12).
+        const contacts = v.reached ? [...v.visits.filter((x) => x.outcome === 'reached'), ...v.deliveries] : [];
+        const times = contacts.map((x) => Date.parse(x.at)).filter(Number.isFinite);
         if (times.length) firstReached.push(Math.min(...times));
         const flag = replica.winner('household_status', `${incident.id}~${hh.id}`, 'restored');
         const own = flag?.value === true ? Date.parse(stampTime(flag.hlc)) : NaN;

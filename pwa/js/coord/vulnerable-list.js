@@ -36,7 +36,7 @@ export function vulnerableRows(replica, inc) {
         out.push({
           id: hh.id, where: place(building, hh), building: building.label || '', hh,
           who: hh.vulnerable.map((x) => label('vuln', x)).join('、'), contact: hh.contact || '',
-          visited: v.visits.length > 0, reached: v.visits.some((x) => x.outcome === 'reached'),
+          visited: v.visited, reached: v.reached, // the counters' rule (householdView, #22 D12)
           heaters: v.heatersOut, needs: v.needsOpen.map((n) => label('need', n)),
         });
       }

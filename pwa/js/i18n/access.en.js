@@ -2,7 +2,6 @@
 export default {
   loginTitle: 'Coordinator login', login: 'Login', password: 'Password', logIn: 'Log in',
   afterLogin: 'After login:', dashboard: 'the dashboard', loggingIn: 'Logging in…', loginFailed: 'Login failed: {msg}',
-  tooMany: 'Too many attempts; try again later. {msg}',
   devicesTitle: 'Devices and export', back: '‹ Back to the dashboard', exportTitle: 'Export an incident', incident: 'Incident',
   noIncidents: 'No incidents yet.', devices: 'Devices',
   revokeHint: 'A revoked phone deletes local personal data at its next sync; unsent entries stay exportable.',

@@ -2,7 +2,6 @@
 export default {
   loginTitle: '负责人登录', login: '登录名', password: '密码', logIn: '登录',
   afterLogin: '登录后进入', dashboard: '指挥台', loggingIn: '正在登录…', loginFailed: '登录失败：{msg}',
-  tooMany: '尝试次数过多，请稍后再试。{msg}',
   devicesTitle: '设备与导出', back: '‹ 返回指挥台', exportTitle: '导出事件数据', incident: '事件',
   noIncidents: '还没有事件。', devices: '设备',
   revokeHint: '停用后，该手机下次联网时会删除本地的住户个人信息，未上传记录仍可导出。',

@@ -85,22 +85,6 @@ export function setVulnerable(household, kind, on) {
   return writeRecord('households', household, { [elementField('vulnerable', kind)]: on });
 }
 
-/**
- * A volunteer reports a new emergency from the field: status `reported`. Scope (buildings),
- * eta and restoration are the coordinator's to set, so they are not written here.
- */
-export async function reportIncident({ community, kind, title, place, summary }) {
-  const now = ctx.store.now();
-  const id = uuidv7(now);
-  const fields = { kind, status: 'reported', started_at: iso(now) };
-  if (community) fields.community = community;
-  if (title) fields.title = title;
-  if (place) fields.place = place;
-  if (summary) fields.summary = summary;
-  await writeRecord('incidents', id, fields);
-  return id;
-}
-
 /** A repair against an incident, starting `open`. */
 export async function addRepair({ incident, place, description }) {
   const now = ctx.store.now();

@@ -7,16 +7,14 @@ import { toast, handleError } from '../shared/toast.js';
 import { errorWords } from '../shared/api.js';
 import { collectUnsent, download } from '../shared/export.js';
 import { screen, titleBar } from './screen.js';
-
-function describe(change) {
-  const v = typeof change.value === 'string' ? change.value : JSON.stringify(change.value);
-  return `${change.coll}.${change.field} = ${v && v.length > 60 ? `${v.slice(0, 60)}…` : v}`;
-}
+import { changeWords } from './change-words.js';
 
 function rejectedList(items) {
   if (!items.length) return h('p.muted', null, t('settings.noRejected'));
+  const { replica, meta } = ctx.store;
+  // In words (#22): 走访 · 结果：exploded, never `visits.outcome = exploded`.
   return h('ul.plain.rejected-list', null, items.map((r) => h('li.rejected', { dataset: { hlc: r.hlc } },
-    h('strong', null, describe(r.change)),
+    h('strong', null, changeWords(r.change, replica, meta.auth)),
     h('p.reason', null, errorWords(r.error)),
     h('p.muted', null, shortTime(r.at)))));
 }
