@@ -37,6 +37,8 @@ export default {
   buildingRestored: '{b} restored', buildingUnrestored: '{b} not restored', restoredHh: 'Restored {n} / {m} households',
   publicPreview: 'As residents will see it', confirmPublic: 'Post this publicly to residents?', publicHint: 'Only when ticked does it appear on the residents\' page.',
   assignTo: 'Assign to', nobody: 'Nobody', done: 'Done', needDone: 'Marked done', needAssigned: 'Assigned to {who}',
+  taskNote: 'Note for the volunteer', taskNoteFor: 'Note for the volunteer of {h}', assignedAt: '{who} · assigned {at}',
+  doneByVolunteer: 'Done by volunteers', doneLine: 'recorded by {who} at {at}', noDoneNote: '(no note)',
   assignFor: 'Assign a volunteer for {h}', doneFor: 'Needs of {h} are done', openNeedsN: '{n} households with open needs',
   vulnTitle: 'Vulnerable households', building: 'Building', room: 'Room', who: 'Group', contact: 'Contact',
   visitedQ: 'Visited', reachedQ: 'Reached', heaterQ: 'Heater', needsQ: 'Open needs', yes: 'yes', no: 'no',

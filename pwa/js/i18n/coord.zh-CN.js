@@ -43,6 +43,8 @@ export default {
   // needs queue
   assignTo: '分配给', nobody: '未分配', done: '已解决', needDone: '已标记解决', needAssigned: '已分配给 {who}',
   assignFor: '为 {h} 分配志愿者', doneFor: '{h} 的需求已解决', openNeedsN: '{n} 户有待解决需求',
+  taskNote: '给志愿者的留言', taskNoteFor: '给 {h} 的负责志愿者留言', assignedAt: '{who} · {at} 分配',
+  doneByVolunteer: '志愿者已处理', doneLine: '{who} {at} 记录', noDoneNote: '（无留言）',
   // vulnerable list
   vulnTitle: '重点人群名单', building: '楼栋', room: '房间', who: '类别', contact: '联系方式',
   visitedQ: '走访', reachedQ: '联系', heaterQ: '电暖气', needsQ: '待解决', yes: '是', no: '否',
