@@ -26,6 +26,7 @@ import { inboxCount } from './inbox.js';
 import { openForm } from './open-form.js';
 import { quarantineView, householdHistoryView } from './review.js';
 import { assignmentsView } from './assignments.js';
+import { peopleView } from './invite-page.js';
 import { needsSnapshot, firstLoad, loadingView, prefetchSnapshot, noteSynced } from './first-load.js';
 
 const view = document.getElementById('view');
@@ -33,6 +34,7 @@ const statusEl = document.getElementById('status');
 const liveEl = document.getElementById('live');
 const langBtn = document.getElementById('lang');
 const devicesLink = document.getElementById('devices-link');
+const peopleLink = document.getElementById('people-link');
 const inboxLink = document.getElementById('inbox-link');
 let current = null;
 let stale = false;
@@ -197,6 +199,7 @@ async function main() {
     langBtn.textContent = ct('lang');
     langBtn.lang = getLang() === 'en' ? 'zh-CN' : 'en';
     devicesLink.textContent = ct('devices');
+    if (peopleLink) peopleLink.textContent = ct('peopleLink');
     refreshInbox();
   };
   onLangChange(() => { relabel(); redraw(); refreshStatus(); });
@@ -212,6 +215,7 @@ async function main() {
     })],
     [/^\/new$/, needCoordinator(() => openForm())],
     [/^\/quarantine$/, needCoordinator(() => quarantineView())],
+    [/^\/people$/, needCoordinator(() => peopleView())],
     [/^\/i\/([^/]+)\/h\/([^/]+)$/, needCoordinator((m) => householdHistoryView(m[1], m[2]))],
     [/^\/i\/([^/]+)\/assign(?:\/([^/]+))?$/, needCoordinator((m) => assignmentsView(m[1], m[2] && decodeURIComponent(m[2])))],
     [/^\/i\/([^/]+)\/brief\/print\/(\d{4}-\d{2}-\d{2})$/, needCoordinator((m) => briefPrintView(m[1], m[2]))],

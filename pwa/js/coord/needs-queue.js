@@ -21,6 +21,8 @@ function assignPick(incident, hh, where, assignee, people, noteBox) {
     'aria-label': ct('assignFor', { h: where }),
     onchange: (e) => {
       const who = e.target.value;
+      // Picked (the note with it): the queue redraws live again; it waits while a field has focus.
+      document.activeElement?.blur?.();
       assignNeeds(incident.id, hh.id, who, { previous: assignee, note: noteBox.value.trim() }).then(
         () => toast(who ? ct('needAssigned', { who: nameOf(who, who) }) : ct('nobody'), { kind: 'ok' }),
         (err) => handleError(err, 'assign need'));
