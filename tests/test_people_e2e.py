@@ -105,4 +105,24 @@ def test_coordinator_invites_a_batch_and_a_need_reaches_the_phone_offline_and_cl
     assert desk.locator(f".need-group:not(.done-by-volunteers) [data-h='{household}']").count() == 0
     got = status_of(live_server, rid)
     assert got["needs_open.water"] is False and got["done_by"] == "张三"
+
+    # The devices page at 1366 px: devices named for people, no cell wrapped a character
+    # a line (issue 22, D14).
+    desk.goto(f"{live_server.url}/devices.html")
+    row = desk.get_by_role("row").filter(has_text="张三")
+    row.wait_for(timeout=20_000)
+    assert "Linux 电脑 · Chrome" in row.inner_text()
+    assert "Mozilla" not in desk.get_by_role("table").inner_text()
+    lines = desk.evaluate(
+        """() => [...document.querySelectorAll('#devices th, #devices td')].flatMap((el) => {
+          const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+          const out = [];
+          for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+            const r = document.createRange(); r.selectNodeContents(n);
+            const tops = new Set([...r.getClientRects()].map((x) => Math.round(x.top)));
+            out.push([n.textContent, tops.size]);
+          }
+          return out; })"""
+    )
+    assert lines and all(n == 1 for _, n in lines), [x for x in lines if x[1] != 1]
     assert errors == []
