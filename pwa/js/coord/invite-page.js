@@ -33,13 +33,17 @@ function stateText(r) {
 function actions(r) {
   const out = [];
   if (r.invite === 'pending') {
-    out.push(h('button.small-btn', {
+    // A coordinator who signs in needs no link; one whose setup link was not used gets a new one.
+  if (r.role === 'coordinator' && (!r.invite || r.invite === 'used')) return out;
+  out.push(h('button.small-btn', {
       type: 'button', 'aria-label': ct('withdrawFor', { who: r.name }),
       onclick: () => post(`/api/v1/people/${encodeURIComponent(r.person)}/invites/revoke`).then(
         () => { toast(ct('withdrawn', { who: r.name }), { kind: 'ok' }); load(); },
         (err) => handleError(err, 'withdraw invite')),
     }, ct('withdraw')));
   }
+  // A coordinator who signs in needs no link; one whose setup link was not used gets a new one.
+  if (r.role === 'coordinator' && (!r.invite || r.invite === 'used')) return out;
   out.push(h('button.small-btn', {
     type: 'button', 'aria-label': ct('reinviteFor', { who: r.name }),
     onclick: () => post(`/api/v1/people/${encodeURIComponent(r.person)}/invite`).then(

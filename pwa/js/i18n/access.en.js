@@ -13,7 +13,7 @@ export default {
   'role.volunteer': 'Volunteer', 'role.coordinator': 'Coordinator', browser: 'browser', phone: 'phone',
   lang: '中文', langName: 'Switch to Chinese', pageLogin: 'Coordinator login · Doorstep', pageDevices: 'Devices and export · Doorstep',
   // setup link and device names (issue 19)
-  setupTitle: 'Set up your login', setupHint: 'This link works once: choose your login and password, then sign in on the login page.',
+  setupTitle: 'Set up your login', setupHint: 'This link works once: choose your login and password to open the console; later, sign in on the login page.',
   yourName: 'Your name', passwordAgain: 'Password again', setupDo: 'Set up and sign in', settingUp: 'Setting up…',
   pageSetup: 'Set up your login · Doorstep', setupNoCode: 'The link is incomplete: open the whole setup link.',
   passwordsDiffer: 'The two passwords differ.', setupFailed: 'Setup failed: {msg}',

@@ -13,7 +13,7 @@ export default {
   'role.volunteer': '志愿者', 'role.coordinator': '负责人', browser: '浏览器', phone: '手机',
   lang: 'English', langName: '切换到英文', pageLogin: '负责人登录 · Doorstep', pageDevices: '设备与导出 · Doorstep',
   // setup link and device names (issue 19)
-  setupTitle: '设置登录', setupHint: '这个链接只能用一次：设置你的登录名和密码，之后在登录页登录。',
+  setupTitle: '设置登录', setupHint: '这个链接只能用一次：设置你的登录名和密码后直接进入指挥台，以后在登录页登录。',
   yourName: '你的姓名', passwordAgain: '再次输入密码', setupDo: '设置并登录', settingUp: '正在设置…',
   pageSetup: '设置登录 · Doorstep', setupNoCode: '链接不完整：请打开完整的设置链接。',
   passwordsDiffer: '两次输入的密码不一样。', setupFailed: '设置失败：{msg}',

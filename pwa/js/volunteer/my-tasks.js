@@ -29,17 +29,24 @@ export function myTasks(replica, me) {
 export const address = (building, hh) => [building?.compound || '', building?.label || '',
   hh.unit ? t('grid.unit', { n: hh.unit }) : '', hh.room || ''].filter(Boolean).join(' ');
 
+const drafts = new Map(); // task id → the done note being typed
+
 async function markDone(task, note) {
   const fields = Object.fromEntries(task.needs.map((n) => [elementField('needs_open', n), false]));
   Object.assign(fields, { done_note: note || null, done_by: ctx.store.meta.auth?.name || null, done_at: new Date(ctx.store.now()).toISOString() });
   await writeRecord('household_status', task.id, fields);
+  drafts.delete(task.id);
   toast(t('tasks.closed'), { kind: 'ok' });
 }
 
 function taskCard(task) {
   const { household: hh, building, status: s } = task;
   const where = address(building, hh);
-  const note = h('textarea.task-done-note', { rows: 2, maxLength: 2000, placeholder: t('tasks.notePlaceholder'), 'aria-label': t('tasks.noteFor', { h: where }) });
+  // A sync redraws the screen: the note being typed is kept across redraws.
+  const note = h('textarea.task-done-note', {
+    rows: 2, maxLength: 2000, placeholder: t('tasks.notePlaceholder'), 'aria-label': t('tasks.noteFor', { h: where }),
+    value: drafts.get(task.id) || '', oninput: (e) => drafts.set(task.id, e.target.value),
+  });
   return h(`article.card.task-card${task.open ? '' : '.task-done'}`, { dataset: { h: hh.id } },
     h('h2', null, h('a', { href: `#/i/${task.incident}/h/${hh.id}` }, where)),
     task.needs.length ? h('p', null, task.needs.map((n) => h('span.badge', null, label('need', n)))) : null,
