@@ -201,3 +201,32 @@ def test_serve_on_an_empty_database_prints_one_setup_link_for_the_first_coordina
     size = empty_server.log_path.stat().st_size
     empty_server.start()
     assert "首位协调员设置链接" not in empty_server.log_path.read_bytes()[size:].decode()
+
+
+def test_coordinator_add_with_link_prints_a_setup_link_for_that_community(
+    client: TestClient,
+) -> None:
+    import json
+
+    db = client.db_path  # type: ignore[attr-defined]
+    out = cli(
+        "coordinator",
+        "add",
+        "--db",
+        db,
+        "--link",
+        "--name",
+        "山字石书记",
+        "--community",
+        "shanzishi",
+        "--base-url",
+        "https://doorstep.example.org",
+    )
+    made = json.loads(out)
+    assert made["url"] == f"https://doorstep.example.org/setup.html#{made['code']}"
+    setup = {"code": made["code"], "login": "szs", "password": PASSWORD}
+    assert client.post("/api/v1/setup", json=setup).json()["person"] == made["person"]
+    assert (
+        client.post("/api/v1/login", json={"login": "szs", "password": PASSWORD}).json()["name"]
+        == "山字石书记"
+    )
