@@ -2,7 +2,7 @@
 // coordinator of every community, add a community's coordinator (a setup link).
 import { h } from '../shared/dom.js';
 import { ctx } from '../shared/context.js';
-import { handleError } from '../shared/toast.js';
+import { handleError, toast } from '../shared/toast.js';
 import { ct } from './strings.js';
 import { post } from './http.js';
 import { byText } from './model.js';
@@ -23,6 +23,13 @@ export function parseLines(text) {
   return out;
 }
 
+/** The server's error code worded on this page when it has words for it, else handleError. */
+export function inviteError(err, what) {
+  const key = `inviteError.${err?.code}`;
+  if (err?.code && ct(key) !== key) { console.warn(`[doorstep] ${what}`, err); toast(ct(key), { kind: 'error', ms: 6000 }); }
+  else handleError(err, what);
+}
+
 const draft = { lines: '', ttl: '72' };
 
 export function inviteForm(onSheet) {
@@ -40,7 +47,7 @@ export function inviteForm(onSheet) {
       const sheet = await post('/api/v1/invites', { people, ttl_hours: Number(ttl.value) });
       draft.lines = '';
       onSheet(sheet.invites);
-    } catch (err) { handleError(err, 'invite'); }
+    } catch (err) { inviteError(err, 'invite'); }
   };
   return h('form.panel.invite-form', { onsubmit: submit },
     h('h2', null, ct('inviteVolunteers')),
@@ -62,10 +69,7 @@ export function coordinatorForm(onSheet) {
     try {
       const inv = await post('/api/v1/coordinators', { name: name.value.trim(), community: community.value });
       onSheet([inv]);
-    } catch (err) {
-      if (err.code === 'not_all_communities') handleError(new Error(ct('notAllCommunities')), 'add coordinator');
-      else handleError(err, 'add coordinator');
-    }
+    } catch (err) { inviteError(err, 'add coordinator'); }
   };
   return h('form.panel.invite-form', { onsubmit: submit },
     h('h2', null, ct('addCoordinator')),

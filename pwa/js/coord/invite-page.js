@@ -8,7 +8,7 @@ import { ct } from './strings.js';
 import { getJson, post } from './http.js';
 import { localTime } from './time.js';
 import { inviteSheet } from './invite-sheet.js';
-import { inviteForm, coordinatorForm } from './invite-forms.js';
+import { inviteForm, coordinatorForm, inviteError } from './invite-forms.js';
 
 const state = { rows: null, loadedAt: 0, sheet: null };
 
@@ -39,7 +39,7 @@ function actions(r) {
       type: 'button', 'aria-label': ct('withdrawFor', { who: r.name }),
       onclick: () => post(`/api/v1/people/${encodeURIComponent(r.person)}/invites/revoke`).then(
         () => { toast(ct('withdrawn', { who: r.name }), { kind: 'ok' }); load(); },
-        (err) => handleError(err, 'withdraw invite')),
+        (err) => inviteError(err, 'withdraw invite')),
     }, ct('withdraw')));
   }
   // A coordinator who signs in needs no link; one whose setup link was not used gets a new one.
@@ -47,7 +47,7 @@ function actions(r) {
   out.push(h('button.small-btn', {
     type: 'button', 'aria-label': ct('reinviteFor', { who: r.name }),
     onclick: () => post(`/api/v1/people/${encodeURIComponent(r.person)}/invite`).then(
-      (inv) => showSheet([inv]), (err) => handleError(err, 're-invite')),
+      (inv) => showSheet([inv]), (err) => inviteError(err, 're-invite')),
   }, ct('reinvite')));
   return out;
 }
