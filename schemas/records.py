@@ -170,14 +170,25 @@ class HouseholdStatus(Record):
     #: The volunteer (person id) a coordinator gave this household's open needs to.
     assignee: Id | None = None
     assigned_at: Time | None = None
+    #: What the coordinator asks of the assignee (shown under 我的任务 on their phone).
+    task_note: LongText | None = None
+    #: The assignee marked the task done on their phone: their note, name and when.
+    done_note: LongText | None = None
+    done_by: ShortText | None = None
+    done_at: Time | None = None
 
 
 class Assignment(Record):
-    """Id ``<person>~<building>``."""
+    """Id ``<person>~<building>`` (``active``), ``<person>~<incident>`` (``incident`` equal
+    to the id's second part, ``active``) or ``<person>~<household>``: one household given
+    to a volunteer from the needs queue, in force while ``household`` equals the id's
+    second part (null: taken back). A household assignment never sets ``active``, so it
+    does not take the volunteer out of the unattached pool."""
 
     person: Id | None = None
     building: Id | None = None
     incident: Id | None = None
+    household: Id | None = None
     active: bool | None = None
 
 

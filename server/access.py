@@ -11,7 +11,9 @@ Rules (docs/security.md has the table):
 * **Volunteer**: ``B`` = the buildings of their active assignments (``<person>~<building>``)
   plus every building of an incident they are assigned to as a whole
   (``<person>~<incident>`` with ``incident`` equal to the id's second part); ``I`` = the
-  incidents they are assigned to, or whose ``buildings`` meet ``B``. They read reference
+  incidents they are assigned to, or whose ``buildings`` meet ``B``. ``H`` also holds the
+  households given to them one by one (``<person>~<household>`` with ``household`` equal
+  to the id's second part: a need assigned from the needs queue). They read reference
   data (communities, buildings, incidents, *public* updates) everywhere, households and
   everything about a household (visits, deliveries, household status, personal fields)
   only in ``H``, repairs only of ``I``, and only their own assignments.
@@ -92,6 +94,8 @@ class Grant:
     buildings: frozenset[str] | None
     incidents: frozenset[str] | None
     community: str | None = None
+    #: Households given to a volunteer one by one, besides those of ``buildings``.
+    households: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,22 +142,26 @@ class Facts:
 
 def _active_targets(
     person: str, assignments: Mapping[str, Mapping[str, Any]]
-) -> tuple[set[str], set[str]]:
-    """(buildings, incidents) of a person's active assignments, by record id."""
+) -> tuple[set[str], set[str], set[str]]:
+    """(buildings, incidents, households) of a person's assignments in force, by id."""
     buildings: set[str] = set()
     incidents: set[str] = set()
+    households: set[str] = set()
     prefix = person + "~"
     for rid, rec in assignments.items():
         if not rid.startswith(prefix) or rec.get("_deleted") is True:
             continue
+        target = rid[len(prefix) :]
+        if rec.get("household") == target:
+            households.add(target)
+            continue
         if rec.get("active") is not True:
             continue
-        target = rid[len(prefix) :]
         if rec.get("incident") == target:
             incidents.add(target)
         else:
             buildings.add(target)
-    return buildings, incidents
+    return buildings, incidents, households
 
 
 def read_scope(
@@ -188,13 +196,19 @@ def read_scope(
             frozenset(community_incidents),
             community,
         )
-    buildings, incidents = _active_targets(person, assignments or {})
+    buildings, incidents, households = _active_targets(person, assignments or {})
     by_incident = {k: set(v or ()) for k, v in (incident_buildings or {}).items()}
     for inc in incidents:
         buildings |= by_incident.get(inc, set())
     worked = set(incidents)
     worked.update(inc for inc, bs in by_incident.items() if bs & buildings)
-    return Grant(person, "volunteer", frozenset(buildings), frozenset(worked))
+    return Grant(
+        person,
+        "volunteer",
+        frozenset(buildings),
+        frozenset(worked),
+        households=frozenset(households),
+    )
 
 
 def scope_token(
@@ -345,7 +359,11 @@ def _assignment(scope: Scope, rid: str, fld: str, value: Any) -> None:
         _refuse("assignments.person must equal the first part of the id <person>~<building>")
     if fld == "building" and value not in (None, target):
         _refuse("assignments.building must equal the second part of the id <person>~<building>")
+    if fld == "household" and value not in (None, target):
+        _refuse("assignments.household must equal the second part of the id <person>~<household>")
     if scope.buildings is None:
         return
-    if target not in scope.buildings | (scope.incidents or frozenset()):
+    if target not in scope.buildings | (scope.incidents or frozenset()) | (
+        scope.households or frozenset()
+    ):
         _refuse(f"building or incident {target[:40]} is outside your community")

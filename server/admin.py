@@ -13,6 +13,7 @@ from server.db.changes import iso_now
 
 __all__ = [
     "create_invite",
+    "first_run_code",
     "list_devices",
     "load_demo",
     "now_iso",
@@ -40,6 +41,12 @@ def create_invite(
         path,
         lambda d: people.create_invite(d, role, name=name, person=person, ttl_hours=ttl_hours),
     )
+
+
+def first_run_code(path: str) -> str | None:
+    """A single-use setup code for the first coordinator, while no coordinator can sign
+    in (``people.first_run_code``); None afterwards."""
+    return db.run(path, people.first_run_code)
 
 
 def revoke(path: str, node: str) -> bool:

@@ -6,6 +6,7 @@ assignments are written as ordinary field changes (server node), so phones pull 
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from server import db
 from server.db import changes, people
 
-__all__ = ["add_commands", "add_coordinator", "assign", "tz_arg"]
+__all__ = ["add_commands", "add_coordinator", "assign", "setup_link", "tz_arg"]
 
 
 def assign(
@@ -72,7 +73,44 @@ def _read_password(args: argparse.Namespace) -> str:
     return getpass.getpass("password: ")
 
 
+def setup_link(
+    path: str, *, name: str, community: str | None, base_url: str, ttl_hours: float = 72
+) -> dict[str, str]:
+    """A coordinator who chooses their own login and password on a single-use link
+    (``/setup.html#<code>``), as the console's 添加社区负责人 makes one.
+
+    Returns:
+        {"person", "code", "url", "expires_at"}
+    """
+    from server.people import setup_link as link
+
+    codes, expires = db.run(
+        path,
+        lambda d: people.invite_many(
+            d, [name], role=people.SETUP, community=community, ttl_hours=ttl_hours
+        ),
+    )
+    code, person = codes[0]
+    return {"person": person, "code": code, "url": link(base_url, code), "expires_at": expires}
+
+
 def cmd_coordinator_add(args: argparse.Namespace) -> int:
+    if args.link:
+        if not args.name or not args.base_url:
+            print(
+                "doorstep coordinator add --link: give --name and --base-url (or set "
+                "DOORSTEP_BASE_URL: the address people open)",
+                file=sys.stderr,
+            )
+            return 2
+        made = setup_link(
+            args.db, name=args.name, community=args.community, base_url=args.base_url.rstrip("/")
+        )
+        print(json.dumps({**made, "community": args.community}, ensure_ascii=False))
+        return 0
+    if not args.login:
+        print("doorstep coordinator add: give --login (or --link)", file=sys.stderr)
+        return 2
     try:
         person = add_coordinator(
             args.db,
@@ -182,10 +220,21 @@ def add_commands(
     csub = p.add_subparsers(dest="coordinator_command", required=True)
     a = csub.add_parser("add", help="create a coordinator login; prints one JSON line")
     db_arg(a)
-    a.add_argument("--login", required=True, help="the name typed at login")
+    a.add_argument("--login", help="the name typed at login (required without --link)")
     a.add_argument("--name", help="display name (default: the login)")
     a.add_argument("--community", help="community id (default: all communities)")
     a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    a.add_argument(
+        "--link",
+        action="store_true",
+        help="instead of a login: print a single-use setup link on which the person chooses "
+        "their login and password (needs --name and --base-url)",
+    )
+    a.add_argument(
+        "--base-url",
+        default=os.environ.get("DOORSTEP_BASE_URL"),
+        help="for --link: the address people open (default $DOORSTEP_BASE_URL)",
+    )
     a.set_defaults(func=cmd_coordinator_add)
 
     p = sub.add_parser("assign", help="assign a volunteer a building or a whole incident")

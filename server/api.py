@@ -30,6 +30,10 @@ _INVITE_ERRORS = {
         "this invite code has already been used; ask the coordinator for a new one",
     ),
     "invite_expired": (410, "this invite code has expired; ask the coordinator for a new one"),
+    "invite_revoked": (
+        410,
+        "this invite code was withdrawn by the coordinator; ask them for a new one",
+    ),
 }
 
 

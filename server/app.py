@@ -82,7 +82,15 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         _router(
             rule.PUBLIC,
             guards.public_guard,
-            [api.healthz, api.enroll, auth.login, service_worker, public.resident_sw, static],
+            [
+                api.healthz,
+                api.enroll,
+                auth.login,
+                *people.SETUP_ROUTES,
+                service_worker,
+                public.resident_sw,
+                static,
+            ],
         ),
         _router(rule.RESIDENT, guards.resident_guard, public.RESIDENT_ROUTES),
         _router(

@@ -22,11 +22,15 @@ def _db(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_LOCAL = "http://127.0.0.1:8000"
+
+
 def _base_url(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-url",
-        default=os.environ.get("DOORSTEP_BASE_URL", "http://127.0.0.1:8000"),
-        help="address people open, used in links (default http://127.0.0.1:8000)",
+        default=os.environ.get("DOORSTEP_BASE_URL"),
+        help="the address people open, used in links, e.g. https://doorstep.example.org "
+        "(default $DOORSTEP_BASE_URL; serve: the address a request reached it on)",
     )
 
 
@@ -64,10 +68,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"doorstep serve: {exc}", file=sys.stderr)
         return 2
-    base = args.base_url
-    if base == "http://127.0.0.1:8000" and (args.port != 8000 or args.host != "127.0.0.1"):
-        base = f"http://{args.host}:{args.port}"
-    app = create_app(Settings(db=args.db, base_url=base, tz=args.tz))
+    given = args.base_url is not None
+    base = (args.base_url or f"http://{args.host}:{args.port}").rstrip("/")
+    app = create_app(Settings(db=args.db, base_url=base, base_url_given=given, tz=args.tz))
     files = raise_open_file_limit()
     limits = Limits(
         header_timeout=args.header_timeout,
@@ -78,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"Doorstep on {base}  (db {args.db}; at most {limits.max_connections} connections)",
         file=sys.stderr,
     )
+    _first_run(args.db, base, given)
     quiet_accept_errors()
     try:
         uvicorn.run(
@@ -105,6 +109,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return code
 
 
+def _first_run(db: str, base: str, given: bool) -> None:
+    """On a database where no coordinator can sign in yet, print one single-use link on
+    which the first coordinator sets a login and password (issue 19)."""
+    from server.admin import first_run_code
+    from server.people import setup_link
+
+    if not _is_url(db):
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+    code = first_run_code(db)
+    if code is None:
+        return
+    host = "" if given else " (or the address people reach this server on; --base-url sets it)"
+    print(
+        "\nNo coordinator yet. Open this single-use link to set the first coordinator's login "
+        f"and password (valid 72 h; a restart before then prints a new one){host}:\n"
+        f"  首位协调员设置链接：{setup_link(base, code)}\n",
+        file=sys.stderr,
+    )
+
+
+def _is_url(db: str) -> bool:
+    from server.db import pg
+
+    return pg.is_url(db)
+
+
 def cmd_invite(args: argparse.Namespace) -> int:
     from server.admin import create_invite
 
@@ -115,7 +145,15 @@ def cmd_invite(args: argparse.Namespace) -> int:
     except LookupError as exc:
         print(f"doorstep invite: {exc}", file=sys.stderr)
         return 2
-    url = f"{args.base_url.rstrip('/')}/#/enroll/{code}"
+    if args.base_url is None:
+        # The command cannot know where the server is reached: say so, never guess quietly.
+        print(
+            f"doorstep invite: the link uses {_LOCAL}, which only this machine opens; pass "
+            "--base-url https://<the address people open> (or set DOORSTEP_BASE_URL), or "
+            "invite from the console's 人员 page, whose links use the address it was reached on",
+            file=sys.stderr,
+        )
+    url = f"{(args.base_url or _LOCAL).rstrip('/')}/#/enroll/{code}"
     print(json.dumps({"code": code, "url": url, "person": person}, ensure_ascii=False))
     return 0
 

@@ -27,6 +27,9 @@ class Settings:
     base_url: str = field(
         default_factory=lambda: os.environ.get("DOORSTEP_BASE_URL", "http://127.0.0.1:8000")
     )
+    #: ``base_url`` was given (``--base-url`` or ``DOORSTEP_BASE_URL``): links made in the
+    #: console use it; otherwise the address the console was reached on (issue 19).
+    base_url_given: bool = field(default_factory=lambda: "DOORSTEP_BASE_URL" in os.environ)
     pwa_dir: Path = PWA_DIR
     #: The IANA zone of local times in files people read (exports); ``--tz``.
     tz: str = field(default_factory=lambda: os.environ.get("DOORSTEP_TZ", "Asia/Shanghai"))

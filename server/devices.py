@@ -2,11 +2,16 @@
 
 A coordinator limited to a community sees and revokes only the devices of its people
 (``db.scopes.people_filter``); any other device is a 404, as if it did not exist.
+Each device's label (a phone's "Android Chrome", a login's user-agent string) is read
+into a kind, a system and a browser name (``describe``), which the page words in its
+language ("安卓手机 · Chrome"); a raw user-agent string is never shown (issue 22, D14).
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, SkipValidation
@@ -25,12 +30,51 @@ def _now() -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
+#: (pattern, name) in the order a user-agent string must be tried: Edge and WeChat also
+#: say Chrome or Safari, Chrome also says Safari.
+_BROWSERS = (
+    (re.compile(r"MicroMessenger|WeChat", re.I), "WeChat"),
+    (re.compile(r"\bEdg(e|A|iOS)?/|\bEdge\b"), "Edge"),
+    (re.compile(r"\b(Firefox|FxiOS)\b"), "Firefox"),
+    (re.compile(r"\b(Chrome|CriOS|Chromium)\b"), "Chrome"),
+    (re.compile(r"\bSafari\b"), "Safari"),
+)
+_SYSTEMS = (
+    (re.compile(r"Android", re.I), "android"),
+    (re.compile(r"iPhone|iPad|iPod|\biOS\b"), "ios"),
+    (re.compile(r"Windows"), "windows"),
+    (re.compile(r"Mac( OS|intosh|\b)"), "mac"),
+    (re.compile(r"Linux|X11|CrOS"), "linux"),
+)
+
+
+def describe(label: str | None, expires_at: str | None) -> tuple[str, str, str]:
+    """(kind, system, browser) of a device from its label: a login (it expires) or a
+    desktop system is a ``browser``, anything else a ``phone``."""
+    text = label or ""
+    system = next((name for rx, name in _SYSTEMS if rx.search(text)), "")
+    browser = next((name for rx, name in _BROWSERS if rx.search(text)), "")
+    login = expires_at is not None or text.startswith("browser")
+    kind = "browser" if login or system in ("windows", "mac", "linux") else "phone"
+    return kind, system, browser
+
+
 @get("/api/v1/devices")
 async def devices(
     database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
 ) -> list[DeviceRow]:
-    """The enrolled phones and browser sessions the coordinator may manage, newest first."""
-    return await db_devices.listing(database, await access.read_scope())
+    """The enrolled phones and browser sessions the coordinator may manage, newest first,
+    each described as kind, system and browser (the label stays for the command line)."""
+    rows = await db_devices.listing(database, await access.read_scope())
+    return [
+        msgspec.structs.replace(
+            r,
+            **dict(
+                zip(("kind", "system", "browser"), describe(r.label, r.expires_at), strict=True)
+            ),
+        )
+        for r in rows
+    ]
 
 
 @post("/api/v1/devices/{node:str}/revoke", status_code=200)

@@ -71,6 +71,16 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         message="too many wrong invite codes from this network; wait and try again",
     ),
     Rule(
+        "setup-failures",
+        frozenset({"POST"}),
+        re.compile(r"^/api/v1/setup$"),
+        10,
+        600,
+        failures_only=True,
+        reserve=True,
+        message="too many wrong setup links from this network; wait and try again",
+    ),
+    Rule(
         "login",
         frozenset({"POST"}),
         re.compile(r"^/api/v1/login$"),

@@ -254,6 +254,21 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         ),
         scoped=True,
     ),
+    ("GET", "/api/v1/invites"): Sample(_fixed("/api/v1/invites")),
+    ("POST", "/api/v1/invites"): Sample(_fixed("/api/v1/invites", {"people": [{"name": "样本"}]})),
+    ("POST", "/api/v1/people/{person:str}/invite"): Sample(
+        lambda w, c, t: (f"/api/v1/people/{w.volunteer.person}/invite", {})
+    ),
+    ("POST", "/api/v1/people/{person:str}/invites/revoke"): Sample(
+        lambda w, c, t: (f"/api/v1/people/{w.volunteer.person}/invites/revoke", None)
+    ),
+    # An empty body: 400 for every coordinator, after the rule let them through (only a
+    # coordinator of every community may add one: tests/test_invites.py).
+    ("POST", "/api/v1/coordinators"): Sample(_fixed("/api/v1/coordinators", {}), ok=400),
+    ("POST", "/api/v1/setup"): Sample(
+        _fixed("/api/v1/setup", {"code": "ZZZZ-ZZZZ", "login": "x", "password": "x" * 12}),
+        ok=400,
+    ),
     ("GET", "/r/{token:str}"): Sample(lambda w, c, t: (f"/r/{w.share_a}", None)),
     ("GET", "/r/{token:str}/qr.svg"): Sample(lambda w, c, t: (f"/r/{w.share_a}/qr.svg", None)),
     ("GET", "/api/v1/public/{token:str}"): Sample(

@@ -28,6 +28,7 @@ const ENTRIES = {
   coord: 'js/coord/main.js', // coord.html
   devices: 'js/access/devices.js', // devices.html
   login: 'js/access/login.js', // login.html
+  setup: 'js/access/setup.js', // setup.html: a coordinator's single-use setup link (#19)
   resident: 'js/resident/main.js', // resident.html
   // The console's first snapshot is stored by a worker (sync/snapshot.js finds it beside
   // the bundle that imports it: new URL('./store-worker.js', import.meta.url)).

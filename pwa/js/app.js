@@ -19,6 +19,7 @@ import { householdCardView } from './volunteer/household-card.js';
 import { reportFormView } from './volunteer/report-form.js';
 import { repairLogView } from './volunteer/repair-log.js';
 import { settingsView } from './volunteer/settings-view.js';
+import { myTasksView } from './volunteer/my-tasks.js';
 
 const view = document.getElementById('view');
 const statusEl = document.getElementById('status');
@@ -140,6 +141,7 @@ async function main() {
     [/^\/enroll(?:\/([^/]+))?$/, (m) => show(() => enrollView(m[1]))],
     [/^\/settings$/, () => show(() => settingsView())],
     [/^\/report$/, needAuth(() => reportFormView())],
+    [/^\/tasks$/, needAuth(() => myTasksView())],
     [/^\/i\/([^/]+)\/repairs$/, needAuth((m) => repairLogView(m[1]))],
     [/^\/i\/([^/]+)\/h\/([^/]+)$/, needAuth((m) => householdCardView(m[1], m[2]))],
     [/^\/i\/([^/]+)$/, needAuth((m) => incidentGridView(m[1]))],

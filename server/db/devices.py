@@ -71,6 +71,12 @@ class DeviceRow(msgspec.Struct):
     last_seen: str | None
     revoked_at: str | None
     expires_at: str | None
+    #: What the label says, for people (``server.devices.describe``): ``phone`` or
+    #: ``browser``; ``android``, ``ios``, ``windows``, ``mac``, ``linux`` or ""; the
+    #: browser's name or "". The page words these; it never shows the raw label.
+    kind: str = ""
+    system: str = ""
+    browser: str = ""
 
 
 _SQL = {
@@ -93,8 +99,8 @@ _SQL = {
     # invite unused and both enrol a device: ``FOR UPDATE`` makes the second wait for the
     # first and then read the invite as the first left it (used).
     "invite_for_update": {
-        "sqlite": "SELECT role, person, expires_at, used_at FROM invites WHERE code_hash = ?",
-        "postgresql": "SELECT role, person, expires_at, used_at FROM invites "
+        "sqlite": "SELECT role, person, expires_at, used_at, node FROM invites WHERE code_hash = ?",
+        "postgresql": "SELECT role, person, expires_at, used_at, node FROM invites "
         "WHERE code_hash = $1 FOR UPDATE",
     },
     "node_taken": dialects("SELECT 1 FROM devices WHERE node = ?"),
@@ -139,19 +145,20 @@ async def enroll(db: AnyDatabase, code: str, label: str, now: str) -> tuple[str,
     """Spend an invite code on a new device.
 
     Returns:
-        (token, device), or an error code: ``invite_unknown``, ``invite_used`` or
-        ``invite_expired``.
+        (token, device), or an error code: ``invite_unknown``, ``invite_used``,
+        ``invite_revoked`` (stopped by a coordinator) or ``invite_expired``.
     """
     code_hash = token_hash(normalise_code(code))
     dialect = db.dialect
 
     async def run(conn: Any) -> tuple[str, Device] | str:
         rows = await fetch_in(conn, dialect, _SQL["invite_for_update"][dialect], (code_hash,))
-        if not rows:
+        # A setup code (``people.SETUP``) sets a coordinator's login; it enrols nothing.
+        if not rows or rows[0][0] not in ("volunteer", "coordinator"):
             return "invite_unknown"
-        role, person, expires_at, used_at = rows[0]
+        role, person, expires_at, used_at, _ = rows[0]
         if used_at is not None:
-            return "invite_used"
+            return "invite_used" if rows[0][4] is not None else "invite_revoked"
         if expires_at <= now:
             return "invite_expired"
         token = secrets.token_urlsafe(32)

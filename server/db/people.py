@@ -10,6 +10,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from server.access import Scope
 from server.db import AnyDatabase
 from server.db.changes import iso_now
@@ -17,13 +19,22 @@ from server.db.devices import normalise_code, token_hash
 from server.db.pg.adapt import dialects, execute_in, fetch_in
 
 __all__ = [
+    "SETUP",
+    "InviteRow",
     "add_coordinator",
+    "cancel_invites",
     "community_of",
     "create_invite",
     "exists",
+    "first_run_code",
     "for_login",
+    "invite_many",
+    "invites",
     "listing",
     "name_of",
+    "reinvite",
+    "setup_login",
+    "within",
 ]
 
 #: No 0/O, 1/I/L: codes are read aloud and typed on phones.
@@ -160,3 +171,256 @@ async def add_coordinator(
     except _unique_violation(db.dialect):
         raise LookupError(f"login {login!r} is taken") from None
     return person
+
+
+# --- invites from the console and the first coordinator's setup link (issue 19) ---------
+
+#: The role of an invite that sets a coordinator's login and password in a browser
+#: (``setup_login``) instead of enrolling a device.
+SETUP = "setup"
+
+_INVITES_SQL = {
+    "new_person_in": dialects(
+        "INSERT INTO people (id, name, role, created_at, community) VALUES (?, ?, ?, ?, ?)"
+    ),
+    "cancel": dialects(
+        "UPDATE invites SET used_at = ? WHERE person = ? AND used_at IS NULL AND expires_at > ?"
+    ),
+    "person": dialects("SELECT role, login FROM people WHERE id = ?"),
+    "setup_for_update": {
+        "sqlite": "SELECT role, person, expires_at, used_at, node FROM invites WHERE code_hash = ?",
+        "postgresql": "SELECT role, person, expires_at, used_at, node FROM invites "
+        "WHERE code_hash = $1 FOR UPDATE",
+    },
+    "set_login": dialects("UPDATE people SET login = ?, password_hash = ? WHERE id = ?"),
+    "spend": dialects("UPDATE invites SET used_at = ?, node = ? WHERE code_hash = ?"),
+    "can_log_in": dialects(
+        "SELECT 1 FROM people p WHERE p.role = 'coordinator' AND (p.login IS NOT NULL OR "
+        "EXISTS (SELECT 1 FROM devices d WHERE d.person = p.id AND d.revoked_at IS NULL)) "
+        "LIMIT 1"
+    ),
+    "cancel_first": dialects(
+        "UPDATE invites SET used_at = ? WHERE role = 'setup' AND person IS NULL AND used_at IS NULL"
+    ),
+}
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+
+
+def _shown(raw: str) -> str:
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+async def _invite_in(
+    conn: Any, dialect: str, role: str, person: str | None, now: datetime, ttl: float
+) -> str:
+    raw = _new_code()
+    await execute_in(
+        conn,
+        dialect,
+        _SQL["new_invite"][dialect],
+        (
+            token_hash(normalise_code(raw)),
+            role,
+            person,
+            iso_now(now),
+            iso_now(now + timedelta(hours=ttl)),
+        ),
+    )
+    return _shown(raw)
+
+
+async def invite_many(
+    db: AnyDatabase,
+    names: list[str],
+    *,
+    role: str = "volunteer",
+    community: str | None = None,
+    ttl_hours: float = 72,
+) -> tuple[list[tuple[str, str]], str]:
+    """New people with one single-use invite each, in one transaction. ``role`` is
+    ``volunteer`` (the code enrols a phone) or ``SETUP`` (a coordinator of ``community``
+    whose link sets a login and password).
+
+    Returns:
+        ([(code, person id)] in the order of ``names``, the codes' expiry)
+    """
+    now = datetime.now(UTC)
+    dialect = db.dialect
+    person_role = "coordinator" if role == SETUP else role
+
+    async def run(conn: Any) -> list[tuple[str, str]]:
+        out = []
+        for name in names:
+            who = str(uuid.uuid4())
+            await execute_in(
+                conn,
+                dialect,
+                _INVITES_SQL["new_person_in"][dialect],
+                (who, name, person_role, iso_now(now), community),
+            )
+            out.append((await _invite_in(conn, dialect, role, who, now, ttl_hours), who))
+        return out
+
+    return await db.write_fn(run), iso_now(now + timedelta(hours=ttl_hours))
+
+
+async def reinvite(db: AnyDatabase, person: str, *, ttl_hours: float = 72) -> tuple[str, str, bool]:
+    """A new single-use invite for an existing person; their unused ones stop working.
+    A volunteer's enrols another phone; a coordinator's is a setup link while they have
+    no login yet.
+
+    Returns:
+        (code, expiry, whether it is a setup link)
+
+    Raises:
+        LookupError: no such person.
+        ValueError: a coordinator who already has a login (they log in; no link).
+    """
+    now = datetime.now(UTC)
+    dialect = db.dialect
+
+    async def run(conn: Any) -> tuple[str, bool]:
+        rows = await fetch_in(conn, dialect, _INVITES_SQL["person"][dialect], (person,))
+        if not rows:
+            raise LookupError(f"no person {person}")
+        role, login = rows[0]
+        if role == "coordinator" and login is not None:
+            raise ValueError("this coordinator already has a login")
+        stamp = iso_now(now)
+        await execute_in(conn, dialect, _INVITES_SQL["cancel"][dialect], (stamp, person, stamp))
+        kind = SETUP if role == "coordinator" else role
+        return await _invite_in(conn, dialect, kind, person, now, ttl_hours), kind == SETUP
+
+    code, setup = await db.write_fn(run)
+    return code, iso_now(now + timedelta(hours=ttl_hours)), setup
+
+
+async def cancel_invites(db: AnyDatabase, person: str) -> int:
+    """Stop a person's unused invites from working (spent, with no device); returns how
+    many there were."""
+    stamp = iso_now()
+    return await db.write(_INVITES_SQL["cancel"][db.dialect], (stamp, person, stamp))
+
+
+class InviteRow(msgspec.Struct):
+    """A person and their newest invite, for the console's people page."""
+
+    person: str
+    name: str
+    role: str
+    devices: int
+    #: ``pending`` (can be used until ``expires_at``), ``used``, ``expired``,
+    #: ``revoked`` (stopped by a coordinator), or None (never invited from here).
+    invite: str | None
+    invited_at: str | None
+    expires_at: str | None
+
+
+async def invites(db: AnyDatabase, scope: Scope) -> list[InviteRow]:
+    """The people a coordinator works with (``listing``'s rule), each with the state of
+    their newest invite, newest invite first."""
+    from server.db.scopes import people_filter
+
+    within, args = people_filter(scope, "p.id", dialect=db.dialect)
+    newest = (
+        "(SELECT i.{0} FROM invites i WHERE i.person = p.id "
+        "ORDER BY i.created_at DESC, (i.used_at IS NULL) DESC, i.code_hash LIMIT 1)"
+    )
+    sql = (
+        "SELECT p.id, p.name, p.role, (SELECT count(*) FROM devices d WHERE d.person = p.id "
+        "AND d.revoked_at IS NULL), "
+        f"{newest.format('created_at')}, {newest.format('expires_at')}, "
+        f"{newest.format('used_at')}, {newest.format('node')} FROM people p WHERE {within} "
+        "LIMIT 5000"
+    )
+    now = iso_now()
+    out = []
+    for pid, name, role, devices, created, expires, used, node in await db.read(sql, args):
+        if created is None:
+            state = None
+        elif used is not None:
+            state = "used" if node is not None else "revoked"
+        else:
+            state = "pending" if expires > now else "expired"
+        out.append(InviteRow(pid, name or "", role, devices, state, created, expires))
+    out.sort(key=lambda r: (r.invited_at or "", r.name), reverse=True)
+    return out
+
+
+async def setup_login(
+    db: AnyDatabase, code: str, login: str, password_hash: str, *, name: str = ""
+) -> str:
+    """Spend a setup code: the coordinator it names (or, for the first-run code, a new
+    coordinator of every community called ``name``) gets ``login`` and the password.
+
+    Returns:
+        The person id, or an error code: ``invite_unknown``, ``invite_used``,
+        ``invite_revoked``, ``invite_expired`` or ``login_taken``.
+    """
+    code_hash = token_hash(normalise_code(code))
+    dialect = db.dialect
+    now = iso_now()
+
+    async def run(conn: Any) -> str:
+        rows = await fetch_in(
+            conn, dialect, _INVITES_SQL["setup_for_update"][dialect], (code_hash,)
+        )
+        if not rows or rows[0][0] != SETUP:
+            return "invite_unknown"
+        _, person, expires_at, used_at, node = rows[0]
+        if used_at is not None:
+            return "invite_used" if node is not None else "invite_revoked"
+        if expires_at <= now:
+            return "invite_expired"
+        if await fetch_in(conn, dialect, _SQL["for_login"][dialect], (login,)):
+            return "login_taken"
+        if person is None:
+            person = str(uuid.uuid4())
+            await execute_in(
+                conn,
+                dialect,
+                _INVITES_SQL["new_person_in"][dialect],
+                (person, name or login, "coordinator", now, None),
+            )
+        await execute_in(
+            conn, dialect, _INVITES_SQL["set_login"][dialect], (login, password_hash, person)
+        )
+        # ``node`` marks a spent invite as used, not withdrawn: here, the person's id.
+        await execute_in(conn, dialect, _INVITES_SQL["spend"][dialect], (now, person, code_hash))
+        return person
+
+    return await db.write_fn(run)
+
+
+async def first_run_code(db: AnyDatabase, *, ttl_hours: float = 72) -> str | None:
+    """On a database where no coordinator can sign in yet (no login, no active device),
+    a fresh single-use setup code for the first coordinator (every community), whose
+    person is made when the code is spent; earlier unspent first-run codes stop working.
+    None once someone can sign in."""
+    now = datetime.now(UTC)
+    dialect = db.dialect
+
+    async def run(conn: Any) -> str | None:
+        if await fetch_in(conn, dialect, _INVITES_SQL["can_log_in"][dialect], ()):
+            return None
+        stamp = iso_now(now)
+        await execute_in(conn, dialect, _INVITES_SQL["cancel_first"][dialect], (stamp,))
+        return await _invite_in(conn, dialect, SETUP, None, now, ttl_hours)
+
+    return await db.write_fn(run)
+
+
+async def within(db: AnyDatabase, scope: Scope, person: str) -> bool:
+    """Whether ``person`` is one of the people ``scope``'s coordinator works with."""
+    from server.db.scopes import people_filter
+
+    if db.dialect == "postgresql":
+        where, args = people_filter(scope, "p.id", dialect="postgresql", start=2)
+        sql = f"SELECT 1 FROM people p WHERE p.id = $1 AND {where}"
+    else:
+        where, args = people_filter(scope, "p.id")
+        sql = f"SELECT 1 FROM people p WHERE p.id = ? AND {where}"
+    return bool(await db.read(sql, (person, *args)))

@@ -134,7 +134,10 @@ def fold_assignments(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, Any]]
 
 
 def make_scope(person: str, grant: Grant, households: frozenset[str] | None) -> Scope:
-    """The Scope of ``person`` from their grant and the households of its buildings."""
+    """The Scope of ``person`` from their grant, the households of its buildings and the
+    households given to them one by one."""
+    if households is not None and grant.households:
+        households = households | grant.households
     return Scope(
         person=person,
         role=grant.role,

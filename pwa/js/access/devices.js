@@ -1,7 +1,8 @@
 // Devices and export page for coordinators: list phones and browser sessions, revoke one
 // (its next sync makes it wipe personal data), download an incident — chosen by name from
 // the list the server gives (GET /api/v1/incidents; this browser needs no replica) — as
-// XLSX or CSV.
+// XLSX or CSV. A device shows as what it is ("安卓手机 · Chrome", from the kind, system
+// and browser the server reads from its label), never as a raw user-agent string.
 import { call, currentSession } from './session.js';
 import { at, wordPage, local } from './words.js';
 
@@ -17,9 +18,16 @@ function cell(text, key) {
   return td;
 }
 
+/** "安卓手机 · Chrome", "Windows 电脑 · Edge", "手机": words for a device, in the page's language. */
+export function deviceName(d) {
+  const what = d.system ? at(`dev.${d.system}`) : at(`dev.${d.kind || (d.role === 'coordinator' ? 'browser' : 'phone')}`);
+  const browser = d.browser ? (at(`br.${d.browser}`) === `br.${d.browser}` ? d.browser : at(`br.${d.browser}`)) : '';
+  return browser ? `${what} · ${browser}` : what;
+}
+
 async function revoke(d, button) {
   const who = d.name || at('person');
-  if (!confirm(at('revokeQ', { who, dev: d.label || at(d.role === 'coordinator' ? 'browser' : 'phone') }))) return;
+  if (!confirm(at('revokeQ', { who, dev: deviceName(d) }))) return;
   button.disabled = true;
   try {
     await call('POST', `/api/v1/devices/${encodeURIComponent(d.node)}/revoke`);
@@ -37,7 +45,7 @@ function draw() {
     const tr = document.createElement('tr');
     tr.dataset.node = d.node;
     tr.append(cell(d.name || '—', 'person'), cell(at(`role.${d.role}`), 'role'),
-      cell(d.label && !d.label.startsWith('Mozilla') ? d.label : at(d.role === 'coordinator' ? 'browser' : 'phone'), 'device'),
+      cell(deviceName(d), 'device'),
       cell(d.revoked_at ? at('revokedAt', { at: local(d.revoked_at) }) : local(d.last_seen, at('never')), 'lastSeen'),
       cell(typeof d.pending === 'number' ? String(d.pending) : '—', 'pending'));
     const td = cell('', 'action');
@@ -46,7 +54,7 @@ function draw() {
       b.type = 'button';
       b.className = 'revoke small-btn';
       b.textContent = at('revoke');
-      b.setAttribute('aria-label', `${at('revoke')} ${d.name || ''} ${d.label || ''}`.trim());
+      b.setAttribute('aria-label', `${at('revoke')} ${d.name || ''} ${deviceName(d)}`.trim());
       b.addEventListener('click', () => revoke(d, b));
       td.append(b);
     }

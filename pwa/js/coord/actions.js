@@ -45,10 +45,17 @@ export function acknowledge(id) {
   return write([['incidents', id, fields]]);
 }
 
-/** Give a household's open needs to a volunteer (person id), or to nobody (null). */
-export function assignNeeds(incident, household, person) {
-  return write([['household_status', `${incident}~${household}`,
-    { assignee: person || null, assigned_at: person ? iso(ctx.store.now()) : null }]]);
+/**
+ * Give a household's open needs to a volunteer (person id), or to nobody (null), with a
+ * note for them. The household assignment `<person>~<household>` puts that household on
+ * the volunteer's phone (docs/security.md); the previous assignee's is taken back.
+ */
+export function assignNeeds(incident, household, person, { previous = null, note = '' } = {}) {
+  const records = [['household_status', `${incident}~${household}`,
+    { assignee: person || null, assigned_at: person ? iso(ctx.store.now()) : null, task_note: person ? note || null : null }]];
+  if (previous && previous !== person) records.push(['assignments', `${previous}~${household}`, { household: null }]);
+  if (person) records.push(['assignments', `${person}~${household}`, { person, household }]);
+  return write(records);
 }
 
 /** Set a household's open needs (an empty list: done). */

@@ -54,7 +54,7 @@ export function assignmentsView(incidentId, personId) {
   volunteers.map((p) => h('option', { value: p.id }, `${p.name || p.id} · ${ct('devicesN', { n: p.devices })}`)));
   pick.value = volunteers.some((p) => p.id === personId) ? personId : '';
   const parts = [h('label.assign-pick', null, ct('volunteer'), pick)];
-  if (people && !volunteers.length) parts.push(h('p.empty', null, ct('noVolunteers')));
+  if (people && !volunteers.length) parts.push(h('p.empty', null, h('a', { href: '#/people' }, ct('noVolunteers'))));
   if (pick.value) {
     const idx = indexes(replica);
     const buildings = (Array.isArray(inc.buildings) ? inc.buildings : [])

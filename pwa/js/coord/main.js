@@ -27,6 +27,7 @@ import { openForm } from './open-form.js';
 import { quarantineView, householdHistoryView } from './review.js';
 import { assignmentsView } from './assignments.js';
 import { ledgerView } from './ledger-upload.js';
+import { peopleView } from './invite-page.js';
 import { needsSnapshot, firstLoad, loadingView, prefetchSnapshot, noteSynced } from './first-load.js';
 
 const view = document.getElementById('view');
@@ -34,6 +35,7 @@ const statusEl = document.getElementById('status');
 const liveEl = document.getElementById('live');
 const langBtn = document.getElementById('lang');
 const devicesLink = document.getElementById('devices-link');
+const peopleLink = document.getElementById('people-link');
 const inboxLink = document.getElementById('inbox-link');
 let current = null;
 let stale = false;
@@ -208,6 +210,7 @@ async function main() {
     langBtn.textContent = ct('lang');
     langBtn.lang = getLang() === 'en' ? 'zh-CN' : 'en';
     devicesLink.textContent = ct('devices');
+    if (peopleLink) peopleLink.textContent = ct('peopleLink');
     refreshInbox();
   };
   onLangChange(() => { relabel(); redraw(); refreshStatus(); });
@@ -224,6 +227,7 @@ async function main() {
     [/^\/new$/, needCoordinator(() => openForm())],
     [/^\/ledger$/, needCoordinator(() => ledgerView())],
     [/^\/quarantine$/, needCoordinator(() => quarantineView())],
+    [/^\/people$/, needCoordinator(() => peopleView())],
     [/^\/i\/([^/]+)\/h\/([^/]+)$/, needCoordinator((m) => householdHistoryView(m[1], m[2]))],
     [/^\/i\/([^/]+)\/assign(?:\/([^/]+))?$/, needCoordinator((m) => assignmentsView(m[1], m[2] && decodeURIComponent(m[2])))],
     [/^\/i\/([^/]+)\/brief\/print\/(\d{4}-\d{2}-\d{2})$/, needCoordinator((m) => briefPrintView(m[1], m[2]))],

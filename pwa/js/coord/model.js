@@ -21,6 +21,22 @@ export function openNeeds(replica, incident) {
   return out.sort((a, b) => vuln(a) - vuln(b) || byText(a.building.label, b.building.label) || byText(a.household.room, b.household.room));
 }
 
+/** Households whose needs a volunteer closed from their phone (done_at set, none open),
+ * newest first. */
+export function doneByVolunteers(replica, incident) {
+  const idx = indexes(replica);
+  const out = [];
+  for (const { building, units } of incidentScope(replica, incident, idx)) {
+    for (const { households } of units) {
+      for (const hh of households) {
+        const v = householdView(replica, incident.id, hh.id, idx);
+        if (v.status?.done_at && !v.needsOpen.length) out.push({ building, household: hh, status: v.status });
+      }
+    }
+  }
+  return out.sort((a, b) => byText(b.status.done_at, a.status.done_at));
+}
+
 /** Buildings of the incident whose supply is back (a subset of its scope). */
 export function restoredBuildings(incident) {
   const scope = new Set(Array.isArray(incident.buildings) ? incident.buildings : []);

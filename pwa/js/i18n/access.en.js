@@ -11,4 +11,18 @@ export default {
   sessionUntil: '{who} · session until {at}', error: 'Error: {msg}', never: 'never',
   'role.volunteer': 'Volunteer', 'role.coordinator': 'Coordinator', browser: 'browser', phone: 'phone',
   lang: '中文', langName: 'Switch to Chinese', pageLogin: 'Coordinator login · Doorstep', pageDevices: 'Devices and export · Doorstep',
+  // setup link and device names (issue 19)
+  setupTitle: 'Set up your login', setupHint: 'This link works once: choose your login and password to open the console; later, sign in on the login page.',
+  yourName: 'Your name', passwordAgain: 'Password again', setupDo: 'Set up and sign in', settingUp: 'Setting up…',
+  pageSetup: 'Set up your login · Doorstep', setupNoCode: 'The link is incomplete: open the whole setup link.',
+  passwordsDiffer: 'The two passwords differ.', setupFailed: 'Setup failed: {msg}',
+  'setupError.invite_unknown': 'This setup link does not exist: check it, or ask for a new one.',
+  'setupError.invite_used': 'This setup link has been used: sign in on the login page.',
+  'setupError.invite_revoked': 'A newer setup link replaced this one: use the newest.',
+  'setupError.invite_expired': 'This setup link has expired: ask for a new one.',
+  'setupError.login_taken': 'This login is taken: choose another.',
+  'setupError.invalid_request': 'The password needs at least 10 characters, and a login.',
+  'setupError.rate_limited': 'Too many attempts; try again later.',
+  'dev.android': 'Android phone', 'dev.ios': 'iPhone', 'dev.windows': 'Windows PC', 'dev.mac': 'Mac',
+  'dev.linux': 'Linux PC', 'dev.phone': 'Phone', 'dev.browser': 'Browser', 'br.WeChat': 'WeChat',
 };

@@ -11,4 +11,18 @@ export default {
   sessionUntil: '{who} · 登录有效至 {at}', error: '出错了：{msg}', never: '从未',
   'role.volunteer': '志愿者', 'role.coordinator': '负责人', browser: '浏览器', phone: '手机',
   lang: 'English', langName: '切换到英文', pageLogin: '负责人登录 · Doorstep', pageDevices: '设备与导出 · Doorstep',
+  // setup link and device names (issue 19)
+  setupTitle: '设置登录', setupHint: '这个链接只能用一次：设置你的登录名和密码后直接进入指挥台，以后在登录页登录。',
+  yourName: '你的姓名', passwordAgain: '再次输入密码', setupDo: '设置并登录', settingUp: '正在设置…',
+  pageSetup: '设置登录 · Doorstep', setupNoCode: '链接不完整：请打开完整的设置链接。',
+  passwordsDiffer: '两次输入的密码不一样。', setupFailed: '设置失败：{msg}',
+  'setupError.invite_unknown': '这个设置链接不存在：请检查链接，或请人重新生成。',
+  'setupError.invite_used': '这个设置链接已用过：请到登录页登录。',
+  'setupError.invite_revoked': '这个设置链接已被新的链接取代：请使用最新的链接。',
+  'setupError.invite_expired': '这个设置链接已过期：请人重新生成。',
+  'setupError.login_taken': '这个登录名已被使用：请换一个。',
+  'setupError.invalid_request': '密码至少 10 个字符，登录名不能为空。',
+  'setupError.rate_limited': '尝试次数过多，请稍后再试。',
+  'dev.android': '安卓手机', 'dev.ios': '苹果手机', 'dev.windows': 'Windows 电脑', 'dev.mac': 'Mac 电脑',
+  'dev.linux': 'Linux 电脑', 'dev.phone': '手机', 'dev.browser': '浏览器', 'br.WeChat': '微信',
 };

@@ -4,6 +4,7 @@ import { t, label } from '../shared/i18n.js';
 import { ctx } from '../shared/context.js';
 import { incidentList, progress } from './model.js';
 import { screen, titleBar } from './screen.js';
+import { myTasksLink } from './my-tasks.js';
 
 function incidentCard(replica, inc) {
   const p = progress(replica, inc);
@@ -26,6 +27,7 @@ export function incidentListView() {
     titleBar(t('incidents.title'), {
       actions: [h('a.icon-btn', { href: '#/settings', 'aria-label': t('nav.settings') }, '⚙')],
     }),
+    myTasksLink(),
     list.length ? h('div.list', null, list.map((inc) => incidentCard(replica, inc))) : h('p.empty', null, t('incidents.empty')),
     h('a.big.danger.report-btn', { href: '#/report' }, `⚠ ${t('nav.report')}`));
 }
