@@ -56,4 +56,8 @@ export default {
   too_many_reports: 'This phone has sent too many field reports this hour; please phone the community office instead.',
   ledger_bad_upload: 'The file did not arrive whole: choose it again.',
   ledger_no_community: 'Choose or name the community.',
+  has_login: 'This coordinator already has a login: they sign in on the login page.',
+  invite_revoked: 'This link was withdrawn or replaced by a newer one: ask the coordinator for the newest.',
+  no_person: 'This person is not on your list: reload the page.',
+  not_all_communities: 'Only a coordinator of every community can do this.',
 };

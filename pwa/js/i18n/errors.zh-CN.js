@@ -61,4 +61,8 @@ export default {
   too_many_reports: '这部手机这一小时上报的情况太多了，请打电话告诉社区负责人。',
   ledger_bad_upload: '文件没有传完整，请重新选择文件。',
   ledger_no_community: '请选择或填写社区。',
+  has_login: '这位负责人已有登录名，请直接在登录页登录。',
+  invite_revoked: '这个链接已被撤回或被新的链接取代：请向社区负责人要最新的链接。',
+  no_person: '找不到这个人：请刷新页面。',
+  not_all_communities: '只有负责全部社区的负责人可以这样做。',
 };
