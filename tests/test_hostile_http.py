@@ -8,7 +8,8 @@ import socket
 
 import httpx
 import pytest
-from conftest import LiveServer
+from conftest import LiveServer, load_demo
+from test_abuse import _closed_by_server, share
 from test_errors import assert_error
 
 from server.security import escape_logged_text
@@ -86,3 +87,90 @@ class _Lines:
 
     def flush(self) -> None:
         pass
+
+
+# -- slow bodies (H1) --------------------------------------------------------------------
+
+#: The connection cap of the server below, and more slow bodies than it.
+CAP, SLOW_BODIES = 40, 60
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory: pytest.TempPathFactory):
+    """A real server with the demo community, a cap of ``CAP`` connections and a body
+    deadline far away (only the minimum body rate can cut a slow body in time)."""
+    db = str(tmp_path_factory.mktemp("capped") / "capped.db")
+    load_demo(db)
+    args = ("--max-connections", str(CAP), "--body-timeout", "600")
+    server = LiveServer(db, args=args).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_slow_push_bodies_leave_room_for_phones_and_healthz(capped) -> None:
+    """The residents' link is public: anyone may start push uploads and never finish
+    them. Phones behind the same address still sync, and /healthz answers."""
+    coord = capped.enroll("coordinator", "主任")
+    phone = capped.enroll()
+    token = share(capped, coord)
+    head = (
+        f"POST /api/v1/public/{token}/push HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+    ).encode()
+    socks = []
+    try:
+        for _ in range(SLOW_BODIES):
+            s = socket.create_connection(("127.0.0.1", capped.port))
+            s.sendall(head)  # and one byte of the body, never more
+            socks.append(s)
+        for _ in range(5):  # each on a connection of its own, as phones come and go
+            assert httpx.get(f"{capped.url}/healthz", timeout=30).status_code == 200
+            body = {"node": phone.node, "cursor": 0, "changes": []}
+            r = httpx.post(f"{capped.url}/api/v1/sync", json=body, headers=phone.headers)
+            assert r.status_code == 200, r.text
+        # Every slow body is closed: shed for room, refused, or below the minimum rate
+        # long before the 600 s deadline.
+        assert _closed_by_server(socks, within=120) == SLOW_BODIES
+    finally:
+        for s in socks:
+            s.close()
+    log = capped.log_path.read_text(errors="replace")
+    assert "Traceback" not in log, log[:2000]
+
+
+def from_(source: str) -> httpx.Client:
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=60)
+
+
+def test_push_sign_ups_are_limited_per_address(capped) -> None:
+    coord = capped.enroll("coordinator", "主任")
+    token = share(capped, coord)
+    url = f"{capped.url}/api/v1/public/{token}/push"
+    with from_("127.0.6.2") as c:
+        codes = [c.post(url, content=b"{").status_code for _ in range(60)]
+        assert codes == [400] * 60  # not a subscription, but each was an upload
+        assert_error(c.post(url, content=b"{"), 429, "rate_limited")
+    with from_("127.0.6.3") as c:  # another address is not affected
+        assert c.post(url, content=b"{").status_code == 400
+
+
+# -- bad resident links (M2) ---------------------------------------------------------------
+
+
+def test_guessed_links_never_lock_an_address_out_of_a_valid_link(capped) -> None:
+    """Behind a carrier NAT one address is a whole neighbourhood: someone's typos or
+    guesses there are refused, while the valid link keeps opening for everyone."""
+    coord = capped.enroll("coordinator", "主任")
+    token = share(capped, coord)
+    unknown = "x" * len(token)
+    with from_("127.0.6.1") as c:
+        codes = [c.get(f"{capped.url}/r/{unknown}").status_code for _ in range(25)]
+        assert codes[:20] == [404] * 20 and codes[20:] == [429] * 5, codes
+        assert c.get(f"{capped.url}/r/{token}").status_code == 200
+        assert c.get(f"{capped.url}/api/v1/public/{token}").status_code == 200
+        with c.stream("GET", f"{capped.url}/api/v1/public/{token}/events") as stream:
+            assert stream.status_code == 200
+        body = assert_error(c.get(f"{capped.url}/api/v1/public/{unknown}"), 429, "rate_limited")
+        assert body["details"]["retry_after"] >= 1
