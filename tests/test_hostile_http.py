@@ -3,15 +3,18 @@
 Each test runs against a real server process (LiveServer) unless it pins where code runs.
 """
 
+import asyncio
 import logging
 import socket
 
 import httpx
 import pytest
-from conftest import LiveServer, load_demo
+from conftest import LiveServer, load_demo, run_async
 from test_abuse import _closed_by_server, share
 from test_errors import assert_error
 
+from server.admin_access import add_coordinator
+from server.auth import KNOWN_COOKIE
 from server.security import escape_logged_text
 
 
@@ -174,3 +177,54 @@ def test_guessed_links_never_lock_an_address_out_of_a_valid_link(capped) -> None
             assert stream.status_code == 200
         body = assert_error(c.get(f"{capped.url}/api/v1/public/{unknown}"), 429, "rate_limited")
         assert body["details"]["retry_after"] >= 1
+
+
+# -- login floods from many addresses (Low) ------------------------------------------------
+
+PASSWORD = "correct horse battery"
+FLOOD = 100
+
+
+async def _flood_then_login(url: str, port: int, known: str) -> tuple[list[str], int]:
+    """``FLOOD`` wrong logins, each from an address of its own, all sent; then the
+    coordinator logs in from the browser it used before. Their status codes."""
+    wrong = b'{"login": "desk", "password": "not the password"}'
+    head = (
+        "POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(wrong)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    conns = [
+        await asyncio.open_connection("127.0.0.1", port, local_addr=(f"127.0.8.{n + 1}", 0))
+        for n in range(FLOOD)
+    ]
+    for _, writer in conns:
+        writer.write(head + wrong)
+    await asyncio.gather(*(writer.drain() for _, writer in conns))
+    transport = httpx.AsyncHTTPTransport(local_address="127.0.9.1")
+    cookies = {KNOWN_COOKIE: known}
+    async with httpx.AsyncClient(transport=transport, cookies=cookies, timeout=120) as c:
+        right = await c.post(f"{url}/api/v1/login", json={"login": "desk", "password": PASSWORD})
+    codes = []
+    for reader, writer in conns:
+        codes.append((await reader.readline()).decode().split(" ")[1])
+        writer.close()
+    return codes, right.status_code
+
+
+def test_a_coordinator_logs_in_from_a_known_browser_during_a_flood_from_many_addresses(
+    plain,
+) -> None:
+    add_coordinator(plain.db_path, "desk", PASSWORD, name="值班台")
+    with from_("127.0.9.1") as browser:
+        r = browser.post(f"{plain.url}/api/v1/login", json={"login": "desk", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        known = browser.cookies[KNOWN_COOKIE]
+    codes, right = run_async(_flood_then_login(plain.url, plain.port, known))
+    assert right == 200
+    assert set(codes) <= {"401", "429", "503"}, codes
+    # The account's budget of wrong passwords is spent: the rest were refused unhashed,
+    # and so is the right password from a browser the account does not know.
+    assert codes.count("401") <= 20, codes
+    with from_("127.0.9.2") as stranger:
+        r = stranger.post(f"{plain.url}/api/v1/login", json={"login": "desk", "password": PASSWORD})
+    assert_error(r, 429, "rate_limited")
