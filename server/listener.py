@@ -45,6 +45,7 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from server.errors import CLOSED_BY_SERVER
 from server.resident_stream import ON_CLOSE
 
 __all__ = [
@@ -193,7 +194,7 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
             return False
         _, conn = min(rates, key=lambda pair: pair[0])
         tally.add("slowest body closed to make room")
-        conn._disarm()
+        conn._closed_by_server()
         conn.transport.abort()
         return True
 
@@ -208,7 +209,7 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
             late = now - body.started - limits.body_grace
             if late > 0 and body.received < limits.min_body_rate * late:
                 tally.add("body too slow")
-                conn._disarm()
+                conn._closed_by_server()
                 conn.transport.close()
         sweeper.append(loop.call_later(1.0, sweep))
 
@@ -292,6 +293,7 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
                 tally.add("body refused (too many uploads)")
                 if self.cycle is not None and not self.cycle.response_started:
                     self.transport.write(_503_BODIES)
+                self._closed_by_server()
                 self.transport.close()
                 return False
             bodies[self] = _Body(now, address)
@@ -313,6 +315,12 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
             self._disarm()
             self._phase = phase
             self._deadline = self.loop.call_later(seconds, self._expired)
+
+        def _closed_by_server(self) -> None:
+            """Before closing a connection in a request: counted here, not logged per request."""
+            self._disarm()
+            if self.cycle is not None:
+                self.cycle.scope[CLOSED_BY_SERVER] = True  # type: ignore[literal-required]
 
         def _disarm(self) -> None:
             if self._deadline is not None:

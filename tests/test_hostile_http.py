@@ -139,8 +139,9 @@ def test_slow_push_bodies_leave_room_for_phones_and_healthz(capped) -> None:
     finally:
         for s in socks:
             s.close()
+    # Closed bodies are counted in the listener's summary line, not logged one by one.
     log = capped.log_path.read_text(errors="replace")
-    assert "Traceback" not in log, log[:2000]
+    assert "Traceback" not in log and "went away" not in log, log[:2000]
 
 
 def from_(source: str) -> httpx.Client:
