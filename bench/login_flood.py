@@ -12,7 +12,12 @@ conditions, interleaved over rounds:
   every one would reach the password check (a distributed guesser: argon2 runs in
   bounded worker threads and beyond the queue the server answers 503).
 
-Prints the p50/p90 of each condition, the ratio to quiet, and what the flood got back.
+During each flood the real coordinator also logs in ``--logins`` times, from its own
+address and from the browser it logged in with before the flood (#22: 3 of 5 such
+logins got 503 during a flood from many addresses).
+
+Prints the p50/p90 of each condition, the ratio to quiet, what the flood got back, and
+the coordinator's answers.
 Run: .venv/bin/python bench/login_flood.py [--syncs 40] [--rounds 3] [--flood 100]
 """
 
@@ -134,11 +139,26 @@ def sync_times(server: LiveServer, phone, stamp: Stamper, n: int) -> list[float]
     return times
 
 
+RIGHT = {"login": "office", "password": "correct horse battery"}
+
+
+def coordinator_logins(browser: httpx.Client, n: int) -> collections.Counter[str]:
+    """``n`` logins with the right password from the coordinator's usual browser."""
+    got: collections.Counter[str] = collections.Counter()
+    for _ in range(n):
+        try:
+            got[str(browser.post("/api/v1/login", json=RIGHT).status_code)] += 1
+        except httpx.TimeoutException:
+            got["timeout"] += 1
+    return got
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--syncs", type=int, default=40, help="syncs measured per condition")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--flood", type=int, default=100, help="wrong logins in flight")
+    ap.add_argument("--logins", type=int, default=5, help="coordinator logins per flood")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "flood.db")
@@ -148,14 +168,20 @@ def main() -> None:
             phone = server.enroll()
             stamp = Stamper(phone.node)
             sync_times(server, phone, stamp, 10)  # warm up
+            transport = httpx.HTTPTransport(local_address="127.0.0.3")
+            browser = httpx.Client(base_url=server.url, transport=transport, timeout=GIVE_UP)
+            assert browser.post("/api/v1/login", json=RIGHT).status_code == 200
             times: dict[str, list[float]] = {"quiet": [], "one address": [], "many": []}
             answers: dict[str, collections.Counter[str]] = {k: collections.Counter() for k in times}
+            logins: dict[str, collections.Counter[str]] = {k: collections.Counter() for k in times}
             for _ in range(args.rounds):
                 times["quiet"] += sync_times(server, phone, stamp, args.syncs)
                 for name, many in (("one address", False), ("many", True)):
                     with Flood(server.port, args.flood, many) as flood:
                         times[name] += sync_times(server, phone, stamp, args.syncs)
+                        logins[name] += coordinator_logins(browser, args.logins)
                     answers[name] += flood.answers
+            browser.close()
         finally:
             server.stop()
     quiet = statistics.median(times["quiet"])
@@ -172,6 +198,8 @@ def main() -> None:
             print(f"    {ts.count(GIVE_UP)} of {len(ts)} syncs gave up after {GIVE_UP:.0f} s")
         if answers[name]:
             print(f"    login answers during it: {dict(sorted(answers[name].items()))}")
+        if logins[name]:
+            print(f"    the coordinator's own logins: {dict(sorted(logins[name].items()))}")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from server.db import AnyDatabase, open_database
 from server.errors import exception_handlers, mark_client_gone
 from server.ledger import routes as ledger
 from server.ratelimit import RateLimiter, rate_limit_middleware
-from server.security import security_headers_hook
+from server.security import escape_logged_text, path_guard_middleware, security_headers_hook
 
 __all__ = ["OPENAPI_PATH", "create_app"]
 
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         include_in_schema=False,
     )
     logging.getLogger("doorstep").setLevel(logging.INFO)
+    escape_logged_text()  # no log line carries a raw control character (#22)
     limiter = RateLimiter(database)  # counters shared by every process on the file (#14)
     # Access (#9): every route sits on exactly one of these routers, whose rule and guard
     # decide who may call it; ``Scope`` then decides what the caller may see.
@@ -122,8 +123,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         lifespan=[lifespan, wiring.live_lifespan, metrics.disk_watch_lifespan],
         after_response=wiring.after_sync,
         request_max_body_size=MAX_BODY,
-        # Abuse resistance (#5); aborted uploads are one log line, not a traceback (#9).
-        middleware=[mark_client_gone, rate_limit_middleware(limiter)],
+        # Abuse resistance (#5); aborted uploads are one log line, not a traceback (#9);
+        # odd paths are a 400, never a 500 from the file system (#22).
+        middleware=[path_guard_middleware, mark_client_gone, rate_limit_middleware(limiter)],
         before_send=[
             security_headers_hook(
                 str(settings.base_url).startswith("https:"), settings.pwa_dir / "index.html"

@@ -11,10 +11,23 @@ Login itself (#9): the request must be JSON and, when a browser says where it co
 same-origin (no login CSRF: a form on another site cannot send JSON, and a script there
 cannot pass the Origin check). Argon2 runs in worker threads, a few at a time, never on
 the event loop: a burst of wrong logins must not stall the phones' syncs.
+
+Floods from many addresses (#22): each address stays under its own limits, yet together
+they fill the password-check queue, and real coordinators got 503. So a browser that has
+logged in to an account before carries a *known-device* cookie for it (an HMAC keyed by
+the account's stored password hash: nothing new is stored, and a new password forgets
+every such browser); its attempts are never refused for a full queue. And each account
+has a budget of wrong passwords across all addresses (``ACCOUNT_RULE``): once it is
+spent, attempts from browsers not known to the account are refused with 429 *before*
+any hashing.
 """
 
 import functools
+import hashlib
+import hmac
+import logging
 import os
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -34,12 +47,21 @@ from server.db import AnyDatabase
 from server.db import devices as db_devices
 from server.db import people as db_people
 from server.db.devices import Device
-from server.errors import DoorstepError, ForbiddenRequestError, UnauthorizedError, decode_body
+from server.errors import (
+    DoorstepError,
+    ForbiddenRequestError,
+    RateLimitedError,
+    UnauthorizedError,
+    decode_body,
+)
 from server.guards import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_for
+from server.ratelimit import RateLimiter, Rule
 
 __all__ = [
+    "ACCOUNT_RULE",
     "CSRF_COOKIE",
     "CSRF_HEADER",
+    "KNOWN_COOKIE",
     "ROUTES",
     "SESSION_COOKIE",
     "LoginRequest",
@@ -84,14 +106,17 @@ def _argon2_slots(app: Litestar) -> CapacityLimiter:
     return slots
 
 
-async def check_password(app: Litestar, stored: str | None, password: str) -> bool:
+async def check_password(
+    app: Litestar, stored: str | None, password: str, known: bool = False
+) -> bool:
     """``verify_password`` in a worker thread, ``ARGON2_THREADS`` at a time.
 
     Raises:
-        DoorstepError: 503 ``busy`` when ``ARGON2_QUEUE`` logins are already waiting.
+        DoorstepError: 503 ``busy`` when ``ARGON2_QUEUE`` logins are already waiting,
+            unless the browser is ``known`` to the account (it waits its turn).
     """
     slots = _argon2_slots(app)
-    if slots.statistics().tasks_waiting >= ARGON2_QUEUE:
+    if not known and slots.statistics().tasks_waiting >= ARGON2_QUEUE:
         err = DoorstepError(
             "the server is busy checking other logins; wait a few seconds and try again",
             code="busy",
@@ -100,6 +125,66 @@ async def check_password(app: Litestar, stored: str | None, password: str) -> bo
         err.status = 503
         raise err
     return await anyio.to_thread.run_sync(verify_password, stored, password, limiter=slots)
+
+
+log = logging.getLogger("doorstep")
+
+#: The browser has logged in to the account before (HttpOnly; a year).
+KNOWN_COOKIE = "doorstep_known"
+KNOWN_DAYS = 365
+#: Wrong passwords for one account, from every address together, before attempts from
+#: browsers not known to it are refused without hashing.
+ACCOUNT_RULE = Rule(
+    "login-account-failures",
+    frozenset({"POST"}),
+    re.compile(r"^/api/v1/login$"),
+    20,
+    300,
+    failures_only=True,
+    reserve=True,
+    message="too many wrong passwords for this login from many places; log in from a "
+    "browser that has logged in to it before, or wait five minutes",
+)
+
+
+def known_device_proof(stored: str, person: str) -> str:
+    """The known-device cookie of an account: keyed by its password hash."""
+    return hmac.new(stored.encode(), f"known device {person}".encode(), hashlib.sha256).hexdigest()
+
+
+def _is_known(request: Request, stored: str | None, person: str | None) -> bool:
+    cookie = request.cookies.get(KNOWN_COOKIE)
+    if not cookie or stored is None or person is None:
+        return False
+    return hmac.compare_digest(cookie, known_device_proof(stored, person))
+
+
+async def _account_gate(limiter: RateLimiter, account: str) -> list[int | None] | None:
+    """Count an attempt against the account's budget: its ticket, or None when the
+    counters cannot be reached (the per-address limits still hold).
+
+    Raises:
+        RateLimitedError: the account's budget is spent.
+    """
+    try:
+        got = await limiter.begin([ACCOUNT_RULE], account)
+    except Exception:
+        log.exception("login account counters could not be read or written")
+        return None
+    if isinstance(got, tuple):
+        raise RateLimitedError(ACCOUNT_RULE.message, details={"retry_after": got[1]})
+    return got
+
+
+async def _account_settle(
+    limiter: RateLimiter, account: str, ok: bool, tickets: list[int | None] | None
+) -> None:
+    if tickets is None:
+        return
+    try:
+        await limiter.end([ACCOUNT_RULE], account, 200 if ok else 401, tickets)
+    except Exception:  # the answer stands; only this count is lost
+        log.exception("login account counters could not be written")
 
 
 def _origin(url: str) -> str:
@@ -177,7 +262,14 @@ async def login(request: Request, database: NamedDependency[AnyDatabase]) -> Res
         _login_decoder, await request.body(), "login", '{"login": "...", "password": "..."}'
     )
     person, name, role, stored = await db_people.for_login(database, data.login)
-    if not await check_password(request.app, stored, data.password) or role != "coordinator":
+    known = _is_known(request, stored, person)
+    limiter: RateLimiter = request.app.state.limiter
+    account = "account:" + data.login.strip().lower()
+    tickets = None if known else await _account_gate(limiter, account)
+    ok = await check_password(request.app, stored, data.password, known)
+    ok = ok and role == "coordinator"
+    await _account_settle(limiter, account, ok, tickets)
+    if not ok:
         raise UnauthorizedError(
             "wrong login or password; check both, or ask for a new password",
             code="login_failed",
@@ -212,6 +304,15 @@ async def login(request: Request, database: NamedDependency[AnyDatabase]) -> Res
                 samesite="strict",
                 secure=secure,
                 max_age=max_age,
+            ),
+            Cookie(
+                key=KNOWN_COOKIE,
+                value=known_device_proof(stored or "", person),
+                path="/api/v1/login",
+                httponly=True,
+                samesite="strict",
+                secure=secure,
+                max_age=KNOWN_DAYS * 86400,
             ),
         ],
     )

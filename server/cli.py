@@ -43,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.listener import (
         Limits,
         accept_backlog,
+        body_limits,
         default_max_connections,
         guarded_protocol,
         quiet_accept_errors,
@@ -72,13 +73,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = (args.base_url or f"http://{args.host}:{args.port}").rstrip("/")
     app = create_app(Settings(db=args.db, base_url=base, base_url_given=given, tz=args.tz))
     files = raise_open_file_limit()
+    cap = args.max_connections or default_max_connections(files)
+    bodies, per_address = body_limits(cap, args.max_bodies, args.max_bodies_per_address)
     limits = Limits(
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
-        max_connections=args.max_connections or default_max_connections(files),
+        max_connections=cap,
+        min_body_rate=args.min_body_rate,
+        max_bodies=bodies,
+        max_bodies_per_address=per_address,
     )
     print(
-        f"Doorstep on {base}  (db {args.db}; at most {limits.max_connections} connections)",
+        f"Doorstep on {base}  (db {args.db}; at most {cap} connections, "
+        f"{bodies} uploads, {per_address} per address)",
         file=sys.stderr,
     )
     _first_run(args.db, base, given)
@@ -316,6 +323,26 @@ def build_parser() -> argparse.ArgumentParser:
     from server.admin_access import tz_arg
 
     tz_arg(p)
+    p.add_argument(
+        "--min-body-rate",
+        type=float,
+        default=512.0,
+        help="bytes/s a request body must average after its first 5 s (default 512)",
+    )
+    p.add_argument(
+        "--max-bodies",
+        type=int,
+        default=0,
+        help="request bodies read at once; the slowest goes first (default a quarter of "
+        "--max-connections)",
+    )
+    p.add_argument(
+        "--max-bodies-per-address",
+        type=int,
+        default=0,
+        help="request bodies read at once from one client address (default an eighth of "
+        "--max-bodies)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("invite", help="create a single-use invite code; prints one JSON line")

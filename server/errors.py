@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the CLI imports the domain errors without loading the web f
 
 __all__ = [
     "CLIENT_GONE",
+    "CLOSED_BY_SERVER",
     "BadRequestError",
     "DoorstepError",
     "ForbiddenRequestError",
@@ -156,6 +157,9 @@ def _redact(path: str) -> str:
 
 #: Set in the ASGI scope once the client has gone away (``http.disconnect`` received).
 CLIENT_GONE = "doorstep.client_gone"
+#: Set by server/listener.py when it closed the connection itself (a slow body): counted
+#: in its one summary line, so not logged again per request.
+CLOSED_BY_SERVER = "doorstep.closed_by_server"
 
 
 def mark_client_gone(app: Any) -> Any:
@@ -181,7 +185,8 @@ def mark_client_gone(app: Any) -> Any:
 def _unexpected(request: "Request", exc: Exception) -> "Response":
     if request.scope.get(CLIENT_GONE):  # type: ignore[call-overload]
         # Nobody will read the answer; a phone losing signal mid-upload is not a bug.
-        log.info("client went away during %s %s", request.method, _redact(request.url.path))
+        if not request.scope.get(CLOSED_BY_SERVER):  # type: ignore[call-overload]
+            log.info("client went away during %s %s", request.method, _redact(request.url.path))
         return _respond(400, ErrorBody("client_gone", "the client closed the connection"))
     ref = secrets.token_hex(4)
     log.error(

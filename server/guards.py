@@ -33,7 +33,14 @@ from server import access
 from server.db import AnyDatabase, scopes, shares
 from server.db import devices as db_devices
 from server.db.devices import Device
-from server.errors import ForbiddenRequestError, NotFoundError, RevokedError, UnauthorizedError
+from server.errors import (
+    ForbiddenRequestError,
+    NotFoundError,
+    RateLimitedError,
+    RevokedError,
+    UnauthorizedError,
+)
+from server.ratelimit import OVER_LIMIT
 
 __all__ = [
     "ACCESS",
@@ -199,6 +206,9 @@ async def resident_incident(connection: ASGIConnection, token: str) -> str:
     if 10 <= len(token) <= 64:
         incident = await shares.incident_of(_database(connection), token)
     if incident is None:
+        over = connection.scope.get(OVER_LIMIT)  # type: ignore[call-overload]
+        if over is not None:  # this address guessed too often (server/ratelimit.py)
+            raise RateLimitedError(over[0], details={"retry_after": over[1]})
         raise NotFoundError(
             "this link is not valid (or no longer); ask in the residents' group for the "
             "current one",

@@ -19,6 +19,17 @@ documented way to choose a protocol class) and adds:
   requests) is closed to make room; if every connection is busy with a request, the new
   one gets 503 at once. ``accept()`` therefore never runs out of files.
 
+* **bodies in flight** (#22): a body must keep up a minimum average rate
+  (``min_body_rate`` bytes/s over the time since ``body_grace`` seconds after its header), or
+  the connection is closed. At most ``max_bodies`` bodies are read at once, and at most
+  ``max_bodies_per_address`` from one client address; a body that would pass either cap
+  closes the slowest body in flight (of that address, for the address cap: bytes received
+  per second, over at least its first tenth of a second), so a phone's sync, whose body
+  arrives whole at once, outlasts bodies that trickle. When the connection cap finds no
+  idle connection to close, it too closes the slowest body. Slow bodies (1 byte / 5 s to
+  the residents' public push endpoint, from 900 connections) used to hold every
+  connection until the 60 s body deadline: ``/healthz`` and every phone got 503.
+
 Closed slow connections are counted and reported in one log line per minute at most.
 Responses (SSE streams, downloads) have no deadline: only reading the request does.
 """
@@ -34,11 +45,13 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from server.errors import CLOSED_BY_SERVER
 from server.resident_stream import ON_CLOSE
 
 __all__ = [
     "Limits",
     "accept_backlog",
+    "body_limits",
     "default_max_connections",
     "guarded_protocol",
     "quiet_accept_errors",
@@ -67,13 +80,49 @@ _503 = _raw(
 )
 
 
+_503_BODIES = _raw(
+    "503 Service Unavailable",
+    "busy",
+    "the server is receiving too many uploads; try again in a few seconds",
+    "retry-after: 5\r\n",
+)
+
+#: A body's rate is measured over at least this many seconds: one that just began is
+#: judged by what it sent in its first tenth of a second (a phone's sync body, whole).
+RATE_FLOOR = 0.1
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Read deadlines (seconds) and the most connections held at once."""
+    """Read deadlines (seconds), the most connections held at once, and the bodies read
+    at once (see ``body_limits`` for the defaults of the zeros)."""
 
     header_timeout: float = 10.0
     body_timeout: float = 60.0
     max_connections: int = 1000
+    #: Bytes per second a body must average once ``body_grace`` seconds have passed.
+    min_body_rate: float = 512.0
+    body_grace: float = 5.0
+    max_bodies: int = 0
+    max_bodies_per_address: int = 0
+
+
+def body_limits(max_connections: int, bodies: int = 0, per_address: int = 0) -> tuple[int, int]:
+    """(bodies in flight at once, and per address): by default a quarter of the
+    connections (so slow bodies never hold the rest), and an eighth of that per address
+    (a carrier NAT puts many phones behind one, but their bodies take milliseconds)."""
+    bodies = bodies or max(4, max_connections // 4)
+    return bodies, per_address or max(2, bodies // 8)
+
+
+@dataclass
+class _Body:
+    started: float
+    address: str
+    received: int = 0
+
+    def rate(self, now: float) -> float:
+        return self.received / max(now - self.started, RATE_FLOOR)
 
 
 def raise_open_file_limit() -> int:
@@ -126,7 +175,43 @@ class _Tally:
 def guarded_protocol(limits: Limits) -> type[H11Protocol]:
     """uvicorn's h11 protocol with read deadlines and a connection cap (see module doc)."""
     waiting: OrderedDict[Any, None] = OrderedDict()  # connections not inside a request
+    bodies: dict[Any, _Body] = {}  # connections whose request body is being read
+    per_address: dict[str, int] = {}
+    max_bodies, max_per_address = body_limits(
+        limits.max_connections, limits.max_bodies, limits.max_bodies_per_address
+    )
     tally = _Tally()
+    sweeper: list[asyncio.TimerHandle] = []  # the one periodic check of body rates
+
+    def shed_slowest(now: float, address: str | None = None) -> bool:
+        """Close the slowest body in flight (of ``address``, if given)."""
+        rates = [
+            (body.rate(now), conn)
+            for conn, body in bodies.items()
+            if address in (None, body.address)
+        ]
+        if not rates:
+            return False
+        _, conn = min(rates, key=lambda pair: pair[0])
+        tally.add("slowest body closed to make room")
+        conn._closed_by_server()
+        conn.transport.abort()
+        return True
+
+    def sweep() -> None:
+        """Close every body below the minimum rate; runs each second while bodies exist."""
+        sweeper.clear()
+        if not bodies:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for conn, body in list(bodies.items()):
+            late = now - body.started - limits.body_grace
+            if late > 0 and body.received < limits.min_body_rate * late:
+                tally.add("body too slow")
+                conn._closed_by_server()
+                conn.transport.close()
+        sweeper.append(loop.call_later(1.0, sweep))
 
     class GuardedH11Protocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
@@ -134,7 +219,11 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            if len(self.connections) > limits.max_connections and not self._evict_one():
+            if (
+                len(self.connections) > limits.max_connections
+                and not self._evict_one()
+                and not shed_slowest(self.loop.time())
+            ):
                 tally.add("refused (all connections busy)")
                 transport.write(_503)
                 transport.close()
@@ -178,8 +267,40 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
                 if self.conn.their_state is h11.SEND_BODY:
                     if self._phase != "body":
                         self._arm("body", limits.body_timeout)
+                        if not self._body_begins():
+                            return
+                    bodies[self].received += len(data)
                 elif self._phase:
                     self._disarm()
+
+        def _address(self) -> str:
+            """The client's address; behind the proxy on loopback, the one it forwards
+            (the last X-Forwarded-For entry: the address the proxy itself saw)."""
+            peer = self.client[0] if self.client else "unknown"
+            if peer in ("127.0.0.1", "::1") and self.cycle is not None:
+                for name, value in self.cycle.scope["headers"]:
+                    if name == b"x-forwarded-for":
+                        return value.decode("latin-1").rsplit(",", 1)[-1].strip() or peer
+            return peer
+
+        def _body_begins(self) -> bool:
+            """Count a body in flight, making room at the caps; False when refused."""
+            now, address = self.loop.time(), self._address()
+            room = (
+                per_address.get(address, 0) < max_per_address or shed_slowest(now, address)
+            ) and (len(bodies) < max_bodies or shed_slowest(now))
+            if not room:
+                tally.add("body refused (too many uploads)")
+                if self.cycle is not None and not self.cycle.response_started:
+                    self.transport.write(_503_BODIES)
+                self._closed_by_server()
+                self.transport.close()
+                return False
+            bodies[self] = _Body(now, address)
+            per_address[address] = per_address.get(address, 0) + 1
+            if not sweeper:
+                sweeper.append(self.loop.call_later(1.0, sweep))
+            return True
 
         def on_response_complete(self) -> None:
             self._disarm()
@@ -195,10 +316,21 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
             self._phase = phase
             self._deadline = self.loop.call_later(seconds, self._expired)
 
+        def _closed_by_server(self) -> None:
+            """Before closing a connection in a request: counted here, not logged per request."""
+            self._disarm()
+            if self.cycle is not None:
+                self.cycle.scope[CLOSED_BY_SERVER] = True  # type: ignore[literal-required]
+
         def _disarm(self) -> None:
             if self._deadline is not None:
                 self._deadline.cancel()
             self._deadline, self._phase = None, ""
+            body = bodies.pop(self, None)
+            if body is not None:
+                left = per_address.pop(body.address) - 1
+                if left:
+                    per_address[body.address] = left
 
         def _expired(self) -> None:
             phase = self._phase

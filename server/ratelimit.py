@@ -36,7 +36,7 @@ from server.db import AnyDatabase
 from server.db import ratelimits as db_rates
 from server.errors import DoorstepError
 
-__all__ = ["DEFAULT_RULES", "RateLimiter", "Rule", "rate_limit_middleware"]
+__all__ = ["DEFAULT_RULES", "OVER_LIMIT", "RateLimiter", "Rule", "rate_limit_middleware"]
 
 Scope = dict[str, Any]
 ASGIApp = Callable[..., Any]
@@ -56,6 +56,11 @@ class Rule:
     failures_only: bool = False
     #: Count the attempt when it starts (a failures-only rule gives it back on success).
     reserve: bool = False
+    #: When exhausted, refuse only requests that would fail: the request goes on with
+    #: ``OVER_LIMIT`` in its scope, and the handler refuses an unknown resident token
+    #: with 429 but serves a known one (#22: guesses behind a carrier NAT must not lock
+    #: the neighbourhood out of its valid link).
+    spare_known: bool = False
     message: str = "too many requests; wait a moment and try again"
 
 
@@ -106,13 +111,28 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         20,
         60,
         failures_only=True,
+        spare_known=True,
         message="too many unknown links from this network; wait a minute and try again",
     ),
+    Rule(
+        "public-push",
+        frozenset({"POST"}),
+        re.compile(r"^/api/v1/public/[^/]+/push(/unsubscribe)?$"),
+        60,
+        60,
+        reserve=True,
+        message="too many notification sign-ups from this network; wait a minute and try again",
+    ),
+    # Push sign-ups (#22) are limited per address: anyone with the link may start them,
+    # and each is an upload; refused ones are answered before their body is read.
     # No limit on successful public requests (#9): a whole neighbourhood behind one
     # carrier address opens the link within a minute. Their answers are cached per
     # incident version (server/public.py); floods are for the connection cap and the proxy.
 )
 
+
+#: Scope key of a request let through an exhausted ``spare_known`` rule: (message, wait).
+OVER_LIMIT = "doorstep.over_limit"
 
 #: Seconds between two prunes of old counters by one process.
 PRUNE_EVERY = 60.0
@@ -252,6 +272,11 @@ def rate_limit_middleware(limiter: RateLimiter) -> Callable[[ASGIApp], ASGIApp]:
                 log.exception("rate-limit counters could not be read or written")
                 await _send_error(send, 503, "busy", _BUSY, 5)
                 return
+            if isinstance(got, tuple) and got[0].spare_known:
+                # Known resident links are served; the handler refuses unknown ones.
+                scope[OVER_LIMIT] = (got[0].message, got[1])
+                rules = [r for r in rules if not r.spare_known]
+                got = await limiter.begin(rules, client) if rules else []
             if isinstance(got, tuple):
                 rule, wait = got
                 await _send_error(send, 429, "rate_limited", rule.message, wait)

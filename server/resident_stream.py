@@ -194,7 +194,8 @@ async def _open(
     client = (scope.get("client") or ("unknown", 0))[0]
     rules = limiter.matching("GET", scope["path"])
     try:
-        if await limiter.check(rules, client) is not None:
+        hit = await limiter.check(rules, client)
+        if hit is not None and not hit[0].spare_known:  # a known link is served (#22)
             return None
     except Exception:  # the app answers it (and logs why)
         return None

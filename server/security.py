@@ -10,10 +10,16 @@ resident links (``/r/<token>``) out of other sites' logs.
 
 import base64
 import hashlib
+import logging
 import re
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import msgspec
+
+from schemas.errors import ErrorBody
 
 __all__ = [
     "CSP",
@@ -21,7 +27,10 @@ __all__ = [
     "HSTS",
     "InlineHashes",
     "csp_allowing",
+    "escape_control",
+    "escape_logged_text",
     "inline_hashes",
+    "path_guard_middleware",
     "security_headers_hook",
     "security_headers_middleware",
 ]
@@ -132,3 +141,84 @@ def security_headers_hook(https: bool = False, index: Path | None = None) -> Cal
             message["headers"] = [*headers, *added]
 
     return hook
+
+
+# -- odd paths and log lines (#22 M3) ---------------------------------------------------
+
+#: Control characters (C0, DEL, C1): never part of a path the app serves, never written raw
+#: to a log (a ``%0a`` in a path would start a forged log line).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The longest path segment answered (a file name's limit on every file system here).
+MAX_SEGMENT = 255
+
+
+def escape_control(text: str) -> str:
+    """``text`` with every control character written as ``\\xNN`` (one line, always)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _bad_path(path: str) -> str | None:
+    """Why the server refuses ``path`` before routing it, or None."""
+    if _CONTROL.search(path):
+        return "the address contains control characters; check the link"
+    if any(len(part.encode()) > MAX_SEGMENT for part in path.split("/")):
+        return f"a part of the address is longer than {MAX_SEGMENT} bytes; check the link"
+    return None
+
+
+def path_guard_middleware(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware: 400 ``bad_path`` (one error shape) for a path with a control
+    character or a segment over 255 bytes. The static-file router would pass such a path
+    to the file system and answer 500 with a traceback (``GET /x%00``)."""
+
+    async def middleware(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        why = _bad_path(scope["path"]) if scope["type"] in ("http", "websocket") else None
+        if why is None:
+            await app(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = msgspec.json.encode(ErrorBody("bad_path", why))
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return middleware
+
+
+class _EscapedRecord(logging.LogRecord):
+    """A log record whose text cannot span lines: the message, and the exception's own
+    message in a traceback, have their control characters escaped (frames are code)."""
+
+    def getMessage(self) -> str:
+        return escape_control(super().getMessage())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.exc_info and self.exc_info[1] is not None and not self.exc_text:
+            self.exc_text = _traceback_text(self.exc_info[1])
+
+
+def _traceback_text(exc: BaseException) -> str:
+    tb = traceback.TracebackException.from_exception(exc)
+    seen: set[int] = set()
+    todo = [tb]
+    while todo:  # the exception, its cause and context: their messages are data
+        one = todo.pop()
+        if id(one) in seen:
+            continue
+        seen.add(id(one))
+        if isinstance(getattr(one, "_str", None), str):
+            one._str = escape_control(one._str)  # type: ignore[attr-defined]
+        todo += [t for t in (one.__cause__, one.__context__) if t is not None]
+    return "".join(tb.format()).rstrip("\n")
+
+
+def escape_logged_text() -> None:
+    """Make every log record of this process escape control characters (one place for
+    the app's, Litestar's, uvicorn's and asyncio's lines)."""
+    logging.setLogRecordFactory(_EscapedRecord)

@@ -70,6 +70,9 @@ def test_the_caddyfile_serves_http3_and_passes_streams_unbuffered() -> None:
     assert stream_routes, "no route for the SSE paths"
     (proxy,) = [h for r in stream_routes for h in r["handle"] if h["handler"] == "reverse_proxy"]
     assert proxy["flush_interval"] == -1
+    # Every other request's body is read whole by the proxy: slow bodies stay there (#22).
+    others = [h for r in routes(config) for h in r.get("handle", []) if h is not proxy]
+    assert any(h.get("buffer_requests") for h in others if h["handler"] == "reverse_proxy")
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")

@@ -73,17 +73,17 @@ def test_the_lean_stream_keeps_the_routes_errors_and_rate_limit(
     bad = httpx.get(url, headers={"Last-Event-ID": "abc"})
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_event_id"
     assert "content-security-policy" in bad.headers
-    # An address that guessed too many links is refused the stream too, as every
-    # residents' route refuses it (server/ratelimit.py); another address is not.
+    # An address that guessed too many links is refused further unknown ones, as every
+    # residents' route refuses them (server/ratelimit.py), yet still gets the valid
+    # stream (#22: one address may be a whole neighbourhood behind a carrier NAT).
     guesser = {"X-Forwarded-For": "198.18.7.7"}
-    for i in range(20):
+    for i in range(21):
         r = httpx.get(
             f"{live_server.url}/api/v1/public/notarealtoken{i:03d}/events", headers=guesser
         )
-        assert r.status_code == 404 and set(r.json()) == {"error", "message", "details"}
-    refused = httpx.get(url, headers=guesser)
-    assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
-    with sse(live_server, f"/api/v1/public/{token}/events", {"X-Forwarded-For": "198.18.7.8"}) as s:
+        assert set(r.json()) == {"error", "message", "details"}
+        assert r.status_code == (404 if i < 20 else 429), r.text
+    with sse(live_server, f"/api/v1/public/{token}/events", guesser) as s:
         s.until("public")
 
 
