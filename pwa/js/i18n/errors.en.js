@@ -60,4 +60,5 @@ export default {
   invite_revoked: 'This link was withdrawn or replaced by a newer one: ask the coordinator for the newest.',
   no_person: 'This person is not on your list: reload the page.',
   not_all_communities: 'Only a coordinator of every community can do this.',
+  bad_path: 'This address is malformed: check the link and try again.',
 };

@@ -65,4 +65,5 @@ export default {
   invite_revoked: '这个链接已被撤回或被新的链接取代：请向社区负责人要最新的链接。',
   no_person: '找不到这个人：请刷新页面。',
   not_all_communities: '只有负责全部社区的负责人可以这样做。',
+  bad_path: '这个网址有误，请检查链接后重试。',
 };
