@@ -1,0 +1,58 @@
+"""Issue 22's data-side holes, each through a real server process (one per module where
+isolation allows): the roster's scope, a device's own writes after storage loss, and the
+per-device write budgets."""
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from conftest import LiveServer, Stamper, put_record
+
+from server.admin_access import add_coordinator
+
+PASSWORD = "night shift 3am"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One empty server for the module: each test makes its own people and records."""
+    live = LiveServer(str(tmp_path_factory.mktemp("holes") / "holes.db")).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def _login(server: LiveServer, login: str, community: str | None) -> httpx.Client:
+    add_coordinator(server.db_path, login, PASSWORD, name=login, community=community)
+    client = httpx.Client(base_url=server.url, timeout=30)
+    r = client.post("/api/v1/login", json={"login": login, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return client
+
+
+def test_the_roster_leaves_out_volunteers_assigned_in_another_community(
+    server: LiveServer,
+) -> None:
+    boss = server.enroll("coordinator", "街道办")  # every community
+    stamp = Stamper(boss.node)
+    put_record(boss, stamp, "buildings", "roster-b-east", community="roster-east", label="东1")
+    put_record(boss, stamp, "buildings", "roster-b-west", community="roster-west", label="西1")
+    east_vol = server.enroll("volunteer", "东边的志愿者")
+    west_vol = server.enroll("volunteer", "西边的志愿者")
+    pool_vol = server.enroll("volunteer", "未分配的志愿者")
+    for vol, building in ((east_vol, "roster-b-east"), (west_vol, "roster-b-west")):
+        put_record(
+            boss, stamp, "assignments", f"{vol.person}~{building}", person=vol.person,
+            building=building, active=True,
+        )  # fmt: skip
+
+    east = _login(server, "roster-east-office", "roster-east")
+    r = east.get("/api/v1/roster")
+    assert r.status_code == 200, r.text
+    seen = {e["person"] for e in r.json()}
+    people = {p["id"] for p in east.get("/api/v1/people").json()}
+    east.close()
+    assert east_vol.person in seen and pool_vol.person in seen
+    assert west_vol.person not in seen
+    assert seen <= people  # the roster is scoped as /api/v1/people is
