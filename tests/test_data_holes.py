@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import LiveServer, Stamper, put_record
+from conftest import LiveServer, Phone, Stamper, put_record
 
 from server.admin_access import add_coordinator
 
@@ -56,3 +56,56 @@ def test_the_roster_leaves_out_volunteers_assigned_in_another_community(
     assert east_vol.person in seen and pool_vol.person in seen
     assert west_vol.person not in seen
     assert seen <= people  # the roster is scoped as /api/v1/people is
+
+
+def _pull_all(phone: Phone, cursor: int, scope: str | None) -> list[dict]:
+    """Every change a pull from ``cursor`` gives, page by page, as the PWA pages."""
+    got: list[dict] = []
+    while True:
+        extra = {"scope": scope} if scope else {}
+        r = phone.sync(cursor=cursor, limit=2, **extra)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        got += body["changes"]
+        cursor, scope = body["cursor"], body["scope"]
+        if not body["more"]:
+            return got
+
+
+@pytest.mark.parametrize("role", ["coordinator", "volunteer"])
+def test_a_device_that_lost_its_storage_gets_its_own_writes_back(
+    server: LiveServer, role: str
+) -> None:
+    boss = server.enroll("coordinator", "街道办")
+    stamp = Stamper(boss.node)
+    building = put_record(boss, stamp, "buildings", community="own-c", label="3号楼")
+    hid = put_record(boss, stamp, "households", building=building, room="301")
+    phone = server.enroll(role, "丢了存储的手机")
+    if role == "volunteer":
+        put_record(
+            boss, stamp, "assignments", f"{phone.person}~{building}", person=phone.person,
+            building=building, active=True,
+        )  # fmt: skip
+    first = phone.sync().json()
+    mine = Stamper(phone.node)
+    closed, visit = f"{role}~{hid}", f"visit-{role}"
+    written = [
+        ("household_status", closed, "needs_open", []),
+        ("visits", visit, "household", hid),
+        ("visits", visit, "note", "已关闭"),
+    ]
+    changes = [
+        {"coll": c, "id": i, "field": f, "value": v, "hlc": mine()} for c, i, f, v in written
+    ]
+    held = {"cursor": first["cursor"], "scope": first["scope"]}
+    r = phone.sync(changes, **held)
+    assert r.status_code == 200 and r.json()["accepted"] == 3, r.text
+    # In steady state a device's own writes are not echoed back to it.
+    steady = phone.sync(**held).json()["changes"]
+    assert not [c for c in steady if c["id"] in (closed, visit)]
+
+    # Storage wiped, token kept: cursor 0, no scope token, pages of two.
+    again = _pull_all(phone, 0, None)
+    got = {(c["coll"], c["id"], c["field"]): c["value"] for c in again}
+    assert got[("visits", visit, "note")] == "已关闭"
+    assert got[("household_status", closed, "needs_open")] == []

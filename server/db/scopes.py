@@ -719,15 +719,17 @@ def pull_in(
         if restarts(held, scope, grown, old):
             start = 0
     # The device's own winners are left out of its pulls (it wrote them) — except those
-    # up to the moment it was given this scope: a scope that shrank and grew back evicted
-    # them from the device, and the re-pull must bring them back (issue 9).
-    since = 0
-    if held != scope.token:
-        if not scope.unlimited:
-            since = top if top is not None else changes.top_in(conn)
+    # up to the moment it was given this scope or pulled from cursor 0: a scope that
+    # shrank and grew back evicted them from the device (issue 9), and a device that
+    # lost its storage but kept its token starts again from 0 (issue 22); both re-pulls
+    # must bring them back, on every page of the re-pull.
+    # (An unlimited scope never shrinks: only a pull from 0 brings them back.)
+    fresh = cursor == 0 or (held != scope.token and not scope.unlimited)
+    if fresh or held != scope.token:
+        since = (top if top is not None else changes.top_in(conn)) if fresh else 0
         # Pulls keep working on a full disk: the snapshot is only not remembered.
         changes.try_write(conn, lambda: save_snapshot_in(conn, device.node, scope, at, since))
-    elif not scope.unlimited:
+    else:
         since = snapshot_seq_in(conn, device.node, scope.token)
     rows, new_cursor, more = page_in(conn, scope, start, limit, device.node, since, top)
     rows = companions_in(conn, scope, rows, start, device.node) + rows
