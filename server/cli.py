@@ -68,7 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections or default_max_connections(files),
     )
     print(
-        f"Doorstep on {base}  (db {args.db}; at most {limits.max_connections} connections)",
+        f"Doorstep on {base}  (db {pg.redact(args.db)}; "
+        f"at most {limits.max_connections} connections)",
         file=sys.stderr,
     )
     quiet_accept_errors()
@@ -123,13 +124,14 @@ def _utc_time(text: str) -> datetime:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from server.admin import load_demo
+    from server.db.pg import redact
     from server.demo import demo_records
 
     n = load_demo(args.db, demo_records(now=args.now))
     if n is None:
-        print(f"demo already loaded in {args.db}", file=sys.stderr)
+        print(f"demo already loaded in {redact(args.db)}", file=sys.stderr)
         return 0
-    print(f"demo loaded into {args.db}: {n} field changes", file=sys.stderr)
+    print(f"demo loaded into {redact(args.db)}: {n} field changes", file=sys.stderr)
     return 0
 
 
