@@ -109,3 +109,41 @@ def test_a_device_that_lost_its_storage_gets_its_own_writes_back(
     got = {(c["coll"], c["id"], c["field"]): c["value"] for c in again}
     assert got[("visits", visit, "note")] == "已关闭"
     assert got[("household_status", closed, "needs_open")] == []
+
+
+def test_one_device_rewriting_a_note_is_stopped_at_its_write_budget(server: LiveServer) -> None:
+    flood = server.enroll("coordinator", "一直改备注的手机")  # every community: no scope check
+    other = server.enroll("coordinator", "另一部手机")
+    stamp = Stamper(flood.node)
+    note = "漏" * 4000  # the longest note: 12,000 bytes
+
+    def rewrite(n: int) -> dict:
+        changes = [
+            {
+                "coll": "visits",
+                "id": "flooded-visit",
+                "field": "note",
+                "value": note,
+                "hlc": stamp(),
+            }
+            for _ in range(n)
+        ]
+        r = flood.sync(changes)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    answers = [rewrite(300) for _ in range(3)]  # 10.8 MB: over the 8 MiB a minute
+    accepted = sum(a["accepted"] for a in answers)
+    assert 600 < accepted < 900
+    assert accepted * 12_000 <= 8 * 1024 * 1024
+    refused = answers[-1]["rejected"]
+    assert len(refused) == 900 - accepted
+    assert {r["error"] for r in refused} == {"over_budget"}
+    assert "kept on the phone" in refused[0]["message"]
+    assert [r["index"] for r in refused] == list(range(300 - len(refused), 300))
+    assert rewrite(1)["rejected"][0]["error"] == "over_budget"
+    # Kept like any refusal, for a coordinator to see; other devices write as before.
+    assert server.query(
+        "SELECT count(*) FROM quarantine WHERE node = ? AND error = 'over_budget'", (flood.node,)
+    ) == [(len(refused) + 1,)]
+    put_record(other, Stamper(other.node), "visits", note="另一部手机照常写")

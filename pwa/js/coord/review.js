@@ -4,6 +4,7 @@ import { h, mount } from '../shared/dom.js';
 import { label } from '../shared/i18n.js';
 import { ctx } from '../shared/context.js';
 import { handleError, toast } from '../shared/toast.js';
+import { rejectionText } from '../shared/rejections.js';
 import { titleBar, screen } from '../volunteer/screen.js';
 import { ct } from './strings.js';
 import { getJson, post } from './http.js';
@@ -16,7 +17,7 @@ export function quarantineView() {
   const load = () => getJson('/api/v1/quarantine').then((rows) => mount(body, rows.length
     ? h('ul.review', null, rows.map((r) => h('li.panel', { dataset: { qid: String(r.qid) } },
       h('p', null, h('strong', null, r.field ? ct(`f_${r.field}`) : (r.coll || '')), ' · ', r.name || ct('unknownPerson'), ' · ', localTime(r.received_at)),
-      h('p', null, r.message),
+      h('p', { title: r.message || '' }, rejectionText(r)),
       h('button.small-btn', {
         type: 'button',
         onclick: () => post(`/api/v1/quarantine/${r.qid}/resolve`).then(() => { toast(ct('resolved'), { kind: 'ok' }); load(); }, (e) => handleError(e, 'resolve')),

@@ -5,6 +5,7 @@ import { t, label, getLang, setLang } from '../shared/i18n.js';
 import { ctx } from '../shared/context.js';
 import { toast, handleError } from '../shared/toast.js';
 import { collectUnsent, download } from '../shared/export.js';
+import { rejectionText } from '../shared/rejections.js';
 import { screen, titleBar } from './screen.js';
 
 function describe(change) {
@@ -16,7 +17,7 @@ function rejectedList(items) {
   if (!items.length) return h('p.muted', null, t('settings.noRejected'));
   return h('ul.plain.rejected-list', null, items.map((r) => h('li.rejected', { dataset: { hlc: r.hlc } },
     h('strong', null, describe(r.change)),
-    h('p.reason', null, `${r.error}: ${r.message}`),
+    h('p.reason', { title: r.message || '' }, rejectionText(r)),
     h('p.muted', null, shortTime(r.at)))));
 }
 
