@@ -147,3 +147,26 @@ def test_one_device_rewriting_a_note_is_stopped_at_its_write_budget(server: Live
         "SELECT count(*) FROM quarantine WHERE node = ? AND error = 'over_budget'", (flood.node,)
     ) == [(len(refused) + 1,)]
     put_record(other, Stamper(other.node), "visits", note="另一部手机照常写")
+
+
+def test_a_snapshot_larger_than_a_page_is_streamed_whole(server: LiveServer) -> None:
+    boss = server.enroll("coordinator", "一次写很多的手机")
+    stamp = Stamper(boss.node)
+    ids = [f"snap-{i:05d}" for i in range(6000)]  # more than one page of 5,000
+    for part in (ids[:3000], ids[3000:]):
+        changes = [
+            {"coll": "visits", "id": rid, "field": "note", "value": "走访", "hlc": stamp()}
+            for rid in part
+        ]
+        assert boss.sync(changes).json()["accepted"] == 3000
+    reader = server.enroll("coordinator", "打开总览的电脑")
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        r = client.get("/api/v1/snapshot", headers=reader.headers)
+    assert r.status_code == 200, r.text
+    assert r.headers.get("transfer-encoding") == "chunked"  # sent as it is read
+    snap = r.json()
+    fields = {(c, i, f) for c, i, fs in snap["records"] for f, _v, _h in fs}
+    assert {("visits", rid, "note") for rid in ids} <= fields
+    assert snap["more"] is False and snap["scope"]
+    top = server.query("SELECT max(seq) FROM winners")[0][0]
+    assert snap["cursor"] == top

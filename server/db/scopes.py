@@ -31,6 +31,7 @@ __all__ = [
     "pull",
     "pull_filter",
     "pull_in",
+    "pull_page",
     "record_filter",
     "reference",
     "reference_in",
@@ -688,6 +689,29 @@ async def pull(
     return await db.write_call(
         lambda conn: pull_in(conn, device, cursor, limit, held, at, cache=cache)
     )
+
+
+async def pull_page(
+    db: BaseDatabase, device: Device, cursor: int, limit: int, held: str, at: str
+) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
+    """A further page of a pull under way (``held``: the token its first page answered,
+    ``cursor`` > 0). Such a page writes nothing, so on SQLite it is read on the reader
+    connection: a long pull (the dashboard's snapshot) never holds the writer, and the
+    syncs waiting for it, for more than its first page. If the scope moved meanwhile,
+    ``pull`` (the writer) answers, as for a phone. On PostgreSQL ``pull``: its shared
+    ordering lock is what keeps a page from passing an append still committing."""
+    if db.dialect == "postgresql" or cursor == 0:
+        return await pull(db, device, cursor, limit, held, at)
+    assert isinstance(db, Database)
+    cache = db.scope_cache
+
+    def run(conn: Sql) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str] | None:
+        if scope_in(conn, device.person, device.role, cache).token != held:
+            return None
+        return pull_in(conn, device, cursor, limit, held, at, cache=cache)
+
+    page = await db.call(run)
+    return page if page is not None else await pull(db, device, cursor, limit, held, at)
 
 
 def pull_in(
