@@ -170,3 +170,24 @@ def test_a_snapshot_larger_than_a_page_is_streamed_whole(server: LiveServer) -> 
     assert snap["more"] is False and snap["scope"]
     top = server.query("SELECT max(seq) FROM winners")[0][0]
     assert snap["cursor"] == top
+
+
+def test_a_coordinator_stream_gets_one_change_per_field_of_a_burst(server: LiveServer) -> None:
+    from test_streams import sse
+
+    boss = server.enroll("coordinator", "看总览的电脑")
+    writer = server.enroll("coordinator", "一直改备注的手机")
+    stamp = Stamper(writer.node)
+    with sse(server, "/api/v1/events", boss.headers) as stream:
+        assert stream.next().retry  # the stream's first frame: it is subscribed
+        burst = [
+            {"coll": "visits", "id": "burst-visit", "field": "note", "value": f"第{n}次",
+             "hlc": stamp()}
+            for n in range(300)
+        ]  # fmt: skip
+        burst.append({"coll": "visits", "id": "burst-visit", "field": "by", "value": "王五",
+                      "hlc": stamp()})  # fmt: skip
+        assert writer.sync(burst).json()["accepted"] == 301
+        _, data = stream.until("change", lambda d: "burst-visit" in {c["id"] for c in d["changes"]})
+    got = [(c["field"], c["value"]) for c in data["changes"] if c["id"] == "burst-visit"]
+    assert got == [("note", "第299次"), ("by", "王五")]

@@ -168,6 +168,7 @@ def test_a_volunteers_nudge_stream_carries_no_progress_frames(small_world) -> No
         sse(server, "/api/v1/events", world["boss"].headers) as coord,
         sse(server, "/api/v1/nudges", phone.headers) as nudges,
     ):
+        assert coord.next().retry  # the stream's first frame: it is subscribed
         assert _events_until_changed(nudges) == ["changed"]  # sync once on connect
         first = _visit(world, world["homes"][0])
         coord.until("change", lambda d: first in {c["id"] for c in d["changes"]})
