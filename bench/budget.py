@@ -4,7 +4,8 @@ One coordinator token rewrites one visit's note (4,000 characters, 12 kB) in req
 300 changes, as fast as the server answers, for ``--seconds``; meanwhile another phone
 syncs (one small change and its pull) in a loop. Printed per run: the changes the flood
 got accepted, how much the database file grew (SQLite file + WAL), and the other phone's
-sync latency. Baseline, same run, same setup on a fresh file: the same flood with the
+sync latency, and the bytes an open coordinator stream (``/api/v1/events``) received.
+Baseline, same run, same setup on a fresh file: the same flood with the
 budgets off (``DOORSTEP_WRITE_BUDGETS=off``); then the default budgets
 (docs/protocol.md, "Limits"). Bounded: two runs of ``--seconds`` each.
 
@@ -19,6 +20,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -86,7 +89,29 @@ def run(budgets: str, seconds: float) -> dict:
                 cursor = body["cursor"]
                 time.sleep(0.05)  # a phone's pace, not a second flood
 
-        threads = [threading.Thread(target=flooding), threading.Thread(target=syncing)]
+        streamed = 0
+        watcher = server.enroll("coordinator", "console")
+
+        def watching() -> None:
+            nonlocal streamed
+            timeout = httpx.Timeout(5.0, read=2.0)
+            with (
+                httpx.Client(base_url=server.url, timeout=timeout) as client,
+                client.stream("GET", "/api/v1/events", headers=watcher.headers) as r,
+            ):
+                try:
+                    for chunk in r.iter_raw():
+                        streamed += len(chunk)
+                        if time.monotonic() >= stop:
+                            return
+                except httpx.ReadTimeout:
+                    return
+
+        threads = [
+            threading.Thread(target=flooding),
+            threading.Thread(target=syncing),
+            threading.Thread(target=watching),
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -101,6 +126,7 @@ def run(budgets: str, seconds: float) -> dict:
         "p50_ms": statistics.median(latencies),
         "p95_ms": statistics.quantiles(latencies, n=20)[-1],
         "syncs": len(latencies),
+        "streamed_mib": streamed / 2**20,
     }
 
 
@@ -114,7 +140,8 @@ def main() -> None:
         print(
             f"{name:>22}: flood accepted {r['accepted']:>6} refused {r['refused']:>6}; "
             f"database +{r['grown_mib']:7.1f} MiB; other phone p50 {r['p50_ms']:6.1f} ms, "
-            f"p95 {r['p95_ms']:6.1f} ms over {r['syncs']} syncs"
+            f"p95 {r['p95_ms']:6.1f} ms over {r['syncs']} syncs; "
+            f"an open console received {r['streamed_mib']:.1f} MiB"
         )
     print(
         f"ratio budgets/baseline: database growth {mine['grown_mib'] / base['grown_mib']:.3f}, "
