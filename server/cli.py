@@ -84,7 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_bodies_per_address=per_address,
     )
     print(
-        f"Doorstep on {base}  (db {args.db}; at most {cap} connections, "
+        f"Doorstep on {base}  (db {pg.redact(args.db)}; at most {cap} connections, "
         f"{bodies} uploads, {per_address} per address)",
         file=sys.stderr,
     )
@@ -175,13 +175,14 @@ def _utc_time(text: str) -> datetime:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from server.admin import load_demo
+    from server.db.pg import redact
     from server.demo import demo_records
 
     n = load_demo(args.db, demo_records(now=args.now))
     if n is None:
-        print(f"demo already loaded in {args.db}", file=sys.stderr)
+        print(f"demo already loaded in {redact(args.db)}", file=sys.stderr)
         return 0
-    print(f"demo loaded into {args.db}: {n} field changes", file=sys.stderr)
+    print(f"demo loaded into {redact(args.db)}: {n} field changes", file=sys.stderr)
     return 0
 
 

@@ -61,9 +61,10 @@ class RosterEntry(msgspec.Struct):
 async def roster(
     database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
 ) -> list[RosterEntry]:
-    """Volunteers of the coordinator's community: last sync and entries waiting to upload."""
-    community = await access.community()
-    return [RosterEntry(*r) for r in await console.roster(database, community)]
+    """Volunteers the coordinator works with (those ``/api/v1/people`` lists): last sync
+    and entries waiting to upload."""
+    rows = await console.roster(database, await access.read_scope())
+    return [RosterEntry(*r) for r in rows]
 
 
 class IncidentName(msgspec.Struct, omit_defaults=True):

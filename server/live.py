@@ -46,7 +46,17 @@ from server.db import log as db_log
 from server.db.log import LogRow
 from server.progress import building_labels, derive, public_view
 
-__all__ = ["COORD", "NUDGE", "SCOPED", "VOL", "Broker", "Frame", "Subscriber", "frame"]
+__all__ = [
+    "COORD",
+    "NUDGE",
+    "SCOPED",
+    "VOL",
+    "Broker",
+    "Frame",
+    "Subscriber",
+    "coalesce",
+    "frame",
+]
 
 log = logging.getLogger("doorstep.live")
 
@@ -84,6 +94,26 @@ class Frame(ServerSentEventMessage):
 
     def encode(self) -> bytes:
         return self.raw
+
+
+def coalesce(rows: list[LogRow]) -> list[LogRow]:
+    """The rows a coordinator's replica needs of a batch of the log: per field, only the
+    change with the newest stamp (the one a last-writer-wins merge keeps), in log order.
+
+    Under a burst — one device rewriting a note hundreds of times a second — every
+    coordinator stream was sent every rewrite (224 MiB to one open stream, #22 M1); now
+    it gets one per field per tailer batch. A superseded change left out is never needed:
+    the kept one wins over it wherever it is merged.
+    """
+    best: dict[tuple[str, str, str], LogRow] = {}
+    for row in rows:
+        key = (row[1], row[2], row[3])
+        kept = best.get(key)
+        if kept is None or row[5] > kept[5]:
+            best[key] = row
+    if len(best) == len(rows):
+        return rows
+    return sorted(best.values(), key=lambda r: r[0])
 
 
 class Subscriber:
@@ -137,6 +167,11 @@ Scoper = Callable[[str], Awaitable[Any]]
 RowFilter = Callable[[Any, list[LogRow]], Awaitable[list[LogRow]]]
 #: device nodes → those no longer valid (revoked, expired, unknown).
 DeviceCheck = Callable[[list[str]], Awaitable[set[str]]]
+#: (person, role) → their read scope now (a ``server.access.Scope``).
+PersonScope = Callable[[str, str], Awaitable[Any]]
+#: Collections whose writes can move a record into or out of a scope (as the scope
+#: sequence's trigger, ``db.migrations.SCOPE_CHANGES``; households by their building).
+_SCOPE_COLLS = frozenset({"assignments", "buildings", "incidents"})
 #: Seconds between two checks that the devices behind open streams are still valid.
 WATCH_EVERY = 0.5
 #: (on_top, on_ready, stop) → returns when its connection is lost or ``stop`` is set: the
@@ -218,6 +253,8 @@ class Broker:
         self.scoper: Scoper | None = None
         self.row_filter: RowFilter | None = None
         self.device_check: DeviceCheck | None = None
+        #: Set by the app: a volunteer's nudge stream ends when their scope changes.
+        self.person_scope: PersonScope | None = None
         #: Set by the app on PostgreSQL: wakes the tailer when any process appends.
         self.follow: Follow | None = None
         #: True while ``follow`` is listening: the poll slows to ``slow_poll``.
@@ -403,6 +440,8 @@ class Broker:
         # in its catch-up, as they were not offered to it.
         self.last = upto
         self._advanced.set()
+        if any(r[1] in _SCOPE_COLLS or (r[1], r[3]) == ("households", "building") for r in rows):
+            await self.close_rescoped()
         await self._nudge_volunteers(rows)
         self._dirty |= await db_log.incidents_touched(self.live, rows)
         return len(rows)
@@ -421,6 +460,24 @@ class Broker:
             for sub in tuple(self.subs.get(topic, ())):
                 if writers - {sub.node}:
                     sub.offer(kept[-1][0], NUDGE, True)
+
+    async def close_rescoped(self) -> None:
+        """End the nudge streams of volunteers whose scope changed since they opened them
+        (assigned, unassigned): no nudge for a record they may no longer read. The phone
+        reconnects, and its new stream has the scope it has now."""
+        if self.person_scope is None:
+            return
+        for topic in [t for t, s in self.subs.items() if s and t.startswith(VOL)]:
+            held = self._scopes.get(topic)
+            if held is None:
+                continue
+            now = await self.person_scope(held.person, held.role)
+            if now.token == held.token:
+                continue
+            for sub in tuple(self.subs.get(topic, ())):
+                sub.close()
+                self.unsubscribe(sub)
+            self._scopes.pop(topic, None)
 
     async def _filter_scoped(self, rows: list[LogRow]) -> dict[str, list[LogRow]]:
         """The batch filtered once per community topic that has subscribers (loops until
@@ -449,6 +506,7 @@ class Broker:
         return await self.row_filter(scope, rows)
 
     def _fan_out_changes(self, topic: str, rows: list[LogRow]) -> None:
+        rows = coalesce(rows)
         for i in range(0, len(rows), CHUNK):
             part = rows[i : i + CHUNK]
             self._fan_out(topic, part[-1][0], self.change_frame(part))
@@ -480,8 +538,10 @@ class Broker:
         if self._remember_progress(incident, p, seq):
             raw = self._progress[incident][0].raw
             self._fan_out(COORD, seq, raw, state=True)
+            # Coordinators' community topics only: a volunteer's nudge stream carries
+            # nudges and nothing else (docs/security.md).
             for topic, scope in self._scopes.items():
-                if incident in (scope.incidents or ()):
+                if topic.startswith(SCOPED) and incident in (scope.incidents or ()):
                     self._fan_out(topic, seq, raw, state=True)
         old = self._public.get(incident)
         if self._remember_public(incident, pub, seq):
@@ -609,7 +669,7 @@ class Broker:
                     if sub.dropped:
                         return
                     if rows:
-                        yield Frame(self.change_frame(rows))
+                        yield Frame(self.change_frame(coalesce(rows)))
                 sent = max(sent, last_id)
             for incident in await db_log.active_incidents(self.live):
                 if scope is not None and incident not in (scope.incidents or ()):
@@ -629,7 +689,8 @@ class Broker:
         another device. Never a record, a count or an id: the phone syncs to learn more.
 
         The scope is the one the device had when it connected; the phone reconnects when
-        a sync answer brings a new scope token.
+        a sync answer brings a new scope token, and the stream ends when a write changes
+        the volunteer's scope (``close_rescoped``).
         """
         topic = VOL + scope.token
         self._scopes[topic] = scope

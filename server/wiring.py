@@ -38,6 +38,8 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
         broker.row_filter = partial(scopes.visible_rows, live)
         # Streams of revoked devices and ended sessions close (#9).
         broker.device_check = partial(_invalid_devices, live)
+        # A volunteer's nudge stream ends when their scope changes (#22).
+        broker.person_scope = partial(_person_scope, live)
         if live.dialect == "postgresql":
             # Woken by every process's appends (LISTEN/NOTIFY), not only by polling (#14).
             from server.db.pg.listen import follow
@@ -53,6 +55,10 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
 
 async def _invalid_devices(database: Any, nodes: list[str]) -> set[str]:
     return await db_devices.invalid_among(database, nodes, _now())
+
+
+async def _person_scope(database: Any, person: str, role: str) -> Any:
+    return await scopes.load_scope(database, db_devices.Device("", person, role, False))
 
 
 async def after_sync(request: Request) -> None:

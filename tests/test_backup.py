@@ -139,3 +139,25 @@ def test_restore_without_a_journal_says_what_to_redo(tmp_path: Path) -> None:
     assert json.loads(r.stdout)["journal"] is None
     assert "redo by hand" in r.stderr
     assert list(tmp_path.glob("d.db.replaced-*"))
+
+
+def test_restore_is_refused_while_a_server_has_the_database_open(tmp_path: Path) -> None:
+    db = tmp_path / "open.db"
+    server = LiveServer(str(db)).start()
+    try:
+        phone = server.enroll(role="coordinator", name="街道值班")
+        stamp = Stamper(phone.node)
+        copy = backup(db, tmp_path / "b")
+        files = sorted(p.name for p in tmp_path.iterdir())
+        r = cli("restore", "--db", str(db), str(copy))
+        assert r.returncode == 1, r.stdout
+        assert "has" in r.stderr and "open" in r.stderr and "stop every server" in r.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == files  # nothing moved aside
+        # The server still writes into the file the command line reads.
+        rid = put_record(phone, stamp, "buildings", label="还在这个文件里")
+        assert server.query("SELECT 1 FROM winners WHERE id = ?", (rid,))
+    finally:
+        server.stop()
+    r = cli("restore", "--db", str(db), str(copy))  # stopped: the restore goes ahead
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["replaced"]

@@ -2,14 +2,15 @@
 changed", and only for another device's write in its scope."""
 
 import json
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveServer, Stamper, run_async
+from conftest import LiveServer, Phone, Stamper, put_record, run_async
 from httpx_sse import connect_sse
-from test_streams import READ, Stream
+from test_streams import READ, Stream, sse
 
 from server.access import Scope
 from server.db import Database, changes, scopes
@@ -110,3 +111,85 @@ def test_a_phone_is_nudged_over_http_when_another_volunteer_records_a_door(
         assert (ev.event, ev.data) == ("changed", "{}")
     r = httpx.get(f"{live_server.url}/api/v1/nudges", timeout=5)
     assert r.status_code == 401 and r.json()["error"]
+
+
+@pytest.fixture(scope="module")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict]]:
+    """One server for the tests below: an incident over one building of three households,
+    a coordinator, and a volunteer assigned to the incident who writes."""
+    server = LiveServer(str(tmp_path_factory.mktemp("nudges") / "n.db")).start()
+    try:
+        boss = server.enroll("coordinator", "街道办")
+        stamp = Stamper(boss.node)
+        building = put_record(boss, stamp, "buildings", community="c-n", label="5号楼")
+        homes = [put_record(boss, stamp, "households", building=building) for _ in range(3)]
+        incident = put_record(
+            boss, stamp, "incidents", community="c-n", kind="heating_outage",
+            title="5号楼停暖", status="responding", buildings=[building],
+        )  # fmt: skip
+        writer = server.enroll("volunteer", "志愿者乙")
+        _assign(boss, stamp, writer.person, incident, True)
+        yield server, {"boss": boss, "stamp": stamp, "homes": homes, "incident": incident,
+                       "writer": writer}  # fmt: skip
+    finally:
+        server.stop()
+
+
+def _assign(boss: Phone, stamp: Stamper, person: str, incident: str, active: bool) -> None:
+    put_record(
+        boss, stamp, "assignments", f"{person}~{incident}", person=person, incident=incident,
+        active=active,
+    )  # fmt: skip
+
+
+def _visit(world: dict, home: str) -> str:
+    writer = world["writer"]
+    return put_record(
+        writer, Stamper(writer.node), "visits", household=home, incident=world["incident"],
+        outcome="reached",
+    )  # fmt: skip
+
+
+def _events_until_changed(stream: Stream) -> list[str]:
+    """The kinds of events up to and including the next ``changed`` nudge."""
+    kinds: list[str] = []
+    while not kinds or kinds[-1] != "changed":
+        ev = stream.next()
+        if ev.event != "message" or ev.data:
+            kinds.append(ev.event)
+    return kinds
+
+
+def test_a_volunteers_nudge_stream_carries_no_progress_frames(small_world) -> None:
+    server, world = small_world
+    phone = server.enroll("volunteer", "志愿者甲")
+    _assign(world["boss"], world["stamp"], phone.person, world["incident"], True)
+    with (
+        sse(server, "/api/v1/events", world["boss"].headers) as coord,
+        sse(server, "/api/v1/nudges", phone.headers) as nudges,
+    ):
+        assert coord.next().retry  # the stream's first frame: it is subscribed
+        assert _events_until_changed(nudges) == ["changed"]  # sync once on connect
+        first = _visit(world, world["homes"][0])
+        coord.until("change", lambda d: first in {c["id"] for c in d["changes"]})
+        # The progress the visit changed reaches coordinators ...
+        coord.until("progress", lambda d: d["progress"]["reached"] >= 1)
+        _visit(world, world["homes"][1])
+        # ... and the volunteer's stream has only the nudges of both visits.
+        assert _events_until_changed(nudges) + _events_until_changed(nudges) == [
+            "changed",
+            "changed",
+        ]
+
+
+def test_an_unassigned_volunteers_nudge_stream_ends(small_world) -> None:
+    server, world = small_world
+    phone = server.enroll("volunteer", "志愿者丙")
+    _assign(world["boss"], world["stamp"], phone.person, world["incident"], True)
+    with sse(server, "/api/v1/nudges", phone.headers) as nudges:
+        assert _events_until_changed(nudges) == ["changed"]
+        _assign(world["boss"], world["stamp"], phone.person, world["incident"], False)
+        _visit(world, world["homes"][2])  # no longer theirs: no nudge
+        # The server ends the stream: no nudge, for the assignment or the visit.
+        after = next(nudges._events, None)
+    assert after is None, f"the stream stayed open and sent {after.event!r}"

@@ -271,3 +271,20 @@ def test_backup_then_restore_on_postgresql_replays_a_revocation(
         assert r.status_code == 401 and r.json()["error"] == "revoked", r.text
     finally:
         server.stop()
+
+
+def test_serve_and_demo_never_print_the_urls_password(pg_url: str) -> None:
+    from conftest import LiveServer
+
+    url = pg_url.replace("postgres@", "postgres:pw-in-user@") + "&password=pw-in-query"
+    demo = _doorstep("demo", "--db", url)
+    assert demo.returncode == 0, demo.stderr
+    assert "demo loaded into postgresql://postgres@/" in demo.stderr
+    server = LiveServer(url).start()
+    try:
+        said = server.log_path.read_text()
+    finally:
+        server.stop()
+    assert "Doorstep on" in said and "postgresql://postgres@/" in said
+    for printed in (demo.stdout, demo.stderr, said):
+        assert "pw-in-" not in printed

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from conftest import run_async
 
+from server.access import Scope
 from server.db import changes as sqlite_changes
 from server.db import (
     console,
@@ -419,8 +420,11 @@ def test_console_export_and_the_small_modules_are_the_same_on_both(
                     _numbered(db, "UPDATE devices SET pending = ?, pending_at = ? WHERE node = ?"),
                     (pending, AT, node),
                 )
-        for community in (None, communities[0], "no-such-community"):
-            rows = await same(dbs, console.roster, community)
+        everyone = Scope(pc, "coordinator", None, None, None)
+        for community in (communities[0], "no-such-community"):
+            limited = Scope(pc, "coordinator", frozenset(), frozenset(), frozenset(), community)
+            await same(dbs, console.roster, limited)
+        rows = await same(dbs, console.roster, everyone)
         assert [r[4] for r in rows] == [4, 3]  # sums are integers on both
 
         # A visit by a known volunteer, a change that loses to a newer one, a public link.

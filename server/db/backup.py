@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from server.db import decisions, pg
-from server.db.core import connect_readonly, connect_sync
+from server.db.core import connect_readonly, connect_sync, exclusive
 from server.db.migrations import migrate
 
 __all__ = ["BackupError", "backup", "prune", "restore"]
@@ -180,16 +180,20 @@ CANNOT_KNOW = (
 def restore(src: str | Path, db: str | Path, now: datetime | None = None) -> dict:
     """Install the backup ``src`` as the database ``db`` with a new epoch; replay decisions.
 
-    The server must be stopped. The database being replaced is kept beside it as
-    ``<db>.replaced-<time>`` (with its -wal and -shm), never deleted; on PostgreSQL as
-    the schema ``replaced_<time>`` of the same database (``server.db.pg.backup``).
+    The server must be stopped: on SQLite every process that has the database open holds
+    a shared lock (``core.exclusive``), and the restore is refused while one does, as
+    PostgreSQL's is while servers are connected. The database being replaced is kept
+    beside it as ``<db>.replaced-<time>`` (with its -wal and -shm), never deleted; on
+    PostgreSQL as the schema ``replaced_<time>`` of the same database
+    (``server.db.pg.backup``).
 
     Returns:
         A report: the new epoch, the replaced file, decisions replayed by kind, what the
         restore cannot know, and the decision journal's path (or that there was none).
 
     Raises:
-        BackupError: the backup is missing or fails its integrity check.
+        BackupError: the backup is missing or fails its integrity check, or a server
+            has the database open.
     """
     src = Path(src)
     if not src.exists():
@@ -207,8 +211,18 @@ def restore(src: str | Path, db: str | Path, now: datetime | None = None) -> dic
     verdict = integrity(src)
     if verdict != "ok":
         raise BackupError(f"{src} fails its integrity check, not restoring it: {verdict}")
-    at = now or datetime.now(UTC)
     db.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(db) as alone:
+        if not alone:
+            raise BackupError(
+                f"a Doorstep server or command has {db} open; nothing was changed: stop "
+                "every server first (systemctl stop 'doorstep@*' doorstep), then restore"
+            )
+        return _restore_file(src, db, now or datetime.now(UTC))
+
+
+def _restore_file(src: Path, db: Path, at: datetime) -> dict:
+    """``restore`` of a SQLite file, once no other process has it open."""
     replaced = None
     if db.exists():
         replaced = db.with_name(f"{db.name}.replaced-{_stamp(at)}")

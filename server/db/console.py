@@ -9,6 +9,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from server.access import Scope
 from server.db import AnyDatabase
 from server.db.log import IncidentInputs, fold_rows
 
@@ -18,32 +19,29 @@ __all__ = ["brief_rows", "incident_names", "inputs_until", "roster"]
 # (``server.db.syncs``).
 
 
-async def roster(db: AnyDatabase, community: str | None) -> list[tuple[Any, ...]]:
+async def roster(db: AnyDatabase, scope: Scope) -> list[tuple[Any, ...]]:
     """(person, name, devices, last_seen, pending, pending_at) of every volunteer a
-    coordinator works with (their community's and unattached ones; everyone without a
-    community), over the volunteer's active devices."""
+    coordinator works with, over the volunteer's active devices: the people
+    ``scopes.people_filter`` keeps (their community's, the volunteers assigned inside it
+    and the unattached ones; everyone without a community), as ``/api/v1/people``."""
+    from server.db.scopes import people_filter
+
+    within, args = people_filter(scope, "p.id", dialect=db.dialect)
     if db.dialect == "postgresql":
         sql = (
             "SELECT p.id, p.name, count(d.node), max(d.last_seen), sum(d.pending)::bigint, "
             "max(d.pending_at) FROM people p JOIN devices d ON d.person = p.id "
             "AND d.revoked_at IS NULL WHERE p.role = 'volunteer' "
         )
-        args: tuple[Any, ...] = ()
-        if community is not None:
-            sql += "AND (p.community = $1 OR p.community IS NULL) "
-            args = (community,)
         order = "GROUP BY p.id ORDER BY p.name NULLS FIRST, p.id LIMIT 5000"
-        return await db.read(sql + order, args)
-    sql = (
-        "SELECT p.id, p.name, count(d.node), max(d.last_seen), sum(d.pending), "
-        "max(d.pending_at) FROM people p JOIN devices d ON d.person = p.id "
-        "AND d.revoked_at IS NULL WHERE p.role = 'volunteer' "
-    )
-    args = ()
-    if community is not None:
-        sql += "AND (p.community = ? OR p.community IS NULL) "
-        args = (community,)
-    return await db.read(sql + "GROUP BY p.id ORDER BY p.name, p.id LIMIT 5000", args)
+    else:
+        sql = (
+            "SELECT p.id, p.name, count(d.node), max(d.last_seen), sum(d.pending), "
+            "max(d.pending_at) FROM people p JOIN devices d ON d.person = p.id "
+            "AND d.revoked_at IS NULL WHERE p.role = 'volunteer' "
+        )
+        order = "GROUP BY p.id ORDER BY p.name, p.id LIMIT 5000"
+    return await db.read(f"{sql}AND {within} {order}", args)
 
 
 Fetch = Callable[[str, Sequence[Any]], Awaitable[Sequence[Any]]]

@@ -10,6 +10,7 @@ WAL never blocks. Nothing outside ``server.db`` sees a connection, a cursor or a
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,6 +29,7 @@ __all__ = [
     "connect",
     "connect_readonly",
     "connect_sync",
+    "exclusive",
 ]
 
 T = TypeVar("T")
@@ -77,6 +79,36 @@ async def connect(path: str) -> aiosqlite.Connection:
         await conn.close()
         raise
     return conn
+
+
+def lock_path(path: str | Path) -> str:
+    """The file every process that has the database open holds a shared lock on."""
+    return f"{path}-lock"
+
+
+def _hold(path: str | Path, how: int) -> int | None:
+    """A descriptor of ``lock_path(path)`` holding an ``flock`` of kind ``how``; None
+    when another process holds a lock that conflicts."""
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, how | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+@contextlib.contextmanager
+def exclusive(path: str | Path) -> Any:
+    """Hold the database ``path`` for a process that replaces its file (``restore``):
+    yields True, or False while a server or command has it open (``Database.open`` holds
+    a shared lock on the same file until ``close``). The file is moved, not its lock."""
+    fd = _hold(path, fcntl.LOCK_EX)
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 Conn = aiosqlite.Connection
@@ -130,6 +162,8 @@ class Database(BaseDatabase):
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._live: aiosqlite.Connection | None = None
+        #: The shared lock on ``lock_path``: a restore is refused while it is held.
+        self._held: int | None = None
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
         self._live_lock = asyncio.Lock()
@@ -146,7 +180,17 @@ class Database(BaseDatabase):
             # This class is SQLite's: ``server.db.open_database`` picks PgDatabase for a URL.
             raise ValueError("a postgresql:// URL is opened by server.db.open_database")
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        migrate(self.path)
+        self._held = _hold(self.path, fcntl.LOCK_SH)
+        if self._held is None:
+            raise RuntimeError(
+                f"{self.path} is being restored from a backup (doorstep restore): start "
+                "the server again when the restore has finished"
+            )
+        try:
+            migrate(self.path)
+        except BaseException:
+            await self.close()
+            raise
         try:
             self._writer = await connect(self.path)
             # Server-side decisions are journaled beside the database (server/db/decisions.py).
@@ -163,6 +207,9 @@ class Database(BaseDatabase):
             if conn is not None:
                 await conn.close()
         self._writer = self._reader = self._live = None
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
 
     async def __aenter__(self) -> "Database":
         await self.open()

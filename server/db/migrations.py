@@ -224,6 +224,23 @@ def m007_rate_limits(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX rate_hits_at ON rate_hits (at)")
 
 
+@migrations()
+def m008_device_budgets(db: sqlite_utils.Database) -> None:
+    # Per-device write budgets (#22 M1): what each device wrote in the current window of
+    # each span (a minute, an hour), updated by the sync's own transaction
+    # (server/db/budgets.py). Counters, not a log: two rows per device at most.
+    db.execute(
+        """CREATE TABLE device_budgets (
+            node TEXT NOT NULL,
+            span INTEGER NOT NULL,
+            win INTEGER NOT NULL,
+            changes INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            PRIMARY KEY (node, span)
+        )"""
+    )
+
+
 def migrate(path: str) -> None:
     """Create or upgrade the database at ``path`` (in WAL mode, by ``connect_sync``)."""
     from server.db.core import connect_sync

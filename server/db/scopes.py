@@ -42,6 +42,7 @@ __all__ = [
     "pull",
     "pull_filter",
     "pull_in",
+    "pull_page",
     "record_filter",
     "reference",
     "reference_in",
@@ -813,6 +814,29 @@ async def pull(
     )
 
 
+async def pull_page(
+    db: BaseDatabase, device: Device, cursor: int, limit: int, held: str, at: str
+) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
+    """A further page of a pull under way (``held``: the token its first page answered,
+    ``cursor`` > 0). Such a page writes nothing, so on SQLite it is read on the reader
+    connection: a long pull (the dashboard's snapshot) never holds the writer, and the
+    syncs waiting for it, for more than its first page. If the scope moved meanwhile,
+    ``pull`` (the writer) answers, as for a phone. On PostgreSQL ``pull``: its shared
+    ordering lock is what keeps a page from passing an append still committing."""
+    if db.dialect == "postgresql" or cursor == 0:
+        return await pull(db, device, cursor, limit, held, at)
+    assert isinstance(db, Database)
+    cache = db.scope_cache
+
+    def run(conn: Sql) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str] | None:
+        if scope_in(conn, device.person, device.role, cache).token != held:
+            return None
+        return pull_in(conn, device, cursor, limit, held, at, cache=cache)
+
+    page = await db.call(run)
+    return page if page is not None else await pull(db, device, cursor, limit, held, at)
+
+
 def pull_in(
     conn: Sql,
     device: Device,
@@ -842,15 +866,17 @@ def pull_in(
         if restarts(held, scope, grown, old):
             start = 0
     # The device's own winners are left out of its pulls (it wrote them) — except those
-    # up to the moment it was given this scope: a scope that shrank and grew back evicted
-    # them from the device, and the re-pull must bring them back (issue 9).
-    since = 0
-    if held != scope.token:
-        if not scope.unlimited:
-            since = top if top is not None else changes.top_in(conn)
+    # up to the moment it was given this scope or pulled from cursor 0: a scope that
+    # shrank and grew back evicted them from the device (issue 9), and a device that
+    # lost its storage but kept its token starts again from 0 (issue 22); both re-pulls
+    # must bring them back, on every page of the re-pull.
+    # (An unlimited scope never shrinks: only a pull from 0 brings them back.)
+    fresh = cursor == 0 or (held != scope.token and not scope.unlimited)
+    if fresh or held != scope.token:
+        since = (top if top is not None else changes.top_in(conn)) if fresh else 0
         # Pulls keep working on a full disk: the snapshot is only not remembered.
         changes.try_write(conn, lambda: save_snapshot_in(conn, device.node, scope, at, since))
-    elif not scope.unlimited:
+    else:
         since = snapshot_seq_in(conn, device.node, scope.token)
     rows, new_cursor, more = page_in(conn, scope, start, limit, device.node, since, top)
     rows = companions_in(conn, scope, rows, start, device.node) + rows

@@ -6,7 +6,8 @@ in the writer's thread inside one ``BEGIN IMMEDIATE`` transaction (``Database.wr
 
 1. the device's scope, from the cache while the scope sequence has not moved
    (``scopes.scope_in``);
-2. which valid changes it may write (``scopes.authorise_in``);
+2. which valid changes it may write (``scopes.authorise_in``), and of those, which fit
+   the device's write budget (``budgets.spend_in``);
 3. the batch: history, the set-based merge, the quarantine, ``last_seen`` and the
    ``pending`` count the phone reported, with pre-built statements;
 4. the scope again if this very batch moved the scope sequence, then the pull page and
@@ -16,13 +17,14 @@ A disk that fills up fails a batch with changes (507, nothing saved); a pull alo
 answers (only ``last_seen`` and the scope snapshot are not saved).
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from server.db import changes, scopes
+from server.db import budgets, changes, scopes
 from server.db.changes import Incoming, Quarantined, WinnerRow
 from server.db.core import BaseDatabase, Database, Sql
 from server.db.devices import Device
@@ -89,6 +91,8 @@ async def exchange(
     def run(conn: Sql) -> Outcome:
         scope = scopes.scope_in(conn, device.person, device.role, cache)
         allowed, denied = scopes.authorise_in(conn, scope, good, sources)
+        spent = budgets.spend_in(conn, device.node, allowed)
+        allowed, denied = _over_budget(good, sources, allowed, spent, denied)
         rejected = [*bad, *(refuse(i, raw, exc) for i, raw, exc in denied)]
         top: int | None = None
 
@@ -112,6 +116,24 @@ async def exchange(
         return Outcome(len(allowed), denied, rows, new_cursor, more, evict, token)
 
     return await db.write_call(run)
+
+
+def _over_budget(
+    good: list[Incoming],
+    sources: list[tuple[int, Any]],
+    allowed: list[Incoming],
+    spent: tuple[list[Incoming], list[int]],
+    denied: list[tuple[int, Any, ForbiddenError]],
+) -> tuple[list[Incoming], list[tuple[int, Any, ForbiddenError]]]:
+    """The changes within the device's write budget (``budgets.spend_in``), and the
+    refusals with those over it added (``over_budget``), in request order."""
+    kept, over = spent
+    if not over:
+        return kept, denied
+    where = {id(row): source for row, source in zip(good, sources, strict=True)}
+    exc = budgets.refusal(time.time())
+    extra = [(*where[id(allowed[i])], exc) for i in over]
+    return kept, sorted([*denied, *extra], key=lambda d: d[0])
 
 
 async def _exchange_pg(
@@ -150,6 +172,8 @@ async def _exchange_pg(
             await pg_scopes.shared_order_in(conn)
         scope = await pg_scopes.scope_in(conn, device.person, device.role, cache)
         allowed, denied = await pg_scopes.authorise_in(conn, scope, good, sources)
+        spent = await budgets.spend_pg(conn, device.node, allowed)
+        allowed, denied = _over_budget(good, sources, allowed, spent, denied)
         rejected = [*bad, *(refuse(i, raw, exc) for i, raw, exc in denied)]
         top: int | None = None
 

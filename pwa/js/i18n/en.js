@@ -132,6 +132,7 @@ export default {
   'error.unknown': 'Something went wrong: {msg}',
   'error.request': 'Request refused: {msg}',
 
+
   'outcome.reached': 'Reached',
   'outcome.not_home': 'Not home',
   'outcome.refused': 'Refused',

@@ -61,4 +61,6 @@ export default {
   no_person: 'This person is not on your list: reload the page.',
   not_all_communities: 'Only a coordinator of every community can do this.',
   bad_path: 'This address is malformed: check the link and try again.',
+  over_budget: 'This phone uploaded too much in a short time; the server is not accepting more for now. Kept on this phone: sync again later, or give the backup file to your coordinator.',
+  quarantine_full: 'Too many rejected entries; the rest are only counted.',
 };

@@ -132,6 +132,7 @@ export default {
   'error.unknown': '出错了：{msg}',
   'error.request': '请求被拒绝：{msg}',
 
+
   'outcome.reached': '已联系',
   'outcome.not_home': '不在家',
   'outcome.refused': '拒绝',

@@ -14,7 +14,7 @@ side by side chosen by ``db.dialect``, or a twin here where the code differs
 This module imports no driver, so the command line can tell a URL from a file for free.
 """
 
-__all__ = ["is_url"]
+__all__ = ["is_url", "redact"]
 
 _SCHEMES = ("postgresql://", "postgres://")
 
@@ -22,3 +22,22 @@ _SCHEMES = ("postgresql://", "postgres://")
 def is_url(db: str) -> bool:
     """True when ``--db`` names a PostgreSQL database rather than a SQLite file."""
     return db.startswith(_SCHEMES)
+
+
+def redact(url: str) -> str:
+    """The URL as it may be printed or logged: without its password, whether in the
+    user part or a ``password=`` query parameter. Anything that is not a
+    ``postgresql://`` URL (a SQLite path) comes back as it is."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    if not is_url(url):
+        return url
+    parts = urlsplit(url)
+    if parts.password is not None:
+        user, host = parts.netloc.rsplit("@", 1)
+        parts = parts._replace(netloc=f"{user.split(':', 1)[0]}@{host}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(k.lower() == "password" for k, _ in query):
+        kept = [(k, v) for k, v in query if k.lower() != "password"]
+        parts = parts._replace(query=urlencode(kept, safe="/"))
+    return urlunsplit(parts)

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from server.db.core import STORAGE_FULL, BaseDatabase
+from server.db.pg import redact
 from server.errors import StorageFullError
 
 __all__ = [
@@ -78,17 +79,6 @@ DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
 )
-
-
-def redact(url: str) -> str:
-    """The URL as it may be printed: without its password."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user, host = parts.netloc.rsplit("@", 1)
-    return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}@{host}"))
 
 
 def describe(exc: BaseException, url: str) -> str:

@@ -46,6 +46,7 @@ TABLES = (
     "push_sent",
     "scope_snapshots",
     "rate_hits",
+    "device_budgets",
     "meta",
 )
 #: Tables SQLite has that PostgreSQL keeps elsewhere (its migrations: ``schema_migrations``).

@@ -709,9 +709,10 @@ async def pull_in(
         evict, grown = await evictions_in(conn, scope, old, cursor)
         if restarts(held, scope, grown, old):
             start = 0
-    since = 0
-    if held != scope.token:
-        if not scope.unlimited:
+    fresh = cursor == 0 or (held != scope.token and not scope.unlimited)
+    if fresh or held != scope.token:
+        since = 0
+        if fresh:
             since = top if top is not None else await changes.top_in(conn)
         snap = since
 
@@ -719,7 +720,7 @@ async def pull_in(
             await save_snapshot_in(conn, device.node, scope, at, snap)
 
         await changes.try_write(conn, save)
-    elif not scope.unlimited:
+    else:
         since = await snapshot_seq_in(conn, device.node, scope.token)
     rows, new_cursor, more = await page_in(conn, scope, start, limit, device.node, since, top)
     rows = await companions_in(conn, scope, rows, start, device.node) + rows
