@@ -246,8 +246,10 @@ class Broker:
         self._hooks: set[asyncio.Task[None]] = set()
         self._loading: dict[str, asyncio.Task[bool]] = {}
         self._dirty: set[str] = set()
-        #: incident → (log position, task) of a resume's catch-up (``public_current``).
-        self._catching_up: dict[str, tuple[int, asyncio.Task[None]]] = {}
+        #: Every incident touched up to this log position has been derived again (the
+        #: tailer's ``_refresh_due``); ``public_current`` waits for it.
+        self._refreshed_upto = 0
+        self._refreshed = asyncio.Event()
         self._refreshed_at = 0.0
         #: Set by the app (``wiring.live_lifespan``) to serve community-limited streams.
         self.scoper: Scoper | None = None
@@ -270,7 +272,7 @@ class Broker:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.last = await db_log.max_seq(self.live)
+        self.last = self._refreshed_upto = await db_log.max_seq(self.live)
         self._task = asyncio.create_task(self._run(), name="doorstep-tailer")
         self._pinger = asyncio.create_task(self._ping_loop(), name="doorstep-pinger")
         self._watcher = asyncio.create_task(self._watch_loop(), name="doorstep-watcher")
@@ -514,12 +516,16 @@ class Broker:
     async def _refresh_due(self) -> None:
         """Derive the progress of incidents touched since the last derivation, at most
         once per ``REFRESH_EVERY``; the loop comes back when it is due for the rest."""
-        if not self._dirty or time.monotonic() - self._refreshed_at < REFRESH_EVERY:
-            return
-        self._refreshed_at = time.monotonic()
-        dirty, self._dirty = self._dirty, set()
-        for incident in sorted(dirty):
-            await self._refresh(incident, self.last)
+        upto = self.last
+        if self._dirty:
+            if time.monotonic() - self._refreshed_at < REFRESH_EVERY:
+                return
+            self._refreshed_at = time.monotonic()
+            dirty, self._dirty = self._dirty, set()
+            for incident in sorted(dirty):
+                await self._refresh(incident, self.last)
+        self._refreshed_upto = upto
+        self._refreshed.set()
 
     def change_frame(self, rows: list[LogRow]) -> bytes:
         items = [
@@ -600,34 +606,26 @@ class Broker:
         cached, pub = self._public[incident]
         return cached.seq, cached.raw, pub
 
-    async def public_current(self, incident: str) -> tuple[int, bytes, PublicProgress] | None:
+    async def public_current(
+        self, incident: str, timeout: float = 5.0
+    ) -> tuple[int, bytes, PublicProgress] | None:
         """``public``, but never older than anything committed when the call began.
 
         A resident who resumes on this server with the id another server gave must not
         get a view older than the one it already has (issue 21: server C had not yet
-        tailed the update A had sent). The view is derived again from the database once
-        this process's tailer has reached the log's current end; resumes that arrive
-        together share one derivation per incident."""
+        tailed the update A had sent). This waits (at most ``timeout``) until this
+        process's tailer has read the log up to its current end and derived again every
+        incident touched on the way: no derivation of its own, so the views keep the order
+        of the tailer's (a view stamped with an older sequence than one already sent would
+        be skipped by the streams that hold the newer one)."""
         target = await db_log.max_seq(self.live)
-        held = self._catching_up.get(incident)
-        if held is None or held[0] < target:
-            task = asyncio.create_task(self._catch_up(incident, target))
-            held = (target, task)
-            self._catching_up[incident] = held
-            task.add_done_callback(
-                lambda _, h=held: (
-                    self._catching_up.pop(incident, None)
-                    if self._catching_up.get(incident) is h
-                    else None
-                )
-            )
-        await asyncio.shield(held[1])
+        deadline = time.monotonic() + timeout
+        while self._refreshed_upto < target and time.monotonic() < deadline:
+            self._refreshed.clear()
+            self._wake.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._refreshed.wait(), deadline - time.monotonic())
         return await self.public(incident)
-
-    async def _catch_up(self, incident: str, target: int) -> None:
-        await self.wait_for(target)
-        if incident in self._progress:  # else ``public`` derives it from the database
-            await self._refresh(incident, self.last)
 
     async def _ping_loop(self) -> None:
         # One timer for all streams, not one per stream: comments keep proxies from
