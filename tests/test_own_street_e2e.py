@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import LiveServer, eventually
+from conftest import LiveServer, cli, eventually
 from openpyxl import Workbook, load_workbook
 from test_assignments_e2e import PASSWORD, watch
 from test_people_e2e import LAPTOP, PHONE, status_of
@@ -217,3 +217,32 @@ def test_a_street_office_runs_a_night_on_its_own_community_from_an_empty_server(
     assert errors == []
     phone_ctx.close()
     desk_ctx.close()
+
+
+def test_the_new_incident_form_shows_buildings_that_arrive_while_it_is_open(
+    browser: Any, empty_server: LiveServer, tmp_path: Path
+) -> None:
+    """Opened before the ledger's buildings reached the console, the form lists them as
+    they arrive and keeps what the coordinator had typed (it used to stay empty)."""
+    errors: list[str] = []
+    ctx = browser.new_context(**LAPTOP)
+    page = ctx.new_page()
+    watch(page, errors)
+    code = empty_server.invite("coordinator", "王主任")["code"]
+    page.goto(f"{empty_server.url}/coord.html#/enroll/{code}")
+    page.get_by_role("link", name="开启新事件").click(timeout=LIVE_MS)
+    title = page.get_by_label("标题")
+    title.fill("双榆树停暖")
+    title.blur()
+    ledger = tmp_path / "双榆社区.csv"
+    ledger.write_text("楼号,单元,门牌号,户主\n7,1,101,孙立平\n", encoding="utf-8")
+    cli(
+        "import", "households", str(ledger), "--db", empty_server.db_path, "--community", "双榆社区"
+    )
+    page.get_by_role("checkbox", name=re.compile("7号楼")).check(timeout=LIVE_MS)
+    expect(page.get_by_text("受影响 1 户")).to_be_visible()
+    expect(title).to_have_value("双榆树停暖")
+    page.get_by_role("button", name="开启事件").click()
+    expect(page.get_by_role("heading", name="双榆树停暖")).to_be_visible(timeout=LIVE_MS)
+    assert errors == []
+    ctx.close()
