@@ -24,6 +24,7 @@ from conftest import LiveServer, cli, eventually
 from openpyxl import Workbook, load_workbook
 from test_assignments_e2e import PASSWORD, watch
 from test_people_e2e import LAPTOP, PHONE, status_of
+from test_snapshot_e2e import IDB
 
 from server.admin import write_records
 from server.coord import qr_svg
@@ -102,7 +103,7 @@ def test_a_street_office_runs_a_night_on_its_own_community_from_an_empty_server(
     expect(desk.get_by_text("新增 3 户")).to_be_visible(timeout=LIVE_MS)
     desk.get_by_role("button", name="确认导入").click()
     expect(desk.get_by_text("已导入：新增 3 户，更新 0 户。")).to_be_visible(timeout=LIVE_MS)
-    # The households arrive in the console's copy (the new-incident form lists its buildings).
+    # The page lists the households as they reach the console.
     homes = desk.locator(".ledger-buildings")
     expect(homes).to_contain_text("2单元401 王秀英 13800001234", timeout=LIVE_MS)
     expect(homes).to_contain_text("2单元402 李建国 13900005678")
@@ -121,7 +122,8 @@ def test_a_street_office_runs_a_night_on_its_own_community_from_an_empty_server(
     [incident] = eventually(
         lambda: field_of(server, "incidents", "title", "55号院3号楼停水"), "the incident synced"
     )
-    # A visit found that 王秀英 needs water (the console has no way to record a need).
+    # A visit found that 王秀英 needs water (needs come from visits; the console only
+    # assigns and closes them).
     rid = f"{incident}~{household}"
     write_records(server.db_path, [("household_status", rid, {"needs_open": ["water"]})])
 
@@ -153,8 +155,8 @@ def test_a_street_office_runs_a_night_on_its_own_community_from_an_empty_server(
     desk.goto(f"{server.url}/coord.html#/i/{incident}/needs")
     need = desk.locator(f".needs-queue li.need-row[data-h='{household}']")
     expect(need).to_be_visible(timeout=LIVE_MS)
-    where = need.get_by_role("link").first.inner_text()
-    assert "401" in where
+    where = "丽源路55号院3号楼 2 单元 401"  # the console's words for the ledger's address
+    expect(need.get_by_role("link", name=where)).to_be_visible(timeout=LIVE_MS)
     pick = need.get_by_label(f"为 {where} 分配志愿者")
     expect(pick.get_by_role("option", name="张三")).to_be_attached(timeout=LIVE_MS)
     need.get_by_label(f"给 {where} 的负责志愿者留言").fill("老人独居，先打电话")
@@ -244,5 +246,60 @@ def test_the_new_incident_form_shows_buildings_that_arrive_while_it_is_open(
     expect(title).to_have_value("双榆树停暖")
     page.get_by_role("button", name="开启事件").click()
     expect(page.get_by_role("heading", name="双榆树停暖")).to_be_visible(timeout=LIVE_MS)
+    assert errors == []
+    ctx.close()
+
+
+def test_names_typed_for_invites_survive_records_arriving_while_they_are_typed(
+    browser: Any, empty_server: LiveServer, tmp_path: Path
+) -> None:
+    """Records reaching the 人员 page while names are typed used to empty the box when the
+    page redrew (a textarea's text is not its value attribute): the press on 生成邀请二维码
+    then invited nobody. Found by the own-street test on a loaded machine."""
+    errors: list[str] = []
+    ctx = browser.new_context(**LAPTOP)
+    page = ctx.new_page()
+    watch(page, errors)
+    code = empty_server.invite("coordinator", "王主任")["code"]
+    page.goto(f"{empty_server.url}/coord.html#/enroll/{code}")
+    expect(page.get_by_role("link", name="开启新事件")).to_be_visible(timeout=LIVE_MS)
+    page.get_by_role("link", name="人员", exact=True).click()
+    box = page.get_by_label("姓名和电话，一行一位（电话可不填）")
+    communities = page.get_by_role("combobox", name="社区")
+
+    def records_arrive(community: str) -> None:
+        """A ledger imported elsewhere reaches this console (its IndexedDB) while it waits."""
+        stored = page.evaluate(IDB, ["fields", None])
+        ledger = tmp_path / f"{community}.csv"
+        ledger.write_text("楼号,单元,门牌号\n7,1,101\n", encoding="utf-8")
+        cli(
+            "import",
+            "households",
+            str(ledger),
+            "--db",
+            empty_server.db_path,
+            "--community",
+            community,
+        )
+        eventually(lambda: page.evaluate(IDB, ["fields", None]) > stored, "records stored")
+
+    # Typed, then records arrive; the coordinator clicks elsewhere, the page redraws.
+    box.fill("赵六 138 0000 0006\n钱七")
+    records_arrive("双榆社区")
+    page.get_by_role("heading", name="人员与邀请").click()
+    expect(communities.get_by_role("option", name=re.compile("双榆社区"))).to_be_attached(
+        timeout=LIVE_MS
+    )
+    expect(box).to_have_value("赵六 138 0000 0006\n钱七")
+    page.get_by_role("button", name="生成邀请二维码").click()
+    sheet = page.get_by_role("region", name="邀请二维码")
+    expect(sheet.get_by_role("img", name="钱七 的邀请二维码")).to_be_visible(timeout=LIVE_MS)
+
+    # Typed, records arrive, and the very next press is on the button.
+    box.fill("孙八")
+    records_arrive("三里河社区")
+    page.get_by_role("button", name="生成邀请二维码").click()
+    expect(sheet.get_by_role("img", name="孙八 的邀请二维码")).to_be_visible(timeout=LIVE_MS)
+    expect(communities.get_by_role("option", name=re.compile("三里河社区"))).to_be_attached()
     assert errors == []
     ctx.close()
