@@ -198,6 +198,7 @@ def test_a_street_office_runs_a_night_on_its_own_community_from_an_empty_server(
     select.select_option(incident)
     with desk.expect_download() as dl:
         desk.get_by_role("button", name="Excel (XLSX)").click()
+    assert re.fullmatch(r"55号院3号楼停水-\d{4}-\d\d-\d\d\.xlsx", dl.value.suggested_filename)
     wb = load_workbook(io.BytesIO(dl.value.path().read_bytes()))
     assert wb.sheetnames == ["住户", "走访记录", "物资发放"]
     sheets = {ws.title: list(ws.iter_rows(values_only=True)) for ws in wb.worksheets}
