@@ -34,9 +34,10 @@ const draft = { lines: '', ttl: '72' };
 
 export function inviteForm(onSheet) {
   const box = h('textarea', {
-    id: 'invite-lines', rows: 5, placeholder: ct('inviteLinesHint'), value: draft.lines,
+    id: 'invite-lines', rows: 5, placeholder: ct('inviteLinesHint'),
     oninput: (e) => { draft.lines = e.target.value; },
   });
+  box.value = draft.lines; // a textarea's value attribute is not its text: a redraw kept none
   const ttl = h('select', { id: 'invite-ttl', onchange: (e) => { draft.ttl = e.target.value; } },
     [['24', 'ttl24'], ['72', 'ttl72'], ['168', 'ttl168']].map(([v, k]) => h('option', { value: v, selected: v === draft.ttl }, ct(k))));
   const submit = async (e) => {
