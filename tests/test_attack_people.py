@@ -1,0 +1,74 @@
+"""Attacking the people page (issue 19) through a real server process: a coordinator of
+one community using ids of people who are not theirs, volunteers and revoked devices on
+coordinator routes, setup links replayed, and household tasks given across communities.
+One empty server for the module: each test makes its own people and records."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from conftest import LiveServer, Phone, Stamper, put_record
+
+from server.admin_access import add_coordinator
+
+PASSWORD = "night shift 3am"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(str(tmp_path_factory.mktemp("attack") / "attack.db")).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@dataclass
+class Console(Phone):
+    """A coordinator's browser session: the cookie rides in the client, CSRF in a header."""
+
+    csrf: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-CSRF-Token": self.csrf}
+
+
+def _console(server: LiveServer, login: str, community: str | None) -> Console:
+    add_coordinator(server.db_path, login, PASSWORD, name=login, community=community)
+    client = httpx.Client(base_url=server.url, timeout=30)
+    r = client.post("/api/v1/login", json={"login": login, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    d = r.json()
+    return Console(client, "", d["node"], d["person"], "coordinator", csrf=d["csrf"])
+
+
+def _building(boss: Phone, community: str, label: str) -> str:
+    return put_record(boss, Stamper(boss.node), "buildings", community=community, label=label)
+
+
+def test_a_community_coordinator_cannot_reinvite_a_coordinator_of_every_community(
+    server: LiveServer,
+) -> None:
+    """Assigning the street's coordinator (a phone, no login) to one of your buildings
+    must not make them "yours": a new invite for them would be a setup link, and the
+    login set on it a coordinator of every community."""
+    boss = server.enroll("coordinator", "街道值班")
+    east_b = _building(boss, "atk-east", "东1")
+    east = _console(server, "atk-east-office", "atk-east")
+    put_record(
+        east, Stamper(east.node), "assignments", f"{boss.person}~{east_b}",
+        person=boss.person, building=east_b, active=True,
+    )  # fmt: skip
+
+    seen = {p["id"] for p in east.client.get("/api/v1/people").json()}
+    assert boss.person not in seen
+    for path in (
+        f"/api/v1/people/{boss.person}/invite",
+        f"/api/v1/people/{boss.person}/invites/revoke",
+    ):
+        r = east.client.post(path, json={}, headers=east.headers)
+        assert r.status_code == 404 and r.json()["error"] == "no_person", r.text
+    r = east.client.get("/api/v1/invites")
+    assert boss.person not in {p["person"] for p in r.json()}
