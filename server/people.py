@@ -178,6 +178,8 @@ async def reinvite(
     unused invites stop working."""
     data = decode_body(_again, await request.body() or b"{}", "invite", '{"ttl_hours": 72}')
     await _person_in_scope(database, access, person)
+    # The device the new code enrols reads what this person reads: all of it must be ours.
+    await access.require_covers(person, await db_people.role_of(database, person))
     try:
         code, expires, setup = await db_people.reinvite(database, person, ttl_hours=data.ttl_hours)
     except ValueError:

@@ -72,3 +72,36 @@ def test_a_community_coordinator_cannot_reinvite_a_coordinator_of_every_communit
         assert r.status_code == 404 and r.json()["error"] == "no_person", r.text
     r = east.client.get("/api/v1/invites")
     assert boss.person not in {p["person"] for p in r.json()}
+
+
+def test_a_community_coordinator_cannot_enrol_a_phone_as_a_volunteer_who_also_works_elsewhere(
+    server: LiveServer,
+) -> None:
+    """A new invite enrols a phone that reads what the volunteer reads: assigning the west's
+    volunteer one building in the east must not give the east a phone with the west's doors."""
+    boss = server.enroll("coordinator", "街道值班")
+    stamp = Stamper(boss.node)
+    west_b = _building(boss, "atk-west2", "西1")
+    east_b = _building(boss, "atk-east2", "东1")
+    put_record(boss, stamp, "households", building=west_b, room="301", contact="139 0000 0003")
+    both = server.enroll("volunteer", "两边都跑的志愿者")
+    only_east = server.enroll("volunteer", "只在东边的志愿者")
+    put_record(
+        boss, stamp, "assignments", f"{both.person}~{west_b}",
+        person=both.person, building=west_b, active=True,
+    )  # fmt: skip
+    east = _console(server, "atk-east2-office", "atk-east2")
+    es = Stamper(east.node)
+    for vol in (both, only_east):
+        put_record(
+            east, es, "assignments", f"{vol.person}~{east_b}",
+            person=vol.person, building=east_b, active=True,
+        )  # fmt: skip
+
+    r = east.client.post(f"/api/v1/people/{both.person}/invite", json={}, headers=east.headers)
+    assert r.status_code == 403 and r.json()["error"] == "works_elsewhere", r.text
+    r = east.client.post(f"/api/v1/people/{only_east.person}/invite", json={}, headers=east.headers)
+    assert r.status_code == 200 and r.json()["person"] == only_east.person, r.text
+    # The street's coordinator reads both communities: they may.
+    r = boss.client.post(f"/api/v1/people/{both.person}/invite", json={}, headers=boss.headers)
+    assert r.status_code == 200, r.text

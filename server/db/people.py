@@ -33,6 +33,7 @@ __all__ = [
     "listing",
     "name_of",
     "reinvite",
+    "role_of",
     "setup_login",
     "within",
 ]
@@ -61,6 +62,12 @@ _SQL = {
 async def name_of(db: AnyDatabase, person: str) -> str:
     rows = await db.read(_SQL["name_of"][db.dialect], (person,))
     return (rows[0][0] or "") if rows else ""
+
+
+async def role_of(db: AnyDatabase, person: str) -> str:
+    """A person's role ("" for nobody)."""
+    rows = await db.read(_INVITES_SQL["person"][db.dialect], (person,))
+    return rows[0][0] if rows else ""
 
 
 async def exists(db: AnyDatabase, person: str) -> bool:
