@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from conftest import LiveServer, Phone, Stamper, put_record
+from test_access import Device
 
 from server.admin_access import add_coordinator
 
@@ -105,3 +106,46 @@ def test_a_community_coordinator_cannot_enrol_a_phone_as_a_volunteer_who_also_wo
     # The street's coordinator reads both communities: they may.
     r = boss.client.post(f"/api/v1/people/{both.person}/invite", json={}, headers=boss.headers)
     assert r.status_code == 200, r.text
+
+
+def _change(stamp: Stamper, rid: str, **fields: object) -> list[dict]:
+    return [
+        {"coll": "assignments", "id": rid, "field": f, "value": v, "hlc": stamp()}
+        for f, v in fields.items()
+    ]
+
+
+def test_a_household_task_is_given_only_by_a_coordinator_of_its_community_and_taken_back_whole(
+    server: LiveServer,
+) -> None:
+    """我的任务: ``<person>~<household>`` puts one door on a phone. A volunteer cannot give
+    it to themself, a coordinator of another community cannot give it, and taking it back
+    evicts the household's personal fields from the phone."""
+    boss = server.enroll("coordinator", "街道值班")
+    stamp = Stamper(boss.node)
+    west_b = _building(boss, "atk-west3", "西1")
+    east_b = _building(boss, "atk-east3", "东1")
+    west_h = put_record(boss, stamp, "households", building=west_b, room="302", notes="独居")
+    east_h = put_record(boss, stamp, "households", building=east_b, room="101", notes="轮椅")
+    vol = Device(server.enroll("volunteer", "志愿者"))
+    east = _console(server, "atk-east3-office", "atk-east3")
+    es, vs = Stamper(east.node), Stamper(vol.phone.node)
+
+    mine = f"{vol.phone.person}~{east_h}"
+    refused = vol.sync(_change(vs, mine, person=vol.phone.person, household=east_h))
+    assert {r["error"] for r in refused} == {"forbidden"}
+    theirs = f"{vol.phone.person}~{west_h}"
+    r = east.sync(_change(es, theirs, person=vol.phone.person, household=west_h))
+    assert {x["error"] for x in r.json()["rejected"]} == {"forbidden"}, r.text
+    vol.sync()
+    assert vol.records("households") == {}
+
+    assert (
+        east.sync(_change(es, mine, person=vol.phone.person, household=east_h)).json()["rejected"]
+        == []
+    )
+    vol.sync()
+    assert vol.records("households")[east_h]["notes"] == "轮椅"
+    assert east.sync(_change(es, mine, household=None)).json()["rejected"] == []
+    vol.sync()
+    assert vol.records("households") == {}
