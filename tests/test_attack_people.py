@@ -149,3 +149,22 @@ def test_a_household_task_is_given_only_by_a_coordinator_of_its_community_and_ta
     assert east.sync(_change(es, mine, household=None)).json()["rejected"] == []
     vol.sync()
     assert vol.records("households") == {}
+
+
+def test_the_first_run_link_stops_working_once_a_coordinator_can_sign_in(tmp_path) -> None:
+    """The link ``serve`` printed on an empty database (in its log, 72 hours) must not make
+    a second coordinator of every community after the first was made another way."""
+    import re
+
+    live = LiveServer(str(tmp_path / "first.db")).start()
+    try:
+        said = live.log_path.read_text(encoding="utf-8")
+        code = re.findall(r"首位协调员设置链接：\S+#(\S+)", said)[0]
+        add_coordinator(live.db_path, "street", PASSWORD, name="街道值班")
+        setup = {"code": code, "login": "late", "password": PASSWORD, "name": "后来者"}
+        r = httpx.post(f"{live.url}/api/v1/setup", json=setup, timeout=30)
+        assert r.status_code == 409 and r.json()["error"] == "invite_used", r.text
+        r = httpx.post(f"{live.url}/api/v1/login", json={"login": "late", "password": PASSWORD})
+        assert r.status_code == 401
+    finally:
+        live.stop()

@@ -363,6 +363,8 @@ async def setup_login(
     """Spend a setup code: the coordinator it names (or, for the first-run code, a new
     coordinator of every community called ``name``) gets ``login`` and the password.
 
+    The first-run code (no person) works only while no coordinator can sign in.
+
     Returns:
         The person id, or an error code: ``invite_unknown``, ``invite_used``,
         ``invite_revoked``, ``invite_expired`` or ``login_taken``.
@@ -384,6 +386,13 @@ async def setup_login(
             return "invite_expired"
         if await fetch_in(conn, dialect, _SQL["for_login"][dialect], (login,)):
             return "login_taken"
+        if person is None and await fetch_in(
+            conn, dialect, _INVITES_SQL["can_log_in"][dialect], ()
+        ):
+            # The first-run code, after a coordinator was made another way: it would make
+            # a second coordinator of every community from a line of the server's log.
+            await execute_in(conn, dialect, _INVITES_SQL["spend"][dialect], (now, None, code_hash))
+            return "invite_used"
         if person is None:
             person = str(uuid.uuid4())
             await execute_in(
