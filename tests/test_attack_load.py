@@ -22,19 +22,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
     live.stop()
 
 
-def _phones(server: LiveServer) -> list[tuple[Phone, list[str]]]:
-    """Forty enrolled phones, each assigned a building of ten households."""
+def _phones(server: LiveServer, count: int = PHONES) -> list[tuple[Phone, list[str]]]:
+    """Enrolled phones, each assigned a building of ten households."""
     records: list[tuple[str, str, dict[str, object]]] = []
     out = []
-    for n in range(PHONES):
+    for n in range(count):
         code, person = create_invite(server.db_path, "volunteer", name=f"志愿者{n}")
         r = httpx.post(f"{server.url}/api/v1/enroll", json={"code": code}, timeout=30)
         assert r.status_code == 200, r.text
         d = r.json()
         phone = Phone(httpx.Client(base_url=server.url, timeout=120), d["token"], d["node"],
                       d["person"], d["role"])  # fmt: skip
-        building = f"load-b{n}"
-        homes = [f"load-h{n}-{k}" for k in range(10)]
+        building = f"load-b{d['node']}"
+        homes = [f"load-h{d['node']}-{k}" for k in range(10)]
         records.append(("buildings", building, {"community": "load-c", "label": f"{n}号楼"}))
         records += [("households", h, {"building": building, "room": "101"}) for h in homes]
         records.append(
@@ -85,3 +85,36 @@ def test_forty_volunteers_behind_one_address_sync_a_morning_at_once_and_none_is_
     assert [rej for _, rej in results if rej] == []
     got = server.query("SELECT count(*) FROM winners WHERE coll = 'visits'")[0][0]
     assert got == PHONES * VISITS * 3
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory: pytest.TempPathFactory):
+    """A server whose minute's budget is 500 changes: a re-sent batch of 300 then crosses it."""
+    import os
+
+    os.environ["DOORSTEP_WRITE_BUDGETS"] = f"60:500:{8 * 1024 * 1024}"
+    try:
+        live = LiveServer(str(tmp_path_factory.mktemp("tight") / "tight.db")).start()
+    finally:
+        del os.environ["DOORSTEP_WRITE_BUDGETS"]
+    yield live
+    live.stop()
+
+
+def test_a_batch_sent_again_after_a_reload_mid_sync_costs_no_write_budget(
+    tight: LiveServer,
+) -> None:
+    """The page reloaded before the answer came: the phone sends the same changes again.
+    They are stored already; refusing them as over budget would tell the volunteer their
+    morning was refused (and the phone stops re-sending a refused change)."""
+    [(phone, homes)] = _phones(tight, 1)
+    batch = _morning(phone, homes)[:300]
+    for _ in range(3):
+        r = phone.sync(batch, cursor=0)
+        assert r.status_code == 200 and r.json()["rejected"][:1] == [], r.text[:300]
+    # New changes still count: the budget itself holds.
+    more = _morning(phone, homes)
+    stamp = Stamper(phone.node)
+    fresh = [{**c, "hlc": stamp()} for c in more[:300]]
+    errors = {x["error"] for x in phone.sync(fresh, cursor=0).json()["rejected"]}
+    assert errors == {"over_budget"}
