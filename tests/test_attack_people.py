@@ -168,3 +168,55 @@ def test_the_first_run_link_stops_working_once_a_coordinator_can_sign_in(tmp_pat
         assert r.status_code == 401
     finally:
         live.stop()
+
+
+_COORDINATOR_ONLY = [
+    ("GET", "/api/v1/invites"),
+    ("POST", "/api/v1/invites"),
+    ("POST", "/api/v1/people/{person}/invite"),
+    ("POST", "/api/v1/people/{person}/invites/revoke"),
+    ("POST", "/api/v1/coordinators"),
+    ("POST", "/api/v1/ledger"),
+    ("GET", "/api/v1/incidents/{incident}/export"),
+    ("GET", "/api/v1/incidents/{incident}/brief"),
+]
+
+
+def test_the_new_coordinator_routes_refuse_no_token_a_volunteer_and_a_revoked_phone(
+    server: LiveServer,
+) -> None:
+    from server.admin import revoke
+
+    boss = server.enroll("coordinator", "街道值班")
+    incident = put_record(boss, Stamper(boss.node), "incidents", title="停暖", community="atk-c")
+    vol = server.enroll("volunteer", "志愿者")
+    gone = server.enroll("coordinator", "被收回的手机")
+    assert revoke(server.db_path, gone.node)
+    bodies = {
+        "/api/v1/invites": {"people": [{"name": "张三"}]},
+        "/api/v1/coordinators": {"name": "甲", "community": "atk-c"},
+        "/api/v1/ledger": {"file": "", "dry_run": True},
+    }
+    callers = [({}, 401, "unauthorized"), (vol.headers, 403, "not_coordinator"),
+               (gone.headers, 401, "revoked")]  # fmt: skip
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for method, path in _COORDINATOR_ONLY:
+            url = path.format(person=vol.person, incident=incident)
+            for headers, status, code in callers:
+                r = http.request(method, url, json=bodies.get(path, {}), headers=headers)
+                assert (r.status_code, r.json()["error"]) == (status, code), (url, r.text)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xfe{", b'{"people": [{"name": "\\ud800"}]}', b"[" * 100_000, b"{}" + b" " * 5_000_000],
+)
+def test_a_malformed_or_huge_body_on_the_people_routes_is_a_clear_4xx(
+    server: LiveServer, body: bytes
+) -> None:
+    boss = server.enroll("coordinator", "街道值班")
+    headers = {**boss.headers, "Content-Type": "application/json"}
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        for path in ("/api/v1/invites", "/api/v1/coordinators", "/api/v1/setup"):
+            r = http.post(path, content=body, headers=headers)
+            assert 400 <= r.status_code < 500 and "error" in r.json(), (path, r.text[:200])
