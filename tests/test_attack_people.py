@@ -220,3 +220,30 @@ def test_a_malformed_or_huge_body_on_the_people_routes_is_a_clear_4xx(
         for path in ("/api/v1/invites", "/api/v1/coordinators", "/api/v1/setup"):
             r = http.post(path, content=body, headers=headers)
             assert 400 <= r.status_code < 500 and "error" in r.json(), (path, r.text[:200])
+
+
+def test_a_community_coordinators_export_carries_only_their_own_households(
+    server: LiveServer,
+) -> None:
+    """The street's coordinator opened one incident over two communities' buildings: the
+    east's coordinator sees it, and exports it, but the west's doors are not theirs."""
+    boss = server.enroll("coordinator", "街道值班")
+    stamp = Stamper(boss.node)
+    east_b = _building(boss, "atk-east5", "东1")
+    west_b = _building(boss, "atk-west5", "西1")
+    put_record(boss, stamp, "households", building=east_b, unit="1", room="101", notes="东边")
+    west_h = put_record(boss, stamp, "households", building=west_b, unit="2", room="909",
+                        notes="西边独居老人")  # fmt: skip
+    put_record(boss, stamp, "visits", household=west_h, outcome="reached", note="西边的走访")
+    incident = put_record(boss, stamp, "incidents", title="停暖", community="atk-east5",
+                          buildings=[east_b, west_b])  # fmt: skip
+    east = _console(server, "atk-east5-office", "atk-east5")
+    for table in ("households", "visits"):
+        r = east.client.get(f"/api/v1/incidents/{incident}/export?format=csv&table={table}")
+        assert r.status_code == 200, r.text
+        text = r.content.decode("utf-8-sig")
+        assert "西边" not in text and "909" not in text, text
+    assert "东边" in east.client.get(f"/api/v1/incidents/{incident}/export?format=csv").text
+    # The street's coordinator exports both.
+    r = boss.client.get(f"/api/v1/incidents/{incident}/export?format=csv", headers=boss.headers)
+    assert "西边独居老人" in r.content.decode("utf-8-sig")
