@@ -10,14 +10,13 @@ not stored.
 
 from typing import Annotated
 
-import anyio.to_thread
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, SkipValidation
 from msgspec import Meta
 
-from server.auth import hash_password, require_same_origin_json
+from server.auth import hash_in_slots, require_same_origin_json
 from server.coord import qr_svg
 from server.db import AnyDatabase
 from server.db import people as db_people
@@ -235,11 +234,14 @@ async def setup(request: Request, database: NamedDependency[AnyDatabase]) -> dic
     data = decode_body(
         _setup, await request.body(), "setup", '{"code": "...", "login": "...", "password": "..."}'
     )
-    # argon2 takes a core's worth of time: never on the event loop.
-    hashed = await anyio.to_thread.run_sync(hash_password, data.password)
-    result = await db_people.setup_login(
-        database, data.code, data.login, hashed, name=data.name.strip()
-    )
+    # A wrong code is answered before any hashing: the page is public, and argon2 takes
+    # ~64 MiB and a core's worth of time (never on the event loop, a few at a time).
+    result = await db_people.setup_state(database, data.code)
+    if result is None:
+        hashed = await hash_in_slots(request.app, data.password)
+        result = await db_people.setup_login(
+            database, data.code, data.login, hashed, name=data.name.strip()
+        )
     if result in _SETUP_ERRORS:
         status, message = _SETUP_ERRORS[result]
         err = DoorstepError(message, code=result)

@@ -247,3 +247,36 @@ def test_a_community_coordinators_export_carries_only_their_own_households(
     # The street's coordinator exports both.
     r = boss.client.get(f"/api/v1/incidents/{incident}/export?format=csv", headers=boss.headers)
     assert "西边独居老人" in r.content.decode("utf-8-sig")
+
+
+def _peak_mib(server: LiveServer) -> float:
+    """The server process's peak resident memory so far (Linux)."""
+    assert server.proc is not None
+    status = open(f"/proc/{server.proc.pid}/status").read()  # noqa: SIM115
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def test_wrong_setup_codes_from_many_addresses_cost_the_server_no_password_hashing(
+    server: LiveServer,
+) -> None:
+    """The setup page is public. Each wrong code used to be hashed with its password first
+    (argon2id, ~64 MiB each, as many at once as requests came): sixty from sixty addresses
+    took the server past 1.7 GiB (bench/setup_flood.py). A wrong code is now answered first."""
+    import asyncio
+
+    async def burst() -> list[int]:
+        body = {"code": "ABCD-EFGH", "login": "x", "password": "a long enough one"}
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
+            answers = await asyncio.gather(
+                *(
+                    http.post(
+                        "/api/v1/setup", json=body, headers={"X-Forwarded-For": f"10.77.0.{i}"}
+                    )
+                    for i in range(12)
+                )
+            )
+        return [r.json()["error"] for r in answers]
+
+    before = _peak_mib(server)
+    assert asyncio.run(burst()) == ["invite_unknown"] * 12
+    assert _peak_mib(server) - before < 128  # fewer than two hashes' worth

@@ -35,6 +35,7 @@ __all__ = [
     "reinvite",
     "role_of",
     "setup_login",
+    "setup_state",
     "within",
 ]
 
@@ -409,6 +410,24 @@ async def setup_login(
         return person
 
     return await db.write_fn(run)
+
+
+async def setup_state(db: AnyDatabase, code: str) -> str | None:
+    """Why a setup code cannot be spent now (the error codes of ``setup_login``, but
+    ``login_taken``), or None: read before the password is hashed, so a wrong code costs
+    no argon2 (``setup_login`` checks again, in its transaction)."""
+    sql = _INVITES_SQL["setup_for_update"]["sqlite"]
+    if db.dialect == "postgresql":
+        sql = sql.replace("?", "$1")
+    rows = await db.read(sql, (token_hash(normalise_code(code)),))
+    if not rows or rows[0][0] != SETUP:
+        return "invite_unknown"
+    _, _, expires_at, used_at, node = rows[0]
+    if used_at is not None:
+        return "invite_used" if node is not None else "invite_revoked"
+    if expires_at <= iso_now():
+        return "invite_expired"
+    return None
 
 
 async def first_run_code(db: AnyDatabase, *, ttl_hours: float = 72) -> str | None:
