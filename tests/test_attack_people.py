@@ -3,6 +3,7 @@ one community using ids of people who are not theirs, volunteers and revoked dev
 coordinator routes, setup links replayed, and household tasks given across communities.
 One empty server for the module: each test makes its own people and records."""
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -280,3 +281,28 @@ def test_wrong_setup_codes_from_many_addresses_cost_the_server_no_password_hashi
     before = _peak_mib(server)
     assert asyncio.run(burst()) == ["invite_unknown"] * 12
     assert _peak_mib(server) - before < 128  # fewer than two hashes' worth
+
+
+def test_a_small_incidents_residents_page_names_no_building(server: LiveServer) -> None:
+    """Under ten households, "1号楼 restored, 2号楼 not yet" could point at a door: the
+    residents' page and digest get no building labels, only once the incident is big."""
+    from conftest import eventually
+
+    boss = server.enroll("coordinator", "街道值班")
+    stamp = Stamper(boss.node)
+    done, waiting = _building(boss, "atk-small", "甲楼"), _building(boss, "atk-small", "乙楼")
+    for b in (done, waiting):
+        put_record(boss, stamp, "households", building=b, unit="1", room="101")
+    incident = put_record(boss, stamp, "incidents", title="停水", community="atk-small",
+                          status="responding", buildings=[done, waiting])  # fmt: skip
+    r = httpx.post(f"{server.url}/api/v1/incidents/{incident}/share", headers=boss.headers)
+    token = r.json()["token"]
+    put_record(boss, stamp, "incidents", incident, restored_buildings=[done], status="repairing")
+
+    def public() -> dict | None:
+        body = httpx.get(f"{server.url}/api/v1/public/{token}").json()
+        return body if body["status"] == "repairing" else None
+
+    body = eventually(public, "the residents' view of the small incident")
+    assert (body["buildings_done"], body["buildings_waiting"], body["buildings"]) == (None,) * 3
+    assert "甲楼" not in json.dumps(body, ensure_ascii=False)
