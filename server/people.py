@@ -148,9 +148,14 @@ async def invite_batch(
     data = decode_body(
         _batch, await request.body(), "invites", '{"people": [{"name": "张三", "phone": ""}]}'
     )
-    # Volunteers join the unattached pool (no community), as `doorstep invite` makes them.
+    # A coordinator of every community invites into the unattached pool (no community), as
+    # `doorstep invite` does; a community's coordinator invites their own people, whom no
+    # other community's coordinator sees, withdraws or invites again.
     codes, expires = await db_people.invite_many(
-        database, [p.name for p in data.people], ttl_hours=data.ttl_hours
+        database,
+        [p.name for p in data.people],
+        community=await access.community(),
+        ttl_hours=data.ttl_hours,
     )
     base = base_url(request)
     out = []

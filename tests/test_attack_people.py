@@ -306,3 +306,26 @@ def test_a_small_incidents_residents_page_names_no_building(server: LiveServer) 
     body = eventually(public, "the residents' view of the small incident")
     assert (body["buildings_done"], body["buildings_waiting"], body["buildings"]) == (None,) * 3
     assert "甲楼" not in json.dumps(body, ensure_ascii=False)
+
+
+def test_volunteers_one_community_invites_are_not_in_another_communitys_pool(
+    server: LiveServer,
+) -> None:
+    """The east prints a sheet of invites: the west's coordinator must not see those
+    people, withdraw their codes, or take a new code for one (a phone enrolled on it
+    would read the east's doors once the east assigns that volunteer)."""
+    east = _console(server, "atk-east7-office", "atk-east7")
+    west = _console(server, "atk-west7-office", "atk-west7")
+    r = east.client.post(
+        "/api/v1/invites", json={"people": [{"name": "东边新人"}]}, headers=east.headers
+    )
+    assert r.status_code == 200, r.text
+    person = r.json()["invites"][0]["person"]
+
+    assert person not in {p["person"] for p in west.client.get("/api/v1/invites").json()}
+    for path in (f"/api/v1/people/{person}/invite", f"/api/v1/people/{person}/invites/revoke"):
+        r = west.client.post(path, json={}, headers=west.headers)
+        assert r.status_code == 404 and r.json()["error"] == "no_person", r.text
+    assert person in {p["person"] for p in east.client.get("/api/v1/invites").json()}
+    r = east.client.post(f"/api/v1/people/{person}/invite", json={}, headers=east.headers)
+    assert r.status_code == 200, r.text
