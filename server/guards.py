@@ -257,14 +257,15 @@ class Scope:
         if not await scopes.visible(self.db, scope, coll, rid):
             raise NotFoundError(f"no record {coll}/{rid[:60]} you can see", code="no_record")
 
-    async def require_covers(self, person: str, role: str) -> None:
+    async def require_covers(self, person: str, role: str, community: str | None) -> None:
         """403 ``works_elsewhere`` unless the caller reads everything ``person`` (in
-        ``role``) reads: a new invite for them enrols a device that reads it."""
+        ``role``, of ``community``) reads, now and as their community's coordinator
+        assigns them: a new invite for them enrols a device that reads it."""
         scope = await self.read_scope()
         if scope.unlimited:
             return
         theirs = await scopes.load_scope(self.db, Device("", person, role, False))
-        if not access.covers(scope, theirs):
+        if community not in (None, scope.community) or not access.covers(scope, theirs):
             raise ForbiddenRequestError(
                 "this person also works in another community; ask a coordinator of every "
                 "community to invite them again",

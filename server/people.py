@@ -183,7 +183,11 @@ async def reinvite(
     data = decode_body(_again, await request.body() or b"{}", "invite", '{"ttl_hours": 72}')
     await _person_in_scope(database, access, person)
     # The device the new code enrols reads what this person reads: all of it must be ours.
-    await access.require_covers(person, await db_people.role_of(database, person))
+    role, community = (
+        await db_people.role_of(database, person),
+        await db_people.community_of(database, person),
+    )
+    await access.require_covers(person, role, community)
     try:
         code, expires, setup = await db_people.reinvite(database, person, ttl_hours=data.ttl_hours)
     except ValueError:

@@ -329,3 +329,18 @@ def test_volunteers_one_community_invites_are_not_in_another_communitys_pool(
     assert person in {p["person"] for p in east.client.get("/api/v1/invites").json()}
     r = east.client.post(f"/api/v1/people/{person}/invite", json={}, headers=east.headers)
     assert r.status_code == 200, r.text
+
+    # The west's invitee, assigned a building in the east, is still not the east's to
+    # invite again: the west will assign them its own doors.
+    r = west.client.post(
+        "/api/v1/invites", json={"people": [{"name": "西边新人"}]}, headers=west.headers
+    )
+    theirs = r.json()["invites"][0]["person"]
+    boss = server.enroll("coordinator", "街道值班")
+    east_b = _building(boss, "atk-east7", "东7")
+    put_record(
+        east, Stamper(east.node), "assignments", f"{theirs}~{east_b}",
+        person=theirs, building=east_b, active=True,
+    )  # fmt: skip
+    r = east.client.post(f"/api/v1/people/{theirs}/invite", json={}, headers=east.headers)
+    assert r.status_code == 403 and r.json()["error"] == "works_elsewhere", r.text
