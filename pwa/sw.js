@@ -3,7 +3,7 @@
 // VERSION and SHELL are written by `node pwa/tools/stamp-sw.mjs` (a test checks they
 // match the files); change a shell file → new VERSION → browsers install the update.
 /* eslint-env serviceworker */
-const VERSION = '2721a04e9205';
+const VERSION = '854b73064982';
 const SHELL = [
   "/icons/icon-192.png",
   "/icons/icon-512.png",

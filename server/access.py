@@ -51,6 +51,7 @@ __all__ = [
     "Grant",
     "ReportLimitError",
     "Scope",
+    "covers",
     "may_write",
     "read_scope",
     "scope_token",
@@ -208,6 +209,19 @@ def read_scope(
         frozenset(buildings),
         frozenset(worked),
         households=frozenset(households),
+    )
+
+
+def covers(outer: Scope, inner: Scope) -> bool:
+    """Whether ``outer`` reads everything ``inner`` reads (households and incidents): a
+    community's coordinator hands out a new invite for a person only then, since the
+    device it enrols reads what that person reads (found by attack, #19)."""
+    if outer.unlimited:
+        return True
+    if inner.households is None or inner.incidents is None:
+        return False
+    return inner.households <= (outer.households or frozenset()) and inner.incidents <= (
+        outer.incidents or frozenset()
     )
 
 

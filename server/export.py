@@ -212,6 +212,7 @@ async def export_incident(
     *,
     tz: str = DEFAULT_TZ,
     now: datetime | None = None,
+    within: frozenset[str] | None = None,
 ) -> ExportFile | None:
     """The export file of an incident, or None if there is no such incident.
 
@@ -222,10 +223,11 @@ async def export_incident(
         table: For CSV: ``households``, ``visits`` or ``deliveries``.
         tz: The IANA zone times are written in (the server's).
         now: The moment of the export; its local day names the file.
+        within: Only these households (a community's coordinator's); None: all.
     """
     import anyio
 
-    data = await tables(db, incident)
+    data = await tables(db, incident, within)
     if data is None:
         return None
     zone_ = zone(tz)
@@ -304,8 +306,11 @@ async def export(
     if table not in SHEETS:
         raise BadRequestError(f"table must be one of {', '.join(SHEETS)}", code="invalid_request")
     await access.require_incident(incident)
-
-    out = await export_incident(database, incident, format, table, tz=request.app.state.settings.tz)
+    # Only the caller's doors: an incident may span communities (the street's coordinator's).
+    within = (await access.read_scope()).households
+    out = await export_incident(
+        database, incident, format, table, tz=request.app.state.settings.tz, within=within
+    )
     if out is None:
         raise NotFoundError(f"no incident {incident[:60]!r}")
     return Response(

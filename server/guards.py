@@ -257,6 +257,21 @@ class Scope:
         if not await scopes.visible(self.db, scope, coll, rid):
             raise NotFoundError(f"no record {coll}/{rid[:60]} you can see", code="no_record")
 
+    async def require_covers(self, person: str, role: str, community: str | None) -> None:
+        """403 ``works_elsewhere`` unless the caller reads everything ``person`` (in
+        ``role``, of ``community``) reads, now and as their community's coordinator
+        assigns them: a new invite for them enrols a device that reads it."""
+        scope = await self.read_scope()
+        if scope.unlimited:
+            return
+        theirs = await scopes.load_scope(self.db, Device("", person, role, False))
+        if community not in (None, scope.community) or not access.covers(scope, theirs):
+            raise ForbiddenRequestError(
+                "this person also works in another community; ask a coordinator of every "
+                "community to invite them again",
+                code="works_elsewhere",
+            )
+
     async def require_community(self, community: str | None) -> None:
         """404 unless ``community`` is the caller's (every one, for an unlimited one)."""
         scope = await self.read_scope()

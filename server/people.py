@@ -10,14 +10,13 @@ not stored.
 
 from typing import Annotated
 
-import anyio.to_thread
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, SkipValidation
 from msgspec import Meta
 
-from server.auth import hash_password, require_same_origin_json
+from server.auth import hash_in_slots, require_same_origin_json
 from server.coord import qr_svg
 from server.db import AnyDatabase
 from server.db import people as db_people
@@ -149,9 +148,14 @@ async def invite_batch(
     data = decode_body(
         _batch, await request.body(), "invites", '{"people": [{"name": "张三", "phone": ""}]}'
     )
-    # Volunteers join the unattached pool (no community), as `doorstep invite` makes them.
+    # A coordinator of every community invites into the unattached pool (no community), as
+    # `doorstep invite` does; a community's coordinator invites their own people, whom no
+    # other community's coordinator sees, withdraws or invites again.
     codes, expires = await db_people.invite_many(
-        database, [p.name for p in data.people], ttl_hours=data.ttl_hours
+        database,
+        [p.name for p in data.people],
+        community=await access.community(),
+        ttl_hours=data.ttl_hours,
     )
     base = base_url(request)
     out = []
@@ -178,6 +182,12 @@ async def reinvite(
     unused invites stop working."""
     data = decode_body(_again, await request.body() or b"{}", "invite", '{"ttl_hours": 72}')
     await _person_in_scope(database, access, person)
+    # The device the new code enrols reads what this person reads: all of it must be ours.
+    role, community = (
+        await db_people.role_of(database, person),
+        await db_people.community_of(database, person),
+    )
+    await access.require_covers(person, role, community)
     try:
         code, expires, setup = await db_people.reinvite(database, person, ttl_hours=data.ttl_hours)
     except ValueError:
@@ -233,11 +243,14 @@ async def setup(request: Request, database: NamedDependency[AnyDatabase]) -> dic
     data = decode_body(
         _setup, await request.body(), "setup", '{"code": "...", "login": "...", "password": "..."}'
     )
-    # argon2 takes a core's worth of time: never on the event loop.
-    hashed = await anyio.to_thread.run_sync(hash_password, data.password)
-    result = await db_people.setup_login(
-        database, data.code, data.login, hashed, name=data.name.strip()
-    )
+    # A wrong code is answered before any hashing: the page is public, and argon2 takes
+    # ~64 MiB and a core's worth of time (never on the event loop, a few at a time).
+    result = await db_people.setup_state(database, data.code)
+    if result is None:
+        hashed = await hash_in_slots(request.app, data.password)
+        result = await db_people.setup_login(
+            database, data.code, data.login, hashed, name=data.name.strip()
+        )
     if result in _SETUP_ERRORS:
         status, message = _SETUP_ERRORS[result]
         err = DoorstepError(message, code=result)

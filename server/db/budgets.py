@@ -16,6 +16,7 @@ in request order. Refused changes cost nothing: they are not counted, and the qu
 keeps at most 1,000 per device.
 """
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -79,12 +80,17 @@ def size_of(row: Incoming) -> int:
 
 
 def split(
-    rows: list[Incoming], used: dict[int, tuple[int, int, int]], now: float
+    rows: list[Incoming],
+    used: dict[int, tuple[int, int, int]],
+    now: float,
+    known: frozenset[str] = frozenset(),
 ) -> tuple[list[Incoming], list[int], dict[int, tuple[int, int, int]]]:
     """The rows within budget, the positions of those over it, and the new counters.
 
     Args:
         used: span → (window, changes, bytes) as stored for the device.
+        known: HLCs the server holds already: a change sent again (the answer was lost,
+            the page reloaded mid-sync) adds nothing, so it costs nothing.
     """
     limits = budgets()
     spent = {}
@@ -95,6 +101,9 @@ def split(
     kept: list[Incoming] = []
     over: list[int] = []
     for i, row in enumerate(rows):
+        if row[0] in known:
+            kept.append(row)
+            continue
         size = size_of(row)
         if all(
             spent[b.span][1] + 1 <= b.changes and spent[b.span][2] + size <= b.bytes for b in limits
@@ -134,6 +143,9 @@ _SAVE = (
     "changes = excluded.changes, bytes = excluded.bytes"
 )
 _READ_PG = _READ.replace("?", "$1")
+#: Which of a batch's HLCs the server holds already (history's unique HLC index).
+_KNOWN = "SELECT hlc FROM history WHERE hlc IN (SELECT value FROM json_each(?))"
+_KNOWN_PG = "SELECT hlc FROM history WHERE hlc = ANY($1::text[])"
 _SAVE_PG = (
     "INSERT INTO device_budgets (node, span, win, changes, bytes) "
     "SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) "
@@ -149,7 +161,9 @@ def spend_in(conn: Any, node: str, rows: list[Incoming]) -> tuple[list[Incoming]
         return rows, []
     now = time.time()
     used = {s: (w, c, n) for s, w, c, n in conn.execute(_READ, (node,)).fetchall()}
-    kept, over, spent = split(rows, used, now)
+    hlcs = json.dumps([r[0] for r in rows])
+    known = frozenset(h for (h,) in conn.execute(_KNOWN, (hlcs,)).fetchall())
+    kept, over, spent = split(rows, used, now, known)
     conn.executemany(_SAVE, [(node, s, w, c, n) for s, (w, c, n) in spent.items()])
     return kept, over
 
@@ -160,7 +174,8 @@ async def spend_pg(conn: Any, node: str, rows: list[Incoming]) -> tuple[list[Inc
         return rows, []
     now = time.time()
     used = {r[0]: (r[1], r[2], r[3]) for r in await conn.fetch(_READ_PG, node)}
-    kept, over, spent = split(rows, used, now)
+    known = frozenset(r[0] for r in await conn.fetch(_KNOWN_PG, [r[0] for r in rows]))
+    kept, over, spent = split(rows, used, now, known)
     spans = list(spent)
     await conn.execute(
         _SAVE_PG,

@@ -95,8 +95,13 @@ async def _authors(db: AnyDatabase, coll: str, ids: list[str]) -> dict[str, tupl
     return {rid: (name or "", node) for rid, node, name in rows}
 
 
-async def tables(db: AnyDatabase, incident: str) -> dict[str, list[dict[str, Any]]] | None:
-    """The incident's rows per sheet, or None if there is no such incident."""
+async def tables(
+    db: AnyDatabase, incident: str, within: frozenset[str] | None = None
+) -> dict[str, list[dict[str, Any]]] | None:
+    """The incident's rows per sheet, or None if there is no such incident; only the
+    households in ``within`` (and their visits and deliveries) when it is given: a
+    community's coordinator exports their own doors of an incident over several
+    communities' buildings."""
     inc = (await _records(db, "incidents", [incident])).get(incident)
     if inc is None:
         return None
@@ -111,6 +116,8 @@ async def tables(db: AnyDatabase, incident: str) -> dict[str, list[dict[str, Any
             _SQL["households"][db.dialect], (_quoted_ids(db, buildings),), live=True
         )
     ]
+    if within is not None:
+        hh_ids = [h for h in hh_ids if h in within]
     households = await _records(db, "households", hh_ids)
     status = await _records(db, "household_status", [f"{incident}~{h}" for h in households])
     where = {

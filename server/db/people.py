@@ -33,7 +33,9 @@ __all__ = [
     "listing",
     "name_of",
     "reinvite",
+    "role_of",
     "setup_login",
+    "setup_state",
     "within",
 ]
 
@@ -61,6 +63,12 @@ _SQL = {
 async def name_of(db: AnyDatabase, person: str) -> str:
     rows = await db.read(_SQL["name_of"][db.dialect], (person,))
     return (rows[0][0] or "") if rows else ""
+
+
+async def role_of(db: AnyDatabase, person: str) -> str:
+    """A person's role ("" for nobody)."""
+    rows = await db.read(_INVITES_SQL["person"][db.dialect], (person,))
+    return rows[0][0] if rows else ""
 
 
 async def exists(db: AnyDatabase, person: str) -> bool:
@@ -356,6 +364,8 @@ async def setup_login(
     """Spend a setup code: the coordinator it names (or, for the first-run code, a new
     coordinator of every community called ``name``) gets ``login`` and the password.
 
+    The first-run code (no person) works only while no coordinator can sign in.
+
     Returns:
         The person id, or an error code: ``invite_unknown``, ``invite_used``,
         ``invite_revoked``, ``invite_expired`` or ``login_taken``.
@@ -377,6 +387,13 @@ async def setup_login(
             return "invite_expired"
         if await fetch_in(conn, dialect, _SQL["for_login"][dialect], (login,)):
             return "login_taken"
+        if person is None and await fetch_in(
+            conn, dialect, _INVITES_SQL["can_log_in"][dialect], ()
+        ):
+            # The first-run code, after a coordinator was made another way: it would make
+            # a second coordinator of every community from a line of the server's log.
+            await execute_in(conn, dialect, _INVITES_SQL["spend"][dialect], (now, None, code_hash))
+            return "invite_used"
         if person is None:
             person = str(uuid.uuid4())
             await execute_in(
@@ -393,6 +410,24 @@ async def setup_login(
         return person
 
     return await db.write_fn(run)
+
+
+async def setup_state(db: AnyDatabase, code: str) -> str | None:
+    """Why a setup code cannot be spent now (the error codes of ``setup_login``, but
+    ``login_taken``), or None: read before the password is hashed, so a wrong code costs
+    no argon2 (``setup_login`` checks again, in its transaction)."""
+    sql = _INVITES_SQL["setup_for_update"]["sqlite"]
+    if db.dialect == "postgresql":
+        sql = sql.replace("?", "$1")
+    rows = await db.read(sql, (token_hash(normalise_code(code)),))
+    if not rows or rows[0][0] != SETUP:
+        return "invite_unknown"
+    _, _, expires_at, used_at, node = rows[0]
+    if used_at is not None:
+        return "invite_used" if node is not None else "invite_revoked"
+    if expires_at <= iso_now():
+        return "invite_expired"
+    return None
 
 
 async def first_run_code(db: AnyDatabase, *, ttl_hours: float = 72) -> str | None:

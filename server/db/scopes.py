@@ -1059,6 +1059,8 @@ def people_filter(
     community: its own people (``people.community``), the volunteers assigned to one of
     its buildings or incidents, and the unattached volunteers (no community, no active
     assignment: the pool every coordinator assigns from). Everyone for an unlimited scope.
+    A coordinator assigned to a building is never someone else's person: a new invite
+    for them is a setup link, and its login would be theirs (found by attack, #22).
 
     On PostgreSQL (``dialect``) placeholders are numbered from ``start`` and "everyone"
     is ``true``.
@@ -1074,8 +1076,9 @@ def people_filter(
     )
     return (
         f"({column} IN (SELECT p.id FROM people p WHERE p.community = ?) "
-        f"OR {column} IN ({active} "
+        f"OR ({column} IN ({active} "
         "AND substr(a.id, instr(a.id, '~') + 1) IN (SELECT value FROM json_each(?))) "
+        f"AND {column} IN (SELECT p.id FROM people p WHERE p.role = 'volunteer')) "
         f"OR {column} IN (SELECT p.id FROM people p WHERE p.community IS NULL "
         f"AND p.role = 'volunteer' AND p.id NOT IN ({active})))",
         [scope.community or "", targets],

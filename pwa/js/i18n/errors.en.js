@@ -59,6 +59,7 @@ export default {
   has_login: 'This coordinator already has a login: they sign in on the login page.',
   invite_revoked: 'This link was withdrawn or replaced by a newer one: ask the coordinator for the newest.',
   no_person: 'This person is not on your list: reload the page.',
+  works_elsewhere: 'This person also works in another community: ask a coordinator of every community to invite them again.',
   not_all_communities: 'Only a coordinator of every community can do this.',
   bad_path: 'This address is malformed: check the link and try again.',
   over_budget: 'This phone uploaded too much in a short time; the server is not accepting more for now. Kept on this phone: sync again later, or give the backup file to your coordinator.',

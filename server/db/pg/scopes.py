@@ -280,8 +280,9 @@ def people_filter(scope: Scope, column: str, start: int = 1) -> tuple[str, list[
     )
     sql = (
         f"({column} IN (SELECT p.id FROM people p WHERE p.community = ?) "
-        f"OR {column} IN ({active} "
+        f"OR ({column} IN ({active} "
         "AND substr(a.id, strpos(a.id, '~') + 1) IN (SELECT unnest(?::text[]))) "
+        f"AND {column} IN (SELECT p.id FROM people p WHERE p.role = 'volunteer')) "
         f"OR {column} IN (SELECT p.id FROM people p WHERE p.community IS NULL "
         f"AND p.role = 'volunteer' AND p.id NOT IN ({active})))"
     )
