@@ -23,6 +23,7 @@ from server.db import AnyDatabase, console, log
 from server.errors import BadRequestError, NotFoundError
 from server.guards import Scope
 from server.progress import derive
+from server.words import WORDS
 
 __all__ = ["ROUTES", "UNDO_SECONDS", "brief", "duty_day", "incidents", "make_brief", "roster"]
 
@@ -30,22 +31,9 @@ __all__ = ["ROUTES", "UNDO_SECONDS", "brief", "duty_day", "incidents", "make_bri
 #: dashboard's undo (its toast offers it for 15 s): the brief leaves both out.
 UNDO_SECONDS = 60
 
-_ISTATUS = {
-    "reported": "已上报",
-    "responding": "处置中",
-    "repairing": "抢修中",
-    "restored": "已恢复",
-    "closed": "已结束",
-}
-_RSTATUS = {"open": "待处理", "working": "抢修中", "done": "已完成"}
-_KIND = {
-    "heating_outage": "停暖",
-    "water_outage": "停水",
-    "pipe_burst": "爆管",
-    "leak": "漏水",
-    "power_outage": "停电",
-    "other": "其他",
-}
+_ISTATUS = WORDS["istatus"]
+_RSTATUS = WORDS["rstatus"]
+_KIND = WORDS["kind"]
 
 
 class RosterEntry(msgspec.Struct):

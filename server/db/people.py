@@ -135,20 +135,7 @@ async def create_invite(
             )
         elif not await fetch_in(conn, dialect, _SQL["exists"][dialect], (who,)):
             raise LookupError(f"no person {who}")
-        raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
-        await execute_in(
-            conn,
-            dialect,
-            _SQL["new_invite"][dialect],
-            (
-                token_hash(normalise_code(raw)),
-                role,
-                who,
-                iso_now(now),
-                iso_now(now + timedelta(hours=ttl_hours)),
-            ),
-        )
-        return f"{raw[:4]}-{raw[4:]}", who
+        return await _invite_in(conn, dialect, role, who, now, ttl_hours), who
 
     return await db.write_fn(run)
 

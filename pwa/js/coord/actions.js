@@ -3,9 +3,10 @@
 import { uuidv7 } from '../shared/uuidv7.js';
 import { ctx } from '../shared/context.js';
 
-const iso = (ms) => new Date(ms).toISOString();
+export const iso = (ms) => new Date(ms).toISOString();
 
-async function write(records) {
+/** Stamp and store field changes `[coll, id, {field: value}]`; the sync loop pushes them. */
+export async function write(records) {
   const edits = records.flatMap(([coll, id, fields]) =>
     Object.entries(fields).map(([field, value]) => ({ coll, id, field, value })));
   const changes = await ctx.store.write(edits);

@@ -2,17 +2,9 @@
 // retract). Field changes like every other write: stamped, stored, pushed by the sync loop.
 import { uuidv7 } from '../shared/uuidv7.js';
 import { ctx } from '../shared/context.js';
+import { write, iso } from './actions.js';
 import { label } from '../shared/i18n.js';
 
-const iso = (ms) => new Date(ms).toISOString();
-
-async function write(records) {
-  const edits = records.flatMap(([coll, id, fields]) =>
-    Object.entries(fields).map(([field, value]) => ({ coll, id, field, value })));
-  const changes = await ctx.store.write(edits);
-  ctx.afterWrite?.();
-  return changes;
-}
 
 /** The acknowledgement fields (when, who), written once with the first action on a report. */
 function ack(report) {
