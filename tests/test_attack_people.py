@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from conftest import LiveServer, Phone, Stamper, put_record
+from conftest import LiveServer, Phone, Stamper, put_record, run_async
 from test_access import Device
 
 from server.admin_access import add_coordinator
@@ -279,7 +279,7 @@ def test_wrong_setup_codes_from_many_addresses_cost_the_server_no_password_hashi
         return [r.json()["error"] for r in answers]
 
     before = _peak_mib(server)
-    assert asyncio.run(burst()) == ["invite_unknown"] * 12
+    assert run_async(burst()) == ["invite_unknown"] * 12
     assert _peak_mib(server) - before < 128  # fewer than two hashes' worth
 
 

@@ -14,7 +14,10 @@ const state = { rows: null, loadedAt: 0, sheet: null };
 
 function load() {
   state.loadedAt = Date.now();
-  getJson('/api/v1/invites').then((rows) => { state.rows = rows; ctx.redraw?.(true); }, (err) => handleError(err, 'invites'));
+  // Not forced: the answer often lands while names are being typed into the box, and a
+  // forced redraw replaced the box under the typing (its text lost mid-fill). The list
+  // shows on the next redraw, at the latest when the field is left.
+  getJson('/api/v1/invites').then((rows) => { state.rows = rows; ctx.redraw?.(); }, (err) => handleError(err, 'invites'));
 }
 
 function showSheet(invites) {

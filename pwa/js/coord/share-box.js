@@ -7,7 +7,7 @@ import { post } from './http.js';
 const shares = new Map(); // incident id → {url, token}
 
 export function shareBox(inc) {
-  const box = h('section.panel.share');
+  const box = h('section.panel.share', { dataset: { i: inc.id } });
   const draw = () => {
     const s = shares.get(inc.id);
     box.replaceChildren(h('h2', null, ct('share')));
@@ -27,8 +27,14 @@ export function shareBox(inc) {
       const d = await post(`/api/v1/incidents/${encodeURIComponent(inc.id)}/share`);
       shares.set(inc.id, d);
       draw();
+      // A live update may have redrawn the overview while the link was being made: the box
+      // on the page now is another one, drawn without the link. Draw every one showing.
+      for (const other of document.querySelectorAll('section.share')) {
+        if (other !== box && other.dataset.i === inc.id) other.redraw?.();
+      }
     } catch (err) { handleError(err, 'share'); }
   }
+  box.redraw = draw;
   draw();
   return box;
 }
