@@ -198,7 +198,14 @@ def test_a_coordinator_runs_an_outage_from_the_console(
     # as XLSX and on paper.
     posted_at = winner(live_server, "updates", found[0], "at").replace("Z", "+00:00")
     day = duty_day(datetime.fromisoformat(posted_at), int(SHANGHAI.total_seconds()) // 60, 8)
-    page.get_by_role("link", name="日报", exact=True).click()
+    # A live redraw can swallow a click on a tab being replaced: press again, as a person would.
+    for _ in range(3):
+        page.get_by_role("link", name="日报", exact=True).click()
+        try:
+            expect(page.get_by_label("日期")).to_be_visible(timeout=10_000)
+            break
+        except AssertionError:
+            continue
     page.get_by_label("日期").fill(day)
     with page.expect_download() as dl:
         page.get_by_role("button", name="下载日报 (Excel)").click()

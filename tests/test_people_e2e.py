@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from conftest import LiveServer, eventually
-from playwright.sync_api import expect
 from test_assignments_e2e import PASSWORD, add_coordinator, watch
 from test_revocation_e2e import heating_buildings, households_of
 
@@ -80,10 +79,10 @@ def test_coordinator_invites_a_batch_and_a_need_reaches_the_phone_offline_and_cl
     need = desk.locator(f".needs-queue li.need-row[data-h='{household}']")
     need.wait_for(timeout=30_000)
     # The row may be drawn before its household's address fields have arrived (the first
-    # load fills the replica in stages): read the address once it is there.
-    address = need.get_by_role("link").first
-    expect(address).to_have_text(re.compile(r"\S"), timeout=30_000)
-    where = address.inner_text()
+    # load fills the replica in stages): find the picker once it names an address.
+    pick = need.get_by_label(re.compile(r"^为 \S.* 分配志愿者$"))
+    pick.wait_for(timeout=30_000)
+    where = (pick.get_attribute("aria-label") or "")[2 : -len(" 分配志愿者")]
     pick = need.get_by_label(f"为 {where} 分配志愿者")
     pick.get_by_role("option", name="张三").wait_for(state="attached", timeout=30_000)
     need.get_by_label(f"给 {where} 的负责志愿者留言").fill("老人独居，先打电话")
