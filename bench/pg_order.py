@@ -1,9 +1,9 @@
 """The cost per change of PostgreSQL's ordering design (issue 14), with SQLite beside it.
 
 Every transaction that appends to the change log takes one advisory lock
-(``server/db/pg/core.py``), so sequence values commit in order. This measures what that
+(``server/db/postgresql/core.py``), so sequence values commit in order. This measures what that
 costs: the same writes — W concurrent writers, each committing T transactions of B
-changes through ``server.db.pg.changes.apply`` — with the lock and without it (the
+changes through ``server.db.postgresql.changes.apply`` — with the lock and without it (the
 unordered baseline that can make a tailer skip), on the same cluster in the same run,
 and the same writes on SQLite through ``server.db.changes.apply`` (one process; its
 write lock and BEGIN IMMEDIATE serialise them). Rounds interleave the modes on fresh
@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 from pg import Cluster, find_bindir  # noqa: E402
 
 from server.db import changes as sqlite_changes  # noqa: E402
-from server.db.core import Database  # noqa: E402
-from server.db.pg import changes  # noqa: E402
-from server.db.pg.core import PgDatabase, connect  # noqa: E402
+from server.db.postgresql import changes  # noqa: E402
+from server.db.postgresql.core import PgDatabase, connect  # noqa: E402
+from server.db.sqlite.engine import Database  # noqa: E402
 
 NODE = "0123456789abcdef"
 

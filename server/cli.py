@@ -39,7 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from server.app import create_app
     from server.config import Settings
-    from server.db import pg
+    from server.db import postgresql as pg
     from server.listener import (
         Limits,
         accept_backlog,
@@ -54,8 +54,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if pg.is_url(args.db):
         # Reach the database and bring its schema up to date before the app starts, so a
         # server that does not answer is one line here, not a traceback from the lifespan.
-        from server.db.pg.core import redact
-        from server.db.pg.migrations import MigrationError, migrate_blocking
+        from server.db.postgresql.core import redact
+        from server.db.postgresql.migrations import MigrationError, migrate_blocking
 
         try:
             migrate_blocking(args.db)
@@ -137,7 +137,7 @@ def _first_run(db: str, base: str, given: bool) -> None:
 
 
 def _is_url(db: str) -> bool:
-    from server.db import pg
+    from server.db import postgresql as pg
 
     return pg.is_url(db)
 
@@ -175,7 +175,7 @@ def _utc_time(text: str) -> datetime:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from server.admin import load_demo
-    from server.db.pg import redact
+    from server.db.postgresql import redact
     from server.demo import demo_records
 
     n = load_demo(args.db, demo_records(now=args.now))
@@ -256,7 +256,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from server.db import pg
+    from server.db import postgresql as pg
 
     if not pg.is_url(args.db):
         from server.db.migrations import migrate
@@ -265,7 +265,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         migrate(args.db)
         print(json.dumps({"db": args.db, "backend": "sqlite"}))
         return 0
-    from server.db.pg.migrations import MigrationError, migrate_blocking
+    from server.db.postgresql.migrations import MigrationError, migrate_blocking
 
     try:
         ran, schema = migrate_blocking(args.db)
@@ -279,8 +279,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_migrate_db(args: argparse.Namespace) -> int:
     """Copy a community from a SQLite file into an empty PostgreSQL database."""
-    from server.db import pg
-    from server.db.pg.migrate_db import MoveError, copy_blocking
+    from server.db import postgresql as pg
+    from server.db.postgresql.migrate_db import MoveError, copy_blocking
 
     if not pg.is_url(args.to):
         print("doorstep migrate-db: --to must be a postgresql:// URL", file=sys.stderr)
@@ -418,14 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     db = getattr(args, "db", None)
-    from server.db import pg
+    from server.db import postgresql as pg
 
     if not (isinstance(db, str) and pg.is_url(db)) or args.command in ("serve", "migrate"):
         return int(args.func(args))
     # Every command runs on PostgreSQL too; what the server or the driver says (no server
     # there, a wrong password, a missing database) is one line, never a traceback.
-    from server.db.pg.core import DRIVER_ERRORS, describe
-    from server.db.pg.migrations import MigrationError
+    from server.db.postgresql.core import DRIVER_ERRORS, describe
+    from server.db.postgresql.migrations import MigrationError
 
     try:
         return int(args.func(args))

@@ -175,7 +175,7 @@ _SCOPE_COLLS = frozenset({"assignments", "buildings", "incidents"})
 #: Seconds between two checks that the devices behind open streams are still valid.
 WATCH_EVERY = 0.5
 #: (on_top, on_ready, stop) → returns when its connection is lost or ``stop`` is set: the
-#: database's change notifications (``server.db.pg.listen.follow``).
+#: database's change notifications (``server.db.postgresql.listen.follow``).
 Follow = Callable[[Callable[[int], object], Callable[[], object], asyncio.Event], Awaitable[None]]
 #: Seconds before listening again after the listener's connection was lost or refused.
 RELISTEN_AFTER = 1.0

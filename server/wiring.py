@@ -42,7 +42,7 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
         broker.person_scope = partial(_person_scope, live)
         if live.dialect == "postgresql":
             # Woken by every process's appends (LISTEN/NOTIFY), not only by polling (#14).
-            from server.db.pg.listen import follow
+            from server.db.postgresql.listen import follow
 
             broker.follow = partial(follow, live)
         app.state.broker, app.state.pusher = broker, pusher

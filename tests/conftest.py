@@ -70,14 +70,14 @@ def db_for(db: str) -> str:
     SQLite (or when it is already a URL); on PostgreSQL, a database of its own on the
     run's cluster, the same one each time the same path is named. A file the test
     prepared at that path (``load_demo``, a copy) is copied into it the first time."""
-    from server.db import pg
+    from server.db import postgresql as pg
 
     if BACKEND != "postgresql" or pg.is_url(db) or db == ":memory:":
         return db
     url = _PG_TWINS.get(db)
     if url is None:
         if Path(db).exists():
-            from server.db.pg.migrate_db import copy
+            from server.db.postgresql.migrate_db import copy
 
             url = _cluster().create_database()
             run_async(copy(db, url))
@@ -100,7 +100,7 @@ def query(db: str, sql: str, args: tuple = ()) -> list[tuple]:
     translated): for tests that look into the database a server wrote
     (``LiveServer.query``)."""
     db = db_for(db)
-    from server.db import pg
+    from server.db import postgresql as pg
 
     if not pg.is_url(db):
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -114,7 +114,7 @@ def query(db: str, sql: str, args: tuple = ()) -> list[tuple]:
     numbered = re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
 
     async def read() -> list[tuple]:
-        from server.db.pg.core import connect
+        from server.db.postgresql.core import connect
 
         conn = await connect(db)
         try:
@@ -136,7 +136,7 @@ def database_on(kind: str, path: str) -> str:
 
 def drop_database(db: str) -> None:
     """Drop a PostgreSQL database made by ``database_on`` (a file is left to tmp_path)."""
-    from server.db import pg
+    from server.db import postgresql as pg
 
     if pg.is_url(db) and _CLUSTER is not None:
         _CLUSTER.drop_database(db)
@@ -219,7 +219,7 @@ def load_demo(db: str) -> None:
     made from a PostgreSQL copy of the demo (``CREATE DATABASE … TEMPLATE``: a file copy
     inside the cluster), or the demo merged into the one in use.
     """
-    from server.db import pg
+    from server.db import postgresql as pg
 
     at = os.environ.get("DOORSTEP_TEST_DEMO_NOW")
     key = at or ""
@@ -234,7 +234,7 @@ def load_demo(db: str) -> None:
         if migrated and query(target, "SELECT 1 FROM history UNION SELECT 1 FROM people"):
             run_cli("demo", "--db", target, *now)  # in use: the real command merges it
         else:
-            from server.db.pg.migrate_db import copy
+            from server.db.postgresql.migrate_db import copy
 
             run_async(copy(str(_sqlite_demo(key, now)), target))
         return
@@ -263,7 +263,7 @@ def _pg_demo(key: str, now: list[str]) -> str:
     SQLite demo by ``doorstep migrate-db``'s code), a template for new ones."""
     name = _PG_DEMO_TEMPLATES.get(key)
     if name is None:
-        from server.db.pg.migrate_db import copy
+        from server.db.postgresql.migrate_db import copy
 
         url = _cluster().create_database()
         run_async(copy(str(_sqlite_demo(key, now)), url))
@@ -660,7 +660,7 @@ def demo_twins(tmp_path: Path, pg_url: str) -> tuple[str, str]:
     """The demo community twice: a SQLite file and a PostgreSQL copy of it made by
     ``doorstep migrate-db``'s code, for tests that ask both backends the same question
     and compare the answers (docs/postgresql.md, "How a module is ported")."""
-    from server.db.pg.migrate_db import copy
+    from server.db.postgresql.migrate_db import copy
 
     path = str(tmp_path / "twin.db")
     load_demo(path)

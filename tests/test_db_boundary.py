@@ -1,5 +1,5 @@
 """All SQL lives in ``server/db/``: no other server module holds a query, a connection,
-a cursor or a lock, and every connection is opened one way (``server.db.core``)."""
+a cursor or a lock, and every connection is opened one way (``server.db.sqlite.engine``)."""
 
 import ast
 import re
@@ -104,7 +104,7 @@ def test_connections_are_opened_only_by_server_db_core() -> None:
             r"\b(sqlite3|aiosqlite)\.connect\(|sqlite_utils\.Database\(\s*(path|str)", p.read_text()
         )
     ]
-    assert opened == ["server/db/core.py"]
+    assert opened == ["server/db/sqlite/engine.py"]
 
 
 def test_postgresql_connections_are_opened_only_by_server_db_pg_core() -> None:
@@ -113,7 +113,7 @@ def test_postgresql_connections_are_opened_only_by_server_db_pg_core() -> None:
         for p in SERVER.rglob("*.py")
         if re.search(r"\basyncpg\.(connect|create_pool)\(", p.read_text())
     ]
-    assert opened == ["server/db/pg/core.py"]
+    assert opened == ["server/db/postgresql/core.py"]
 
 
 def test_every_connection_has_foreign_keys_on_and_full_sync(tmp_path: Path) -> None:

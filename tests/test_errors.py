@@ -192,7 +192,7 @@ def test_unexpected_error_is_logged_and_answered_without_a_stack_trace(
         raise RuntimeError("disk on fire")
 
     from server.db import changes
-    from server.db.pg import changes as pg_changes
+    from server.db.postgresql import changes as pg_changes
 
     # The sync's write: in the database thread on SQLite, in the sync's transaction on
     # PostgreSQL (server.db.syncs).

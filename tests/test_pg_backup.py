@@ -16,8 +16,8 @@ from conftest import ROOT, run_async
 from server.db import Database
 from server.db.backup import BackupError, backup, backups, restore
 from server.db.decisions import journal_path
-from server.db.pg.backup import tool
-from server.db.pg.core import PgDatabase, connect
+from server.db.postgresql.backup import tool
+from server.db.postgresql.core import PgDatabase, connect
 
 #: The same server-side decisions, written the same way on both backends: each kind the
 #: journal knows, a write it must not journal (a second revocation, a visit), and a name
@@ -97,7 +97,7 @@ def test_the_same_decisions_are_journaled_with_the_same_payloads(
 ) -> None:
     from conftest import load_demo
 
-    from server.db.pg.migrate_db import copy
+    from server.db.postgresql.migrate_db import copy
 
     path = str(tmp_path / "d.db")
     load_demo(path)
@@ -134,7 +134,7 @@ def test_the_same_decisions_are_journaled_with_the_same_payloads(
 def test_migrate_db_without_a_journal_file_copies_none(tmp_path: Path, pg_url: str) -> None:
     from conftest import load_demo
 
-    from server.db.pg.migrate_db import copy
+    from server.db.postgresql.migrate_db import copy
 
     path = str(tmp_path / "d.db")
     load_demo(path)
@@ -196,7 +196,7 @@ async def _write(url: str, steps: list[tuple[str, tuple[Any, ...]]]) -> None:
 
 async def _assign(url: str, hlc: str, active: str) -> None:
     """An accepted change to an assignment, through the log's write path."""
-    from server.db.pg import changes as pg_changes
+    from server.db.postgresql import changes as pg_changes
 
     change = (hlc, "assignments", "p1~b1", "active", active, "n1", "p1", "2026-11-30T01:00:00.000Z")
     async with PgDatabase(url) as db:

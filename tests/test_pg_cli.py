@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from server.db.pg import migrations as pgm
+from server.db.postgresql import migrations as pgm
 
 #: Every migration the runner has, in order.
 ALL = sorted(p.stem for p in pgm.SQL_DIR.glob("*.sql"))

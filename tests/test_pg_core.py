@@ -4,7 +4,7 @@ is the same ``StorageFullError`` (507) as on SQLite, and nothing of the write is
 import pytest
 from conftest import run_async
 
-from server.db.pg.core import PgConn, PgDatabase
+from server.db.postgresql.core import PgConn, PgDatabase
 from server.errors import StorageFullError
 
 #: What PostgreSQL raises when it cannot extend a file (SQLSTATE 53100, disk_full).

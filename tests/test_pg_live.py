@@ -1,7 +1,7 @@
 """The live tailer on PostgreSQL (issue 14): woken by LISTEN/NOTIFY, not only by polling.
 
 Every append notifies ``doorstep_log`` at its commit; each server's ``Broker`` listens
-(``server.db.pg.listen.follow``) and reads the log when it hears one. The brokers here
+(``server.db.postgresql.listen.follow``) and reads the log when it hears one. The brokers here
 poll every 60 s, so only a notification — or the one read after the listener
 reconnects — can explain a broker reaching a change within the test's wait.
 """
@@ -13,9 +13,9 @@ import pytest
 from conftest import run_async
 
 from server import live
-from server.db.pg import changes
-from server.db.pg.core import PgDatabase
-from server.db.pg.listen import follow
+from server.db.postgresql import changes
+from server.db.postgresql.core import PgDatabase
+from server.db.postgresql.listen import follow
 from server.live import Broker
 
 NODE = "0123456789abcdef"

@@ -34,12 +34,12 @@ from server.db import (
     scopes,
     shares,
 )
-from server.db.core import Database
-from server.db.pg import changes as pg_changes
-from server.db.pg import meta as pg_meta
-from server.db.pg import scopes as pg_scopes
-from server.db.pg.core import PgDatabase
-from server.db.pg.ratelimits import RATE_LOCK, lock_key
+from server.db.postgresql import changes as pg_changes
+from server.db.postgresql import meta as pg_meta
+from server.db.postgresql import scopes as pg_scopes
+from server.db.postgresql.core import PgDatabase
+from server.db.postgresql.ratelimits import RATE_LOCK, lock_key
+from server.db.sqlite.engine import Database
 
 NODE = "0123456789abcdef"
 AT = "2026-11-30T08:00:00.000Z"
@@ -525,7 +525,7 @@ def test_console_export_and_the_small_modules_are_the_same_on_both(
 
 def _numbered(db: Any, sql: str) -> str:
     """A test's own statement for either backend."""
-    from server.db.pg.adapt import numbered
+    from server.db.postgresql.adapt import numbered
 
     return numbered(sql) if db.dialect == "postgresql" else sql
 

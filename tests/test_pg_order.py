@@ -3,7 +3,7 @@
 A reader that tails ``seq > cursor`` (a device's pull, the SSE tailer after
 ``Last-Event-ID``) must never skip or repeat a change, with writers on several
 connections of several processes. The negative control shows, without any timing, that
-a plain sequence does skip; the ordering lock (``server/db/pg/core.py``) makes the same
+a plain sequence does skip; the ordering lock (``server/db/postgresql/core.py``) makes the same
 interleaving wait instead, and many concurrent writers never make a tailer skip.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 from conftest import run_async
 
 from server.db import changes as sqlite_changes
-from server.db.core import Database
-from server.db.pg import changes
-from server.db.pg.core import LOG_LOCK, PgDatabase, connect, order_in
+from server.db.postgresql import changes
+from server.db.postgresql.core import LOG_LOCK, PgDatabase, connect, order_in
+from server.db.sqlite.engine import Database
 
 NODE = "0123456789abcdef"
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import run_async
 
 from server.db.migrations import migrate as migrate_sqlite
-from server.db.pg import migrations as pgm
-from server.db.pg.core import connect
+from server.db.postgresql import migrations as pgm
+from server.db.postgresql.core import connect
 
 #: Every migration the runner has, in order.
 ALL = sorted(p.stem for p in pgm.SQL_DIR.glob("*.sql"))

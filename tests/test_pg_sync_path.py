@@ -24,9 +24,9 @@ from server import exchange
 from server.access import Scope
 from server.db import changes, scopes
 from server.db.changes import Incoming
-from server.db.core import BaseDatabase, Database
 from server.db.devices import Device
-from server.db.pg.core import PgDatabase
+from server.db.postgresql.core import PgDatabase
+from server.db.sqlite.engine import BaseDatabase, Database
 from sync import clock
 from sync.ids import uuid7
 

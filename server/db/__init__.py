@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from server.db.core import BaseDatabase, Database, connect, connect_sync
+from server.db.sqlite.engine import BaseDatabase, Database, connect, connect_sync
 
 __all__ = ["AnyDatabase", "Database", "connect", "connect_sync", "open_database", "run"]
 
@@ -24,10 +24,10 @@ AnyDatabase = BaseDatabase
 def open_database(url: str) -> AnyDatabase:
     """The database named by ``--db``: a SQLite file, or ``postgresql://…`` (not opened:
     ``await db.open()`` or ``async with``). The one place the backend is chosen."""
-    from server.db import pg
+    from server.db import postgresql as pg
 
     if pg.is_url(url):
-        from server.db.pg.core import PgDatabase
+        from server.db.postgresql.core import PgDatabase
 
         return PgDatabase(url)
     return Database(url)

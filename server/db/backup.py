@@ -14,7 +14,7 @@ skipped (docs/protocol.md, "Epochs"). Server-side decisions taken after the back
 decision journal beside the database (server/decisions.py).
 
 ``--db postgresql://…``: the same commands and promises through ``pg_dump`` and
-``pg_restore`` (``server.db.pg.backup``); the backups are ``doorstep-<time>.dump``.
+``pg_restore`` (``server.db.postgresql.backup``); the backups are ``doorstep-<time>.dump``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from server.db import decisions, pg
-from server.db.core import connect_readonly, connect_sync, exclusive
 from server.db.migrations import migrate
+from server.db.sqlite.engine import connect_readonly, connect_sync, exclusive
 
 __all__ = ["BackupError", "backup", "prune", "restore"]
 
@@ -130,7 +130,7 @@ def backup(db: str | Path, out: str | Path, keep: int = 0, now: datetime | None 
 
 
 def _pg_backup(url: str, out: str | Path, keep: int, now: datetime | None) -> Path:
-    from server.db.pg import backup as pg_backup
+    from server.db.postgresql import backup as pg_backup
 
     at = now or datetime.now(UTC)
     out = Path(out)
@@ -185,7 +185,7 @@ def restore(src: str | Path, db: str | Path, now: datetime | None = None) -> dic
     PostgreSQL's is while servers are connected. The database being replaced is kept
     beside it as ``<db>.replaced-<time>`` (with its -wal and -shm), never deleted; on
     PostgreSQL as the schema ``replaced_<time>`` of the same database
-    (``server.db.pg.backup``).
+    (``server.db.postgresql.backup``).
 
     Returns:
         A report: the new epoch, the replaced file, decisions replayed by kind, what the
@@ -199,7 +199,7 @@ def restore(src: str | Path, db: str | Path, now: datetime | None = None) -> dic
     if not src.exists():
         raise BackupError(f"no backup at {src}")
     if pg.is_url(str(db)):
-        from server.db.pg import backup as pg_backup
+        from server.db.postgresql import backup as pg_backup
 
         at = now or datetime.now(UTC)
         try:

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from server.db.core import BaseDatabase, Conn, Database
+from server.db.sqlite.engine import BaseDatabase, Conn, Database
 from sync import clock
 
 __all__ = [
@@ -159,7 +159,7 @@ async def apply(
         The highest server sequence before and after the write.
     """
     if db.dialect == "postgresql":
-        from server.db.pg import changes as pg_changes
+        from server.db.postgresql import changes as pg_changes
 
         return await pg_changes.apply(db, changes, rejected, node=node, seen_at=seen_at)
     assert isinstance(db, Database)
@@ -217,7 +217,7 @@ async def pull(
         (rows, new cursor, more pages waiting)
     """
     if db.dialect == "postgresql":
-        from server.db.pg import changes as pg_changes
+        from server.db.postgresql import changes as pg_changes
 
         return await pg_changes.pull(
             db,
@@ -259,7 +259,7 @@ def cut_page(rows: list[Any], limit: int) -> tuple[list[Any], int | None, bool]:
 
 async def max_seq(db: BaseDatabase, *, live: bool = False) -> int:
     if db.dialect == "postgresql":
-        from server.db.pg import changes as pg_changes
+        from server.db.postgresql import changes as pg_changes
 
         return await pg_changes.max_seq(db)
     assert isinstance(db, Database)
@@ -285,7 +285,7 @@ async def write_records(
         The number of field changes written.
     """
     if db.dialect == "postgresql":
-        from server.db.pg import changes as pg_changes
+        from server.db.postgresql import changes as pg_changes
 
         return await pg_changes.write_records(db, records, at=at)
     assert isinstance(db, Database)

@@ -16,8 +16,8 @@ restore`` replays the journal into the restored copy (``replay``); every step is
 idempotent, so replaying decisions the backup already holds changes nothing.
 
 On PostgreSQL the journal is the table ``decisions`` of the same database, filled by
-permanent triggers (``server/db/pg/sql/003_decisions.sql``) with the same kinds and
-payloads; ``server.db.pg.decisions`` replays it and ``doorstep migrate-db`` copies this
+permanent triggers (``server/db/postgresql/sql/003_decisions.sql``) with the same kinds and
+payloads; ``server.db.postgresql.decisions`` replays it and ``doorstep migrate-db`` copies this
 file's rows into it.
 
 What is journaled (``kind``):
@@ -165,7 +165,7 @@ def replay(conn: sqlite3.Connection, journal: str | Path) -> Counter[str]:
         How many decisions of each kind were read.
     """
     from server.db.changes import INSERT_HISTORY_SQL, MERGE_SQL
-    from server.db.core import connect_readonly
+    from server.db.sqlite.engine import connect_readonly
 
     counts: Counter[str] = Counter()
     if not Path(journal).exists():

@@ -13,7 +13,7 @@ import msgspec
 
 from server.access import Scope
 from server.db import AnyDatabase
-from server.db.pg.adapt import dialects, execute_in, fetch_in
+from server.db.postgresql.adapt import dialects, execute_in, fetch_in
 
 __all__ = [
     "Device",

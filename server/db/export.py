@@ -12,7 +12,7 @@ from typing import Any
 
 from server.db import AnyDatabase
 from server.db.log import fold_rows
-from server.db.pg.adapt import quoted
+from server.db.postgresql.adapt import quoted
 
 __all__ = ["incidents", "tables"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from server.db import AnyDatabase
-from server.db.pg.adapt import fetch_in, numbered
+from server.db.postgresql.adapt import fetch_in, numbered
 from sync.sets import fold
 
 __all__ = [
@@ -170,7 +170,7 @@ async def incident_scopes(db: AnyDatabase, *, live: bool = False) -> dict[str, l
 
 def incident_scopes_in(conn: sqlite3.Connection) -> dict[str, list[str]]:
     """``incident_scopes`` inside the caller's transaction (in the database thread;
-    PostgreSQL: ``server.db.pg.scopes.incident_scopes_in``)."""
+    PostgreSQL: ``server.db.postgresql.scopes.incident_scopes_in``)."""
     return _scopes(conn.execute(_INCIDENT_BUILDINGS).fetchall())
 
 

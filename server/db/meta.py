@@ -2,14 +2,14 @@
 
 Both backends: the statements differ only in placeholders and ``INSERT OR IGNORE``
 (PostgreSQL: ``ON CONFLICT (key) DO NOTHING``). The ``*_in`` functions take the caller's
-connection; their PostgreSQL twins are in ``server.db.pg.meta``.
+connection; their PostgreSQL twins are in ``server.db.postgresql.meta``.
 """
 
 import secrets
 
 from server.db import AnyDatabase
-from server.db.core import Conn
-from server.db.pg.adapt import dialects
+from server.db.postgresql.adapt import dialects
+from server.db.sqlite.engine import Conn
 
 __all__ = ["claim", "get", "get_in", "server_node", "server_node_in", "set", "set_in"]
 
@@ -71,7 +71,7 @@ async def server_node_in(conn: Conn) -> str:
 
 async def server_node(db: AnyDatabase) -> str:
     if db.dialect == "postgresql":
-        from server.db.pg import meta as pg_meta
+        from server.db.postgresql import meta as pg_meta
 
         return await db.write_fn(pg_meta.server_node_in)
     return await db.write_fn(server_node_in)

@@ -243,7 +243,7 @@ def m008_device_budgets(db: sqlite_utils.Database) -> None:
 
 def migrate(path: str) -> None:
     """Create or upgrade the database at ``path`` (in WAL mode, by ``connect_sync``)."""
-    from server.db.core import connect_sync
+    from server.db.sqlite.engine import connect_sync
 
     db = sqlite_utils.Database(connect_sync(path))
     try:

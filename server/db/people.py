@@ -16,7 +16,7 @@ from server.access import Scope
 from server.db import AnyDatabase
 from server.db.changes import iso_now
 from server.db.devices import normalise_code, token_hash
-from server.db.pg.adapt import dialects, execute_in, fetch_in
+from server.db.postgresql.adapt import dialects, execute_in, fetch_in
 
 __all__ = [
     "SETUP",

@@ -8,7 +8,7 @@ constraint a claim can meet, every column is given).
 from dataclasses import dataclass
 
 from server.db import AnyDatabase
-from server.db.pg.adapt import dialects
+from server.db.postgresql.adapt import dialects
 
 __all__ = ["PushSub", "add", "claim", "failed", "remove", "subs"]
 

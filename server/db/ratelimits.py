@@ -7,7 +7,7 @@ transaction, so a burst spread over several processes gets no more attempts in t
 limit, as one process's burst did with counters in memory. Rows older than the longest
 window are deleted by ``begin`` and ``settle`` when the caller says a prune is due.
 
-On PostgreSQL each function runs the statements of ``server.db.pg.ratelimits``, where an
+On PostgreSQL each function runs the statements of ``server.db.postgresql.ratelimits``, where an
 advisory lock per (rule, client) does what ``BEGIN IMMEDIATE`` does here.
 """
 
@@ -47,7 +47,7 @@ async def exhausted(
     """(index of the first limit ``client`` has used up, its oldest attempt in the
     window), or None: a read, for rules that count at the answer."""
     if db.dialect == "postgresql":
-        from server.db.pg import ratelimits as pg_rates
+        from server.db.postgresql import ratelimits as pg_rates
 
         return await pg_rates.exhausted(db, client, limits, now)
     return await db.call(lambda conn: _first_full(conn, client, limits, now))
@@ -68,7 +68,7 @@ async def begin(
         id of the counted attempt (to give back with ``settle``), None where not counted.
     """
     if db.dialect == "postgresql":
-        from server.db.pg import ratelimits as pg_rates
+        from server.db.postgresql import ratelimits as pg_rates
 
         async def run_pg(conn: Any) -> tuple[int, float] | list[int | None]:
             await pg_rates.lock_in(conn, client, limits)
@@ -106,7 +106,7 @@ async def settle(
 ) -> None:
     """Count one attempt in each rule of ``add``; give back the tickets ``give_back``."""
     if db.dialect == "postgresql":
-        from server.db.pg import ratelimits as pg_rates
+        from server.db.postgresql import ratelimits as pg_rates
 
         async def settle_pg(conn: Any) -> None:
             await pg_rates.prune_in(conn, prune_before)
@@ -125,7 +125,7 @@ async def settle(
 async def quiet(db: AnyDatabase, limits: Sequence[Limit], now: float) -> list[str]:
     """The rules of ``limits`` with no attempt counted in their window, from any client."""
     if db.dialect == "postgresql":
-        from server.db.pg import ratelimits as pg_rates
+        from server.db.postgresql import ratelimits as pg_rates
 
         return await pg_rates.quiet(db, limits, now)
 

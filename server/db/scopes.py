@@ -24,9 +24,9 @@ from server.access import (
 )
 from server.db import changes
 from server.db.changes import Incoming, WinnerRow, cut_page
-from server.db.core import BaseDatabase, Database, Sql
 from server.db.devices import Device
 from server.db.log import incident_scopes_in
+from server.db.sqlite.engine import BaseDatabase, Database, Sql
 from sync.validate import ForbiddenError
 
 __all__ = [
@@ -74,8 +74,8 @@ _REFERENCE = "('communities', 'buildings', 'incidents')"
 
 
 def _pg() -> Any:
-    """The PostgreSQL twins (``server/db/pg/scopes.py``), imported when first needed."""
-    from server.db.pg import scopes as pg_scopes
+    """The PostgreSQL twins (``server/db/postgresql/scopes.py``), imported when first needed."""
+    from server.db.postgresql import scopes as pg_scopes
 
     return pg_scopes
 
@@ -91,7 +91,7 @@ def _value(text: str) -> Any:
         return None
 
 
-# --- the pure parts, shared with the PostgreSQL twins (server/db/pg/scopes.py) --------
+# --- the pure parts, shared with the PostgreSQL twins (server/db/postgresql/scopes.py) --------
 
 Old = tuple[frozenset[str] | None, frozenset[str] | None] | None
 

@@ -2,7 +2,7 @@
 differ only in their placeholders, ``pg.adapt.dialects``)."""
 
 from server.db import AnyDatabase
-from server.db.pg.adapt import dialects
+from server.db.postgresql.adapt import dialects
 
 __all__ = ["add", "incident_exists", "incident_of", "of_incident"]
 

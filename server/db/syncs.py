@@ -26,9 +26,9 @@ import msgspec
 
 from server.db import budgets, changes, scopes
 from server.db.changes import Incoming, Quarantined, WinnerRow
-from server.db.core import BaseDatabase, Database, Sql
 from server.db.devices import Device
-from server.db.pg.adapt import numbered
+from server.db.postgresql.adapt import numbered
+from server.db.sqlite.engine import BaseDatabase, Database, Sql
 from sync.validate import ForbiddenError
 
 __all__ = ["Outcome", "exchange"]
@@ -161,8 +161,8 @@ async def _exchange_pg(
       read one state of the log — what SQLite's single transaction gives — without making
       the pulls of a reconnect storm wait for each other.
     """
-    from server.db.pg import changes as pg_changes
-    from server.db.pg import scopes as pg_scopes
+    from server.db.postgresql import changes as pg_changes
+    from server.db.postgresql import scopes as pg_scopes
 
     pending, cursor, limit, held, at = ask
     cache = db.scope_cache

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from server.db.interface import STORAGE_FULL, BaseDatabase
+from server.db.sqlite.dialect import SQLITE, SqliteConn
 from server.errors import StorageFullError
 
 __all__ = [
@@ -56,7 +58,7 @@ def _pragmas() -> list[str]:
 
 def connect_sync(path: str) -> sqlite3.Connection:
     """A blocking connection with the database's settings (migrations, tests)."""
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(path, isolation_level=None, factory=SqliteConn)
     for pragma in _pragmas():
         conn.execute(pragma)
     return conn
@@ -71,7 +73,7 @@ def connect_readonly(path: str | Path) -> sqlite3.Connection:
 
 async def connect(path: str) -> aiosqlite.Connection:
     """An asyncio connection with the database's settings."""
-    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn = await aiosqlite.connect(path, isolation_level=None, factory=SqliteConn)
     try:
         for pragma in _pragmas():
             await conn.execute(pragma)
@@ -116,46 +118,11 @@ Conn = aiosqlite.Connection
 Sql = sqlite3.Connection
 
 
-class BaseDatabase:
-    """What every backend's database offers the rest of the server (``server.db``'s
-    ``AnyDatabase``): SQLite's ``Database`` here, PostgreSQL's ``pg.core.PgDatabase``."""
-
-    #: "sqlite" or "postgresql": modules choose their SQL by it.
-    dialect = ""
-    #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
-    epoch: str
-    #: (person, role) → (scope stamp, Scope): see ``scopes.scope_in``.
-    scope_cache: dict[tuple[str, str], tuple[str, Any]]
-
-    # What both backends offer with the same meaning; the connection ``fn`` receives is
-    # the backend's own (modules branch on ``dialect`` before they use it).
-    async def open(self) -> None:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        raise NotImplementedError
-
-    async def read(self, sql: str, args: Sequence[Any] = (), *, live: bool = False) -> list[Any]:
-        """Rows of one read query, as tuples (SQL in the backend's dialect)."""
-        raise NotImplementedError
-
-    async def read_fn(self, fn: Callable[[Any], Awaitable[T]], *, live: bool = False) -> T:
-        """Run ``fn(conn)`` in one read transaction: one snapshot for several queries."""
-        raise NotImplementedError
-
-    async def write_fn(self, fn: Callable[[Any], Awaitable[T]]) -> T:
-        """Run ``fn(conn)`` in one write transaction; the only way anything is written."""
-        raise NotImplementedError
-
-    async def write(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """One write statement in its own transaction; the number of rows it changed."""
-        raise NotImplementedError
-
-
 class Database(BaseDatabase):
     """The database of one process: a writer, a reader and a live reader connection."""
 
     dialect = "sqlite"
+    sql = SQLITE
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -173,7 +140,7 @@ class Database(BaseDatabase):
         self.scope_cache: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def open(self) -> None:
-        from server.db import pg
+        from server.db import postgresql as pg
         from server.db.migrations import migrate
 
         if pg.is_url(self.path):
@@ -259,6 +226,14 @@ class Database(BaseDatabase):
                 raise
         return out
 
+    async def read_tx(self, fn: Callable[[Any], T], *, live: bool = False) -> T:
+        conn, lock = self._conn(live)
+        async with lock:
+            return await conn._execute(_read_tx, conn, fn)
+
+    async def write_tx(self, fn: Callable[[Any], T], *, appends: bool = False) -> T:
+        return await self.write_call(fn)
+
     async def call(self, fn: Callable[[sqlite3.Connection], T], *, live: bool = False) -> T:
         """Run the blocking ``fn`` in the reader's thread, in one read transaction: several
         queries, one snapshot, one trip to the database thread."""
@@ -288,15 +263,6 @@ class Database(BaseDatabase):
             return cur.rowcount
 
         return await self.write_fn(run)
-
-
-#: What a client is told when the database cannot grow (507), on either backend.
-STORAGE_FULL = (
-    "the server's storage is full: nothing was saved; your changes stay "
-    "on this device and are sent again later. Tell the coordinator."
-)
-#: Its former name, still imported by code written before the rename.
-_FULL = STORAGE_FULL
 
 
 def _full(exc: sqlite3.Error) -> bool:

@@ -18,7 +18,7 @@ their window starts).
 import hashlib
 from collections.abc import Sequence
 
-from server.db.pg.core import PgConn, PgDatabase
+from server.db.postgresql.core import PgConn, PgDatabase
 from server.db.ratelimits import Limit
 
 __all__ = [

@@ -31,8 +31,8 @@ from server.access import ANCHORS, Facts, Scope, read_scope
 from server.db.changes import Incoming, WinnerRow, cut_page
 from server.db.devices import Device
 from server.db.log import _INCIDENT_BUILDINGS, _scopes
-from server.db.pg import changes
-from server.db.pg.core import PgConn, PgDatabase
+from server.db.postgresql import changes
+from server.db.postgresql.core import PgConn, PgDatabase
 from server.db.scopes import (
     _NO_END,
     _REFERENCE_COLLS,
@@ -127,7 +127,7 @@ async def shared_order_in(conn: PgConn) -> None:
     exclusively) cannot commit while this transaction reads, so its READ COMMITTED
     statements see one state of the log, as a pull needs (the scope, the evictions and the
     page agree), while other readers go on. Take it first, as ``core.order_in``."""
-    from server.db.pg.core import LOG_LOCK
+    from server.db.postgresql.core import LOG_LOCK
 
     await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", LOG_LOCK)
 

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.db.pg.core import MIGRATE_LOCK, connect
+from server.db.postgresql.core import MIGRATE_LOCK, connect
 
 __all__ = ["MigrationError", "Step", "applied", "migrate", "migrate_blocking", "steps"]
 

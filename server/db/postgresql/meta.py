@@ -4,7 +4,7 @@ functions, for the write paths ported to PostgreSQL (``changes.write_records``).
 import secrets
 
 from server.db.meta import _SQL
-from server.db.pg.core import PgConn
+from server.db.postgresql.core import PgConn
 
 __all__ = ["get_in", "server_node_in", "set_in"]
 

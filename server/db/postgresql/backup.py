@@ -12,7 +12,7 @@ A restore, with every app server stopped, moves the database's schema ``public``
 as ``replaced_<time>`` (never deleted: the SQLite restore keeps ``<db>.replaced-<time>``),
 restores the backup into a new, empty ``public`` with ``pg_restore`` in one transaction
 (a failure puts the old schema back, untouched), upgrades its schema, replays the
-decision journal of the replaced schema (``server.db.pg.decisions``) and gives the
+decision journal of the replaced schema (``server.db.postgresql.decisions``) and gives the
 database a new epoch: phones re-send what they wrote since the backup and pull again
 (docs/protocol.md, "Epochs"). Only the database's owner is needed, no superuser and no
 CREATEDB: everything happens inside the one database.
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
-from server.db.pg.core import PgConn, connect, order_in, redact
+from server.db.postgresql.core import PgConn, connect, order_in, redact
 
 __all__ = ["SUFFIX", "backup", "redact", "restore", "tool"]
 
@@ -225,8 +225,8 @@ async def _finish(
 ) -> tuple[Counter[str], bool]:
     """Upgrade the restored schema, replay the replaced schema's journal, set the new
     epoch: one transaction after the migrations. (decisions replayed, journal found)"""
-    from server.db.pg import decisions
-    from server.db.pg.migrations import migrate
+    from server.db.postgresql import decisions
+    from server.db.postgresql.migrations import migrate
 
     await migrate(url)  # an older backup gets the newer schema, as at every start
     conn = await connect(url)

@@ -5,7 +5,7 @@ On SQLite the journal is a second file filled by TEMP triggers; here it is the t
 ``sql/003_decisions.sql`` (same kinds, same payloads). What the journal is for is the
 same: ``doorstep restore`` installs a backup, then replays every decision the replaced
 database had journaled, so a revocation, a logout, an enrolment, an ended assignment or
-a resident link made after the backup holds after the restore (``server.db.pg.backup``).
+a resident link made after the backup holds after the restore (``server.db.postgresql.backup``).
 
 Replaying writes to ``devices``, ``people``, … whose triggers journal again; the replay's
 own entries are dropped and the replaced database's journal is carried over whole
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from server.db.changes import Incoming
-from server.db.pg.core import PgConn
+from server.db.postgresql.core import PgConn
 
 __all__ = ["Entry", "carry_in", "entries_in", "replay_in", "top_in"]
 
@@ -82,7 +82,7 @@ async def replay_in(conn: PgConn, entries: Sequence[Entry]) -> Counter[str]:
     log's ordering lock (``write_fn(..., appends=True)``): assignment changes go through
     the same history insert and stamp-guarded merge as a sync, so an older one never wins.
     Every step is idempotent. Returns how many entries of each kind were read."""
-    from server.db.pg.changes import apply_in
+    from server.db.postgresql.changes import apply_in
 
     counts: Counter[str] = Counter()
     changes: list[Incoming] = []

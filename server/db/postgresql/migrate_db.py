@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.db.core import connect_readonly
 from server.db.decisions import journal_path
-from server.db.pg.core import PgConn, connect, order_in
-from server.db.pg.migrations import migrate
+from server.db.postgresql.core import PgConn, connect, order_in
+from server.db.postgresql.migrations import migrate
+from server.db.sqlite.engine import connect_readonly
 
 __all__ = ["MoveError", "Moved", "TargetNotEmptyError", "copy", "copy_blocking"]
 
@@ -213,7 +213,7 @@ def copy_blocking(source: str | Path, url: str) -> Moved:
 
     import asyncpg
 
-    from server.db.pg.migrations import MigrationError
+    from server.db.postgresql.migrations import MigrationError
 
     with ThreadPoolExecutor(1) as pool:
         try:

@@ -1,7 +1,7 @@
 """The one way to open PostgreSQL, and the lock that keeps sequence order = commit order.
 
 Every connection — the server's pool, the migrations', a command's — is opened by
-``connect`` or ``PgDatabase.open`` with the settings below, as ``server.db.core`` does
+``connect`` or ``PgDatabase.open`` with the settings below, as ``server.db.sqlite.engine`` does
 for SQLite.
 
 Sequence order = commit order (docs/postgresql.md, "Ordering"). On SQLite ``BEGIN
@@ -27,8 +27,10 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from server.db.core import STORAGE_FULL, BaseDatabase
-from server.db.pg import redact
+from server.db.interface import STORAGE_FULL, BaseDatabase
+from server.db.postgresql import redact
+from server.db.postgresql.dialect import LOG_LOCK, POSTGRESQL
+from server.db.postgresql.dialect import PgConn as SqlConn
 from server.errors import StorageFullError
 
 __all__ = [
@@ -47,9 +49,6 @@ __all__ = [
 T = TypeVar("T")
 PgConn = asyncpg.Connection
 
-#: The advisory lock key of the change log: 'dstp' as a 32-bit integer, so it cannot
-#: collide with the migrations' key or another application's small integers.
-LOG_LOCK = 0x64737470
 #: The channel every append notifies with the log's new top (``changes.apply_in``).
 LOG_CHANNEL = "doorstep_log"
 #: The migrations' session lock key ('dmig').
@@ -103,16 +102,20 @@ async def order_in(conn: asyncpg.Connection) -> None:
 class PgDatabase(BaseDatabase):
     """The PostgreSQL database of one process: a pool of connections.
 
-    The counterpart of ``server.db.core.Database``: ``read`` / ``read_fn`` for reads,
+    The counterpart of ``server.db.sqlite.engine.Database``: ``read`` / ``read_fn`` for reads,
     ``write_fn`` for every write transaction. Several processes share the database; the
     ordering lock, not a lock in this process, orders their appends to the log.
     """
 
     dialect = "postgresql"
+    sql = POSTGRESQL
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self.url = url
         self._pool: asyncpg.Pool | None = None
+        #: psycopg's pool and the worker threads that use it (``read_tx`` / ``write_tx``).
+        self._threads: Any = None
+        self._sync_pool: Any = None
         self._listener: asyncpg.Connection | None = None
         self._sizes = (min_size, max_size)
         #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
@@ -121,7 +124,7 @@ class PgDatabase(BaseDatabase):
         self.scope_cache: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def open(self) -> None:
-        from server.db.pg.migrations import migrate
+        from server.db.postgresql.migrations import migrate
 
         await migrate(self.url)
         self._pool = await asyncpg.create_pool(
@@ -130,7 +133,25 @@ class PgDatabase(BaseDatabase):
             max_size=self._sizes[1],
             server_settings=SETTINGS,
         )
+        import concurrent.futures
+
+        from psycopg_pool import ConnectionPool
+
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            self._sizes[1], thread_name_prefix="doorstep-pg"
+        )
+        self._sync_pool = ConnectionPool(
+            self.url,
+            min_size=self._sizes[0],
+            max_size=self._sizes[1],
+            kwargs={"autocommit": True, "options": options()},
+            open=False,
+            name="doorstep",
+        )
         try:
+            await asyncio.get_running_loop().run_in_executor(
+                self._threads, lambda: self._sync_pool.open(wait=True, timeout=30)
+            )
             self.epoch = await self.write_fn(_epoch)
         except BaseException:
             await self.close()
@@ -156,6 +177,11 @@ class PgDatabase(BaseDatabase):
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await asyncio.wait_for(pool.close(), 10)
+        if self._sync_pool is not None:
+            sync_pool, self._sync_pool = self._sync_pool, None
+            threads, self._threads = self._threads, None
+            await asyncio.get_running_loop().run_in_executor(threads, sync_pool.close, 10)
+            threads.shutdown(wait=False)
 
     async def __aenter__(self) -> "PgDatabase":
         await self.open()
@@ -208,16 +234,70 @@ class PgDatabase(BaseDatabase):
     async def write(self, sql: str, args: Sequence[Any] = ()) -> int:
         """One write statement in its own transaction; the number of rows it changed (as
         ``Database.write``: read from PostgreSQL's status, 'UPDATE 1')."""
-        from server.db.pg.adapt import changed
+        from server.db.postgresql.adapt import changed
 
         async def run(conn: PgConn) -> int:
             return changed(await conn.execute(sql, *args))
 
         return await self.write_fn(run)
 
+    async def read_tx(self, fn: Callable[[Any], T], *, live: bool = False) -> T:
+        assert self._sync_pool is not None, "PgDatabase.open() first"
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, _read_tx, self._sync_pool, fn
+        )
+
+    async def write_tx(self, fn: Callable[[Any], T], *, appends: bool = False) -> T:
+        assert self._sync_pool is not None, "PgDatabase.open() first"
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, _write_tx, self._sync_pool, fn, appends
+        )
+
+
+def options() -> str:
+    """``SETTINGS`` as libpq's ``options``: every psycopg connection gets them."""
+    escaped = {k: v.replace(" ", "\\ ") for k, v in SETTINGS.items()}
+    return " ".join(f"-c {k}={v}" for k, v in escaped.items())
+
+
+def _read_tx(pool: Any, fn: Callable[[Any], T]) -> T:
+    """On a worker thread: ``fn`` in one read-only transaction, one snapshot."""
+    with pool.connection() as raw:
+        raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            out = fn(SqlConn(raw))
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        raw.execute("COMMIT")
+        return out
+
+
+def _write_tx(pool: Any, fn: Callable[[Any], T], appends: bool) -> T:
+    """On a worker thread: ``fn`` in one READ COMMITTED write transaction; the ordering
+    lock first when it may append to the log (see the module docstring)."""
+    import psycopg
+
+    try:
+        with pool.connection() as raw:
+            raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            try:
+                conn = SqlConn(raw)
+                if appends:
+                    POSTGRESQL.order_in(conn)
+                out = fn(conn)
+            except BaseException:
+                if not raw.closed:
+                    raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+            return out
+    except psycopg.errors.DiskFull:
+        raise StorageFullError(STORAGE_FULL) from None
+
 
 async def _epoch(conn: PgConn) -> str:
-    """The database's epoch, created on first open (as ``server.db.core._epoch``)."""
+    """The database's epoch, created on first open (as ``server.db.sqlite.engine._epoch``)."""
     import secrets
 
     await conn.execute(

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from server.db.pg.core import LOG_CHANNEL, PgDatabase, connect
+from server.db.postgresql.core import LOG_CHANNEL, PgDatabase, connect
 
 __all__ = ["follow"]
 

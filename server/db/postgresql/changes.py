@@ -36,8 +36,8 @@ from server.db.changes import (
     iso_now,
     stamped,
 )
-from server.db.pg import meta as pg_meta
-from server.db.pg.core import LOG_CHANNEL, PgConn, PgDatabase, order_in
+from server.db.postgresql import meta as pg_meta
+from server.db.postgresql.core import LOG_CHANNEL, PgConn, PgDatabase, order_in
 
 __all__ = [
     "apply",

@@ -1,0 +1,82 @@
+"""PostgreSQL's side of ``server.db.dialect``, and the connection every function of
+``server/db`` receives here: psycopg's, with SQLite's ``?`` placeholders translated once
+per statement text."""
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+
+from server.db.dialect import Dialect
+
+__all__ = ["LOG_LOCK", "POSTGRESQL", "PgConn", "PgDialect", "translate"]
+
+#: The advisory lock key of the change log: 'dstp' as a 32-bit integer.
+LOG_LOCK = 0x64737470
+
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\?|%")
+
+
+@lru_cache(maxsize=4096)
+def translate(sql: str) -> str:
+    """``sql`` with SQLite's ``?`` as psycopg's ``%s`` and a literal ``%`` doubled; a
+    ``?`` or ``%`` inside a quoted literal is left alone."""
+
+    def sub(m: re.Match[str]) -> str:
+        tok = m.group(0)
+        if tok == "?":
+            return "%s"
+        if tok == "%":
+            return "%%"
+        return tok
+
+    return _TOKEN.sub(sub, sql)
+
+
+class PgDialect(Dialect):
+    name = "postgresql"
+    shared = True
+
+    def each(self, param: str = "?") -> str:
+        return f"json_array_elements_text({param}::json) AS value"
+
+    def greatest(self, *exprs: str) -> str:
+        return f"greatest({', '.join(exprs)})"
+
+    def least(self, *exprs: str) -> str:
+        return f"least({', '.join(exprs)})"
+
+    def order_in(self, conn: Any) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (LOG_LOCK,))
+
+    def shared_order_in(self, conn: Any) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock_shared(?)", (LOG_LOCK,))
+
+    def is_full(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.errors.DiskFull)
+
+
+POSTGRESQL = PgDialect()
+
+
+class PgConn:
+    """A psycopg connection inside one transaction, spoken to in SQLite's spelling
+    (``server.db.dialect.Conn``)."""
+
+    __slots__ = ("raw",)
+    dialect = POSTGRESQL
+
+    def __init__(self, raw: psycopg.Connection) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, args: Sequence[Any] = (), /) -> psycopg.Cursor:
+        if not args:
+            return self.raw.execute(sql)
+        return self.raw.execute(translate(sql), args)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> psycopg.Cursor:
+        cur = self.raw.cursor()
+        cur.executemany(translate(sql), rows)
+        return cur
