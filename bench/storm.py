@@ -23,7 +23,9 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+# DOORSTEP_BENCH_ROOT: the checkout whose server is measured (bench/db_before_after.py
+# runs these workloads against an older checkout too).
+ROOT = Path(os.environ.get("DOORSTEP_BENCH_ROOT") or Path(__file__).resolve().parent.parent)
 # One device pushes far more than a phone's write budget here (docs/protocol.md,
 # "Limits"): this measures ingest, not the budgets (bench/budget.py does).
 os.environ.setdefault("DOORSTEP_WRITE_BUDGETS", "off")
