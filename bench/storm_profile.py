@@ -6,13 +6,16 @@ building, push ``--per`` visit changes at once, ``--inflight`` at a time) agains
 engine: the storm's wall time; the CPU seconds of the server process (all its threads)
 and, on PostgreSQL, of the database's backends; the statements and round trips per sync
 request and the time PostgreSQL spent executing them (``pg_stat_statements``, loaded
-into the throwaway cluster for this run); the top statements by time; and the server's
-top functions by own time (cProfile sees the event loop's thread only: on PostgreSQL's
-old path that is all of a request's database work, on a worker thread it is not).
+into the throwaway cluster for this run); the top statements by time; the server's top
+functions by own time (cProfile sees the event loop's thread only: on PostgreSQL's old
+path that is all of a request's database work, on a worker thread it is not). Then
+``--pulls`` volunteers pull from cursor 0, one at a time: the median request, and on
+PostgreSQL the statements of a pull.
 
 The cluster (tests/pg.py) has fsync on, as SQLite's synchronous=FULL.
 Run: .venv/bin/python bench/storm_profile.py [--phones 60] [--per 300] [--inflight 30]
-     [--engines postgresql,sqlite] [--top 12]
+     [--engines postgresql,sqlite] [--top 12] [--pulls 10]
+     [--pg-setting plan_cache_mode=force_custom_plan]
 """
 
 import argparse
@@ -23,6 +26,7 @@ import os
 import pstats
 import signal
 import stat
+import statistics
 import sys
 import tempfile
 import time
@@ -31,6 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import httpx  # noqa: E402
 import psycopg  # noqa: E402
 import storm  # noqa: E402
 from pg import Cluster, find_bindir  # noqa: E402
@@ -101,9 +106,12 @@ def profiled_python(tmp: Path, prof: Path) -> str:
     return str(wrapper)
 
 
-def with_statements(cluster: Cluster) -> None:
-    """Restart the cluster with pg_stat_statements loaded."""
+def with_statements(cluster: Cluster, settings: list[str]) -> None:
+    """Restart the cluster with pg_stat_statements loaded and ``settings`` (name=value)."""
     cluster.psql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    for item in settings:
+        name, value = item.split("=", 1)
+        cluster.psql(f"ALTER SYSTEM SET {name} = '{value}'")
     pg_ctl = str(cluster.bindir / "pg_ctl")
     cluster._run(pg_ctl, "-D", str(cluster.data), "-l", str(cluster.log), "-w", "restart")
 
@@ -178,6 +186,36 @@ def run(engine: str, args: argparse.Namespace, cluster: Cluster | None, tmp: Pat
         for c, ms, _rows, q in rows[: args.top]:
             text = " ".join(q.split())[:110]
             print(f"    {ms:9.1f} {c:6d} {ms / max(c, 1):7.2f}  {text}")
+    # A volunteer's pull: each of --pulls phones, one after another, from cursor 0.
+    if pg is not None:
+        pg.execute("SELECT pg_stat_statements_reset()")
+    times, got = [], 0
+    with httpx.Client(base_url=server.url, timeout=120) as c:
+        for p in devices[: args.pulls]:
+            t = time.perf_counter()
+            r = c.post(
+                "/api/v1/sync",
+                headers=p.headers,
+                json={"node": p.node, "cursor": 0, "changes": [], "limit": 1000},
+            )
+            times.append(time.perf_counter() - t)
+            got += len(r.json()["changes"])
+    n = len(times)
+    print(
+        f"  volunteer pulls  {statistics.median(times) * 1000:.1f} ms median of {n} "
+        f"(from cursor 0, {got / n:.0f} rows each, one at a time)"
+    )
+    if pg is not None:
+        rows = pg.execute(
+            "SELECT calls, total_exec_time, rows, query FROM pg_stat_statements "
+            "WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC"
+        ).fetchall()
+        calls = sum(r[0] for r in rows)
+        exec_ms = sum(r[1] for r in rows)
+        print(f"  statements       {calls / n:.1f} a pull, {exec_ms / n:.1f} ms a pull executing")
+        for c, ms, _rows, q in rows[:3]:
+            text = " ".join(q.split())[:110]
+            print(f"    {ms:9.1f} {c:6d} {ms / max(c, 1):7.2f}  {text}")
         pg.close()
     server.stop()
     if prof.exists():
@@ -196,6 +234,14 @@ def main() -> None:
     ap.add_argument("--inflight", type=int, default=30)
     ap.add_argument("--engines", default="postgresql,sqlite")
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--pulls", type=int, default=10)
+    ap.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PostgreSQL setting for the whole cluster, e.g. plan_cache_mode=force_custom_plan",
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="doorstep-profile-"))
     for engine in args.engines.split(","):
@@ -205,7 +251,7 @@ def main() -> None:
             if bindir is None:
                 sys.exit("PostgreSQL's initdb/pg_ctl not found: bash .ci/setup --test")
             cluster = Cluster(bindir, durable=True).start()
-            with_statements(cluster)
+            with_statements(cluster, args.pg_setting)
         try:
             run(engine, args, cluster, tmp)
         finally:
