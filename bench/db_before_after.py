@@ -20,7 +20,7 @@ interleave before and after, on fresh databases; PostgreSQL is one throwaway clu
 
 Run: .venv/bin/python bench/db_before_after.py --before /work/wt/baseline
      [--after .] [--engines sqlite,postgresql] [--phones 120] [--per 300]
-     [--inflight 60] [--changes 30000] [--pulls 20] [--rounds 1]
+     [--inflight 60] [--changes 30000] [--pulls 20] [--rounds 1] [--ingest-only]
 """
 
 import argparse
@@ -65,6 +65,8 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     raw = tempfile.mkdtemp(prefix="doorstep-raw-")
     out["raw_s"] = sync_push.raw_baseline(f"{raw}/raw.db", batches, phone.node)
 
+    if args.ingest_only:
+        return out
     # The storm and a volunteer's pull, on one server.
     server, office, ostamp, homes = storm.setup(args.storm_db, args.phones)
     try:
@@ -128,6 +130,7 @@ def run_worker(checkout: Path, args: argparse.Namespace, ingest_db: str, storm_d
         *("--phones", str(args.phones), "--per", str(args.per)),
         *("--inflight", str(args.inflight), "--changes", str(args.changes)),
         *("--pulls", str(args.pulls)),
+        *(["--ingest-only"] if args.ingest_only else []),
     ]
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     out = subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True, check=False)
@@ -190,17 +193,11 @@ def report(args: argparse.Namespace, checkouts: dict, engines: list[str], runs: 
     head = ("", "engine", "before", "after", "speed after/before")
     rows = []
     for engine in engines:
-        total = runs[("after", engine)][0]["total"]
         changes = runs[("after", engine)][0]["changes"]
         figs = {
             w: {
                 "ingest": changes / med(w, engine, "ingest_s"),
                 "raw": changes / med(w, engine, "raw_s"),
-                "storm": total / med(w, engine, "storm_s"),
-                "p50": med(w, engine, "storm_p50_s"),
-                "pull": med(w, engine, "pull_ms"),
-                "rows": med(w, engine, "pull_rows"),
-                "lost": sum(m["lost"] + m["duplicated"] for m in runs[(w, engine)]),
             }
             for w in ("before", "after")
         }
@@ -225,6 +222,19 @@ def report(args: argparse.Namespace, checkouts: dict, engines: list[str], runs: 
                 f"{paired['after']:.2f}",
                 "",
             ),
+        ]
+        if args.ingest_only:
+            continue
+        total = runs[("after", engine)][0]["total"]
+        for w in ("before", "after"):
+            figs[w] |= {
+                "storm": total / med(w, engine, "storm_s"),
+                "p50": med(w, engine, "storm_p50_s"),
+                "pull": med(w, engine, "pull_ms"),
+                "rows": med(w, engine, "pull_rows"),
+                "lost": sum(m["lost"] + m["duplicated"] for m in runs[(w, engine)]),
+            }
+        rows += [
             (
                 f"storm ({args.phones} phones x {args.per}, {args.inflight} in flight)",
                 engine,
@@ -242,7 +252,7 @@ def report(args: argparse.Namespace, checkouts: dict, engines: list[str], runs: 
             ),
             ("  lost + duplicated", engine, str(b["lost"]), str(a["lost"]), ""),
         ]
-    if "sqlite" in engines and "postgresql" in engines:
+    if "sqlite" in engines and "postgresql" in engines and not args.ingest_only:
         for w in ("before", "after"):
             total = runs[(w, "sqlite")][0]["total"]
             s = total / med(w, "sqlite", "storm_s")
@@ -266,6 +276,7 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=30_000)
     ap.add_argument("--pulls", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--ingest-only", action="store_true", help="skip the storm and the pull")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
     ap.add_argument("--ingest-db", help=argparse.SUPPRESS)
