@@ -28,9 +28,9 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
-from server.db import decisions, pg
-from server.db.migrations import migrate
-from server.db.sqlite.engine import connect_readonly, connect_sync, exclusive
+from server.db import decisions
+from server.db import postgresql as pg
+from server.db.sqlite.engine import connect_readonly, connect_sync, exclusive, migrate
 
 __all__ = ["BackupError", "backup", "prune", "restore"]
 

@@ -226,9 +226,10 @@ async def _finish(
     """Upgrade the restored schema, replay the replaced schema's journal, set the new
     epoch: one transaction after the migrations. (decisions replayed, journal found)"""
     from server.db.postgresql import decisions
-    from server.db.postgresql.migrations import migrate
+    from server.db.postgresql.core import migrate
 
-    await migrate(url)  # an older backup gets the newer schema, as at every start
+    # An older backup gets the newer schema, as at every start.
+    await asyncio.to_thread(migrate, url)
     conn = await connect(url)
     try:
         async with conn.transaction():
