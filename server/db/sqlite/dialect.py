@@ -37,9 +37,12 @@ class SqliteDialect(Dialect):
         create(conn)
 
     def has_table(self, conn: Any, name: str) -> bool:
-        """``server.db.migrations``: a table in ``sqlite_master``."""
-        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        return conn.execute(sql, (name,)).fetchone() is not None
+        """``server.db.migrations``: sqlite-utils' introspection, on the caller's
+        connection and transaction (nothing else of the connection changed)."""
+        import sqlite_utils
+
+        db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+        return db[name].exists()
 
     def begin_write(self, conn: Any) -> None:
         """``server.db.migrations``: IMMEDIATE takes the write lock first, so a second
