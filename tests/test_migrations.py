@@ -177,3 +177,28 @@ def test_a_half_made_database_of_an_older_release_is_refused_and_left_alone(
         migrate(empty)
     with connection(empty) as conn:  # the refusal changed nothing
         assert not conn.dialect.has_table(conn, "schema_history")
+
+
+def test_a_backup_taken_by_the_previous_release_restores_and_upgrades(
+    empty: str, tmp_path: Path
+) -> None:
+    from server.db.backup import backup, restore
+
+    _legacy(empty, tmp_path)
+    tables = _tables(empty)
+    before = rows_of(empty, tables)
+    # The backup as the previous release took it: its file holds the old bookkeeping.
+    taken = backup(empty, tmp_path / "backups")
+    engine = "postgresql" if empty.startswith("postgresql") else "sqlite"
+    target = database_on(engine, str(tmp_path / "restored.db"))
+    try:
+        report = restore(taken, target)
+        assert applied(target) == ALL
+        after = rows_of(target, tables)
+        # Every row came back; only meta moved on (the backup's note, the new epoch).
+        assert {t: r for t, r in after.items() if t != "meta"} == {
+            t: r for t, r in before.items() if t != "meta"
+        }
+        assert dict(after["meta"])["epoch"] == report["epoch"] != dict(before["meta"])["epoch"]
+    finally:
+        drop_database(target)
