@@ -202,3 +202,16 @@ def test_a_backup_taken_by_the_previous_release_restores_and_upgrades(
         assert dict(after["meta"])["epoch"] == report["epoch"] != dict(before["meta"])["epoch"]
     finally:
         drop_database(target)
+
+
+def test_a_file_of_the_previous_release_moves_to_postgresql_whole(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from server.db.move import copy
+
+    path = str(tmp_path / "old.db")
+    _legacy(path, tmp_path)
+    tables = _tables(path)
+    run_async(copy(path, pg_url))  # doorstep migrate-db: its old bookkeeping stays behind
+    assert applied(pg_url) == ALL
+    assert rows_of(pg_url, tables) == rows_of(path, tables)
