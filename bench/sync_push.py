@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from conftest import LiveServer  # noqa: E402
 
+from server.db import migrate  # noqa: E402
 from server.db.changes import INSERT_HISTORY_SQL  # noqa: E402
-from server.db.migrations import migrate  # noqa: E402
 from sync import clock  # noqa: E402
 from sync.ids import uuid7  # noqa: E402
 

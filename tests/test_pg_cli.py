@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from server.db.postgresql import migrations as pgm
+from server.db.migrations import STEPS
 
 #: Every migration the runner has, in order.
-ALL = sorted(p.stem for p in pgm.SQL_DIR.glob("*.sql"))
+ALL = [s.label for s in STEPS]
 
 #: A URL no server answers (its socket directory does not exist).
 NOWHERE = "postgresql://postgres@/doorstep?host=/nonexistent-doorstep-socket-dir"
@@ -79,6 +79,7 @@ def test_migrate_prepares_postgresql_once(pg_url: str) -> None:
     first = _doorstep("migrate", "--db", pg_url)
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout) == {
+        "db": pg_url,
         "backend": "postgresql",
         "applied_now": ALL,
         "schema": ALL,
@@ -98,7 +99,12 @@ def test_migrate_still_prepares_a_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "d.db"
     out = _doorstep("migrate", "--db", str(path))
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"db": str(path), "backend": "sqlite"}
+    assert json.loads(out.stdout) == {
+        "db": str(path),
+        "backend": "sqlite",
+        "applied_now": ALL,
+        "schema": ALL,
+    }
     import sqlite3
 
     with sqlite3.connect(path) as conn:

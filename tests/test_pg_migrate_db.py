@@ -12,9 +12,9 @@ import httpx
 from conftest import LiveServer, Stamper, load_demo, put_record, query, run_async
 
 from server.db.changes import Incoming
+from server.db.move import TABLES
 from server.db.postgresql import changes as pg_changes
 from server.db.postgresql.core import PgDatabase, connect
-from server.db.postgresql.migrate_db import TABLES
 from server.demo import HEATING
 from sync.ids import uuid7
 

@@ -17,8 +17,13 @@ The target must be empty (migrated, nothing in the log) and the copy is one
 transaction: it is all there or none of it. The source is read in one snapshot. A live
 community is moved with its servers stopped (docs/postgresql.md, "Moving a community"):
 phones keep their changes in their outboxes and send them to the new servers.
+
+It reads one engine and writes the other, so it lives beside them in ``server/db``
+(the engine folders never import each other). The source may be a file of the release
+before issue 21: its tables are the baseline's, and its old bookkeeping is skipped.
 """
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from server.db.decisions import journal_path
-from server.db.postgresql.core import PgConn, connect, order_in
-from server.db.postgresql.migrations import migrate
+from server.db.migrations import MigrationError
+from server.db.postgresql.core import migrate, options
+from server.db.postgresql.dialect import POSTGRESQL, PgConn
 from server.db.sqlite.engine import connect_readonly
 
-__all__ = ["MoveError", "Moved", "TargetNotEmptyError", "copy", "copy_blocking"]
+__all__ = ["MoveError", "Moved", "TargetNotEmptyError", "copy", "copy_blocking", "copy_sync"]
 
 #: Copied in this order (foreign keys: people before devices and invites); ``meta`` last,
 #: over the values the target's migrations wrote.
@@ -49,8 +55,8 @@ TABLES = (
     "device_budgets",
     "meta",
 )
-#: Tables SQLite has that PostgreSQL keeps elsewhere (its migrations: ``schema_migrations``).
-SKIPPED = frozenset({"_sqlite_migrations"})
+#: Bookkeeping of the migration runners: the target keeps its own (``schema_history``).
+SKIPPED = frozenset({"_sqlite_migrations", "schema_history"})
 #: Identity columns moved past the copied values.
 IDENTITIES = (("history", "seq"), ("quarantine", "qid"), ("decisions", "id"), ("rate_hits", "id"))
 #: Tables whose triggers must not fire while rows are copied: the scope sequence's
@@ -81,7 +87,7 @@ def _batches(conn: sqlite3.Connection, table: str, columns: list[str]) -> Iterat
 
 
 def _coerce(value: Any, kind: str) -> Any:
-    """SQLite keeps what it was given; PostgreSQL's binary COPY wants the column's type."""
+    """SQLite keeps what it was given; PostgreSQL wants the column's type."""
     if value is None:
         return None
     if kind in ("bigint", "integer", "smallint"):
@@ -90,20 +96,30 @@ def _coerce(value: Any, kind: str) -> Any:
         return float(value)
     text = value if isinstance(value, str) else str(value)
     # PostgreSQL's text cannot hold NUL; SQLite keeps one in a quarantined change's raw
-    # bytes. U+FFFD, as the live path stores it (pg/changes.py, _text).
+    # bytes. U+FFFD, as the live path stores it.
     return text.replace("\x00", "\ufffd")
 
 
-async def _columns(pg: PgConn, table: str) -> dict[str, str]:
-    rows = await pg.fetch(
+def _columns(pg: PgConn, table: str) -> dict[str, str]:
+    rows = pg.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = $1",
-        table,
+        "WHERE table_schema = current_schema() AND table_name = ?",
+        (table,),
     )
-    return {r["column_name"]: r["data_type"] for r in rows}
+    return dict(rows)
 
 
-async def _copy_journal(pg: PgConn, journal: str) -> int:
+def _put(pg: PgConn, table: str, columns: list[str], rows: Iterator[tuple] | list[tuple]) -> int:
+    """COPY ``rows`` into ``table``; how many."""
+    count = 0
+    with pg.raw.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as out:
+        for row in rows:
+            out.write_row(row)
+            count += 1
+    return count
+
+
+def _copy_journal(pg: PgConn, journal: str) -> int:
     """Copy the SQLite decision journal's rows, if the file exists; how many."""
     if not Path(journal).exists():
         return 0
@@ -114,26 +130,24 @@ async def _copy_journal(pg: PgConn, journal: str) -> int:
         return 0
     finally:
         src.close()
-    if rows:
-        await pg.copy_records_to_table(
-            "decisions", records=[tuple(r) for r in rows], columns=["id", "at", "kind", "data"]
-        )
-    return len(rows)
+    return _put(pg, "decisions", ["id", "at", "kind", "data"], [tuple(r) for r in rows])
 
 
-async def copy(source: str | Path, url: str) -> Moved:
-    """Copy the SQLite database at ``source`` into the PostgreSQL database at ``url``.
+def copy_sync(source: str | Path, url: str) -> Moved:
+    """Copy the SQLite database at ``source`` into the PostgreSQL database at ``url``
+    (blocking).
 
     Raises:
         TargetNotEmptyError: the target's log or people are not empty.
         ValueError: the source has a table or column the target's schema lacks (the two
             Doorstep versions differ: upgrade the older one first).
     """
+    import psycopg
+
     if not Path(source).exists():
         raise FileNotFoundError(f"{source}: no such database file")
-    await migrate(url)
+    migrate(url)
     src = connect_readonly(source)
-    pg = await connect(url)
     try:
         src.execute("BEGIN")  # one snapshot of the source for the whole copy
         tables = {
@@ -145,84 +159,83 @@ async def copy(source: str | Path, url: str) -> Moved:
         unknown = sorted(tables - set(TABLES))
         if unknown:
             raise ValueError(f"the source has tables this version cannot move: {unknown}")
-        rows: dict[str, int] = {}
-        async with pg.transaction():
+        # One transaction: committed when the block ends, rolled back if anything fails.
+        with psycopg.connect(url, options=options()) as raw:
+            pg = PgConn(raw)
             # No server may append while the log is copied (they should all be stopped).
-            await order_in(pg)
+            POSTGRESQL.order_in(pg)
             filled = "SELECT EXISTS (SELECT 1 FROM history UNION ALL SELECT 1 FROM people)"
-            if await pg.fetchval(filled):
+            if pg.execute(filled).fetchone()[0]:
                 raise TargetNotEmptyError(
                     "the PostgreSQL database already holds a community; migrate-db only "
                     "fills an empty one (create a new database)"
                 )
             for table in QUIET:
-                await pg.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+                pg.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            rows: dict[str, int] = {}
             for table in TABLES:
                 if table not in tables:
                     continue
-                target = await _columns(pg, table)
+                target = _columns(pg, table)
                 columns = [r[1] for r in src.execute(f"PRAGMA table_info({table})")]
                 missing = [c for c in columns if c not in target]
                 if missing:
                     raise ValueError(f"{table}: the target has no column {missing}")
                 kinds = [target[c] for c in columns]
-                count = 0
                 if table == "meta":
-                    for key, value in src.execute("SELECT key, value FROM meta"):
-                        await pg.execute(
-                            "INSERT INTO meta (key, value) VALUES ($1, $2) "
-                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                            key,
-                            _coerce(value, "text"),
-                        )
-                        count += 1
-                else:
-                    for batch in _batches(src, table, columns):
-                        records = [
+                    pairs = [
+                        (k, _coerce(v, "text"))
+                        for k, v in src.execute("SELECT key, value FROM meta")
+                    ]
+                    pg.executemany(
+                        "INSERT INTO meta (key, value) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        pairs,
+                    )
+                    rows[table] = len(pairs)
+                    continue
+                rows[table] = sum(
+                    _put(
+                        pg,
+                        table,
+                        columns,
+                        [
                             tuple(_coerce(v, k) for v, k in zip(row, kinds, strict=True))
                             for row in batch
-                        ]
-                        await pg.copy_records_to_table(table, records=records, columns=columns)
-                        count += len(records)
-                rows[table] = count
-            rows["decisions"] = await _copy_journal(pg, journal_path(source))
+                        ],
+                    )
+                    for batch in _batches(src, table, columns)
+                )
+            rows["decisions"] = _copy_journal(pg, journal_path(source))
             for table in QUIET:
-                await pg.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+                pg.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
             for table, column in IDENTITIES:
-                await pg.execute(
+                pg.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
                     f"coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)"
                 )
-            top = int(await pg.fetchval("SELECT coalesce(max(seq), 0) FROM history"))
-            epoch = str(await pg.fetchval("SELECT value FROM meta WHERE key = 'epoch'"))
+            top = int(pg.execute("SELECT coalesce(max(seq), 0) FROM history").fetchone()[0])
+            epoch = str(pg.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0])
         return Moved(rows, top, epoch)
     finally:
         src.close()
-        await pg.close()
+
+
+async def copy(source: str | Path, url: str) -> Moved:
+    """``copy_sync`` on a worker thread (tests, benches)."""
+    return await asyncio.to_thread(copy_sync, source, url)
 
 
 def copy_blocking(source: str | Path, url: str) -> Moved:
-    """``copy`` for the command line, in a thread of its own (as ``migrate_blocking``).
+    """``copy_sync`` for the command line.
 
     Raises:
         MoveError: for every expected failure (no such file, a database in use, no
             server there, a wrong password, schemas that differ), with its first line.
     """
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
+    import psycopg
 
-    import asyncpg
-
-    from server.db.postgresql.migrations import MigrationError
-
-    with ThreadPoolExecutor(1) as pool:
-        try:
-            return pool.submit(asyncio.run, copy(source, url)).result()
-        except (
-            TargetNotEmptyError,
-            ValueError,
-            MigrationError,
-            OSError,
-            asyncpg.PostgresError,
-        ) as exc:
-            raise MoveError(str(exc).splitlines()[0]) from exc
+    try:
+        return copy_sync(source, url)
+    except (TargetNotEmptyError, ValueError, MigrationError, OSError, psycopg.Error) as exc:
+        raise MoveError(str(exc).splitlines()[0]) from exc
