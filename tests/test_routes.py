@@ -16,9 +16,9 @@ import httpx
 import pytest
 from conftest import LiveServer, Phone, Stamper, load_demo, run_cli
 
-from server.admin_access import add_coordinator, assign
-from server.app import create_app
-from server.guards import Rule, rule_of
+from server.guards.caller import Rule, rule_of
+from server.http.app import create_app
+from server.ops.access_commands import add_coordinator, assign
 
 PASSWORD = "night shift 3am"
 

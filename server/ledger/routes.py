@@ -21,7 +21,7 @@ from schemas.ledger import MAX_UPLOAD, LedgerUpload
 from server.db import AnyDatabase
 from server.db import ledger as store
 from server.errors import BadRequestError, NotFoundError, decode_body
-from server.guards import Scope
+from server.guards.caller import Scope
 from server.ledger.importer import import_ledger, read_ledger
 
 __all__ = ["MAX_REJECTED", "ROUTES", "upload"]

@@ -20,7 +20,7 @@ from server.db import AnyDatabase
 from server.db import devices as db_devices
 from server.db.devices import DeviceRow
 from server.errors import DoorstepError, NotFoundError
-from server.guards import Scope
+from server.guards.caller import Scope
 
 __all__ = ["ROUTES", "devices", "revoke"]
 

@@ -8,7 +8,7 @@ __all__ = ["MAX_BODY", "PWA_DIR", "Settings"]
 
 #: Largest request body accepted (413 beyond).
 MAX_BODY = 4 * 1024 * 1024
-PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
+PWA_DIR = Path(__file__).resolve().parents[2] / "pwa"
 
 
 def _hour(name: str, default: int) -> int:

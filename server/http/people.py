@@ -16,13 +16,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, SkipValidation
 from msgspec import Meta
 
-from server.auth import hash_in_slots, require_same_origin_json
-from server.coord import qr_svg
 from server.db import AnyDatabase
 from server.db import people as db_people
 from server.db.people import InviteRow
 from server.errors import DoorstepError, ForbiddenRequestError, NotFoundError, decode_body
-from server.guards import Scope
+from server.guards.caller import Scope
+from server.guards.sessions import hash_in_slots, require_same_origin_json
+from server.http.coord import qr_svg
 
 __all__ = [
     "ROUTES",

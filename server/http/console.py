@@ -20,9 +20,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, SkipValidation
 
 from server.db import AnyDatabase, console, log
+from server.derived.progress import derive
 from server.errors import BadRequestError, NotFoundError
-from server.guards import Scope
-from server.progress import derive
+from server.guards.caller import Scope
 from server.words import WORDS
 
 __all__ = ["ROUTES", "UNDO_SECONDS", "brief", "duty_day", "incidents", "make_brief", "roster"]
@@ -144,7 +144,7 @@ def make_brief(
         at = _parse(t)
         return (at + offset).strftime("%Y-%m-%d %H:%M") if at else ""
 
-    # Households visited and reached that day, by the counters' rule (server/progress.py):
+    # Households visited and reached that day, by the counters' rule (server/derived/progress.py):
     # a reached visit or any delivery reached the door; 已搬走 and the rest only visited it.
     visited: set[Any] = set()
     reached: set[Any] = set()

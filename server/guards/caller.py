@@ -40,7 +40,7 @@ from server.errors import (
     RevokedError,
     UnauthorizedError,
 )
-from server.ratelimit import OVER_LIMIT
+from server.guards.ratelimit import OVER_LIMIT
 
 __all__ = [
     "ACCESS",
@@ -207,7 +207,7 @@ async def resident_incident(connection: ASGIConnection, token: str) -> str:
         incident = await shares.incident_of(_database(connection), token)
     if incident is None:
         over = connection.scope.get(OVER_LIMIT)  # type: ignore[call-overload]
-        if over is not None:  # this address guessed too often (server/ratelimit.py)
+        if over is not None:  # this address guessed too often (server/guards/ratelimit.py)
             raise RateLimitedError(over[0], details={"retry_after": over[1]})
         raise NotFoundError(
             "this link is not valid (or no longer); ask in the residents' group for the "

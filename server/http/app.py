@@ -12,26 +12,16 @@ from litestar.di import Provide
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from server import (
-    api,
-    auth,
-    console,
-    coord,
-    devices,
-    export,
-    guards,
-    metrics,
-    people,
-    public,
-    snapshot,
-    wiring,
-)
-from server.config import MAX_BODY, Settings
 from server.db import AnyDatabase, open_database
 from server.errors import exception_handlers, mark_client_gone
+from server.guards import caller as guards
+from server.guards import sessions as auth
+from server.guards.ratelimit import RateLimiter, rate_limit_middleware
+from server.guards.security import escape_logged_text, path_guard_middleware, security_headers_hook
+from server.http import api, console, coord, devices, export, metrics, people, public, snapshot
+from server.http.config import MAX_BODY, Settings
 from server.ledger import routes as ledger
-from server.ratelimit import RateLimiter, rate_limit_middleware
-from server.security import escape_logged_text, path_guard_middleware, security_headers_hook
+from server.live import wiring
 
 __all__ = ["OPENAPI_PATH", "create_app"]
 
@@ -143,7 +133,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     app.state.metrics = metrics.Metrics()
     app.state.settings = settings
     app.state.share_cache = {}
-    app.state.limiter = limiter  # also consulted by server.resident_stream
+    app.state.limiter = limiter  # also consulted by server.live.residents
     _check_rules(app)
     return app
 
@@ -163,4 +153,4 @@ def _check_rules(app: Litestar) -> None:
         and "OPTIONS" not in (getattr(handler, "http_methods", None) or ())
     ]
     if missing:
-        raise RuntimeError(f"routes without an access rule (server/guards.py): {missing}")
+        raise RuntimeError(f"routes without an access rule (server/guards/caller.py): {missing}")

@@ -8,7 +8,7 @@ registration in the broker: no queue, no ``asyncio.Event``; one future while it 
 and the request's own task: no task group, no second task, no chain of async iterators.
 Memory per stream is in docs/performance.md (``bench/fanout.py``).
 
-The client's disconnect is learnt from the server's protocol (``server.listener`` calls
+The client's disconnect is learnt from the server's protocol (``server.http.listener`` calls
 the callbacks the app leaves in the scope under ``ON_CLOSE`` when the connection is lost);
 under another ASGI server a task reading ``receive`` does it instead.
 """
@@ -22,9 +22,9 @@ from litestar import Litestar
 from litestar.connection import ASGIConnection
 
 from server.errors import DoorstepError
-from server.guards import resident_incident
-from server.live import Broker
-from server.security import HEADERS, HSTS
+from server.guards.caller import resident_incident
+from server.guards.security import HEADERS, HSTS
+from server.live.broker import Broker
 
 __all__ = ["ON_CLOSE", "PublicStream", "Waiter", "lean_resident_streams"]
 

@@ -1,7 +1,7 @@
 """The live wiring of one server process: the change-log tailer (``Broker``) and the
 push sender (``Pusher``), started with the app, and the hook that tails the log right
-after a sync. The routes that read from them are in ``server.coord`` and
-``server.public``."""
+after a sync. The routes that read from them are in ``server.http.coord`` and
+``server.http.public``."""
 
 import os
 from collections.abc import AsyncIterator
@@ -14,8 +14,8 @@ from litestar import Litestar, Request
 
 from server.db import devices as db_devices
 from server.db import scopes
-from server.live import Broker
-from server.push import Pusher
+from server.live.broker import Broker
+from server.live.push import Pusher
 
 __all__ = ["after_sync", "live_lifespan"]
 

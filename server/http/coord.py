@@ -1,7 +1,7 @@
 """Coordinator endpoints: progress, share links, the live stream, review of the quarantine
 and of overwritten edits.
 
-Every route here is for coordinators (the router's guard, ``server.guards``); what each
+Every route here is for coordinators (the router's guard, ``server.guards.caller``); what each
 may see is asked of the request's ``Scope`` (a coordinator limited to a community gets 404
 for anything of another). Credentials travel in a header or a cookie, never in a URL.
 """
@@ -21,14 +21,14 @@ from litestar.response import ServerSentEvent
 from schemas.checks import CheckItem
 from schemas.progress import Progress
 from schemas.records import COLLECTIONS
-from server.checks import derive_checks
 from server.db import AnyDatabase, history, log, people, shares
 from server.db import quarantine as db_quarantine
 from server.db.devices import Device
+from server.derived.checks import derive_checks
+from server.derived.progress import derive
 from server.errors import BadRequestError, NotFoundError
-from server.guards import Scope
-from server.live import Broker
-from server.progress import derive
+from server.guards.caller import Scope
+from server.live.broker import Broker
 
 __all__ = [
     "ROUTES",
@@ -85,7 +85,7 @@ def qr_svg(text: str) -> str:
 async def checks(
     request: Request, incident: FromPath[str], access: SkipValidation[Scope]
 ) -> list[CheckItem]:
-    """The incident's 需核实 list, derived from the records now (server/checks.py)."""
+    """The incident's 需核实 list, derived from the records now (server/derived/checks.py)."""
     await access.require_incident(incident)
     live, _ = _live(request)
     data = await log.incident_inputs(live, incident)

@@ -37,10 +37,10 @@ def _base_url(parser: argparse.ArgumentParser) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.app import create_app
-    from server.config import Settings
     from server.db import postgresql as pg
-    from server.listener import (
+    from server.http.app import create_app
+    from server.http.config import Settings
+    from server.http.listener import (
         Limits,
         accept_backlog,
         body_limits,
@@ -49,7 +49,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         quiet_accept_errors,
         raise_open_file_limit,
     )
-    from server.resident_stream import lean_resident_streams
+    from server.live.residents import lean_resident_streams
 
     if pg.is_url(args.db):
         # Reach the database and bring its schema up to date before the app starts, so a
@@ -119,8 +119,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _first_run(db: str, base: str, given: bool) -> None:
     """On a database where no coordinator can sign in yet, print one single-use link on
     which the first coordinator sets a login and password (issue 19)."""
-    from server.admin import first_run_code
-    from server.people import setup_link
+    from server.http.people import setup_link
+    from server.ops.admin import first_run_code
 
     if not _is_url(db):
         Path(db).parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +143,7 @@ def _is_url(db: str) -> bool:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    from server.admin import create_invite
+    from server.ops.admin import create_invite
 
     try:
         code, person = create_invite(
@@ -174,9 +174,9 @@ def _utc_time(text: str) -> datetime:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from server.admin import load_demo
     from server.db.postgresql import redact
-    from server.demo import demo_records
+    from server.ops.admin import load_demo
+    from server.ops.demo import demo_records
 
     n = load_demo(args.db, demo_records(now=args.now))
     if n is None:
@@ -187,7 +187,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    from server.admin import revoke
+    from server.ops.admin import revoke
 
     if not revoke(args.db, args.node):
         print(f"doorstep revoke: no active device {args.node}", file=sys.stderr)
@@ -197,7 +197,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from server.admin import list_devices
+    from server.ops.admin import list_devices
 
     for row in list_devices(args.db):
         print(json.dumps(row, ensure_ascii=False))
@@ -205,7 +205,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from server.jsonschema import render
+    from server.ops.jsonschema import render
 
     text = render()
     out = Path(args.out)
@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="connections held at once (default: the open-file limit less an eighth)",
     )
-    from server.admin_access import tz_arg
+    from server.ops.access_commands import tz_arg
 
     tz_arg(p)
     p.add_argument(
@@ -375,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_devices)
 
     p = sub.add_parser("schema", help="export the JSON Schema the PWA uses")
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "pwa/schema.json"))
+    p.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "pwa/schema.json"))
     p.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     p.set_defaults(func=cmd_schema)
 
@@ -406,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, help="postgresql://… (an empty database)")
     p.set_defaults(func=cmd_migrate_db)
 
-    from server.admin_access import add_commands  # coordinator, assign, export (#5)
+    from server.ops.access_commands import add_commands  # coordinator, assign, export (#5)
 
     add_commands(sub, _db)
     from server.ledger.command import add_command as add_import  # the ledger (#19)

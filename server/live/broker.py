@@ -44,7 +44,7 @@ from schemas.progress import Progress, PublicProgress
 from server.db import AnyDatabase
 from server.db import log as db_log
 from server.db.log import LogRow
-from server.progress import building_labels, derive, public_view
+from server.derived.progress import building_labels, derive, public_view
 
 __all__ = [
     "COORD",

@@ -127,7 +127,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     # and each is an upload; refused ones are answered before their body is read.
     # No limit on successful public requests (#9): a whole neighbourhood behind one
     # carrier address opens the link within a minute. Their answers are cached per
-    # incident version (server/public.py); floods are for the connection cap and the proxy.
+    # incident version (server/http/public.py); floods are for the connection cap and the proxy.
 )
 
 

@@ -30,7 +30,7 @@ from litestar.params import FromPath, FromQuery, SkipValidation
 from server.db import AnyDatabase
 from server.db.export import incidents, tables
 from server.errors import BadRequestError, NotFoundError
-from server.guards import Scope
+from server.guards.caller import Scope
 from server.words import DEFAULT_TZ, local_time, word, words, zone
 
 __all__ = [
