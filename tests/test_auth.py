@@ -16,7 +16,7 @@ from conftest import enroll, load_demo, run_async, run_cli
 from litestar.testing import TestClient
 from test_errors import assert_error
 
-from server.guards.ratelimit import RateLimiter, Rule
+from server.guards.ratelimit import LimitRule, RateLimiter
 from server.guards.security import CSP, csp_allowing, inline_hashes
 from server.guards.sessions import CSRF_COOKIE, SESSION_COOKIE
 from server.http.app import create_app
@@ -226,7 +226,7 @@ def test_limiter_counts_per_client_and_forgets_after_the_window(fresh_db) -> Non
     from server.db import Database
 
     now = [1000.0]
-    rule = Rule("t", frozenset({"POST"}), re.compile("^/x$"), 2, 10)
+    rule = LimitRule("t", frozenset({"POST"}), re.compile("^/x$"), 2, 10)
 
     async def run() -> None:
         async with Database(fresh_db) as db:
@@ -250,7 +250,7 @@ def test_old_counters_are_pruned(fresh_db) -> None:
     from server.db import Database
 
     now = [1000.0]
-    rule = Rule("t", frozenset({"POST"}), re.compile("^/x$"), 5, 10, reserve=True)
+    rule = LimitRule("t", frozenset({"POST"}), re.compile("^/x$"), 5, 10, reserve=True)
 
     async def run() -> int:
         async with Database(fresh_db) as db:

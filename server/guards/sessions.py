@@ -55,7 +55,7 @@ from server.errors import (
     decode_body,
 )
 from server.guards.caller import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_for
-from server.guards.ratelimit import RateLimiter, Rule
+from server.guards.ratelimit import LimitRule, RateLimiter
 
 __all__ = [
     "ACCOUNT_RULE",
@@ -141,7 +141,7 @@ KNOWN_COOKIE = "doorstep_known"
 KNOWN_DAYS = 365
 #: Wrong passwords for one account, from every address together, before attempts from
 #: browsers not known to it are refused without hashing.
-ACCOUNT_RULE = Rule(
+ACCOUNT_RULE = LimitRule(
     "login-account-failures",
     frozenset({"POST"}),
     re.compile(r"^/api/v1/login$"),

@@ -1,4 +1,8 @@
-"""HTTP handlers of the sync API. Thin: decode, authorise, call the store, answer."""
+"""The phones' routes: ``/healthz``, enrolment, the sync round trip and the nudge stream.
+
+Thin: decode, authorise, call the store, answer. ``POST /api/v1/sync`` hands the body to
+``server.syncing.round_trip.run``; the nudges are ``server.live.broker`` subscriptions.
+"""
 
 from datetime import UTC, datetime
 
@@ -72,7 +76,7 @@ async def sync(
     """One round trip: push unsent changes, pull winners since the cursor."""
     counts = request.app.state.metrics
     try:
-        answer = await round_trip.sync(database, device, await request.body())
+        answer = await round_trip.run(database, device, await request.body())
     except DoorstepError as exc:
         observe_sync(counts, None, exc.code)
         raise

@@ -1,4 +1,7 @@
-"""Server settings: from the command line, with environment defaults."""
+"""Server settings: from the command line, with environment defaults.
+
+``doorstep serve`` builds ``Settings`` from its flags; ``create_app`` reads them.
+"""
 
 import os
 from dataclasses import dataclass, field

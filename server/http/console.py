@@ -22,7 +22,7 @@ from litestar.params import FromPath, FromQuery, SkipValidation
 from server.db import AnyDatabase, console, log
 from server.derived.progress import derive
 from server.errors import BadRequestError, NotFoundError
-from server.guards.caller import Scope
+from server.guards.caller import Caller
 from server.words import WORDS
 
 __all__ = ["ROUTES", "UNDO_SECONDS", "brief", "duty_day", "incidents", "make_brief", "roster"]
@@ -47,7 +47,7 @@ class RosterEntry(msgspec.Struct):
 
 @get("/api/v1/roster")
 async def roster(
-    database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
+    database: NamedDependency[AnyDatabase], access: SkipValidation[Caller]
 ) -> list[RosterEntry]:
     """Volunteers the coordinator works with (those ``/api/v1/people`` lists): last sync
     and entries waiting to upload."""
@@ -66,7 +66,7 @@ class IncidentName(msgspec.Struct, omit_defaults=True):
 
 @get("/api/v1/incidents")
 async def incidents(
-    database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
+    database: NamedDependency[AnyDatabase], access: SkipValidation[Caller]
 ) -> list[IncidentName]:
     """The incidents the coordinator may see, newest first, by name (the export form)."""
     scope = await access.read_scope()
@@ -323,7 +323,7 @@ async def brief(
     request: Request,
     incident: FromPath[str],
     database: NamedDependency[AnyDatabase],
-    access: SkipValidation[Scope],
+    access: SkipValidation[Caller],
     day: FromQuery[str] = "",
     tz: FromQuery[int] = 0,
     format: FromQuery[str] = "json",

@@ -1,4 +1,9 @@
-"""The ``doorstep`` command line."""
+"""The ``doorstep`` command line (``doorstep = server.ops.cli:main`` in pyproject.toml).
+
+Each subcommand parses its flags here and works through ``server.ops.admin``,
+``server.ops.access_commands``, ``server.ledger.command`` or ``server.db``; ``serve``
+runs ``server.http.app.create_app`` under uvicorn with ``server.http.listener``'s protocol.
+"""
 
 import argparse
 import json
