@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from server.errors import _HTTP_CODES
-from server.http.api import _INVITE_ERRORS
+from server.http.phones import _INVITE_ERRORS
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where the server says a code: ``code="x"``, ``status, code = 401, "x"``, a class's

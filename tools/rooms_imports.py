@@ -18,7 +18,7 @@ MOVES = {
     "app": "http.app",
     "config": "http.config",
     "listener": "http.listener",
-    "api": "http.api",
+    "api": "http.phones",
     "coord": "http.coord",
     "console": "http.console",
     "public": "http.public",

@@ -24,7 +24,7 @@ from server.errors import exception_handlers, mark_client_gone
 from server.guards import caller, sessions
 from server.guards.ratelimit import RateLimiter, rate_limit_middleware
 from server.guards.security import escape_logged_text, path_guard_middleware, security_headers_hook
-from server.http import api, console, coord, devices, export, metrics, people, public, snapshot
+from server.http import console, coord, devices, export, metrics, people, phones, public, snapshot
 from server.http.config import MAX_BODY, Settings
 from server.ledger import routes as ledger
 from server.live import wiring
@@ -80,8 +80,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
             rule.PUBLIC,
             caller.public_guard,
             [
-                api.healthz,
-                api.enroll,
+                phones.healthz,
+                phones.enroll,
                 sessions.login,
                 *people.SETUP_ROUTES,
                 service_worker,
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
         _router(
             rule.DEVICE,
             caller.device_guard,
-            [api.sync, api.nudges, sessions.session, sessions.logout],
+            [phones.sync, phones.nudges, sessions.session, sessions.logout],
         ),
         _router(
             rule.COORDINATOR,

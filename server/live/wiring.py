@@ -1,7 +1,7 @@
 """The live wiring of one server process: the change-log tailer (``Broker``) and the
 push sender (``Pusher``), started with the app, and the hook that tails the log right
 after a sync; ``create_app`` installs both. The routes that read from them are in
-``server.http.coord``, ``server.http.api`` (nudges) and ``server.http.public``."""
+``server.http.coord``, ``server.http.phones`` (nudges) and ``server.http.public``."""
 
 import os
 from collections.abc import AsyncIterator

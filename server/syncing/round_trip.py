@@ -4,7 +4,7 @@ Each change is decoded and judged on its own (``sync.validate``), so one malform
 invalid change is rejected — and quarantined with its reason — while the rest of the
 batch is applied in the same transaction.
 
-``run`` is called by ``server.http.api.sync`` for one authenticated device; the batch, the
+``run`` is called by ``server.http.phones.sync`` for one authenticated device; the batch, the
 quarantine and the page are one call of ``server.db.syncs.exchange``.
 """
 
