@@ -162,7 +162,7 @@ def lean_resident_streams(app: Litestar, https: bool = False) -> Any:
     stream: about 7 KiB each, measured by ``bench/fanout.py``).
 
     The access decision is the same function the route's ``resident`` guard calls
-    (``guards.resident_incident``). Anything else goes to ``app`` unchanged, which answers
+    (``caller.resident_incident``). Anything else goes to ``app`` unchanged, which answers
     it with the route's own errors, rate limits and headers: an unknown token, a bad
     ``Last-Event-ID``, a client the rate limiter currently refuses, another method.
     The route stays in Litestar's table (tests/test_routes.py walks it; ``TestClient``
