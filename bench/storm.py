@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from conftest import LiveServer, Phone  # noqa: E402
 
-from server.admin import create_invite  # noqa: E402
+from server.ops.admin import create_invite  # noqa: E402
 from sync import clock  # noqa: E402
 from sync.ids import uuid7  # noqa: E402
 

@@ -30,7 +30,7 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from server.app import create_app
+from server.http.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("sqlite", "postgresql")
@@ -324,7 +324,7 @@ def run_cli(*args: str) -> str:
 
 def _run_cli(*args: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "server.ops.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -344,7 +344,7 @@ def cli(*args: str) -> str:
     import contextlib
     import io
 
-    from server.cli import main
+    from server.ops.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -453,7 +453,7 @@ class LiveServer:
             [
                 sys.executable,
                 "-m",
-                "server.cli",
+                "server.ops.cli",
                 "serve",
                 "--db",
                 self.db_path,

@@ -20,7 +20,7 @@ NOWHERE = "postgresql://postgres@/doorstep?host=/nonexistent-doorstep-socket-dir
 
 def _doorstep(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "server.ops.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -63,7 +63,7 @@ def test_doorstep_db_from_the_environment_selects_postgresql(tmp_path: Path) -> 
     import os
 
     out = subprocess.run(
-        [sys.executable, "-m", "server.cli", "devices"],
+        [sys.executable, "-m", "server.ops.cli", "devices"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -133,7 +133,7 @@ DEMO_NOW = "2026-11-30T08:00:00Z"
 
 def _ok(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     out = subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "server.ops.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -148,7 +148,7 @@ def _ok(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
 def test_demo_loads_the_same_community_on_both_backends(tmp_path: Path, pg_url: str) -> None:
     from conftest import query
 
-    from server.demo import HEATING
+    from server.ops.demo import HEATING
 
     path = str(tmp_path / "d.db")
     said = {db: _ok("demo", "--db", db, "--now", DEMO_NOW).stderr for db in (path, pg_url)}
@@ -213,7 +213,7 @@ def test_export_on_postgresql_writes_the_same_tables_as_on_sqlite(
     tmp_path: Path, pg_url: str
 ) -> None:
 
-    from server.demo import HEATING
+    from server.ops.demo import HEATING
 
     path = str(tmp_path / "d.db")
     for db in (path, pg_url):

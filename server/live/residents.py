@@ -8,7 +8,7 @@ registration in the broker: no queue, no ``asyncio.Event``; one future while it 
 and the request's own task: no task group, no second task, no chain of async iterators.
 Memory per stream is in docs/performance.md (``bench/fanout.py``).
 
-The client's disconnect is learnt from the server's protocol (``server.listener`` calls
+The client's disconnect is learnt from the server's protocol (``server.http.listener`` calls
 the callbacks the app leaves in the scope under ``ON_CLOSE`` when the connection is lost);
 under another ASGI server a task reading ``receive`` does it instead.
 """
@@ -22,9 +22,9 @@ from litestar import Litestar
 from litestar.connection import ASGIConnection
 
 from server.errors import DoorstepError
-from server.guards import resident_incident
-from server.live import Broker
-from server.security import HEADERS, HSTS
+from server.guards.caller import resident_incident
+from server.guards.security import HEADERS, HSTS
+from server.live.broker import Broker
 
 __all__ = ["ON_CLOSE", "PublicStream", "Waiter", "lean_resident_streams"]
 
@@ -162,7 +162,7 @@ def lean_resident_streams(app: Litestar, https: bool = False) -> Any:
     stream: about 7 KiB each, measured by ``bench/fanout.py``).
 
     The access decision is the same function the route's ``resident`` guard calls
-    (``guards.resident_incident``). Anything else goes to ``app`` unchanged, which answers
+    (``caller.resident_incident``). Anything else goes to ``app`` unchanged, which answers
     it with the route's own errors, rate limits and headers: an unknown token, a bad
     ``Last-Event-ID``, a client the rate limiter currently refuses, another method.
     The route stays in Litestar's table (tests/test_routes.py walks it; ``TestClient``

@@ -1,4 +1,7 @@
-"""Server settings: from the command line, with environment defaults."""
+"""Server settings: from the command line, with environment defaults.
+
+``doorstep serve`` builds ``Settings`` from its flags; ``create_app`` reads them.
+"""
 
 import os
 from dataclasses import dataclass, field
@@ -8,7 +11,7 @@ __all__ = ["MAX_BODY", "PWA_DIR", "Settings"]
 
 #: Largest request body accepted (413 beyond).
 MAX_BODY = 4 * 1024 * 1024
-PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
+PWA_DIR = Path(__file__).resolve().parents[2] / "pwa"
 
 
 def _hour(name: str, default: int) -> int:

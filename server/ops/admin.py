@@ -1,4 +1,5 @@
-"""Storage for the command line (invite, revoke, demo), run in a short-lived process.
+"""Storage for the command line (invite, first-run code, devices, revoke, demo), run in a
+short-lived process by ``server.ops.cli``.
 
 Each function opens the database the one way (``server.db.run``) and calls the same
 named functions the server uses, so the CLI and the server write through the same code.

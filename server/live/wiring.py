@@ -1,7 +1,7 @@
 """The live wiring of one server process: the change-log tailer (``Broker``) and the
 push sender (``Pusher``), started with the app, and the hook that tails the log right
-after a sync. The routes that read from them are in ``server.coord`` and
-``server.public``."""
+after a sync; ``create_app`` installs both. The routes that read from them are in
+``server.http.coord``, ``server.http.phones`` (nudges) and ``server.http.public``."""
 
 import os
 from collections.abc import AsyncIterator
@@ -14,8 +14,8 @@ from litestar import Litestar, Request
 
 from server.db import devices as db_devices
 from server.db import scopes
-from server.live import Broker
-from server.push import Pusher
+from server.live.broker import Broker
+from server.live.push import Pusher
 
 __all__ = ["after_sync", "live_lifespan"]
 
@@ -24,27 +24,27 @@ __all__ = ["after_sync", "live_lifespan"]
 async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Start the tailer and the push sender; stop them after."""
     settings = app.state.settings
-    live = app.state.database
+    database = app.state.database
     # DOORSTEP_SSE_PING: seconds between comment pings on idle streams (default 15).
-    broker = Broker(live, ping=float(os.environ.get("DOORSTEP_SSE_PING", "15")))
+    broker = Broker(database, ping=float(os.environ.get("DOORSTEP_SSE_PING", "15")))
     # Everything is inside try: a failed start must stop what started, or its task keeps
     # a server that could not start alive instead of exiting.
     try:
-        pusher = Pusher(live, settings.base_url)
+        pusher = Pusher(database, settings.base_url)
         await pusher.start()
         broker.on_public.append(pusher.on_public)
         # Streams of coordinators limited to a community: filtered by the rules of pulls.
-        broker.scoper = partial(scopes.community_scope, live)
-        broker.row_filter = partial(scopes.visible_rows, live)
+        broker.scoper = partial(scopes.community_scope, database)
+        broker.row_filter = partial(scopes.visible_rows, database)
         # Streams of revoked devices and ended sessions close (#9).
-        broker.device_check = partial(_invalid_devices, live)
+        broker.device_check = partial(_invalid_devices, database)
         # A volunteer's nudge stream ends when their scope changes (#22).
-        broker.person_scope = partial(_person_scope, live)
-        if live.dialect == "postgresql":
+        broker.person_scope = partial(_person_scope, database)
+        if database.dialect == "postgresql":
             # Woken by every process's appends (LISTEN/NOTIFY), not only by polling (#14).
             from server.db.postgresql.listen import follow
 
-            broker.follow = partial(follow, live)
+            broker.follow = partial(follow, database)
         app.state.broker, app.state.pusher = broker, pusher
         app.state.public_cache = {}  # residents' answers per incident version (#9)
         await broker.start()

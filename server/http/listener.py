@@ -46,7 +46,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from server.errors import CLOSED_BY_SERVER
-from server.resident_stream import ON_CLOSE
+from server.live.residents import ON_CLOSE
 
 __all__ = [
     "Limits",
@@ -252,7 +252,7 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
         def handle_events(self) -> None:
             super().handle_events()
             # Before the request's task first runs: a stream may ask to be told when the
-            # client goes (server/resident_stream.py) instead of reading ``receive``.
+            # client goes (server/live/residents.py) instead of reading ``receive``.
             if self.cycle is not None and ON_CLOSE not in self.cycle.scope:
                 self.cycle.scope[ON_CLOSE] = []  # type: ignore[literal-required]
 

@@ -36,16 +36,17 @@ from server.db import AnyDatabase
 from server.db import ratelimits as db_rates
 from server.errors import DoorstepError
 
-__all__ = ["DEFAULT_RULES", "OVER_LIMIT", "RateLimiter", "Rule", "rate_limit_middleware"]
+__all__ = ["DEFAULT_RULES", "OVER_LIMIT", "LimitRule", "RateLimiter", "rate_limit_middleware"]
 
-Scope = dict[str, Any]
+#: An ASGI connection scope (not an access scope: those are ``server.access.Scope``).
+ASGIScope = dict[str, Any]
 ASGIApp = Callable[..., Any]
 
 log = logging.getLogger("doorstep")
 
 
 @dataclass(frozen=True)
-class Rule:
+class LimitRule:
     """``limit`` events per ``window`` seconds per client on matching requests."""
 
     name: str
@@ -64,8 +65,8 @@ class Rule:
     message: str = "too many requests; wait a moment and try again"
 
 
-DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule(
+DEFAULT_RULES: tuple[LimitRule, ...] = (
+    LimitRule(
         "enroll-failures",
         frozenset({"POST"}),
         re.compile(r"^/api/v1/enroll$"),
@@ -75,7 +76,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         reserve=True,
         message="too many wrong invite codes from this network; wait and try again",
     ),
-    Rule(
+    LimitRule(
         "setup-failures",
         frozenset({"POST"}),
         re.compile(r"^/api/v1/setup$"),
@@ -85,7 +86,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         reserve=True,
         message="too many wrong setup links from this network; wait and try again",
     ),
-    Rule(
+    LimitRule(
         "login",
         frozenset({"POST"}),
         re.compile(r"^/api/v1/login$"),
@@ -94,7 +95,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         reserve=True,
         message="too many login attempts; wait a minute and try again",
     ),
-    Rule(
+    LimitRule(
         "login-failures",
         frozenset({"POST"}),
         re.compile(r"^/api/v1/login$"),
@@ -104,7 +105,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         reserve=True,
         message="too many wrong passwords; wait five minutes and try again",
     ),
-    Rule(
+    LimitRule(
         "public-failures",
         frozenset({"GET", "POST"}),
         re.compile(r"^/(r|api/v1/public)/"),
@@ -114,7 +115,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         spare_known=True,
         message="too many unknown links from this network; wait a minute and try again",
     ),
-    Rule(
+    LimitRule(
         "public-push",
         frozenset({"POST"}),
         re.compile(r"^/api/v1/public/[^/]+/push(/unsubscribe)?$"),
@@ -127,7 +128,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     # and each is an upload; refused ones are answered before their body is read.
     # No limit on successful public requests (#9): a whole neighbourhood behind one
     # carrier address opens the link within a minute. Their answers are cached per
-    # incident version (server/public.py); floods are for the connection cap and the proxy.
+    # incident version (server/http/public.py); floods are for the connection cap and the proxy.
 )
 
 
@@ -143,7 +144,7 @@ class RateLimiter:
     """The rules, applied with counters in the database (``server.db.ratelimits``)."""
 
     database: AnyDatabase
-    rules: tuple[Rule, ...] = DEFAULT_RULES
+    rules: tuple[LimitRule, ...] = DEFAULT_RULES
     #: Wall-clock seconds: the counters are shared by processes that share the clock.
     clock: Callable[[], float] = time.time
     #: Seconds a "no attempt of this rule counted anywhere" answer is trusted, for rules
@@ -153,10 +154,12 @@ class RateLimiter:
     _quiet: dict[str, float] = field(default_factory=dict)
     _pruned_at: float = 0.0
 
-    def matching(self, method: str, path: str) -> list[Rule]:
+    def matching(self, method: str, path: str) -> list[LimitRule]:
         return [r for r in self.rules if method in r.methods and r.path.match(path)]
 
-    def _wait(self, rules: list[Rule], full: tuple[int, float], now: float) -> tuple[Rule, int]:
+    def _wait(
+        self, rules: list[LimitRule], full: tuple[int, float], now: float
+    ) -> tuple[LimitRule, int]:
         rule = rules[full[0]]
         return rule, max(1, int(full[1] + rule.window - now + 0.999))
 
@@ -166,7 +169,7 @@ class RateLimiter:
         self._pruned_at = now
         return now - max(r.window for r in self.rules)
 
-    async def check(self, rules: list[Rule], client: str) -> tuple[Rule, int] | None:
+    async def check(self, rules: list[LimitRule], client: str) -> tuple[LimitRule, int] | None:
         """(the rule that is exhausted, seconds to wait), or None."""
         now = self.clock()
         if all(not r.reserve and self._quiet.get(r.name, 0.0) > now for r in rules):
@@ -179,7 +182,9 @@ class RateLimiter:
             self._quiet[name] = now + self.quiet_for
         return None
 
-    async def begin(self, rules: list[Rule], client: str) -> tuple[Rule, int] | list[int | None]:
+    async def begin(
+        self, rules: list[LimitRule], client: str
+    ) -> tuple[LimitRule, int] | list[int | None]:
         """Check ``rules`` and count the attempt in those that ``reserve``, in one
         transaction across every process.
 
@@ -206,7 +211,7 @@ class RateLimiter:
         return self._wait(rules, got, now) if isinstance(got, tuple) else got
 
     async def end(
-        self, rules: list[Rule], client: str, status: int, tickets: list[int | None]
+        self, rules: list[LimitRule], client: str, status: int, tickets: list[int | None]
     ) -> None:
         """Settle an attempt once its status is known."""
         failed = 400 <= status < 500
@@ -225,12 +230,12 @@ class RateLimiter:
                 self.database, client, add, give_back, now, self._prune_before(now)
             )
 
-    async def record(self, rules: list[Rule], client: str, status: int) -> None:
+    async def record(self, rules: list[LimitRule], client: str, status: int) -> None:
         """Count a finished attempt in every rule (failures only where the rule says so)."""
         await self.end(rules, client, status, [None] * len(rules))
 
 
-def _limits(rules: list[Rule]) -> list[db_rates.Limit]:
+def _limits(rules: list[LimitRule]) -> list[db_rates.Limit]:
     return [(r.name, r.limit, r.window) for r in rules]
 
 
@@ -254,7 +259,7 @@ def rate_limit_middleware(limiter: RateLimiter) -> Callable[[ASGIApp], ASGIApp]:
     """A Litestar/ASGI middleware factory applying ``limiter``."""
 
     def wrap(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Any, send: Any) -> None:
+        async def middleware(scope: ASGIScope, receive: Any, send: Any) -> None:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return

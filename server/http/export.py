@@ -30,7 +30,7 @@ from litestar.params import FromPath, FromQuery, SkipValidation
 from server.db import AnyDatabase
 from server.db.export import incidents, tables
 from server.errors import BadRequestError, NotFoundError
-from server.guards import Scope
+from server.guards.caller import Caller
 from server.words import DEFAULT_TZ, local_time, word, words, zone
 
 __all__ = [
@@ -296,7 +296,7 @@ async def export(
     request: Request,
     incident: FromPath[str],
     database: NamedDependency[AnyDatabase],
-    access: SkipValidation[Scope],
+    access: SkipValidation[Caller],
     format: FromQuery[str] = "xlsx",
     table: FromQuery[str] = "households",
 ) -> Response[bytes]:

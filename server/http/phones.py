@@ -1,4 +1,8 @@
-"""HTTP handlers of the sync API. Thin: decode, authorise, call the store, answer."""
+"""The phones' routes: ``/healthz``, enrolment, the sync round trip and the nudge stream.
+
+Thin: decode, authorise, call the store, answer. ``POST /api/v1/sync`` hands the body to
+``server.syncing.round_trip.run``; the nudges are ``server.live.broker`` subscriptions.
+"""
 
 from datetime import UTC, datetime
 
@@ -10,11 +14,11 @@ from litestar.response import ServerSentEvent
 
 from schemas.enroll import EnrollRequest, EnrollResponse
 from schemas.sync import SyncResponse
-from server import exchange
 from server.db import AnyDatabase, devices, people, scopes
 from server.db.devices import Device
 from server.errors import DoorstepError, decode_body
-from server.metrics import observe_sync
+from server.http.metrics import observe_sync
+from server.syncing import round_trip
 
 __all__ = ["enroll", "healthz", "nudges", "sync"]
 
@@ -48,7 +52,7 @@ async def enroll(request: Request, database: NamedDependency[AnyDatabase]) -> En
     data = decode_body(
         _enroll_decoder, await request.body(), "enrolment", '{"code": "...", "device": "..."}'
     )
-    now = exchange.iso_ms(int(datetime.now(UTC).timestamp() * 1000))
+    now = round_trip.iso_ms(int(datetime.now(UTC).timestamp() * 1000))
     result = await devices.enroll(database, data.code, data.device, now)
     if isinstance(result, str):
         status, message = _INVITE_ERRORS[result]
@@ -72,7 +76,7 @@ async def sync(
     """One round trip: push unsent changes, pull winners since the cursor."""
     counts = request.app.state.metrics
     try:
-        answer = await exchange.sync(database, device, await request.body())
+        answer = await round_trip.run(database, device, await request.body())
     except DoorstepError as exc:
         observe_sync(counts, None, exc.code)
         raise

@@ -3,6 +3,9 @@
 Each change is decoded and judged on its own (``sync.validate``), so one malformed or
 invalid change is rejected — and quarantined with its reason — while the rest of the
 batch is applied in the same transaction.
+
+``run`` is called by ``server.http.phones.sync`` for one authenticated device; the batch, the
+quarantine and the page are one call of ``server.db.syncs.exchange``.
 """
 
 import re
@@ -25,7 +28,7 @@ from sync.validate import (
     valid_texts,
 )
 
-__all__ = ["iso_ms", "sync"]
+__all__ = ["iso_ms", "run"]
 
 
 _request = msgspec.json.Decoder(SyncRequest)
@@ -158,7 +161,7 @@ def _judge(item: Change | bytes, node: str, now: int) -> tuple[Change, str]:
     return ch, text
 
 
-async def sync(database: AnyDatabase, device: Device, body: bytes) -> SyncResponse:
+async def run(database: AnyDatabase, device: Device, body: bytes) -> SyncResponse:
     """Handle one ``POST /api/v1/sync`` for an authenticated device."""
     env, items = _decode(body)
     if env.node != device.node:

@@ -92,8 +92,8 @@ class Payload(msgspec.Struct, omit_defaults=True):
 class Pusher:
     """Sends residents' notifications for this process."""
 
-    def __init__(self, live: AnyDatabase, base_url: str, *, concurrency: int = 8) -> None:
-        self.live = live
+    def __init__(self, database: AnyDatabase, base_url: str, *, concurrency: int = 8) -> None:
+        self.database = database
         self.base_url = base_url.rstrip("/")
         self.vapid: py_vapid.Vapid02 | None = None
         self.public_key = ""
@@ -101,11 +101,11 @@ class Pusher:
         self.sent = 0
 
     async def start(self) -> None:
-        pem = await meta.get(self.live, _META_KEY)
+        pem = await meta.get(self.database, _META_KEY)
         if pem is None:
             fresh = py_vapid.Vapid02()
             fresh.generate_keys()
-            pem = await meta.claim(self.live, _META_KEY, fresh.private_pem().decode())
+            pem = await meta.claim(self.database, _META_KEY, fresh.private_pem().decode())
         self.vapid = py_vapid.Vapid02.from_pem(pem.encode())
         point = self.vapid.public_key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
@@ -121,7 +121,7 @@ class Pusher:
     async def subscribed(self, incident: str, pub: PublicProgress | None) -> None:
         """A new subscriber hears about what happens next, not what they are looking at."""
         if pub is not None:
-            await db_push.claim(self.live, notification_key(incident, pub), incident, _now())
+            await db_push.claim(self.database, notification_key(incident, pub), incident, _now())
 
     async def on_public(
         self, incident: str, old: PublicProgress | None, new: PublicProgress
@@ -130,12 +130,14 @@ class Pusher:
         payload = self._payload(incident, old, new)
         if payload is None:
             return
-        subs = await db_push.subs(self.live, incident)
+        subs = await db_push.subs(self.database, incident)
         if not subs:
             return
-        if not await db_push.claim(self.live, notification_key(incident, new), incident, _now()):
+        if not await db_push.claim(
+            self.database, notification_key(incident, new), incident, _now()
+        ):
             return  # another process (or an earlier run) sent it
-        token = await shares.of_incident(self.live, incident)
+        token = await shares.of_incident(self.database, incident)
         if token is None:
             return
         payload.url = f"{self.base_url}/r/{token}"
@@ -165,7 +167,7 @@ class Pusher:
 
         info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
         if not endpoint_allowed(sub.endpoint):
-            await db_push.remove(self.live, sub.endpoint)
+            await db_push.remove(self.database, sub.endpoint)
             return
         try:
             await anyio.to_thread.run_sync(
@@ -183,10 +185,10 @@ class Pusher:
         except WebPushException as exc:
             status = getattr(exc.response, "status_code", None)
             # 404/410: the browser unsubscribed; forget it. Anything else: count it.
-            await db_push.failed(self.live, sub.endpoint, gone=status in (404, 410))
+            await db_push.failed(self.database, sub.endpoint, gone=status in (404, 410))
             log.warning("push to %s failed: %s", urlsplit(sub.endpoint).hostname, status)
         except Exception as exc:  # network errors must not stop the other sends
-            await db_push.failed(self.live, sub.endpoint, gone=False)
+            await db_push.failed(self.database, sub.endpoint, gone=False)
             log.warning(
                 "push to %s failed: %s", urlsplit(sub.endpoint).hostname, type(exc).__name__
             )

@@ -1,4 +1,9 @@
-"""The ``doorstep`` command line."""
+"""The ``doorstep`` command line (``doorstep = server.ops.cli:main`` in pyproject.toml).
+
+Each subcommand parses its flags here and works through ``server.ops.admin``,
+``server.ops.access_commands``, ``server.ledger.command`` or ``server.db``; ``serve``
+runs ``server.http.app.create_app`` under uvicorn with ``server.http.listener``'s protocol.
+"""
 
 import argparse
 import json
@@ -37,10 +42,10 @@ def _base_url(parser: argparse.ArgumentParser) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.app import create_app
-    from server.config import Settings
     from server.db import postgresql as pg
-    from server.listener import (
+    from server.http.app import create_app
+    from server.http.config import Settings
+    from server.http.listener import (
         Limits,
         accept_backlog,
         body_limits,
@@ -49,17 +54,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         quiet_accept_errors,
         raise_open_file_limit,
     )
-    from server.resident_stream import lean_resident_streams
+    from server.live.residents import lean_resident_streams
 
     if pg.is_url(args.db):
         # Reach the database and bring its schema up to date before the app starts, so a
         # server that does not answer is one line here, not a traceback from the lifespan.
-        from server.db import migrate
-        from server.db.migrations import MigrationError
         from server.db.postgresql.core import redact
+        from server.db.postgresql.migrations import MigrationError, migrate_blocking
 
         try:
-            migrate(args.db)
+            migrate_blocking(args.db)
         except MigrationError as exc:
             print(f"doorstep serve: {redact(args.db)}: {exc}", file=sys.stderr)
             return 1
@@ -120,8 +124,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _first_run(db: str, base: str, given: bool) -> None:
     """On a database where no coordinator can sign in yet, print one single-use link on
     which the first coordinator sets a login and password (issue 19)."""
-    from server.admin import first_run_code
-    from server.people import setup_link
+    from server.http.people import setup_link
+    from server.ops.admin import first_run_code
 
     if not _is_url(db):
         Path(db).parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +148,7 @@ def _is_url(db: str) -> bool:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    from server.admin import create_invite
+    from server.ops.admin import create_invite
 
     try:
         code, person = create_invite(
@@ -175,9 +179,9 @@ def _utc_time(text: str) -> datetime:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from server.admin import load_demo
     from server.db.postgresql import redact
-    from server.demo import demo_records
+    from server.ops.admin import load_demo
+    from server.ops.demo import demo_records
 
     n = load_demo(args.db, demo_records(now=args.now))
     if n is None:
@@ -188,7 +192,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    from server.admin import revoke
+    from server.ops.admin import revoke
 
     if not revoke(args.db, args.node):
         print(f"doorstep revoke: no active device {args.node}", file=sys.stderr)
@@ -198,7 +202,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from server.admin import list_devices
+    from server.ops.admin import list_devices
 
     for row in list_devices(args.db):
         print(json.dumps(row, ensure_ascii=False))
@@ -206,7 +210,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from server.jsonschema import render
+    from server.ops.jsonschema import render
 
     text = render()
     out = Path(args.out)
@@ -257,31 +261,31 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from server.db import applied, migrate
     from server.db import postgresql as pg
-    from server.db.migrations import MigrationError
 
-    backend = "postgresql" if pg.is_url(args.db) else "sqlite"
-    if backend == "sqlite":
+    if not pg.is_url(args.db):
+        from server.db.migrations import migrate
+
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+        migrate(args.db)
+        print(json.dumps({"db": args.db, "backend": "sqlite"}))
+        return 0
+    from server.db.postgresql.migrations import MigrationError, migrate_blocking
+
     try:
-        ran, schema = migrate(args.db), applied(args.db)
+        ran, schema = migrate_blocking(args.db)
     except MigrationError as exc:
-        # No server there, a wrong password, a newer Doorstep's schema: one line.
+        # No server there, a wrong password, an edited migration: one line, no traceback.
         print(f"doorstep migrate: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
-    print(
-        json.dumps(
-            {"db": pg.redact(args.db), "backend": backend, "applied_now": ran, "schema": schema}
-        )
-    )
+    print(json.dumps({"backend": "postgresql", "applied_now": ran, "schema": schema}))
     return 0
 
 
 def cmd_migrate_db(args: argparse.Namespace) -> int:
     """Copy a community from a SQLite file into an empty PostgreSQL database."""
     from server.db import postgresql as pg
-    from server.db.move import MoveError, copy_blocking
+    from server.db.postgresql.migrate_db import MoveError, copy_blocking
 
     if not pg.is_url(args.to):
         print("doorstep migrate-db: --to must be a postgresql:// URL", file=sys.stderr)
@@ -322,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="connections held at once (default: the open-file limit less an eighth)",
     )
-    from server.admin_access import tz_arg
+    from server.ops.access_commands import tz_arg
 
     tz_arg(p)
     p.add_argument(
@@ -376,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_devices)
 
     p = sub.add_parser("schema", help="export the JSON Schema the PWA uses")
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "pwa/schema.json"))
+    p.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "pwa/schema.json"))
     p.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     p.set_defaults(func=cmd_schema)
 
@@ -407,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, help="postgresql://… (an empty database)")
     p.set_defaults(func=cmd_migrate_db)
 
-    from server.admin_access import add_commands  # coordinator, assign, export (#5)
+    from server.ops.access_commands import add_commands  # coordinator, assign, export (#5)
 
     add_commands(sub, _db)
     from server.ledger.command import add_command as add_import  # the ledger (#19)
@@ -425,8 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     # Every command runs on PostgreSQL too; what the server or the driver says (no server
     # there, a wrong password, a missing database) is one line, never a traceback.
-    from server.db.migrations import MigrationError
     from server.db.postgresql.core import DRIVER_ERRORS, describe
+    from server.db.postgresql.migrations import MigrationError
 
     try:
         return int(args.func(args))

@@ -21,7 +21,7 @@ from litestar.response import Stream
 from schemas.snapshot import SNAPSHOT_LIMIT, Field, Snapshot
 from server.db import AnyDatabase, scopes
 from server.db.devices import Device
-from server.exchange import iso_ms
+from server.syncing.round_trip import iso_ms
 
 __all__ = ["ROUTES", "snapshot"]
 

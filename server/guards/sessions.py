@@ -1,5 +1,5 @@
 """Coordinator sessions: argon2id passwords, session cookies, CSRF (device administration
-is ``server.devices``; who a request comes from is decided in ``server.guards``).
+is ``server.http.devices``; who a request comes from is decided in ``server.guards.caller``).
 
 A browser login is a device like a phone: it gets an HLC node to stamp its writes with
 and a token, which travels in an HttpOnly, SameSite=Strict cookie instead of a header and
@@ -54,8 +54,8 @@ from server.errors import (
     UnauthorizedError,
     decode_body,
 )
-from server.guards import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_for
-from server.ratelimit import RateLimiter, Rule
+from server.guards.caller import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_for
+from server.guards.ratelimit import LimitRule, RateLimiter
 
 __all__ = [
     "ACCOUNT_RULE",
@@ -141,7 +141,7 @@ KNOWN_COOKIE = "doorstep_known"
 KNOWN_DAYS = 365
 #: Wrong passwords for one account, from every address together, before attempts from
 #: browsers not known to it are refused without hashing.
-ACCOUNT_RULE = Rule(
+ACCOUNT_RULE = LimitRule(
     "login-account-failures",
     frozenset({"POST"}),
     re.compile(r"^/api/v1/login$"),

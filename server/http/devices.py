@@ -20,7 +20,7 @@ from server.db import AnyDatabase
 from server.db import devices as db_devices
 from server.db.devices import DeviceRow
 from server.errors import DoorstepError, NotFoundError
-from server.guards import Scope
+from server.guards.caller import Caller
 
 __all__ = ["ROUTES", "devices", "revoke"]
 
@@ -61,7 +61,7 @@ def describe(label: str | None, expires_at: str | None) -> tuple[str, str, str]:
 
 @get("/api/v1/devices")
 async def devices(
-    database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
+    database: NamedDependency[AnyDatabase], access: SkipValidation[Caller]
 ) -> list[DeviceRow]:
     """The enrolled phones and browser sessions the coordinator may manage, newest first,
     each described as kind, system and browser (the label stays for the command line)."""
@@ -82,7 +82,7 @@ async def revoke(
     request: Request,
     node: FromPath[str],
     database: NamedDependency[AnyDatabase],
-    access: SkipValidation[Scope],
+    access: SkipValidation[Caller],
 ) -> dict[str, Any]:
     """Revoke a phone or session: its next request gets 401 ``revoked`` and it wipes; its
     open streams close at once."""

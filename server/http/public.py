@@ -3,13 +3,14 @@
 The token in the path is the capability: whoever has the link may read the incident's
 public view (``schemas.progress.PublicProgress``) — progress and public updates, never a
 name, room, phone, note, vulnerability or need. The live wiring these routes read from
-(one ``Broker`` and ``Pusher`` per process) is started by ``server.wiring``.
+(one ``Broker`` and ``Pusher`` per process) is started by ``server.live.wiring``.
 
 A whole neighbourhood behind one carrier address opens the link within a minute (#9), so
 the successful page and data are not rate-limited per address and cost next to nothing:
 the page is held in memory, the data encoded once per incident version, and both carry an
 ``ETag`` so a reload answers 304. Unknown tokens still count as failures
-(server/ratelimit.py); floods are for the connection cap (server/listener.py) and the proxy.
+(server/guards/ratelimit.py); floods are for the connection cap (server/http/listener.py)
+and the proxy.
 """
 
 import hashlib
@@ -23,13 +24,13 @@ from litestar.params import FromPath
 from litestar.response import File
 
 from schemas.progress import PublicProgress
-from server.coord import last_event_id, qr_svg
 from server.db import push as db_push
 from server.db.push import PushSub
 from server.errors import BadRequestError, NotFoundError
-from server.guards import resident_incident
-from server.push import endpoint_allowed
-from server.resident_stream import PublicStream
+from server.guards.caller import resident_incident
+from server.http.coord import last_event_id, qr_svg
+from server.live.push import endpoint_allowed
+from server.live.residents import PublicStream
 
 __all__ = ["RESIDENT_ROUTES", "ROUTES"]
 
@@ -135,7 +136,7 @@ def _with_key(pub: PublicProgress, key: str) -> _PublicAnswer:
 @get("/api/v1/public/{token:str}/events")
 async def public_events(request: Request, token: FromPath[str]) -> PublicStream:
     """The same view, live: a ``public`` event whenever it changes; ``id`` = the view's
-    opaque version (never the server's sequence). Served lean (server/resident_stream.py):
+    opaque version (never the server's sequence). Served lean (server/live/residents.py):
     the whole neighbourhood may hold it open."""
     incident = await _incident(request, token)
     return PublicStream(request.app.state.broker, incident, last_event_id(request))

@@ -1,4 +1,8 @@
-"""The JSON Schema of every wire message and record, generated from ``schemas/``."""
+"""The JSON Schema of every wire message and record, generated from ``schemas/``.
+
+``doorstep schema`` writes it to ``pwa/schema.json``; tests/test_schema_export.py checks
+that the committed file is up to date.
+"""
 
 import inspect
 import json

@@ -1,8 +1,8 @@
 """Coordinator endpoints: progress, share links, the live stream, review of the quarantine
 and of overwritten edits.
 
-Every route here is for coordinators (the router's guard, ``server.guards``); what each
-may see is asked of the request's ``Scope`` (a coordinator limited to a community gets 404
+Every route here is for coordinators (the router's guard, ``server.guards.caller``); what each
+may see is asked of the request's ``Caller`` (a coordinator limited to a community gets 404
 for anything of another). Credentials travel in a header or a cookie, never in a URL.
 """
 
@@ -21,14 +21,14 @@ from litestar.response import ServerSentEvent
 from schemas.checks import CheckItem
 from schemas.progress import Progress
 from schemas.records import COLLECTIONS
-from server.checks import derive_checks
 from server.db import AnyDatabase, history, log, people, shares
 from server.db import quarantine as db_quarantine
 from server.db.devices import Device
+from server.derived.checks import derive_checks
+from server.derived.progress import derive
 from server.errors import BadRequestError, NotFoundError
-from server.guards import Scope
-from server.live import Broker
-from server.progress import derive
+from server.guards.caller import Caller
+from server.live.broker import Broker
 
 __all__ = [
     "ROUTES",
@@ -62,7 +62,7 @@ def last_event_id(request: Request) -> int | None:
     return int(text)
 
 
-def _live(request: Request) -> tuple[AnyDatabase, Broker]:
+def _database_and_broker(request: Request) -> tuple[AnyDatabase, Broker]:
     state = request.app.state
     return state.database, state.broker
 
@@ -83,26 +83,26 @@ def qr_svg(text: str) -> str:
 
 @get("/api/v1/incidents/{incident:str}/checks")
 async def checks(
-    request: Request, incident: FromPath[str], access: SkipValidation[Scope]
+    request: Request, incident: FromPath[str], access: SkipValidation[Caller]
 ) -> list[CheckItem]:
-    """The incident's 需核实 list, derived from the records now (server/checks.py)."""
+    """The incident's 需核实 list, derived from the records now (server/derived/checks.py)."""
     await access.require_incident(incident)
-    live, _ = _live(request)
-    data = await log.incident_inputs(live, incident)
+    database, _ = _database_and_broker(request)
+    data = await log.incident_inputs(database, incident)
     if data is None:
         raise NotFoundError(f"no incident {incident[:100]!r}; check the link", code="no_incident")
-    resolutions = await log.checks_of(live, incident)
+    resolutions = await log.checks_of(database, incident)
     return derive_checks(incident, data, resolutions, int(time.time() * 1000))
 
 
 @get("/api/v1/incidents/{incident:str}/progress")
 async def progress(
-    request: Request, incident: FromPath[str], access: SkipValidation[Scope]
+    request: Request, incident: FromPath[str], access: SkipValidation[Caller]
 ) -> Progress:
     """The incident's aggregates, derived from the records now."""
     await access.require_incident(incident)
-    live, _ = _live(request)
-    data = await log.incident_inputs(live, incident)
+    database, _ = _database_and_broker(request)
+    data = await log.incident_inputs(database, incident)
     if data is None:
         raise NotFoundError(f"no incident {incident[:100]!r}; check the link", code="no_incident")
     return derive(incident, data)
@@ -119,22 +119,22 @@ async def share(
     request: Request,
     incident: FromPath[str],
     device: SkipValidation[Device],
-    access: SkipValidation[Scope],
+    access: SkipValidation[Caller],
 ) -> ShareResponse:
     """The incident's public link for residents (created once, then the same link)."""
     await access.require_incident(incident)
-    live, _ = _live(request)
-    if not await shares.incident_exists(live, incident):
+    database, _ = _database_and_broker(request)
+    if not await shares.incident_exists(database, incident):
         raise NotFoundError(
             f"no incident {incident[:100]!r} on the server yet; sync first, then share",
             code="no_incident",
         )
-    token = await shares.of_incident(live, incident)
+    token = await shares.of_incident(database, incident)
     if token is None:
         # 144 random bits: the link is the only key to the page.
         token = secrets.token_urlsafe(18)
-        await shares.add(live, token, incident, device.person, _now())
-        token = await shares.of_incident(live, incident) or token
+        await shares.add(database, token, incident, device.person, _now())
+        token = await shares.of_incident(database, incident) or token
     url = f"{request.app.state.settings.base_url.rstrip('/')}/r/{token}"
     return ShareResponse(token=token, url=url, qr=qr_svg(url))
 
@@ -145,7 +145,7 @@ async def stream(request: Request, device: SkipValidation[Device]) -> ServerSent
 
     A coordinator with a community receives only what their pulls would give them.
     """
-    _, broker = _live(request)
+    _, broker = _database_and_broker(request)
     # A coordinator limited to a community gets only their community's records (#5); the
     # stream ends when the device is revoked or the session ends (#9).
     community = await people.community_of(request.app.state.database, device.person)
@@ -172,27 +172,27 @@ class QuarantineItem(msgspec.Struct):
 @get("/api/v1/quarantine")
 async def quarantine(
     request: Request,
-    access: SkipValidation[Scope],
+    access: SkipValidation[Caller],
     all: FromQuery[bool] = False,
     limit: FromQuery[int] = 200,
 ) -> list[QuarantineItem]:
     """Rejected changes, newest first, for a coordinator to review (of its community)."""
-    live, _ = _live(request)
+    database, _ = _database_and_broker(request)
     rows = await db_quarantine.listing(
-        live, max(1, min(limit, 1000)), include_resolved=all, scope=await access.read_scope()
+        database, max(1, min(limit, 1000)), include_resolved=all, scope=await access.read_scope()
     )
     return [QuarantineItem(*r) for r in rows]
 
 
 @post("/api/v1/quarantine/{qid:int}/resolve", status_code=200)
 async def resolve(
-    request: Request, qid: FromPath[int], access: SkipValidation[Scope]
+    request: Request, qid: FromPath[int], access: SkipValidation[Caller]
 ) -> dict[str, Any]:
     """Mark a rejected change as reviewed (it stays on record)."""
-    live, _ = _live(request)
+    database, _ = _database_and_broker(request)
     # Any whole number parses from the path; SQLite integers stop at 2**63 - 1.
     if not 1 <= qid < 2**63 or not await db_quarantine.resolve(
-        live, qid, _now(), await access.read_scope()
+        database, qid, _now(), await access.read_scope()
     ):
         raise NotFoundError(f"no unresolved rejected change {qid}", code="no_quarantined")
     return {"qid": qid, "resolved": True}
@@ -212,14 +212,14 @@ class HistoryItem(msgspec.Struct):
 
 @get("/api/v1/records/{coll:str}/{rid:str}/history")
 async def record_history(
-    request: Request, coll: FromPath[str], rid: FromPath[str], access: SkipValidation[Scope]
+    request: Request, coll: FromPath[str], rid: FromPath[str], access: SkipValidation[Caller]
 ) -> list[HistoryItem]:
     """Every accepted write of one record — including the ones that lost — with who and when."""
     if coll not in COLLECTIONS:
         raise NotFoundError(f"no collection {coll[:50]!r}", code="unknown_collection")
     await access.require_record(coll, rid)
-    live, _ = _live(request)
-    rows = await history.of_record(live, coll, rid, 2000)
+    database, _ = _database_and_broker(request)
+    rows = await history.of_record(database, coll, rid, 2000)
     return [
         HistoryItem(s, f, msgspec.Raw(v.encode()), h, n, p, name, at, bool(w))
         for s, f, v, h, n, p, name, at, w in rows
@@ -227,10 +227,10 @@ async def record_history(
 
 
 @get("/api/v1/live/stats")
-async def live_stats(request: Request, access: SkipValidation[Scope]) -> dict[str, Any]:
+async def live_stats(request: Request, access: SkipValidation[Caller]) -> dict[str, Any]:
     """Open streams of this process, by topic, and how far its tailer has read (a
     coordinator limited to a community sees its own topic only)."""
-    _, broker = _live(request)
+    _, broker = _database_and_broker(request)
     streams = broker.count()
     community = await access.community()
     if not await access.unlimited():

@@ -44,7 +44,7 @@ from schemas.progress import Progress, PublicProgress
 from server.db import AnyDatabase
 from server.db import log as db_log
 from server.db.log import LogRow
-from server.progress import building_labels, derive, public_view
+from server.derived.progress import building_labels, derive, public_view
 
 __all__ = [
     "COORD",
@@ -220,7 +220,7 @@ class Broker:
 
     def __init__(
         self,
-        live: AnyDatabase,
+        database: AnyDatabase,
         *,
         poll: float = 0.1,
         slow_poll: float = 1.0,
@@ -228,7 +228,7 @@ class Broker:
         ping: float = 15.0,
         retry_ms: int = 2000,
     ) -> None:
-        self.live = live
+        self.database = database
         self.poll = poll
         self.slow_poll = slow_poll
         self.buffer = buffer
@@ -272,7 +272,7 @@ class Broker:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.last = self._refreshed_upto = await db_log.max_seq(self.live)
+        self.last = self._refreshed_upto = await db_log.max_seq(self.database)
         self._task = asyncio.create_task(self._run(), name="doorstep-tailer")
         self._pinger = asyncio.create_task(self._ping_loop(), name="doorstep-pinger")
         self._watcher = asyncio.create_task(self._watch_loop(), name="doorstep-watcher")
@@ -427,7 +427,7 @@ class Broker:
 
     async def step(self) -> int:
         """Read and publish one batch of the log; returns the number of rows read."""
-        rows = await db_log.tail(self.live, self.last, BATCH)
+        rows = await db_log.tail(self.database, self.last, BATCH)
         if not rows:
             return 0
         upto = rows[-1][0]
@@ -445,7 +445,7 @@ class Broker:
         if any(r[1] in _SCOPE_COLLS or (r[1], r[3]) == ("households", "building") for r in rows):
             await self.close_rescoped()
         await self._nudge_volunteers(rows)
-        self._dirty |= await db_log.incidents_touched(self.live, rows)
+        self._dirty |= await db_log.incidents_touched(self.database, rows)
         return len(rows)
 
     async def _nudge_volunteers(self, rows: list[LogRow]) -> None:
@@ -534,7 +534,7 @@ class Broker:
         return frame("change", rows[-1][0], _encode.encode(ChangesEvent(items)))
 
     async def _refresh(self, incident: str, seq: int) -> None:
-        data = await db_log.incident_inputs(self.live, incident)
+        data = await db_log.incident_inputs(self.database, incident)
         if data is None:
             return
         await self.close_invalid()  # read after the data: see ``close_invalid``
@@ -587,7 +587,7 @@ class Broker:
 
     async def _load(self, incident: str) -> bool:
         seq = self.last
-        data = await db_log.incident_inputs(self.live, incident)
+        data = await db_log.incident_inputs(self.database, incident)
         if data is None:
             return False
         if incident not in self._progress:  # the tailer may have got there first
@@ -618,7 +618,7 @@ class Broker:
         incident touched on the way: no derivation of its own, so the views keep the order
         of the tailer's (a view stamped with an older sequence than one already sent would
         be skipped by the streams that hold the newer one)."""
-        target = await db_log.max_seq(self.live)
+        target = await db_log.max_seq(self.database)
         deadline = time.monotonic() + timeout
         while self._refreshed_upto < target and time.monotonic() < deadline:
             self._refreshed.clear()
@@ -657,7 +657,7 @@ class Broker:
             if last_id is not None:
                 sent = min(last_id, live_from)
                 while sent < live_from:
-                    rows = await db_log.tail(self.live, sent, CHUNK, upto=live_from)
+                    rows = await db_log.tail(self.database, sent, CHUNK, upto=live_from)
                     if not rows:
                         break
                     sent = rows[-1][0]
@@ -669,7 +669,7 @@ class Broker:
                     if rows:
                         yield Frame(self.change_frame(coalesce(rows)))
                 sent = max(sent, last_id)
-            for incident in await db_log.active_incidents(self.live):
+            for incident in await db_log.active_incidents(self.database):
                 if scope is not None and incident not in (scope.incidents or ()):
                     continue
                 got = await self.progress(incident)

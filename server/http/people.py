@@ -16,13 +16,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, SkipValidation
 from msgspec import Meta
 
-from server.auth import hash_in_slots, require_same_origin_json
-from server.coord import qr_svg
 from server.db import AnyDatabase
 from server.db import people as db_people
 from server.db.people import InviteRow
 from server.errors import DoorstepError, ForbiddenRequestError, NotFoundError, decode_body
-from server.guards import Scope
+from server.guards.caller import Caller
+from server.guards.sessions import hash_in_slots, require_same_origin_json
+from server.http.coord import qr_svg
 
 __all__ = [
     "ROUTES",
@@ -123,7 +123,7 @@ def _invite(base: str, person: str, name: str, code: str, expires: str, *, setup
 
 @get("/api/v1/people")
 async def people(
-    database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
+    database: NamedDependency[AnyDatabase], access: SkipValidation[Caller]
 ) -> list[Person]:
     """People of the coordinator's community, the volunteers assigned inside it and the
     unattached ones (everyone, for a coordinator without a community), with their active
@@ -134,7 +134,7 @@ async def people(
 
 @get("/api/v1/invites")
 async def invites(
-    database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
+    database: NamedDependency[AnyDatabase], access: SkipValidation[Caller]
 ) -> list[InviteRow]:
     """The same people, each with the state of their newest invite, for the people page."""
     return await db_people.invites(database, await access.read_scope())
@@ -142,7 +142,7 @@ async def invites(
 
 @post("/api/v1/invites", status_code=200)
 async def invite_batch(
-    request: Request, database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
+    request: Request, database: NamedDependency[AnyDatabase], access: SkipValidation[Caller]
 ) -> InviteSheet:
     """New volunteers, one single-use invite each: the sheet to print or show."""
     data = decode_body(
@@ -166,7 +166,7 @@ async def invite_batch(
     return InviteSheet(expires, out)
 
 
-async def _person_in_scope(database: AnyDatabase, access: Scope, person: str) -> None:
+async def _person_in_scope(database: AnyDatabase, access: Caller, person: str) -> None:
     if len(person) > 64 or not await db_people.within(database, await access.read_scope(), person):
         raise NotFoundError("no such person among yours; reload the people page", code="no_person")
 
@@ -176,7 +176,7 @@ async def reinvite(
     request: Request,
     person: FromPath[str],
     database: NamedDependency[AnyDatabase],
-    access: SkipValidation[Scope],
+    access: SkipValidation[Caller],
 ) -> Invite:
     """A new invite for someone already on the list (a new phone, a lost code); their
     unused invites stop working."""
@@ -203,7 +203,7 @@ async def reinvite(
 
 @post("/api/v1/people/{person:str}/invites/revoke", status_code=200)
 async def revoke_invites(
-    person: FromPath[str], database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
+    person: FromPath[str], database: NamedDependency[AnyDatabase], access: SkipValidation[Caller]
 ) -> dict[str, int]:
     """Withdraw a person's unused invites (how many: 0 when none was left): their code or
     QR code no longer enrols."""
@@ -213,7 +213,7 @@ async def revoke_invites(
 
 @post("/api/v1/coordinators", status_code=200)
 async def add_coordinator(
-    request: Request, database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
+    request: Request, database: NamedDependency[AnyDatabase], access: SkipValidation[Caller]
 ) -> Invite:
     """A coordinator of one community, added by a coordinator of all communities: a
     single-use link on which they set their login and password."""

@@ -1,14 +1,15 @@
 """Access, decided in one layer: who the caller is, which role a route needs, what it sees.
 
-* **Every route states one rule** in its router's ``opt={"access": ...}`` (``Rule``):
+* **Every route states one rule** in its router's ``opt={"access": ...}`` (``RouteAccess``):
   ``public`` (anyone), ``resident`` (a residents' link: the token in the path is the key),
-  ``device`` (any enrolled phone or logged-in browser) or ``coordinator``. The router's
+  ``device`` (any enrolled phone or logged-in browser), ``coordinator`` or ``operator``
+  (``/metrics``: a bearer token, or a direct local request). The router's
   guard enforces it before any handler runs; ``create_app`` refuses a route without a
   rule, and ``tests/test_routes.py`` walks the route table against every kind of caller.
 * **Who**: ``authenticate`` reads the bearer token (phones) or the session cookie
   (browsers, with CSRF on unsafe methods) once per request and leaves the ``Device`` in
   the request state; handlers receive it as the ``device`` dependency.
-* **What**: the request-scoped ``Scope`` dependency answers "may this caller see this?"
+* **What**: the request-scoped ``Caller`` dependency answers "may this caller see this?"
   (``require_incident``, ``require_record``, ``require_community``) from the caller's read
   scope, loaded at most once per request by the same rules as pulls. Outside the scope
   the answer is 404, as for something that does not exist: a coordinator of one community
@@ -40,22 +41,22 @@ from server.errors import (
     RevokedError,
     UnauthorizedError,
 )
-from server.ratelimit import OVER_LIMIT
+from server.guards.ratelimit import OVER_LIMIT
 
 __all__ = [
     "ACCESS",
-    "Rule",
-    "Scope",
+    "Caller",
+    "RouteAccess",
     "authenticate",
     "coordinator_guard",
     "device_guard",
     "operator_allowed",
     "operator_guard",
+    "provide_caller",
     "provide_device",
-    "provide_scope",
     "public_guard",
     "resident_guard",
-    "rule_of",
+    "route_access_of",
 ]
 
 ACCESS = "access"
@@ -65,7 +66,7 @@ CSRF_HEADER = "x-csrf-token"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class Rule(StrEnum):
+class RouteAccess(StrEnum):
     PUBLIC = "public"
     RESIDENT = "resident"
     DEVICE = "device"
@@ -74,9 +75,9 @@ class Rule(StrEnum):
     OPERATOR = "operator"
 
 
-def rule_of(handler: BaseRouteHandler) -> Rule | None:
+def route_access_of(handler: BaseRouteHandler) -> RouteAccess | None:
     value = (handler.opt or {}).get(ACCESS)
-    return Rule(value) if value in Rule.__members__.values() else None
+    return RouteAccess(value) if value in RouteAccess.__members__.values() else None
 
 
 def csrf_for(token: str) -> str:
@@ -207,7 +208,7 @@ async def resident_incident(connection: ASGIConnection, token: str) -> str:
         incident = await shares.incident_of(_database(connection), token)
     if incident is None:
         over = connection.scope.get(OVER_LIMIT)  # type: ignore[call-overload]
-        if over is not None:  # this address guessed too often (server/ratelimit.py)
+        if over is not None:  # this address guessed too often (server/guards/ratelimit.py)
             raise RateLimitedError(over[0], details={"retry_after": over[1]})
         raise NotFoundError(
             "this link is not valid (or no longer); ask in the residents' group for the "
@@ -220,7 +221,7 @@ async def resident_incident(connection: ASGIConnection, token: str) -> str:
     return incident
 
 
-class Scope:
+class Caller:
     """What the caller of this request may see; its read scope is loaded at most once."""
 
     def __init__(self, db: AnyDatabase, device: Device) -> None:
@@ -283,5 +284,5 @@ async def provide_device(request: Request) -> Device:
     return await authenticate(request)
 
 
-async def provide_scope(request: Request) -> Scope:
-    return Scope(_database(request), await authenticate(request))
+async def provide_caller(request: Request) -> Caller:
+    return Caller(_database(request), await authenticate(request))

@@ -8,7 +8,7 @@ Rules (docs/live.md has them for coordinators), for the households in an inciden
 * ``contradictory``: two visits of this incident to one household, at most
   ``CONTRADICTION_MINUTES`` apart by their ``at``, with different outcomes;
 * ``vulnerable_unreached``: a household whose ``vulnerable`` set is not empty, not
-  reached as server/progress.py counts it (no ``reached`` visit and no delivery of this
+  reached as server/derived/progress.py counts it (no ``reached`` visit and no delivery of this
   incident, any item, any status: #22 D12), once ``check_after_hours`` (per incident,
   default ``DEFAULT_AFTER_HOURS``) have passed since the incident's ``started_at``; not
   for a ``closed`` incident.
@@ -85,7 +85,7 @@ def derive_checks(
         )
 
     heaters: dict[str, list[CheckEntry]] = {}
-    # Reached as the counters count it (server/progress.py): a reached visit, or any
+    # Reached as the counters count it (server/derived/progress.py): a reached visit, or any
     # delivery, since whoever handed something over at the door reached it (#22 D12).
     reached = {
         v.get("household") for v in _live(data.visits).values() if v.get("outcome") == "reached"

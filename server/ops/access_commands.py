@@ -1,6 +1,6 @@
 """Command-line side of access control: coordinators, assignments, devices, export.
 
-Like ``server.admin`` these run in a short-lived process against the database file;
+Like ``server.ops.admin`` these run in a short-lived process against the database file;
 assignments are written as ordinary field changes (server node), so phones pull them.
 """
 
@@ -54,7 +54,7 @@ def add_coordinator(
     Returns:
         The person id.
     """
-    from server.auth import hash_password
+    from server.guards.sessions import hash_password
 
     if len(password) < 10:
         raise ValueError("password must be at least 10 characters")
@@ -82,7 +82,7 @@ def setup_link(
     Returns:
         {"person", "code", "url", "expires_at"}
     """
-    from server.people import setup_link as link
+    from server.http.people import setup_link as link
 
     codes, expires = db.run(
         path,
@@ -144,7 +144,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from server.db.export import incidents
-    from server.export import ExportFile, export_incident, find_incident
+    from server.http.export import ExportFile, export_incident, find_incident
     from server.words import zone
 
     try:
@@ -175,7 +175,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_incidents(args: argparse.Namespace) -> int:
     from server.db.export import incidents
-    from server.export import listing
+    from server.http.export import listing
     from server.words import zone
 
     try:

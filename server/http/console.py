@@ -20,9 +20,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, SkipValidation
 
 from server.db import AnyDatabase, console, log
+from server.derived.progress import derive
 from server.errors import BadRequestError, NotFoundError
-from server.guards import Scope
-from server.progress import derive
+from server.guards.caller import Caller
 from server.words import WORDS
 
 __all__ = ["ROUTES", "UNDO_SECONDS", "brief", "duty_day", "incidents", "make_brief", "roster"]
@@ -47,7 +47,7 @@ class RosterEntry(msgspec.Struct):
 
 @get("/api/v1/roster")
 async def roster(
-    database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
+    database: NamedDependency[AnyDatabase], access: SkipValidation[Caller]
 ) -> list[RosterEntry]:
     """Volunteers the coordinator works with (those ``/api/v1/people`` lists): last sync
     and entries waiting to upload."""
@@ -66,7 +66,7 @@ class IncidentName(msgspec.Struct, omit_defaults=True):
 
 @get("/api/v1/incidents")
 async def incidents(
-    database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
+    database: NamedDependency[AnyDatabase], access: SkipValidation[Caller]
 ) -> list[IncidentName]:
     """The incidents the coordinator may see, newest first, by name (the export form)."""
     scope = await access.read_scope()
@@ -144,7 +144,7 @@ def make_brief(
         at = _parse(t)
         return (at + offset).strftime("%Y-%m-%d %H:%M") if at else ""
 
-    # Households visited and reached that day, by the counters' rule (server/progress.py):
+    # Households visited and reached that day, by the counters' rule (server/derived/progress.py):
     # a reached visit or any delivery reached the door; 已搬走 and the rest only visited it.
     visited: set[Any] = set()
     reached: set[Any] = set()
@@ -323,7 +323,7 @@ async def brief(
     request: Request,
     incident: FromPath[str],
     database: NamedDependency[AnyDatabase],
-    access: SkipValidation[Scope],
+    access: SkipValidation[Caller],
     day: FromQuery[str] = "",
     tz: FromQuery[int] = 0,
     format: FromQuery[str] = "json",

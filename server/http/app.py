@@ -1,4 +1,11 @@
-"""The Litestar application factory."""
+"""The Litestar application factory: ``create_app`` (``doorstep serve`` and the tests).
+
+It puts every route under a router of its ``RouteAccess`` (``server.guards.caller``), and
+refuses a route without one; provides the ``device`` and ``access`` (``Caller``)
+dependencies; starts the database, the live wiring (``server.live.wiring``) and the
+low-disk watch with the app; adds the rate limits, the security headers and the one error
+shape (``server.errors``).
+"""
 
 import logging
 from collections.abc import AsyncIterator
@@ -12,26 +19,15 @@ from litestar.di import Provide
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from server import (
-    api,
-    auth,
-    console,
-    coord,
-    devices,
-    export,
-    guards,
-    metrics,
-    people,
-    public,
-    snapshot,
-    wiring,
-)
-from server.config import MAX_BODY, Settings
 from server.db import AnyDatabase, open_database
 from server.errors import exception_handlers, mark_client_gone
+from server.guards import caller, sessions
+from server.guards.ratelimit import RateLimiter, rate_limit_middleware
+from server.guards.security import escape_logged_text, path_guard_middleware, security_headers_hook
+from server.http import console, coord, devices, export, metrics, people, phones, public, snapshot
+from server.http.config import MAX_BODY, Settings
 from server.ledger import routes as ledger
-from server.ratelimit import RateLimiter, rate_limit_middleware
-from server.security import escape_logged_text, path_guard_middleware, security_headers_hook
+from server.live import wiring
 
 __all__ = ["OPENAPI_PATH", "create_app"]
 
@@ -78,28 +74,30 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     limiter = RateLimiter(database)  # counters shared by every process on the file (#14)
     # Access (#9): every route sits on exactly one of these routers, whose rule and guard
     # decide who may call it; ``Scope`` then decides what the caller may see.
-    rule = guards.Rule
+    rule = caller.RouteAccess
     routers = [
         _router(
             rule.PUBLIC,
-            guards.public_guard,
+            caller.public_guard,
             [
-                api.healthz,
-                api.enroll,
-                auth.login,
+                phones.healthz,
+                phones.enroll,
+                sessions.login,
                 *people.SETUP_ROUTES,
                 service_worker,
                 public.resident_sw,
                 static,
             ],
         ),
-        _router(rule.RESIDENT, guards.resident_guard, public.RESIDENT_ROUTES),
+        _router(rule.RESIDENT, caller.resident_guard, public.RESIDENT_ROUTES),
         _router(
-            rule.DEVICE, guards.device_guard, [api.sync, api.nudges, auth.session, auth.logout]
+            rule.DEVICE,
+            caller.device_guard,
+            [phones.sync, phones.nudges, sessions.session, sessions.logout],
         ),
         _router(
             rule.COORDINATOR,
-            guards.coordinator_guard,
+            caller.coordinator_guard,
             [
                 *coord.ROUTES,
                 *devices.ROUTES,
@@ -110,14 +108,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
                 *ledger.ROUTES,
             ],
         ),
-        _router(rule.OPERATOR, guards.operator_guard, metrics.ROUTES),
+        _router(rule.OPERATOR, caller.operator_guard, metrics.ROUTES),
     ]
     app = Litestar(
         route_handlers=routers,
         dependencies={
             "database": Provide(provide_database),
-            "device": Provide(guards.provide_device),  # bearer token or session cookie
-            "access": Provide(guards.provide_scope),  # what the caller may see
+            "device": Provide(caller.provide_device),  # bearer token or session cookie
+            "access": Provide(caller.provide_caller),  # what the caller may see
         },
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         lifespan=[lifespan, wiring.live_lifespan, metrics.disk_watch_lifespan],
@@ -143,13 +141,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     app.state.metrics = metrics.Metrics()
     app.state.settings = settings
     app.state.share_cache = {}
-    app.state.limiter = limiter  # also consulted by server.resident_stream
+    app.state.limiter = limiter  # also consulted by server.live.residents
     _check_rules(app)
     return app
 
 
-def _router(rule: "guards.Rule", guard: Any, handlers: list[Any]) -> Router:
-    return Router(path="/", route_handlers=handlers, guards=[guard], opt={guards.ACCESS: rule})
+def _router(rule: "caller.RouteAccess", guard: Any, handlers: list[Any]) -> Router:
+    return Router(path="/", route_handlers=handlers, guards=[guard], opt={caller.ACCESS: rule})
 
 
 def _check_rules(app: Litestar) -> None:
@@ -158,9 +156,9 @@ def _check_rules(app: Litestar) -> None:
         route.path
         for route in app.routes
         for handler in getattr(route, "route_handlers", ())
-        if guards.rule_of(handler) is None
+        if caller.route_access_of(handler) is None
         and not route.path.startswith(OPENAPI_PATH)
         and "OPTIONS" not in (getattr(handler, "http_methods", None) or ())
     ]
     if missing:
-        raise RuntimeError(f"routes without an access rule (server/guards.py): {missing}")
+        raise RuntimeError(f"routes without an access rule (server/guards/caller.py): {missing}")
