@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from conftest import LiveServer, load_demo  # noqa: E402
 
-from server.demo import HEATING  # noqa: E402
+from server.ops.demo import HEATING  # noqa: E402
 
 
 async def valid_requests(url: str, token: str, n: int) -> collections.Counter[str]:

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 import fanout  # noqa: E402
 import multi  # noqa: E402
 
-from server.admin import create_invite  # noqa: E402
+from server.ops.admin import create_invite  # noqa: E402
 
 
 def limits(n: int, servers: int, workers: int) -> list[str]:
@@ -183,7 +183,7 @@ def main() -> None:
     try:
         template = str(tmp / "demo.db")
         subprocess.run(
-            [sys.executable, "-m", "server.cli", "demo", "--db", template],
+            [sys.executable, "-m", "server.ops.cli", "demo", "--db", template],
             cwd=ROOT,
             check=True,
             capture_output=True,

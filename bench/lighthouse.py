@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from conftest import LiveServer, run_cli  # noqa: E402
 
-from server.demo import HEATING  # noqa: E402
+from server.ops.demo import HEATING  # noqa: E402
 
 PASSWORD = "bench-password-12345"
 
@@ -83,7 +83,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "server.cli",
+            "server.ops.cli",
             "coordinator",
             "add",
             "--db",

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from conftest import LiveServer, Stamper  # noqa: E402
 
-from server.admin_access import add_coordinator  # noqa: E402
+from server.ops.access_commands import add_coordinator  # noqa: E402
 from sync.ids import uuid7  # noqa: E402
 
 WRONG = b'{"login": "office", "password": "not the password"}'

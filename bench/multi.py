@@ -6,7 +6,7 @@ ingest of ``bench/sync_push.py`` spread over three coordinator devices (each pus
 share in requests of 1,000, one after another, each carrying the cursor of the previous
 answer; the three at once). Each run gets a fresh copy of one prepared database: the
 world, the enrolled phones and their assignments are made once, on SQLite, and copied
-(``copy_database`` for SQLite, ``server.db.postgresql.migrate_db.copy`` for PostgreSQL, which
+(``copy_database`` for SQLite, ``server.db.move.copy`` for PostgreSQL, which
 keeps the seq values, so every run starts at the same cursors).
 
 ``--runs`` lists the runs as ``backend:servers``. The default, ``sqlite:1,sqlite:3``, is
@@ -53,7 +53,7 @@ import sync_push  # noqa: E402
 from conftest import LiveServer, Phone, copy_database  # noqa: E402
 from pg import Cluster, find_bindir  # noqa: E402
 
-from server.db.postgresql import migrate_db  # noqa: E402
+from server.db import move as migrate_db  # noqa: E402
 from server.db.postgresql.core import connect  # noqa: E402
 
 #: Coordinator devices that share the ingest.

@@ -32,9 +32,9 @@ from httpx_sse import connect_sse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.admin import create_invite  # noqa: E402
-from server.admin_access import assign  # noqa: E402
-from server.demo import HEATING  # noqa: E402
+from server.ops.access_commands import assign  # noqa: E402
+from server.ops.admin import create_invite  # noqa: E402
+from server.ops.demo import HEATING  # noqa: E402
 from sync.clock import Timestamp, format_stamp  # noqa: E402
 from sync.ids import uuid7  # noqa: E402
 
@@ -55,14 +55,14 @@ def main(rounds: int) -> None:
     tmp = tempfile.mkdtemp(prefix="doorstep-nudge-")
     db = str(Path(tmp) / "bench.db")
     subprocess.run(
-        [sys.executable, "-m", "server.cli", "demo", "--db", db],
+        [sys.executable, "-m", "server.ops.cli", "demo", "--db", db],
         cwd=ROOT,
         check=True,
         capture_output=True,
     )
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--db", db, "--port", str(port)],
+        [sys.executable, "-m", "server.ops.cli", "serve", "--db", db, "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

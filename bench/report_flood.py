@@ -27,8 +27,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.admin import create_invite, write_records  # noqa: E402
-from server.admin_access import add_coordinator, assign  # noqa: E402
+from server.ops.access_commands import add_coordinator, assign  # noqa: E402
+from server.ops.admin import create_invite, write_records  # noqa: E402
 from sync.clock import Timestamp, format_stamp  # noqa: E402
 from sync.ids import uuid7  # noqa: E402
 
@@ -102,7 +102,7 @@ def main(n: int) -> None:
     port = free_port()
     log = open(Path(tmp) / "server.log", "ab")  # noqa: SIM115
     server = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--db", db, "--port", str(port)],
+        [sys.executable, "-m", "server.ops.cli", "serve", "--db", db, "--port", str(port)],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

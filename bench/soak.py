@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from conftest import LiveServer, Stamper, run_cli  # noqa: E402
 
-from server.demo import HEATING  # noqa: E402
+from server.ops.demo import HEATING  # noqa: E402
 from sync.ids import uuid7  # noqa: E402
 
 

@@ -88,7 +88,7 @@ class Incident(Record):
     restored_at: Time | None = None
     summary: LongText | None = None
     #: A vulnerable household not reached this many hours after ``started_at`` goes on
-    #: the 需核实 list (server/checks.py; default 2 h).
+    #: the 需核实 list (server/derived/checks.py; default 2 h).
     check_after_hours: Annotated[int, Meta(ge=1, le=168)] | None = None
     #: Buildings (ids, a subset of ``buildings``) whose supply is back; the incident is
     #: restored when all its buildings are. A list, last-writer-wins as a whole.
@@ -195,7 +195,7 @@ class Assignment(Record):
 class Check(Record):
     """A coordinator's resolution of one 需核实 entry; id ``<incident>~<kind>~<household>``.
 
-    The entries themselves are derived from records by the server (server/checks.py);
+    The entries themselves are derived from records by the server (server/derived/checks.py);
     only their resolution is a record.
     """
 

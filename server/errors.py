@@ -157,7 +157,7 @@ def _redact(path: str) -> str:
 
 #: Set in the ASGI scope once the client has gone away (``http.disconnect`` received).
 CLIENT_GONE = "doorstep.client_gone"
-#: Set by server/listener.py when it closed the connection itself (a slow body): counted
+#: Set by server/http/listener.py when it closed the connection itself (a slow body): counted
 #: in its one summary line, so not logged again per request.
 CLOSED_BY_SERVER = "doorstep.closed_by_server"
 

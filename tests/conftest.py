@@ -30,7 +30,7 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from server.app import create_app
+from server.http.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("sqlite", "postgresql")
@@ -77,7 +77,7 @@ def db_for(db: str) -> str:
     url = _PG_TWINS.get(db)
     if url is None:
         if Path(db).exists():
-            from server.db.postgresql.migrate_db import copy
+            from server.db.move import copy
 
             url = _cluster().create_database()
             run_async(copy(db, url))
@@ -234,7 +234,7 @@ def load_demo(db: str) -> None:
         if migrated and query(target, "SELECT 1 FROM history UNION SELECT 1 FROM people"):
             run_cli("demo", "--db", target, *now)  # in use: the real command merges it
         else:
-            from server.db.postgresql.migrate_db import copy
+            from server.db.move import copy
 
             run_async(copy(str(_sqlite_demo(key, now)), target))
         return
@@ -263,7 +263,7 @@ def _pg_demo(key: str, now: list[str]) -> str:
     SQLite demo by ``doorstep migrate-db``'s code), a template for new ones."""
     name = _PG_DEMO_TEMPLATES.get(key)
     if name is None:
-        from server.db.postgresql.migrate_db import copy
+        from server.db.move import copy
 
         url = _cluster().create_database()
         run_async(copy(str(_sqlite_demo(key, now)), url))
@@ -324,7 +324,7 @@ def run_cli(*args: str) -> str:
 
 def _run_cli(*args: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "server.ops.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -344,7 +344,7 @@ def cli(*args: str) -> str:
     import contextlib
     import io
 
-    from server.cli import main
+    from server.ops.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -453,7 +453,7 @@ class LiveServer:
             [
                 sys.executable,
                 "-m",
-                "server.cli",
+                "server.ops.cli",
                 "serve",
                 "--db",
                 self.db_path,
@@ -660,7 +660,7 @@ def demo_twins(tmp_path: Path, pg_url: str) -> tuple[str, str]:
     """The demo community twice: a SQLite file and a PostgreSQL copy of it made by
     ``doorstep migrate-db``'s code, for tests that ask both backends the same question
     and compare the answers (docs/postgresql.md, "How a module is ported")."""
-    from server.db.postgresql.migrate_db import copy
+    from server.db.move import copy
 
     path = str(tmp_path / "twin.db")
     load_demo(path)

@@ -14,9 +14,9 @@ import pytest
 from conftest import LiveServer, Stamper, put_record, run_async
 from test_errors import assert_error
 
-import server.auth
-from server.admin_access import add_coordinator
-from server.demo import HEATING
+from server.guards import sessions
+from server.ops.access_commands import add_coordinator
+from server.ops.demo import HEATING
 from sync.ids import uuid7
 
 PASSWORD = "correct horse battery"
@@ -92,9 +92,7 @@ def test_login_refuses_forms_and_other_sites(desk, headers, status, code) -> Non
     with from_("127.0.3.3") as c:  # 5 refusals: the wrong-password rule's limit
         r = c.post(f"{desk.url}/api/v1/login", content=body, headers=sent)
     assert_error(r, status, code)
-    assert not any(
-        c.startswith(server.auth.SESSION_COOKIE) for c in r.headers.get_list("set-cookie")
-    )
+    assert not any(c.startswith(sessions.SESSION_COOKIE) for c in r.headers.get_list("set-cookie"))
 
 
 def test_login_from_the_own_page_is_accepted(desk) -> None:
@@ -111,13 +109,13 @@ def test_password_checks_run_off_the_event_loop(client, monkeypatch) -> None:
     """argon2 must never run on the thread that serves every other request."""
     add_coordinator(client.db_path, "office", PASSWORD, name="街道办")
     seen: list[str] = []
-    real = server.auth.verify_password
+    real = sessions.verify_password
 
     def spy(stored, password):
         seen.append(threading.current_thread().name)
         return real(stored, password)
 
-    monkeypatch.setattr(server.auth, "verify_password", spy)
+    monkeypatch.setattr(sessions, "verify_password", spy)
     loop_thread = client.blocking_portal.call(_current_thread_name)
     r = client.post("/api/v1/login", json={"login": "office", "password": PASSWORD})
     assert r.status_code == 200, r.text

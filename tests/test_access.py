@@ -22,8 +22,8 @@ from litestar.testing import TestClient
 
 from schemas.records import PERSONAL_FIELDS
 from server.access import Facts, Scope, may_write, read_scope
-from server.admin import create_invite, write_records
-from server.app import create_app
+from server.http.app import create_app
+from server.ops.admin import create_invite, write_records
 from sync.validate import ForbiddenError
 
 _example = itertools.count()

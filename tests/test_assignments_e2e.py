@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, LiveServer, eventually
 from test_revocation_e2e import heating_buildings, households_of, wait_for
 
-from server.demo import HEATING
+from server.ops.demo import HEATING
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +30,7 @@ def add_coordinator(db: str, login: str) -> str:
         [
             sys.executable,
             "-m",
-            "server.cli",
+            "server.ops.cli",
             "coordinator",
             "add",
             "--db",

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from conftest import LiveServer, Phone, Stamper
 
-from server.admin import create_invite, write_records
+from server.ops.admin import create_invite, write_records
 
 PHONES = 40
 VISITS = 120  # three fields each, a note among them: ~100 KB a phone

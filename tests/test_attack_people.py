@@ -12,7 +12,7 @@ import pytest
 from conftest import LiveServer, Phone, Stamper, put_record, run_async
 from test_access import Device
 
-from server.admin_access import add_coordinator
+from server.ops.access_commands import add_coordinator
 
 PASSWORD = "night shift 3am"
 
@@ -186,7 +186,7 @@ _COORDINATOR_ONLY = [
 def test_the_new_coordinator_routes_refuse_no_token_a_volunteer_and_a_revoked_phone(
     server: LiveServer,
 ) -> None:
-    from server.admin import revoke
+    from server.ops.admin import revoke
 
     boss = server.enroll("coordinator", "街道值班")
     incident = put_record(boss, Stamper(boss.node), "incidents", title="停暖", community="atk-c")

@@ -16,11 +16,11 @@ from conftest import enroll, load_demo, run_async, run_cli
 from litestar.testing import TestClient
 from test_errors import assert_error
 
-from server.admin_access import add_coordinator
-from server.app import create_app
-from server.auth import CSRF_COOKIE, SESSION_COOKIE
-from server.ratelimit import RateLimiter, Rule
-from server.security import CSP, csp_allowing, inline_hashes
+from server.guards.ratelimit import LimitRule, RateLimiter
+from server.guards.security import CSP, csp_allowing, inline_hashes
+from server.guards.sessions import CSRF_COOKIE, SESSION_COOKIE
+from server.http.app import create_app
+from server.ops.access_commands import add_coordinator
 
 PASSWORD = "correct horse battery"
 
@@ -174,7 +174,7 @@ def test_cli_creates_a_coordinator_from_stdin_and_lists_devices(client) -> None:
         [
             sys.executable,
             "-m",
-            "server.cli",
+            "server.ops.cli",
             "coordinator",
             "add",
             "--db",
@@ -226,7 +226,7 @@ def test_limiter_counts_per_client_and_forgets_after_the_window(fresh_db) -> Non
     from server.db import Database
 
     now = [1000.0]
-    rule = Rule("t", frozenset({"POST"}), re.compile("^/x$"), 2, 10)
+    rule = LimitRule("t", frozenset({"POST"}), re.compile("^/x$"), 2, 10)
 
     async def run() -> None:
         async with Database(fresh_db) as db:
@@ -250,7 +250,7 @@ def test_old_counters_are_pruned(fresh_db) -> None:
     from server.db import Database
 
     now = [1000.0]
-    rule = Rule("t", frozenset({"POST"}), re.compile("^/x$"), 5, 10, reserve=True)
+    rule = LimitRule("t", frozenset({"POST"}), re.compile("^/x$"), 5, 10, reserve=True)
 
     async def run() -> int:
         async with Database(fresh_db) as db:
@@ -317,9 +317,9 @@ def _demo(db: str) -> None:
 @pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_export_csv_has_a_bom_and_chinese_and_neutralises_formulas(tmp_path) -> None:
     from server import db as server_db
-    from server.admin import write_records
-    from server.demo import HEATING
-    from server.export import export_incident
+    from server.http.export import export_incident
+    from server.ops.admin import write_records
+    from server.ops.demo import HEATING
 
     db = str(tmp_path / "e.db")
     _demo(db)
@@ -338,7 +338,7 @@ def test_export_csv_has_a_bom_and_chinese_and_neutralises_formulas(tmp_path) -> 
 
 
 def test_export_endpoint_is_for_coordinators_only(client, coordinator) -> None:
-    from server.demo import HEATING
+    from server.ops.demo import HEATING
 
     _demo(client.db_path)
     v = enroll(client, client.db_path)

@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, LiveServer, Stamper, put_record, run_cli
 
 from server.db.backup import BackupError, backup, backups, restore
-from server.demo import HEATING
+from server.ops.demo import HEATING
 
 pytestmark = pytest.mark.sqlite_only(
     reason="backups are SQLite file copies (sqlite3.backup); pg_dump backups: test_pg_backup"
@@ -26,7 +26,7 @@ PASSWORD = "sheng-ji-2026"
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "server.ops.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -71,7 +71,7 @@ def test_decisions_after_the_backup_hold_after_a_restore(tmp_path: Path) -> None
     db = str(tmp_path / "live.db")
     run_cli("demo", "--db", db)
     run_cli_stdin = subprocess.run(
-        [sys.executable, "-m", "server.cli", "coordinator", "add", "--db", db,
+        [sys.executable, "-m", "server.ops.cli", "coordinator", "add", "--db", db,
          "--login", "office", "--name", "李书记", "--password-stdin"],
         cwd=ROOT, input=PASSWORD, capture_output=True, text=True, check=True,
     )  # fmt: skip

@@ -9,7 +9,7 @@ import pytest
 from conftest import Stamper, enroll
 from test_progress import INC, World, build
 
-from server.console import duty_day, make_brief
+from server.http.console import duty_day, make_brief
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from conftest import LiveServer, Stamper, put_record
 
-from server.console import duty_day
-from server.demo import HEATING
+from server.http.console import duty_day
+from server.ops.demo import HEATING
 from sync.ids import uuid7
 
 playwright_api = pytest.importorskip("playwright.sync_api")

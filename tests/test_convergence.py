@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from server.admin import create_invite
+from server.ops.admin import create_invite
 from sync import clock
 from sync.merge import apply, merge, records
 

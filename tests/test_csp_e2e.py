@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from server.admin_access import add_coordinator
-from server.demo import HEATING
-from server.security import CSP, csp_allowing, inline_hashes
+from server.guards.security import CSP, csp_allowing, inline_hashes
+from server.ops.access_commands import add_coordinator
+from server.ops.demo import HEATING
 
 pytestmark = pytest.mark.browser
 

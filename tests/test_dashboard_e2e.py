@@ -13,7 +13,7 @@ import pytest
 from conftest import LiveServer, Stamper
 from playwright.sync_api import expect
 
-from server.demo import HEATING
+from server.ops.demo import HEATING
 from sync.ids import uuid7
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from conftest import LiveServer, Phone, Stamper, put_record
 
-from server.admin_access import add_coordinator
+from server.ops.access_commands import add_coordinator
 
 PASSWORD = "night shift 3am"
 

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 from conftest import run_cli
 
-from server.demo import HEATING, WATER, demo_records
+from server.ops.demo import HEATING, WATER, demo_records
 from sync.validate import check_change
 
 

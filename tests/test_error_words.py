@@ -12,8 +12,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from server.api import _INVITE_ERRORS
 from server.errors import _HTTP_CODES
+from server.http.phones import _INVITE_ERRORS
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where the server says a code: ``code="x"``, ``status, code = 401, "x"``, a class's

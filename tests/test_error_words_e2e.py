@@ -19,7 +19,7 @@ MS = 30_000
 def test_a_wrong_password_and_a_used_invite_are_told_in_chinese(
     empty_server: LiveServer, browser: Any
 ) -> None:
-    from server.admin_access import add_coordinator
+    from server.ops.access_commands import add_coordinator
 
     add_coordinator(empty_server.db_path, "office-e", "night shift 3am", name="值班室")
     ctx = browser.new_context(locale="zh-CN")

@@ -62,7 +62,7 @@ def test_missing_or_wrong_token_is_a_401(phone: Phone, header: str | None) -> No
 
 
 def test_revoked_device_gets_401_with_an_instruction_to_wipe(client, phone: Phone) -> None:
-    from server.admin import revoke
+    from server.ops.admin import revoke
 
     assert revoke(client.db_path, phone.node)
     body = assert_error(phone.sync(), 401, "revoked")
@@ -226,7 +226,7 @@ def test_a_server_that_cannot_start_exits_instead_of_hanging(tmp_path) -> None:
         [
             sys.executable,
             "-m",
-            "server.cli",
+            "server.ops.cli",
             "serve",
             "--db",
             str(not_a_db),

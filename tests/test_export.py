@@ -18,10 +18,10 @@ from conftest import Stamper, cli, db_for, enroll, load_demo, put_record
 from litestar.testing import TestClient
 from openpyxl import load_workbook
 
-from server.admin_access import add_coordinator
-from server.app import create_app
-from server.demo import HEATING, WATER
-from server.export import address, content_disposition, file_name
+from server.http.app import create_app
+from server.http.export import address, content_disposition, file_name
+from server.ops.access_commands import add_coordinator
+from server.ops.demo import HEATING, WATER
 from server.words import WORDS
 
 PASSWORD = "correct horse battery"
@@ -167,7 +167,7 @@ def test_export_says_when_a_name_is_unknown(world, tmp_path: Path, capsys, incid
 
 
 def test_an_ambiguous_name_lists_the_candidates() -> None:
-    from server.export import find_incident
+    from server.http.export import find_incident
 
     known = [
         {"id": "a", "title": "停暖一"},
@@ -211,7 +211,7 @@ def test_the_file_is_named_by_the_local_day_of_the_export(world) -> None:
     from datetime import UTC
 
     from server import db
-    from server.export import export_incident
+    from server.http.export import export_incident
 
     at = datetime(2026, 12, 7, 16, 30, tzinfo=UTC)  # 00:30 on 12-08 in Beijing
     names = {

@@ -19,9 +19,9 @@ from litestar.testing import TestClient
 from schemas.enroll import EnrollRequest
 from schemas.ledger import LedgerUpload
 from schemas.sync import SyncRequest
-from server.admin import create_invite
-from server.app import create_app
-from server.auth import LoginRequest
+from server.guards.sessions import LoginRequest
+from server.http.app import create_app
+from server.ops.admin import create_invite
 
 BODIES = {
     ("/api/v1/sync", "post"): SyncRequest,

@@ -13,9 +13,9 @@ from conftest import LiveServer, load_demo, run_async
 from test_abuse import _closed_by_server, share
 from test_errors import assert_error
 
-from server.admin_access import add_coordinator
-from server.auth import KNOWN_COOKIE
-from server.security import escape_logged_text
+from server.guards.security import escape_logged_text
+from server.guards.sessions import KNOWN_COOKIE
+from server.ops.access_commands import add_coordinator
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from conftest import cli, enroll
 from litestar.testing import TestClient
 
-from server.devices import describe
+from server.http.devices import describe
 
 PASSWORD = "night shift 3am"
 HOST = {"Host": "doorstep.jingtu.example:9443"}

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from conftest import LiveServer, Phone, Stamper, cli, put_record, query
 
-from server.cli import main
+from server.ops.cli import main
 
 # What the messy ledgers below say, household by household:
 # (院, 楼, 单元, 门牌) → (contact, occupants, vulnerable, notes)

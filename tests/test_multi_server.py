@@ -40,8 +40,8 @@ from proxy import CADDY, DEPLOY, Caddy
 from test_deploy_e2e import routes
 from test_streams import public_update, share, stats, visits, wait_for
 
-from server.admin_access import add_coordinator
-from server.auth import CSRF_HEADER
+from server.guards.sessions import CSRF_HEADER
+from server.ops.access_commands import add_coordinator
 
 PASSWORD = "correct horse battery"
 BACKENDS = ["sqlite", "postgresql"]

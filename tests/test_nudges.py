@@ -14,7 +14,7 @@ from test_streams import READ, Stream, sse
 
 from server.access import Scope
 from server.db import Database, changes, scopes
-from server.live import NUDGE, VOL, Broker
+from server.live.broker import NUDGE, VOL, Broker
 
 A, B, C = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"
 T = "2026-11-22T22:{:02d}:00.000Z-0000-{}"

@@ -26,8 +26,8 @@ from test_assignments_e2e import PASSWORD, watch
 from test_people_e2e import LAPTOP, PHONE, status_of
 from test_snapshot_e2e import IDB
 
-from server.admin import write_records
-from server.coord import qr_svg
+from server.http.coord import qr_svg
+from server.ops.admin import write_records
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -3,7 +3,7 @@
 from conftest import enroll
 from litestar.testing import TestClient
 
-from server.admin_access import add_coordinator
+from server.ops.access_commands import add_coordinator
 
 PASSWORD = "night shift 3am"
 

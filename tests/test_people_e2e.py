@@ -15,8 +15,8 @@ from conftest import LiveServer, eventually
 from test_assignments_e2e import PASSWORD, add_coordinator, watch
 from test_revocation_e2e import heating_buildings, households_of
 
-from server.admin import write_records
-from server.demo import HEATING
+from server.ops.admin import write_records
+from server.ops.demo import HEATING
 
 pytestmark = pytest.mark.browser
 

@@ -97,7 +97,7 @@ def test_the_same_decisions_are_journaled_with_the_same_payloads(
 ) -> None:
     from conftest import load_demo
 
-    from server.db.postgresql.migrate_db import copy
+    from server.db.move import copy
 
     path = str(tmp_path / "d.db")
     load_demo(path)
@@ -134,7 +134,7 @@ def test_the_same_decisions_are_journaled_with_the_same_payloads(
 def test_migrate_db_without_a_journal_file_copies_none(tmp_path: Path, pg_url: str) -> None:
     from conftest import load_demo
 
-    from server.db.postgresql.migrate_db import copy
+    from server.db.move import copy
 
     path = str(tmp_path / "d.db")
     load_demo(path)
@@ -155,7 +155,7 @@ NEW_DEVICE = (
 
 def _doorstep(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "server.ops.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

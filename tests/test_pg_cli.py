@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from server.db.postgresql import migrations as pgm
+from server.db.migrations import STEPS
 
 #: Every migration the runner has, in order.
-ALL = sorted(p.stem for p in pgm.SQL_DIR.glob("*.sql"))
+ALL = [s.label for s in STEPS]
 
 #: A URL no server answers (its socket directory does not exist).
 NOWHERE = "postgresql://postgres@/doorstep?host=/nonexistent-doorstep-socket-dir"
@@ -20,7 +20,7 @@ NOWHERE = "postgresql://postgres@/doorstep?host=/nonexistent-doorstep-socket-dir
 
 def _doorstep(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "server.ops.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -63,7 +63,7 @@ def test_doorstep_db_from_the_environment_selects_postgresql(tmp_path: Path) -> 
     import os
 
     out = subprocess.run(
-        [sys.executable, "-m", "server.cli", "devices"],
+        [sys.executable, "-m", "server.ops.cli", "devices"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -79,6 +79,7 @@ def test_migrate_prepares_postgresql_once(pg_url: str) -> None:
     first = _doorstep("migrate", "--db", pg_url)
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout) == {
+        "db": pg_url,
         "backend": "postgresql",
         "applied_now": ALL,
         "schema": ALL,
@@ -98,7 +99,12 @@ def test_migrate_still_prepares_a_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "d.db"
     out = _doorstep("migrate", "--db", str(path))
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"db": str(path), "backend": "sqlite"}
+    assert json.loads(out.stdout) == {
+        "db": str(path),
+        "backend": "sqlite",
+        "applied_now": ALL,
+        "schema": ALL,
+    }
     import sqlite3
 
     with sqlite3.connect(path) as conn:
@@ -127,7 +133,7 @@ DEMO_NOW = "2026-11-30T08:00:00Z"
 
 def _ok(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     out = subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "server.ops.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -142,7 +148,7 @@ def _ok(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
 def test_demo_loads_the_same_community_on_both_backends(tmp_path: Path, pg_url: str) -> None:
     from conftest import query
 
-    from server.demo import HEATING
+    from server.ops.demo import HEATING
 
     path = str(tmp_path / "d.db")
     said = {db: _ok("demo", "--db", db, "--now", DEMO_NOW).stderr for db in (path, pg_url)}
@@ -207,7 +213,7 @@ def test_export_on_postgresql_writes_the_same_tables_as_on_sqlite(
     tmp_path: Path, pg_url: str
 ) -> None:
 
-    from server.demo import HEATING
+    from server.ops.demo import HEATING
 
     path = str(tmp_path / "d.db")
     for db in (path, pg_url):

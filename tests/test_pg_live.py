@@ -12,11 +12,11 @@ from functools import partial
 import pytest
 from conftest import run_async
 
-from server import live
 from server.db.postgresql import changes
 from server.db.postgresql.core import PgDatabase
 from server.db.postgresql.listen import follow
-from server.live import Broker
+from server.live import broker as live
+from server.live.broker import Broker
 
 NODE = "0123456789abcdef"
 SLOW = 60.0  # seconds between polls: longer than any wait below

@@ -12,10 +12,10 @@ import httpx
 from conftest import LiveServer, Stamper, load_demo, put_record, query, run_async
 
 from server.db.changes import Incoming
+from server.db.move import TABLES
 from server.db.postgresql import changes as pg_changes
 from server.db.postgresql.core import PgDatabase, connect
-from server.db.postgresql.migrate_db import TABLES
-from server.demo import HEATING
+from server.ops.demo import HEATING
 from sync.ids import uuid7
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _doorstep(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "server.ops.cli", *args], capture_output=True, text=True, cwd=ROOT
     )
 
 

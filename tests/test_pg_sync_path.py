@@ -20,13 +20,13 @@ import msgspec
 import pytest
 from conftest import run_async
 
-from server import exchange
 from server.access import Scope
 from server.db import changes, scopes
 from server.db.changes import Incoming
 from server.db.devices import Device
 from server.db.postgresql.core import PgDatabase
 from server.db.sqlite.engine import BaseDatabase, Database
+from server.syncing import round_trip
 from sync import clock
 from sync.ids import uuid7
 
@@ -350,7 +350,7 @@ async def _sync_all(
     """One sync with ``batch``, then pulls until nothing more: every answer."""
     answers = []
     while True:
-        answer = _answer(await exchange.sync(db, device, _body(device, cursor, batch, held)))
+        answer = _answer(await round_trip.run(db, device, _body(device, cursor, batch, held)))
         answers.append(answer)
         cursor, held, batch = answer["cursor"], answer["scope"], []
         if not answer["more"]:
@@ -558,9 +558,9 @@ def test_a_full_disk_fails_a_batch_whole_and_lets_a_pull_answer(
             batch = [_change("visits", uuid7(), "household", home, hlc)]
             monkeypatch.setattr(asyncpg.connection.Connection, "execute", full)
             with pytest.raises(StorageFullError):
-                await exchange.sync(db, device, _body(device, 0, batch, None))
+                await round_trip.run(db, device, _body(device, 0, batch, None))
             after_batch = await _state(db)
-            answer = _answer(await exchange.sync(db, device, _body(device, 0, [], None)))
+            answer = _answer(await round_trip.run(db, device, _body(device, 0, [], None)))
             return before, after_batch, answer, await _state(db)
 
     before, after_batch, answer, after_pull = run_async(main())
@@ -596,7 +596,7 @@ def test_concurrent_syncs_on_two_servers_never_make_a_pull_skip_or_repeat(
                     vid = uuid7()
                     hlc = clock.format_stamp(clock.Timestamp(now, n, device.node))
                     batch = [_change("visits", vid, "household", homes[n % len(homes)], hlc)]
-                    answer = await exchange.sync(db, device, _body(device, 0, batch, None))
+                    answer = await round_trip.run(db, device, _body(device, 0, batch, None))
                     assert answer.accepted == 1
                     written.add(("visits", vid))
 
@@ -607,7 +607,7 @@ def test_concurrent_syncs_on_two_servers_never_make_a_pull_skip_or_repeat(
                 turn = 0
                 while True:
                     last = done.is_set()
-                    answer = await exchange.sync(
+                    answer = await round_trip.run(
                         dbs[turn % 2], reader, _body(reader, cursor, [], held, limit=2)
                     )
                     turn += 1

@@ -4,7 +4,7 @@ import pytest
 from conftest import Phone, Stamper, enroll, put_record
 
 from server.db.log import IncidentInputs
-from server.progress import derive, public_view
+from server.derived.progress import derive, public_view
 
 INC = "inc-0001"
 

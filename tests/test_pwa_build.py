@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.security import CSP
+from server.guards.security import CSP
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "node tools/build-pwa.mjs"

@@ -8,7 +8,7 @@ Against a real server process; the phone is played by the test, as the PWA does 
 
 from conftest import LiveServer, Phone, Stamper, put_record
 
-from server.admin_access import assign
+from server.ops.access_commands import assign
 
 
 def _pull_all(phone: Phone, cursor: int, token: str | None) -> tuple[list[dict], list, int, str]:

@@ -13,8 +13,8 @@ from conftest import LiveServer, Phone, Stamper, eventually, put_record
 from test_streams import share
 
 from server.access import REPORTS_PER_HOUR
-from server.admin import create_invite, write_records
-from server.admin_access import add_coordinator, assign
+from server.ops.access_commands import add_coordinator, assign
+from server.ops.admin import create_invite, write_records
 from sync.ids import uuid7
 
 C1, C2 = uuid7(), uuid7()
@@ -190,7 +190,7 @@ def test_the_residents_page_shows_no_title_a_volunteer_wrote(town) -> None:
 
 def test_retracting_the_newest_public_update_sends_no_notification_of_the_one_before() -> None:
     from schemas.progress import PublicProgress, PublicUpdate
-    from server.push import Pusher
+    from server.live.push import Pusher
 
     older = PublicUpdate(id="u1", at="2026-12-07T10:00:00.000Z", text="10点前恢复供水")
     newer = PublicUpdate(id="u2", at="2026-12-07T11:00:00.000Z", text="302室王大爷家漏水")

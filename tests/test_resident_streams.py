@@ -1,4 +1,4 @@
-"""The residents' stream served outside Litestar's per-request machinery (server/resident_stream.py)
+"""The residents' stream served outside Litestar's per-request machinery (server/live/residents.py)
 keeps every promise of the route: headers, errors, rate limits, cleanup."""
 
 import asyncio
@@ -10,9 +10,9 @@ from conftest import LiveServer, run_async
 from test_streams import share, sse, stats, wait_for
 
 from server.db import changes, open_database
-from server.live import Broker
-from server.resident_stream import PublicStream
-from server.security import CSP
+from server.guards.security import CSP
+from server.live.broker import Broker
+from server.live.residents import PublicStream
 
 
 async def _open_and_close(port: int, path: str, n: int, at_once: int = 100) -> int:
@@ -74,7 +74,7 @@ def test_the_lean_stream_keeps_the_routes_errors_and_rate_limit(
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_event_id"
     assert "content-security-policy" in bad.headers
     # An address that guessed too many links is refused further unknown ones, as every
-    # residents' route refuses them (server/ratelimit.py), yet still gets the valid
+    # residents' route refuses them (server/guards/ratelimit.py), yet still gets the valid
     # stream (#22: one address may be a whole neighbourhood behind a carrier NAT).
     guesser = {"X-Forwarded-For": "198.18.7.7"}
     for i in range(21):

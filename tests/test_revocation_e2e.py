@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.admin_access import add_coordinator, assign
-from server.demo import HEATING
+from server.ops.access_commands import add_coordinator, assign
+from server.ops.demo import HEATING
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import httpx
 from conftest import LiveServer, Phone, Stamper, run_cli
 from httpx_sse import connect_sse
 
-from server.admin_access import add_coordinator
+from server.ops.access_commands import add_coordinator
 
 PASSWORD = "night shift 3am"
 #: The promise: the stream is closed within 2 s of the revocation or logout.

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from conftest import LiveServer, Phone, Stamper, load_demo, run_cli
 
-from server.admin_access import add_coordinator, assign
-from server.app import create_app
-from server.guards import Rule, rule_of
+from server.guards.caller import RouteAccess, route_access_of
+from server.http.app import create_app
+from server.ops.access_commands import add_coordinator, assign
 
 PASSWORD = "night shift 3am"
 
@@ -293,7 +293,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
 }
 
 
-def _routes() -> list[tuple[str, str, Rule | None]]:
+def _routes() -> list[tuple[str, str, RouteAccess | None]]:
     app = create_app(db=":memory:")
     out = []
     for route in app.routes:
@@ -301,7 +301,7 @@ def _routes() -> list[tuple[str, str, Rule | None]]:
             for method in sorted(getattr(handler, "http_methods", ()) or ()):
                 if method == "OPTIONS" or route.path.startswith("/schema"):
                     continue
-                out.append((method, route.path, rule_of(handler)))
+                out.append((method, route.path, route_access_of(handler)))
     return out
 
 
@@ -314,12 +314,12 @@ def test_every_route_has_a_rule_and_a_sample() -> None:
     assert not unsampled, f"routes without a sample in tests/test_routes.py: {unsampled}"
 
 
-def expected(rule: Rule, caller: str, target: str, ok: int) -> int:
-    if rule in (Rule.PUBLIC, Rule.RESIDENT, Rule.OPERATOR):
+def expected(rule: RouteAccess, caller: str, target: str, ok: int) -> int:
+    if rule in (RouteAccess.PUBLIC, RouteAccess.RESIDENT, RouteAccess.OPERATOR):
         return ok
     if caller in ("anonymous", "revoked", "logged_out", "resident"):
         return 401
-    if rule == Rule.DEVICE:
+    if rule == RouteAccess.DEVICE:
         return ok
     if caller == "volunteer":
         return 403
@@ -397,5 +397,5 @@ def test_a_community_coordinator_lists_only_its_communitys_devices_and_people(
 @pytest.mark.parametrize("caller", CALLERS)
 def test_logout_answers_each_caller_by_its_rule(world: World, caller: str) -> None:
     who = world.callers[caller]
-    want = expected(Rule.DEVICE, caller, "own", 200)
+    want = expected(RouteAccess.DEVICE, caller, "own", 200)
     assert _send(world, who, "POST", "/api/v1/logout", None, False) == want

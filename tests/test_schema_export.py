@@ -5,7 +5,7 @@ from pathlib import Path
 
 from conftest import ROOT, run_cli
 
-from server.jsonschema import render
+from server.ops.jsonschema import render
 
 
 def test_committed_json_schema_is_up_to_date() -> None:
@@ -40,7 +40,7 @@ def test_rendered_schema_does_not_depend_on_how_msgspec_formats_docstrings(monke
 
     import msgspec
 
-    from server import jsonschema
+    from server.ops import jsonschema
 
     real = msgspec.json.schema_components
 

@@ -10,7 +10,7 @@ from conftest import LiveServer, Stamper
 from httpx_sse import connect_sse
 from test_streams import READ, Stream, push, top
 
-from server.admin_access import add_coordinator
+from server.ops.access_commands import add_coordinator
 
 PASSWORD = "night shift 3am"
 

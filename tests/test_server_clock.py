@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from conftest import ROOT, invite
 
-from server.admin import write_records
-from server.admin_access import assign
+from server.ops.access_commands import assign
+from server.ops.admin import write_records
 
 
 def _winner(db: str, coll: str, rid: str, field: str) -> object:
@@ -51,7 +51,7 @@ def test_parallel_assign_processes_each_store_their_assignment(fresh_db: str) ->
             [
                 sys.executable,
                 "-m",
-                "server.cli",
+                "server.ops.cli",
                 "assign",
                 "--db",
                 fresh_db,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import LiveServer, eventually
 
-from server.demo import HEATING
+from server.ops.demo import HEATING
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -91,7 +91,7 @@ def test_a_fresh_browser_exports_an_incident_chosen_by_name(
     live_server: LiveServer, browser: Any
 ) -> None:
     """The devices page lists incidents from the server: no dashboard replica needed."""
-    from server.admin_access import add_coordinator
+    from server.ops.access_commands import add_coordinator
 
     add_coordinator(live_server.db_path, "office-x", "night shift 3am", name="社区办公室")
     ctx = browser.new_context(locale="zh-CN", accept_downloads=True)
@@ -128,7 +128,7 @@ def test_an_incident_shows_its_head_while_the_community_is_on_its_way(
     """A fresh console asks for the incidents alone beside the whole snapshot: the head of
     an incident (title, report, counters) is on screen from the small answer, its sections
     say 正在加载… until the whole arrives, then show it; nothing is stored twice."""
-    from server.admin_access import add_coordinator
+    from server.ops.access_commands import add_coordinator
 
     add_coordinator(live_server.db_path, "office-h", "night shift 3am", name="值班室")
     title = json.loads(

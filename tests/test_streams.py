@@ -10,7 +10,7 @@ import pytest
 from conftest import LiveServer, Phone, Stamper
 from httpx_sse import ServerSentEvent, connect_sse
 
-from server.demo import HEATING
+from server.ops.demo import HEATING
 from sync.ids import uuid7
 
 READ = httpx.Timeout(20.0)

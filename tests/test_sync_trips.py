@@ -20,10 +20,11 @@ import httpx
 import pytest
 from conftest import LiveServer, Phone, Stamper, database_on, drop_database, run_async
 
-from server import exchange, guards
-from server.admin import create_invite
 from server.db import Database, changes, devices, scopes
 from server.db.devices import Device
+from server.guards import caller
+from server.ops.admin import create_invite
+from server.syncing import round_trip
 from sync import clock
 from sync.ids import uuid7
 
@@ -122,8 +123,8 @@ async def test_a_volunteer_sync_takes_at_most_four_database_trips(
         for round_ in range(3):  # a cold scope cache, then warm ones
             batch, stamp = _visit(device, homes[first][round_], stamp)
             trips.count = 0
-            who = await guards._bearer(db, f"Bearer {token}")
-            answer = await exchange.sync(db, who, _body(device, 0, batch))
+            who = await caller._bearer(db, f"Bearer {token}")
+            answer = await round_trip.run(db, who, _body(device, 0, batch))
             assert trips.count <= 4, f"sync {round_} took {trips.count} trips"
             assert answer.accepted == 3 and not answer.rejected
         # What it pulled is its scope: the households of its building, none of the other.
@@ -140,17 +141,17 @@ async def test_a_reassigned_volunteers_next_pull_follows_the_new_scope(tmp_path:
         _, device, homes = await _world(db, path)
         first, second = list(homes)
         await _assign(db, device, first, True)
-        answer = await exchange.sync(db, device, _body(device, 0, []))
+        answer = await round_trip.run(db, device, _body(device, 0, []))
         assert {c.id for c in answer.changes if c.coll == "households"} == set(homes[first])
         held, cursor = answer.scope, answer.cursor
         # The coordinator moves the volunteer to the other building mid-session.
         await _assign(db, device, first, False)
         await _assign(db, device, second, True)
-        answer = await exchange.sync(db, device, _body(device, cursor, [], scope=held))
+        answer = await round_trip.run(db, device, _body(device, cursor, [], scope=held))
         assert answer.scope != held
         assert {r.id for r in answer.evict if r.coll == "households"} == set(homes[first])
         # Its scope grew: it pulls again from the start and gets the new building's homes.
-        answer = await exchange.sync(db, device, _body(device, 0, [], scope=answer.scope))
+        answer = await round_trip.run(db, device, _body(device, 0, [], scope=answer.scope))
         assert {c.id for c in answer.changes if c.coll == "households"} == set(homes[second])
 
 
@@ -175,10 +176,10 @@ async def test_the_scope_is_computed_once_until_a_write_changes_it(
         stamp = clock.initial(device.node)
         for i in range(3):
             batch, stamp = _visit(device, homes[first][i], stamp)
-            await exchange.sync(db, device, _body(device, 0, batch))
+            await round_trip.run(db, device, _body(device, 0, batch))
         assert computed == [device.person]  # visits do not move the scope sequence
         await _assign(db, device, second, True)
-        answer = await exchange.sync(db, device, _body(device, 0, []))
+        answer = await round_trip.run(db, device, _body(device, 0, []))
         assert computed == [device.person] * 2
         households = {c.id for c in answer.changes if c.coll == "households"}
         assert households == set(homes[first]) | set(homes[second])

@@ -3,7 +3,7 @@
 //   * index.html (the volunteer app) carries its stylesheet and one minified module of
 //     js/app.js and everything it imports inline: the page is one response. The server's
 //     Content-Security-Policy allows exactly these two inline blocks by hash
-//     (server/security.py), nothing else inline.
+//     (server/guards/security.py), nothing else inline.
 //   * every other page (coord, devices, login, resident) loads one minified module from
 //     pwa/dist/<page>.js instead of its ~20-40 modules.
 // The sources stay plain ES modules in pwa/js/ (node --test imports them; the source maps in

@@ -12,7 +12,16 @@ from typing import TypeVar
 
 from server.db.sqlite.engine import BaseDatabase, Database, connect, connect_sync
 
-__all__ = ["AnyDatabase", "Database", "connect", "connect_sync", "open_database", "run"]
+__all__ = [
+    "AnyDatabase",
+    "Database",
+    "applied",
+    "connect",
+    "connect_sync",
+    "migrate",
+    "open_database",
+    "run",
+]
 
 T = TypeVar("T")
 
@@ -31,6 +40,38 @@ def open_database(url: str) -> AnyDatabase:
 
         return PgDatabase(url)
     return Database(url)
+
+
+def migrate(db: str) -> list[str]:
+    """Create or upgrade the database named by ``--db`` (``server.db.migrations``, as at
+    every start); the steps applied now. Blocking.
+
+    Raises:
+        MigrationError: the schema cannot be brought up to date (a newer Doorstep's, or
+            on PostgreSQL no server there), with one line that says why.
+    """
+    from server.db import postgresql as pg
+
+    if pg.is_url(db):
+        from server.db.postgresql.core import migrate as migrate_pg
+
+        return migrate_pg(db)
+    from server.db.sqlite.engine import migrate as migrate_sqlite
+
+    return migrate_sqlite(db)
+
+
+def applied(db: str) -> list[str]:
+    """The steps applied to the database named by ``--db``, in order. Blocking."""
+    from server.db import postgresql as pg
+
+    if pg.is_url(db):
+        from server.db.postgresql.core import applied as applied_pg
+
+        return applied_pg(db)
+    from server.db.sqlite.engine import applied as applied_sqlite
+
+    return applied_sqlite(db)
 
 
 def run(path: str, fn: Callable[[AnyDatabase], Awaitable[T]]) -> T:

@@ -1,9 +1,11 @@
-"""``doorstep backup`` and ``doorstep restore``.
+"""``doorstep backup`` and ``doorstep restore``, on either engine.
 
-A backup is an online, consistent copy made with SQLite's backup API while the server
-runs (one read snapshot: a sync committed during the copy is either wholly in it or not),
-written to a temporary name, checked with ``PRAGMA integrity_check`` and only then renamed
-into place; the oldest copies beyond ``--keep`` are deleted.
+A backup is an online, consistent copy of the database while the servers run, written
+to a temporary name, checked and only then renamed into place; the oldest copies beyond
+``--keep`` are deleted. How it is copied and checked is each engine's own, in its
+folder: SQLite's backup API and ``PRAGMA integrity_check`` (``server.db.sqlite.backup``),
+``pg_dump`` / ``pg_restore`` (``server.db.postgresql.backup``). This module names the
+files, keeps the newest N and, on SQLite, replays the decision journal after a restore.
 
 A restore installs a backup in place of the database and gives it a new **epoch**, which
 every sync answer carries. A phone that sees a new epoch re-sends the changes of its own
@@ -13,8 +15,7 @@ skipped (docs/protocol.md, "Epochs"). Server-side decisions taken after the back
 (revocations, logouts, enrolments, assignments, resident links) come back from the
 decision journal beside the database (server/decisions.py).
 
-``--db postgresql://…``: the same commands and promises through ``pg_dump`` and
-``pg_restore`` (``server.db.postgresql.backup``); the backups are ``doorstep-<time>.dump``.
+The backups are ``doorstep-<time>.db`` (SQLite) or ``doorstep-<time>.dump`` (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
-from server.db import decisions, pg
-from server.db.migrations import migrate
-from server.db.sqlite.engine import connect_readonly, connect_sync, exclusive
+from server.db import decisions
+from server.db import postgresql as pg
+from server.db.sqlite import backup as sqlite_backup
+from server.db.sqlite.engine import connect_sync, exclusive
 
 __all__ = ["BackupError", "backup", "prune", "restore"]
 
 PREFIX = "doorstep-"
-SUFFIX = ".db"
+SUFFIX = sqlite_backup.SUFFIX
 
 
 class BackupError(Exception):
@@ -48,29 +50,6 @@ def _stamp(at: datetime) -> str:
 
 def _iso(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
-
-
-def integrity(path: str | Path) -> str:
-    """``PRAGMA integrity_check`` of a database file: ``ok`` or the first problems."""
-    try:
-        with closing(connect_readonly(path)) as conn:
-            rows = conn.execute("PRAGMA integrity_check").fetchall()
-    except sqlite3.DatabaseError as exc:  # not a database at all, or unreadable
-        return str(exc)
-    return "; ".join(r[0] for r in rows[:5])
-
-
-def _copy(src_path: str | Path, dst_path: Path) -> None:
-    """Copy a database with the backup API into a fresh single file (no WAL)."""
-    dst_path.unlink(missing_ok=True)
-    with (
-        closing(connect_readonly(src_path)) as src,
-        closing(connect_sync(str(dst_path))) as dst,
-    ):
-        src.backup(dst)  # one step: one read snapshot, so the copy is consistent
-        dst.execute("PRAGMA journal_mode=DELETE")
-    with open(dst_path, "rb") as f:
-        os.fsync(f.fileno())
 
 
 def backups(out: str | Path, suffix: str = SUFFIX) -> list[Path]:
@@ -110,20 +89,13 @@ def backup(db: str | Path, out: str | Path, keep: int = 0, now: datetime | None 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     final = out / f"{PREFIX}{_stamp(at)}{SUFFIX}"
-    partial = final.with_name(final.name + ".partial")
-    _copy(db, partial)
-    verdict = integrity(partial)
-    if verdict != "ok":
-        partial.unlink(missing_ok=True)
-        raise BackupError(f"the copy of {db} failed its integrity check: {verdict}")
-    partial.rename(final)
-    _fsync_dir(out)
-    with closing(connect_sync(str(db))) as conn:
-        conn.executemany(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [("last_backup_at", _iso(at)), ("last_backup_path", str(final))],
+    try:
+        sqlite_backup.take(
+            db, final, [("last_backup_at", _iso(at)), ("last_backup_path", str(final))]
         )
+    except RuntimeError as exc:
+        raise BackupError(str(exc)) from None
+    _fsync_dir(out)
     if keep:
         prune(out, keep)
     return final
@@ -208,7 +180,7 @@ def restore(src: str | Path, db: str | Path, now: datetime | None = None) -> dic
             raise BackupError(str(exc)) from None
         return {**report, "cannot_know": list(CANNOT_KNOW)}
     db = Path(db)
-    verdict = integrity(src)
+    verdict = sqlite_backup.integrity(src)
     if verdict != "ok":
         raise BackupError(f"{src} fails its integrity check, not restoring it: {verdict}")
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -223,17 +195,7 @@ def restore(src: str | Path, db: str | Path, now: datetime | None = None) -> dic
 
 def _restore_file(src: Path, db: Path, at: datetime) -> dict:
     """``restore`` of a SQLite file, once no other process has it open."""
-    replaced = None
-    if db.exists():
-        replaced = db.with_name(f"{db.name}.replaced-{_stamp(at)}")
-        for suffix in ("", "-wal", "-shm"):
-            part = Path(f"{db}{suffix}")
-            if part.exists():
-                part.rename(f"{replaced}{suffix}")
-    staged = db.with_name(db.name + ".restoring")
-    _copy(src, staged)
-    staged.rename(db)
-    migrate(str(db))  # an older backup gets the newer schema, as at every start
+    replaced = sqlite_backup.install(src, db, _stamp(at))
     epoch = secrets.token_hex(8)
     journal = decisions.journal_path(db)
     with closing(connect_sync(str(db))) as conn:

@@ -71,7 +71,7 @@ class DeviceRow(msgspec.Struct):
     last_seen: str | None
     revoked_at: str | None
     expires_at: str | None
-    #: What the label says, for people (``server.devices.describe``): ``phone`` or
+    #: What the label says, for people (``server.http.devices.describe``): ``phone`` or
     #: ``browser``; ``android``, ``ios``, ``windows``, ``mac``, ``linux`` or ""; the
     #: browser's name or "". The page words these; it never shows the raw label.
     kind: str = ""

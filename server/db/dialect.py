@@ -77,3 +77,24 @@ class Dialect:
     def is_full(self, exc: BaseException) -> bool:
         """True when ``exc`` says the database cannot grow (answered with 507)."""
         return False
+
+    def ddl(self, sql: str) -> str:
+        """``sql`` (a statement of ``server.db.migrations``) with its engine words filled
+        in: ``{key}``, ``{text}``, ``{int}``, ``{real}``, ``{rowless}``, ``{tail}``,
+        ``{short}``, ``{and_short}`` (the engine's ``schema.WORDS``)."""
+        raise NotImplementedError
+
+    def engine_schema(self, conn: Conn) -> None:
+        """Create what exists on this engine only, after the baseline's tables
+        (``server.db.migrations``): the scope sequence's triggers; PostgreSQL's trigger
+        functions and decision journal table."""
+        raise NotImplementedError
+
+    def has_table(self, conn: Conn, name: str) -> bool:
+        """True when the database has a table ``name`` (``server.db.migrations``)."""
+        raise NotImplementedError
+
+    def begin_write(self, conn: Conn) -> None:
+        """Begin a write transaction on ``conn`` in autocommit mode, one writer at a time
+        where the engine needs it said (``server.db.migrations``)."""
+        conn.execute("BEGIN")

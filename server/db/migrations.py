@@ -1,252 +1,363 @@
-"""The database schema, as sqlite-utils migrations. Append new steps; never edit old ones."""
+"""The schema of both engines, and the one runner that applies it (docs/database.md,
+"Schema and migrations").
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
+A step is a numbered blocking function of a ``Conn`` (``server.db.dialect``), written
+once for both engines in SQLite's spelling. The few words of DDL that differ (an
+integer key that counts, text compared byte by byte, ``WITHOUT ROWID``, a partial
+index's size limit) are filled in by ``conn.dialect.ddl``; what exists on one engine
+only (PostgreSQL's trigger functions, its decision journal table) is
+``conn.dialect.engine_schema``, in the engine's folder (``schema.py``).
 
-__all__ = ["migrate", "migrations"]
+The runner's promises, the same on both engines:
 
-migrations = Migrations("doorstep")
+- each step runs once, in one write transaction together with its row in
+  ``schema_history`` (version, name, when), so a failed step leaves nothing behind and
+  is retried whole at the next start;
+- the history is read again inside each step's transaction, and the engine makes
+  concurrent starts wait for each other (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: the
+  session advisory lock ``MIGRATE_LOCK`` around the whole run), so three servers
+  starting at once apply each step once;
+- a database whose history names a step this version does not know was upgraded by a
+  newer Doorstep and is refused by name;
+- a database made before this runner (issue 21) is recognised by its old bookkeeping
+  (sqlite-utils' ``_sqlite_migrations`` up to m008, or PostgreSQL's ``schema_migrations``
+  up to 004), recorded as at the baseline, and goes on from there; step 002 then drops
+  the old bookkeeping. Its rows are not touched.
+
+Append new steps to ``STEPS``; never edit one that has shipped.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from server.db.dialect import Conn
+
+__all__ = ["STEPS", "MigrationError", "Step", "applied_in", "migrate_in"]
+
+T = TypeVar("T")
 
 
-@migrations()
-def m001_core(db: sqlite_utils.Database) -> None:
-    # history: every accepted change once, in receive order. seq is the server sequence
-    # (the rowid, so max(seq) is O(1)); hlc UNIQUE makes a re-sent change a no-op.
-    db.execute(
-        """CREATE TABLE history (
-            seq INTEGER PRIMARY KEY,
-            hlc TEXT NOT NULL UNIQUE,
-            coll TEXT NOT NULL,
-            id TEXT NOT NULL,
-            field TEXT NOT NULL,
-            value TEXT NOT NULL,
-            node TEXT NOT NULL,
-            person TEXT,
-            received_at TEXT NOT NULL
-        )"""
-    )
-    db.execute("CREATE INDEX history_record ON history (coll, id)")
+class MigrationError(RuntimeError):
+    """The database's schema cannot be brought up to date by this version; says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    version: int
+    name: str
+    run: Callable[[Any], None]
+
+    @property
+    def label(self) -> str:
+        return f"{self.version:03d}_{self.name}"
+
+
+# The baseline: the schema of the release before issue 21 (SQLite's m001-m008,
+# PostgreSQL's 001-004), written once. ``{text}`` is text compared byte by byte (stamps
+# are compared as text by the merge, ids scanned as ranges around '~'), ``{int}`` a
+# 64-bit integer, ``{key}`` an integer primary key the database counts (SQLite's rowid;
+# PostgreSQL's identity BY DEFAULT, so ``doorstep migrate-db`` can copy a log's seq
+# values as they are), ``{short}`` / ``{and_short}`` the size limit of an index on values
+# (a PostgreSQL B-tree entry holds ~2.7 kB, a note can be longer; the quoted ids such an
+# index is read for always fit). See each engine's ``schema.py``.
+BASELINE = (
+    # history: every accepted change once, in commit order; seq is the server sequence,
+    # hlc UNIQUE makes a re-sent change a no-op.
+    """CREATE TABLE history (
+        seq {key},
+        hlc {text} NOT NULL UNIQUE,
+        coll {text} NOT NULL,
+        id {text} NOT NULL,
+        field {text} NOT NULL,
+        value {text} NOT NULL,
+        node {text} NOT NULL,
+        person {text},
+        received_at {text} NOT NULL
+    )""",
+    "CREATE INDEX history_record ON history (coll, id)",
     # winners: the current value of every field and the seq at which it last changed.
-    db.execute(
-        """CREATE TABLE winners (
-            coll TEXT NOT NULL,
-            id TEXT NOT NULL,
-            field TEXT NOT NULL,
-            value TEXT NOT NULL,
-            hlc TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            PRIMARY KEY (coll, id, field)
-        ) WITHOUT ROWID"""
-    )
-    db.execute("CREATE UNIQUE INDEX winners_seq ON winners (seq)")
-    db["quarantine"].create(
-        {
-            "qid": int,
-            "hlc": str,
-            "node": str,
-            "person": str,
-            "coll": str,
-            "id": str,
-            "field": str,
-            "raw": str,
-            "error": str,
-            "message": str,
-            "received_at": str,
-            "resolved_at": str,
-        },
-        pk="qid",
-    )
-    db.execute("CREATE UNIQUE INDEX quarantine_stamp ON quarantine (node, hlc, error)")
-    db["people"].create({"id": str, "name": str, "role": str, "created_at": str}, pk="id")
-    db["devices"].create(
-        {
-            "node": str,
-            "token_hash": str,
-            "person": str,
-            "role": str,
-            "label": str,
-            "created_at": str,
-            "last_seen": str,
-            "revoked_at": str,
-        },
-        pk="node",
-        foreign_keys=[("person", "people", "id")],
-    )
-    db["devices"].create_index(["token_hash"], unique=True)
-    db["invites"].create(
-        {
-            "code_hash": str,
-            "role": str,
-            "person": str,
-            "created_at": str,
-            "expires_at": str,
-            "used_at": str,
-            "node": str,
-        },
-        pk="code_hash",
-    )
-    db["meta"].create({"key": str, "value": str}, pk="key")
-
-
-@migrations()
-def m002_live(db: sqlite_utils.Database) -> None:
-    # Live progress (issue 4). Records reference each other by id, stored as JSON text in
-    # winners.value; this index finds "every visit of incident X" without scanning all
-    # visits, which progress needs on every change.
-    db.execute("CREATE INDEX winners_ref ON winners (coll, field, value)")
+    """CREATE TABLE winners (
+        coll {text} NOT NULL,
+        id {text} NOT NULL,
+        field {text} NOT NULL,
+        value {text} NOT NULL,
+        hlc {text} NOT NULL,
+        seq {int} NOT NULL,
+        PRIMARY KEY (coll, id, field)
+    ){rowless}""",
+    "CREATE UNIQUE INDEX winners_seq ON winners (seq)",
+    """CREATE TABLE quarantine (
+        qid {key},
+        hlc {text},
+        node {text},
+        person {text},
+        coll {text},
+        id {text},
+        field {text},
+        raw {text},
+        error {text},
+        message {text},
+        received_at {text},
+        resolved_at {text}
+    )""",
+    "CREATE UNIQUE INDEX quarantine_stamp ON quarantine (node, hlc, error)",
+    "CREATE INDEX quarantine_open ON quarantine (error, resolved_at)",
+    # A coordinator's community scopes what they see (NULL: all communities);
+    # password_hash is an argon2id hash for coordinators who log in.
+    """CREATE TABLE people (
+        id {text} PRIMARY KEY,
+        name {text},
+        role {text},
+        created_at {text},
+        community {text},
+        password_hash {text},
+        login {text}
+    )""",
+    "CREATE UNIQUE INDEX people_login ON people (login)",
+    # A browser login is a device like a phone; pending/pending_at: what a phone said it
+    # had waiting to upload at its last sync (the coordinator's roster).
+    """CREATE TABLE devices (
+        node {text} PRIMARY KEY,
+        token_hash {text},
+        person {text} REFERENCES people (id),
+        role {text},
+        label {text},
+        created_at {text},
+        last_seen {text},
+        revoked_at {text},
+        expires_at {text},
+        pending {int},
+        pending_at {text}
+    )""",
+    "CREATE UNIQUE INDEX idx_devices_token_hash ON devices (token_hash)",
+    """CREATE TABLE invites (
+        code_hash {text} PRIMARY KEY,
+        role {text},
+        person {text},
+        created_at {text},
+        expires_at {text},
+        used_at {text},
+        node {text}
+    )""",
+    "CREATE TABLE meta (key {text} PRIMARY KEY, value {text})",
+    "INSERT INTO meta (key, value) VALUES ('scope_seq', '0') ON CONFLICT (key) DO NOTHING",
+    # Records reference each other by id, stored as JSON text in winners.value: every
+    # visit of incident X without scanning all visits.
+    "CREATE INDEX winners_ref ON winners (coll, field, value){short}",
+    # Scoped pulls as index range scans (docs/performance.md): what changed since a
+    # cursor in one collection, and the records keyed by the household (or building,
+    # incident) after the ``~`` of their id. Queries must use this very expression.
+    "CREATE INDEX winners_coll_seq ON winners (coll, seq)",
+    "CREATE INDEX winners_tail ON winners (coll, {tail})",
+    # Evictions: the records a device's scope anchored before its cursor, only for the
+    # fields that anchor (partial).
+    "CREATE INDEX history_anchor ON history (coll, field, value) WHERE "
+    "(field = 'household' OR field = 'incident' OR field = 'public'){and_short}",
     # One public link per incident; the token is a read capability for public data only.
-    db.execute(
-        """CREATE TABLE shares (
-            token TEXT PRIMARY KEY,
-            incident TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            created_by TEXT,
-            revoked_at TEXT
-        )"""
-    )
-    db.execute("CREATE INDEX shares_incident ON shares (incident)")
-    db.execute(
-        """CREATE TABLE push_subs (
-            endpoint TEXT PRIMARY KEY,
-            incident TEXT NOT NULL,
-            p256dh TEXT NOT NULL,
-            auth TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            failures INTEGER NOT NULL DEFAULT 0
-        )"""
-    )
-    db.execute("CREATE INDEX push_subs_incident ON push_subs (incident)")
+    """CREATE TABLE shares (
+        token {text} PRIMARY KEY,
+        incident {text} NOT NULL,
+        created_at {text} NOT NULL,
+        created_by {text},
+        revoked_at {text}
+    )""",
+    "CREATE INDEX shares_incident ON shares (incident)",
+    """CREATE TABLE push_subs (
+        endpoint {text} PRIMARY KEY,
+        incident {text} NOT NULL,
+        p256dh {text} NOT NULL,
+        auth {text} NOT NULL,
+        created_at {text} NOT NULL,
+        failures {int} NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX push_subs_incident ON push_subs (incident)",
     # A notification is sent once even when several server processes tail the same log:
     # the process whose INSERT claims the key sends it.
-    db.execute(
-        """CREATE TABLE push_sent (
-            key TEXT PRIMARY KEY,
-            incident TEXT NOT NULL,
-            sent_at TEXT NOT NULL
-        )"""
-    )
-
-
-@migrations()
-def m003_access(db: sqlite_utils.Database) -> None:
-    # Access control (issue 5). A coordinator's community scopes what they see (NULL: all
-    # communities); password_hash is an argon2id hash for coordinators who log in.
-    db.execute("ALTER TABLE people ADD COLUMN community TEXT")
-    db.execute("ALTER TABLE people ADD COLUMN password_hash TEXT")
-    db.execute("ALTER TABLE people ADD COLUMN login TEXT")
-    db.execute("CREATE UNIQUE INDEX people_login ON people (login)")
-    # A browser login is a device like a phone (it needs an HLC node to write); its token
-    # travels in an HttpOnly cookie and expires.
-    db.execute("ALTER TABLE devices ADD COLUMN expires_at TEXT")
-    # The scope a device was last served, by the token it holds, so the next sync can tell
-    # it what to delete when the scope shrinks (docs/protocol.md, "Scopes").
-    db.execute(
-        """CREATE TABLE scope_snapshots (
-            node TEXT NOT NULL,
-            token TEXT NOT NULL,
-            households TEXT,
-            incidents TEXT,
-            created_at TEXT NOT NULL,
-            PRIMARY KEY (node, token)
-        ) WITHOUT ROWID"""
-    )
-    db.execute("CREATE INDEX quarantine_open ON quarantine (error, resolved_at)")
-
-
-@migrations()
-def m004_console(db: sqlite_utils.Database) -> None:
-    # The coordinator's roster (#12): entries a phone reported waiting to upload at its
-    # last sync, and when it said so.
-    db.execute("ALTER TABLE devices ADD COLUMN pending INTEGER")
-    db.execute("ALTER TABLE devices ADD COLUMN pending_at TEXT")
-
-
-@migrations()
-def m005_snapshot_seq(db: sqlite_utils.Database) -> None:
-    # The log's top when a device was given a scope: its own writes up to there may have
-    # been evicted from it, so a re-pull must include them (issue 9).
-    db.execute("ALTER TABLE scope_snapshots ADD COLUMN seq INTEGER")
-
+    """CREATE TABLE push_sent (
+        key {text} PRIMARY KEY,
+        incident {text} NOT NULL,
+        sent_at {text} NOT NULL
+    )""",
+    # The scope a device was last served, by the token it holds, and the log's top then
+    # (docs/protocol.md, "Scopes").
+    """CREATE TABLE scope_snapshots (
+        node {text} NOT NULL,
+        token {text} NOT NULL,
+        households {text},
+        incidents {text},
+        created_at {text} NOT NULL,
+        seq {int},
+        PRIMARY KEY (node, token)
+    ){rowless}""",
+    # Rate-limit counters shared by every server process (#14): one row per counted
+    # attempt, pruned after the longest window; ``at`` is seconds since the epoch.
+    """CREATE TABLE rate_hits (
+        id {key},
+        rule {text} NOT NULL,
+        client {text} NOT NULL,
+        at {real} NOT NULL
+    )""",
+    "CREATE INDEX rate_hits_window ON rate_hits (rule, client, at)",
+    "CREATE INDEX rate_hits_at ON rate_hits (at)",
+    # Per-device write budgets (#22 M1): what each device wrote in the current window of
+    # each span, updated by the sync's own transaction (server/db/budgets.py).
+    """CREATE TABLE device_budgets (
+        node {text} NOT NULL,
+        span {int} NOT NULL,
+        win {int} NOT NULL,
+        changes {int} NOT NULL,
+        bytes {int} NOT NULL,
+        PRIMARY KEY (node, span)
+    )""",
+)
 
 #: Changes that can move a record into or out of someone's scope (``access.read_scope``):
-#: assignments, buildings and incidents (community, buildings), a household's building.
+#: what the scope sequence's triggers fire on (each engine's ``schema.py``).
 SCOPE_CHANGES = (
     "new.coll IN ('assignments', 'buildings', 'incidents') "
     "OR (new.coll = 'households' AND new.field = 'building')"
 )
 
 
-@migrations()
-def m006_scoped_pulls(db: sqlite_utils.Database) -> None:
-    # The scope sequence (#10): bumped, in the same transaction, by every write that can
-    # change a scope, whichever process or command makes it; a scope computed at one
-    # value stays right until the value moves (server/db/scopes.py caches by it).
-    db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('scope_seq', '0')")
-    bump = "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'scope_seq';"
-    db.execute(
-        f"CREATE TRIGGER scope_seq_history AFTER INSERT ON history WHEN {SCOPE_CHANGES} "
-        f"BEGIN {bump} END"
-    )
-    for name, event in (
-        ("insert", "INSERT"),
-        ("update", "UPDATE OF community, role"),
-        ("delete", "DELETE"),
-    ):
-        db.execute(
-            f"CREATE TRIGGER scope_seq_people_{name} AFTER {event} ON people BEGIN {bump} END"
-        )
-    # Scoped pulls as index range scans (docs/performance.md): what changed since a
-    # cursor in one collection, and the records keyed by the household (or building,
-    # incident) after the ``~`` of their id: household status, assignments.
-    db.execute("CREATE INDEX winners_coll_seq ON winners (coll, seq)")
-    db.execute("CREATE INDEX winners_tail ON winners (coll, substr(id, instr(id, '~') + 1))")
-    # Evictions: the records a device's scope anchored before its cursor (a visit's
-    # households, a repair's incident), only for the fields that anchor (partial).
-    db.execute(
-        "CREATE INDEX history_anchor ON history (coll, field, value) WHERE "
-        "field = 'household' OR field = 'incident' OR field = 'public'"
-    )
+def _baseline(conn: Conn) -> None:
+    for sql in BASELINE:
+        conn.execute(conn.dialect.ddl(sql))
+    # The scope sequence's triggers (#10) and, on PostgreSQL, the decision journal.
+    conn.dialect.engine_schema(conn)
 
 
-@migrations()
-def m007_rate_limits(db: sqlite_utils.Database) -> None:
-    # Rate-limit counters shared by every server process on the file (#14): one row per
-    # counted attempt, pruned after the longest window (server/db/ratelimits.py).
-    db.execute(
-        """CREATE TABLE rate_hits (
-            id INTEGER PRIMARY KEY,
-            rule TEXT NOT NULL,
-            client TEXT NOT NULL,
-            at REAL NOT NULL
-        )"""
-    )
-    db.execute("CREATE INDEX rate_hits_window ON rate_hits (rule, client, at)")
-    db.execute("CREATE INDEX rate_hits_at ON rate_hits (at)")
+def _one_history(conn: Conn) -> None:
+    # The old runners' bookkeeping, now recorded in ``schema_history`` (issue 21).
+    conn.execute("DROP TABLE IF EXISTS _sqlite_migrations")
+    conn.execute("DROP TABLE IF EXISTS schema_migrations")
 
 
-@migrations()
-def m008_device_budgets(db: sqlite_utils.Database) -> None:
-    # Per-device write budgets (#22 M1): what each device wrote in the current window of
-    # each span (a minute, an hour), updated by the sync's own transaction
-    # (server/db/budgets.py). Counters, not a log: two rows per device at most.
-    db.execute(
-        """CREATE TABLE device_budgets (
-            node TEXT NOT NULL,
-            span INTEGER NOT NULL,
-            win INTEGER NOT NULL,
-            changes INTEGER NOT NULL,
-            bytes INTEGER NOT NULL,
-            PRIMARY KEY (node, span)
-        )"""
-    )
+#: Every step, in order. Append; never edit one that has shipped.
+STEPS: tuple[Step, ...] = (
+    Step(1, "baseline", _baseline),
+    Step(2, "one_history", _one_history),
+)
+
+#: What the release before issue 21 recorded when its schema was complete: then the
+#: database holds exactly the baseline.
+LEGACY_SQLITE = (
+    "m001_core",
+    "m002_live",
+    "m003_access",
+    "m004_console",
+    "m005_snapshot_seq",
+    "m006_scoped_pulls",
+    "m007_rate_limits",
+    "m008_device_budgets",
+)
+LEGACY_POSTGRESQL = ("schema", "rate_limits", "decisions", "device_budgets")
+
+_HISTORY = (
+    "CREATE TABLE IF NOT EXISTS schema_history ("
+    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+)
 
 
-def migrate(path: str) -> None:
-    """Create or upgrade the database at ``path`` (in WAL mode, by ``connect_sync``)."""
-    from server.db.sqlite.engine import connect_sync
+def _now() -> str:
+    at = datetime.now(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
-    db = sqlite_utils.Database(connect_sync(path))
+
+def _transaction(conn: Conn, fn: Callable[[Conn], T]) -> T:
+    """``fn(conn)`` in one write transaction (``conn`` is in autocommit mode)."""
+    conn.dialect.begin_write(conn)
     try:
-        migrations.apply(db)
-    finally:
-        db.close()
+        out = fn(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return out
+
+
+def _legacy(conn: Conn) -> str | None:
+    """What the old bookkeeping says: None (none there), "baseline" (a complete schema
+    of the release before issue 21); raises for an incomplete or a newer one."""
+    has = conn.dialect.has_table
+    if has(conn, "_sqlite_migrations"):
+        names = [
+            n
+            for (n,) in conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = 'doorstep'"
+            )
+        ]
+        expected = LEGACY_SQLITE
+    elif has(conn, "schema_migrations"):
+        names = [n for (n,) in conn.execute("SELECT name FROM schema_migrations")]
+        expected = LEGACY_POSTGRESQL
+    else:
+        return None
+    if sorted(names) == sorted(expected):
+        return "baseline"
+    if set(names) < set(expected):
+        last = sorted(names)[-1] if names else "nothing"
+        raise MigrationError(
+            f"the database was made by an older Doorstep (its schema stops at {last}): "
+            "start it once with the previous release to complete it, then with this one"
+        )
+    raise MigrationError(
+        f"the database has migrations this version does not know "
+        f"({sorted(set(names) - set(expected))}): it was upgraded by a newer Doorstep"
+    )
+
+
+def _prepare(conn: Conn, known: Sequence[Step]) -> None:
+    conn.execute(_HISTORY)
+    done = {v for (v,) in conn.execute("SELECT version FROM schema_history")}
+    if not done and _legacy(conn) == "baseline":
+        conn.execute(
+            "INSERT INTO schema_history (version, name, applied_at) VALUES (?, ?, ?)",
+            (STEPS[0].version, STEPS[0].name, _now()),
+        )
+    unknown = sorted(done - {s.version for s in known})
+    if unknown:
+        raise MigrationError(
+            f"the database has migrations this version does not know ({unknown}): "
+            "it was upgraded by a newer Doorstep"
+        )
+
+
+def migrate_in(conn: Conn, steps: Sequence[Step] = STEPS) -> list[str]:
+    """Create or upgrade the database of ``conn`` (in autocommit mode; the engine holds
+    whatever makes concurrent starts wait); the labels of the steps applied now.
+
+    Raises:
+        MigrationError: the database is older than the baseline or newer than this
+            version; nothing was changed.
+    """
+    versions = [s.version for s in steps]
+    if len(set(versions)) != len(versions) or versions != sorted(versions):
+        raise MigrationError(f"steps must have increasing versions, used once: {versions}")
+    _transaction(conn, lambda c: _prepare(c, steps))
+    ran = []
+    for step in steps:
+
+        def one(c: Conn, step: Step = step) -> bool:
+            row = c.execute(
+                "SELECT 1 FROM schema_history WHERE version = ?", (step.version,)
+            ).fetchone()
+            if row is not None:
+                return False
+            step.run(c)
+            c.execute(
+                "INSERT INTO schema_history (version, name, applied_at) VALUES (?, ?, ?)",
+                (step.version, step.name, _now()),
+            )
+            return True
+
+        if _transaction(conn, one):
+            ran.append(step.label)
+    return ran
+
+
+def applied_in(conn: Conn) -> list[str]:
+    """The labels of the steps applied to the database of ``conn``, in order."""
+    rows = conn.execute("SELECT version, name FROM schema_history ORDER BY version")
+    return [f"{v:03d}_{n}" for v, n in rows]

@@ -1,4 +1,4 @@
-"""What the operator's metrics read from the database (server/metrics.py); the one
+"""What the operator's metrics read from the database (server/http/metrics.py); the one
 statement is the same on both backends."""
 
 from server.db import AnyDatabase
@@ -18,6 +18,6 @@ async def health(db: AnyDatabase) -> tuple[int, str | None, int]:
 
 
 async def database_bytes(db: AnyDatabase) -> int:
-    """The database's size on PostgreSQL's disk (SQLite's is its file: server/metrics.py)."""
+    """The database's size on PostgreSQL's disk (SQLite's is its file: server/http/metrics.py)."""
     rows = await db.read("SELECT pg_database_size(current_database())")
     return int(rows[0][0])

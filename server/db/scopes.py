@@ -804,7 +804,7 @@ async def pull(
     db: BaseDatabase, device: Device, cursor: int, limit: int, held: str | None, at: str
 ) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
     """``pull_in`` in one trip to the writer's thread (it may save the scope snapshot):
-    a pull with no push, as the dashboard's snapshot (``server.snapshot``) makes."""
+    a pull with no push, as the dashboard's snapshot (``server.http.snapshot``) makes."""
     if db.dialect == "postgresql":
         return await _pg().pull(db, device, cursor, limit, held, at)
     assert isinstance(db, Database)

@@ -21,7 +21,7 @@ from schemas.ledger import MAX_UPLOAD, LedgerUpload
 from server.db import AnyDatabase
 from server.db import ledger as store
 from server.errors import BadRequestError, NotFoundError, decode_body
-from server.guards import Scope
+from server.guards.caller import Caller
 from server.ledger.importer import import_ledger, read_ledger
 
 __all__ = ["MAX_REJECTED", "ROUTES", "upload"]
@@ -43,7 +43,7 @@ def _lock(request: Request) -> asyncio.Lock:
 
 @post("/api/v1/ledger", status_code=200)
 async def upload(
-    request: Request, database: NamedDependency[AnyDatabase], access: SkipValidation[Scope]
+    request: Request, database: NamedDependency[AnyDatabase], access: SkipValidation[Caller]
 ) -> dict[str, Any]:
     """Preview (``dry_run``, the default) or import a ledger; the summary, the columns as
     placed, and the rejected rows."""

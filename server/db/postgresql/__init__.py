@@ -5,11 +5,13 @@ side by side chosen by ``db.dialect``, or a twin here where the code differs
 
 - ``core``: the one way to open PostgreSQL (``connect``, ``PgDatabase``: a pool with the
   settings in one place) and the ordering lock every log append takes (``LOG_LOCK``);
-- ``migrations``: the versioned SQL runner over ``sql/NNN_name.sql``;
+- ``schema``: what the schema (``server.db.migrations``, one for both engines) says
+  PostgreSQL's way: its types, trigger functions and decision journal;
 - ``changes``, ``syncs``, ``scopes``: the sync path; ``listen``: the tailer's wake-ups;
 - ``devices``, ``people``, ``meta``, ``ratelimits``, ``decisions``, ``backup``: twins of
   their SQLite modules; ``adapt``: small helpers shared by the dialects;
-- ``migrate_db``: ``doorstep migrate-db``, a community moved from a SQLite file.
+- ``doorstep migrate-db`` (a community moved from a SQLite file) reads one engine and
+  writes the other, so it lives outside both: ``server.db.move``.
 
 This module imports no driver, so the command line can tell a URL from a file for free.
 """

@@ -34,10 +34,11 @@ from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from server.db.postgresql.core import PgConn, connect, order_in, redact
+from server.db.postgresql.core import connect, options, order_in, redact
+from server.db.postgresql.dialect import PgConn
 
 __all__ = ["SUFFIX", "backup", "redact", "restore", "tool"]
 
@@ -128,16 +129,20 @@ def _iso(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
-async def _set_meta(url: str, pairs: list[tuple[str, str]]) -> None:
-    conn = await connect(url)
-    try:
-        await conn.executemany(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) "
+def _connect(url: str) -> Any:
+    """A psycopg connection in autocommit mode with the database's settings."""
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True, options=options())
+
+
+def _set_meta(url: str, pairs: list[tuple[str, str]]) -> None:
+    with _connect(url) as raw:
+        PgConn(raw).executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             pairs,
         )
-    finally:
-        await conn.close()
 
 
 def backup(url: str, final: Path, at: datetime) -> None:
@@ -147,7 +152,7 @@ def backup(url: str, final: Path, at: datetime) -> None:
     Raises:
         RuntimeError: pg_dump failed or the archive failed its check; the message says why.
     """
-    import asyncpg
+    import psycopg
 
     target, env = _libpq(url)
     partial = final.with_name(final.name + ".partial")
@@ -168,56 +173,49 @@ def backup(url: str, final: Path, at: datetime) -> None:
         os.fsync(f.fileno())
     partial.rename(final)
     try:
-        _blocking(_set_meta(url, [("last_backup_at", _iso(at)), ("last_backup_path", str(final))]))
-    except (OSError, asyncpg.PostgresError) as exc:
+        _set_meta(url, [("last_backup_at", _iso(at)), ("last_backup_path", str(final))])
+    except (OSError, psycopg.Error) as exc:
         raise RuntimeError(f"the backup {final} is good, but recording it failed: {exc}") from exc
 
 
-async def _servers(conn: PgConn) -> int:
+def _servers(conn: PgConn) -> int:
     """Other connections of Doorstep servers to this database (application_name)."""
-    return int(
-        await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND application_name = 'doorstep'"
-        )
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND application_name = 'doorstep'"
     )
+    return int(conn.execute(sql).fetchone()[0])
 
 
-async def _aside(url: str, schema: str) -> bool:
+def _aside(url: str, schema: str) -> bool:
     """Move ``public`` aside as ``schema`` and make a new empty ``public``; False when
     the database holds no Doorstep tables (nothing to keep: restore into it as it is).
 
     Raises:
         RuntimeError: Doorstep servers are still connected.
     """
-    conn = await connect(url)
-    try:
-        await conn.execute("SET application_name = 'doorstep restore'")
-        busy = await _servers(conn)
+    with _connect(url) as raw:
+        conn = PgConn(raw)
+        conn.execute("SET application_name = 'doorstep restore'")
+        busy = _servers(conn)
         if busy:
             raise RuntimeError(
                 f"{busy} connection(s) of Doorstep servers are open on this database: stop "
                 "every app server first (systemctl stop 'doorstep@*' doorstep)"
             )
-        if not await conn.fetchval("SELECT to_regclass('public.history') IS NOT NULL"):
+        if not conn.execute("SELECT to_regclass('public.history') IS NOT NULL").fetchone()[0]:
             return False
-        async with conn.transaction():
-            await conn.execute(f'ALTER SCHEMA public RENAME TO "{schema}"')
-            await conn.execute("CREATE SCHEMA public")
+        with raw.transaction():
+            conn.execute(f'ALTER SCHEMA public RENAME TO "{schema}"')
+            conn.execute("CREATE SCHEMA public")
         return True
-    finally:
-        await conn.close()
 
 
-async def _back(url: str, schema: str) -> None:
+def _back(url: str, schema: str) -> None:
     """Undo ``_aside`` after a failed pg_restore: the old ``public`` comes back."""
-    conn = await connect(url)
-    try:
-        async with conn.transaction():
-            await conn.execute("DROP SCHEMA public CASCADE")
-            await conn.execute(f'ALTER SCHEMA "{schema}" RENAME TO public')
-    finally:
-        await conn.close()
+    with _connect(url) as raw, raw.transaction():
+        raw.execute("DROP SCHEMA public CASCADE")
+        raw.execute(f'ALTER SCHEMA "{schema}" RENAME TO public')
 
 
 async def _finish(
@@ -226,9 +224,10 @@ async def _finish(
     """Upgrade the restored schema, replay the replaced schema's journal, set the new
     epoch: one transaction after the migrations. (decisions replayed, journal found)"""
     from server.db.postgresql import decisions
-    from server.db.postgresql.migrations import migrate
+    from server.db.postgresql.core import migrate
 
-    await migrate(url)  # an older backup gets the newer schema, as at every start
+    # An older backup gets the newer schema, as at every start.
+    await asyncio.to_thread(migrate, url)
     conn = await connect(url)
     try:
         async with conn.transaction():
@@ -257,6 +256,7 @@ def restore(src: Path, url: str, at: datetime, stamp: str) -> dict:
             pg_restore failed (then the database is as it was).
     """
     import asyncpg
+    import psycopg
 
     verdict, entries = _toc(src)
     if verdict != "ok":
@@ -265,8 +265,8 @@ def restore(src: Path, url: str, at: datetime, stamp: str) -> dict:
         )
     schema = f"replaced_{stamp.lower()}"
     try:
-        moved = _blocking(_aside(url, schema))
-    except (OSError, asyncpg.PostgresError) as exc:
+        moved = _aside(url, schema)
+    except (OSError, psycopg.Error) as exc:
         raise RuntimeError(f"cannot prepare {redact(url)}: {str(exc).splitlines()[0]}") from exc
     target, env = _libpq(url)
     with tempfile.NamedTemporaryFile("w", suffix=".list", encoding="utf-8") as listing:
@@ -289,17 +289,17 @@ def restore(src: Path, url: str, at: datetime, stamp: str) -> dict:
         )
     if out.returncode != 0:
         if moved:
-            _blocking(_back(url, schema))
+            _back(url, schema)
         raise RuntimeError(f"pg_restore failed, the database is as it was: {_first_line(out)}")
     epoch = secrets.token_hex(8)
     meta = [("restored_at", _iso(at)), ("restored_from", str(src))]
     try:
         replayed, found = _blocking(_finish(url, schema if moved else None, epoch, meta))
-    except (RuntimeError, OSError, asyncpg.PostgresError) as exc:
+    except (RuntimeError, OSError, asyncpg.PostgresError, psycopg.Error) as exc:
         # The replay or the new epoch failed: put the old schema back rather than leave
         # a restored copy whose journal now lives only in the schema set aside.
         if moved:
-            _blocking(_back(url, schema))
+            _back(url, schema)
         raise RuntimeError(
             f"the journal replay failed, the database is as it was: {str(exc).splitlines()[0]}"
         ) from exc

@@ -40,8 +40,10 @@ __all__ = [
     "SETTINGS",
     "PgConn",
     "PgDatabase",
+    "applied",
     "connect",
     "describe",
+    "migrate",
     "order_in",
     "redact",
 ]
@@ -124,9 +126,7 @@ class PgDatabase(BaseDatabase):
         self.scope_cache: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def open(self) -> None:
-        from server.db.postgresql.migrations import migrate
-
-        await migrate(self.url)
+        await asyncio.get_running_loop().run_in_executor(None, migrate, self.url)
         self._pool = await asyncpg.create_pool(
             self.url,
             min_size=self._sizes[0],
@@ -252,6 +252,49 @@ class PgDatabase(BaseDatabase):
         return await asyncio.get_running_loop().run_in_executor(
             self._threads, _write_tx, self._sync_pool, fn, appends
         )
+
+
+def migrate(url: str) -> list[str]:
+    """Create or upgrade the database at ``url`` (``server.db.migrations``); the steps
+    applied now. The session advisory lock ``MIGRATE_LOCK`` lets three servers start at
+    once: one migrates, the others wait and then find nothing to do.
+
+    Raises:
+        MigrationError: also for the usual driver failures (no server there, a wrong
+            database name or password, a bad URL), with the driver's first line.
+    """
+    from server.db.migrations import MigrationError, migrate_in
+
+    return _blocking(url, migrate_in, MigrationError)
+
+
+def applied(url: str) -> list[str]:
+    """The steps applied to the database at ``url``, in order."""
+    from server.db.migrations import MigrationError, applied_in
+
+    return _blocking(url, applied_in, MigrationError)
+
+
+def _blocking(url: str, fn: Callable[[Any], T], error: type[Exception]) -> T:
+    import psycopg
+
+    try:
+        raw = psycopg.connect(url, autocommit=True, options=options())
+    except (psycopg.OperationalError, psycopg.ProgrammingError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise error(f"cannot reach the database {redact(url)}: {first}") from None
+    try:
+        # No lock_timeout here: a server starting beside one that migrates (a long index
+        # build) waits for it rather than failing to start.
+        raw.execute("SET lock_timeout = 0")
+        raw.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+        try:
+            return fn(SqlConn(raw))
+        finally:
+            if not raw.closed:
+                raw.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+    finally:
+        raw.close()
 
 
 def options() -> str:

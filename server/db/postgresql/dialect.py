@@ -57,6 +57,23 @@ class PgDialect(Dialect):
     def is_full(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.DiskFull)
 
+    def ddl(self, sql: str) -> str:
+        """``server.db.migrations``: PostgreSQL's words of the schema."""
+        from server.db.postgresql.schema import WORDS
+
+        return sql.format(**WORDS)
+
+    def engine_schema(self, conn: Any) -> None:
+        """``server.db.migrations``: trigger functions, the scope sequence's triggers and
+        the decision journal."""
+        from server.db.postgresql.schema import create
+
+        create(conn)
+
+    def has_table(self, conn: Any, name: str) -> bool:
+        """``server.db.migrations``: a table in the connection's schema."""
+        return conn.execute("SELECT to_regclass(?) IS NOT NULL", (name,)).fetchone()[0]
+
 
 POSTGRESQL = PgDialect()
 

@@ -2,7 +2,7 @@
 
 Every append notifies ``doorstep_log`` with the log's new top at its commit
 (``changes.apply_in``); ``follow`` hears it on a dedicated connection (outside the pool)
-and returns when that connection is lost, so the caller (``server.live.Broker``)
+and returns when that connection is lost, so the caller (``server.live.broker.Broker``)
 reconnects. A notification is only a hint: the tailer still reads ``seq > last``, so one
 lost with the connection costs one poll, and the caller reads once after reconnecting.
 

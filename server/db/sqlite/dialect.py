@@ -1,6 +1,7 @@
 """SQLite's side of ``server.db.dialect`` and its connection class."""
 
 import sqlite3
+from typing import Any
 
 from server.db.dialect import Dialect
 
@@ -22,6 +23,31 @@ class SqliteDialect(Dialect):
 
     def is_full(self, exc: BaseException) -> bool:
         return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+    def ddl(self, sql: str) -> str:
+        """``server.db.migrations``: SQLite's words of the schema."""
+        from server.db.sqlite.schema import WORDS
+
+        return sql.format(**WORDS)
+
+    def engine_schema(self, conn: Any) -> None:
+        """``server.db.migrations``: the scope sequence's triggers."""
+        from server.db.sqlite.schema import create
+
+        create(conn)
+
+    def has_table(self, conn: Any, name: str) -> bool:
+        """``server.db.migrations``: sqlite-utils' introspection, on the caller's
+        connection and transaction (nothing else of the connection changed)."""
+        import sqlite_utils
+
+        db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+        return db[name].exists()
+
+    def begin_write(self, conn: Any) -> None:
+        """``server.db.migrations``: IMMEDIATE takes the write lock first, so a second
+        process starting at once waits (busy_timeout) instead of failing its upgrade."""
+        conn.execute("BEGIN IMMEDIATE")
 
 
 SQLITE = SqliteDialect()

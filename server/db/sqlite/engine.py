@@ -28,10 +28,12 @@ __all__ = [
     "STORAGE_FULL",
     "BaseDatabase",
     "Database",
+    "applied",
     "connect",
     "connect_readonly",
     "connect_sync",
     "exclusive",
+    "migrate",
 ]
 
 T = TypeVar("T")
@@ -81,6 +83,30 @@ async def connect(path: str) -> aiosqlite.Connection:
         await conn.close()
         raise
     return conn
+
+
+def migrate(path: str) -> list[str]:
+    """Create or upgrade the database file at ``path`` (``server.db.migrations``); the
+    steps applied now. Each step's ``BEGIN IMMEDIATE`` makes processes starting at once
+    wait for each other."""
+    from server.db.migrations import migrate_in
+
+    conn = connect_sync(path)
+    try:
+        return migrate_in(conn)
+    finally:
+        conn.close()
+
+
+def applied(path: str) -> list[str]:
+    """The steps applied to the database file at ``path``, in order."""
+    from server.db.migrations import applied_in
+
+    conn = connect_sync(path)
+    try:
+        return applied_in(conn)
+    finally:
+        conn.close()
 
 
 def lock_path(path: str | Path) -> str:
@@ -140,10 +166,7 @@ class Database(BaseDatabase):
         self.scope_cache: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def open(self) -> None:
-        from server.db import postgresql as pg
-        from server.db.migrations import migrate
-
-        if pg.is_url(self.path):
+        if self.path.startswith(("postgresql://", "postgres://")):
             # This class is SQLite's: ``server.db.open_database`` picks PgDatabase for a URL.
             raise ValueError("a postgresql:// URL is opened by server.db.open_database")
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
