@@ -77,3 +77,19 @@ class Dialect:
     def is_full(self, exc: BaseException) -> bool:
         """True when ``exc`` says the database cannot grow (answered with 507)."""
         return False
+
+    def for_update(self) -> str:
+        """What ends a ``SELECT`` of a row the transaction will change, so a concurrent
+        transaction reading it waits for this one (``people``, ``devices``: an invite
+        spent once). SQLite's ``BEGIN IMMEDIATE`` already lets one writer in: nothing."""
+        return ""
+
+    def ref_indexed(self, column: str) -> str:
+        """A condition true of every id compared with ``winners.value`` that lets the
+        planner use the index ``winners_ref`` on it (``console``, ``export``, ``ledger``)."""
+        raise NotImplementedError
+
+    def rate_lock_in(self, conn: Conn, client: str, rules: Iterable[str]) -> None:
+        """Inside a write transaction: hold, until it ends, a lock per (rule, client) of
+        ``rules``, so concurrent attempts of one client are counted one at a time
+        (``ratelimits.begin``). SQLite's ``BEGIN IMMEDIATE`` already does: nothing."""

@@ -23,6 +23,10 @@ class SqliteDialect(Dialect):
     def is_full(self, exc: BaseException) -> bool:
         return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
+    def ref_indexed(self, column: str) -> str:
+        """``console``, ``export``, ``ledger``: SQLite's ``winners_ref`` indexes every value."""
+        return f"length(CAST({column} AS BLOB)) <= 512"
+
 
 SQLITE = SqliteDialect()
 
