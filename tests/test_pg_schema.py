@@ -145,7 +145,7 @@ async def _pg_schema(url: str) -> dict[str, Any]:
 def _sqlite_journal(path: str) -> dict[str, Any]:
     """SQLite's decision journal: a second file, its table, and the TEMP triggers a
     writer connection installs (server/db/decisions.py)."""
-    from server.db.decisions import attach_sql
+    from server.db.sqlite.journal import attach_sql
 
     conn = sqlite3.connect(path, isolation_level=None)
     try:
