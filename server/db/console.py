@@ -53,7 +53,7 @@ def _records_in(conn: Any, coll: str, incident: str) -> dict[str, dict[str, Any]
     rows = conn.execute(
         "SELECT id, field, value FROM winners WHERE coll = ? AND id IN "
         "(SELECT id FROM winners WHERE coll = ? AND field = 'incident' AND value = ? "
-        f"AND {conn.dialect.ref_indexed('value')})",
+        f"AND {conn.dialect.ref_sized('value')})",
         (coll, coll, msgspec.json.encode(incident).decode()),
     )
     for rid, fld, value in rows:

@@ -84,9 +84,11 @@ class Dialect:
         spent once). SQLite's ``BEGIN IMMEDIATE`` already lets one writer in: nothing."""
         return ""
 
-    def ref_indexed(self, column: str) -> str:
-        """A condition true of every id compared with ``winners.value`` that lets the
-        planner use the index ``winners_ref`` on it (``console``, ``export``, ``ledger``)."""
+    def ref_sized(self, column: str) -> str:
+        """A condition, true for every record reference (a quoted id, at most ~100
+        bytes), that lets the engine use its index on referencing values (``winners_ref``)
+        for ``column`` (``server.db.log``, ``console``, ``export``, ``ledger``):
+        PostgreSQL's is partial, as a B-tree entry cannot hold a long note."""
         raise NotImplementedError
 
     def rate_lock_in(self, conn: Conn, client: str, rules: Iterable[str]) -> None:

@@ -1,7 +1,7 @@
 """The rows of an incident's export: households, visits, deliveries, and who recorded them.
 
 An id list is one JSON text parameter (``Dialect.each``); the ids that ``winners.value``
-is compared with are quoted in Python as it holds them, with ``Dialect.ref_indexed`` so
+is compared with are quoted in Python as it holds them, with ``Dialect.ref_sized`` so
 that ``winners_ref`` is used.
 """
 
@@ -44,7 +44,7 @@ async def _rows(db: AnyDatabase, sql: str, *args: Any) -> list[Any]:
 
     def run(conn: Any) -> list[Any]:
         d = conn.dialect
-        return conn.execute(sql.format(each=d.each(), ref=d.ref_indexed("value")), args).fetchall()
+        return conn.execute(sql.format(each=d.each(), ref=d.ref_sized("value")), args).fetchall()
 
     return await db.read_tx(run, live=True)
 

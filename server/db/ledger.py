@@ -31,7 +31,7 @@ def _buildings_in(conn: Any, community: str) -> list[Any]:
     return conn.execute(
         "SELECT id, field, value, hlc FROM winners WHERE coll = 'buildings' "
         "AND id IN (SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' "
-        f"AND value = ? AND {conn.dialect.ref_indexed('value')})",
+        f"AND value = ? AND {conn.dialect.ref_sized('value')})",
         (_quote(community).decode(),),
     ).fetchall()
 
@@ -46,7 +46,7 @@ def _households_in(conn: Any, buildings: list[str]) -> list[Any]:
     return conn.execute(
         "SELECT id, field, value, hlc FROM winners WHERE coll = 'households' "
         "AND id IN (SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
-        f"AND value IN (SELECT value FROM {d.each()}) AND {d.ref_indexed('value')})",
+        f"AND value IN (SELECT value FROM {d.each()}) AND {d.ref_sized('value')})",
         (_quote([_quote(b).decode() for b in buildings]).decode(),),
     ).fetchall()
 

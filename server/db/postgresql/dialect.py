@@ -81,9 +81,8 @@ class PgDialect(Dialect):
         double tap on two app servers) would both read the invite unused."""
         return " FOR UPDATE"
 
-    def ref_indexed(self, column: str) -> str:
-        """``console``, ``export``, ``ledger``: ``winners_ref`` is partial (ids are at
-        most 100 ASCII characters; long notes are left out of it)."""
+    def ref_sized(self, column: str) -> str:
+        """``server.db.log``: the very condition of the partial index ``winners_ref``."""
         return f"octet_length({column}) <= 512"
 
     def rate_lock_in(self, conn: Any, client: str, rules: Iterable[str]) -> None:

@@ -23,8 +23,8 @@ class SqliteDialect(Dialect):
     def is_full(self, exc: BaseException) -> bool:
         return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
-    def ref_indexed(self, column: str) -> str:
-        """``console``, ``export``, ``ledger``: SQLite's ``winners_ref`` indexes every value."""
+    def ref_sized(self, column: str) -> str:
+        """``server.db.log``: SQLite's ``winners_ref`` holds every value (no size limit)."""
         return f"length(CAST({column} AS BLOB)) <= 512"
 
 
