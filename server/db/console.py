@@ -1,6 +1,7 @@
 """The coordinator's console (#12): the roster and what a day's brief reads.
 
-Written once for both engines: blocking functions of a ``Conn`` run by ``db.read_tx``.
+Written once for both engines: blocking functions of a ``Conn`` run by ``db.read_tx``, or
+one statement by ``db.select`` (``db.sql`` is the engine's dialect).
 """
 
 import json
@@ -88,23 +89,19 @@ async def brief_rows(db: AnyDatabase, incident: str) -> dict[str, Any]:
     return await db.read_tx(lambda conn: _brief_rows_in(conn, incident))
 
 
-def _names_in(conn: Any, ids: str | None) -> list[Any]:
+async def incident_names(db: AnyDatabase, incidents: frozenset[str] | None) -> list[dict[str, Any]]:
+    """Title, place, kind, status and start of the incidents ``incidents`` names (every
+    one for None), newest first, deleted ones left out: what an export form lists."""
     sql = (
         "SELECT id, field, value FROM winners WHERE coll = 'incidents' AND field IN "
         "('title', 'place', 'kind', 'status', 'started_at', '_deleted')"
     )
-    if ids is None:
-        return conn.execute(sql).fetchall()
-    sql += f" AND id IN (SELECT value FROM {conn.dialect.each()})"
-    return conn.execute(sql, (ids,)).fetchall()
-
-
-async def incident_names(db: AnyDatabase, incidents: frozenset[str] | None) -> list[dict[str, Any]]:
-    """Title, place, kind, status and start of the incidents ``incidents`` names (every
-    one for None), newest first, deleted ones left out: what an export form lists."""
-    ids = None if incidents is None else _ids(incidents)
+    args: tuple[str, ...] = ()
+    if incidents is not None:
+        sql += f" AND id IN (SELECT value FROM {db.sql.each()})"
+        args = (_ids(incidents),)
     out: dict[str, dict[str, Any]] = {}
-    for rid, fld, value in await db.read_tx(lambda conn: _names_in(conn, ids)):
+    for rid, fld, value in await db.select(sql, args):
         out.setdefault(rid, {"id": rid})[fld] = json.loads(value)
     rows = [r for r in out.values() if r.pop("_deleted", None) is not True]
     return sorted(rows, key=lambda r: str(r.get("started_at") or ""), reverse=True)[:2000]

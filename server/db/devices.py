@@ -1,7 +1,8 @@
 """Devices: phones enrolled by invite code and browser sessions, and their tokens.
 
 Written once for both engines: blocking functions of a ``Conn`` run by ``db.read_tx`` /
-``db.write_tx``.
+``db.write_tx``, or one statement by ``db.select`` / ``db.execute`` (``db.sql`` is the
+engine's dialect).
 """
 
 import hashlib
@@ -206,20 +207,17 @@ async def revoked_at(
     return await db.read_tx(lambda conn: _revoked_at_in(conn, node, scope))
 
 
-def _valid_in(conn: Any, nodes: str, now: str) -> list[Any]:
-    return conn.execute(
-        f"SELECT node FROM devices WHERE node IN (SELECT value FROM {conn.dialect.each()}) "
-        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
-        (nodes, now),
-    ).fetchall()
-
-
 async def invalid_among(db: AnyDatabase, nodes: list[str], now: str) -> set[str]:
     """The nodes among ``nodes`` that are revoked, expired or unknown now."""
     if not nodes:
         return set()
     ids = msgspec.json.encode(sorted(set(nodes))).decode()
-    rows = await db.read_tx(lambda conn: _valid_in(conn, ids, now), live=True)
+    rows = await db.select(
+        f"SELECT node FROM devices WHERE node IN (SELECT value FROM {db.sql.each()}) "
+        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+        (ids, now),
+        live=True,
+    )
     return set(nodes) - {r[0] for r in rows}
 
 

@@ -41,12 +41,8 @@ def _natural(parts: tuple) -> tuple:
 
 async def _rows(db: AnyDatabase, sql: str, *args: Any) -> list[Any]:
     """The rows of ``sql``, in which ``{each}`` and ``{ref}`` stand for the dialect's."""
-
-    def run(conn: Any) -> list[Any]:
-        d = conn.dialect
-        return conn.execute(sql.format(each=d.each(), ref=d.ref_sized("value")), args).fetchall()
-
-    return await db.read_tx(run, live=True)
+    d = db.sql
+    return await db.select(sql.format(each=d.each(), ref=d.ref_sized("value")), args, live=True)
 
 
 async def _records(db: AnyDatabase, coll: str, ids: list[str] | None = None) -> dict:

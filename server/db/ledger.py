@@ -27,33 +27,26 @@ async def communities(db: AnyDatabase) -> dict[str, dict[str, Any]]:
     return _live(fold_rows("communities", rows))
 
 
-def _buildings_in(conn: Any, community: str) -> list[Any]:
-    return conn.execute(
-        "SELECT id, field, value, hlc FROM winners WHERE coll = 'buildings' "
-        "AND id IN (SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' "
-        f"AND value = ? AND {conn.dialect.ref_sized('value')})",
-        (_quote(community).decode(),),
-    ).fetchall()
-
-
 async def buildings_of(db: AnyDatabase, community: str) -> dict[str, dict[str, Any]]:
     """The community's buildings: id → record."""
-    return _live(fold_rows("buildings", await db.read_tx(lambda c: _buildings_in(c, community))))
-
-
-def _households_in(conn: Any, buildings: list[str]) -> list[Any]:
-    d = conn.dialect
-    return conn.execute(
-        "SELECT id, field, value, hlc FROM winners WHERE coll = 'households' "
-        "AND id IN (SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
-        f"AND value IN (SELECT value FROM {d.each()}) AND {d.ref_sized('value')})",
-        (_quote([_quote(b).decode() for b in buildings]).decode(),),
-    ).fetchall()
+    rows = await db.select(
+        "SELECT id, field, value, hlc FROM winners WHERE coll = 'buildings' "
+        "AND id IN (SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' "
+        f"AND value = ? AND {db.sql.ref_sized('value')})",
+        (_quote(community).decode(),),
+    )
+    return _live(fold_rows("buildings", rows))
 
 
 async def households_of(db: AnyDatabase, buildings: list[str]) -> dict[str, dict[str, Any]]:
     """The households of these buildings: id → record (``vulnerable`` folded)."""
     if not buildings:
         return {}
-    rows = await db.read_tx(lambda c: _households_in(c, buildings))
+    d = db.sql
+    rows = await db.select(
+        "SELECT id, field, value, hlc FROM winners WHERE coll = 'households' "
+        "AND id IN (SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
+        f"AND value IN (SELECT value FROM {d.each()}) AND {d.ref_sized('value')})",
+        (_quote([_quote(b).decode() for b in buildings]).decode(),),
+    )
     return _live(fold_rows("households", rows))
