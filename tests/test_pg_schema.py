@@ -41,7 +41,7 @@ def _sqlite_journal(path: str) -> dict[str, Any]:
 
     from schema_shape import family
 
-    from server.db.decisions import attach_sql
+    from server.db.sqlite.journal import attach_sql
 
     conn = sqlite3.connect(path, isolation_level=None)
     try:

@@ -6,9 +6,10 @@ itself would silently come undone: a revoked phone would work again, a logged-ou
 too, an ended assignment would hand personal data back, an enrolled phone would be
 unknown.
 
-So the writer connection of every process (``Database.open``) attaches a small second
-SQLite file, ``<db>-decisions``, and installs TEMP triggers that copy each such decision
-into its append-only table ``decisions`` in the same transaction as the decision itself.
+So each such decision is copied, by a trigger in the same transaction as the decision
+itself, into an append-only table ``decisions``: on SQLite in a small second file,
+``<db>-decisions``, that the writer connection of every process attaches
+(``server.db.sqlite.journal``).
 No handler has to remember to journal anything: whatever code path writes a device, a
 revocation, a person, an invite, a resident link or an assignment change, the trigger
 journals it. ``doorstep
@@ -16,9 +17,8 @@ restore`` replays the journal into the restored copy (``replay``); every step is
 idempotent, so replaying decisions the backup already holds changes nothing.
 
 On PostgreSQL the journal is the table ``decisions`` of the same database, filled by
-permanent triggers (``server/db/postgresql/sql/003_decisions.sql``) with the same kinds and
-payloads; ``server.db.postgresql.decisions`` replays it and ``doorstep migrate-db`` copies this
-file's rows into it.
+permanent triggers with the same kinds and payloads; ``doorstep migrate-db`` copies this
+file's rows into it. How an entry is replayed is written once here (``replay_in``).
 
 What is journaled (``kind``):
     device        a phone enrolled or a browser logged in (the token only as its hash)
@@ -32,14 +32,19 @@ What is journaled (``kind``):
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KINDS", "attach_sql", "journal_path", "replay"]
+from server.db.changes import Incoming
+
+__all__ = ["KINDS", "Entry", "journal_path", "replay", "replay_in"]
 
 KINDS = ("device", "revoke", "person", "invite", "share", "assignment")
+
+#: One journal row: (id, at, kind, data).
+Entry = tuple[int, str, str, str]
 
 
 def journal_path(db: str | Path) -> str:
@@ -47,159 +52,98 @@ def journal_path(db: str | Path) -> str:
     return f"{db}-decisions"
 
 
-_TABLE = """CREATE TABLE IF NOT EXISTS journal.decisions (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    kind TEXT NOT NULL,
-    data TEXT NOT NULL
-)"""
-
-
-def _trigger(name: str, event: str, table: str, when: str, kind: str, data: str) -> str:
-    return (
-        f"CREATE TEMP TRIGGER IF NOT EXISTS journal_{name} AFTER {event} ON main.{table} "
-        f"{'WHEN ' + when if when else ''} BEGIN "
-        f"INSERT INTO decisions (kind, data) VALUES ('{kind}', json_object({data})); "
-        "END"
-    )
-
-
-_DEVICE = (
-    "'node', NEW.node, 'token_hash', NEW.token_hash, 'person', NEW.person, 'role', NEW.role, "
-    "'label', NEW.label, 'created_at', NEW.created_at, 'expires_at', NEW.expires_at"
-)
-_PERSON = (
-    "'id', NEW.id, 'name', NEW.name, 'role', NEW.role, 'created_at', NEW.created_at, "
-    "'community', NEW.community, 'login', NEW.login, 'password_hash', NEW.password_hash"
-)
-_INVITE = (
-    "'code_hash', NEW.code_hash, 'role', NEW.role, 'person', NEW.person, "
-    "'created_at', NEW.created_at, 'expires_at', NEW.expires_at, 'used_at', NEW.used_at, "
-    "'node', NEW.node"
-)
-_SHARE = (
-    "'token', NEW.token, 'incident', NEW.incident, 'created_at', NEW.created_at, "
-    "'created_by', NEW.created_by, 'revoked_at', NEW.revoked_at"
-)
-_HISTORY = (
-    "'hlc', NEW.hlc, 'coll', NEW.coll, 'id', NEW.id, 'field', NEW.field, 'value', NEW.value, "
-    "'node', NEW.node, 'person', NEW.person, 'received_at', NEW.received_at"
-)
-
-_TRIGGERS = [
-    _trigger("device", "INSERT", "devices", "", "device", _DEVICE),
-    _trigger(
-        "revoke",
-        "UPDATE OF revoked_at",
-        "devices",
-        "NEW.revoked_at IS NOT NULL AND OLD.revoked_at IS NULL",
-        "revoke",
-        "'node', NEW.node, 'revoked_at', NEW.revoked_at",
-    ),
-    _trigger("person_new", "INSERT", "people", "", "person", _PERSON),
-    _trigger("person_set", "UPDATE", "people", "", "person", _PERSON),
-    _trigger("invite_new", "INSERT", "invites", "", "invite", _INVITE),
-    _trigger("invite_set", "UPDATE OF used_at", "invites", "", "invite", _INVITE),
-    _trigger("share_new", "INSERT", "shares", "", "share", _SHARE),
-    _trigger("share_set", "UPDATE OF revoked_at", "shares", "", "share", _SHARE),
-    _trigger("assignment", "INSERT", "history", "NEW.coll = 'assignments'", "assignment", _HISTORY),
-]
-
-
-def attach_sql(db: str | Path) -> list[tuple[str, tuple[Any, ...]]]:
-    """Statements that attach the journal to a connection and install its triggers.
-
-    Run them on every connection that may write, right after it opens (ATTACH cannot run
-    inside a transaction). TEMP triggers live and die with the connection; they may write
-    to an attached database (ordinary triggers may not), and their unqualified
-    ``decisions`` resolves to the journal's table.
-    """
-    return [
-        ("ATTACH DATABASE ? AS journal", (journal_path(db),)),
-        ("PRAGMA journal.journal_mode=WAL", ()),
-        ("PRAGMA journal.synchronous=FULL", ()),
-        (_TABLE, ()),
-        *((sql, ()) for sql in _TRIGGERS),
-    ]
-
-
-_REPLAY = {
+#: Each kind's statement and the payload keys of its parameters; every one idempotent.
+_REPLAY: dict[str, tuple[str, tuple[str, ...]]] = {
     "device": (
-        "INSERT OR IGNORE INTO devices (node, token_hash, person, role, label, created_at, "
-        "last_seen, expires_at) VALUES (:node, :token_hash, :person, :role, :label, "
-        ":created_at, :created_at, :expires_at)"
+        "INSERT INTO devices (node, token_hash, person, role, label, created_at, last_seen, "
+        "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        # ``last_seen`` starts as ``created_at``.
+        (
+            *("node", "token_hash", "person", "role", "label"),
+            *("created_at", "created_at", "expires_at"),
+        ),
     ),
     "revoke": (
-        "UPDATE devices SET revoked_at = coalesce(revoked_at, :revoked_at) WHERE node = :node"
+        "UPDATE devices SET revoked_at = coalesce(revoked_at, ?) WHERE node = ?",
+        ("revoked_at", "node"),
     ),
     "person": (
         "INSERT INTO people (id, name, role, created_at, community, login, password_hash) "
-        "VALUES (:id, :name, :role, :created_at, :community, :login, :password_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, "
         "community = excluded.community, login = excluded.login, "
-        "password_hash = excluded.password_hash"
+        "password_hash = excluded.password_hash",
+        ("id", "name", "role", "created_at", "community", "login", "password_hash"),
     ),
     "invite": (
         "INSERT INTO invites (code_hash, role, person, created_at, expires_at, used_at, node) "
-        "VALUES (:code_hash, :role, :person, :created_at, :expires_at, :used_at, :node) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (code_hash) DO UPDATE SET used_at = coalesce(invites.used_at, "
-        "excluded.used_at), node = coalesce(invites.node, excluded.node)"
+        "excluded.used_at), node = coalesce(invites.node, excluded.node)",
+        ("code_hash", "role", "person", "created_at", "expires_at", "used_at", "node"),
     ),
     "share": (
         "INSERT INTO shares (token, incident, created_at, created_by, revoked_at) "
-        "VALUES (:token, :incident, :created_at, :created_by, :revoked_at) "
+        "VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (token) DO UPDATE SET revoked_at = coalesce(shares.revoked_at, "
-        "excluded.revoked_at)"
+        "excluded.revoked_at)",
+        ("token", "incident", "created_at", "created_by", "revoked_at"),
     ),
 }
+_HISTORY = ("hlc", "coll", "id", "field", "value", "node", "person", "received_at")
 
 
-def replay(conn: sqlite3.Connection, journal: str | Path) -> Counter[str]:
-    """Apply every decision of ``journal`` to the database of ``conn``, in order, at once.
+def _text(value: Any) -> str | None:
+    """A journaled value as a text column takes it (SQLite's columns may hold numbers)."""
+    return None if value is None else value if isinstance(value, str) else str(value)
+
+
+def replay_in(conn: Any, entries: Sequence[Entry]) -> tuple[Counter[str], list[Incoming]]:
+    """Apply ``entries`` in order inside the caller's write transaction, on either
+    engine. Every step is idempotent.
+
+    Returns:
+        How many entries of each kind were read, and the assignment changes, which the
+        caller appends through the change log in the same transaction (the history
+        insert and stamp-guarded merge of a sync, so an older change never wins).
+    """
+    counts: Counter[str] = Counter()
+    changes: list[Incoming] = []
+    for _id, _at, kind, data in entries:
+        counts[kind] += 1
+        d = json.loads(data)
+        if kind == "assignment":
+            changes.append(tuple(_text(d.get(k)) for k in _HISTORY))  # type: ignore[arg-type]
+        elif kind in _REPLAY:
+            sql, keys = _REPLAY[kind]
+            conn.execute(sql, tuple(_text(d.get(k)) for k in keys))
+    return counts, changes
+
+
+def replay(conn: Any, journal: str | Path) -> Counter[str]:
+    """Apply every decision of the SQLite journal file ``journal`` to the database of
+    ``conn`` (a blocking SQLite connection), in order, at once.
 
     ``conn`` must not have the journal attached (replaying must not journal again). The
-    caller holds no transaction; this runs one. Assignment changes go through the same
-    history insert and stamp-guarded merge as a sync, so an older change never wins.
+    caller holds no transaction; this runs one.
 
     Returns:
         How many decisions of each kind were read.
     """
-    from server.db.changes import INSERT_HISTORY_SQL, MERGE_SQL
+    from server.db.changes import apply_sync
     from server.db.sqlite.engine import connect_readonly
 
-    counts: Counter[str] = Counter()
     if not Path(journal).exists():
-        return counts
+        return Counter()
     src = connect_readonly(journal)
     try:
-        rows = src.execute("SELECT kind, data FROM decisions ORDER BY id").fetchall()
+        entries = src.execute("SELECT id, at, kind, data FROM decisions ORDER BY id").fetchall()
     finally:
         src.close()
     conn.execute("BEGIN IMMEDIATE")
     try:
-        (before,) = conn.execute("SELECT coalesce(max(seq), 0) FROM history").fetchone()
-        changes = []
-        for kind, data in rows:
-            counts[kind] += 1
-            d = json.loads(data)
-            if kind == "assignment":
-                changes.append(
-                    (
-                        d["hlc"],
-                        d["coll"],
-                        d["id"],
-                        d["field"],
-                        d["value"],
-                        d["node"],
-                        d["person"],
-                        d["received_at"],
-                    )
-                )
-            elif kind in _REPLAY:
-                conn.execute(_REPLAY[kind], d)
-        if changes:
-            conn.executemany(INSERT_HISTORY_SQL, changes)
-            conn.execute(MERGE_SQL, (before,))
+        counts, changes = replay_in(conn, entries)
+        apply_sync(conn, changes)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

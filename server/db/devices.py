@@ -1,7 +1,8 @@
 """Devices: phones enrolled by invite code and browser sessions, and their tokens.
 
-Both backends: the SQL that differs only in placeholders is kept once and numbered for
-PostgreSQL (``pg.adapt.dialects``); ``enroll`` runs on either (``pg.adapt.fetch_in``).
+Written once for both engines: blocking functions of a ``Conn`` run by ``db.read_tx`` /
+``db.write_tx``, or one statement by ``db.select`` / ``db.execute`` (``db.sql`` is the
+engine's dialect).
 """
 
 import hashlib
@@ -13,7 +14,6 @@ import msgspec
 
 from server.access import Scope
 from server.db import AnyDatabase
-from server.db.postgresql.adapt import dialects, execute_in, fetch_in
 
 __all__ = [
     "Device",
@@ -79,66 +79,52 @@ class DeviceRow(msgspec.Struct):
     browser: str = ""
 
 
-_SQL = {
-    "for_token": dialects(
-        "SELECT node, person, role, revoked_at FROM devices WHERE token_hash = ?"
-    ),
-    "for_session": dialects(
-        "SELECT node, person, role, revoked_at, expires_at FROM devices WHERE token_hash = ?"
-    ),
-    "add_session": dialects(
-        "INSERT INTO devices (node, token_hash, person, role, label, created_at, last_seen,"
-        " expires_at) VALUES (?, ?, ?, 'coordinator', ?, ?, ?, ?)"
-    ),
-    "session_info": dialects(
-        "SELECT p.name, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
-        "WHERE d.node = ?"
-    ),
-    # SQLite's ``BEGIN IMMEDIATE`` lets one enrolment in at a time. Under READ COMMITTED
-    # two requests with one code (a double tap on two app servers) would both read the
-    # invite unused and both enrol a device: ``FOR UPDATE`` makes the second wait for the
-    # first and then read the invite as the first left it (used).
-    "invite_for_update": {
-        "sqlite": "SELECT role, person, expires_at, used_at, node FROM invites WHERE code_hash = ?",
-        "postgresql": "SELECT role, person, expires_at, used_at, node FROM invites "
-        "WHERE code_hash = $1 FOR UPDATE",
-    },
-    "node_taken": dialects("SELECT 1 FROM devices WHERE node = ?"),
-    "new_device": dialects(
-        "INSERT INTO devices (node, token_hash, person, role, label, "
-        "created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)"
-    ),
-    "spend_invite": dialects("UPDATE invites SET used_at = ?, node = ? WHERE code_hash = ?"),
-    "revoke": dialects("UPDATE devices SET revoked_at = ? WHERE node = ? AND revoked_at IS NULL"),
-    "invalid_among": {
-        "sqlite": "SELECT node FROM devices WHERE node IN (SELECT value FROM json_each(?)) "
-        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
-        "postgresql": "SELECT node FROM devices WHERE node = ANY($1::text[]) "
-        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
-    },
-    # SQLite sorts NULL first, PostgreSQL last: say SQLite's order.
-    "everything": {
-        "sqlite": "SELECT d.node, d.role, d.person, p.name, d.label, d.created_at, d.last_seen,"
-        " d.revoked_at FROM devices d LEFT JOIN people p ON p.id = d.person"
-        " ORDER BY d.created_at",
-        "postgresql": "SELECT d.node, d.role, d.person, p.name, d.label, d.created_at,"
-        " d.last_seen, d.revoked_at FROM devices d LEFT JOIN people p ON p.id = d.person"
-        " ORDER BY d.created_at NULLS FIRST",
-    },
-}
+_FOR_SESSION = "SELECT node, person, role, revoked_at, expires_at FROM devices WHERE token_hash = ?"
 
 
 async def for_token(db: AnyDatabase, token: str) -> Device | None:
-    rows = await db.read(_SQL["for_token"][db.dialect], (token_hash(token),))
+    rows = await db.select(_FOR_SESSION, (token_hash(token),))
     if not rows:
         return None
-    node, person, role, revoked_at = rows[0]
+    node, person, role, revoked_at, _ = rows[0]
     return Device(node, person, role, revoked_at is not None)
 
 
 async def for_session(db: AnyDatabase, token: str) -> SessionRow | None:
-    rows = await db.read(_SQL["for_session"][db.dialect], (token_hash(token),))
+    rows = await db.select(_FOR_SESSION, (token_hash(token),))
     return SessionRow(*rows[0]) if rows else None
+
+
+def _enroll_in(conn: Any, code_hash: str, label: str, now: str) -> tuple[str, Device] | str:
+    # ``for_update``: two requests with one code (a double tap reaching two app servers)
+    # must not both read the invite unused; the second reads it as the first left it.
+    row = conn.execute(
+        "SELECT role, person, expires_at, used_at, node FROM invites WHERE code_hash = ?"
+        + conn.dialect.for_update(),
+        (code_hash,),
+    ).fetchone()
+    # A setup code (``people.SETUP``) sets a coordinator's login; it enrols nothing.
+    if row is None or row[0] not in ("volunteer", "coordinator"):
+        return "invite_unknown"
+    role, person, expires_at, used_at, spent_by = row
+    if used_at is not None:
+        return "invite_used" if spent_by is not None else "invite_revoked"
+    if expires_at <= now:
+        return "invite_expired"
+    token = secrets.token_urlsafe(32)
+    while True:
+        node = secrets.token_hex(8)
+        if conn.execute("SELECT 1 FROM devices WHERE node = ?", (node,)).fetchone() is None:
+            break
+    conn.execute(
+        "INSERT INTO devices (node, token_hash, person, role, label, created_at, last_seen) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (node, token_hash(token), person, role, label, now, now),
+    )
+    conn.execute(
+        "UPDATE invites SET used_at = ?, node = ? WHERE code_hash = ?", (now, node, code_hash)
+    )
+    return token, Device(node, person, role, False)
 
 
 async def enroll(db: AnyDatabase, code: str, label: str, now: str) -> tuple[str, Device] | str:
@@ -149,116 +135,99 @@ async def enroll(db: AnyDatabase, code: str, label: str, now: str) -> tuple[str,
         ``invite_revoked`` (stopped by a coordinator) or ``invite_expired``.
     """
     code_hash = token_hash(normalise_code(code))
-    dialect = db.dialect
-
-    async def run(conn: Any) -> tuple[str, Device] | str:
-        rows = await fetch_in(conn, dialect, _SQL["invite_for_update"][dialect], (code_hash,))
-        # A setup code (``people.SETUP``) sets a coordinator's login; it enrols nothing.
-        if not rows or rows[0][0] not in ("volunteer", "coordinator"):
-            return "invite_unknown"
-        role, person, expires_at, used_at, _ = rows[0]
-        if used_at is not None:
-            return "invite_used" if rows[0][4] is not None else "invite_revoked"
-        if expires_at <= now:
-            return "invite_expired"
-        token = secrets.token_urlsafe(32)
-        while True:
-            node = secrets.token_hex(8)
-            if not await fetch_in(conn, dialect, _SQL["node_taken"][dialect], (node,)):
-                break
-        await execute_in(
-            conn,
-            dialect,
-            _SQL["new_device"][dialect],
-            (node, token_hash(token), person, role, label, now, now),
-        )
-        await execute_in(conn, dialect, _SQL["spend_invite"][dialect], (now, node, code_hash))
-        return token, Device(node, person, role, False)
-
-    return await db.write_fn(run)
+    return await db.write_tx(lambda conn: _enroll_in(conn, code_hash, label, now))
 
 
 async def add_session(
     db: AnyDatabase, node: str, token: str, person: str, label: str, now: str, expires: str
 ) -> None:
     """A coordinator's browser login, as a device whose token expires."""
-    await db.write(
-        _SQL["add_session"][db.dialect],
+    await db.execute(
+        "INSERT INTO devices (node, token_hash, person, role, label, created_at, last_seen,"
+        " expires_at) VALUES (?, ?, ?, 'coordinator', ?, ?, ?, ?)",
         (node, token_hash(token), person, label, now, now, expires),
     )
 
 
 async def session_info(db: AnyDatabase, node: str) -> tuple[str, str | None]:
     """(person's name, expiry) of a device."""
-    rows = await db.read(_SQL["session_info"][db.dialect], (node,))
+    rows = await db.select(
+        "SELECT p.name, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
+        "WHERE d.node = ?",
+        (node,),
+    )
     name, expires = rows[0] if rows else ("", None)
     return name or "", expires
 
 
-def _within(scope: Scope | None) -> tuple[str, list[Any]]:
-    from server.db.scopes import people_filter
+def _within(conn: Any, scope: Scope | None) -> tuple[str, list[Any]]:
+    """The devices of the people of ``scope`` (every device for None)."""
+    from server.db.people import filter_in
 
-    return ("1", []) if scope is None else people_filter(scope, "d.person")
+    return ("1 = 1", []) if scope is None else filter_in(conn, scope, "d.person")
 
 
-def _within_pg(scope: Scope | None, start: int) -> tuple[str, list[Any]]:
-    from server.db.scopes import people_filter
-
-    if scope is None:
-        return "true", []
-    return people_filter(scope, "d.person", dialect="postgresql", start=start)
+def _listing_in(conn: Any, scope: Scope | None, limit: int) -> list[DeviceRow]:
+    within, args = _within(conn, scope)
+    # NULLS LAST: SQLite's default for a descending order, said for PostgreSQL's sake.
+    rows = conn.execute(
+        "SELECT d.node, d.person, p.name, d.role, d.label, d.created_at, d.last_seen, "
+        "d.revoked_at, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
+        f"WHERE {within} ORDER BY d.created_at DESC NULLS LAST LIMIT ?",
+        (*args, limit),
+    )
+    return [DeviceRow(*r) for r in rows]
 
 
 async def listing(
     db: AnyDatabase, scope: Scope | None = None, limit: int = 1000
 ) -> list[DeviceRow]:
     """Enrolled phones and browser sessions of the people of ``scope``, newest first."""
-    select = (
-        "SELECT d.node, d.person, p.name, d.role, d.label, d.created_at, d.last_seen, "
-        "d.revoked_at, d.expires_at FROM devices d LEFT JOIN people p ON p.id = d.person "
-    )
-    if db.dialect == "postgresql":
-        within, args = _within_pg(scope, 1)
-        order = f"ORDER BY d.created_at DESC NULLS LAST LIMIT ${len(args) + 1}"
-    else:
-        within, args = _within(scope)
-        order = "ORDER BY d.created_at DESC LIMIT ?"
-    rows = await db.read(f"{select}WHERE {within} {order}", (*args, limit))
-    return [DeviceRow(*r) for r in rows]
+    return await db.read_tx(lambda conn: _listing_in(conn, scope, limit))
 
 
 async def revoke(db: AnyDatabase, node: str, at: str) -> bool:
     """Revoke a device; False if there is no such device or it was already revoked."""
-    return await db.write(_SQL["revoke"][db.dialect], (at, node)) == 1
+    sql = "UPDATE devices SET revoked_at = ? WHERE node = ? AND revoked_at IS NULL"
+    return await db.execute(sql, (at, node)) == 1
+
+
+def _revoked_at_in(conn: Any, node: str, scope: Scope | None) -> tuple[bool, str | None]:
+    within, args = _within(conn, scope)
+    row = conn.execute(
+        f"SELECT d.revoked_at FROM devices d WHERE d.node = ? AND {within}", (node, *args)
+    ).fetchone()
+    return (True, row[0]) if row is not None else (False, None)
 
 
 async def revoked_at(
     db: AnyDatabase, node: str, scope: Scope | None = None
 ) -> tuple[bool, str | None]:
     """(exists within ``scope``, when it was revoked) of a device."""
-    if db.dialect == "postgresql":
-        within, args = _within_pg(scope, 2)
-        sql = f"SELECT d.revoked_at FROM devices d WHERE d.node = $1 AND {within}"
-    else:
-        within, args = _within(scope)
-        sql = f"SELECT d.revoked_at FROM devices d WHERE d.node = ? AND {within}"
-    rows = await db.read(sql, (node, *args))
-    return (True, rows[0][0]) if rows else (False, None)
+    return await db.read_tx(lambda conn: _revoked_at_in(conn, node, scope))
 
 
 async def invalid_among(db: AnyDatabase, nodes: list[str], now: str) -> set[str]:
     """The nodes among ``nodes`` that are revoked, expired or unknown now."""
     if not nodes:
         return set()
-    ids: Any = sorted(set(nodes))
-    if db.dialect == "sqlite":
-        ids = msgspec.json.encode(ids).decode()
-    rows = await db.read(_SQL["invalid_among"][db.dialect], (ids, now), live=True)
+    ids = msgspec.json.encode(sorted(set(nodes))).decode()
+    rows = await db.select(
+        f"SELECT node FROM devices WHERE node IN (SELECT value FROM {db.sql.each()}) "
+        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+        (ids, now),
+        live=True,
+    )
     return set(nodes) - {r[0] for r in rows}
 
 
 async def everything(db: AnyDatabase) -> list[dict[str, str | None]]:
     """Every device, oldest first, for the command line."""
     keys = ("node", "role", "person", "name", "label", "created_at", "last_seen", "revoked_at")
-    rows = await db.read(_SQL["everything"][db.dialect])
+    # NULLS FIRST: SQLite's default, said for PostgreSQL's sake.
+    rows = await db.select(
+        "SELECT d.node, d.role, d.person, p.name, d.label, d.created_at, d.last_seen,"
+        " d.revoked_at FROM devices d LEFT JOIN people p ON p.id = d.person"
+        " ORDER BY d.created_at NULLS FIRST"
+    )
     return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -98,3 +98,21 @@ class Dialect:
         """Begin a write transaction on ``conn`` in autocommit mode, one writer at a time
         where the engine needs it said (``server.db.migrations``)."""
         conn.execute("BEGIN")
+
+    def for_update(self) -> str:
+        """What ends a ``SELECT`` of a row the transaction will change, so a concurrent
+        transaction reading it waits for this one (``people``, ``devices``: an invite
+        spent once). SQLite's ``BEGIN IMMEDIATE`` already lets one writer in: nothing."""
+        return ""
+
+    def ref_sized(self, column: str) -> str:
+        """A condition, true for every record reference (a quoted id, at most ~100
+        bytes), that lets the engine use its index on referencing values (``winners_ref``)
+        for ``column`` (``server.db.log``, ``console``, ``export``, ``ledger``):
+        PostgreSQL's is partial, as a B-tree entry cannot hold a long note."""
+        raise NotImplementedError
+
+    def rate_lock_in(self, conn: Conn, client: str, rules: Iterable[str]) -> None:
+        """Inside a write transaction: hold, until it ends, a lock per (rule, client) of
+        ``rules``, so concurrent attempts of one client are counted one at a time
+        (``ratelimits.begin``). SQLite's ``BEGIN IMMEDIATE`` already does: nothing."""

@@ -1,54 +1,31 @@
 """The rows of an incident's export: households, visits, deliveries, and who recorded them.
 
-Both backends (``_SQL``, chosen by ``db.dialect``): SQLite takes an id list as JSON text
-for ``json_each``; PostgreSQL takes a ``text[]`` array, and the quoted ids that
-``winners.value`` is compared with are quoted in Python (``pg.adapt.quoted``) exactly as
-``json_quote`` does, with ``octet_length(value) <= 512`` so that ``winners_ref`` is used.
+An id list is one JSON text parameter (``Dialect.each``); the ids that ``winners.value``
+is compared with are quoted in Python as it holds them, with ``Dialect.ref_sized`` so
+that ``winners_ref`` is used.
 """
 
-import json
 import re
 from typing import Any
 
+import msgspec
+
 from server.db import AnyDatabase
 from server.db.log import fold_rows
-from server.db.postgresql.adapt import quoted
 
 __all__ = ["incidents", "tables"]
 
+_encode = msgspec.json.encode
 
-_SQL = {
-    "records": {
-        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = ?",
-        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = $1",
-    },
-    "records_of": {
-        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = ? "
-        "AND id IN (SELECT value FROM json_each(?))",
-        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = $1 "
-        "AND id = ANY($2::text[])",
-    },
-    "by_household": {
-        "sqlite": "SELECT id FROM winners WHERE coll = ? AND field = 'household' "
-        "AND value IN (SELECT json_quote(value) FROM json_each(?))",
-        "postgresql": "SELECT id FROM winners WHERE coll = $1 AND field = 'household' "
-        "AND value = ANY($2::text[]) AND octet_length(value) <= 512",
-    },
-    "authors": {
-        "sqlite": "SELECT h.id, h.node, p.name FROM history h LEFT JOIN people p "
-        "ON p.id = h.person WHERE h.coll = ? AND h.id IN (SELECT value FROM json_each(?)) "
-        "ORDER BY h.hlc DESC",
-        "postgresql": "SELECT h.id, h.node, p.name FROM history h LEFT JOIN people p "
-        "ON p.id = h.person WHERE h.coll = $1 AND h.id = ANY($2::text[]) "
-        "ORDER BY h.hlc DESC",
-    },
-    "households": {
-        "sqlite": "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
-        "AND value IN (SELECT json_quote(value) FROM json_each(?))",
-        "postgresql": "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
-        "AND value = ANY($1::text[]) AND octet_length(value) <= 512",
-    },
-}
+
+def _ids(ids: list[str]) -> str:
+    """An id list as the parameter of ``Dialect.each``."""
+    return _encode(ids).decode()
+
+
+def _quoted_ids(ids: list[str]) -> str:
+    """An id list to compare with JSON values, each quoted as ``winners.value`` holds it."""
+    return _encode([_encode(i).decode() for i in ids]).decode()
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -62,36 +39,49 @@ def _natural(parts: tuple) -> tuple:
     )
 
 
-def _ids(db: AnyDatabase, ids: list[str]) -> Any:
-    """An id list as the dialect's statements take it."""
-    return json.dumps(ids) if db.dialect == "sqlite" else ids
-
-
-def _quoted_ids(db: AnyDatabase, ids: list[str]) -> Any:
-    """An id list to compare with JSON values (SQLite quotes them with ``json_quote``)."""
-    return json.dumps(ids) if db.dialect == "sqlite" else quoted(ids)
+async def _rows(db: AnyDatabase, sql: str, *args: Any) -> list[Any]:
+    """The rows of ``sql``, in which ``{each}`` and ``{ref}`` stand for the dialect's."""
+    d = db.sql
+    return await db.select(sql.format(each=d.each(), ref=d.ref_sized("value")), args, live=True)
 
 
 async def _records(db: AnyDatabase, coll: str, ids: list[str] | None = None) -> dict:
     if ids is None:
-        sql, args = _SQL["records"][db.dialect], [coll]
+        rows = await _rows(db, "SELECT id, field, value, hlc FROM winners WHERE coll = ?", coll)
     else:
-        sql, args = _SQL["records_of"][db.dialect], [coll, _ids(db, ids)]
+        rows = await _rows(
+            db,
+            "SELECT id, field, value, hlc FROM winners WHERE coll = ? "
+            "AND id IN (SELECT value FROM {each})",
+            coll,
+            _ids(ids),
+        )
     # Set fields (needs_open, vulnerable, buildings) folded from their elements.
-    out = fold_rows(coll, await db.read(sql, args, live=True))
+    out = fold_rows(coll, rows)
     return {k: v for k, v in out.items() if v.get("_deleted") is not True}
 
 
 async def _by_household(db: AnyDatabase, coll: str, households: list[str]) -> dict:
-    rows = await db.read(
-        _SQL["by_household"][db.dialect], (coll, _quoted_ids(db, households)), live=True
+    rows = await _rows(
+        db,
+        "SELECT id FROM winners WHERE coll = ? AND field = 'household' "
+        "AND value IN (SELECT value FROM {each}) AND {ref}",
+        coll,
+        _quoted_ids(households),
     )
     return await _records(db, coll, [r[0] for r in rows])
 
 
 async def _authors(db: AnyDatabase, coll: str, ids: list[str]) -> dict[str, tuple]:
     """Who recorded each record: the person and device of its earliest accepted change."""
-    rows = await db.read(_SQL["authors"][db.dialect], (coll, _ids(db, ids)), live=True)
+    rows = await _rows(
+        db,
+        "SELECT h.id, h.node, p.name FROM history h LEFT JOIN people p "
+        "ON p.id = h.person WHERE h.coll = ? AND h.id IN (SELECT value FROM {each}) "
+        "ORDER BY h.hlc DESC",
+        coll,
+        _ids(ids),
+    )
     return {rid: (name or "", node) for rid, node, name in rows}
 
 
@@ -112,8 +102,11 @@ async def tables(
     }
     hh_ids = [
         r[0]
-        for r in await db.read(
-            _SQL["households"][db.dialect], (_quoted_ids(db, buildings),), live=True
+        for r in await _rows(
+            db,
+            "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
+            "AND value IN (SELECT value FROM {each}) AND {ref}",
+            _quoted_ids(buildings),
         )
     ]
     if within is not None:

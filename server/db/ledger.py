@@ -1,41 +1,20 @@
 """What a ledger import compares the file with: a community's buildings and households.
 
-Both backends (``_SQL``, chosen by ``db.dialect``). Ids are compared in their quoted JSON
-form, as ``winners.value`` holds them, so the ``winners_ref`` index answers "every
-building of this community" and "every household of these buildings".
+Ids are compared in their quoted JSON form, as ``winners.value`` holds them, so the
+``winners_ref`` index answers "every building of this community" and "every household
+of these buildings".
 """
 
-import json
 from typing import Any
+
+import msgspec
 
 from server.db import AnyDatabase
 from server.db.log import fold_rows
-from server.db.postgresql.adapt import quoted
 
 __all__ = ["buildings_of", "communities", "households_of"]
 
-_SQL = {
-    "communities": {
-        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = 'communities'",
-        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = 'communities'",
-    },
-    "buildings": {
-        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = 'buildings' "
-        "AND id IN (SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' "
-        "AND value = ?)",
-        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = 'buildings' "
-        "AND id IN (SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' "
-        "AND value = $1 AND octet_length(value) <= 512)",
-    },
-    "households": {
-        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = 'households' "
-        "AND id IN (SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
-        "AND value IN (SELECT json_quote(value) FROM json_each(?)))",
-        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = 'households' "
-        "AND id IN (SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
-        "AND value = ANY($1::text[]) AND octet_length(value) <= 512)",
-    },
-}
+_quote = msgspec.json.encode
 
 
 def _live(recs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -44,12 +23,18 @@ def _live(recs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 async def communities(db: AnyDatabase) -> dict[str, dict[str, Any]]:
     """Every community: id → record."""
-    return _live(fold_rows("communities", await db.read(_SQL["communities"][db.dialect])))
+    rows = await db.select("SELECT id, field, value, hlc FROM winners WHERE coll = 'communities'")
+    return _live(fold_rows("communities", rows))
 
 
 async def buildings_of(db: AnyDatabase, community: str) -> dict[str, dict[str, Any]]:
     """The community's buildings: id → record."""
-    rows = await db.read(_SQL["buildings"][db.dialect], (json.dumps(community),))
+    rows = await db.select(
+        "SELECT id, field, value, hlc FROM winners WHERE coll = 'buildings' "
+        "AND id IN (SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' "
+        f"AND value = ? AND {db.sql.ref_sized('value')})",
+        (_quote(community).decode(),),
+    )
     return _live(fold_rows("buildings", rows))
 
 
@@ -57,6 +42,11 @@ async def households_of(db: AnyDatabase, buildings: list[str]) -> dict[str, dict
     """The households of these buildings: id → record (``vulnerable`` folded)."""
     if not buildings:
         return {}
-    ids: Any = json.dumps(buildings) if db.dialect == "sqlite" else quoted(buildings)
-    rows = await db.read(_SQL["households"][db.dialect], (ids,))
+    d = db.sql
+    rows = await db.select(
+        "SELECT id, field, value, hlc FROM winners WHERE coll = 'households' "
+        "AND id IN (SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
+        f"AND value IN (SELECT value FROM {d.each()}) AND {d.ref_sized('value')})",
+        (_quote([_quote(b).decode() for b in buildings]).decode(),),
+    )
     return _live(fold_rows("households", rows))

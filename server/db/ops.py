@@ -1,5 +1,4 @@
-"""What the operator's metrics read from the database (server/http/metrics.py); the one
-statement is the same on both backends."""
+"""What the operator's metrics read from the database (server/http/metrics.py)."""
 
 from server.db import AnyDatabase
 
@@ -8,7 +7,7 @@ __all__ = ["database_bytes", "health"]
 
 async def health(db: AnyDatabase) -> tuple[int, str | None, int]:
     """(open quarantine entries, time of the last backup or None, top sequence)."""
-    rows = await db.read(
+    rows = await db.select(
         "SELECT (SELECT count(*) FROM quarantine WHERE resolved_at IS NULL), "
         "(SELECT value FROM meta WHERE key = 'last_backup_at'), "
         "(SELECT coalesce(max(seq), 0) FROM history)"
@@ -19,5 +18,5 @@ async def health(db: AnyDatabase) -> tuple[int, str | None, int]:
 
 async def database_bytes(db: AnyDatabase) -> int:
     """The database's size on PostgreSQL's disk (SQLite's is its file: server/http/metrics.py)."""
-    rows = await db.read("SELECT pg_database_size(current_database())")
+    rows = await db.select("SELECT pg_database_size(current_database())")
     return int(rows[0][0])

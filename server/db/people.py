@@ -1,11 +1,11 @@
 """People: volunteers and coordinators, their invites and their logins.
 
-Both backends: the SQL that differs only in placeholders is kept once and numbered for
-PostgreSQL (``pg.adapt.dialects``).
+Written once for both engines: blocking functions of a ``Conn`` (``*_in``) run by
+``db.read_tx`` / ``db.write_tx``.
 """
 
+import re
 import secrets
-import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +16,6 @@ from server.access import Scope
 from server.db import AnyDatabase
 from server.db.changes import iso_now
 from server.db.devices import normalise_code, token_hash
-from server.db.postgresql.adapt import dialects, execute_in, fetch_in
 
 __all__ = [
     "SETUP",
@@ -26,6 +25,7 @@ __all__ = [
     "community_of",
     "create_invite",
     "exists",
+    "filter_in",
     "first_run_code",
     "for_login",
     "invite_many",
@@ -42,68 +42,67 @@ __all__ = [
 #: No 0/O, 1/I/L: codes are read aloud and typed on phones.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
+_FOR_LOGIN = "SELECT id, name, role, password_hash FROM people WHERE login = ?"
+_EXISTS = "SELECT 1 FROM people WHERE id = ?"
+_NUMBERED = re.compile(r"\$\d+")
 
-_SQL = {
-    "name_of": dialects("SELECT name FROM people WHERE id = ?"),
-    "exists": dialects("SELECT 1 FROM people WHERE id = ?"),
-    "community_of": dialects("SELECT community FROM people WHERE id = ?"),
-    "for_login": dialects("SELECT id, name, role, password_hash FROM people WHERE login = ?"),
-    "new_person": dialects("INSERT INTO people (id, name, role, created_at) VALUES (?, ?, ?, ?)"),
-    "new_invite": dialects(
-        "INSERT INTO invites (code_hash, role, person, created_at, expires_at) "
-        "VALUES (?, ?, ?, ?, ?)"
-    ),
-    "add_coordinator": dialects(
-        "INSERT INTO people (id, name, role, created_at, login, password_hash, "
-        "community) VALUES (?, ?, 'coordinator', ?, ?, ?, ?)"
-    ),
-}
+
+def filter_in(conn: Any, scope: Scope, column: str) -> tuple[str, list[Any]]:
+    """``scopes.people_filter`` in the connection's spelling, ``?`` placeholders.
+
+    Transitional: ``scopes.people_filter`` still takes the dialect's name and numbers
+    PostgreSQL's placeholders (in the order of its arguments); once it takes
+    ``conn.dialect`` this is that call.
+    """
+    from server.db.scopes import people_filter
+
+    where, args = people_filter(scope, column, dialect=conn.dialect.name)
+    return _NUMBERED.sub("?", where), args
 
 
 async def name_of(db: AnyDatabase, person: str) -> str:
-    rows = await db.read(_SQL["name_of"][db.dialect], (person,))
+    rows = await db.select("SELECT name FROM people WHERE id = ?", (person,))
     return (rows[0][0] or "") if rows else ""
 
 
 async def role_of(db: AnyDatabase, person: str) -> str:
     """A person's role ("" for nobody)."""
-    rows = await db.read(_INVITES_SQL["person"][db.dialect], (person,))
+    rows = await db.select(_PERSON, (person,))
     return rows[0][0] if rows else ""
 
 
 async def exists(db: AnyDatabase, person: str) -> bool:
-    return bool(await db.read(_SQL["exists"][db.dialect], (person,)))
+    return bool(await db.select(_EXISTS, (person,)))
 
 
 async def community_of(db: AnyDatabase, person: str) -> str | None:
     """A coordinator's community (None: every community)."""
-    rows = await db.read(_SQL["community_of"][db.dialect], (person,))
+    rows = await db.select("SELECT community FROM people WHERE id = ?", (person,))
     return rows[0][0] if rows else None
 
 
 async def for_login(db: AnyDatabase, login: str) -> tuple[str | None, str, str, str | None]:
     """(person, name, role, password hash) of a login, or (None, "", "", None)."""
-    rows = await db.read(_SQL["for_login"][db.dialect], (login,))
+    rows = await db.select(_FOR_LOGIN, (login,))
     return tuple(rows[0]) if rows else (None, "", "", None)  # type: ignore[return-value]
+
+
+def _listing_in(conn: Any, scope: Scope) -> list[Any]:
+    within, args = filter_in(conn, scope, "p.id")
+    # NULLS FIRST: SQLite's default, said for PostgreSQL's sake.
+    return conn.execute(
+        "SELECT p.id, p.name, p.role, (SELECT count(*) FROM devices d WHERE d.person = p.id "
+        f"AND d.revoked_at IS NULL) FROM people p WHERE {within} "
+        "ORDER BY p.role NULLS FIRST, p.name NULLS FIRST, p.id LIMIT 5000",
+        args,
+    ).fetchall()
 
 
 async def listing(db: AnyDatabase, scope: Scope) -> list[tuple[str, str, str, int]]:
     """(id, name, role, active devices) of the people a coordinator works with: those of
     their community and the volunteers assigned inside it (``scopes.people_filter``), or
     everyone for a coordinator without a community. No phone numbers or logins."""
-    select = (
-        "SELECT p.id, p.name, p.role, (SELECT count(*) FROM devices d WHERE d.person = p.id "
-        "AND d.revoked_at IS NULL) FROM people p "
-    )
-    from server.db.scopes import people_filter
-
-    within, args = people_filter(scope, "p.id", dialect=db.dialect)
-    if db.dialect == "postgresql":
-        # SQLite sorts NULL first, PostgreSQL last: say SQLite's order.
-        order = "ORDER BY p.role NULLS FIRST, p.name NULLS FIRST, p.id LIMIT 5000"
-    else:
-        order = "ORDER BY p.role, p.name, p.id LIMIT 5000"
-    rows = await db.read(f"{select}WHERE {within} {order}", args)
+    rows = await db.read_tx(lambda conn: _listing_in(conn, scope))
     return [(r[0], r[1] or "", r[2], r[3]) for r in rows]
 
 
@@ -124,29 +123,20 @@ async def create_invite(
         LookupError: ``person`` does not exist.
     """
     now = datetime.now(UTC)
-    dialect = db.dialect
 
-    async def run(conn: Any) -> tuple[str, str]:
+    def run(conn: Any) -> tuple[str, str]:
         who = person
         if who is None:
             who = str(uuid.uuid4())
-            await execute_in(
-                conn, dialect, _SQL["new_person"][dialect], (who, name or "", role, iso_now(now))
+            conn.execute(
+                "INSERT INTO people (id, name, role, created_at) VALUES (?, ?, ?, ?)",
+                (who, name or "", role, iso_now(now)),
             )
-        elif not await fetch_in(conn, dialect, _SQL["exists"][dialect], (who,)):
+        elif conn.execute(_EXISTS, (who,)).fetchone() is None:
             raise LookupError(f"no person {who}")
-        return await _invite_in(conn, dialect, role, who, now, ttl_hours), who
+        return _invite_in(conn, role, who, now, ttl_hours), who
 
-    return await db.write_fn(run)
-
-
-def _unique_violation(dialect: str) -> type[Exception]:
-    """The driver's error for a broken unique constraint."""
-    if dialect == "postgresql":
-        import asyncpg
-
-        return asyncpg.UniqueViolationError
-    return sqlite3.IntegrityError
+    return await db.write_tx(run)
 
 
 async def add_coordinator(
@@ -158,13 +148,14 @@ async def add_coordinator(
         LookupError: the login is taken.
     """
     person = str(uuid.uuid4())
-    try:
-        await db.write(
-            _SQL["add_coordinator"][db.dialect],
-            (person, name, iso_now(), login, password_hash, community),
-        )
-    except _unique_violation(db.dialect):
-        raise LookupError(f"login {login!r} is taken") from None
+    # The login is the only constraint a new person (a fresh uuid) can meet.
+    added = await db.execute(
+        "INSERT INTO people (id, name, role, created_at, login, password_hash, community) "
+        "VALUES (?, ?, 'coordinator', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (person, name, iso_now(), login, password_hash, community),
+    )
+    if added != 1:
+        raise LookupError(f"login {login!r} is taken")
     return person
 
 
@@ -174,30 +165,16 @@ async def add_coordinator(
 #: (``setup_login``) instead of enrolling a device.
 SETUP = "setup"
 
-_INVITES_SQL = {
-    "new_person_in": dialects(
-        "INSERT INTO people (id, name, role, created_at, community) VALUES (?, ?, ?, ?, ?)"
-    ),
-    "cancel": dialects(
-        "UPDATE invites SET used_at = ? WHERE person = ? AND used_at IS NULL AND expires_at > ?"
-    ),
-    "person": dialects("SELECT role, login FROM people WHERE id = ?"),
-    "setup_for_update": {
-        "sqlite": "SELECT role, person, expires_at, used_at, node FROM invites WHERE code_hash = ?",
-        "postgresql": "SELECT role, person, expires_at, used_at, node FROM invites "
-        "WHERE code_hash = $1 FOR UPDATE",
-    },
-    "set_login": dialects("UPDATE people SET login = ?, password_hash = ? WHERE id = ?"),
-    "spend": dialects("UPDATE invites SET used_at = ?, node = ? WHERE code_hash = ?"),
-    "can_log_in": dialects(
-        "SELECT 1 FROM people p WHERE p.role = 'coordinator' AND (p.login IS NOT NULL OR "
-        "EXISTS (SELECT 1 FROM devices d WHERE d.person = p.id AND d.revoked_at IS NULL)) "
-        "LIMIT 1"
-    ),
-    "cancel_first": dialects(
-        "UPDATE invites SET used_at = ? WHERE role = 'setup' AND person IS NULL AND used_at IS NULL"
-    ),
-}
+_NEW_PERSON = "INSERT INTO people (id, name, role, created_at, community) VALUES (?, ?, ?, ?, ?)"
+_CANCEL = "UPDATE invites SET used_at = ? WHERE person = ? AND used_at IS NULL AND expires_at > ?"
+_PERSON = "SELECT role, login FROM people WHERE id = ?"
+_SETUP = "SELECT role, person, expires_at, used_at, node FROM invites WHERE code_hash = ?"
+_SPEND = "UPDATE invites SET used_at = ?, node = ? WHERE code_hash = ?"
+_CAN_LOG_IN = (
+    "SELECT 1 FROM people p WHERE p.role = 'coordinator' AND (p.login IS NOT NULL OR "
+    "EXISTS (SELECT 1 FROM devices d WHERE d.person = p.id AND d.revoked_at IS NULL)) "
+    "LIMIT 1"
+)
 
 
 def _new_code() -> str:
@@ -208,14 +185,11 @@ def _shown(raw: str) -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
-async def _invite_in(
-    conn: Any, dialect: str, role: str, person: str | None, now: datetime, ttl: float
-) -> str:
+def _invite_in(conn: Any, role: str, person: str | None, now: datetime, ttl: float) -> str:
     raw = _new_code()
-    await execute_in(
-        conn,
-        dialect,
-        _SQL["new_invite"][dialect],
+    conn.execute(
+        "INSERT INTO invites (code_hash, role, person, created_at, expires_at) "
+        "VALUES (?, ?, ?, ?, ?)",
         (
             token_hash(normalise_code(raw)),
             role,
@@ -243,23 +217,17 @@ async def invite_many(
         ([(code, person id)] in the order of ``names``, the codes' expiry)
     """
     now = datetime.now(UTC)
-    dialect = db.dialect
     person_role = "coordinator" if role == SETUP else role
 
-    async def run(conn: Any) -> list[tuple[str, str]]:
+    def run(conn: Any) -> list[tuple[str, str]]:
         out = []
         for name in names:
             who = str(uuid.uuid4())
-            await execute_in(
-                conn,
-                dialect,
-                _INVITES_SQL["new_person_in"][dialect],
-                (who, name, person_role, iso_now(now), community),
-            )
-            out.append((await _invite_in(conn, dialect, role, who, now, ttl_hours), who))
+            conn.execute(_NEW_PERSON, (who, name, person_role, iso_now(now), community))
+            out.append((_invite_in(conn, role, who, now, ttl_hours), who))
         return out
 
-    return await db.write_fn(run), iso_now(now + timedelta(hours=ttl_hours))
+    return await db.write_tx(run), iso_now(now + timedelta(hours=ttl_hours))
 
 
 async def reinvite(db: AnyDatabase, person: str, *, ttl_hours: float = 72) -> tuple[str, str, bool]:
@@ -275,21 +243,20 @@ async def reinvite(db: AnyDatabase, person: str, *, ttl_hours: float = 72) -> tu
         ValueError: a coordinator who already has a login (they log in; no link).
     """
     now = datetime.now(UTC)
-    dialect = db.dialect
 
-    async def run(conn: Any) -> tuple[str, bool]:
-        rows = await fetch_in(conn, dialect, _INVITES_SQL["person"][dialect], (person,))
-        if not rows:
+    def run(conn: Any) -> tuple[str, bool]:
+        row = conn.execute(_PERSON, (person,)).fetchone()
+        if row is None:
             raise LookupError(f"no person {person}")
-        role, login = rows[0]
+        role, login = row
         if role == "coordinator" and login is not None:
             raise ValueError("this coordinator already has a login")
         stamp = iso_now(now)
-        await execute_in(conn, dialect, _INVITES_SQL["cancel"][dialect], (stamp, person, stamp))
+        conn.execute(_CANCEL, (stamp, person, stamp))
         kind = SETUP if role == "coordinator" else role
-        return await _invite_in(conn, dialect, kind, person, now, ttl_hours), kind == SETUP
+        return _invite_in(conn, kind, person, now, ttl_hours), kind == SETUP
 
-    code, setup = await db.write_fn(run)
+    code, setup = await db.write_tx(run)
     return code, iso_now(now + timedelta(hours=ttl_hours)), setup
 
 
@@ -297,7 +264,7 @@ async def cancel_invites(db: AnyDatabase, person: str) -> int:
     """Stop a person's unused invites from working (spent, with no device); returns how
     many there were."""
     stamp = iso_now()
-    return await db.write(_INVITES_SQL["cancel"][db.dialect], (stamp, person, stamp))
+    return await db.execute(_CANCEL, (stamp, person, stamp))
 
 
 class InviteRow(msgspec.Struct):
@@ -314,26 +281,30 @@ class InviteRow(msgspec.Struct):
     expires_at: str | None
 
 
-async def invites(db: AnyDatabase, scope: Scope) -> list[InviteRow]:
-    """The people a coordinator works with (``listing``'s rule), each with the state of
-    their newest invite, newest invite first."""
-    from server.db.scopes import people_filter
-
-    within, args = people_filter(scope, "p.id", dialect=db.dialect)
+def _invites_in(conn: Any, scope: Scope) -> list[Any]:
+    within, args = filter_in(conn, scope, "p.id")
     newest = (
         "(SELECT i.{0} FROM invites i WHERE i.person = p.id "
         "ORDER BY i.created_at DESC, (i.used_at IS NULL) DESC, i.code_hash LIMIT 1)"
     )
-    sql = (
+    return conn.execute(
         "SELECT p.id, p.name, p.role, (SELECT count(*) FROM devices d WHERE d.person = p.id "
         "AND d.revoked_at IS NULL), "
         f"{newest.format('created_at')}, {newest.format('expires_at')}, "
         f"{newest.format('used_at')}, {newest.format('node')} FROM people p WHERE {within} "
-        "LIMIT 5000"
-    )
+        "LIMIT 5000",
+        args,
+    ).fetchall()
+
+
+async def invites(db: AnyDatabase, scope: Scope) -> list[InviteRow]:
+    """The people a coordinator works with (``listing``'s rule), each with the state of
+    their newest invite, newest invite first."""
     now = iso_now()
     out = []
-    for pid, name, role, devices, created, expires, used, node in await db.read(sql, args):
+    for pid, name, role, devices, created, expires, used, node in await db.read_tx(
+        lambda conn: _invites_in(conn, scope)
+    ):
         if created is None:
             state = None
         elif used is not None:
@@ -343,6 +314,18 @@ async def invites(db: AnyDatabase, scope: Scope) -> list[InviteRow]:
         out.append(InviteRow(pid, name or "", role, devices, state, created, expires))
     out.sort(key=lambda r: (r.invited_at or "", r.name), reverse=True)
     return out
+
+
+def _unspendable(row: Any, now: str) -> str | None:
+    """Why the setup invite ``row`` (``_SETUP``'s) cannot be spent at ``now``, or None."""
+    if row is None or row[0] != SETUP:
+        return "invite_unknown"
+    _, _, expires_at, used_at, node = row
+    if used_at is not None:
+        return "invite_used" if node is not None else "invite_revoked"
+    if expires_at <= now:
+        return "invite_expired"
+    return None
 
 
 async def setup_login(
@@ -358,63 +341,41 @@ async def setup_login(
         ``invite_revoked``, ``invite_expired`` or ``login_taken``.
     """
     code_hash = token_hash(normalise_code(code))
-    dialect = db.dialect
     now = iso_now()
 
-    async def run(conn: Any) -> str:
-        rows = await fetch_in(
-            conn, dialect, _INVITES_SQL["setup_for_update"][dialect], (code_hash,)
-        )
-        if not rows or rows[0][0] != SETUP:
-            return "invite_unknown"
-        _, person, expires_at, used_at, node = rows[0]
-        if used_at is not None:
-            return "invite_used" if node is not None else "invite_revoked"
-        if expires_at <= now:
-            return "invite_expired"
-        if await fetch_in(conn, dialect, _SQL["for_login"][dialect], (login,)):
+    def run(conn: Any) -> str:
+        row = conn.execute(_SETUP + conn.dialect.for_update(), (code_hash,)).fetchone()
+        why = _unspendable(row, now)
+        if why is not None:
+            return why
+        person = row[1]
+        if conn.execute(_FOR_LOGIN, (login,)).fetchone() is not None:
             return "login_taken"
-        if person is None and await fetch_in(
-            conn, dialect, _INVITES_SQL["can_log_in"][dialect], ()
-        ):
+        if person is None and conn.execute(_CAN_LOG_IN).fetchone() is not None:
             # The first-run code, after a coordinator was made another way: it would make
             # a second coordinator of every community from a line of the server's log.
-            await execute_in(conn, dialect, _INVITES_SQL["spend"][dialect], (now, None, code_hash))
+            conn.execute(_SPEND, (now, None, code_hash))
             return "invite_used"
         if person is None:
             person = str(uuid.uuid4())
-            await execute_in(
-                conn,
-                dialect,
-                _INVITES_SQL["new_person_in"][dialect],
-                (person, name or login, "coordinator", now, None),
-            )
-        await execute_in(
-            conn, dialect, _INVITES_SQL["set_login"][dialect], (login, password_hash, person)
+            conn.execute(_NEW_PERSON, (person, name or login, "coordinator", now, None))
+        conn.execute(
+            "UPDATE people SET login = ?, password_hash = ? WHERE id = ?",
+            (login, password_hash, person),
         )
         # ``node`` marks a spent invite as used, not withdrawn: here, the person's id.
-        await execute_in(conn, dialect, _INVITES_SQL["spend"][dialect], (now, person, code_hash))
+        conn.execute(_SPEND, (now, person, code_hash))
         return person
 
-    return await db.write_fn(run)
+    return await db.write_tx(run)
 
 
 async def setup_state(db: AnyDatabase, code: str) -> str | None:
     """Why a setup code cannot be spent now (the error codes of ``setup_login``, but
     ``login_taken``), or None: read before the password is hashed, so a wrong code costs
     no argon2 (``setup_login`` checks again, in its transaction)."""
-    sql = _INVITES_SQL["setup_for_update"]["sqlite"]
-    if db.dialect == "postgresql":
-        sql = sql.replace("?", "$1")
-    rows = await db.read(sql, (token_hash(normalise_code(code)),))
-    if not rows or rows[0][0] != SETUP:
-        return "invite_unknown"
-    _, _, expires_at, used_at, node = rows[0]
-    if used_at is not None:
-        return "invite_used" if node is not None else "invite_revoked"
-    if expires_at <= iso_now():
-        return "invite_expired"
-    return None
+    rows = await db.select(_SETUP, (token_hash(normalise_code(code)),))
+    return _unspendable(rows[0] if rows else None, iso_now())
 
 
 async def first_run_code(db: AnyDatabase, *, ttl_hours: float = 72) -> str | None:
@@ -423,26 +384,26 @@ async def first_run_code(db: AnyDatabase, *, ttl_hours: float = 72) -> str | Non
     person is made when the code is spent; earlier unspent first-run codes stop working.
     None once someone can sign in."""
     now = datetime.now(UTC)
-    dialect = db.dialect
 
-    async def run(conn: Any) -> str | None:
-        if await fetch_in(conn, dialect, _INVITES_SQL["can_log_in"][dialect], ()):
+    def run(conn: Any) -> str | None:
+        if conn.execute(_CAN_LOG_IN).fetchone() is not None:
             return None
-        stamp = iso_now(now)
-        await execute_in(conn, dialect, _INVITES_SQL["cancel_first"][dialect], (stamp,))
-        return await _invite_in(conn, dialect, SETUP, None, now, ttl_hours)
+        conn.execute(
+            "UPDATE invites SET used_at = ? WHERE role = 'setup' AND person IS NULL "
+            "AND used_at IS NULL",
+            (iso_now(now),),
+        )
+        return _invite_in(conn, SETUP, None, now, ttl_hours)
 
-    return await db.write_fn(run)
+    return await db.write_tx(run)
+
+
+def _within_in(conn: Any, scope: Scope, person: str) -> bool:
+    where, args = filter_in(conn, scope, "p.id")
+    sql = f"SELECT 1 FROM people p WHERE p.id = ? AND {where}"
+    return conn.execute(sql, (person, *args)).fetchone() is not None
 
 
 async def within(db: AnyDatabase, scope: Scope, person: str) -> bool:
     """Whether ``person`` is one of the people ``scope``'s coordinator works with."""
-    from server.db.scopes import people_filter
-
-    if db.dialect == "postgresql":
-        where, args = people_filter(scope, "p.id", dialect="postgresql", start=2)
-        sql = f"SELECT 1 FROM people p WHERE p.id = $1 AND {where}"
-    else:
-        where, args = people_filter(scope, "p.id")
-        sql = f"SELECT 1 FROM people p WHERE p.id = ? AND {where}"
-    return bool(await db.read(sql, (person, *args)))
+    return await db.read_tx(lambda conn: _within_in(conn, scope, person))

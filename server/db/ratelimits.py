@@ -7,11 +7,11 @@ transaction, so a burst spread over several processes gets no more attempts in t
 limit, as one process's burst did with counters in memory. Rows older than the longest
 window are deleted by ``begin`` and ``settle`` when the caller says a prune is due.
 
-On PostgreSQL each function runs the statements of ``server.db.postgresql.ratelimits``, where an
-advisory lock per (rule, client) does what ``BEGIN IMMEDIATE`` does here.
+On PostgreSQL (several app servers, READ COMMITTED) ``begin`` first takes a lock per
+(rule, client) (``Dialect.rate_lock_in``), which does what ``BEGIN IMMEDIATE`` does here:
+the next attempt of the same client waits for the commit and counts the slot just taken.
 """
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,18 +27,18 @@ _ADD = "INSERT INTO rate_hits (rule, client, at) VALUES (?, ?, ?)"
 
 
 def _first_full(
-    conn: sqlite3.Connection, client: str, limits: Sequence[Limit], now: float
+    conn: Any, client: str, limits: Sequence[Limit], now: float
 ) -> tuple[int, float] | None:
     for i, (rule, limit, window) in enumerate(limits):
-        count, oldest = conn.execute(_COUNT, (rule, client, now - window)).fetchone()
+        count, oldest = conn.execute(_COUNT, (rule, client, float(now - window))).fetchone()
         if count >= limit:
             return i, float(oldest)
     return None
 
 
-def _prune(conn: sqlite3.Connection, before: float | None) -> None:
+def _prune(conn: Any, before: float | None) -> None:
     if before is not None:
-        conn.execute("DELETE FROM rate_hits WHERE at <= ?", (before,))
+        conn.execute("DELETE FROM rate_hits WHERE at <= ?", (float(before),))
 
 
 async def exhausted(
@@ -46,11 +46,30 @@ async def exhausted(
 ) -> tuple[int, float] | None:
     """(index of the first limit ``client`` has used up, its oldest attempt in the
     window), or None: a read, for rules that count at the answer."""
-    if db.dialect == "postgresql":
-        from server.db.postgresql import ratelimits as pg_rates
+    return await db.read_tx(lambda conn: _first_full(conn, client, limits, now))
 
-        return await pg_rates.exhausted(db, client, limits, now)
-    return await db.call(lambda conn: _first_full(conn, client, limits, now))
+
+def _begin_in(
+    conn: Any,
+    client: str,
+    limits: Sequence[Limit],
+    reserve: Sequence[bool],
+    now: float,
+    prune_before: float | None,
+) -> tuple[int, float] | list[int | None]:
+    conn.dialect.rate_lock_in(conn, client, [rule for rule, _, _ in limits])
+    _prune(conn, prune_before)
+    full = _first_full(conn, client, limits, now)
+    if full is not None:
+        return full
+    tickets: list[int | None] = []
+    for (rule, _, _), counted in zip(limits, reserve, strict=True):
+        if counted:
+            row = conn.execute(f"{_ADD} RETURNING id", (rule, client, float(now))).fetchone()
+            tickets.append(int(row[0]))
+        else:
+            tickets.append(None)
+    return tickets
 
 
 async def begin(
@@ -67,33 +86,25 @@ async def begin(
         (index of the used-up limit, its oldest attempt), or one ticket per limit: the
         id of the counted attempt (to give back with ``settle``), None where not counted.
     """
-    if db.dialect == "postgresql":
-        from server.db.postgresql import ratelimits as pg_rates
+    return await db.write_tx(
+        lambda conn: _begin_in(conn, client, limits, reserve, now, prune_before)
+    )
 
-        async def run_pg(conn: Any) -> tuple[int, float] | list[int | None]:
-            await pg_rates.lock_in(conn, client, limits)
-            await pg_rates.prune_in(conn, prune_before)
-            full = await pg_rates.first_full_in(conn, client, limits, now)
-            if full is not None:
-                return full
-            return [
-                await pg_rates.add_in(conn, rule, client, now) if counted else None
-                for (rule, _, _), counted in zip(limits, reserve, strict=True)
-            ]
 
-        return await db.write_fn(run_pg)
-
-    def run(conn: sqlite3.Connection) -> tuple[int, float] | list[int | None]:
-        _prune(conn, prune_before)
-        full = _first_full(conn, client, limits, now)
-        if full is not None:
-            return full
-        tickets: list[int | None] = []
-        for (rule, _, _), counted in zip(limits, reserve, strict=True):
-            tickets.append(conn.execute(_ADD, (rule, client, now)).lastrowid if counted else None)
-        return tickets
-
-    return await db.write_call(run)
+def _settle_in(
+    conn: Any,
+    client: str,
+    add: Sequence[str],
+    give_back: Sequence[int],
+    now: float,
+    prune_before: float | None,
+) -> None:
+    # No lock: it only adds and gives back.
+    _prune(conn, prune_before)
+    if add:
+        conn.executemany(_ADD, [(rule, client, float(now)) for rule in add])
+    if give_back:
+        conn.executemany("DELETE FROM rate_hits WHERE id = ?", [(t,) for t in give_back])
 
 
 async def settle(
@@ -105,36 +116,18 @@ async def settle(
     prune_before: float | None = None,
 ) -> None:
     """Count one attempt in each rule of ``add``; give back the tickets ``give_back``."""
-    if db.dialect == "postgresql":
-        from server.db.postgresql import ratelimits as pg_rates
+    await db.write_tx(lambda conn: _settle_in(conn, client, add, give_back, now, prune_before))
 
-        async def settle_pg(conn: Any) -> None:
-            await pg_rates.prune_in(conn, prune_before)
-            await pg_rates.settle_in(conn, client, add, give_back, now)
 
-        return await db.write_fn(settle_pg)
-
-    def run(conn: sqlite3.Connection) -> None:
-        _prune(conn, prune_before)
-        conn.executemany(_ADD, [(rule, client, now) for rule in add])
-        conn.executemany("DELETE FROM rate_hits WHERE id = ?", [(t,) for t in give_back])
-
-    await db.write_call(run)
+def _quiet_in(conn: Any, limits: Sequence[Limit], now: float) -> list[str]:
+    sql = "SELECT 1 FROM rate_hits WHERE rule = ? AND at > ? LIMIT 1"
+    return [
+        rule
+        for rule, _, window in limits
+        if conn.execute(sql, (rule, float(now - window))).fetchone() is None
+    ]
 
 
 async def quiet(db: AnyDatabase, limits: Sequence[Limit], now: float) -> list[str]:
     """The rules of ``limits`` with no attempt counted in their window, from any client."""
-    if db.dialect == "postgresql":
-        from server.db.postgresql import ratelimits as pg_rates
-
-        return await pg_rates.quiet(db, limits, now)
-
-    def run(conn: sqlite3.Connection) -> list[str]:
-        sql = "SELECT 1 FROM rate_hits WHERE rule = ? AND at > ? LIMIT 1"
-        return [
-            rule
-            for rule, _, window in limits
-            if conn.execute(sql, (rule, now - window)).fetchone() is None
-        ]
-
-    return await db.call(run)
+    return await db.read_tx(lambda conn: _quiet_in(conn, limits, now))

@@ -59,11 +59,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if pg.is_url(args.db):
         # Reach the database and bring its schema up to date before the app starts, so a
         # server that does not answer is one line here, not a traceback from the lifespan.
+        from server.db import migrate
+        from server.db.migrations import MigrationError
         from server.db.postgresql.core import redact
-        from server.db.postgresql.migrations import MigrationError, migrate_blocking
 
         try:
-            migrate_blocking(args.db)
+            migrate(args.db)
         except MigrationError as exc:
             print(f"doorstep serve: {redact(args.db)}: {exc}", file=sys.stderr)
             return 1
@@ -261,31 +262,31 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from server.db import applied, migrate
     from server.db import postgresql as pg
+    from server.db.migrations import MigrationError
 
-    if not pg.is_url(args.db):
-        from server.db.migrations import migrate
-
+    backend = "postgresql" if pg.is_url(args.db) else "sqlite"
+    if backend == "sqlite":
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
-        migrate(args.db)
-        print(json.dumps({"db": args.db, "backend": "sqlite"}))
-        return 0
-    from server.db.postgresql.migrations import MigrationError, migrate_blocking
-
     try:
-        ran, schema = migrate_blocking(args.db)
+        ran, schema = migrate(args.db), applied(args.db)
     except MigrationError as exc:
-        # No server there, a wrong password, an edited migration: one line, no traceback.
+        # No server there, a wrong password, a newer Doorstep's schema: one line.
         print(f"doorstep migrate: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
-    print(json.dumps({"backend": "postgresql", "applied_now": ran, "schema": schema}))
+    print(
+        json.dumps(
+            {"db": pg.redact(args.db), "backend": backend, "applied_now": ran, "schema": schema}
+        )
+    )
     return 0
 
 
 def cmd_migrate_db(args: argparse.Namespace) -> int:
     """Copy a community from a SQLite file into an empty PostgreSQL database."""
     from server.db import postgresql as pg
-    from server.db.postgresql.migrate_db import MoveError, copy_blocking
+    from server.db.move import MoveError, copy_blocking
 
     if not pg.is_url(args.to):
         print("doorstep migrate-db: --to must be a postgresql:// URL", file=sys.stderr)
@@ -429,8 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     # Every command runs on PostgreSQL too; what the server or the driver says (no server
     # there, a wrong password, a missing database) is one line, never a traceback.
+    from server.db.migrations import MigrationError
     from server.db.postgresql.core import DRIVER_ERRORS, describe
-    from server.db.postgresql.migrations import MigrationError
 
     try:
         return int(args.func(args))

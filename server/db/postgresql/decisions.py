@@ -1,69 +1,28 @@
-"""The decision journal on PostgreSQL: the twin of ``server.db.decisions``.
+"""The decision journal on PostgreSQL: what only PostgreSQL's restore needs.
 
 On SQLite the journal is a second file filled by TEMP triggers; here it is the table
-``decisions`` of the same database, filled by the permanent triggers of
-``sql/003_decisions.sql`` (same kinds, same payloads). What the journal is for is the
-same: ``doorstep restore`` installs a backup, then replays every decision the replaced
-database had journaled, so a revocation, a logout, an enrolment, an ended assignment or
-a resident link made after the backup holds after the restore (``server.db.postgresql.backup``).
+``decisions`` of the same database, filled by permanent triggers (same kinds, same
+payloads). ``doorstep restore`` installs a backup, then replays every decision the
+replaced database had journaled (``server.db.decisions.replay_in``, written once for
+both engines), so a revocation, a logout, an enrolment, an ended assignment or a
+resident link made after the backup holds after the restore
+(``server.db.postgresql.backup``).
 
 Replaying writes to ``devices``, ``people``, … whose triggers journal again; the replay's
 own entries are dropped and the replaced database's journal is carried over whole
 (``carry_in``), as SQLite's restore keeps using the same journal file.
 """
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from server.db.changes import Incoming
+from server.db import decisions
+from server.db.decisions import Entry
 from server.db.postgresql.core import PgConn
+from server.db.postgresql.dialect import POSTGRESQL
 
 __all__ = ["Entry", "carry_in", "entries_in", "replay_in", "top_in"]
-
-#: One journal row: (id, at, kind, data).
-Entry = tuple[int, str, str, str]
-
-_REPLAY: dict[str, tuple[str, tuple[str, ...]]] = {
-    "device": (
-        "INSERT INTO devices (node, token_hash, person, role, label, created_at, last_seen, "
-        "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT DO NOTHING",
-        ("node", "token_hash", "person", "role", "label", "created_at", "expires_at"),
-    ),
-    "revoke": (
-        "UPDATE devices SET revoked_at = coalesce(revoked_at, $2) WHERE node = $1",
-        ("node", "revoked_at"),
-    ),
-    "person": (
-        "INSERT INTO people (id, name, role, created_at, community, login, password_hash) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) "
-        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, "
-        "community = excluded.community, login = excluded.login, "
-        "password_hash = excluded.password_hash",
-        ("id", "name", "role", "created_at", "community", "login", "password_hash"),
-    ),
-    "invite": (
-        "INSERT INTO invites (code_hash, role, person, created_at, expires_at, used_at, node) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) "
-        "ON CONFLICT (code_hash) DO UPDATE SET used_at = coalesce(invites.used_at, "
-        "excluded.used_at), node = coalesce(invites.node, excluded.node)",
-        ("code_hash", "role", "person", "created_at", "expires_at", "used_at", "node"),
-    ),
-    "share": (
-        "INSERT INTO shares (token, incident, created_at, created_by, revoked_at) "
-        "VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (token) DO UPDATE SET revoked_at = coalesce(shares.revoked_at, "
-        "excluded.revoked_at)",
-        ("token", "incident", "created_at", "created_by", "revoked_at"),
-    ),
-}
-_HISTORY = ("hlc", "coll", "id", "field", "value", "node", "person", "received_at")
-
-
-def _text(value: Any) -> str | None:
-    """A journaled value as the text column wants it (SQLite's columns may hold numbers)."""
-    return None if value is None else value if isinstance(value, str) else str(value)
 
 
 async def entries_in(conn: PgConn, schema: str | None = None) -> list[Entry] | None:
@@ -77,23 +36,29 @@ async def entries_in(conn: PgConn, schema: str | None = None) -> list[Entry] | N
     return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
 
+class _Statements:
+    """A ``Conn`` that keeps the statements ``decisions.replay_in`` runs, for the
+    asyncpg connection of the restore (transitional: the restore runs on asyncpg)."""
+
+    dialect = POSTGRESQL
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[str, Sequence[Any]]] = []
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        self.kept.append((sql, args))
+
+
 async def replay_in(conn: PgConn, entries: Sequence[Entry]) -> Counter[str]:
-    """Apply ``entries`` in order inside the caller's transaction, which must hold the
-    log's ordering lock (``write_fn(..., appends=True)``): assignment changes go through
-    the same history insert and stamp-guarded merge as a sync, so an older one never wins.
-    Every step is idempotent. Returns how many entries of each kind were read."""
+    """``decisions.replay_in`` inside the caller's asyncpg transaction, which must hold
+    the log's ordering lock: the assignment changes go through the log's append."""
+    from server.db.postgresql.adapt import numbered
     from server.db.postgresql.changes import apply_in
 
-    counts: Counter[str] = Counter()
-    changes: list[Incoming] = []
-    for _id, _at, kind, data in entries:
-        counts[kind] += 1
-        d = json.loads(data)
-        if kind == "assignment":
-            changes.append(tuple(_text(d.get(k)) for k in _HISTORY))  # type: ignore[arg-type]
-        elif kind in _REPLAY:
-            sql, keys = _REPLAY[kind]
-            await conn.execute(sql, *(_text(d.get(k)) for k in keys))
+    statements = _Statements()
+    counts, changes = decisions.replay_in(statements, entries)
+    for sql, args in statements.kept:
+        await conn.execute(numbered(sql), *args)
     if changes:
         await apply_in(conn, changes)
     return counts

@@ -2,6 +2,7 @@
 ``server/db`` receives here: psycopg's, with SQLite's ``?`` placeholders translated once
 per statement text."""
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -11,10 +12,28 @@ import psycopg
 
 from server.db.dialect import Dialect
 
-__all__ = ["LOG_LOCK", "POSTGRESQL", "PgConn", "PgDialect", "translate"]
+__all__ = [
+    "LOG_LOCK",
+    "POSTGRESQL",
+    "RATE_LOCK",
+    "PgConn",
+    "PgDialect",
+    "rate_lock_key",
+    "translate",
+]
 
 #: The advisory lock key of the change log: 'dstp' as a 32-bit integer.
 LOG_LOCK = 0x64737470
+#: The first key of the rate limits' advisory locks: 'drat'.
+RATE_LOCK = 0x64726174
+
+
+def rate_lock_key(rule: str, client: str) -> int:
+    """The second key of the rate limit lock of (rule, client): a signed 32-bit hash, the
+    same in every process (Python's ``hash`` is salted per process)."""
+    digest = hashlib.blake2b(f"{rule}\0{client}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
 
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\?|%")
 
@@ -73,6 +92,26 @@ class PgDialect(Dialect):
     def has_table(self, conn: Any, name: str) -> bool:
         """``server.db.migrations``: a table in the connection's schema."""
         return conn.execute("SELECT to_regclass(?) IS NOT NULL", (name,)).fetchone()[0]
+
+    def for_update(self) -> str:
+        """``people``, ``devices``: under READ COMMITTED two requests with one code (a
+        double tap on two app servers) would both read the invite unused."""
+        return " FOR UPDATE"
+
+    def ref_sized(self, column: str) -> str:
+        """``server.db.log``: the very condition of the partial index ``winners_ref``."""
+        return f"octet_length({column}) <= 512"
+
+    def rate_lock_in(self, conn: Any, client: str, rules: Iterable[str]) -> None:
+        """``ratelimits.begin``: one transaction-scoped advisory lock per (rule, client),
+        keyed ``(RATE_LOCK, rate_lock_key(rule, client))``, apart from ``LOG_LOCK``. Keys
+        are taken in ascending order, so attempts sharing several rules cannot deadlock;
+        other clients and writes to the log do not wait."""
+        keys = sorted({rate_lock_key(rule, client) for rule in rules})
+        conn.execute(
+            "SELECT count(pg_advisory_xact_lock(?::integer, k)) FROM unnest(?::integer[]) AS k",
+            (RATE_LOCK, keys),
+        )
 
 
 POSTGRESQL = PgDialect()

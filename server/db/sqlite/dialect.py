@@ -49,6 +49,10 @@ class SqliteDialect(Dialect):
         process starting at once waits (busy_timeout) instead of failing its upgrade."""
         conn.execute("BEGIN IMMEDIATE")
 
+    def ref_sized(self, column: str) -> str:
+        """``server.db.log``: SQLite's ``winners_ref`` holds every value (no size limit)."""
+        return f"length(CAST({column} AS BLOB)) <= 512"
+
 
 SQLITE = SqliteDialect()
 

@@ -318,7 +318,7 @@ def _write_tx(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T])
 
 
 async def attach_journal(conn: aiosqlite.Connection, path: str) -> None:
-    from server.db.decisions import attach_sql
+    from server.db.sqlite.journal import attach_sql
 
     for sql, args in attach_sql(path):
         await conn.execute(sql, args)
