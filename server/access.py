@@ -57,17 +57,172 @@ __all__ = [
     "scope_token",
 ]
 
-#: collection → the field that places a record in a scope (id-derived ones are absent).
-ANCHORS: dict[str, str] = {
-    "buildings": "community",
-    "households": "building",
-    "incidents": "community",
-    "visits": "household",
-    "deliveries": "household",
-    "repairs": "incident",
-    "updates": "incident",
-    "reports": "community",
+# --- visibility, declared once ----------------------------------------------------------
+#
+# How each collection reaches a scope. Both engines' SQL (``server.db.scopes``: the pull
+# filter, a pull page's index lookups, evictions, the live fan-out) and the Python checks
+# (``was_visible``, ``may_write``) are made from this table: adding a collection is one
+# entry here, plus its schema.
+
+#: Where a record says the key that places it in a scope: its id, the part of its id after
+#: ``~`` (``<incident>~<household>``) or before it (``<person>~<building>``) — or else
+#: the name of a field, whose value is the key.
+ID, TAIL, HEAD = ":id", ":tail", ":head"
+VOLUNTEER, COORDINATOR = frozenset({"volunteer"}), frozenset({"coordinator"})
+_ROLES = VOLUNTEER | COORDINATOR
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """One way a record reaches a scope: its key (``ID``, ``TAIL``, ``HEAD`` or a field)
+    is in the scope's set ``within``.
+
+    ``within`` is one of ``households``, ``buildings``, ``incidents``, ``targets`` (the
+    buildings and incidents), ``person`` (the scope's person), ``community`` (the scope's
+    community) or ``public`` (the value ``true``). ``roles``: the roles it is open to.
+    """
+
+    within: str
+    key: str
+    roles: frozenset[str] = _ROLES
+
+    @property
+    def by_field(self) -> bool:
+        return self.key not in (ID, TAIL, HEAD)
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """How the records of one collection reach a scope.
+
+    Attributes:
+        reads: the ways a scope reads a record (any one suffices); none: reference data,
+            read whole by every scope.
+        writes: what a coordinator's scope must hold for a write (its key is the
+            record's *anchor* when it is a field: ``ANCHORS``).
+        volunteers: volunteers write records their scope reads through ``reads``.
+    """
+
+    reads: tuple[Reach, ...] = ()
+    writes: Reach | None = None
+    volunteers: bool = False
+
+    @property
+    def reference(self) -> bool:
+        return not self.reads
+
+
+_OF_COMMUNITY = Reach("community", "community")
+
+#: collection → how its records reach a scope (docs/security.md has the table in words).
+VISIBILITY: dict[str, Visibility] = {
+    "communities": Visibility(writes=Reach("community", ID)),
+    "buildings": Visibility(writes=_OF_COMMUNITY),
+    "incidents": Visibility(writes=_OF_COMMUNITY),
+    "households": Visibility((Reach("households", ID),), Reach("buildings", "building")),
+    "visits": Visibility((Reach("households", "household"),), volunteers=True),
+    "deliveries": Visibility((Reach("households", "household"),), volunteers=True),
+    "household_status": Visibility((Reach("households", TAIL),), volunteers=True),
+    "repairs": Visibility((Reach("incidents", "incident"),), volunteers=True),
+    "updates": Visibility((Reach("incidents", "incident"), Reach("public", "public", VOLUNTEER))),
+    # A volunteer reads their own assignments; a coordinator those inside its community.
+    "assignments": Visibility(
+        (Reach("person", HEAD, VOLUNTEER), Reach("targets", TAIL, COORDINATOR))
+    ),
+    # 需核实 resolutions (#11), ids ``<incident>~…``: the coordinators of the incident.
+    "checks": Visibility((Reach("incidents", HEAD, COORDINATOR),), Reach("incidents", HEAD)),
+    # Field reports (#22): their reporter, and the coordinators of their community.
+    "reports": Visibility(
+        (Reach("person", "reporter", VOLUNTEER), Reach("community", "community", COORDINATOR)),
+        _OF_COMMUNITY,
+    ),
 }
+
+
+def _default_writes() -> None:
+    """A collection read through a household or an incident is written under the same key."""
+    for coll, vis in VISIBILITY.items():
+        if vis.writes is None and vis.reads:
+            VISIBILITY[coll] = Visibility(vis.reads, vis.reads[0], vis.volunteers)
+
+
+_default_writes()
+
+
+def reference_collections() -> tuple[str, ...]:
+    """The collections every scope reads whole (reference data)."""
+    return tuple(c for c, v in VISIBILITY.items() if v.reference)
+
+
+def reaches(role: str) -> list[tuple[str, Reach]]:
+    """(collection, reach) of every way a scope of ``role`` reads a limited collection."""
+    role = "coordinator" if role == "coordinator" else "volunteer"
+    return [(c, r) for c, v in VISIBILITY.items() for r in v.reads if role in r.roles]
+
+
+def self_anchors() -> frozenset[tuple[str, str]]:
+    """(collection, field) whose change can make a record visible or invisible by itself
+    (the fields that place a record in a scope: a visit's ``household``)."""
+    return frozenset((c, r.key) for c, v in VISIBILITY.items() for r in v.reads if r.by_field)
+
+
+def anchors() -> dict[str, str]:
+    """collection → the field that places a record in a scope for writes."""
+    return {c: v.writes.key for c, v in VISIBILITY.items() if v.writes and v.writes.by_field}
+
+
+def scope_keys(scope: "Scope", within: str) -> frozenset[Any] | None:
+    """The keys of the set ``within`` of ``scope`` (None: all)."""
+    if within == "households":
+        return scope.households
+    if within == "buildings":
+        return scope.buildings
+    if within == "incidents":
+        return scope.incidents
+    if within == "targets":
+        if scope.buildings is None and scope.incidents is None:
+            return None
+        return (scope.buildings or frozenset()) | (scope.incidents or frozenset())
+    if within == "person":
+        return frozenset({scope.person})
+    if within == "community":
+        return frozenset({scope.community or ""})
+    if within == "public":
+        return frozenset({True})
+    raise ValueError(f"no such scope set: {within}")
+
+
+def key_of(reach: Reach, rid: str, fields: Mapping[str, Any]) -> Any:
+    """The key by which a record (its id, its fields' values) reaches a scope."""
+    if reach.key == ID:
+        return rid
+    if reach.key == TAIL:
+        return rid.split("~", 1)[-1]
+    if reach.key == HEAD:
+        return rid.split("~", 1)[0] if "~" in rid else ""
+    return fields.get(reach.key)
+
+
+def readable(scope: "Scope", coll: str, rid: str, fields: Mapping[str, Any]) -> bool:
+    """Whether ``scope`` reads the record with these fields' values (the rule of pulls,
+    in Python: the SQL of ``server.db.scopes`` says the same)."""
+    vis = VISIBILITY.get(coll)
+    if vis is None:
+        return scope.unlimited
+    if vis.reference or scope.unlimited:
+        return True
+    for reach in vis.reads:
+        if (scope.role if scope.role == "coordinator" else "volunteer") not in reach.roles:
+            continue
+        keys = scope_keys(scope, reach.within)
+        key = key_of(reach, rid, fields)
+        if keys is None or (isinstance(key, str | bool) and key in keys):
+            return True
+    return False
+
+
+#: collection → the field that places a record in a scope (id-derived ones are absent).
+ANCHORS: dict[str, str] = anchors()
 
 #: Report fields only a coordinator sets (the volunteer writes what, where, who, when).
 _COORDINATOR_REPORT_FIELDS = frozenset({"incident", "ack_at", "ack_by"})

@@ -341,6 +341,8 @@ def _body(
 def _answer(response: Any) -> dict[str, Any]:
     out = msgspec.json.decode(msgspec.json.encode(response))
     out.pop("server_time")
+    # What a phone deletes is a set (docs/protocol.md): its order is no part of the answer.
+    out["evict"] = sorted(out["evict"], key=lambda e: (e["coll"], e["id"]))
     return out
 
 

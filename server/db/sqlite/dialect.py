@@ -23,6 +23,16 @@ class SqliteDialect(Dialect):
     def is_full(self, exc: BaseException) -> bool:
         return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
+    def after(self, expr: str) -> str:
+        return f"substr({expr}, instr({expr}, '~') + 1)"
+
+    def before(self, expr: str) -> str:
+        return f"substr({expr}, 1, instr({expr}, '~') - 1)"
+
+    def tuples(self, param: str, *names: str) -> str:
+        cols = ", ".join(f"json_extract(value, '$[{k}]') AS {n}" for k, n in enumerate(names))
+        return f"(SELECT {cols} FROM json_each({param}))"
+
 
 SQLITE = SqliteDialect()
 
