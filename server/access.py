@@ -99,17 +99,26 @@ class Visibility:
         reads: the ways a scope reads a record (any one suffices); none: reference data,
             read whole by every scope.
         writes: what a coordinator's scope must hold for a write (its key is the
-            record's *anchor* when it is a field: ``ANCHORS``).
-        volunteers: volunteers write records their scope reads through ``reads``.
+            record's *anchor* when it is a field: ``ANCHORS``); default: the first of
+            ``reads``.
+        volunteers: volunteers write records their scope reads through ``reads``
+            (only the fields ``volunteer_fields``, when given).
     """
 
     reads: tuple[Reach, ...] = ()
     writes: Reach | None = None
     volunteers: bool = False
+    volunteer_fields: frozenset[str] | None = None
 
     @property
     def reference(self) -> bool:
         return not self.reads
+
+    @property
+    def judged_by(self) -> Reach | None:
+        """``writes``, or else the first way it is read (a collection read through a
+        household or an incident is written under the same key)."""
+        return self.writes or (self.reads[0] if self.reads else None)
 
 
 _OF_COMMUNITY = Reach("community", "community")
@@ -119,7 +128,13 @@ VISIBILITY: dict[str, Visibility] = {
     "communities": Visibility(writes=Reach("community", ID)),
     "buildings": Visibility(writes=_OF_COMMUNITY),
     "incidents": Visibility(writes=_OF_COMMUNITY),
-    "households": Visibility((Reach("households", ID),), Reach("buildings", "building")),
+    # A volunteer marks a household ``vulnerable`` (what the door-knocking finds out).
+    "households": Visibility(
+        (Reach("households", ID),),
+        Reach("buildings", "building"),
+        volunteers=True,
+        volunteer_fields=frozenset({"vulnerable"}),
+    ),
     "visits": Visibility((Reach("households", "household"),), volunteers=True),
     "deliveries": Visibility((Reach("households", "household"),), volunteers=True),
     "household_status": Visibility((Reach("households", TAIL),), volunteers=True),
@@ -137,16 +152,6 @@ VISIBILITY: dict[str, Visibility] = {
         _OF_COMMUNITY,
     ),
 }
-
-
-def _default_writes() -> None:
-    """A collection read through a household or an incident is written under the same key."""
-    for coll, vis in VISIBILITY.items():
-        if vis.writes is None and vis.reads:
-            VISIBILITY[coll] = Visibility(vis.reads, vis.reads[0], vis.volunteers)
-
-
-_default_writes()
 
 
 def reference_collections() -> tuple[str, ...]:
@@ -168,7 +173,8 @@ def self_anchors() -> frozenset[tuple[str, str]]:
 
 def anchors() -> dict[str, str]:
     """collection → the field that places a record in a scope for writes."""
-    return {c: v.writes.key for c, v in VISIBILITY.items() if v.writes and v.writes.by_field}
+    judged = {c: v.judged_by for c, v in VISIBILITY.items()}
+    return {c: r.key for c, r in judged.items() if r is not None and r.by_field}
 
 
 def scope_keys(scope: "Scope", within: str) -> frozenset[Any] | None:
@@ -435,38 +441,60 @@ def _household_of(rid: str) -> str:
 
 
 def _volunteer(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts: Facts) -> None:
-    if coll in ("visits", "deliveries"):
-        if fld == "household" and not isinstance(value, str):
-            _refuse(f"{coll}.household must name a household in your assigned buildings")
-        if not _all_in(facts.anchors, scope.households):
-            _refuse(
-                f"this {coll[:-1]} is for a household outside your assigned buildings; "
-                "ask the coordinator to assign you the building"
-            )
-    elif coll == "household_status":
-        if _household_of(rid) not in (scope.households or ()):
-            _refuse(
-                "this household is outside your assigned buildings; "
-                "ask the coordinator to assign you the building"
-            )
-    elif coll == "households" and fld == "vulnerable":
-        if rid not in (scope.households or ()):
-            _refuse(
-                "this household is outside your assigned buildings; "
-                "ask the coordinator to assign you the building"
-            )
-    elif coll == "repairs":
-        if not _all_in(facts.anchors, scope.incidents):
-            _refuse("repairs can be recorded only for incidents you work on")
-    elif coll == "incidents":
+    vis = VISIBILITY.get(coll)
+    if coll == "incidents":
         _refuse(
             "volunteers cannot open or change incidents; send a field report (reports) "
             "and the coordinator will open or update the incident"
         )
     elif coll == "reports":
         _volunteer_report(scope, fld, value, facts)
-    else:
+    elif vis is None or not vis.volunteers or fld not in (vis.volunteer_fields or {fld}):
         _refuse(f"volunteers cannot change {coll}; ask the coordinator")
+    else:
+        reach = next(r for r in vis.reads if "volunteer" in r.roles)
+        _judge(scope, coll, rid, fld, value, facts, reach, _VOLUNTEER_OUTSIDE)
+
+
+#: What a volunteer is told when a write is outside their scope, by the set it missed.
+_VOLUNTEER_OUTSIDE = {
+    "households": "this {coll} record is for a household outside your assigned buildings; "
+    "ask the coordinator to assign you the building",
+    "incidents": "{coll} can be recorded only for incidents you work on",
+}
+#: What a coordinator is told, likewise.
+_OUTSIDE = "outside your community; ask that community's coordinator"
+_COORDINATOR_OUTSIDE = {
+    "households": "this household is " + _OUTSIDE,
+    "buildings": "this household's building is " + _OUTSIDE,
+    "incidents": "this incident is " + _OUTSIDE,
+    "community": "this {coll} record is " + _OUTSIDE,
+}
+_NOUN = {"households": "household", "buildings": "building", "incidents": "incident"}
+
+
+def _judge(
+    scope: Scope,
+    coll: str,
+    rid: str,
+    fld: str,
+    value: Any,
+    facts: Facts,
+    reach: Reach,
+    words: Mapping[str, str],
+) -> None:
+    """Refuse a write unless the record's key by ``reach`` (every known value of its
+    anchor field, or the part of its id) is in the writer's scope."""
+    message = words.get(reach.within, "this {coll} record is outside your scope").format(coll=coll)
+    if reach.by_field:
+        if fld == reach.key and not isinstance(value, str):
+            noun = _NOUN.get(reach.within, reach.within)
+            _refuse(f"{coll}.{fld} must name a {noun}: {message}")
+        keys: Iterable[Any] = facts.anchors
+    else:
+        keys = [key_of(reach, rid, {})]
+    if not _all_in(keys, scope_keys(scope, reach.within)):
+        _refuse(message)
 
 
 def _volunteer_report(scope: Scope, fld: str, value: Any, facts: Facts) -> None:
@@ -488,36 +516,19 @@ def _volunteer_report(scope: Scope, fld: str, value: Any, facts: Facts) -> None:
 
 
 def _coordinator(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts: Facts) -> None:
-    outside = "outside your community; ask that community's coordinator"
-    if coll == "communities":
-        if rid != scope.community:
-            _refuse(f"community {rid[:40]} is {outside}")
-    elif coll in ("buildings", "incidents", "reports"):
+    outside = _OUTSIDE
+    if coll in ("buildings", "incidents", "reports"):
         if fld == "community" and value != scope.community:
             _refuse(f"{coll[:-1]} must belong to your community ({scope.community})")
-        if not _all_in(facts.anchors, frozenset({scope.community or ""})):
-            _refuse(f"this {coll[:-1]} is {outside}")
         if coll == "incidents" and fld == "buildings" and not _all_in(value or (), scope.buildings):
             _refuse(f"an incident's buildings must be in your community; {outside}")
         attach = coll == "reports" and fld == "incident" and value is not None
         if attach and not _all_in([value], scope.incidents):
             _refuse(f"a report is attached only to an incident of your community; {outside}")
-    elif coll == "households":
-        if fld == "building" and not isinstance(value, str):
-            _refuse("households.building must name a building of your community")
-        if not _all_in(facts.anchors, scope.buildings):
-            _refuse(f"this household is {outside}")
-    elif coll in ("visits", "deliveries"):
-        if not _all_in(facts.anchors, scope.households):
-            _refuse(f"this household is {outside}")
-    elif coll == "household_status":
-        if scope.households is not None and _household_of(rid) not in scope.households:
-            _refuse(f"this household is {outside}")
-    elif coll in ("repairs", "updates", "checks"):
-        # A 需核实 resolution's incident is the first part of its id.
-        anchors = [rid.split("~", 1)[0]] if coll == "checks" else facts.anchors
-        if not _all_in(anchors, scope.incidents):
-            _refuse(f"this incident is {outside}")
+    vis = VISIBILITY.get(coll)
+    reach = None if vis is None else vis.judged_by
+    if reach is not None:
+        _judge(scope, coll, rid, fld, value, facts, reach, _COORDINATOR_OUTSIDE)
 
 
 def _assignment(scope: Scope, rid: str, fld: str, value: Any) -> None:

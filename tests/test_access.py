@@ -14,8 +14,9 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import conftest
 import pytest
-from conftest import Phone, Stamper, invite
+from conftest import Phone, Stamper, db_for, invite, query
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
@@ -86,8 +87,7 @@ class Device:
 def server_winners(db: str) -> dict[Key, tuple[str, Any]]:
     import json
 
-    with closing(sqlite3.connect(db)) as conn:
-        rows = conn.execute("SELECT coll, id, field, hlc, value FROM winners").fetchall()
+    rows = query(db, "SELECT coll, id, field, hlc, value FROM winners")
     return {(c, i, f): (h, json.loads(v)) for c, i, f, h, v in rows}
 
 
@@ -257,9 +257,10 @@ class World:
                 assert device.state.get(key) == (hlc, value), f"missing {key}"
 
 
-@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 @settings(
-    max_examples=60,
+    # The same rules on both engines (one scope code, #21); PostgreSQL makes a database
+    # per example, so fewer of them.
+    max_examples=60 if conftest.BACKEND == "sqlite" else 25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -267,7 +268,7 @@ class World:
 def test_volunteer_holds_exactly_its_scope_across_assignment_changes(tmp_path, spec) -> None:
     # A fresh database per example: reference data of earlier examples would otherwise
     # make every full pull longer and longer.
-    db = str(tmp_path / f"w{next(_tick)}.db")
+    db = db_for(str(tmp_path / f"w{next(_tick)}.db"))
     with TestClient(app=create_app(db=db)) as client:
         _scope_round_trip(client, db, spec)
 
@@ -304,9 +305,8 @@ write_st = st.lists(
 )
 
 
-@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 @settings(
-    max_examples=40,
+    max_examples=40 if conftest.BACKEND == "sqlite" else 20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -359,16 +359,13 @@ def test_writes_outside_scope_are_forbidden_quarantined_and_never_block_the_batc
     assert all(x["error"] == "forbidden" and x["message"] for x in refused.values())
     assert {i for i, ok in enumerate(expect) if not ok} == set(refused)
     assert d["accepted"] == sum(expect)
-    with closing(sqlite3.connect(db)) as conn:
-        quarantined = {
-            h
-            for (h,) in conn.execute(
-                "SELECT hlc FROM quarantine WHERE node = ? AND error = 'forbidden'", (phone.node,)
-            )
-        }
-        applied = {
-            h for (h,) in conn.execute("SELECT hlc FROM history WHERE node = ?", (phone.node,))
-        }
+    quarantined = {
+        h
+        for (h,) in query(
+            db, "SELECT hlc FROM quarantine WHERE node = ? AND error = 'forbidden'", (phone.node,)
+        )
+    }
+    applied = {h for (h,) in query(db, "SELECT hlc FROM history WHERE node = ?", (phone.node,))}
     assert quarantined == {changes[i]["hlc"] for i in refused}
     assert applied == {c["hlc"] for i, c in enumerate(changes) if expect[i]}
 
