@@ -1,7 +1,8 @@
 """The sync path on PostgreSQL gives SQLite's answers (issue 14): scopes, pulls page by
 page, evictions, the reference data, the visibility of live rows, the SQL fragments other
 modules embed, and a whole sync (``syncs.exchange``) with its winners, history and
-quarantine.
+quarantine. Since #21 the scope code (``server.db.scopes``) is one code on both engines:
+the same question, asked of both, must get the same answer.
 
 Differential: the demo community in a SQLite file and its PostgreSQL copy
 (``demo_twins``), the same people and assignments written into both, then the same public
