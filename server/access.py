@@ -227,6 +227,24 @@ def readable(scope: "Scope", coll: str, rid: str, fields: Mapping[str, Any]) -> 
     return False
 
 
+#: The collections a scope is computed from (``server.db.scopes.compute_scope``, and the
+#: scope sequence's trigger, ``server.db.migrations.SCOPE_CHANGES``).
+SCOPE_INPUTS = frozenset({"assignments", "buildings", "incidents"})
+
+
+def rescopes(coll: str, fld: str) -> bool:
+    """Whether writing ``fld`` of a ``coll`` record can change what a scope reads beyond
+    that record: a scope's inputs, or the field that places a record read by its id (a
+    household's ``building``). The live fan-out closes the streams of such scopes."""
+    if coll in SCOPE_INPUTS:
+        return True
+    vis = VISIBILITY.get(coll)
+    if vis is None or not any(r.key == ID for r in vis.reads):
+        return False
+    reach = vis.judged_by
+    return reach is not None and reach.key == fld
+
+
 #: collection → the field that places a record in a scope (id-derived ones are absent).
 ANCHORS: dict[str, str] = anchors()
 

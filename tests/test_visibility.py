@@ -131,3 +131,19 @@ def test_the_python_rule_and_the_sql_filter_agree_on_every_record_of_the_demo(
     for person, sql, python in checked:
         assert sql == python, person
         assert sql, person
+
+
+@pytest.mark.parametrize(
+    ("coll", "fld", "moves"),
+    [
+        ("assignments", "active", True),
+        ("incidents", "buildings", True),
+        ("buildings", "community", True),
+        ("households", "building", True),
+        ("households", "contact", False),
+        ("visits", "household", False),  # the visit alone: the rules of pulls judge it
+        ("updates", "public", False),
+    ],
+)
+def test_the_writes_that_move_scopes_come_from_the_table(coll: str, fld: str, moves: bool) -> None:
+    assert access.rescopes(coll, fld) is moves
