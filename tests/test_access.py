@@ -9,14 +9,12 @@ winner inside it (scope growth backfills older changes).
 """
 
 import itertools
-import sqlite3
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import conftest
 import pytest
-from conftest import Phone, Stamper, db_for, invite, query
+from conftest import Phone, Stamper, db_for, invite, query, run_async
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
@@ -25,6 +23,7 @@ from schemas.records import PERSONAL_FIELDS
 from server.access import Facts, Scope, may_write, read_scope
 from server.admin import create_invite, write_records
 from server.app import create_app
+from server.db import open_database
 from sync.validate import ForbiddenError
 
 _example = itertools.count()
@@ -465,7 +464,6 @@ def test_read_scope_counts_only_active_own_assignments_and_whole_incidents() -> 
     assert g.incidents == {"i1", "i2"}
 
 
-@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_coordinator_of_a_community_sees_only_its_households(client) -> None:
     db = client.db_path
     put(
@@ -478,9 +476,12 @@ def test_coordinator_of_a_community_sees_only_its_households(client) -> None:
         ],
     )
     coord = enroll(client, db, "coordinator")
-    with closing(sqlite3.connect(db)) as conn:
-        conn.execute("UPDATE people SET community = 'cc1' WHERE id = ?", (coord.person,))
-        conn.commit()
+
+    async def move() -> None:
+        async with open_database(db) as d:
+            await d.execute("UPDATE people SET community = 'cc1' WHERE id = ?", (coord.person,))
+
+    run_async(move())
     got = {c["id"] for c in coord.sync().json()["changes"] if c["coll"] == "households"}
     assert got == {"ch1"}
 
