@@ -861,6 +861,9 @@ def evictions_in(
     # held; those whose anchor changed since the cursor to a value outside the scope are
     # left, and the few left are judged by the rules of pulls. (A household leaves only
     # with its building's scope: ``gone_h`` above.)
+    if cursor <= 0:
+        # Nothing was anchored at or before sequence 0: the device held none of it.
+        return out, grown
     was_h, was_i = scope_union(scope, old)
     was = replace(scope, households=was_h, incidents=was_i)
     parts = [(c, r) for c, r in ways if r.by_field]
