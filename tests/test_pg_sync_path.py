@@ -304,6 +304,19 @@ def test_the_sql_fragments_select_the_same_rows_on_both(demo_twins: tuple[str, s
                 f"AND {what} ORDER BY 1, 2, 3 LIMIT {last}",
                 ("room", *b, 3000),
             )
+            # The same fragments for a port's query (``?`` on either engine's Conn).
+            within, args = scopes.people_filter(scope, "p.id", dialect=db.sql)
+            out[(pid, "people-conn")] = await db.select(
+                f"SELECT p.id FROM people p WHERE {within} ORDER BY p.id LIMIT ?", (*args, 100)
+            )
+            assert out[(pid, "people-conn")] == [tuple(r) for r in out[(pid, "people")]]
+            what, b = scopes.record_filter(scope, "w.coll", "w.id", dialect=db.sql)
+            out[(pid, "records-conn")] = await db.select(
+                "SELECT w.coll, w.id, w.field FROM winners w WHERE w.field <> ? "
+                f"AND {what} ORDER BY 1, 2, 3 LIMIT ?",
+                ("room", *b, 3000),
+            )
+            assert out[(pid, "records-conn")] == [tuple(r) for r in out[(pid, "records")]]
             filt = scopes.pull_filter(scope, dialect=db.dialect)
             out[(pid, "pull")] = await changes.pull(db, 0, 700, scope=filt)
             out[(pid, "pull-mine")] = await changes.pull(
