@@ -57,17 +57,196 @@ __all__ = [
     "scope_token",
 ]
 
-#: collection → the field that places a record in a scope (id-derived ones are absent).
-ANCHORS: dict[str, str] = {
-    "buildings": "community",
-    "households": "building",
-    "incidents": "community",
-    "visits": "household",
-    "deliveries": "household",
-    "repairs": "incident",
-    "updates": "incident",
-    "reports": "community",
+# --- visibility, declared once ----------------------------------------------------------
+#
+# How each collection reaches a scope. Both engines' SQL (``server.db.scopes``: the pull
+# filter, a pull page's index lookups, evictions, the live fan-out) and the Python checks
+# (``was_visible``, ``may_write``) are made from this table: adding a collection is one
+# entry here, plus its schema.
+
+#: Where a record says the key that places it in a scope: its id, the part of its id after
+#: ``~`` (``<incident>~<household>``) or before it (``<person>~<building>``) — or else
+#: the name of a field, whose value is the key.
+ID, TAIL, HEAD = ":id", ":tail", ":head"
+VOLUNTEER, COORDINATOR = frozenset({"volunteer"}), frozenset({"coordinator"})
+_ROLES = VOLUNTEER | COORDINATOR
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """One way a record reaches a scope: its key (``ID``, ``TAIL``, ``HEAD`` or a field)
+    is in the scope's set ``within``.
+
+    ``within`` is one of ``households``, ``buildings``, ``incidents``, ``targets`` (the
+    buildings and incidents), ``person`` (the scope's person), ``community`` (the scope's
+    community) or ``public`` (the value ``true``). ``roles``: the roles it is open to.
+    """
+
+    within: str
+    key: str
+    roles: frozenset[str] = _ROLES
+
+    @property
+    def by_field(self) -> bool:
+        return self.key not in (ID, TAIL, HEAD)
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """How the records of one collection reach a scope.
+
+    Attributes:
+        reads: the ways a scope reads a record (any one suffices); none: reference data,
+            read whole by every scope.
+        writes: what a coordinator's scope must hold for a write (its key is the
+            record's *anchor* when it is a field: ``ANCHORS``); default: the first of
+            ``reads``.
+        volunteers: volunteers write records their scope reads through ``reads``
+            (only the fields ``volunteer_fields``, when given).
+    """
+
+    reads: tuple[Reach, ...] = ()
+    writes: Reach | None = None
+    volunteers: bool = False
+    volunteer_fields: frozenset[str] | None = None
+
+    @property
+    def reference(self) -> bool:
+        return not self.reads
+
+    @property
+    def judged_by(self) -> Reach | None:
+        """``writes``, or else the first way it is read (a collection read through a
+        household or an incident is written under the same key)."""
+        return self.writes or (self.reads[0] if self.reads else None)
+
+
+_OF_COMMUNITY = Reach("community", "community")
+
+#: collection → how its records reach a scope (docs/security.md has the table in words).
+VISIBILITY: dict[str, Visibility] = {
+    "communities": Visibility(writes=Reach("community", ID)),
+    "buildings": Visibility(writes=_OF_COMMUNITY),
+    "incidents": Visibility(writes=_OF_COMMUNITY),
+    # A volunteer marks a household ``vulnerable`` (what the door-knocking finds out).
+    "households": Visibility(
+        (Reach("households", ID),),
+        Reach("buildings", "building"),
+        volunteers=True,
+        volunteer_fields=frozenset({"vulnerable"}),
+    ),
+    "visits": Visibility((Reach("households", "household"),), volunteers=True),
+    "deliveries": Visibility((Reach("households", "household"),), volunteers=True),
+    "household_status": Visibility((Reach("households", TAIL),), volunteers=True),
+    "repairs": Visibility((Reach("incidents", "incident"),), volunteers=True),
+    "updates": Visibility((Reach("incidents", "incident"), Reach("public", "public", VOLUNTEER))),
+    # A volunteer reads their own assignments; a coordinator those inside its community.
+    "assignments": Visibility(
+        (Reach("person", HEAD, VOLUNTEER), Reach("targets", TAIL, COORDINATOR))
+    ),
+    # 需核实 resolutions (#11), ids ``<incident>~…``: the coordinators of the incident.
+    "checks": Visibility((Reach("incidents", HEAD, COORDINATOR),), Reach("incidents", HEAD)),
+    # Field reports (#22): their reporter, and the coordinators of their community.
+    "reports": Visibility(
+        (Reach("person", "reporter", VOLUNTEER), Reach("community", "community", COORDINATOR)),
+        _OF_COMMUNITY,
+    ),
 }
+
+
+def reference_collections() -> tuple[str, ...]:
+    """The collections every scope reads whole (reference data)."""
+    return tuple(c for c, v in VISIBILITY.items() if v.reference)
+
+
+def reaches(role: str) -> list[tuple[str, Reach]]:
+    """(collection, reach) of every way a scope of ``role`` reads a limited collection."""
+    role = "coordinator" if role == "coordinator" else "volunteer"
+    return [(c, r) for c, v in VISIBILITY.items() for r in v.reads if role in r.roles]
+
+
+def self_anchors() -> frozenset[tuple[str, str]]:
+    """(collection, field) whose change can make a record visible or invisible by itself
+    (the fields that place a record in a scope: a visit's ``household``)."""
+    return frozenset((c, r.key) for c, v in VISIBILITY.items() for r in v.reads if r.by_field)
+
+
+def anchors() -> dict[str, str]:
+    """collection → the field that places a record in a scope for writes."""
+    judged = {c: v.judged_by for c, v in VISIBILITY.items()}
+    return {c: r.key for c, r in judged.items() if r is not None and r.by_field}
+
+
+def scope_keys(scope: "Scope", within: str) -> frozenset[Any] | None:
+    """The keys of the set ``within`` of ``scope`` (None: all)."""
+    if within == "households":
+        return scope.households
+    if within == "buildings":
+        return scope.buildings
+    if within == "incidents":
+        return scope.incidents
+    if within == "targets":
+        if scope.buildings is None and scope.incidents is None:
+            return None
+        return (scope.buildings or frozenset()) | (scope.incidents or frozenset())
+    if within == "person":
+        return frozenset({scope.person})
+    if within == "community":
+        return frozenset({scope.community or ""})
+    if within == "public":
+        return frozenset({True})
+    raise ValueError(f"no such scope set: {within}")
+
+
+def key_of(reach: Reach, rid: str, fields: Mapping[str, Any]) -> Any:
+    """The key by which a record (its id, its fields' values) reaches a scope."""
+    if reach.key == ID:
+        return rid
+    if reach.key == TAIL:
+        return rid.split("~", 1)[-1]
+    if reach.key == HEAD:
+        return rid.split("~", 1)[0] if "~" in rid else ""
+    return fields.get(reach.key)
+
+
+def readable(scope: "Scope", coll: str, rid: str, fields: Mapping[str, Any]) -> bool:
+    """Whether ``scope`` reads the record with these fields' values (the rule of pulls,
+    in Python: the SQL of ``server.db.scopes`` says the same)."""
+    vis = VISIBILITY.get(coll)
+    if vis is None:
+        return scope.unlimited
+    if vis.reference or scope.unlimited:
+        return True
+    for reach in vis.reads:
+        if (scope.role if scope.role == "coordinator" else "volunteer") not in reach.roles:
+            continue
+        keys = scope_keys(scope, reach.within)
+        key = key_of(reach, rid, fields)
+        if keys is None or (isinstance(key, str | bool) and key in keys):
+            return True
+    return False
+
+
+#: The collections a scope is computed from (``server.db.scopes.compute_scope``, and the
+#: scope sequence's trigger, ``server.db.migrations.SCOPE_CHANGES``).
+SCOPE_INPUTS = frozenset({"assignments", "buildings", "incidents"})
+
+
+def rescopes(coll: str, fld: str) -> bool:
+    """Whether writing ``fld`` of a ``coll`` record can change what a scope reads beyond
+    that record: a scope's inputs, or the field that places a record read by its id (a
+    household's ``building``). The live fan-out closes the streams of such scopes."""
+    if coll in SCOPE_INPUTS:
+        return True
+    vis = VISIBILITY.get(coll)
+    if vis is None or not any(r.key == ID for r in vis.reads):
+        return False
+    reach = vis.judged_by
+    return reach is not None and reach.key == fld
+
+
+#: collection → the field that places a record in a scope (id-derived ones are absent).
+ANCHORS: dict[str, str] = anchors()
 
 #: Report fields only a coordinator sets (the volunteer writes what, where, who, when).
 _COORDINATOR_REPORT_FIELDS = frozenset({"incident", "ack_at", "ack_by"})
@@ -280,38 +459,60 @@ def _household_of(rid: str) -> str:
 
 
 def _volunteer(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts: Facts) -> None:
-    if coll in ("visits", "deliveries"):
-        if fld == "household" and not isinstance(value, str):
-            _refuse(f"{coll}.household must name a household in your assigned buildings")
-        if not _all_in(facts.anchors, scope.households):
-            _refuse(
-                f"this {coll[:-1]} is for a household outside your assigned buildings; "
-                "ask the coordinator to assign you the building"
-            )
-    elif coll == "household_status":
-        if _household_of(rid) not in (scope.households or ()):
-            _refuse(
-                "this household is outside your assigned buildings; "
-                "ask the coordinator to assign you the building"
-            )
-    elif coll == "households" and fld == "vulnerable":
-        if rid not in (scope.households or ()):
-            _refuse(
-                "this household is outside your assigned buildings; "
-                "ask the coordinator to assign you the building"
-            )
-    elif coll == "repairs":
-        if not _all_in(facts.anchors, scope.incidents):
-            _refuse("repairs can be recorded only for incidents you work on")
-    elif coll == "incidents":
+    vis = VISIBILITY.get(coll)
+    if coll == "incidents":
         _refuse(
             "volunteers cannot open or change incidents; send a field report (reports) "
             "and the coordinator will open or update the incident"
         )
     elif coll == "reports":
         _volunteer_report(scope, fld, value, facts)
-    else:
+    elif vis is None or not vis.volunteers or fld not in (vis.volunteer_fields or {fld}):
         _refuse(f"volunteers cannot change {coll}; ask the coordinator")
+    else:
+        reach = next(r for r in vis.reads if "volunteer" in r.roles)
+        _judge(scope, coll, rid, fld, value, facts, reach, _VOLUNTEER_OUTSIDE)
+
+
+#: What a volunteer is told when a write is outside their scope, by the set it missed.
+_VOLUNTEER_OUTSIDE = {
+    "households": "this {coll} record is for a household outside your assigned buildings; "
+    "ask the coordinator to assign you the building",
+    "incidents": "{coll} can be recorded only for incidents you work on",
+}
+#: What a coordinator is told, likewise.
+_OUTSIDE = "outside your community; ask that community's coordinator"
+_COORDINATOR_OUTSIDE = {
+    "households": "this household is " + _OUTSIDE,
+    "buildings": "this household's building is " + _OUTSIDE,
+    "incidents": "this incident is " + _OUTSIDE,
+    "community": "this {coll} record is " + _OUTSIDE,
+}
+_NOUN = {"households": "household", "buildings": "building", "incidents": "incident"}
+
+
+def _judge(
+    scope: Scope,
+    coll: str,
+    rid: str,
+    fld: str,
+    value: Any,
+    facts: Facts,
+    reach: Reach,
+    words: Mapping[str, str],
+) -> None:
+    """Refuse a write unless the record's key by ``reach`` (every known value of its
+    anchor field, or the part of its id) is in the writer's scope."""
+    message = words.get(reach.within, "this {coll} record is outside your scope").format(coll=coll)
+    if reach.by_field:
+        if fld == reach.key and not isinstance(value, str):
+            noun = _NOUN.get(reach.within, reach.within)
+            _refuse(f"{coll}.{fld} must name a {noun}: {message}")
+        keys: Iterable[Any] = facts.anchors
+    else:
+        keys = [key_of(reach, rid, {})]
+    if not _all_in(keys, scope_keys(scope, reach.within)):
+        _refuse(message)
 
 
 def _volunteer_report(scope: Scope, fld: str, value: Any, facts: Facts) -> None:
@@ -333,36 +534,19 @@ def _volunteer_report(scope: Scope, fld: str, value: Any, facts: Facts) -> None:
 
 
 def _coordinator(scope: Scope, coll: str, rid: str, fld: str, value: Any, facts: Facts) -> None:
-    outside = "outside your community; ask that community's coordinator"
-    if coll == "communities":
-        if rid != scope.community:
-            _refuse(f"community {rid[:40]} is {outside}")
-    elif coll in ("buildings", "incidents", "reports"):
+    outside = _OUTSIDE
+    if coll in ("buildings", "incidents", "reports"):
         if fld == "community" and value != scope.community:
             _refuse(f"{coll[:-1]} must belong to your community ({scope.community})")
-        if not _all_in(facts.anchors, frozenset({scope.community or ""})):
-            _refuse(f"this {coll[:-1]} is {outside}")
         if coll == "incidents" and fld == "buildings" and not _all_in(value or (), scope.buildings):
             _refuse(f"an incident's buildings must be in your community; {outside}")
         attach = coll == "reports" and fld == "incident" and value is not None
         if attach and not _all_in([value], scope.incidents):
             _refuse(f"a report is attached only to an incident of your community; {outside}")
-    elif coll == "households":
-        if fld == "building" and not isinstance(value, str):
-            _refuse("households.building must name a building of your community")
-        if not _all_in(facts.anchors, scope.buildings):
-            _refuse(f"this household is {outside}")
-    elif coll in ("visits", "deliveries"):
-        if not _all_in(facts.anchors, scope.households):
-            _refuse(f"this household is {outside}")
-    elif coll == "household_status":
-        if scope.households is not None and _household_of(rid) not in scope.households:
-            _refuse(f"this household is {outside}")
-    elif coll in ("repairs", "updates", "checks"):
-        # A 需核实 resolution's incident is the first part of its id.
-        anchors = [rid.split("~", 1)[0]] if coll == "checks" else facts.anchors
-        if not _all_in(anchors, scope.incidents):
-            _refuse(f"this incident is {outside}")
+    vis = VISIBILITY.get(coll)
+    reach = None if vis is None else vis.judged_by
+    if reach is not None:
+        _judge(scope, coll, rid, fld, value, facts, reach, _COORDINATOR_OUTSIDE)
 
 
 def _assignment(scope: Scope, rid: str, fld: str, value: Any) -> None:

@@ -9,19 +9,19 @@ winner inside it (scope growth backfills older changes).
 """
 
 import itertools
-import sqlite3
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import conftest
 import pytest
-from conftest import Phone, Stamper, invite
+from conftest import Phone, Stamper, db_for, invite, query, run_async
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from schemas.records import PERSONAL_FIELDS
 from server.access import Facts, Scope, may_write, read_scope
+from server.db import open_database
 from server.http.app import create_app
 from server.ops.admin import create_invite, write_records
 from sync.validate import ForbiddenError
@@ -86,8 +86,7 @@ class Device:
 def server_winners(db: str) -> dict[Key, tuple[str, Any]]:
     import json
 
-    with closing(sqlite3.connect(db)) as conn:
-        rows = conn.execute("SELECT coll, id, field, hlc, value FROM winners").fetchall()
+    rows = query(db, "SELECT coll, id, field, hlc, value FROM winners")
     return {(c, i, f): (h, json.loads(v)) for c, i, f, h, v in rows}
 
 
@@ -257,9 +256,10 @@ class World:
                 assert device.state.get(key) == (hlc, value), f"missing {key}"
 
 
-@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 @settings(
-    max_examples=60,
+    # The same rules on both engines (one scope code, #21); PostgreSQL makes a database
+    # per example, so fewer of them.
+    max_examples=60 if conftest.BACKEND == "sqlite" else 25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -267,7 +267,7 @@ class World:
 def test_volunteer_holds_exactly_its_scope_across_assignment_changes(tmp_path, spec) -> None:
     # A fresh database per example: reference data of earlier examples would otherwise
     # make every full pull longer and longer.
-    db = str(tmp_path / f"w{next(_tick)}.db")
+    db = db_for(str(tmp_path / f"w{next(_tick)}.db"))
     with TestClient(app=create_app(db=db)) as client:
         _scope_round_trip(client, db, spec)
 
@@ -304,9 +304,8 @@ write_st = st.lists(
 )
 
 
-@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 @settings(
-    max_examples=40,
+    max_examples=40 if conftest.BACKEND == "sqlite" else 20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -359,16 +358,13 @@ def test_writes_outside_scope_are_forbidden_quarantined_and_never_block_the_batc
     assert all(x["error"] == "forbidden" and x["message"] for x in refused.values())
     assert {i for i, ok in enumerate(expect) if not ok} == set(refused)
     assert d["accepted"] == sum(expect)
-    with closing(sqlite3.connect(db)) as conn:
-        quarantined = {
-            h
-            for (h,) in conn.execute(
-                "SELECT hlc FROM quarantine WHERE node = ? AND error = 'forbidden'", (phone.node,)
-            )
-        }
-        applied = {
-            h for (h,) in conn.execute("SELECT hlc FROM history WHERE node = ?", (phone.node,))
-        }
+    quarantined = {
+        h
+        for (h,) in query(
+            db, "SELECT hlc FROM quarantine WHERE node = ? AND error = 'forbidden'", (phone.node,)
+        )
+    }
+    applied = {h for (h,) in query(db, "SELECT hlc FROM history WHERE node = ?", (phone.node,))}
     assert quarantined == {changes[i]["hlc"] for i in refused}
     assert applied == {c["hlc"] for i, c in enumerate(changes) if expect[i]}
 
@@ -468,7 +464,6 @@ def test_read_scope_counts_only_active_own_assignments_and_whole_incidents() -> 
     assert g.incidents == {"i1", "i2"}
 
 
-@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_coordinator_of_a_community_sees_only_its_households(client) -> None:
     db = client.db_path
     put(
@@ -481,9 +476,12 @@ def test_coordinator_of_a_community_sees_only_its_households(client) -> None:
         ],
     )
     coord = enroll(client, db, "coordinator")
-    with closing(sqlite3.connect(db)) as conn:
-        conn.execute("UPDATE people SET community = 'cc1' WHERE id = ?", (coord.person,))
-        conn.commit()
+
+    async def move() -> None:
+        async with open_database(db) as d:
+            await d.execute("UPDATE people SET community = 'cc1' WHERE id = ?", (coord.person,))
+
+    run_async(move())
     got = {c["id"] for c in coord.sync().json()["changes"] if c["coll"] == "households"}
     assert got == {"ch1"}
 

@@ -39,7 +39,6 @@ from server.db import (
 )
 from server.db.postgresql import changes as pg_changes
 from server.db.postgresql import meta as pg_meta
-from server.db.postgresql import scopes as pg_scopes
 from server.db.postgresql.core import PgDatabase
 from server.db.postgresql.dialect import RATE_LOCK
 from server.db.sqlite.engine import Database
@@ -164,12 +163,9 @@ def test_the_live_tailers_reads_are_the_same_on_both(demo_twins: tuple[str, str]
         assert statuses[f"{inc}~{hid}"]["restored"] is True
         assert (await same(dbs, log.checks_of, inc)) == {f"{inc}~c1": {"resolved": "ok"}}
 
-        # The twin that runs inside a caller's transaction.
-        def mine(conn: Any) -> Any:
-            return log.incident_scopes_in(conn)
-
-        theirs = await dbs[1].read_fn(pg_scopes.incident_scopes_in)
-        assert theirs == await dbs[0].call(mine)
+        # The one function that runs inside a caller's transaction, on both engines.
+        theirs = await dbs[1].read_tx(log.incident_scopes_in)
+        assert theirs == await dbs[0].read_tx(log.incident_scopes_in)
 
     _twins(demo_twins, scenario)
 
@@ -231,9 +227,12 @@ def test_people_devices_and_meta_are_the_same_on_both(
         # A's assignment to a building of community 1 puts A with its coordinators.
         await append(dbs, [change(1, "assignments", f"{pa}~{b1s[0]}", "active", "true")])
 
-        c1_scope = await dbs[0].call(lambda c: scopes.compute_scope(c, pc, "coordinator"))
-        c2_scope = await dbs[0].call(lambda c: scopes.compute_scope(c, pd, "coordinator"))
-        everyone = await dbs[0].call(lambda c: scopes.compute_scope(c, pe, "coordinator"))
+        c1_scope = await dbs[0].read_tx(lambda c: scopes.compute_scope(c, pc, "coordinator"))
+        c2_scope = await dbs[0].read_tx(lambda c: scopes.compute_scope(c, pd, "coordinator"))
+        everyone = await dbs[0].read_tx(lambda c: scopes.compute_scope(c, pe, "coordinator"))
+        assert c1_scope == await dbs[1].read_tx(
+            lambda c: scopes.compute_scope(c, pc, "coordinator")
+        )
         assert everyone.unlimited and not c1_scope.unlimited
         for scope in (c1_scope, c2_scope, everyone):
             listed = await same(dbs, people.listing, scope)

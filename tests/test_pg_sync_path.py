@@ -1,7 +1,8 @@
 """The sync path on PostgreSQL gives SQLite's answers (issue 14): scopes, pulls page by
 page, evictions, the reference data, the visibility of live rows, the SQL fragments other
 modules embed, and a whole sync (``syncs.exchange``) with its winners, history and
-quarantine.
+quarantine. Since #21 the scope code (``server.db.scopes``) is one code on both engines:
+the same question, asked of both, must get the same answer.
 
 Differential: the demo community in a SQLite file and its PostgreSQL copy
 (``demo_twins``), the same people and assignments written into both, then the same public
@@ -303,6 +304,19 @@ def test_the_sql_fragments_select_the_same_rows_on_both(demo_twins: tuple[str, s
                 f"AND {what} ORDER BY 1, 2, 3 LIMIT {last}",
                 ("room", *b, 3000),
             )
+            # The same fragments for a port's query (``?`` on either engine's Conn).
+            within, args = scopes.people_filter(scope, "p.id", dialect=db.sql)
+            out[(pid, "people-conn")] = await db.select(
+                f"SELECT p.id FROM people p WHERE {within} ORDER BY p.id LIMIT ?", (*args, 100)
+            )
+            assert out[(pid, "people-conn")] == [tuple(r) for r in out[(pid, "people")]]
+            what, b = scopes.record_filter(scope, "w.coll", "w.id", dialect=db.sql)
+            out[(pid, "records-conn")] = await db.select(
+                "SELECT w.coll, w.id, w.field FROM winners w WHERE w.field <> ? "
+                f"AND {what} ORDER BY 1, 2, 3 LIMIT ?",
+                ("room", *b, 3000),
+            )
+            assert out[(pid, "records-conn")] == [tuple(r) for r in out[(pid, "records")]]
             filt = scopes.pull_filter(scope, dialect=db.dialect)
             out[(pid, "pull")] = await changes.pull(db, 0, 700, scope=filt)
             out[(pid, "pull-mine")] = await changes.pull(
@@ -341,6 +355,8 @@ def _body(
 def _answer(response: Any) -> dict[str, Any]:
     out = msgspec.json.decode(msgspec.json.encode(response))
     out.pop("server_time")
+    # What a phone deletes is a set (docs/protocol.md): its order is no part of the answer.
+    out["evict"] = sorted(out["evict"], key=lambda e: (e["coll"], e["id"]))
     return out
 
 

@@ -116,3 +116,26 @@ class Dialect:
         """Inside a write transaction: hold, until it ends, a lock per (rule, client) of
         ``rules``, so concurrent attempts of one client are counted one at a time
         (``ratelimits.begin``). SQLite's ``BEGIN IMMEDIATE`` already does: nothing."""
+
+    def after(self, expr: str) -> str:
+        """The part of the text ``expr`` after its first ``~`` (the whole of it without
+        one), in the very spelling of the ``winners_tail`` index: a household status's
+        household, an assignment's target (``server.db.scopes``)."""
+        raise NotImplementedError
+
+    def before(self, expr: str) -> str:
+        """The part of the text ``expr`` before its first ``~`` ('' without one): a 需核实
+        resolution's incident, an assignment's person (``server.db.scopes``)."""
+        raise NotImplementedError
+
+    def tuples(self, param: str, *names: str) -> str:
+        """A table of the JSON list of lists ``param`` whose columns ``names`` are each
+        inner list's strings, in order: ``{tuples('?', 'coll', 'id')} AS k``
+        (``server.db.scopes``: the records a batch or a page names)."""
+        raise NotImplementedError
+
+    def short_value(self, alias: str) -> str:
+        """A condition true of every id-sized ``{alias}.value`` that lets a lookup by value
+        use the engine's partial indexes on it (``winners_ref``, ``history_anchor``)
+        where it has such indexes (``server.db.scopes``)."""
+        return "1 = 1"

@@ -1,21 +1,36 @@
-"""The SQL of access control: scopes, write facts, pull filters, evictions.
+"""The SQL of access control: scopes, write facts, pull filters, evictions — written once
+for both engines.
+
+Every ``*_in`` function is a blocking function of a ``server.db.dialect.Conn`` inside the
+caller's transaction (``db.read_tx`` / ``db.write_tx``), in SQLite's spelling; where the
+engines' SQL differs (a JSON list as a table, the part of an id after ``~``, the partial
+value indexes) it asks ``conn.dialect``. The rules themselves are not written here: every
+filter below is made from ``server.access.VISIBILITY``, the one table of how each
+collection reaches a scope.
 
 Values in ``winners`` and ``history`` are JSON text, so an id is compared in its quoted
-form (``'"0190…"'``), which lets the ``winners_ref (coll, field, value)`` index answer
-"every household of these buildings" without decoding rows.
+form (``'"0190…"'``, quoted here by msgspec, byte for byte what is stored), which lets the
+``winners_ref (coll, field, value)`` index answer "every household of these buildings"
+without decoding rows.
 """
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
+from server import access
 from server.access import (
-    ANCHORS,
+    HEAD,
+    ID,
     REPORTS_PER_HOUR,
+    TAIL,
     Facts,
     Grant,
+    Reach,
     ReportLimitError,
     Scope,
     may_write,
@@ -25,8 +40,9 @@ from server.access import (
 from server.db import changes
 from server.db.changes import Incoming, WinnerRow, cut_page
 from server.db.devices import Device
+from server.db.dialect import Conn, Dialect
+from server.db.interface import BaseDatabase
 from server.db.log import incident_scopes_in
-from server.db.sqlite.engine import BaseDatabase, Database, Sql
 from sync.validate import ForbiddenError
 
 __all__ = [
@@ -56,32 +72,19 @@ __all__ = [
 _json = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder()
 
-#: (collection, field) whose change can make a record visible or invisible by itself.
-SELF_ANCHORS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("households", "building"),
-        ("visits", "household"),
-        ("deliveries", "household"),
-        ("repairs", "incident"),
-        ("updates", "incident"),
-        ("updates", "public"),
-        ("reports", "community"),
-        ("reports", "reporter"),
-    }
-)
-
-_REFERENCE = "('communities', 'buildings', 'incidents')"
+Sql = Conn
+#: A pull page: (rows, new cursor, more, [(coll, id) to delete], the scope token now).
+Page = tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]
 
 
-def _pg() -> Any:
-    """The PostgreSQL twins (``server/db/postgresql/scopes.py``), imported when first needed."""
-    from server.db.postgresql import scopes as pg_scopes
-
-    return pg_scopes
-
-
-def _ids(values: Iterable[str] | None) -> str:
+def _ids(values: Iterable[Any] | None) -> str:
+    """A JSON list of ``values`` as they are (ids), for ``dialect.each``."""
     return _json.encode(sorted(values or ())).decode()
+
+
+def _quoted(values: Iterable[Any] | None) -> str:
+    """A JSON list of ``values`` each as JSON text, as ``winners.value`` holds them."""
+    return _json.encode(sorted(_json.encode(v).decode() for v in values or ())).decode()
 
 
 def _value(text: str) -> Any:
@@ -91,7 +94,51 @@ def _value(text: str) -> Any:
         return None
 
 
-# --- the pure parts, shared with the PostgreSQL twins (server/db/postgresql/scopes.py) --------
+def _dialect(dialect: Dialect | str) -> tuple[Dialect, bool]:
+    """The ``Dialect`` a SQL fragment is made for, and whether its placeholders are
+    numbered ``$1, $2, …`` (transitional: a module still on asyncpg passes the name
+    ``"postgresql"``; the port passes ``conn.dialect``)."""
+    if isinstance(dialect, Dialect):
+        return dialect, False
+    if dialect == "postgresql":
+        from server.db.postgresql.dialect import POSTGRESQL
+
+        return POSTGRESQL, True
+    from server.db.sqlite.dialect import SQLITE
+
+    return SQLITE, False
+
+
+_NAME = re.compile(r"[a-z_]+\Z")
+
+
+def _name(text: str) -> str:
+    """A collection or field name of ``VISIBILITY``, safe to write into SQL."""
+    if not _NAME.match(text):
+        raise ValueError(f"not a collection or field name: {text!r}")
+    return text
+
+
+def _key_sql(d: Dialect, reach: Reach, table: str) -> str:
+    """The SQL of a record's key in ``table`` (a ``winners`` row): its id, a part of it, or
+    its anchor field's JSON value (a lookup of the record's other row)."""
+    if reach.key == ID:
+        return f"{table}.id"
+    if reach.key == TAIL:
+        return d.after(f"{table}.id")
+    if reach.key == HEAD:
+        return d.before(f"{table}.id")
+    return (
+        f"(SELECT x.value FROM winners x WHERE x.coll = {table}.coll "
+        f"AND x.id = {table}.id AND x.field = '{_name(reach.key)}')"
+    )
+
+
+def _keys_arg(scope: Scope, reach: Reach, keys: Iterable[Any] | None = None) -> str:
+    """The JSON list of the keys ``reach`` accepts in ``scope`` (quoted for a field)."""
+    keys = access.scope_keys(scope, reach.within) if keys is None else keys
+    return _quoted(keys) if reach.by_field else _ids(keys)
+
 
 Old = tuple[frozenset[str] | None, frozenset[str] | None] | None
 
@@ -153,9 +200,10 @@ def make_scope(person: str, grant: Grant, households: frozenset[str] | None) -> 
 def seed_facts(changes: Sequence[tuple[str, str, str, Any]]) -> dict[tuple[str, str], Facts]:
     """The facts a batch states itself: the anchors it writes, per record."""
     facts: dict[tuple[str, str], Facts] = {}
+    anchors = access.anchors()
     for coll, rid, fld, value in changes:
         f = facts.setdefault((coll, rid), Facts())
-        if ANCHORS.get(coll) == fld:
+        if anchors.get(coll) == fld:
             f.anchors.add(_hashable(value))
     return facts
 
@@ -263,19 +311,7 @@ def was_visible(
     then: dict[str, Any] = {}
     for fld, value in history:
         then[fld] = _value(value)
-    if coll in ("visits", "deliveries"):
-        return then.get("household") in h
-    if coll == "households":
-        return rid in h
-    if coll == "repairs":
-        return then.get("incident") in i
-    if coll == "updates":
-        return (scope.volunteer and then.get("public") is True) or then.get("incident") in i
-    if coll == "reports":
-        if scope.volunteer:
-            return then.get("reporter") == scope.person
-        return then.get("community") == scope.community
-    return False
+    return access.readable(replace(scope, households=h, incidents=i), coll, rid, then)
 
 
 def snapshot_texts(scope: Scope) -> tuple[str | None, str | None]:
@@ -321,7 +357,7 @@ def mark_communities(facts: dict[tuple[str, str], Facts], rows: Iterable[Sequenc
 
 def check_reference(coll: str) -> None:
     """Raise ValueError unless ``coll`` is read whole by every scope."""
-    if coll not in _REFERENCE_COLLS:
+    if coll not in access.reference_collections():
         raise ValueError(f"not a reference collection: {coll}")
 
 
@@ -330,13 +366,17 @@ def companion_keys(scope: Scope, rows: Sequence[WinnerRow], cursor: int) -> list
     unlimited scope or a pull from 0: it gets every field anyway)."""
     if scope.unlimited or cursor == 0:
         return []
-    return sorted({(c, i) for _, c, i, f, _, _ in rows if (c, f) in SELF_ANCHORS})
+    anchors = access.self_anchors()
+    return sorted({(c, i) for _, c, i, f, _, _ in rows if (c, f) in anchors})
 
 
 def restarts(held: str | None, scope: Scope, grown: bool, old: Old) -> bool:
     """Whether a pull must start again from 0: records became visible whose older
     changes are behind the device's cursor."""
     return held is not None and held != scope.token and (grown or old is None)
+
+
+# --- scopes ---------------------------------------------------------------------------
 
 
 def scope_stamp(conn: Sql) -> str | None:
@@ -380,108 +420,252 @@ def compute_scope(conn: Sql, person: str, role: str) -> Scope:
             person,
             role,
             assignments=fold_assignments(rows),
-            incident_buildings=incident_scopes_in(conn),
+            incident_buildings=incident_scopes_in(conn),  # type: ignore[arg-type]
         )
     households = None if grant.buildings is None else _households(conn, grant.buildings)
     return make_scope(person, grant, households)
 
 
 def _rows(conn: Sql, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    return conn.execute(sql, args).fetchall()
+    return [tuple(r) for r in conn.execute(sql, args).fetchall()]
 
 
 def _community_parts(conn: Sql, community: str) -> tuple[list[str], list[str]]:
     quoted = _json.encode(community).decode()
-    bs = _rows(
-        conn,
-        "SELECT id FROM winners WHERE coll = 'buildings' AND field = 'community' AND value = ?",
-        (quoted,),
-    )
-    incs = _rows(
-        conn,
-        "SELECT id FROM winners WHERE coll = 'incidents' AND field = 'community' AND value = ?",
-        (quoted,),
-    )
-    return [r[0] for r in bs], [r[0] for r in incs]
+    out = []
+    for coll in ("buildings", "incidents"):
+        rows = _rows(
+            conn,
+            f"SELECT id FROM winners w WHERE coll = '{coll}' AND field = 'community' "
+            f"AND value = ? AND {conn.dialect.short_value('w')}",
+            (quoted,),
+        )
+        out.append([r[0] for r in rows])
+    return out[0], out[1]
 
 
 def _households(conn: Sql, buildings: Iterable[str]) -> frozenset[str]:
+    d = conn.dialect
     rows = _rows(
         conn,
-        "SELECT id FROM winners WHERE coll = 'households' AND field = 'building' "
-        "AND value IN (SELECT json_quote(value) FROM json_each(?))",
-        (_ids(buildings),),
+        "SELECT id FROM winners w WHERE coll = 'households' AND field = 'building' "
+        f"AND value IN (SELECT value FROM {d.each()}) AND {d.short_value('w')}",
+        (_quoted(buildings),),
     )
     return frozenset(r[0] for r in rows)
 
 
 async def load_scope(db: BaseDatabase, device: Device) -> Scope:
     """The read and write scope of a device, from its person's role, community and
-    assignments as they are now (one trip to the database thread; cached by the scope
-    sequence)."""
-    if db.dialect == "postgresql":
-        return await _pg().load_scope(db, device)
-    assert isinstance(db, Database)
-    return await db.call(lambda conn: scope_in(conn, device.person, device.role, db.scope_cache))
+    assignments as they are now (one read transaction; cached by the scope sequence)."""
+    cache = db.scope_cache
+    return await db.read_tx(lambda conn: scope_in(conn, device.person, device.role, cache))
+
+
+async def community_scope(db: BaseDatabase, community: str) -> Scope:
+    """The read scope every coordinator of ``community`` shares (for their live stream)."""
+
+    def run(conn: Sql) -> Scope:
+        grant = community_grant("", community, *_community_parts(conn, community))
+        return make_scope("", grant, _households(conn, grant.buildings or ()))
+
+    return await db.read_tx(run)
+
+
+# --- SQL fragments, made from ``access.VISIBILITY`` ------------------------------------
+
+
+def _finish(sql: str, numbered: bool, start: int) -> str:
+    if not numbered:
+        return sql
+    from server.db.postgresql.adapt import numbered as number
+
+    return number(sql, start)
 
 
 def pull_filter(
-    scope: Scope, *, dialect: str = "sqlite", start: int = 1
+    scope: Scope, *, dialect: Dialect | str = "sqlite", start: int = 1
 ) -> tuple[str, list[Any]] | None:
-    """A WHERE fragment over the ``winners`` table that keeps what ``scope`` may read.
+    """A WHERE fragment over the ``winners`` table that keeps what ``scope`` may read:
+    reference data, and each way of ``access.VISIBILITY`` open to the scope's role.
 
     Args:
-        dialect: ``db.dialect``; on "postgresql" the placeholders are ``$start, …``.
-        start: the number of the fragment's first placeholder (PostgreSQL only).
+        dialect: ``conn.dialect`` (``?`` placeholders); transitional: the name
+            "postgresql" numbers the placeholders ``$start, …`` for asyncpg.
+        start: the number of the fragment's first placeholder (that case only).
 
     Returns:
         (sql, args), or None when the scope is unlimited.
     """
-    if dialect == "postgresql":
-        return _pg().pull_filter(scope, start)
     if scope.unlimited:
         return None
-    h, i = _ids(scope.households), _ids(scope.incidents)
-    in_h = "(SELECT value FROM json_each(?))"
-    in_hq = "(SELECT json_quote(value) FROM json_each(?))"
-
-    def anchor(fld: str) -> str:
-        return (
-            "(SELECT x.value FROM winners x WHERE x.coll = winners.coll "
-            f"AND x.id = winners.id AND x.field = '{fld}')"
-        )
-
-    parts = [
-        f"coll IN {_REFERENCE}",
-        f"(coll = 'households' AND id IN {in_h})",
-        f"(coll IN ('visits', 'deliveries') AND {anchor('household')} IN {in_hq})",
-        f"(coll = 'household_status' AND substr(id, instr(id, '~') + 1) IN {in_h})",
-        f"(coll = 'repairs' AND {anchor('incident')} IN {in_hq})",
-    ]
-    args: list[Any] = [h, h, h, i]
-    if scope.volunteer:
+    d, numbered = _dialect(dialect)
+    refs = ", ".join(f"'{_name(c)}'" for c in access.reference_collections())
+    parts = [f"winners.coll IN ({refs})"]
+    args: list[Any] = []
+    for coll, reach in access.reaches(scope.role):
         parts.append(
-            f"(coll = 'updates' AND ({anchor('public')} = 'true' "
-            f"OR {anchor('incident')} IN {in_hq}))"
+            f"(winners.coll = '{_name(coll)}' AND {_key_sql(d, reach, 'winners')} "
+            f"IN (SELECT value FROM {d.each()}))"
         )
-        parts.append("(coll = 'assignments' AND substr(id, 1, ?) = ?)")
-        # Field reports (#22): a volunteer reads their own.
-        parts.append(f"(coll = 'reports' AND {anchor('reporter')} = json_quote(?))")
-        args += [i, len(scope.person) + 1, scope.person + "~", scope.person]
-    else:
-        parts.append(f"(coll = 'updates' AND {anchor('incident')} IN {in_hq})")
-        parts.append(f"(coll = 'assignments' AND substr(id, instr(id, '~') + 1) IN {in_h})")
-        # 需核实 resolutions (#11): coordinators of the incident only.
-        parts.append(f"(coll = 'checks' AND substr(id, 1, instr(id, '~') - 1) IN {in_h})")
-        # Field reports (#22): the coordinators of the report's community.
-        parts.append(f"(coll = 'reports' AND {anchor('community')} = json_quote(?))")
-        args += [
-            i,
-            _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset())),
-            i,
-            scope.community or "",
-        ]
-    return "(" + " OR ".join(parts) + ")", args
+        args.append(_keys_arg(scope, reach))
+    return _finish("(" + " OR ".join(parts) + ")", numbered, start), args
+
+
+def people_filter(
+    scope: Scope, column: str, *, dialect: Dialect | str = "sqlite", start: int = 1
+) -> tuple[str, list[Any]]:
+    """A WHERE fragment keeping rows whose ``column`` names a person of the scope's
+    community: its own people (``people.community``), the volunteers assigned to one of
+    its buildings or incidents, and the unattached volunteers (no community, no active
+    assignment: the pool every coordinator assigns from). Everyone for an unlimited scope.
+    A coordinator assigned to a building is never someone else's person: a new invite
+    for them is a setup link, and its login would be theirs (found by attack, #22).
+
+    ``dialect`` and ``start`` as for ``pull_filter``.
+    """
+    if scope.unlimited:
+        return "1 = 1", []
+    d, numbered = _dialect(dialect)
+    active = (
+        f"SELECT {d.before('a.id')} FROM winners a "
+        "WHERE a.coll = 'assignments' AND a.field = 'active' AND a.value = 'true'"
+    )
+    sql = (
+        f"({column} IN (SELECT p.id FROM people p WHERE p.community = ?) "
+        f"OR ({column} IN ({active} "
+        f"AND {d.after('a.id')} IN (SELECT value FROM {d.each()})) "
+        f"AND {column} IN (SELECT p.id FROM people p WHERE p.role = 'volunteer')) "
+        f"OR {column} IN (SELECT p.id FROM people p WHERE p.community IS NULL "
+        f"AND p.role = 'volunteer' AND p.id NOT IN ({active})))"
+    )
+    targets = _ids(access.scope_keys(scope, "targets"))
+    return _finish(sql, numbered, start), [scope.community or "", targets]
+
+
+def record_filter(
+    scope: Scope, coll: str, rid: str, *, dialect: Dialect | str = "sqlite", start: int = 1
+) -> tuple[str, list[Any]]:
+    """A WHERE fragment keeping rows whose record ``(coll, rid)`` columns ``scope`` may read.
+    ``dialect`` and ``start`` as for ``pull_filter``."""
+    d, numbered = _dialect(dialect)
+    filt = pull_filter(scope, dialect=d)
+    if filt is None:
+        return "1 = 1", []
+    where, args = filt
+    sql = (
+        f"EXISTS (SELECT 1 FROM winners WHERE winners.coll = {coll} "
+        f"AND winners.id = {rid} AND {where})"
+    )
+    return _finish(sql, numbered, start), list(args)
+
+
+#: No upper bound on a page's sequences (SQLite integers end here).
+_NO_END = 2**63 - 1
+
+
+def _keys_sql(d: Dialect, scope: Scope) -> tuple[str, list[Any]]:
+    """The records a limited scope may read, as index lookups from its keys (the ways of
+    ``access.VISIBILITY``, as ``pull_filter``, driven by the scope, not the log).
+    ``CROSS JOIN`` keeps the scope's short lists as the outer loop."""
+    keys = f"(SELECT value AS v FROM {d.each()}) j CROSS JOIN winners x WHERE x.coll"
+    parts: list[str] = []
+    args: list[Any] = []
+    for coll, reach in access.reaches(scope.role):
+        c = _name(coll)
+        args.append(_keys_arg(scope, reach))
+        if reach.key == ID:
+            parts.append(f"SELECT '{c}', j.v FROM (SELECT value AS v FROM {d.each()}) j")
+        elif reach.key == TAIL:
+            parts.append(f"SELECT x.coll, x.id FROM {keys} = '{c}' AND {d.after('x.id')} = j.v")
+        elif reach.key == HEAD:
+            # A range of the primary key: the ids ``<key>~…``.
+            parts.append(
+                f"SELECT x.coll, x.id FROM {keys} = '{c}' AND x.id > j.v || '~' AND x.id < j.v || ?"
+            )
+            args.append("\x7f")
+        else:
+            parts.append(
+                f"SELECT x.coll, x.id FROM {keys} = '{c}' AND x.field = '{_name(reach.key)}' "
+                f"AND x.value = j.v AND {d.short_value('x')}"
+            )
+    return " UNION ".join(parts), args
+
+
+def page_sql(
+    scope: Scope,
+    cursor: int,
+    node: str,
+    since: int,
+    limit: int,
+    upto: int = _NO_END,
+    *,
+    dialect: Dialect | str = "sqlite",
+    start: int = 1,
+) -> tuple[str, list[Any]]:
+    """The statement of a pull page and its arguments: index range scans for a limited
+    scope — its records by their keys, reference data by ``winners_coll_seq`` — or
+    ``winners_seq`` from the cursor for an unlimited one (docs/performance.md shows the
+    plans). The device's own winners after ``since`` are left out, and so is everything
+    after ``upto``. ``dialect`` and ``start`` as for ``pull_filter``."""
+    d, numbered = _dialect(dialect)
+    cols = "w.seq, w.coll, w.id, w.field, w.value, w.hlc"
+    mine = "(substr(w.hlc, 31) != ? OR w.seq <= ?)"
+    if scope.unlimited:
+        sql = (
+            f"SELECT {cols} FROM winners w WHERE w.seq > ? AND w.seq <= ? AND {mine} "
+            "ORDER BY w.seq LIMIT ?"
+        )
+        return _finish(sql, numbered, start), [cursor, upto, node, since, limit]
+    keys, args = _keys_sql(d, scope)
+    colls = ", ".join(f"'{_name(c)}'" for c in access.reference_collections())
+    sql = (
+        f"WITH keys (coll, id) AS ({keys}) "
+        # CROSS JOIN: the scope's keys drive, each a primary-key lookup (``+w.seq``: not
+        # a scan of ``winners_coll_seq`` per key).
+        f"SELECT {cols} FROM keys CROSS JOIN winners w WHERE w.coll = keys.coll "
+        f"AND w.id = keys.id AND +w.seq > ? AND +w.seq <= ? AND {mine} "
+        f"UNION ALL SELECT {cols} FROM winners w WHERE w.coll IN ({colls}) "
+        f"AND w.seq > ? AND w.seq <= ? AND {mine} ORDER BY 1 LIMIT ?"
+    )
+    return _finish(sql, numbered, start), [
+        *args,
+        *(cursor, upto, node, since, cursor, upto, node, since, limit),
+    ]
+
+
+# --- pulls ----------------------------------------------------------------------------
+
+
+def page_in(
+    conn: Sql,
+    scope: Scope,
+    cursor: int,
+    limit: int,
+    node: str,
+    since: int,
+    upto: int | None = None,
+) -> tuple[list[WinnerRow], int, bool]:
+    """A page of the winners ``scope`` may read changed after ``cursor``, in sequence
+    order, without the device's own (``node``'s after ``since``: it has them).
+
+    Args:
+        upto: the log's top before this request's own writes, if it wrote: every winner
+            after it is the device's own, left out by ``since`` anyway; the bound spares
+            the page a walk over the batch it just wrote.
+
+    Returns:
+        (rows, new cursor, more pages waiting)
+    """
+    end = _NO_END if upto is None or upto < since else upto
+    sql, args = page_sql(scope, cursor, node, since, limit + 1, end, dialect=conn.dialect)
+    rows, new_cursor, more = cut_page(_rows(conn, sql, args), limit)
+    if new_cursor is None:
+        # Same transaction as the page, which sees one state of the log (SQLite's one
+        # transaction; PostgreSQL's ordering lock, held by every pull): the cursor never
+        # passes a change it left out.
+        new_cursor = max(cursor, changes.top_in(conn))  # type: ignore[arg-type]
+    return rows, new_cursor, more
 
 
 def companions_in(
@@ -500,13 +684,13 @@ def companions_in(
         conn,
         # The page's keys drive, each a primary-key lookup (``+w.seq``: not a scan of
         # ``winners_coll_seq`` up to the cursor for each).
-        "SELECT w.seq, w.coll, w.id, w.field, w.value, w.hlc FROM json_each(?) j "
-        "CROSS JOIN winners w ON w.coll = json_extract(j.value, '$[0]') "
-        "AND w.id = json_extract(j.value, '$[1]') "
-        "WHERE +w.seq <= ? AND substr(w.hlc, 31) != ? ORDER BY w.seq",
+        "SELECT w.seq, w.coll, w.id, w.field, w.value, w.hlc "
+        f"FROM {conn.dialect.tuples('?', 'k_coll', 'k_id')} AS k CROSS JOIN winners w "
+        "WHERE w.coll = k.k_coll AND w.id = k.k_id "
+        "AND +w.seq <= ? AND substr(w.hlc, 31) != ? ORDER BY w.seq",
         (_json.encode(keys).decode(), cursor, exclude_node),
     )
-    return [tuple(r) for r in out]  # type: ignore[misc]
+    return out  # type: ignore[return-value]
 
 
 def write_facts_in(
@@ -522,14 +706,16 @@ def write_facts_in(
         scope: the writer's scope; for a volunteer's reports, their communities are
             looked up from it.
     """
+    d = conn.dialect
     facts = seed_facts(changes)
-    keyed = [[c, i, ANCHORS[c]] for c, i in facts if c in ANCHORS]
+    anchors = access.anchors()
+    keyed = [[c, i, anchors[c]] for c, i in facts if c in anchors]
     if keyed:
         rows = _rows(
             conn,
-            "SELECT w.coll, w.id, w.value FROM json_each(?) j JOIN winners w "
-            "ON w.coll = json_extract(j.value, '$[0]') AND w.id = json_extract(j.value, '$[1]') "
-            "AND w.field = json_extract(j.value, '$[2]')",
+            f"SELECT w.coll, w.id, w.value FROM {d.tuples('?', 'k_coll', 'k_id', 'k_field')} "
+            "AS k CROSS JOIN winners w "
+            "WHERE w.coll = k.k_coll AND w.id = k.k_id AND w.field = k.k_field",
             (_json.encode(keyed).decode(),),
         )
         add_stored_anchors(facts, rows)
@@ -537,21 +723,21 @@ def write_facts_in(
     if owned:
         rows = _rows(
             conn,
-            "SELECT DISTINCT h.coll, h.id FROM json_each(?) j CROSS JOIN history h "
-            "ON h.coll = json_extract(j.value, '$[0]') AND h.id = json_extract(j.value, '$[1]') "
-            "WHERE h.person IS NULL OR h.person != ?",
+            f"SELECT DISTINCT h.coll, h.id FROM {d.tuples('?', 'k_coll', 'k_id')} AS k "
+            "CROSS JOIN history h WHERE h.coll = k.k_coll AND h.id = k.k_id "
+            "AND (h.person IS NULL OR h.person != ?)",
             (_json.encode(owned).decode(), person),
         )
         mark_foreign(facts, rows)
     if scope is not None and scope.volunteer and any(c == "reports" for c, _ in facts):
-        rows = _rows(
+        mine = _rows(conn, "SELECT community FROM people WHERE id = ?", (person,))
+        worked = _rows(
             conn,
-            "SELECT community FROM people WHERE id = ? UNION "
-            "SELECT json_extract(value, '$') FROM winners WHERE coll IN ('buildings', 'incidents') "
-            "AND field = 'community' AND id IN (SELECT value FROM json_each(?))",
-            (person, _ids(work_targets(scope))),
+            "SELECT value FROM winners WHERE coll IN ('buildings', 'incidents') "
+            f"AND field = 'community' AND id IN (SELECT value FROM {d.each()})",
+            (_ids(work_targets(scope)),),
         )
-        mark_communities(facts, rows)
+        mark_communities(facts, [*mine, *((_value(v),) for (v,) in worked)])
     return facts
 
 
@@ -590,6 +776,29 @@ def load_snapshot_in(
     return snapshot_from(rows)
 
 
+def _keyed_by(conn: Sql, coll: str, reach: Reach, keys: Iterable[str]) -> list[tuple[str, str]]:
+    """The records of ``coll`` whose key (by ``reach``) is one of ``keys``."""
+    d = conn.dialect
+    c = _name(coll)
+    if reach.key == ID:
+        return [(coll, k) for k in sorted(keys)]
+    if reach.by_field:
+        where = (
+            f"field = '{_name(reach.key)}' AND value IN (SELECT value FROM {d.each()}) "
+            f"AND {d.short_value('w')}"
+        )
+    else:
+        part = d.after("w.id") if reach.key == TAIL else d.before("w.id")
+        where = f"{part} IN (SELECT value FROM {d.each()})"
+    rows = _rows(
+        conn,
+        f"SELECT DISTINCT w.coll, w.id FROM winners w WHERE w.coll = '{c}' AND {where} "
+        "ORDER BY w.id",
+        (_quoted(keys) if reach.by_field else _ids(keys),),
+    )
+    return rows  # type: ignore[return-value]
+
+
 def evictions_in(
     conn: Sql,
     scope: Scope,
@@ -609,48 +818,38 @@ def evictions_in(
     """
     if scope.unlimited:
         return [], False
+    d = conn.dialect
     h_now, gone_h, gone_i, grown = scope_change(scope, old)
+    ways = access.reaches(scope.role)
     out: list[tuple[str, str]] = []
     if old is not None:
         if gone_h is None:
             rows = _rows(
                 conn,
                 "SELECT DISTINCT id FROM winners WHERE coll = 'households' "
-                "AND id NOT IN (SELECT value FROM json_each(?))",
+                f"AND id NOT IN (SELECT value FROM {d.each()})",
                 (_ids(h_now),),
             )
             gone_h = {r[0] for r in rows}
-        if gone_h:
-            out += [("households", x) for x in sorted(gone_h)]
-            rows = _rows(
-                conn,
-                "SELECT coll, id FROM winners WHERE coll IN ('visits', 'deliveries') "
-                "AND field = 'household' "
-                "AND value IN (SELECT json_quote(value) FROM json_each(?)) "
-                "UNION SELECT DISTINCT coll, id FROM winners WHERE coll = 'household_status' "
-                "AND substr(id, instr(id, '~') + 1) IN (SELECT value FROM json_each(?))",
-                (_ids(gone_h), _ids(gone_h)),
-            )
-            out += [tuple(r) for r in rows]  # type: ignore[misc]
+        # The records reached through a household or an incident that left the scope.
+        gone = {"households": gone_h, "incidents": gone_i}
+        for coll, reach in ways:
+            if gone.get(reach.within):
+                out += _keyed_by(conn, coll, reach, gone[reach.within])
         if gone_i:
-            rows = _rows(
-                conn,
-                "SELECT coll, id FROM winners w WHERE coll IN ('repairs', 'updates') "
-                "AND field = 'incident' "
-                "AND value IN (SELECT json_quote(value) FROM json_each(?))",
-                (_ids(gone_i),),
-            )
-            out += [tuple(r) for r in rows]  # type: ignore[misc]
-            # A coordinator moved to another community: the reports of the old one.
-            rows = _rows(
-                conn,
-                "SELECT coll, id FROM winners WHERE coll = 'reports' AND field = 'community' "
-                "AND value IN (SELECT value FROM winners WHERE coll = 'incidents' "
-                "AND field = 'community' AND id IN (SELECT value FROM json_each(?))) "
-                "ORDER BY id",
-                (_ids(gone_i),),
-            )
-            out += [tuple(r) for r in rows]  # type: ignore[misc]
+            # A coordinator moved to another community: the records of the old one.
+            for coll, reach in ways:
+                if reach.within != "community" or not reach.by_field:
+                    continue
+                out += _rows(  # type: ignore[arg-type]
+                    conn,
+                    f"SELECT coll, id FROM winners WHERE coll = '{_name(coll)}' "
+                    f"AND field = '{_name(reach.key)}' "
+                    "AND value IN (SELECT value FROM winners WHERE coll = 'incidents' "
+                    f"AND field = 'community' AND id IN (SELECT value FROM {d.each()})) "
+                    "ORDER BY id",
+                    (_ids(gone_i),),
+                )
     if out:
         # A public update of an incident no longer worked on is still readable: keep it.
         still = _visible_in(conn, scope, out)
@@ -662,32 +861,24 @@ def evictions_in(
     # held; those whose anchor changed since the cursor to a value outside the scope are
     # left, and the few left are judged by the rules of pulls. (A household leaves only
     # with its building's scope: ``gone_h`` above.)
+    if cursor <= 0:
+        # Nothing was anchored at or before sequence 0: the device held none of it.
+        return out, grown
     was_h, was_i = scope_union(scope, old)
-    quoted = msgspec.json.encode
-    hq = _json.encode(sorted(quoted(x).decode() for x in was_h)).decode()
-    iq = _json.encode(sorted(quoted(x).decode() for x in was_i)).decode()
-    parts: list[tuple[str, str, str]] = [
-        ("visits", "household", hq),
-        ("deliveries", "household", hq),
-        ("repairs", "incident", iq),
-        ("updates", "incident", iq),
-    ]
-    me = quoted(scope.person if scope.volunteer else scope.community or "").decode()
-    if scope.volunteer:
-        parts.append(("updates", "public", '["true"]'))
-        parts.append(("reports", "reporter", _json.encode([me]).decode()))
-    else:
-        parts.append(("reports", "community", _json.encode([me]).decode()))
+    was = replace(scope, households=was_h, incidents=was_i)
+    parts = [(c, r) for c, r in ways if r.by_field]
     sql = " UNION ".join(
-        f"SELECT h.coll, h.id FROM json_each(?) j CROSS JOIN history h "
-        f"ON h.coll = '{c}' AND h.field = '{f}' AND h.value = j.value AND +h.seq <= ? "
-        f"CROSS JOIN winners w ON w.coll = h.coll AND w.id = h.id AND w.field = '{f}' "
+        f"SELECT h.coll, h.id FROM (SELECT value AS v FROM {d.each()}) j "
+        "CROSS JOIN history h CROSS JOIN winners w "
+        f"WHERE h.coll = '{_name(c)}' AND h.field = '{_name(r.key)}' AND h.value = j.v "
+        f"AND {d.short_value('h')} AND +h.seq <= ? "
+        f"AND w.coll = h.coll AND w.id = h.id AND w.field = h.field "
         "AND +w.seq > ? AND w.value != h.value"
-        for c, f, _ in parts
+        for c, r in parts
     )
-    left = _rows(conn, sql, [a for *_, vals in parts for a in (vals, cursor, cursor)])
+    left = _rows(conn, sql, [a for _, r in parts for a in (_keys_arg(was, r), cursor, cursor)])
     if left:
-        still = _visible_in(conn, scope, left)
+        still = _visible_in(conn, scope, left)  # type: ignore[arg-type]
         rows = [k for k in left if k not in still]
     else:
         rows = []
@@ -701,15 +892,15 @@ def evictions_in(
 
 
 def _visible_in(conn: Sql, scope: Scope, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    filt = pull_filter(scope)
+    filt = pull_filter(scope, dialect=conn.dialect)
     assert filt is not None
     where, args = filt
     rows = _rows(
         conn,
         # The keys drive, each a primary-key lookup of its record.
-        "SELECT DISTINCT winners.coll, winners.id FROM (SELECT json_extract(value, '$[0]') "
-        "AS k_coll, json_extract(value, '$[1]') AS k_id FROM json_each(?)) AS k "
-        f"CROSS JOIN winners ON winners.coll = k.k_coll AND winners.id = k.k_id WHERE {where}",
+        "SELECT DISTINCT winners.coll, winners.id "
+        f"FROM {conn.dialect.tuples('?', 'k_coll', 'k_id')} AS k CROSS JOIN winners "
+        f"WHERE winners.coll = k.k_coll AND winners.id = k.k_id AND {where}",
         (_json.encode([list(k) for k in keys]).decode(), *args),
     )
     return {(c, i) for c, i in rows}
@@ -763,7 +954,7 @@ def _reports_over_in(conn: Sql, good: list[Incoming]) -> frozenset[str]:
     known = _rows(
         conn,
         "SELECT DISTINCT id FROM winners WHERE coll = 'reports' "
-        "AND id IN (SELECT value FROM json_each(?))",
+        f"AND id IN (SELECT value FROM {conn.dialect.each()})",
         (_json.encode(ids).decode(),),
     )
     [(sent,)] = _rows(
@@ -787,53 +978,51 @@ def reference_in(
         "SELECT seq, coll, id, field, value, hlc FROM winners WHERE coll = ? ORDER BY seq",
         (coll,),
     )
-    return rows, scope.token
+    return rows, scope.token  # type: ignore[return-value]
 
 
 async def reference(db: BaseDatabase, device: Device, coll: str) -> tuple[list[WinnerRow], str]:
-    """``reference_in`` on the reader connection: it never waits for the writer (the
+    """``reference_in`` in one read transaction: it never waits for the writer (the
     dashboard asks for the incidents alone beside its snapshot, which the writer makes)."""
-    if db.dialect == "postgresql":
-        return await _pg().reference(db, device, coll)
-    assert isinstance(db, Database)
     cache = db.scope_cache
-    return await db.call(lambda conn: reference_in(conn, device, coll, cache))
+    return await db.read_tx(lambda conn: reference_in(conn, device, coll, cache))
 
 
 async def pull(
     db: BaseDatabase, device: Device, cursor: int, limit: int, held: str | None, at: str
-) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
-    """``pull_in`` in one trip to the writer's thread (it may save the scope snapshot):
-    a pull with no push, as the dashboard's snapshot (``server.http.snapshot``) makes."""
-    if db.dialect == "postgresql":
-        return await _pg().pull(db, device, cursor, limit, held, at)
-    assert isinstance(db, Database)
+) -> Page:
+    """``pull_in`` in one write transaction (it may save the scope snapshot): a pull with
+    no push, as the dashboard's snapshot (``server.http.snapshot``) makes. It reads one state
+    of the log: on PostgreSQL it takes the log's ordering lock shared first
+    (docs/postgresql.md, "Ordering")."""
     cache = db.scope_cache
-    return await db.write_call(
-        lambda conn: pull_in(conn, device, cursor, limit, held, at, cache=cache)
-    )
+
+    def run(conn: Sql) -> Page:
+        conn.dialect.shared_order_in(conn)
+        return pull_in(conn, device, cursor, limit, held, at, cache=cache)
+
+    return await db.write_tx(run)
 
 
 async def pull_page(
     db: BaseDatabase, device: Device, cursor: int, limit: int, held: str, at: str
-) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
+) -> Page:
     """A further page of a pull under way (``held``: the token its first page answered,
-    ``cursor`` > 0). Such a page writes nothing, so on SQLite it is read on the reader
-    connection: a long pull (the dashboard's snapshot) never holds the writer, and the
-    syncs waiting for it, for more than its first page. If the scope moved meanwhile,
-    ``pull`` (the writer) answers, as for a phone. On PostgreSQL ``pull``: its shared
-    ordering lock is what keeps a page from passing an append still committing."""
-    if db.dialect == "postgresql" or cursor == 0:
+    ``cursor`` > 0). Such a page writes nothing, so it is read in a read transaction: a
+    long pull (the dashboard's snapshot) never holds the writer, and the syncs waiting
+    for it, for more than its first page. If the scope moved meanwhile, ``pull`` (the
+    writer) answers, as for a phone."""
+    if cursor == 0:
         return await pull(db, device, cursor, limit, held, at)
-    assert isinstance(db, Database)
     cache = db.scope_cache
 
-    def run(conn: Sql) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str] | None:
+    def run(conn: Sql) -> Page | None:
+        conn.dialect.shared_order_in(conn)
         if scope_in(conn, device.person, device.role, cache).token != held:
             return None
         return pull_in(conn, device, cursor, limit, held, at, cache=cache)
 
-    page = await db.call(run)
+    page = await db.read_tx(run)
     return page if page is not None else await pull(db, device, cursor, limit, held, at)
 
 
@@ -846,8 +1035,10 @@ def pull_in(
     at: str,
     top: int | None = None,
     cache: dict[Any, Any] | None = None,
-) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
+) -> Page:
     """A page of what the device may read, and what it must delete (docs/protocol.md).
+    On PostgreSQL the caller's transaction holds the log's ordering lock (exclusively
+    after an append, shared otherwise): its statements see one state of the log.
 
     Args:
         held: the scope token the device holds (None: a device that never got one).
@@ -873,9 +1064,9 @@ def pull_in(
     # (An unlimited scope never shrinks: only a pull from 0 brings them back.)
     fresh = cursor == 0 or (held != scope.token and not scope.unlimited)
     if fresh or held != scope.token:
-        since = (top if top is not None else changes.top_in(conn)) if fresh else 0
+        since = (top if top is not None else changes.top_in(conn)) if fresh else 0  # type: ignore[arg-type]
         # Pulls keep working on a full disk: the snapshot is only not remembered.
-        changes.try_write(conn, lambda: save_snapshot_in(conn, device.node, scope, at, since))
+        _try_write(conn, lambda: save_snapshot_in(conn, device.node, scope, at, since))
     else:
         since = snapshot_seq_in(conn, device.node, scope.token)
     rows, new_cursor, more = page_in(conn, scope, start, limit, device.node, since, top)
@@ -883,145 +1074,25 @@ def pull_in(
     return rows, new_cursor, more, evict, scope.token
 
 
-#: No upper bound on a page's sequences (SQLite integers end here).
-_NO_END = 2**63 - 1
+def _try_write(conn: Sql, write: Callable[[], object]) -> bool:
+    """Run ``write`` (statements on ``conn``) unless the disk is full: then undo it alone
+    and keep the transaction for reading. False if it was not written.
 
-#: Collections every scope reads whole: reference data.
-_REFERENCE_COLLS = ("communities", "buildings", "incidents")
-
-
-def _keys_sql(scope: Scope) -> tuple[str, list[Any]]:
-    """The records a limited scope may read, as index lookups from its households and
-    incidents (the same rules as ``pull_filter``, driven by the scope, not the log).
-    ``CROSS JOIN`` keeps the scope's short list as the outer loop."""
-    h, i = _ids(scope.households), _ids(scope.incidents)
-    parts = [
-        "SELECT 'households', value FROM json_each(?)",
-        "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x ON x.coll = 'visits' "
-        "AND x.field = 'household' AND x.value = json_quote(j.value)",
-        "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x ON x.coll = 'deliveries' "
-        "AND x.field = 'household' AND x.value = json_quote(j.value)",
-        "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x "
-        "ON x.coll = 'household_status' AND substr(x.id, instr(x.id, '~') + 1) = j.value",
-        "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x ON x.coll = 'repairs' "
-        "AND x.field = 'incident' AND x.value = json_quote(j.value)",
-        "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x ON x.coll = 'updates' "
-        "AND x.field = 'incident' AND x.value = json_quote(j.value)",
-    ]
-    args: list[Any] = [h, h, h, h, i, i]
-    if scope.volunteer:
-        parts.append(
-            "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'updates' "
-            "AND x.field = 'public' AND x.value = 'true'"
-        )
-        parts.append(
-            "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'assignments' "
-            "AND x.id > ? AND x.id < ?"
-        )
-        parts.append(
-            "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'reports' "
-            "AND x.field = 'reporter' AND x.value = json_quote(?)"
-        )
-        args += [scope.person + "~", scope.person + "\x7f", scope.person]
-    else:
-        targets = _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))
-        parts.append(
-            "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x "
-            "ON x.coll = 'assignments' AND substr(x.id, instr(x.id, '~') + 1) = j.value"
-        )
-        # 需核实 resolutions (#11): ids ``<incident>~…``, coordinators of the incident only.
-        parts.append(
-            "SELECT x.coll, x.id FROM json_each(?) j CROSS JOIN winners x ON x.coll = 'checks' "
-            "AND x.id > j.value || '~' AND x.id < j.value || char(127)"
-        )
-        parts.append(
-            "SELECT x.coll, x.id FROM winners x WHERE x.coll = 'reports' "
-            "AND x.field = 'community' AND x.value = json_quote(?)"
-        )
-        args += [targets, i, scope.community or ""]
-    return " UNION ".join(parts), args
-
-
-def page_sql(
-    scope: Scope,
-    cursor: int,
-    node: str,
-    since: int,
-    limit: int,
-    upto: int = _NO_END,
-    *,
-    dialect: str = "sqlite",
-    start: int = 1,
-) -> tuple[str, list[Any]]:
-    """The statement of a pull page and its arguments: index range scans for a limited
-    scope — its records by their anchors, reference data by ``winners_coll_seq`` — or
-    ``winners_seq`` from the cursor for an unlimited one (docs/performance.md shows the
-    plans). The device's own winners after ``since`` are left out, and so is everything
-    after ``upto``. On PostgreSQL (``dialect``) placeholders are numbered from ``start``."""
-    if dialect == "postgresql":
-        return _pg().page_sql(scope, cursor, node, since, limit, upto, start)
-    cols = "w.seq, w.coll, w.id, w.field, w.value, w.hlc"
-    mine = "(substr(w.hlc, 31) != ? OR w.seq <= ?)"
-    if scope.unlimited:
-        return (
-            f"SELECT {cols} FROM winners w WHERE w.seq > ? AND w.seq <= ? AND {mine} "
-            "ORDER BY w.seq LIMIT ?",
-            [cursor, upto, node, since, limit],
-        )
-    keys, args = _keys_sql(scope)
-    colls = ", ".join(f"'{c}'" for c in _REFERENCE_COLLS)
-    return (
-        f"WITH keys (coll, id) AS ({keys}) "
-        # CROSS JOIN: the scope's keys drive, each a primary-key lookup (``+w.seq``: not
-        # a scan of ``winners_coll_seq`` per key).
-        f"SELECT {cols} FROM keys CROSS JOIN winners w ON w.coll = keys.coll "
-        f"AND w.id = keys.id WHERE +w.seq > ? AND +w.seq <= ? AND {mine} "
-        f"UNION ALL SELECT {cols} FROM winners w WHERE w.coll IN ({colls}) "
-        f"AND w.seq > ? AND w.seq <= ? AND {mine} ORDER BY 1 LIMIT ?",
-        [*args, cursor, upto, node, since, cursor, upto, node, since, limit],
-    )
-
-
-def page_in(
-    conn: Sql,
-    scope: Scope,
-    cursor: int,
-    limit: int,
-    node: str,
-    since: int,
-    upto: int | None = None,
-) -> tuple[list[WinnerRow], int, bool]:
-    """A page of the winners ``scope`` may read changed after ``cursor``, in sequence
-    order, without the device's own (``node``'s after ``since``: it has them).
-
-    Args:
-        upto: the log's top before this request's own writes, if it wrote: every winner
-            after it is the device's own, left out by ``since`` anyway; the bound spares
-            the page a walk over the batch it just wrote.
-
-    Returns:
-        (rows, new cursor, more pages waiting)
-    """
-    end = _NO_END if upto is None or upto < since else upto
-    page = _rows(conn, *page_sql(scope, cursor, node, since, limit + 1, end))
-    rows, new_cursor, more = cut_page(page, limit)
-    if new_cursor is None:
-        # Same transaction as the page: the cursor never passes a change it left out.
-        new_cursor = max(cursor, changes.top_in(conn))
-    return rows, new_cursor, more
-
-
-async def community_scope(db: BaseDatabase, community: str) -> Scope:
-    """The read scope every coordinator of ``community`` shares (for their live stream)."""
-    if db.dialect == "postgresql":
-        return await _pg().community_scope(db, community)
-    assert isinstance(db, Database)
-
-    def run(conn: Sql) -> Scope:
-        grant = community_grant("", community, *_community_parts(conn, community))
-        return make_scope("", grant, _households(conn, grant.buildings or ()))
-
-    return await db.call(run)
+    (``changes.try_write`` on either engine; it goes when that one is ported.)"""
+    conn.execute("SAVEPOINT try_write")
+    try:
+        write()
+    except Exception as exc:
+        if not conn.dialect.is_full(exc):
+            raise
+        if getattr(conn, "in_transaction", True):
+            conn.execute("ROLLBACK TO try_write")
+            conn.execute("RELEASE try_write")
+        else:  # SQLite ended the transaction on a full disk: read on in a new one.
+            conn.execute("BEGIN")
+        return False
+    conn.execute("RELEASE try_write")
+    return True
 
 
 async def visible_rows(db: BaseDatabase, scope: Scope, rows: Sequence[Any]) -> list[Any]:
@@ -1030,7 +1101,7 @@ async def visible_rows(db: BaseDatabase, scope: Scope, rows: Sequence[Any]) -> l
     if scope.unlimited or not rows:
         return list(rows)
     keys = sorted({(r[1], r[2]) for r in rows})
-    keep = await _visible(db, scope, keys)
+    keep = await db.read_tx(lambda conn: _visible_in(conn, scope, keys))
     return [r for r in rows if (r[1], r[2]) in keep]
 
 
@@ -1038,66 +1109,9 @@ async def visible(db: BaseDatabase, scope: Scope, coll: str, rid: str) -> bool:
     """Whether ``scope`` may read the record now (the rules of pulls)."""
     if scope.unlimited:
         return True
-    return (coll, rid) in await _visible(db, scope, [(coll, rid)])
+    return (coll, rid) in await db.read_tx(lambda conn: _visible_in(conn, scope, [(coll, rid)]))
 
 
-async def _visible(
-    db: BaseDatabase, scope: Scope, keys: Sequence[tuple[str, str]]
-) -> set[tuple[str, str]]:
-    """``_visible_in`` in one read (the reader connection, or a read-only snapshot)."""
-    if db.dialect == "postgresql":
-        pg_visible_in = _pg().visible_in
-        return await db.read_fn(lambda conn: pg_visible_in(conn, scope, keys))
-    assert isinstance(db, Database)
-    return await db.call(lambda conn: _visible_in(conn, scope, keys))
-
-
-def people_filter(
-    scope: Scope, column: str, *, dialect: str = "sqlite", start: int = 1
-) -> tuple[str, list[Any]]:
-    """A WHERE fragment keeping rows whose ``column`` names a person of the scope's
-    community: its own people (``people.community``), the volunteers assigned to one of
-    its buildings or incidents, and the unattached volunteers (no community, no active
-    assignment: the pool every coordinator assigns from). Everyone for an unlimited scope.
-    A coordinator assigned to a building is never someone else's person: a new invite
-    for them is a setup link, and its login would be theirs (found by attack, #22).
-
-    On PostgreSQL (``dialect``) placeholders are numbered from ``start`` and "everyone"
-    is ``true``.
-    """
-    if dialect == "postgresql":
-        return _pg().people_filter(scope, column, start)
-    if scope.unlimited:
-        return "1", []
-    targets = _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))
-    active = (
-        "SELECT substr(a.id, 1, instr(a.id, '~') - 1) FROM winners a "
-        "WHERE a.coll = 'assignments' AND a.field = 'active' AND a.value = 'true'"
-    )
-    return (
-        f"({column} IN (SELECT p.id FROM people p WHERE p.community = ?) "
-        f"OR ({column} IN ({active} "
-        "AND substr(a.id, instr(a.id, '~') + 1) IN (SELECT value FROM json_each(?))) "
-        f"AND {column} IN (SELECT p.id FROM people p WHERE p.role = 'volunteer')) "
-        f"OR {column} IN (SELECT p.id FROM people p WHERE p.community IS NULL "
-        f"AND p.role = 'volunteer' AND p.id NOT IN ({active})))",
-        [scope.community or "", targets],
-    )
-
-
-def record_filter(
-    scope: Scope, coll: str, rid: str, *, dialect: str = "sqlite", start: int = 1
-) -> tuple[str, list[Any]]:
-    """A WHERE fragment keeping rows whose record ``(coll, rid)`` columns ``scope`` may read.
-    On PostgreSQL (``dialect``) placeholders are numbered from ``start``."""
-    if dialect == "postgresql":
-        return _pg().record_filter(scope, coll, rid, start)
-    filt = pull_filter(scope)
-    if filt is None:
-        return "1", []
-    where, args = filt
-    return (
-        f"EXISTS (SELECT 1 FROM winners WHERE winners.coll = {coll} "
-        f"AND winners.id = {rid} AND {where})",
-        list(args),
-    )
+#: Transitional, for ``server/db/postgresql/scopes.py`` (the sync path's twin until
+#: ``syncs.exchange`` runs on ``write_tx`` on both engines; then both go).
+_REFERENCE_COLLS = access.reference_collections()

@@ -113,6 +113,21 @@ class PgDialect(Dialect):
             (RATE_LOCK, keys),
         )
 
+    def after(self, expr: str) -> str:
+        return f"substr({expr}, strpos({expr}, '~') + 1)"
+
+    def before(self, expr: str) -> str:
+        # SQLite gives '' for an id without '~'; PostgreSQL refuses a negative length.
+        return f"substr({expr}, 1, greatest(strpos({expr}, '~') - 1, 0))"
+
+    def tuples(self, param: str, *names: str) -> str:
+        cols = ", ".join(f"t.value ->> {k} AS {n}" for k, n in enumerate(names))
+        return f"(SELECT {cols} FROM json_array_elements({param}::json) AS t)"
+
+    def short_value(self, alias: str) -> str:
+        # The predicate of the partial indexes ``winners_ref`` and ``history_anchor``.
+        return f"octet_length({alias}.value) <= 512"
+
 
 POSTGRESQL = PgDialect()
 

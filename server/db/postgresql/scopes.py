@@ -1,4 +1,7 @@
-"""The SQL of access control on PostgreSQL: the twins of ``server.db.scopes``.
+"""The SQL of access control on PostgreSQL: the asyncpg twins of ``server.db.scopes``
+that the sync path (``syncs._exchange_pg``) still runs in its one asyncpg transaction.
+Everything else runs ``server.db.scopes`` on both engines (#21); this file goes when the
+write path runs on ``write_tx`` (then ``exchange`` calls ``scopes.*_in`` on both).
 
 The same rules, the same answers (``tests/test_pg_sync_path.py`` compares them with
 SQLite's on the demo community, person by person and page by page). What differs:
@@ -32,7 +35,7 @@ from server.db.changes import Incoming, WinnerRow, cut_page
 from server.db.devices import Device
 from server.db.log import _INCIDENT_BUILDINGS, _scopes
 from server.db.postgresql import changes
-from server.db.postgresql.core import PgConn, PgDatabase
+from server.db.postgresql.core import PgConn
 from server.db.scopes import (
     _NO_END,
     _REFERENCE_COLLS,
@@ -41,7 +44,6 @@ from server.db.scopes import (
     add_stored_anchors,
     authorise,
     cached_scope,
-    check_reference,
     community_grant,
     companion_keys,
     decode_rows,
@@ -66,23 +68,16 @@ from sync.validate import ForbiddenError
 
 __all__ = [
     "authorise_in",
-    "community_scope",
     "companions_in",
     "compute_scope",
     "evictions_in",
     "incident_scopes_in",
-    "load_scope",
     "load_snapshot_in",
     "page_in",
     "page_sql",
-    "people_filter",
-    "pull",
     "pull_filter",
     "pull_in",
     "quote",
-    "record_filter",
-    "reference",
-    "reference_in",
     "save_snapshot_in",
     "scope_in",
     "scope_stamp",
@@ -208,21 +203,6 @@ async def _households(conn: PgConn, buildings: Iterable[str]) -> frozenset[str]:
     return frozenset(r[0] for r in rows)
 
 
-async def load_scope(db: PgDatabase, device: Device) -> Scope:
-    """``scopes.load_scope``: one read-only snapshot, cached by the scope sequence."""
-    return await db.read_fn(lambda conn: scope_in(conn, device.person, device.role, db.scope_cache))
-
-
-async def community_scope(db: PgDatabase, community: str) -> Scope:
-    """``scopes.community_scope``."""
-
-    async def run(conn: PgConn) -> Scope:
-        grant = community_grant("", community, *await _community_parts(conn, community))
-        return make_scope("", grant, await _households(conn, grant.buildings or ()))
-
-    return await db.read_fn(run)
-
-
 # --- SQL fragments --------------------------------------------------------------------
 
 
@@ -267,39 +247,6 @@ def pull_filter(scope: Scope, start: int = 1) -> tuple[str, list[Any]] | None:
         targets = _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))
         args += [iq, targets, i, quote(scope.community or "")]
     return _number("(" + " OR ".join(parts) + ")", start), args
-
-
-def people_filter(scope: Scope, column: str, start: int = 1) -> tuple[str, list[Any]]:
-    """``scopes.people_filter``, placeholders numbered from ``$start``."""
-    if scope.unlimited:
-        return "true", []
-    targets = _ids((scope.buildings or frozenset()) | (scope.incidents or frozenset()))
-    active = (
-        "SELECT substr(a.id, 1, greatest(strpos(a.id, '~') - 1, 0)) FROM winners a "
-        "WHERE a.coll = 'assignments' AND a.field = 'active' AND a.value = 'true'"
-    )
-    sql = (
-        f"({column} IN (SELECT p.id FROM people p WHERE p.community = ?) "
-        f"OR ({column} IN ({active} "
-        "AND substr(a.id, strpos(a.id, '~') + 1) IN (SELECT unnest(?::text[]))) "
-        f"AND {column} IN (SELECT p.id FROM people p WHERE p.role = 'volunteer')) "
-        f"OR {column} IN (SELECT p.id FROM people p WHERE p.community IS NULL "
-        f"AND p.role = 'volunteer' AND p.id NOT IN ({active})))"
-    )
-    return _number(sql, start), [scope.community or "", targets]
-
-
-def record_filter(scope: Scope, coll: str, rid: str, start: int = 1) -> tuple[str, list[Any]]:
-    """``scopes.record_filter``, placeholders numbered from ``$start``."""
-    filt = pull_filter(scope, start)
-    if filt is None:
-        return "true", []
-    where, args = filt
-    return (
-        f"EXISTS (SELECT 1 FROM winners WHERE winners.coll = {coll} "
-        f"AND winners.id = {rid} AND {where})",
-        list(args),
-    )
 
 
 def _keys_sql(scope: Scope) -> tuple[str, list[Any]]:
@@ -668,26 +615,6 @@ async def _reports_over_in(conn: PgConn, good: list[Incoming]) -> frozenset[str]
     return reports_over(ids, (r[0] for r in known), int(sent))
 
 
-async def reference_in(
-    conn: PgConn, device: Device, coll: str, cache: dict[Any, Any] | None = None
-) -> tuple[list[WinnerRow], str]:
-    """``scopes.reference_in``."""
-    check_reference(coll)
-    scope = await scope_in(conn, device.person, device.role, cache)
-    rows = await _rows(
-        conn,
-        "SELECT seq, coll, id, field, value, hlc FROM winners WHERE coll = ? ORDER BY seq",
-        (coll,),
-    )
-    return rows, scope.token  # type: ignore[return-value]
-
-
-async def reference(db: PgDatabase, device: Device, coll: str) -> tuple[list[WinnerRow], str]:
-    """``scopes.reference``: one read-only snapshot."""
-    cache = db.scope_cache
-    return await db.read_fn(lambda conn: reference_in(conn, device, coll, cache))
-
-
 async def pull_in(
     conn: PgConn,
     device: Device,
@@ -726,17 +653,3 @@ async def pull_in(
     rows, new_cursor, more = await page_in(conn, scope, start, limit, device.node, since, top)
     rows = await companions_in(conn, scope, rows, start, device.node) + rows
     return rows, new_cursor, more, evict, scope.token
-
-
-async def pull(
-    db: PgDatabase, device: Device, cursor: int, limit: int, held: str | None, at: str
-) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
-    """``scopes.pull``: a pull with no push (the dashboard's snapshot), in one write
-    transaction (it may save the scope snapshot) holding the log lock shared."""
-    cache = db.scope_cache
-
-    async def run(conn: PgConn) -> tuple[list[WinnerRow], int, bool, list[tuple[str, str]], str]:
-        await shared_order_in(conn)
-        return await pull_in(conn, device, cursor, limit, held, at, cache=cache)
-
-    return await db.write_fn(run)

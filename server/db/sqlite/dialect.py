@@ -53,6 +53,16 @@ class SqliteDialect(Dialect):
         """``server.db.log``: SQLite's ``winners_ref`` holds every value (no size limit)."""
         return f"length(CAST({column} AS BLOB)) <= 512"
 
+    def after(self, expr: str) -> str:
+        return f"substr({expr}, instr({expr}, '~') + 1)"
+
+    def before(self, expr: str) -> str:
+        return f"substr({expr}, 1, instr({expr}, '~') - 1)"
+
+    def tuples(self, param: str, *names: str) -> str:
+        cols = ", ".join(f"json_extract(value, '$[{k}]') AS {n}" for k, n in enumerate(names))
+        return f"(SELECT {cols} FROM json_each({param}))"
+
 
 SQLITE = SqliteDialect()
 
