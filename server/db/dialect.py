@@ -77,3 +77,20 @@ class Dialect:
     def is_full(self, exc: BaseException) -> bool:
         """True when ``exc`` says the database cannot grow (answered with 507)."""
         return False
+
+    def notify_top(self, conn: Conn, seq: int) -> None:
+        """After an append inside ``conn``'s transaction: tell the other processes'
+        tailers the log's new top ``seq`` at commit (``server.db.changes.apply_in``).
+        Nothing to do where one process owns the log (SQLite's tailer polls its file)."""
+
+    def rollback_to(self, conn: Conn, savepoint: str) -> None:
+        """Undo everything since ``savepoint`` after it failed (a full disk), leaving the
+        transaction open for reading (``server.db.changes.try_write``)."""
+        raise NotImplementedError
+
+    def ref_sized(self, column: str) -> str:
+        """A condition, true for every record reference (a quoted id, at most ~100
+        bytes), that lets the engine use its index on referencing values (``winners_ref``)
+        for ``column`` (``server.db.log``): PostgreSQL's is partial, as a B-tree entry
+        cannot hold a long note."""
+        raise NotImplementedError

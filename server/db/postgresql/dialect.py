@@ -11,26 +11,27 @@ import psycopg
 
 from server.db.dialect import Dialect
 
-__all__ = ["LOG_LOCK", "POSTGRESQL", "PgConn", "PgDialect", "translate"]
+__all__ = ["LOG_CHANNEL", "LOG_LOCK", "POSTGRESQL", "PgConn", "PgDialect", "translate"]
 
 #: The advisory lock key of the change log: 'dstp' as a 32-bit integer.
 LOG_LOCK = 0x64737470
+#: The channel every append notifies with the log's new top (``Dialect.notify_top``).
+LOG_CHANNEL = "doorstep_log"
 
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\?|%")
 
 
 @lru_cache(maxsize=4096)
 def translate(sql: str) -> str:
-    """``sql`` with SQLite's ``?`` as psycopg's ``%s`` and a literal ``%`` doubled; a
-    ``?`` or ``%`` inside a quoted literal is left alone."""
+    """``sql`` with SQLite's ``?`` as psycopg's ``%s`` and every literal ``%`` doubled,
+    inside quoted literals too (psycopg reads ``%`` wherever it stands: ``LIKE 'a.%'``); a
+    ``?`` inside a quoted literal is left alone."""
 
     def sub(m: re.Match[str]) -> str:
         tok = m.group(0)
         if tok == "?":
             return "%s"
-        if tok == "%":
-            return "%%"
-        return tok
+        return tok.replace("%", "%%")
 
     return _TOKEN.sub(sub, sql)
 
@@ -56,6 +57,22 @@ class PgDialect(Dialect):
 
     def is_full(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.DiskFull)
+
+    def notify_top(self, conn: Any, seq: int) -> None:
+        """``server.db.changes.apply_in``: wakes every process's tailer
+        (``server.db.postgresql.listen``), delivered at commit, in commit order: never
+        before the rows are visible."""
+        conn.execute("SELECT pg_notify(?, ?)", (LOG_CHANNEL, str(seq)))
+
+    def rollback_to(self, conn: Any, savepoint: str) -> None:
+        """``server.db.changes.try_write``: the failed statement aborted the transaction
+        only back to the savepoint."""
+        conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+        conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+
+    def ref_sized(self, column: str) -> str:
+        """``server.db.log``: the very condition of the partial index ``winners_ref``."""
+        return f"octet_length({column}) <= 512"
 
 
 POSTGRESQL = PgDialect()

@@ -1,6 +1,7 @@
 """SQLite's side of ``server.db.dialect`` and its connection class."""
 
 import sqlite3
+from typing import Any
 
 from server.db.dialect import Dialect
 
@@ -22,6 +23,19 @@ class SqliteDialect(Dialect):
 
     def is_full(self, exc: BaseException) -> bool:
         return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+    def rollback_to(self, conn: Any, savepoint: str) -> None:
+        """``server.db.changes.try_write``: a full disk may have rolled back the whole
+        transaction already; then a new one is begun, for reading."""
+        if conn.in_transaction:
+            conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+            conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+        else:
+            conn.execute("BEGIN")
+
+    def ref_sized(self, column: str) -> str:
+        """``server.db.log``: SQLite's ``winners_ref`` holds every value (no size limit)."""
+        return f"length(CAST({column} AS BLOB)) <= 512"
 
 
 SQLITE = SqliteDialect()
