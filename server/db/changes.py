@@ -69,14 +69,19 @@ INSERT_HISTORY_SQL = (
     "ON CONFLICT (hlc) DO NOTHING"
 )
 
-#: The batch appended after ``seq`` ``?`` merged into the winners.
+#: The batch appended after ``seq`` ``?`` merged into the winners. ``MATERIALIZED``: read
+#: the batch by its ``seq`` range first (SQLite would otherwise walk all of the history
+#: in ``history_record`` order to save the window's sort).
 MERGE_SQL = """
+WITH fresh AS MATERIALIZED (
+    SELECT coll, id, field, value, hlc, seq FROM history WHERE seq > ?
+)
 INSERT INTO winners (coll, id, field, value, hlc, seq)
 SELECT coll, id, field, value, hlc, seq FROM (
     SELECT coll, id, field, value, hlc, seq,
            row_number() OVER (PARTITION BY coll, id, field ORDER BY hlc DESC) AS k
-    FROM history WHERE seq > ?
-) AS fresh
+    FROM fresh
+) AS newest
 WHERE k = 1
 ON CONFLICT (coll, id, field) DO UPDATE
 SET value = excluded.value, hlc = excluded.hlc, seq = excluded.seq
