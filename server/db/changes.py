@@ -14,13 +14,13 @@ the connection's dialect, never by a branch here:
   ``write_tx(..., appends=True)`` takes the log's ordering lock first
   (``Dialect.order_in``, docs/postgresql.md, "Ordering"), and every append wakes the
   other processes' tailers at its commit (``Dialect.notify_top``).
-- A stamp already in the log, or repeated inside the batch, is left out before the
-  insert (``NOT EXISTS``): PostgreSQL's identity would take a value for a row that then
-  conflicts, so a re-sent batch would leave gaps; this way ``seq`` is the same on both
-  engines (``ON CONFLICT`` stays as the safety net).
+- A stamp already in the log is a no-op (``ON CONFLICT (hlc) DO NOTHING``). PostgreSQL's
+  identity would still take a value for it, so there such rows, and repeats inside the
+  batch, are left out first (``Dialect.unseen``): a re-sent batch leaves no gap, and
+  ``seq`` is the same on both engines. SQLite's rowid takes none: nothing to do.
 - PostgreSQL refuses an upsert that touches one row twice, which SQLite allows (a batch
-  with two changes to one field): the merge takes each field's newest stamp of the batch
-  (``row_number()``), the winner SQLite's row-by-row upsert ends with anyway.
+  with two changes to one field): the merge takes each field's newest stamp of the batch,
+  the winner SQLite's row-by-row upsert ends with anyway.
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -35,6 +35,7 @@ from sync import clock
 
 __all__ = [
     "INSERT_HISTORY_SQL",
+    "KNOWN_SQL",
     "MERGE_SQL",
     "Incoming",
     "Quarantined",
@@ -60,29 +61,27 @@ Quarantined = tuple[
 #: (seq, coll, id, field, value_json, hlc)
 WinnerRow = tuple[int, str, str, str, str, str]
 
-#: One change into the history unless its stamp is there already (``executemany``).
-#: A ``VALUES`` row's columns are ``column1`` … on both engines.
+#: One change into the history; a stamp already there is a no-op (``executemany``).
 INSERT_HISTORY_SQL = (
     "INSERT INTO history (hlc, coll, id, field, value, node, person, received_at) "
-    "SELECT * FROM (VALUES (?, ?, ?, ?, ?, ?, ?, ?)) AS v "
-    "WHERE NOT EXISTS (SELECT 1 FROM history h WHERE h.hlc = v.column1) "
-    "ON CONFLICT (hlc) DO NOTHING"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hlc) DO NOTHING"
 )
+#: Which of a JSON list of stamps the history holds (its unique ``hlc`` index).
+KNOWN_SQL = "SELECT hlc FROM history WHERE hlc IN (SELECT value FROM {each})"
 
-#: The batch appended after ``seq`` ``?`` merged into the winners. ``MATERIALIZED``: read
-#: the batch by its ``seq`` range first (SQLite would otherwise walk all of the history
-#: in ``history_record`` order to save the window's sort).
+#: The batch appended after ``seq`` ``?`` merged into the winners: of a field's changes
+#: in the batch, only the newest stamp (PostgreSQL refuses to upsert one row twice). The
+#: newer change is looked up by the record's index within the batch's ``seq`` range
+#: (``history_record`` holds the rowid), so the merge reads the batch and nothing older.
 MERGE_SQL = """
-WITH fresh AS MATERIALIZED (
-    SELECT coll, id, field, value, hlc, seq FROM history WHERE seq > ?
-)
 INSERT INTO winners (coll, id, field, value, hlc, seq)
-SELECT coll, id, field, value, hlc, seq FROM (
-    SELECT coll, id, field, value, hlc, seq,
-           row_number() OVER (PARTITION BY coll, id, field ORDER BY hlc DESC) AS k
-    FROM fresh
-) AS newest
-WHERE k = 1
+SELECT h.coll, h.id, h.field, h.value, h.hlc, h.seq
+FROM (SELECT CAST(? AS INTEGER) AS before) AS b
+JOIN history h ON h.seq > b.before
+WHERE NOT EXISTS (
+    SELECT 1 FROM history n WHERE n.coll = h.coll AND n.id = h.id AND n.field = h.field
+    AND n.hlc > h.hlc AND n.seq > b.before
+)
 ON CONFLICT (coll, id, field) DO UPDATE
 SET value = excluded.value, hlc = excluded.hlc, seq = excluded.seq
 WHERE excluded.hlc > winners.hlc
@@ -136,7 +135,7 @@ def apply_in(conn: Conn, changes: Sequence[Incoming]) -> tuple[int, int]:
     before = top_in(conn)
     if not changes:
         return before, before
-    conn.executemany(INSERT_HISTORY_SQL, changes)
+    conn.executemany(INSERT_HISTORY_SQL, conn.dialect.unseen(conn, changes, KNOWN_SQL))
     after = top_in(conn)
     if after > before:
         conn.execute(MERGE_SQL, (before,))

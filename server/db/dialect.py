@@ -94,3 +94,12 @@ class Dialect:
         for ``column`` (``server.db.log``): PostgreSQL's is partial, as a B-tree entry
         cannot hold a long note."""
         raise NotImplementedError
+
+    def unseen(self, conn: Conn, rows: Sequence[Sequence[Any]], known: str) -> Sequence[Any]:
+        """The ``rows`` to insert into a table whose first column is unique and whose
+        key is an identity: on PostgreSQL, those whose key is neither stored (``known``,
+        a query of the stored keys among a JSON list, ``{each}`` for ``Dialect.each``) nor
+        repeated earlier in ``rows``, because a conflicting insert still takes a value of
+        the identity (a gap); SQLite's rowid takes none, so all of them
+        (``server.db.changes.apply_in``)."""
+        raise NotImplementedError

@@ -2,6 +2,7 @@
 ``server/db`` receives here: psycopg's, with SQLite's ``?`` placeholders translated once
 per statement text."""
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -69,6 +70,18 @@ class PgDialect(Dialect):
         only back to the savepoint."""
         conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
         conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+
+    def unseen(self, conn: Any, rows: Sequence[Sequence[Any]], known: str) -> Sequence[Any]:
+        """``server.db.changes.apply_in``: an identity value is taken even by a row whose
+        insert then conflicts; leave those out first."""
+        keys = [r[0] for r in rows]
+        seen = {k for (k,) in conn.execute(known.format(each=self.each()), (json.dumps(keys),))}
+        out = []
+        for row in rows:
+            if row[0] not in seen:
+                seen.add(row[0])
+                out.append(row)
+        return out
 
     def ref_sized(self, column: str) -> str:
         """``server.db.log``: the very condition of the partial index ``winners_ref``."""

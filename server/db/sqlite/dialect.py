@@ -1,6 +1,7 @@
 """SQLite's side of ``server.db.dialect`` and its connection class."""
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from server.db.dialect import Dialect
@@ -32,6 +33,10 @@ class SqliteDialect(Dialect):
             conn.execute(f"RELEASE SAVEPOINT {savepoint}")
         else:
             conn.execute("BEGIN")
+
+    def unseen(self, conn: Any, rows: Sequence[Sequence[Any]], known: str) -> Sequence[Any]:
+        """``server.db.changes.apply_in``: a conflicting insert takes no rowid."""
+        return rows
 
     def ref_sized(self, column: str) -> str:
         """``server.db.log``: SQLite's ``winners_ref`` holds every value (no size limit)."""
