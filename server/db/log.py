@@ -46,7 +46,8 @@ _INCIDENT_CHILDREN = ("visits", "deliveries", "updates", "repairs")
 _FIELDS_OF = """
 SELECT w.id, w.field, w.value, w.hlc FROM winners w
 WHERE w.coll = ? AND w.field IN ({fields}) AND w.id IN (
-    SELECT r.id FROM winners r WHERE r.coll = ? AND r.field = ? AND r.value = ? AND {sized}
+    SELECT r.id FROM winners r WHERE r.coll = ? AND r.field = 'incident' AND r.value = ?
+    AND {sized}
 )
 """
 
@@ -242,7 +243,7 @@ def incident_inputs_in(conn: Conn, incident: str) -> IncidentInputs | None:
 
     def children(coll: str, fields: str) -> dict[str, dict[str, Any]]:
         sql = _FIELDS_OF.format(fields=fields, sized=sized)
-        return fold_rows(coll, conn.execute(sql, (coll, coll, "incident", ref)))
+        return fold_rows(coll, conn.execute(sql, (coll, coll, ref)))
 
     out.visits = children("visits", "'household', 'outcome', 'at', 'needs', 'by', '_deleted'")
     out.deliveries = children(
