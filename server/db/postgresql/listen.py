@@ -49,14 +49,15 @@ async def follow(
             try:
                 await asyncio.wait({heard, halt}, return_when=asyncio.FIRST_COMPLETED)
             finally:
+                # Also when this task is cancelled: the wait must be over before the
+                # connection closes (psycopg unregisters its socket when it ends).
                 halt.cancel()
-            if stop.is_set():
-                heard.cancel()
-                with contextlib.suppress(asyncio.CancelledError, psycopg.Error):
-                    await heard
-                return
-            if not heard.result():  # the connection was lost
-                return
+                if not heard.done():
+                    heard.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, psycopg.Error):
+                        await heard
+            if stop.is_set() or heard.cancelled() or not heard.result():
+                return  # stopped, or the connection was lost
     finally:
         await conn.close()
 
