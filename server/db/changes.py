@@ -19,8 +19,8 @@ the connection's dialect, never by a branch here:
   batch, are left out first (``Dialect.unseen``): a re-sent batch leaves no gap, and
   ``seq`` is the same on both engines. SQLite's rowid takes none: nothing to do.
 - PostgreSQL refuses an upsert that touches one row twice, which SQLite allows (a batch
-  with two changes to one field): the merge takes each field's newest stamp of the batch,
-  the winner SQLite's row-by-row upsert ends with anyway.
+  with two changes to one field): there the merge takes each field's newest stamp of the
+  batch (``Dialect.newest_in_batch``), the winner SQLite's row-by-row upsert ends with.
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from server.db.dialect import Conn
+from server.db.dialect import Conn, Dialect
 from server.db.interface import BaseDatabase
 from sync import clock
 
@@ -44,6 +44,7 @@ __all__ = [
     "cut_page",
     "iso_now",
     "max_seq",
+    "merge_sql",
     "quarantine_in",
     "stamped",
     "top_in",
@@ -69,19 +70,17 @@ INSERT_HISTORY_SQL = (
 #: Which of a JSON list of stamps the history holds (its unique ``hlc`` index).
 KNOWN_SQL = "SELECT hlc FROM history WHERE hlc IN (SELECT value FROM {each})"
 
-#: The batch appended after ``seq`` ``?`` merged into the winners: of a field's changes
-#: in the batch, only the newest stamp (PostgreSQL refuses to upsert one row twice). The
-#: newer change is looked up by the record's index within the batch's ``seq`` range
-#: (``history_record`` holds the rowid), so the merge reads the batch and nothing older.
+#: The batch appended after ``seq`` ``?`` merged into the winners, in ``seq`` order; an
+#: older stamp never overwrites a newer one. Of a field's changes in the batch, the
+#: engine may need the newest only (``Dialect.newest_in_batch``: PostgreSQL refuses to
+#: upsert one row twice in a statement; SQLite's row-by-row upsert ends with it anyway).
 MERGE_SQL = """
 INSERT INTO winners (coll, id, field, value, hlc, seq)
 SELECT h.coll, h.id, h.field, h.value, h.hlc, h.seq
 FROM (SELECT CAST(? AS INTEGER) AS before) AS b
 JOIN history h ON h.seq > b.before
-WHERE NOT EXISTS (
-    SELECT 1 FROM history n WHERE n.coll = h.coll AND n.id = h.id AND n.field = h.field
-    AND n.hlc > h.hlc AND n.seq > b.before
-)
+WHERE {newest}
+ORDER BY h.seq
 ON CONFLICT (coll, id, field) DO UPDATE
 SET value = excluded.value, hlc = excluded.hlc, seq = excluded.seq
 WHERE excluded.hlc > winners.hlc
@@ -119,6 +118,11 @@ SERVER_CLOCK = "server_clock"
 _ANY_DRIFT = 2**62
 
 
+def merge_sql(dialect: Dialect) -> str:
+    """``MERGE_SQL`` for ``dialect`` (the statement ``server.db.decisions`` replays too)."""
+    return MERGE_SQL.format(newest=dialect.newest_in_batch("h", "b.before"))
+
+
 def top_in(conn: Conn) -> int:
     """The log's top sequence, inside the caller's transaction."""
     return int(conn.execute(_TOP).fetchone()[0])
@@ -138,7 +142,7 @@ def apply_in(conn: Conn, changes: Sequence[Incoming]) -> tuple[int, int]:
     conn.executemany(INSERT_HISTORY_SQL, conn.dialect.unseen(conn, changes, KNOWN_SQL))
     after = top_in(conn)
     if after > before:
-        conn.execute(MERGE_SQL, (before,))
+        conn.execute(merge_sql(conn.dialect), (before,))
         conn.dialect.notify_top(conn, after)
     return before, after
 

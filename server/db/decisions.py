@@ -164,7 +164,7 @@ def replay(conn: sqlite3.Connection, journal: str | Path) -> Counter[str]:
     Returns:
         How many decisions of each kind were read.
     """
-    from server.db.changes import INSERT_HISTORY_SQL, MERGE_SQL
+    from server.db.changes import apply_in
     from server.db.sqlite.engine import connect_readonly
 
     counts: Counter[str] = Counter()
@@ -177,7 +177,6 @@ def replay(conn: sqlite3.Connection, journal: str | Path) -> Counter[str]:
         src.close()
     conn.execute("BEGIN IMMEDIATE")
     try:
-        (before,) = conn.execute("SELECT coalesce(max(seq), 0) FROM history").fetchone()
         changes = []
         for kind, data in rows:
             counts[kind] += 1
@@ -198,8 +197,7 @@ def replay(conn: sqlite3.Connection, journal: str | Path) -> Counter[str]:
             elif kind in _REPLAY:
                 conn.execute(_REPLAY[kind], d)
         if changes:
-            conn.executemany(INSERT_HISTORY_SQL, changes)
-            conn.execute(MERGE_SQL, (before,))
+            apply_in(conn, changes)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -103,3 +103,9 @@ class Dialect:
         the identity (a gap); SQLite's rowid takes none, so all of them
         (``server.db.changes.apply_in``)."""
         raise NotImplementedError
+
+    def newest_in_batch(self, row: str, before: str) -> str:
+        """A condition keeping, of the history rows ``row`` after ``seq`` ``before`` that
+        change one field, the newest stamp only, where an upsert may not touch one row
+        twice in a statement (``server.db.changes.MERGE_SQL``)."""
+        raise NotImplementedError

@@ -83,6 +83,15 @@ class PgDialect(Dialect):
                 out.append(row)
         return out
 
+    def newest_in_batch(self, row: str, before: str) -> str:
+        """``server.db.changes.MERGE_SQL``: "ON CONFLICT DO UPDATE command cannot affect
+        row a second time" otherwise (a batch with two changes to one field)."""
+        return (
+            f"NOT EXISTS (SELECT 1 FROM history n WHERE n.coll = {row}.coll "
+            f"AND n.id = {row}.id AND n.field = {row}.field AND n.hlc > {row}.hlc "
+            f"AND n.seq > {before})"
+        )
+
     def ref_sized(self, column: str) -> str:
         """``server.db.log``: the very condition of the partial index ``winners_ref``."""
         return f"octet_length({column}) <= 512"
