@@ -3,9 +3,9 @@
 Every transaction that appends to the change log takes one advisory lock
 (``server/db/postgresql/core.py``), so sequence values commit in order. This measures what that
 costs: the same writes — W concurrent writers, each committing T transactions of B
-changes through ``server.db.postgresql.changes.apply`` — with the lock and without it (the
-unordered baseline that can make a tailer skip), on the same cluster in the same run,
-and the same writes on SQLite through ``server.db.changes.apply`` (one process; its
+changes through ``server.db.changes.apply_in`` in ``write_tx`` — with the lock
+(``appends=True``) and without it (the unordered baseline that can make a tailer skip),
+on the same cluster in the same run, and the same writes on SQLite (one process; its
 write lock and BEGIN IMMEDIATE serialise them). Rounds interleave the modes on fresh
 databases; medians are compared.
 
@@ -33,8 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from pg import Cluster, find_bindir  # noqa: E402
 
-from server.db import changes as sqlite_changes  # noqa: E402
-from server.db.postgresql import changes  # noqa: E402
+from server.db import changes  # noqa: E402
 from server.db.postgresql.core import PgDatabase, connect  # noqa: E402
 from server.db.sqlite.engine import Database  # noqa: E402
 
@@ -69,14 +68,19 @@ async def timed(work: list[list[list[tuple]]], apply: Callable[[list[tuple]], Aw
 
 async def pg_run(url: str, work: list, *, ordered: bool) -> float:
     async with PgDatabase(url, min_size=len(work), max_size=len(work)) as db:
-        seconds = await timed(work, lambda rows: changes.apply(db, rows, ordered=ordered))
+        seconds = await timed(
+            work,
+            lambda rows: db.write_tx(lambda c: changes.apply_in(c, rows), appends=ordered),
+        )
         assert await changes.max_seq(db) >= sum(len(t) for mine in work for t in mine)
     return seconds
 
 
 async def sqlite_run(path: str, work: list) -> float:
     async with Database(path) as db:
-        return await timed(work, lambda rows: sqlite_changes.apply(db, rows))
+        return await timed(
+            work, lambda rows: db.write_tx(lambda c: changes.apply_in(c, rows), appends=True)
+        )
 
 
 async def create_database(maintenance: str) -> str:

@@ -199,7 +199,7 @@ def test_unexpected_error_is_logged_and_answered_without_a_stack_trace(
     if BACKEND == "postgresql":
         monkeypatch.setattr(pg_changes, "apply_in", boom)
     else:
-        monkeypatch.setattr(changes, "apply_sync", boom)
+        monkeypatch.setattr(changes, "apply_in", boom)
     r = phone.sync([])
     body = assert_error(r, 500, "internal")
     assert "disk on fire" not in r.text and "ref" in body["message"]

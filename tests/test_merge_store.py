@@ -1,5 +1,5 @@
 """The shared merge vectors against the code that ships on the server: the SQL upsert of
-``server.db.changes.apply`` and the read-side fold of set fields (``server.db.log.fold_rows``).
+``server.db.changes.apply_in`` and the read-side fold of set fields (``server.db.log.fold_rows``).
 
 The phone's side (IndexedDB ``putIfNewer`` + replica) runs the same vectors in Chromium:
 tests/test_merge_idb_e2e.py.
@@ -42,7 +42,7 @@ async def _through_store(db: Database, batches: list[list[dict]]) -> list[tuple]
             )
             for c in batch
         ]
-        await changes.apply(db, rows)
+        await db.write_tx(lambda conn, rows=rows: changes.apply_in(conn, rows), appends=True)
     return await db.read("SELECT coll, id, field, value, hlc FROM winners")
 
 

@@ -28,12 +28,15 @@ def row(n: int, node: str, coll: str, rid: str, field: str, value: object) -> tu
 def test_nudges_reach_only_phones_that_may_read_another_devices_write(tmp_path: Path) -> None:
     async def main() -> list[int]:
         async with Database(str(tmp_path / "n.db")) as db:
-            await changes.apply(
-                db,
-                [
-                    row(0, C, "households", "h402", "building", "b3"),
-                    row(1, C, "households", "h999", "building", "b9"),
-                ],
+            await db.write_tx(
+                lambda conn: changes.apply_in(
+                    conn,
+                    [
+                        row(0, C, "households", "h402", "building", "b3"),
+                        row(1, C, "households", "h999", "building", "b9"),
+                    ],
+                ),
+                appends=True,
             )
             broker = Broker(db)
             broker.row_filter = partial(scopes.visible_rows, db)
@@ -52,11 +55,21 @@ def test_nudges_reach_only_phones_that_may_read_another_devices_write(tmp_path: 
             phone_b = broker.subscribe(topic, B)
             counts = []
             # A writes on 402: B is nudged, A is not (it has its own entry).
-            await changes.apply(db, [row(2, A, "visits", "v1", "household", "h402")])
+            await db.write_tx(
+                lambda conn: changes.apply_in(
+                    conn, [row(2, A, "visits", "v1", "household", "h402")]
+                ),
+                appends=True,
+            )
             await broker.step()
             counts.append((len(phone_a.buf), len(phone_b.buf)))
             # Someone writes on a household outside the scope: nobody is nudged.
-            await changes.apply(db, [row(3, C, "visits", "v2", "household", "h999")])
+            await db.write_tx(
+                lambda conn: changes.apply_in(
+                    conn, [row(3, C, "visits", "v2", "household", "h999")]
+                ),
+                appends=True,
+            )
             await broker.step()
             counts.append((len(phone_a.buf), len(phone_b.buf)))
             # The nudge is the fixed frame: no record, id or count.

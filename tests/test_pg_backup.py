@@ -196,11 +196,11 @@ async def _write(url: str, steps: list[tuple[str, tuple[Any, ...]]]) -> None:
 
 async def _assign(url: str, hlc: str, active: str) -> None:
     """An accepted change to an assignment, through the log's write path."""
-    from server.db.postgresql import changes as pg_changes
+    from server.db import changes
 
     change = (hlc, "assignments", "p1~b1", "active", active, "n1", "p1", "2026-11-30T01:00:00.000Z")
     async with PgDatabase(url) as db:
-        await pg_changes.apply(db, [change])
+        await db.write_tx(lambda conn: changes.apply_in(conn, [change]), appends=True)
 
 
 def _stamp(ms: int, node: str = "n1") -> str:

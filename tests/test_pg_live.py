@@ -12,7 +12,7 @@ from functools import partial
 import pytest
 from conftest import run_async
 
-from server.db.postgresql import changes
+from server.db import changes
 from server.db.postgresql.core import PgDatabase
 from server.db.postgresql.listen import follow
 from server.live import broker as live
@@ -51,7 +51,9 @@ def test_a_write_on_another_server_wakes_the_tailer_at_once(pg_url: str) -> None
             try:
                 reached = []
                 for n in range(1, 6):
-                    _, top = await changes.apply(there, [_change(n)])
+                    _, top = await there.write_tx(
+                        lambda conn, n=n: changes.apply_in(conn, [_change(n)]), appends=True
+                    )
                     await _until(lambda top=top: broker.last >= top, f"the tailer reaches {top}")
                     reached.append(broker.last)
                 return broker.listens, reached
@@ -73,7 +75,9 @@ def test_a_dropped_listener_reconnects_and_reads_what_it_missed(
         async with PgDatabase(pg_url) as here, PgDatabase(pg_url) as there:
             broker = await _broker(here)
             try:
-                await changes.apply(there, [_change(1)])
+                await there.write_tx(
+                    lambda conn: changes.apply_in(conn, [_change(1)]), appends=True
+                )
                 await _until(lambda: broker.last >= 1, "the first change")
                 # The database ends the listener's session (a restart, a failover, an
                 # operator's pg_terminate_backend): every session listening on the channel.
@@ -84,12 +88,16 @@ def test_a_dropped_listener_reconnects_and_reads_what_it_missed(
                 )
                 await _until(lambda: not broker.listening, "the broker sees the drop")
                 # Written while no one listens: no notification will ever announce it.
-                _, top = await changes.apply(there, [_change(2), _change(3)])
+                _, top = await there.write_tx(
+                    lambda conn: changes.apply_in(conn, [_change(2), _change(3)]), appends=True
+                )
                 assert broker.last == 1
                 await _until(lambda: broker.listens == 2, "the broker listens again")
                 await _until(lambda: broker.last >= top, "the read after reconnecting")
                 # And it hears the next appends again.
-                _, again = await changes.apply(there, [_change(4)])
+                _, again = await there.write_tx(
+                    lambda conn: changes.apply_in(conn, [_change(4)]), appends=True
+                )
                 await _until(lambda: broker.last >= again, "the next notification")
                 return broker.listens, top, broker.last
             finally:

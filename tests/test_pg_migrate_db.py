@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from conftest import LiveServer, Stamper, load_demo, put_record, query, run_async
 
+from server.db import changes
 from server.db.changes import Incoming
 from server.db.move import TABLES
-from server.db.postgresql import changes as pg_changes
 from server.db.postgresql.core import PgDatabase, connect
 from server.ops.demo import HEATING
 from sync.ids import uuid7
@@ -67,7 +67,7 @@ def test_every_row_moves_as_it_is_and_the_log_goes_on_after_it(demo_twins: tuple
     async def append() -> list[int]:
         async with PgDatabase(url) as db:
             change: Incoming = ("zz-after-move", "households", "h1", "note", '"x"', "n1", None, "t")
-            await pg_changes.apply(db, [change])
+            await db.write_tx(lambda conn: changes.apply_in(conn, [change]), appends=True)
             rows = await db.read("SELECT seq FROM history WHERE hlc = $1", ("zz-after-move",))
             return [r[0] for r in rows]
 

@@ -21,8 +21,8 @@ import pytest
 from conftest import run_async
 
 from server.access import Scope
-from server.db import changes as sqlite_changes
 from server.db import (
+    changes,
     console,
     devices,
     export,
@@ -37,8 +37,6 @@ from server.db import (
     scopes,
     shares,
 )
-from server.db.postgresql import changes as pg_changes
-from server.db.postgresql import meta as pg_meta
 from server.db.postgresql.core import PgDatabase
 from server.db.postgresql.dialect import RATE_LOCK
 from server.db.sqlite.engine import Database
@@ -89,10 +87,10 @@ async def same(dbs: Twins, fn: Callable[..., Awaitable[Any]], *args: Any, **kw: 
     return mine
 
 
-async def append(dbs: Twins, changes: list[tuple]) -> None:
-    """The same accepted changes through each backend's write path."""
-    a = await sqlite_changes.apply(dbs[0], changes)
-    b = await pg_changes.apply(dbs[1], changes)
+async def append(dbs: Twins, rows: list[tuple]) -> None:
+    """The same accepted changes through the one write path, on each engine."""
+    a = await dbs[0].write_tx(lambda conn: changes.apply_in(conn, rows), appends=True)
+    b = await dbs[1].write_tx(lambda conn: changes.apply_in(conn, rows), appends=True)
     assert a == b
 
 
@@ -212,7 +210,7 @@ def test_people_devices_and_meta_are_the_same_on_both(
         # Each device enrols at its own time: the listings sort by it, and neither
         # backend promises an order among equal times.
         start = datetime.now(UTC)
-        now, now2, now3 = (sqlite_changes.iso_now(start + timedelta(seconds=i)) for i in range(3))
+        now, now2, now3 = (changes.iso_now(start + timedelta(seconds=i)) for i in range(3))
         token_a, dev_a = await same(dbs, devices.enroll, code_a, "Redmi 9A", now)
         assert await same(dbs, devices.enroll, code_a.lower(), "again", now) == "invite_used"
         assert await same(dbs, devices.enroll, "ZZZZ-ZZZZ", "x", now) == "invite_unknown"
@@ -276,15 +274,11 @@ def test_people_devices_and_meta_are_the_same_on_both(
         node = await same(dbs, meta.server_node)
         assert await same(dbs, meta.server_node) == node
 
-        async def inside(conn: Any) -> tuple[Any, ...]:
-            await pg_meta.set_in(conn, "k_in", "v")
-            return (
-                await pg_meta.get_in(conn, "k_in"),
-                await pg_meta.get_in(conn, "none"),
-                await pg_meta.server_node_in(conn),
-            )
+        def inside(conn: Any) -> tuple[Any, ...]:
+            meta.set_in(conn, "k_in", "v")
+            return meta.get_in(conn, "k_in"), meta.get_in(conn, "none"), meta.server_node_in(conn)
 
-        assert await dbs[1].write_fn(inside) == ("v", None, node)
+        assert await same(dbs, lambda db: db.write_tx(inside)) == ("v", None, node)
 
     _twins(demo_twins, scenario)
 
@@ -411,7 +405,7 @@ def test_console_export_and_the_small_modules_are_the_same_on_both(
         code_a, pa = await same(dbs, people.create_invite, "volunteer", name="王芳")
         code_b, pb = await same(dbs, people.create_invite, "volunteer", name="")
         pc = await same(dbs, people.add_coordinator, "li", "h", name="李", community=communities[0])
-        now = sqlite_changes.iso_now()
+        now = changes.iso_now()
         _, dev_a = await same(dbs, devices.enroll, code_a, "Redmi", now)
         _, dev_b = await same(dbs, devices.enroll, code_b, "Honor", now)
         for db in dbs:
@@ -545,7 +539,7 @@ def test_one_invite_enrols_one_device_when_two_servers_spend_it_at_once(
             codes = [
                 (await people.create_invite(one, "volunteer", name=f"v{i}"))[0] for i in range(5)
             ]
-            now = sqlite_changes.iso_now()
+            now = changes.iso_now()
             tries = [
                 devices.enroll(db, code, "phone", now)
                 for code in codes

@@ -3,7 +3,8 @@
 A reader that tails ``seq > cursor`` (a device's pull, the SSE tailer after
 ``Last-Event-ID``) must never skip or repeat a change, with writers on several
 connections of several processes. The negative control shows, without any timing, that
-a plain sequence does skip; the ordering lock (``server/db/postgresql/core.py``) makes the same
+a plain sequence does skip; the ordering lock (``Dialect.order_in``, taken by
+``write_tx(..., appends=True)``) makes the same
 interleaving wait instead, and many concurrent writers never make a tailer skip.
 """
 
@@ -12,12 +13,14 @@ import random
 import string
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from conftest import run_async
 
-from server.db import changes as sqlite_changes
-from server.db.postgresql import changes
-from server.db.postgresql.core import LOG_LOCK, PgDatabase, connect, order_in
+from server.db import changes, log
+from server.db.postgresql.core import LOG_LOCK, PgDatabase, options
+from server.db.postgresql.dialect import POSTGRESQL, PgConn
 from server.db.sqlite.engine import Database
 
 NODE = "0123456789abcdef"
@@ -29,11 +32,49 @@ def _change(n: int, coll: str = "visits", rid: str = "", field: str = "note") ->
     return (stamp, coll, rid or f"r{n}", field, f'"{n}"', NODE, None, "2026-11-30T00:00:00.000Z")
 
 
+def _append(db: Any, rows: list[tuple], *, ordered: bool = True) -> Any:
+    """``rows`` appended through the one write path: with the ordering lock (what every
+    append does), or without it (the unordered baseline)."""
+    return db.write_tx(lambda conn: changes.apply_in(conn, rows), appends=ordered)
+
+
+async def _pull(db: Any, cursor: int, limit: int) -> tuple[list[tuple], int, bool]:
+    """A page of winners after ``cursor`` and the cursor to resume from, read in one
+    statement (one snapshot), as a device's pull reads them."""
+    both = await db.select(
+        "SELECT p.*, t.top FROM (SELECT coalesce(max(seq), 0) AS top FROM history) AS t "
+        "LEFT JOIN (SELECT seq, coll, id, field, value, hlc FROM winners WHERE seq > ? "
+        "ORDER BY seq LIMIT ?) AS p ON 1 = 1 ORDER BY p.seq",
+        (cursor, limit + 1),
+    )
+    rows, new_cursor, more = changes.cut_page([r[:6] for r in both if r[0] is not None], limit)
+    return rows, max(cursor, both[0][6]) if new_cursor is None else new_cursor, more
+
+
+class _Slow:
+    """A transaction held open on a connection of its own (blocking calls on a thread),
+    to interleave with the server's."""
+
+    def __init__(self, url: str) -> None:
+        self.raw = psycopg.connect(url, autocommit=True, options=options())
+        self.raw.execute("BEGIN")
+        self.conn = PgConn(self.raw)
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(fn, self.conn, *args)
+
+    async def commit(self) -> None:
+        await asyncio.to_thread(self.raw.execute, "COMMIT")
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.raw.close)
+
+
 async def _waiting_for_the_log_lock(db: PgDatabase) -> None:
     """Until some backend waits for ``LOG_LOCK`` (an event PostgreSQL reports, not a
     time this test guesses)."""
-    while not await db.read(
-        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1",
+    while not await db.select(
+        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = ?",
         (LOG_LOCK,),
     ):
         await asyncio.sleep(0.01)
@@ -43,17 +84,15 @@ def test_a_plain_sequence_lets_a_tailer_skip_a_change(pg_url: str) -> None:
     # The negative control: the hazard is real, step by step, no timing involved.
     async def main() -> tuple[list[int], list[int], int]:
         async with PgDatabase(pg_url) as db:
-            slow = await connect(pg_url)
+            slow = await asyncio.to_thread(_Slow, pg_url)
             try:
-                tx = slow.transaction()
-                await tx.start()
-                await changes.apply_in(slow, [_change(1)], ordered=False)  # takes seq 1
-                await changes.apply(db, [_change(2)], ordered=False)  # seq 2, commits first
-                page, cursor, _ = await changes.pull(db, 0, 100)
-                await tx.commit()  # seq 1 commits after a reader passed it
+                await slow.run(changes.apply_in, [_change(1)])  # takes seq 1, no lock
+                await _append(db, [_change(2)], ordered=False)  # seq 2, commits first
+                page, cursor, _ = await _pull(db, 0, 100)
+                await slow.commit()  # seq 1 commits after a reader passed it
             finally:
                 await slow.close()
-            later, _, _ = await changes.pull(db, cursor, 100)
+            later, _, _ = await _pull(db, cursor, 100)
             return [r[0] for r in page], [r[0] for r in later], await changes.max_seq(db)
 
     first, later, top = run_async(main())
@@ -65,19 +104,18 @@ def test_the_ordering_lock_makes_the_later_writer_wait(pg_url: str) -> None:
     # commit, so the reader sees nothing, then both changes in order.
     async def main() -> tuple[list[int], int, list[int]]:
         async with PgDatabase(pg_url) as db:
-            slow = await connect(pg_url)
+            slow = await asyncio.to_thread(_Slow, pg_url)
             try:
-                tx = slow.transaction()
-                await tx.start()
-                await changes.apply_in(slow, [_change(1)])
-                second = asyncio.create_task(changes.apply(db, [_change(2)]))
+                await slow.run(POSTGRESQL.order_in)  # what write_tx(appends=True) does
+                await slow.run(changes.apply_in, [_change(1)])
+                second = asyncio.create_task(_append(db, [_change(2)]))
                 await asyncio.wait_for(_waiting_for_the_log_lock(db), 60)
-                early, cursor, _ = await changes.pull(db, 0, 100)
-                await tx.commit()
+                early, cursor, _ = await _pull(db, 0, 100)
+                await slow.commit()
             finally:
                 await slow.close()
             await second
-            rows, _, _ = await changes.pull(db, cursor, 100)
+            rows, _, _ = await _pull(db, cursor, 100)
             return [r[0] for r in early], cursor, [r[0] for r in rows]
 
     early, cursor, rows = run_async(main())
@@ -114,7 +152,7 @@ def test_concurrent_writers_on_two_servers_never_make_a_tailer_skip_or_repeat(
 
             async def writer(db: PgDatabase) -> None:
                 while queue:
-                    await changes.apply(db, queue.pop())
+                    await _append(db, queue.pop())
 
             writers = asyncio.gather(
                 *(writer(db) for db in servers for _ in range(WRITERS_PER_SERVER))
@@ -126,12 +164,12 @@ def test_concurrent_writers_on_two_servers_never_make_a_tailer_skip_or_repeat(
             done = False
             while True:
                 # A device's pull (winners) and the live tailer (history), side by side.
-                rows, new_cursor, more = await changes.pull(reader, cursor, 5)
+                rows, new_cursor, more = await _pull(reader, cursor, 5)
                 assert new_cursor >= cursor
                 pulled += [r[0] for r in rows]
                 pulled_keys += [(r[1], r[2], r[3]) for r in rows]
                 cursor = new_cursor
-                for row in await changes.tail(reader, last, 7):
+                for row in await log.tail(reader, last, 7):
                     tailed.append(row[0])
                     last = row[0]
                 if done and not more and cursor == last == await changes.max_seq(reader):
@@ -139,7 +177,7 @@ def test_concurrent_writers_on_two_servers_never_make_a_tailer_skip_or_repeat(
                 done = writers.done()
                 await asyncio.sleep(0)
             await writers
-            everything = [r[0] for r in await reader.read("SELECT seq FROM history ORDER BY seq")]
+            everything = [r[0] for r in await reader.select("SELECT seq FROM history ORDER BY seq")]
             return pulled, pulled_keys, tailed, set(everything), len(everything)
         finally:
             for db in [*servers, reader]:
@@ -167,58 +205,57 @@ def test_the_merge_picks_the_same_winners_as_sqlite(pg_url: str, tmp_path: Path)
     note = "".join(random.Random(14).choices(string.ascii_letters + "街道志愿者", k=12_000))
     batches.append([(*_change(12, rid="d")[:4], f'"{note}"', *_change(12)[5:])])
 
-    async def on_sqlite() -> list[tuple]:
-        async with Database(str(tmp_path / "d.db")) as db:
+    async def on(db: Any) -> list[tuple]:
+        async with db:
             for batch in batches:
-                await sqlite_changes.apply(db, batch)
-            rows, _, _ = await sqlite_changes.pull(db, 0, 1000)
+                await _append(db, batch)
+            rows, _, _ = await _pull(db, 0, 1000)
         return rows
 
-    async def on_pg() -> list[tuple]:
-        async with PgDatabase(pg_url) as db:
-            for batch in batches:
-                await changes.apply(db, batch)
-            rows, _, _ = await changes.pull(db, 0, 1000)
-        return rows
-
-    sqlite_rows, pg_rows = run_async(on_sqlite()), run_async(on_pg())
+    sqlite_rows = run_async(on(Database(str(tmp_path / "d.db"))))
+    pg_rows = run_async(on(PgDatabase(pg_url)))
     assert [r[1:] for r in pg_rows] == [r[1:] for r in sqlite_rows]
     assert {(r[2], r[4]) for r in sqlite_rows} >= {("a", '"5"'), ("b", '"9"')}
 
 
 def test_taking_the_log_lock_late_can_deadlock_and_taking_it_first_cannot(pg_url: str) -> None:
-    import asyncpg
+    deadlock = psycopg.errors.DeadlockDetected
+
+    def late_append(conn: Any, rows: list[tuple]) -> None:
+        POSTGRESQL.order_in(conn)  # a no-op when already held
+        changes.apply_in(conn, rows)
 
     async def main(first: bool) -> str:
         async with PgDatabase(pg_url) as db:
-            await db.write(
+            await db.execute(
                 "INSERT INTO people (id, role) VALUES ('p1', 'volunteer') "
                 "ON CONFLICT (id) DO NOTHING"
             )
             base = 1000 if first else 2000
-            slow = await connect(pg_url)
+            slow = await asyncio.to_thread(_Slow, pg_url)
             try:
-                tx = slow.transaction()
-                await tx.start()
                 if first:
-                    await order_in(slow)  # what write_fn(appends=True) does
-                await slow.execute("UPDATE people SET role = 'coordinator' WHERE id = 'p1'")
-                other = asyncio.create_task(changes.apply(db, [_change(base, coll="assignments")]))
+                    await slow.run(POSTGRESQL.order_in)  # what write_tx(appends=True) does
+                await slow.run(
+                    lambda conn: conn.execute(
+                        "UPDATE people SET role = 'coordinator' WHERE id = 'p1'"
+                    )
+                )
+                other = asyncio.create_task(_append(db, [_change(base, coll="assignments")]))
                 # The other append waits: for the log lock (first) or, holding the log
                 # lock, for the meta row this transaction's trigger locked (late).
                 await asyncio.wait_for(_waiting(db), 60)
                 try:
-                    await changes.apply_in(slow, [_change(base + 1)])
-                    await tx.commit()
+                    await slow.run(late_append, [_change(base + 1)])
+                    await slow.commit()
                     outcome = "committed"
-                except asyncpg.DeadlockDetectedError:
-                    await tx.rollback()
+                except deadlock:
                     outcome = "deadlock"
             finally:
                 await slow.close()
             try:
                 await other
-            except asyncpg.DeadlockDetectedError:
+            except deadlock:
                 # PostgreSQL may break the cycle on either side.
                 outcome = "deadlock"
             return outcome
@@ -229,7 +266,7 @@ def test_taking_the_log_lock_late_can_deadlock_and_taking_it_first_cannot(pg_url
 
 
 async def _waiting(db: PgDatabase) -> None:
-    while not await db.read("SELECT 1 FROM pg_locks WHERE NOT granted"):
+    while not await db.select("SELECT 1 FROM pg_locks WHERE NOT granted"):
         await asyncio.sleep(0.01)
 
 
@@ -261,7 +298,7 @@ def test_every_server_hears_each_append_at_commit_in_commit_order(pg_url: str) -
 
             async def writer() -> None:
                 while queue:
-                    await changes.apply(writer_server, queue.pop())
+                    await _append(writer_server, queue.pop())
 
             await asyncio.gather(*(writer() for _ in range(4)))
             top = await changes.max_seq(writer_server)

@@ -155,7 +155,7 @@ async def _setup(db: BaseDatabase, demo: Demo) -> None:
     ):
         rows += w.rows(*rec)
     rows += w.rows(*_assignment(VOL_INACTIVE, demo.buildings[2], active=False))
-    await changes.apply(db, rows)
+    await db.write_tx(lambda conn: changes.apply_in(conn, rows), appends=True)
 
 
 def _open(path: str, url: str) -> tuple[Database, PgDatabase]:
@@ -249,8 +249,7 @@ def test_pulls_page_by_page_are_the_same_on_both(
 def test_reference_and_visibility_are_the_same_on_both(demo_twins: tuple[str, str]) -> None:
     async def body(db: BaseDatabase, demo: Demo) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        tail = await changes.pull(db, 0, 100_000)
-        log = [(r[0], r[1], r[2]) for r in tail[0]]
+        log = await db.select("SELECT seq, coll, id FROM winners ORDER BY seq")
         for pid, role, _ in _people(demo):
             device = device_of(pid, role)
             for coll in ("communities", "buildings", "incidents"):
@@ -272,9 +271,35 @@ def test_reference_and_visibility_are_the_same_on_both(demo_twins: tuple[str, st
     assert any(mine[(VOL_BUILDING, "one")]) and not all(mine[(VOL_BUILDING, "one")])
 
 
+async def _winners_after(
+    db: Any, cursor: int, limit: int, scope: Any, exclude_node: str | None = None
+) -> list[tuple]:
+    """A page of the winners after ``cursor`` within ``scope`` (a ``pull_filter``
+    fragment, whose PostgreSQL placeholders are numbered from ``$1``), leaving out those
+    ``exclude_node`` wrote: how a pull embeds the fragment."""
+    pg = db.dialect == "postgresql"
+    args: list[Any] = list(scope[1]) if scope is not None else []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}" if pg else "?"
+
+    if not pg:  # SQLite numbers nothing: the fragment's arguments come where it stands
+        args = []
+    sql = f"SELECT seq, coll, id, field, value, hlc FROM winners WHERE seq > {arg(cursor)}"
+    if exclude_node is not None:
+        sql += f" AND substr(hlc, 31) <> {arg(exclude_node)}"
+    if scope is not None:
+        sql += f" AND {scope[0]}"
+        if not pg:
+            args.extend(scope[1])
+    sql += f" ORDER BY seq LIMIT {arg(limit)}"
+    return await db.read(sql, args)
+
+
 def test_the_sql_fragments_select_the_same_rows_on_both(demo_twins: tuple[str, str]) -> None:
     """``people_filter``, ``record_filter`` and ``pull_filter`` as their callers embed them
-    (devices, people, quarantine, ``changes.pull``): after arguments of their own."""
+    (devices, people, quarantine, a pull): after arguments of their own."""
 
     async def body(db: BaseDatabase, demo: Demo) -> dict[str, Any]:
         pg = db.dialect == "postgresql"
@@ -318,10 +343,8 @@ def test_the_sql_fragments_select_the_same_rows_on_both(demo_twins: tuple[str, s
             )
             assert out[(pid, "records-conn")] == [tuple(r) for r in out[(pid, "records")]]
             filt = scopes.pull_filter(scope, dialect=db.dialect)
-            out[(pid, "pull")] = await changes.pull(db, 0, 700, scope=filt)
-            out[(pid, "pull-mine")] = await changes.pull(
-                db, 10, 700, exclude_node=NODE, exclude_after=0, scope=filt
-            )
+            out[(pid, "pull")] = await _winners_after(db, 0, 700, filt)
+            out[(pid, "pull-mine")] = await _winners_after(db, 10, 700, filt, NODE)
         return out
 
     mine, theirs = on_both(demo_twins, body)
@@ -671,9 +694,15 @@ def test_a_full_quarantine_counts_the_rest_the_same_on_both(demo_twins: tuple[st
         ] + [(None, node, VOL_NONE, None, None, None, "[", "malformed_change", "bad", AT)]
 
     async def body(db: BaseDatabase, demo: Demo) -> list[Any]:
-        await changes.apply(db, [], rejected(0, QUARANTINE_PER_DEVICE - 10), node=node, seen_at=AT)
-        await changes.apply(db, [], rejected(0, 30), node=node, seen_at=AT)  # 20 sent again
-        await changes.apply(db, [], rejected(5000, 7), node=node, seen_at=AT)
+        await db.write_tx(
+            lambda conn: changes.quarantine_in(
+                conn, rejected(0, QUARANTINE_PER_DEVICE - 10), node, AT
+            )
+        )
+        await db.write_tx(
+            lambda conn: changes.quarantine_in(conn, rejected(0, 30), node, AT)
+        )  # 20 sent again
+        await db.write_tx(lambda conn: changes.quarantine_in(conn, rejected(5000, 7), node, AT))
         return (await _state(db))["quarantine"]
 
     mine, theirs = on_both(demo_twins, body)
@@ -701,7 +730,7 @@ def test_a_nul_in_a_rejected_change_is_kept_as_a_replacement_character(pg_url: s
 
     async def main() -> list[Any]:
         async with PgDatabase(pg_url) as db:
-            await changes.apply(db, [], [row], node=node, seen_at=AT)
+            await db.write_tx(lambda conn: changes.quarantine_in(conn, [row], node, AT))
             return await db.read("SELECT hlc, coll, raw FROM quarantine")
 
     assert run_async(main()) == [("h\ufffd", "vis\ufffdits", '{"value": "a\ufffdb"}')]

@@ -160,16 +160,21 @@ def test_a_resume_is_never_answered_with_a_view_older_than_the_database(fresh_db
 
     async def main() -> tuple[list[str], list[str]]:
         async with open_database(fresh_db) as db:
-            await changes.apply(
-                db,
-                [change(0, "incidents", "i1", "title", "停水"), *update(1, "抢修队已出发。")],
+            await db.write_tx(
+                lambda conn: changes.apply_in(
+                    conn,
+                    [change(0, "incidents", "i1", "title", "停水"), *update(1, "抢修队已出发。")],
+                ),
+                appends=True,
             )
             # Its tailer reads the log only when woken (no poll within the test).
             broker = Broker(db, poll=600, slow_poll=600)
             await broker.start()
             try:
                 await broker.public("i1")  # the view it holds: the first update
-                await changes.apply(db, update(10, "抢修队已到场。"))  # streamed by server A
+                await db.write_tx(
+                    lambda conn: changes.apply_in(conn, update(10, "抢修队已到场。")), appends=True
+                )  # streamed by server A
                 stale = await broker.public("i1")
                 current = await broker.public_current("i1")
             finally:

@@ -1,16 +1,17 @@
-"""The server's shipped merge — the SQL upsert in ``server.db.changes``, through
-``apply_sync`` in one write transaction as a sync request runs it — runs the shared
-merge vectors (tests/vectors/merge.json), in the given order, reversed, one change per
+"""The server's shipped merge — ``server.db.changes.apply_in``, in one appending write
+transaction as a sync request runs it — runs the shared merge vectors
+(tests/vectors/merge.json) on both engines: in the given order, reversed, one change per
 transaction and all in one, with every change sent twice where the vector allows it."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
+from conftest import run_async
 
-from server import db
-from server.db import changes
+from server.db import AnyDatabase, changes, open_database
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "merge.json").read_text("utf-8"))
 
@@ -20,21 +21,37 @@ def _row(c: dict) -> changes.Incoming:
     return (c["hlc"], c["coll"], c["id"], c["field"], value, c["hlc"][30:], None, "t")
 
 
-def _winners(path: str, batches: list[list[dict]]) -> list[dict]:
-    async def run(d: db.Database) -> list[dict]:
-        for batch in batches:
-            rows = [_row(c) for c in batch]
-            await d.write_call(lambda conn, rows=rows: changes.apply_sync(conn, rows))
-        rows, _, _ = await changes.pull(d, 0, 100_000)
-        return sorted(
-            (
-                {"coll": c, "id": i, "field": f, "value": json.loads(v), "hlc": h}
-                for _, c, i, f, v, h in rows
-            ),
-            key=lambda w: (w["coll"], w["id"], w["field"]),
-        )
+async def _winners(d: AnyDatabase, batches: list[list[dict]]) -> list[dict]:
+    """The winners after ``batches``, each in one transaction, on an emptied log."""
 
-    return db.run(path, run)
+    def empty(conn: Any) -> None:
+        conn.execute("DELETE FROM winners")
+        conn.execute("DELETE FROM history")
+
+    await d.write_tx(empty)
+    for batch in batches:
+        rows = [_row(c) for c in batch]
+        await d.write_tx(lambda conn, rows=rows: changes.apply_in(conn, rows), appends=True)
+    got = await d.select("SELECT coll, id, field, value, hlc FROM winners")
+    return sorted(
+        (
+            {"coll": c, "id": i, "field": f, "value": json.loads(v), "hlc": h}
+            for c, i, f, v, h in got
+        ),
+        key=lambda w: (w["coll"], w["id"], w["field"]),
+    )
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One database of each engine for the module (each vector empties its log first)."""
+    if request.param == "sqlite":
+        yield str(tmp_path_factory.mktemp("merge") / "merge.db")
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.create_database()
+    yield url
+    cluster.drop_database(url)
 
 
 def _orders(vector: dict) -> list[list[dict]]:
@@ -66,11 +83,15 @@ def _param(v: dict) -> object:
     return pytest.param(v, id=v["name"], marks=marks)
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("vector", [_param(v) for v in VECTORS])
-def test_sql_merge_runs_the_shared_vectors(vector: dict, tmp_path: Path) -> None:
+def test_sql_merge_runs_the_shared_vectors(vector: dict, engine: str) -> None:
     want = sorted(vector["winners"], key=lambda w: (w["coll"], w["id"], w["field"]))
-    for n, order in enumerate(_orders(vector)):
-        one_by_one = _winners(str(tmp_path / f"a{n}.db"), [[c] for c in order])
-        together = _winners(str(tmp_path / f"b{n}.db"), [order])
-        assert one_by_one == want, order
-        assert together == want, order
+
+    async def main() -> None:
+        async with open_database(engine) as d:
+            for order in _orders(vector):
+                assert await _winners(d, [[c] for c in order]) == want, order
+                assert await _winners(d, [order]) == want, order
+
+    run_async(main())

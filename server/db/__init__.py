@@ -2,7 +2,7 @@
 
 ``Database`` opens the connections (``core.connect``: the settings in one place) and owns
 the one write path. Everything else calls functions such as ``devices.revoke(db, node,
-at)`` or ``changes.apply(db, batch)``; no other module touches a connection, a cursor or
+at)`` or ``changes.write_records(db, records)``; no other module touches a connection, a cursor or
 a lock (``tests/test_db_boundary.py`` checks).
 """
 

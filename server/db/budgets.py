@@ -21,9 +21,9 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from server.db.changes import Incoming
+from server.db.dialect import Conn
 from sync.validate import ForbiddenError
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "budgets",
     "refusal",
     "spend_in",
-    "spend_pg",
     "split",
 ]
 
@@ -142,47 +141,19 @@ _SAVE = (
     "ON CONFLICT (node, span) DO UPDATE SET win = excluded.win, "
     "changes = excluded.changes, bytes = excluded.bytes"
 )
-_READ_PG = _READ.replace("?", "$1")
 #: Which of a batch's HLCs the server holds already (history's unique HLC index).
-_KNOWN = "SELECT hlc FROM history WHERE hlc IN (SELECT value FROM json_each(?))"
-_KNOWN_PG = "SELECT hlc FROM history WHERE hlc = ANY($1::text[])"
-_SAVE_PG = (
-    "INSERT INTO device_budgets (node, span, win, changes, bytes) "
-    "SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) "
-    "ON CONFLICT (node, span) DO UPDATE SET win = excluded.win, "
-    "changes = excluded.changes, bytes = excluded.bytes"
-)
+_KNOWN = "SELECT hlc FROM history WHERE hlc IN (SELECT value FROM {each})"
 
 
-def spend_in(conn: Any, node: str, rows: list[Incoming]) -> tuple[list[Incoming], list[int]]:
+def spend_in(conn: Conn, node: str, rows: list[Incoming]) -> tuple[list[Incoming], list[int]]:
     """``split`` against the device's stored counters, and the counters saved, inside
-    the caller's SQLite write transaction. Returns (rows kept, positions refused)."""
+    the caller's write transaction (the sync's). Returns (rows kept, positions refused)."""
     if not rows or not budgets():
         return rows, []
     now = time.time()
-    used = {s: (w, c, n) for s, w, c, n in conn.execute(_READ, (node,)).fetchall()}
+    used = {s: (w, c, n) for s, w, c, n in conn.execute(_READ, (node,))}
     hlcs = json.dumps([r[0] for r in rows])
-    known = frozenset(h for (h,) in conn.execute(_KNOWN, (hlcs,)).fetchall())
+    known = frozenset(h for (h,) in conn.execute(_KNOWN.format(each=conn.dialect.each()), (hlcs,)))
     kept, over, spent = split(rows, used, now, known)
     conn.executemany(_SAVE, [(node, s, w, c, n) for s, (w, c, n) in spent.items()])
-    return kept, over
-
-
-async def spend_pg(conn: Any, node: str, rows: list[Incoming]) -> tuple[list[Incoming], list[int]]:
-    """``spend_in`` on PostgreSQL, inside the sync's transaction."""
-    if not rows or not budgets():
-        return rows, []
-    now = time.time()
-    used = {r[0]: (r[1], r[2], r[3]) for r in await conn.fetch(_READ_PG, node)}
-    known = frozenset(r[0] for r in await conn.fetch(_KNOWN_PG, [r[0] for r in rows]))
-    kept, over, spent = split(rows, used, now, known)
-    spans = list(spent)
-    await conn.execute(
-        _SAVE_PG,
-        node,
-        spans,
-        [spent[s][0] for s in spans],
-        [spent[s][1] for s in spans],
-        [spent[s][2] for s in spans],
-    )
     return kept, over

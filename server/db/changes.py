@@ -1,37 +1,56 @@
-"""The change log: writing a batch (history + set-based merge into winners) and pulling.
+"""The change log, once for both engines: appending a batch (history + the set-based
+merge into winners), the quarantine of rejected changes, and the server's own writes.
 
 Values are JSON text. The merge is one upsert guarded by the stamp, so an older change
 never overwrites a newer one whatever the arrival order.
+
+Every function here is a blocking function of a ``server.db.dialect.Conn``, run inside
+the caller's transaction (``db.write_tx(..., appends=True)`` for any that appends), or
+an async door over one such transaction. What the two engines do differently is said by
+the connection's dialect, never by a branch here:
+
+- ``seq`` is SQLite's rowid (``BEGIN IMMEDIATE`` lets one writer in at a time) or
+  PostgreSQL's identity column; there, appends commit in ``seq`` order because
+  ``write_tx(..., appends=True)`` takes the log's ordering lock first
+  (``Dialect.order_in``, docs/postgresql.md, "Ordering"), and every append wakes the
+  other processes' tailers at its commit (``Dialect.notify_top``).
+- A stamp already in the log is a no-op (``ON CONFLICT (hlc) DO NOTHING``). PostgreSQL's
+  identity would still take a value for it, so there such rows, and repeats inside the
+  batch, are left out first (``Dialect.unseen``): a re-sent batch leaves no gap, and
+  ``seq`` is the same on both engines. SQLite's rowid takes none: nothing to do.
+- PostgreSQL refuses an upsert that touches one row twice, which SQLite allows (a batch
+  with two changes to one field): there the merge takes each field's newest stamp of the
+  batch (``Dialect.newest_in_batch``), the winner SQLite's row-by-row upsert ends with.
 """
 
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from server.db.sqlite.engine import BaseDatabase, Conn, Database
+from server.db.dialect import Conn, Dialect
+from server.db.interface import BaseDatabase
 from sync import clock
 
 __all__ = [
     "INSERT_HISTORY_SQL",
+    "KNOWN_SQL",
     "MERGE_SQL",
     "Incoming",
     "Quarantined",
     "WinnerRow",
-    "apply",
     "apply_in",
-    "apply_sync",
     "cut_page",
     "iso_now",
     "max_seq",
-    "pull",
-    "quarantine_sync",
+    "merge_sql",
+    "quarantine_in",
     "stamped",
     "top_in",
     "try_write",
     "write_records",
+    "write_records_in",
 ]
 
 #: (hlc, coll, id, field, value_json, node, person, received_at)
@@ -43,18 +62,29 @@ Quarantined = tuple[
 #: (seq, coll, id, field, value_json, hlc)
 WinnerRow = tuple[int, str, str, str, str, str]
 
+#: One change into the history; a stamp already there is a no-op (``executemany``).
+INSERT_HISTORY_SQL = (
+    "INSERT INTO history (hlc, coll, id, field, value, node, person, received_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hlc) DO NOTHING"
+)
+#: Which of a JSON list of stamps the history holds (its unique ``hlc`` index).
+KNOWN_SQL = "SELECT hlc FROM history WHERE hlc IN (SELECT value FROM {each})"
+
+#: The batch appended after ``seq`` ``?`` merged into the winners, in ``seq`` order; an
+#: older stamp never overwrites a newer one. Of a field's changes in the batch, the
+#: engine may need the newest only (``Dialect.newest_in_batch``: PostgreSQL refuses to
+#: upsert one row twice in a statement; SQLite's row-by-row upsert ends with it anyway).
 MERGE_SQL = """
 INSERT INTO winners (coll, id, field, value, hlc, seq)
-SELECT coll, id, field, value, hlc, seq FROM history WHERE seq > ? ORDER BY seq
+SELECT h.coll, h.id, h.field, h.value, h.hlc, h.seq
+FROM (SELECT CAST(? AS INTEGER) AS before) AS b
+JOIN history h ON h.seq > b.before
+WHERE {newest}
+ORDER BY h.seq
 ON CONFLICT (coll, id, field) DO UPDATE
 SET value = excluded.value, hlc = excluded.hlc, seq = excluded.seq
 WHERE excluded.hlc > winners.hlc
 """
-
-INSERT_HISTORY_SQL = (
-    "INSERT OR IGNORE INTO history (hlc, coll, id, field, value, node, person, received_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 _TOP = "SELECT coalesce(max(seq), 0) FROM history"
 #: Rejected changes kept per device; beyond, they are only counted (a bound on the disk
@@ -65,7 +95,7 @@ _FULL_MESSAGE = (
     f"({QUARANTINE_PER_DEVICE}); the number not kept is in raw. Check the device: an old "
     "app version or a fault; revoke it if it is not one of yours"
 )
-_HELD_SQL = "SELECT count(*) FROM quarantine WHERE node = ? AND error != 'quarantine_full'"
+_HELD_SQL = "SELECT count(*) FROM quarantine WHERE node = ? AND error <> 'quarantine_full'"
 _FULL_SQL = (
     "INSERT INTO quarantine (hlc, node, person, raw, error, message, received_at) "
     "VALUES ('', ?, ?, ?, 'quarantine_full', ?, ?) "
@@ -74,179 +104,86 @@ _FULL_SQL = (
     "message = excluded.message, received_at = excluded.received_at, "
     "resolved_at = NULL"
 )
+#: One rejected change unless the same one is kept already (as ``INSERT_HISTORY_SQL``:
+#: ``qid`` takes the same values on both engines; NULLs never match, as in a unique index).
 _QUARANTINE_SQL = (
-    "INSERT OR IGNORE INTO quarantine (hlc, node, person, coll, id, "
-    "field, raw, error, message, received_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO quarantine (hlc, node, person, coll, id, field, raw, error, message, "
+    "received_at) SELECT * FROM (VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)) AS v "
+    "WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.node = v.column2 "
+    "AND q.hlc = v.column1 AND q.error = v.column8) "
+    "ON CONFLICT DO NOTHING"
 )
 #: ``meta`` key of the last stamp the server gave its own writes.
 SERVER_CLOCK = "server_clock"
 _ANY_DRIFT = 2**62
 
 
-async def apply_in(conn: Conn, changes: Sequence[Incoming]) -> tuple[int, int]:
-    """Append ``changes`` to the history and merge them, inside the caller's transaction.
-
-    Returns:
-        The highest server sequence before and after the write.
-    """
-    [(before,)] = await conn.execute_fetchall(_TOP)
-    if changes:
-        await conn.executemany(INSERT_HISTORY_SQL, changes)
-        await conn.execute(MERGE_SQL, (before,))
-    [(after,)] = await conn.execute_fetchall(_TOP)
-    return int(before), int(after)
+def merge_sql(dialect: Dialect) -> str:
+    """``MERGE_SQL`` for ``dialect`` (the statement ``server.db.decisions`` replays too)."""
+    return MERGE_SQL.format(newest=dialect.newest_in_batch("h", "b.before"))
 
 
-def top_in(conn: sqlite3.Connection) -> int:
+def top_in(conn: Conn) -> int:
     """The log's top sequence, inside the caller's transaction."""
     return int(conn.execute(_TOP).fetchone()[0])
 
 
-def apply_sync(conn: sqlite3.Connection, changes: Sequence[Incoming]) -> tuple[int, int]:
-    """``apply_in`` for a blocking connection in the database thread (one sync request's
-    transaction, ``server.db.syncs``): the same pre-built statements."""
+def apply_in(conn: Conn, changes: Sequence[Incoming]) -> tuple[int, int]:
+    """Append ``changes`` to the history and merge them, inside the caller's write
+    transaction (``write_tx(..., appends=True)``: on PostgreSQL it holds the ordering
+    lock, so this append commits in ``seq`` order).
+
+    Returns:
+        The highest server sequence before and after the write.
+    """
     before = top_in(conn)
-    if changes:
-        conn.executemany(INSERT_HISTORY_SQL, changes)
-        conn.execute(MERGE_SQL, (before,))
-    return before, top_in(conn)
+    if not changes:
+        return before, before
+    conn.executemany(INSERT_HISTORY_SQL, conn.dialect.unseen(conn, changes, KNOWN_SQL))
+    after = top_in(conn)
+    if after > before:
+        conn.execute(merge_sql(conn.dialect), (before,))
+        conn.dialect.notify_top(conn, after)
+    return before, after
 
 
-def quarantine_sync(
-    conn: sqlite3.Connection, rejected: Sequence[Quarantined], node: str, at: str
+def _text(value: str | None) -> str | None:
+    """A text PostgreSQL can hold: NUL, which a malformed change's raw bytes (or a string
+    escaped in them) can carry, becomes U+FFFD, as undecodable bytes already do (the same
+    on both engines, so both keep the same quarantine)."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
+def quarantine_in(
+    conn: Conn, rejected: Sequence[Quarantined], node: str | None, at: str | None
 ) -> None:
-    """``_quarantine`` for a blocking connection (same bound, same statements)."""
-    (held,) = conn.execute(_HELD_SQL, (node,)).fetchone()
-    room = max(0, QUARANTINE_PER_DEVICE - int(held))
-    kept, over = list(rejected)[:room], len(rejected) - room
-    if over > 0:
-        conn.execute(_FULL_SQL, (node, rejected[0][2], str(over), _FULL_MESSAGE, at, over))
+    """Keep rejected changes, at most ``QUARANTINE_PER_DEVICE`` per device; beyond,
+    count them in one ``quarantine_full`` entry the coordinator sees in the quarantine."""
+    kept = list(rejected)
+    if node is not None:
+        (held,) = conn.execute(_HELD_SQL, (node,)).fetchone()
+        room = max(0, QUARANTINE_PER_DEVICE - int(held))
+        kept, over = kept[:room], len(kept) - room
+        if over > 0:
+            person = rejected[0][2]
+            conn.execute(_FULL_SQL, (node, person, str(over), _FULL_MESSAGE, at or iso_now(), over))
     if kept:
-        conn.executemany(_QUARANTINE_SQL, kept)
+        conn.executemany(_QUARANTINE_SQL, [tuple(_text(v) for v in row) for row in kept])
 
 
-def try_write(conn: sqlite3.Connection, write: Callable[[], object]) -> bool:
+def try_write(conn: Conn, write: Callable[[], object]) -> bool:
     """Run ``write`` (statements on ``conn``) unless the disk is full: then undo it alone
     and keep the transaction for reading. False if it was not written."""
     conn.execute("SAVEPOINT try_write")
     try:
         write()
-    except sqlite3.OperationalError as exc:
-        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+    except Exception as exc:
+        if not conn.dialect.is_full(exc):
             raise
-        if conn.in_transaction:
-            conn.execute("ROLLBACK TO try_write")
-            conn.execute("RELEASE try_write")
-        else:
-            conn.execute("BEGIN")
+        conn.dialect.rollback_to(conn, "try_write")
         return False
-    conn.execute("RELEASE try_write")
+    conn.execute("RELEASE SAVEPOINT try_write")
     return True
-
-
-async def apply(
-    db: BaseDatabase,
-    changes: Sequence[Incoming],
-    rejected: Sequence[Quarantined] = (),
-    *,
-    node: str | None = None,
-    seen_at: str | None = None,
-) -> tuple[int, int]:
-    """Record a sync request's accepted and rejected changes in one transaction.
-
-    Returns:
-        The highest server sequence before and after the write.
-    """
-    if db.dialect == "postgresql":
-        from server.db.postgresql import changes as pg_changes
-
-        return await pg_changes.apply(db, changes, rejected, node=node, seen_at=seen_at)
-    assert isinstance(db, Database)
-
-    async def run(conn: Conn) -> tuple[int, int]:
-        after = await apply_in(conn, changes)
-        if rejected:
-            await _quarantine(conn, rejected, node, seen_at)
-        if node is not None:
-            await conn.execute("UPDATE devices SET last_seen = ? WHERE node = ?", (seen_at, node))
-        return after
-
-    return await db.write_fn(run)
-
-
-async def _quarantine(
-    conn: Conn, rejected: Sequence[Quarantined], node: str | None, at: str | None
-) -> None:
-    """Keep rejected changes, at most ``QUARANTINE_PER_DEVICE`` per device; beyond, count
-    them in one ``quarantine_full`` entry the coordinator sees in the quarantine."""
-    kept = list(rejected)
-    if node is not None:
-        [(held,)] = await conn.execute_fetchall(_HELD_SQL, (node,))
-        room = max(0, QUARANTINE_PER_DEVICE - int(held))
-        kept, over = kept[:room], len(kept) - room
-        if over > 0:
-            person = rejected[0][2]
-            await conn.execute(
-                _FULL_SQL, (node, person, str(over), _FULL_MESSAGE, at or iso_now(), over)
-            )
-    if kept:
-        await conn.executemany(_QUARANTINE_SQL, kept)
-
-
-async def pull(
-    db: BaseDatabase,
-    cursor: int,
-    limit: int,
-    *,
-    exclude_node: str | None = None,
-    exclude_after: int = 0,
-    scope: tuple[str, Sequence[Any]] | None = None,
-) -> tuple[list[WinnerRow], int, bool]:
-    """A page of field winners changed after ``cursor``, in sequence order.
-
-    Winners last written by ``exclude_node`` after ``exclude_after`` are skipped: that
-    device has them.
-    ``scope`` is a WHERE fragment and its arguments from ``server.db.scopes.pull_filter``:
-    only what the device may read (on PostgreSQL numbered from ``$1``:
-    ``pull_filter(s, dialect=db.dialect)``). The page and the log's top sequence come
-    from one statement, so one snapshot: the returned cursor never passes a change the
-    page did not include.
-
-    Returns:
-        (rows, new cursor, more pages waiting)
-    """
-    if db.dialect == "postgresql":
-        from server.db.postgresql import changes as pg_changes
-
-        return await pg_changes.pull(
-            db,
-            cursor,
-            limit,
-            exclude_node=exclude_node,
-            exclude_after=exclude_after,
-            scope=scope,
-        )
-    assert isinstance(db, Database)
-    sql = "SELECT seq, coll, id, field, value, hlc FROM winners WHERE seq > ?"
-    args: list[Any] = [cursor]
-    if exclude_node is not None:
-        sql += " AND (substr(hlc, 31) != ? OR seq <= ?)"
-        args += [exclude_node, exclude_after]
-    if scope is not None:
-        sql += f" AND {scope[0]}"
-        args.extend(scope[1])
-    sql += " ORDER BY seq LIMIT ?"
-    args.append(limit + 1)
-    # The top row always exists; an empty page leaves one row of NULLs beside it.
-    both = await db.read(
-        "SELECT p.*, t.top FROM (SELECT coalesce(max(seq), 0) AS top FROM history) AS t "
-        f"LEFT JOIN ({sql}) AS p ON 1 "
-        "ORDER BY p.seq",
-        args,
-    )
-    rows, new_cursor, more = cut_page([tuple(r[:6]) for r in both if r[0] is not None], limit)
-    return rows, max(cursor, both[0][6]) if new_cursor is None else new_cursor, more
 
 
 def cut_page(rows: list[Any], limit: int) -> tuple[list[Any], int | None, bool]:
@@ -258,13 +195,8 @@ def cut_page(rows: list[Any], limit: int) -> tuple[list[Any], int | None, bool]:
 
 
 async def max_seq(db: BaseDatabase, *, live: bool = False) -> int:
-    if db.dialect == "postgresql":
-        from server.db.postgresql import changes as pg_changes
-
-        return await pg_changes.max_seq(db)
-    assert isinstance(db, Database)
-    rows = await db.read(_TOP, live=live)
-    return int(rows[0][0])
+    """The log's top sequence."""
+    return await db.read_tx(top_in, live=live)
 
 
 async def write_records(
@@ -277,30 +209,29 @@ async def write_records(
 
     They go through the same history and merge as a device's sync, so devices pull them
     like any other change. The stamps come from one clock persisted in ``meta``, read and
-    advanced in the same write transaction: two writes in the same millisecond — two
-    ``doorstep assign`` processes, a CLI beside the server — get distinct, increasing
-    stamps, so the later one is never taken for a duplicate and dropped.
+    advanced in the same write transaction (which holds the log's ordering lock on
+    PostgreSQL): two writes in the same millisecond — two ``doorstep assign`` processes,
+    a CLI beside the server — get distinct, increasing stamps, so the later one is never
+    taken for a duplicate and dropped.
 
     Returns:
         The number of field changes written.
     """
-    if db.dialect == "postgresql":
-        from server.db.postgresql import changes as pg_changes
+    records = list(records)
+    return await db.write_tx(lambda conn: write_records_in(conn, records, at), appends=True)
 
-        return await pg_changes.write_records(db, records, at=at)
-    assert isinstance(db, Database)
+
+def write_records_in(
+    conn: Conn, records: Sequence[tuple[str, str, dict[str, object]]], at: datetime | None
+) -> int:
+    """``write_records`` inside the caller's appending write transaction."""
     from server.db import meta
 
-    records = list(records)
-
-    async def run(conn: Conn) -> int:
-        node = await meta.server_node_in(conn)
-        rows, state = stamped(records, node, await meta.get_in(conn, SERVER_CLOCK), at)
-        await meta.set_in(conn, SERVER_CLOCK, state)
-        await apply_in(conn, rows)
-        return len(rows)
-
-    return await db.write_fn(run)
+    node = meta.server_node_in(conn)
+    rows, state = stamped(records, node, meta.get_in(conn, SERVER_CLOCK), at)
+    meta.set_in(conn, SERVER_CLOCK, state)
+    apply_in(conn, rows)
+    return len(rows)
 
 
 def stamped(

@@ -130,7 +130,7 @@ def replay(conn: Any, journal: str | Path) -> Counter[str]:
     Returns:
         How many decisions of each kind were read.
     """
-    from server.db.changes import apply_sync
+    from server.db.changes import apply_in
     from server.db.sqlite.engine import connect_readonly
 
     if not Path(journal).exists():
@@ -143,7 +143,7 @@ def replay(conn: Any, journal: str | Path) -> Counter[str]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         counts, changes = replay_in(conn, entries)
-        apply_sync(conn, changes)
+        apply_in(conn, changes)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

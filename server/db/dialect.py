@@ -139,3 +139,28 @@ class Dialect:
         use the engine's partial indexes on it (``winners_ref``, ``history_anchor``)
         where it has such indexes (``server.db.scopes``)."""
         return "1 = 1"
+
+    def notify_top(self, conn: Conn, seq: int) -> None:
+        """After an append inside ``conn``'s transaction: tell the other processes'
+        tailers the log's new top ``seq`` at commit (``server.db.changes.apply_in``).
+        Nothing to do where one process owns the log (SQLite's tailer polls its file)."""
+
+    def rollback_to(self, conn: Conn, savepoint: str) -> None:
+        """Undo everything since ``savepoint`` after it failed (a full disk), leaving the
+        transaction open for reading (``server.db.changes.try_write``)."""
+        raise NotImplementedError
+
+    def unseen(self, conn: Conn, rows: Sequence[Sequence[Any]], known: str) -> Sequence[Any]:
+        """The ``rows`` to insert into a table whose first column is unique and whose
+        key is an identity: on PostgreSQL, those whose key is neither stored (``known``,
+        a query of the stored keys among a JSON list, ``{each}`` for ``Dialect.each``) nor
+        repeated earlier in ``rows``, because a conflicting insert still takes a value of
+        the identity (a gap); SQLite's rowid takes none, so all of them
+        (``server.db.changes.apply_in``)."""
+        raise NotImplementedError
+
+    def newest_in_batch(self, row: str, before: str) -> str:
+        """A condition keeping, of the history rows ``row`` after ``seq`` ``before`` that
+        change one field, the newest stamp only, where an upsert may not touch one row
+        twice in a statement (``server.db.changes.MERGE_SQL``)."""
+        raise NotImplementedError

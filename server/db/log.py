@@ -1,12 +1,12 @@
 """The change log as the live streams read it: tailing it, and what progress needs.
 
-These reads use the live connection of ``Database``, so the one tailer per process and
-the public pages never queue behind sync requests on the reader connection.
+These reads use the live connection (``read_tx(..., live=True)``), so the one tailer per
+process and the public pages never queue behind sync requests.
 
-Both backends (docs/postgresql.md, "How a module is ported"): where only the SQL differs
-it stands side by side (``_SQL[name][db.dialect]``). On PostgreSQL an id list travels as
-a ``text[]`` array instead of SQLite's ``json_each`` over JSON text, and quoted values
-(``winners.value`` is JSON text) are quoted in Python, byte for byte as stored.
+Every query is written once for both engines. An id list travels as JSON text read as a
+table (``Dialect.each``); a record reference is compared with ``winners.value`` (JSON
+text) quoted in Python, byte for byte as stored, beside ``Dialect.ref_sized``, which
+lets PostgreSQL use its partial index ``winners_ref``.
 """
 
 import sqlite3
@@ -16,8 +16,8 @@ from typing import Any
 
 import msgspec
 
-from server.db import AnyDatabase
-from server.db.postgresql.adapt import fetch_in, numbered
+from server.db import AnyDatabase, changes
+from server.db.dialect import Conn
 from sync.sets import fold
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "checks_of",
     "fold_rows",
     "incident_inputs",
+    "incident_inputs_in",
     "incident_scopes",
     "incident_scopes_in",
     "incidents_touched",
@@ -44,8 +45,9 @@ _INCIDENT_CHILDREN = ("visits", "deliveries", "updates", "repairs")
 
 _FIELDS_OF = """
 SELECT w.id, w.field, w.value, w.hlc FROM winners w
-WHERE w.coll = ? AND w.field IN ({{fields}}) AND w.id IN (
-    SELECT r.id FROM winners r WHERE r.coll = ? AND r.field = ? AND r.value = {ref}
+WHERE w.coll = ? AND w.field IN ({fields}) AND w.id IN (
+    SELECT r.id FROM winners r WHERE r.coll = ? AND r.field = 'incident' AND r.value = ?
+    AND {sized}
 )
 """
 
@@ -56,75 +58,44 @@ AND (w.field IN ('building', 'unit', 'vulnerable', '_deleted') OR w.field LIKE '
 AND w.id IN (
     SELECT r.id FROM winners r
     WHERE r.coll = 'households' AND r.field = 'building'
-    AND r.value {among}
+    AND r.value IN (SELECT value FROM {each}) AND {sized}
 )
 """
 
-# PostgreSQL: the incident and the buildings come quoted from Python; the references
-# are ids (at most 100 ASCII characters), so ``octet_length(value) <= 512`` always holds
-# and lets the planner use the partial index ``winners_ref``.
-_INPUTS_SQL: dict[str, tuple[str, str]] = {
-    "sqlite": (
-        _FIELDS_OF.format(ref="json_quote(?)"),
-        _HOUSEHOLDS_IN.format(among="IN (SELECT json_quote(j.value) FROM json_each(?) j)"),
-    ),
-    "postgresql": (
-        numbered(_FIELDS_OF.format(ref="? AND octet_length(r.value) <= 512")),
-        numbered(_HOUSEHOLDS_IN.format(among="= ANY(?::text[]) AND octet_length(r.value) <= 512")),
-    ),
-}
+_CHECKS = "SELECT id, field, value, hlc FROM winners WHERE coll = 'checks' AND id > ? AND id < ?"
+_TAIL = "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > ? ORDER BY seq LIMIT ?"
+_TAIL_UPTO = (
+    "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > ? "
+    "AND seq <= ? ORDER BY seq LIMIT ?"
+)
+_CHILDREN = (
+    "SELECT DISTINCT value FROM winners WHERE coll IN (?, ?, ?, ?) "
+    "AND field = 'incident' AND id IN (SELECT value FROM {each})"
+)
+_BUILDINGS_OF = (
+    "SELECT DISTINCT value FROM winners WHERE coll = 'households' "
+    "AND field = 'building' AND id IN (SELECT value FROM {each})"
+)
+_INCIDENT = "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' AND id = ?"
+_LABELS = (
+    "SELECT id, value FROM winners WHERE coll = 'buildings' AND field = 'label'"
+    " AND id IN (SELECT value FROM {each})"
+)
+_STATUSES = (
+    "SELECT id, field, value, hlc FROM winners WHERE coll = 'household_status'"
+    " AND id > ? AND id < ? AND (field IN ('needs_open', 'restored', '_deleted')"
+    " OR field LIKE 'needs_open.%')"
+)
+_ACTIVE = (
+    "SELECT i.id FROM winners i WHERE i.coll = 'incidents' AND i.field = 'status' "
+    "AND i.value <> '\"closed\"' AND NOT EXISTS (SELECT 1 FROM winners d WHERE "
+    "d.coll = 'incidents' AND d.id = i.id AND d.field = '_deleted' AND d.value = 'true')"
+    " ORDER BY i.id DESC"
+)
 
-_SQL: dict[str, dict[str, str]] = {
-    "checks": {
-        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = 'checks' "
-        "AND id > ? AND id < ?",
-        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = 'checks' "
-        "AND id > $1 AND id < $2",
-    },
-    "tail": {
-        "sqlite": "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > ? "
-        "ORDER BY seq LIMIT ?",
-        "postgresql": "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > $1 "
-        "ORDER BY seq LIMIT $2",
-    },
-    "tail_upto": {
-        "sqlite": "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > ? "
-        "AND seq <= ? ORDER BY seq LIMIT ?",
-        "postgresql": "SELECT seq, coll, id, field, value, hlc FROM history WHERE seq > $1 "
-        "AND seq <= $2 ORDER BY seq LIMIT $3",
-    },
-    "children": {
-        "sqlite": "SELECT DISTINCT value FROM winners WHERE coll IN (?, ?, ?, ?) "
-        "AND field = 'incident' AND id IN (SELECT value FROM json_each(?))",
-        "postgresql": "SELECT DISTINCT value FROM winners WHERE coll IN ($1, $2, $3, $4) "
-        "AND field = 'incident' AND id = ANY($5::text[])",
-    },
-    "buildings_of": {
-        "sqlite": "SELECT DISTINCT value FROM winners WHERE coll = 'households' "
-        "AND field = 'building' AND id IN (SELECT value FROM json_each(?))",
-        "postgresql": "SELECT DISTINCT value FROM winners WHERE coll = 'households' "
-        "AND field = 'building' AND id = ANY($1::text[])",
-    },
-    "incident": {
-        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' AND id = ?",
-        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = 'incidents' "
-        "AND id = $1",
-    },
-    "labels": {
-        "sqlite": "SELECT id, value FROM winners WHERE coll = 'buildings' AND field = 'label'"
-        " AND id IN (SELECT value FROM json_each(?))",
-        "postgresql": "SELECT id, value FROM winners WHERE coll = 'buildings'"
-        " AND field = 'label' AND id = ANY($1::text[])",
-    },
-    "statuses": {
-        "sqlite": "SELECT id, field, value, hlc FROM winners WHERE coll = 'household_status'"
-        " AND id > ? AND id < ? AND (field IN ('needs_open', 'restored', '_deleted')"
-        " OR field LIKE 'needs_open.%')",
-        "postgresql": "SELECT id, field, value, hlc FROM winners WHERE coll = 'household_status'"
-        " AND id > $1 AND id < $2 AND (field IN ('needs_open', 'restored', '_deleted')"
-        " OR field LIKE 'needs_open.%')",
-    },
-}
+
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 @dataclass
@@ -165,37 +136,30 @@ _INCIDENT_BUILDINGS = (
 
 async def incident_scopes(db: AnyDatabase, *, live: bool = False) -> dict[str, list[str]]:
     """Every incident's ``buildings``: the list and its element fields, folded."""
-    return _scopes(await db.read(_INCIDENT_BUILDINGS, (), live=live))
+    return await db.read_tx(incident_scopes_in, live=live)
 
 
-def incident_scopes_in(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    """``incident_scopes`` inside the caller's transaction (in the database thread;
-    PostgreSQL: ``server.db.postgresql.scopes.incident_scopes_in``)."""
+def incident_scopes_in(conn: Conn) -> dict[str, list[str]]:
+    """``incident_scopes`` inside the caller's transaction."""
     return _scopes(conn.execute(_INCIDENT_BUILDINGS).fetchall())
 
 
 async def checks_of(db: AnyDatabase, incident: str) -> dict[str, dict[str, Any]]:
     """The 需核实 resolution records of one incident (ids ``<incident>~…``)."""
-    return fold_rows(
-        "checks",
-        await _all(db, _SQL["checks"][db.dialect], (incident + "~", incident + "~\U0010ffff")),
-    )
-
-
-async def _all(db: AnyDatabase, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
-    return await db.read(sql, args, live=True)
+    rows = await db.select(_CHECKS, (incident + "~", incident + "~\U0010ffff"), live=True)
+    return fold_rows("checks", rows)
 
 
 async def max_seq(db: AnyDatabase) -> int:
-    rows = await _all(db, "SELECT coalesce(max(seq), 0) FROM history")
-    return int(rows[0][0])
+    """The log's top sequence (on the live connection)."""
+    return await changes.max_seq(db, live=True)
 
 
 async def tail(db: AnyDatabase, after: int, limit: int, upto: int | None = None) -> list[LogRow]:
     """Accepted changes with ``after < seq (<= upto)``, in sequence order."""
     if upto is None:
-        return await _all(db, _SQL["tail"][db.dialect], (after, limit))  # type: ignore[return-value]
-    return await _all(db, _SQL["tail_upto"][db.dialect], (after, upto, limit))  # type: ignore[return-value]
+        return await db.select(_TAIL, (after, limit), live=True)
+    return await db.select(_TAIL_UPTO, (after, upto, limit), live=True)
 
 
 async def incidents_touched(db: AnyDatabase, rows: Sequence[LogRow]) -> set[str]:
@@ -219,100 +183,76 @@ async def incidents_touched(db: AnyDatabase, rows: Sequence[LogRow]) -> set[str]
             households.add(rid)
         elif coll == "buildings":
             buildings.add(rid)
-    pg = db.dialect == "postgresql"
-    if children:
-        ids: Any = sorted(children) if pg else msgspec.json.encode(sorted(children)).decode()
-        for (v,) in await _all(db, _SQL["children"][db.dialect], (*_INCIDENT_CHILDREN, ids)):
-            inc = _decode(v)
-            if isinstance(inc, str):
-                touched.add(inc)
-    if households:
-        hids: Any = sorted(households) if pg else msgspec.json.encode(sorted(households)).decode()
-        for (v,) in await _all(db, _SQL["buildings_of"][db.dialect], (hids,)):
-            b = _decode(v)
-            if isinstance(b, str):
-                buildings.add(b)
-    if buildings:
-        # A household moved in or out of scope: every incident holding the building.
-        for iid, scope in (await incident_scopes(db, live=True)).items():
-            if buildings.intersection(scope):
-                touched.add(iid)
+    if not (children or households or buildings):
+        return touched
+
+    def run(conn: Conn) -> None:
+        each = conn.dialect.each()
+        if children:
+            args = (*_INCIDENT_CHILDREN, _json(sorted(children)))
+            for (v,) in conn.execute(_CHILDREN.format(each=each), args):
+                inc = _decode(v)
+                if isinstance(inc, str):
+                    touched.add(inc)
+        if households:
+            for (v,) in conn.execute(_BUILDINGS_OF.format(each=each), (_json(sorted(households)),)):
+                b = _decode(v)
+                if isinstance(b, str):
+                    buildings.add(b)
+        if buildings:
+            # A household moved in or out of scope: every incident holding the building.
+            for iid, scope in incident_scopes_in(conn).items():
+                if buildings.intersection(scope):
+                    touched.add(iid)
+
+    await db.read_tx(run, live=True)
     return touched
 
 
 async def active_incidents(db: AnyDatabase) -> list[str]:
     """Incidents not closed or deleted, newest first."""
-    rows = await _all(
-        db,
-        "SELECT i.id FROM winners i WHERE i.coll = 'incidents' AND i.field = 'status' "
-        "AND i.value != '\"closed\"' AND NOT EXISTS (SELECT 1 FROM winners d WHERE "
-        "d.coll = 'incidents' AND d.id = i.id AND d.field = '_deleted' AND d.value = 'true')"
-        " ORDER BY i.id DESC",
-    )
-    return [r[0] for r in rows]
+    return [r[0] for r in await db.select(_ACTIVE, live=True)]
 
 
 async def incident_inputs(db: AnyDatabase, incident: str) -> IncidentInputs | None:
     """Read what progress needs in one read transaction, or None if no such incident."""
+    return await db.read_tx(lambda conn: incident_inputs_in(conn, incident), live=True)
 
-    dialect = db.dialect
-    pg = dialect == "postgresql"
-    fields_of, households_in = _INPUTS_SQL[dialect]
-    # The incident as ``winners.value`` holds it (SQLite quotes it with ``json_quote``).
-    ref = msgspec.json.encode(incident).decode() if pg else incident
 
-    async def run(conn: Any) -> IncidentInputs | None:
-        async def q(sql: str, args: Sequence[Any]) -> list[Any]:
-            return await fetch_in(conn, dialect, sql, args)
+def incident_inputs_in(conn: Conn, incident: str) -> IncidentInputs | None:
+    """``incident_inputs`` inside the caller's transaction."""
+    d = conn.dialect
+    sized = d.ref_sized("r.value")
+    inc_rows = conn.execute(_INCIDENT, (incident,)).fetchall()
+    if not inc_rows:
+        return None
+    inc = fold_rows("incidents", inc_rows)[incident]
+    scope = inc.get("buildings")
+    scope = [b for b in scope if isinstance(b, str)] if isinstance(scope, list) else []
+    out = IncidentInputs(seq=changes.top_in(conn), incident=inc)
+    # The buildings as ``winners.value`` holds them: JSON text.
+    quoted = _json([_json(b) for b in scope])
+    households = _HOUSEHOLDS_IN.format(each=d.each(), sized=sized)
+    out.households = fold_rows("households", conn.execute(households, (quoted,)))
+    for bid, value in conn.execute(_LABELS.format(each=d.each()), (_json(scope),)):
+        label = _decode(value)
+        if isinstance(label, str):
+            out.labels[bid] = label
 
-        inc_rows = await q(_SQL["incident"][dialect], (incident,))
-        if not inc_rows:
-            return None
-        ((seq,),) = await q("SELECT coalesce(max(seq), 0) FROM history", ())
-        inc = fold_rows("incidents", inc_rows)[incident]
-        scope = inc.get("buildings")
-        scope = [b for b in scope if isinstance(b, str)] if isinstance(scope, list) else []
-        out = IncidentInputs(seq=int(seq), incident=inc)
-        buildings: Any = (
-            [msgspec.json.encode(b).decode() for b in scope]
-            if pg
-            else msgspec.json.encode(scope).decode()
-        )
-        out.households = fold_rows("households", await q(households_in, (buildings,)))
-        ids: Any = scope if pg else msgspec.json.encode(scope).decode()
-        for bid, value in await q(_SQL["labels"][dialect], (ids,)):
-            label = _decode(value)
-            if isinstance(label, str):
-                out.labels[bid] = label
+    ref = _json(incident)
 
-        out.visits = fold_rows(
-            "visits",
-            await q(
-                fields_of.format(fields="'household', 'outcome', 'at', 'needs', 'by', '_deleted'"),
-                ("visits", "visits", "incident", ref),
-            ),
-        )
-        out.deliveries = fold_rows(
-            "deliveries",
-            await q(
-                fields_of.format(
-                    fields="'household', 'item', 'qty', 'status', 'at', 'by', '_deleted'"
-                ),
-                ("deliveries", "deliveries", "incident", ref),
-            ),
-        )
-        out.updates = fold_rows(
-            "updates",
-            await q(
-                fields_of.format(fields="'at', 'text', 'public', '_deleted'"),
-                ("updates", "updates", "incident", ref),
-            ),
-        )
-        # Deterministic ids "<incident>~<household>": a primary-key range.
-        out.statuses = fold_rows(
-            "household_status",
-            await q(_SQL["statuses"][dialect], (incident + "~", incident + "~\U0010ffff")),
-        )
-        return out
+    def children(coll: str, fields: str) -> dict[str, dict[str, Any]]:
+        sql = _FIELDS_OF.format(fields=fields, sized=sized)
+        return fold_rows(coll, conn.execute(sql, (coll, coll, ref)))
 
-    return await db.read_fn(run, live=True)
+    out.visits = children("visits", "'household', 'outcome', 'at', 'needs', 'by', '_deleted'")
+    out.deliveries = children(
+        "deliveries", "'household', 'item', 'qty', 'status', 'at', 'by', '_deleted'"
+    )
+    out.updates = children("updates", "'at', 'text', 'public', '_deleted'")
+    # Deterministic ids "<incident>~<household>": a primary-key range.
+    out.statuses = fold_rows(
+        "household_status",
+        conn.execute(_STATUSES, (incident + "~", incident + "~\U0010ffff")),
+    )
+    return out

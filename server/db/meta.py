@@ -1,77 +1,64 @@
 """Small named values the server keeps: its HLC node, its push key, demo markers.
 
-Both backends: the statements differ only in placeholders and ``INSERT OR IGNORE``
-(PostgreSQL: ``ON CONFLICT (key) DO NOTHING``). The ``*_in`` functions take the caller's
-connection; their PostgreSQL twins are in ``server.db.postgresql.meta``.
+One set of statements for both engines; the ``*_in`` functions run inside the caller's
+transaction (``changes.write_records_in``).
 """
 
 import secrets
 
-from server.db import AnyDatabase
-from server.db.postgresql.adapt import dialects
-from server.db.sqlite.engine import Conn
+from server.db.dialect import Conn
+from server.db.interface import BaseDatabase
 
-__all__ = ["claim", "get", "get_in", "server_node", "server_node_in", "set", "set_in"]
+__all__ = ["claim", "claim_in", "get", "get_in", "server_node", "server_node_in", "set", "set_in"]
 
-
-_SQL = {
-    "get": dialects("SELECT value FROM meta WHERE key = ?"),
-    "set": dialects(
-        "INSERT INTO meta (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-    ),
-    "claim": {
-        "sqlite": "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-        "postgresql": "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-    },
-}
+_GET = "SELECT value FROM meta WHERE key = ?"
+_SET = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_CLAIM = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 
 
-async def get(db: AnyDatabase, key: str) -> str | None:
-    rows = await db.read(_SQL["get"][db.dialect], (key,), live=True)
-    return rows[0][0] if rows else None
+def get_in(conn: Conn, key: str) -> str | None:
+    """``get`` inside the caller's transaction."""
+    row = conn.execute(_GET, (key,)).fetchone()
+    return None if row is None else row[0]
 
 
-async def set(db: AnyDatabase, key: str, value: str) -> None:
-    await db.write(_SQL["set"][db.dialect], (key, value))
+def set_in(conn: Conn, key: str, value: str) -> None:
+    """``set`` inside the caller's write transaction."""
+    conn.execute(_SET, (key, value))
 
 
-async def claim(db: AnyDatabase, key: str, value: str) -> str:
-    """Set ``key`` unless another process did first; returns the value that won."""
-    await db.write(_SQL["claim"][db.dialect], (key, value))
-    won = await get(db, key)
+def claim_in(conn: Conn, key: str, value: str) -> str:
+    """``claim`` inside the caller's write transaction."""
+    conn.execute(_CLAIM, (key, value))
+    won = get_in(conn, key)
     assert won is not None
     return won
 
 
-async def get_in(conn: Conn, key: str) -> str | None:
-    """``get`` inside the caller's write transaction."""
-    rows = list(await conn.execute_fetchall("SELECT value FROM meta WHERE key = ?", (key,)))
-    return rows[0][0] if rows else None
+def server_node_in(conn: Conn) -> str:
+    """The HLC node id the server stamps its own changes with (created once).
+
+    Two processes on PostgreSQL may create it at once (SQLite lets one writer in at a
+    time): the second's insert does nothing and it reads the first's.
+    """
+    return get_in(conn, "server_node") or claim_in(conn, "server_node", secrets.token_hex(8))
 
 
-async def set_in(conn: Conn, key: str, value: str) -> None:
-    """``set`` inside the caller's write transaction."""
-    await conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
+async def get(db: BaseDatabase, key: str) -> str | None:
+    return await db.read_tx(lambda conn: get_in(conn, key), live=True)
 
 
-async def server_node_in(conn: Conn) -> str:
-    """The HLC node id the server stamps its own changes with (created once)."""
-    rows = await conn.execute_fetchall("SELECT value FROM meta WHERE key = 'server_node'")
-    if rows:
-        return str(next(iter(rows))[0])
-    node = secrets.token_hex(8)
-    await conn.execute("INSERT INTO meta (key, value) VALUES ('server_node', ?)", (node,))
-    return node
+async def set(db: BaseDatabase, key: str, value: str) -> None:
+    await db.write_tx(lambda conn: set_in(conn, key, value))
 
 
-async def server_node(db: AnyDatabase) -> str:
-    if db.dialect == "postgresql":
-        from server.db.postgresql import meta as pg_meta
+async def claim(db: BaseDatabase, key: str, value: str) -> str:
+    """Set ``key`` unless another process did first; returns the value that won."""
+    return await db.write_tx(lambda conn: claim_in(conn, key, value))
 
-        return await db.write_fn(pg_meta.server_node_in)
-    return await db.write_fn(server_node_in)
+
+async def server_node(db: BaseDatabase) -> str:
+    return await db.write_tx(server_node_in)

@@ -1,8 +1,9 @@
 """One sync request's database work, in one trip to the database thread (#10).
 
 A volunteer's sync used to make 18 round trips between the event loop and the database
-thread and load its scope three times. Here the whole of it is one blocking function run
-in the writer's thread inside one ``BEGIN IMMEDIATE`` transaction (``Database.write_call``):
+thread and load its scope three times. Here the whole of it is one blocking function, the
+same on both engines, run on a worker thread inside one write transaction
+(``db.write_tx``):
 
 1. the device's scope, from the cache while the scope sequence has not moved
    (``scopes.scope_in``);
@@ -15,6 +16,19 @@ in the writer's thread inside one ``BEGIN IMMEDIATE`` transaction (``Database.wr
 
 A disk that fills up fails a batch with changes (507, nothing saved); a pull alone still
 answers (only ``last_seen`` and the scope snapshot are not saved).
+
+SQLite's write transaction is ``BEGIN IMMEDIATE``: one sync at a time per database. On
+PostgreSQL only what needs it is serialised, by the log's ordering lock taken as the
+first statement (docs/postgresql.md, "Ordering", rule 2):
+
+- a batch with valid changes may append to the log: the lock exclusively
+  (``write_tx(..., appends=True)``), so its seq values commit in order and the page it
+  answers with sees the log as it left it;
+- a pull, or a batch of invalid changes only (quarantine, ``last_seen``): the lock
+  shared (``Dialect.shared_order_in``; nothing on SQLite). Such syncs run side by side,
+  and no append commits in the middle of one, so under READ COMMITTED its scope,
+  evictions and page read one state of the log — what SQLite's single transaction
+  gives — without making the pulls of a reconnect storm wait for each other.
 """
 
 import time
@@ -27,15 +41,14 @@ import msgspec
 from server.db import budgets, changes, scopes
 from server.db.changes import Incoming, Quarantined, WinnerRow
 from server.db.devices import Device
-from server.db.postgresql.adapt import numbered
-from server.db.sqlite.engine import BaseDatabase, Database, Sql
+from server.db.dialect import Conn
+from server.db.interface import BaseDatabase
 from sync.validate import ForbiddenError
 
 __all__ = ["Outcome", "exchange"]
 
 _PENDING_SQL = "UPDATE devices SET last_seen = ?, pending = ?, pending_at = ? WHERE node = ?"
 _SEEN_SQL = "UPDATE devices SET last_seen = ? WHERE node = ?"
-_PENDING_SQL_PG = numbered(_PENDING_SQL)
 
 #: (index in the request, raw change, why it is forbidden) → its quarantine row.
 Refusal = Callable[[int, Any, ForbiddenError], Quarantined]
@@ -82,13 +95,16 @@ async def exchange(
         StorageFullError: the disk is full and the batch had changes to keep.
     """
     if db.dialect == "postgresql":
+        # TRANSITIONAL: until the scope steps (``scopes.scope_in`` / ``authorise_in`` /
+        # ``pull_in``) run on PostgreSQL too; then ``run`` below serves both (issue 21).
         return await _exchange_pg(
             db, device, good, sources, bad, refuse, (pending, cursor, limit, held, at)
         )
-    assert isinstance(db, Database)
     cache = db.scope_cache
 
-    def run(conn: Sql) -> Outcome:
+    def run(conn: Conn) -> Outcome:
+        if not good:
+            conn.dialect.shared_order_in(conn)
         scope = scopes.scope_in(conn, device.person, device.role, cache)
         allowed, denied = scopes.authorise_in(conn, scope, good, sources)
         spent = budgets.spend_in(conn, device.node, allowed)
@@ -98,13 +114,7 @@ async def exchange(
 
         def write() -> None:
             nonlocal top
-            top, _ = changes.apply_sync(conn, allowed)
-            if rejected:
-                changes.quarantine_sync(conn, rejected, device.node, at)
-            if pending is None:
-                conn.execute(_SEEN_SQL, (at, device.node))
-            else:
-                conn.execute(_PENDING_SQL, (at, pending, at, device.node))
+            top = record_in(conn, device.node, allowed, rejected, pending=pending, at=at)
 
         if allowed or rejected:
             write()  # a full disk fails the whole request: nothing was saved
@@ -115,7 +125,29 @@ async def exchange(
         )
         return Outcome(len(allowed), denied, rows, new_cursor, more, evict, token)
 
-    return await db.write_call(run)
+    return await db.write_tx(run, appends=bool(good))
+
+
+def record_in(
+    conn: Conn,
+    node: str,
+    allowed: list[Incoming],
+    rejected: list[Quarantined],
+    *,
+    pending: int | None,
+    at: str,
+) -> int:
+    """The write-path part of a sync, inside its transaction: append and merge the
+    ``allowed`` changes, keep the ``rejected`` ones, and the device's ``last_seen`` (and
+    the ``pending`` count the phone reported). Returns the log's top before the append."""
+    top, _ = changes.apply_in(conn, allowed)
+    if rejected:
+        changes.quarantine_in(conn, rejected, node, at)
+    if pending is None:
+        conn.execute(_SEEN_SQL, (at, node))
+    else:
+        conn.execute(_PENDING_SQL, (at, pending, at, node))
+    return top
 
 
 def _over_budget(
@@ -145,22 +177,9 @@ async def _exchange_pg(
     refuse: Refusal,
     ask: tuple[int | None, int, int, str | None, str],
 ) -> Outcome:
-    """``exchange`` on PostgreSQL: the same steps in ONE transaction, so a sync gives the
-    same ``Outcome`` on both backends (``tests/test_pg_sync_path.py``).
-
-    SQLite's transaction is ``BEGIN IMMEDIATE``: one sync at a time per database. Here
-    only what needs it is serialised, by the log's ordering lock taken as the first
-    statement (docs/postgresql.md, "Ordering", rule 2):
-
-    - a batch with valid changes may append to the log: the lock exclusively
-      (``write_fn(..., appends=True)``), so its seq values commit in order and the page it
-      answers with sees the log as it left it;
-    - a pull, or a batch of invalid changes only (quarantine, ``last_seen``): the lock
-      shared (``scopes.shared_order_in``). Such syncs run side by side, and no append
-      commits in the middle of one, so under READ COMMITTED its scope, evictions and page
-      read one state of the log — what SQLite's single transaction gives — without making
-      the pulls of a reconnect storm wait for each other.
-    """
+    """TRANSITIONAL: ``exchange`` on PostgreSQL's asyncpg pool while the scope steps are
+    ported; the same steps as ``run`` in ``exchange``, in ONE transaction, so a sync
+    gives the same ``Outcome`` on both backends (``tests/test_pg_sync_path.py``)."""
     from server.db.postgresql import changes as pg_changes
     from server.db.postgresql import scopes as pg_scopes
 
@@ -172,7 +191,7 @@ async def _exchange_pg(
             await pg_scopes.shared_order_in(conn)
         scope = await pg_scopes.scope_in(conn, device.person, device.role, cache)
         allowed, denied = await pg_scopes.authorise_in(conn, scope, good, sources)
-        spent = await budgets.spend_pg(conn, device.node, allowed)
+        spent = await _spend_pg(conn, device.node, allowed)
         allowed, denied = _over_budget(good, sources, allowed, spent, denied)
         rejected = [*bad, *(refuse(i, raw, exc) for i, raw, exc in denied)]
         top: int | None = None
@@ -185,7 +204,14 @@ async def _exchange_pg(
             if pending is None:
                 await pg_changes.seen_in(conn, device.node, at)
             else:
-                await conn.execute(_PENDING_SQL_PG, at, pending, at, device.node)
+                await conn.execute(
+                    "UPDATE devices SET last_seen = $1, pending = $2, pending_at = $3 "
+                    "WHERE node = $4",
+                    at,
+                    pending,
+                    at,
+                    device.node,
+                )
 
         if allowed or rejected:
             await write()  # a full disk fails the whole request: nothing was saved
@@ -197,3 +223,30 @@ async def _exchange_pg(
         return Outcome(len(allowed), denied, rows, new_cursor, more, evict, token)
 
     return await db.write_fn(run, appends=bool(good))
+
+
+async def _spend_pg(conn: Any, node: str, rows: list[Incoming]) -> tuple[list[Incoming], list[int]]:
+    """TRANSITIONAL (``_exchange_pg``): ``budgets.spend_in`` on an asyncpg connection."""
+    if not rows or not budgets.budgets():
+        return rows, []
+    now = time.time()
+    used = {
+        r[0]: (r[1], r[2], r[3])
+        for r in await conn.fetch(
+            "SELECT span, win, changes, bytes FROM device_budgets WHERE node = $1", node
+        )
+    }
+    known = frozenset(
+        r[0]
+        for r in await conn.fetch(
+            "SELECT hlc FROM history WHERE hlc = ANY($1::text[])", [r[0] for r in rows]
+        )
+    )
+    kept, over, spent = budgets.split(rows, used, now, known)
+    await conn.executemany(
+        "INSERT INTO device_budgets (node, span, win, changes, bytes) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (node, span) DO UPDATE SET "
+        "win = excluded.win, changes = excluded.changes, bytes = excluded.bytes",
+        [(node, s, w, c, n) for s, (w, c, n) in spent.items()],
+    )
+    return kept, over

@@ -29,7 +29,7 @@ import asyncpg
 
 from server.db.interface import STORAGE_FULL, BaseDatabase
 from server.db.postgresql import redact
-from server.db.postgresql.dialect import LOG_LOCK, POSTGRESQL
+from server.db.postgresql.dialect import LOG_CHANNEL, LOG_LOCK, POSTGRESQL
 from server.db.postgresql.dialect import PgConn as SqlConn
 from server.errors import StorageFullError
 
@@ -51,8 +51,6 @@ __all__ = [
 T = TypeVar("T")
 PgConn = asyncpg.Connection
 
-#: The channel every append notifies with the log's new top (``changes.apply_in``).
-LOG_CHANNEL = "doorstep_log"
 #: The migrations' session lock key ('dmig').
 MIGRATE_LOCK = 0x646D6967
 

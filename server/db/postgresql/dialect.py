@@ -3,6 +3,7 @@
 per statement text."""
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -13,6 +14,7 @@ import psycopg
 from server.db.dialect import Dialect
 
 __all__ = [
+    "LOG_CHANNEL",
     "LOG_LOCK",
     "POSTGRESQL",
     "RATE_LOCK",
@@ -35,21 +37,23 @@ def rate_lock_key(rule: str, client: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+#: The channel every append notifies with the log's new top (``Dialect.notify_top``).
+LOG_CHANNEL = "doorstep_log"
+
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\?|%")
 
 
 @lru_cache(maxsize=4096)
 def translate(sql: str) -> str:
-    """``sql`` with SQLite's ``?`` as psycopg's ``%s`` and a literal ``%`` doubled; a
-    ``?`` or ``%`` inside a quoted literal is left alone."""
+    """``sql`` with SQLite's ``?`` as psycopg's ``%s`` and every literal ``%`` doubled,
+    inside quoted literals too (psycopg reads ``%`` wherever it stands: ``LIKE 'a.%'``); a
+    ``?`` inside a quoted literal is left alone."""
 
     def sub(m: re.Match[str]) -> str:
         tok = m.group(0)
         if tok == "?":
             return "%s"
-        if tok == "%":
-            return "%%"
-        return tok
+        return tok.replace("%", "%%")
 
     return _TOKEN.sub(sub, sql)
 
@@ -97,6 +101,39 @@ class PgDialect(Dialect):
         """``people``, ``devices``: under READ COMMITTED two requests with one code (a
         double tap on two app servers) would both read the invite unused."""
         return " FOR UPDATE"
+
+    def notify_top(self, conn: Any, seq: int) -> None:
+        """``server.db.changes.apply_in``: wakes every process's tailer
+        (``server.db.postgresql.listen``), delivered at commit, in commit order: never
+        before the rows are visible."""
+        conn.execute("SELECT pg_notify(?, ?)", (LOG_CHANNEL, str(seq)))
+
+    def rollback_to(self, conn: Any, savepoint: str) -> None:
+        """``server.db.changes.try_write``: the failed statement aborted the transaction
+        only back to the savepoint."""
+        conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+        conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+
+    def unseen(self, conn: Any, rows: Sequence[Sequence[Any]], known: str) -> Sequence[Any]:
+        """``server.db.changes.apply_in``: an identity value is taken even by a row whose
+        insert then conflicts; leave those out first."""
+        keys = [r[0] for r in rows]
+        seen = {k for (k,) in conn.execute(known.format(each=self.each()), (json.dumps(keys),))}
+        out = []
+        for row in rows:
+            if row[0] not in seen:
+                seen.add(row[0])
+                out.append(row)
+        return out
+
+    def newest_in_batch(self, row: str, before: str) -> str:
+        """``server.db.changes.MERGE_SQL``: "ON CONFLICT DO UPDATE command cannot affect
+        row a second time" otherwise (a batch with two changes to one field)."""
+        return (
+            f"NOT EXISTS (SELECT 1 FROM history n WHERE n.coll = {row}.coll "
+            f"AND n.id = {row}.id AND n.field = {row}.field AND n.hlc > {row}.hlc "
+            f"AND n.seq > {before})"
+        )
 
     def ref_sized(self, column: str) -> str:
         """``server.db.log``: the very condition of the partial index ``winners_ref``."""

@@ -1,6 +1,7 @@
 """SQLite's side of ``server.db.dialect`` and its connection class."""
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from server.db.dialect import Dialect
@@ -48,6 +49,24 @@ class SqliteDialect(Dialect):
         """``server.db.migrations``: IMMEDIATE takes the write lock first, so a second
         process starting at once waits (busy_timeout) instead of failing its upgrade."""
         conn.execute("BEGIN IMMEDIATE")
+
+    def rollback_to(self, conn: Any, savepoint: str) -> None:
+        """``server.db.changes.try_write``: a full disk may have rolled back the whole
+        transaction already; then a new one is begun, for reading."""
+        if conn.in_transaction:
+            conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+            conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+        else:
+            conn.execute("BEGIN")
+
+    def unseen(self, conn: Any, rows: Sequence[Sequence[Any]], known: str) -> Sequence[Any]:
+        """``server.db.changes.apply_in``: a conflicting insert takes no rowid."""
+        return rows
+
+    def newest_in_batch(self, row: str, before: str) -> str:
+        """``server.db.changes.MERGE_SQL``: SQLite's upsert takes the rows one by one, in
+        ``seq`` order; the stamp guard leaves the newest: every row may go in."""
+        return "1 = 1"
 
     def ref_sized(self, column: str) -> str:
         """``server.db.log``: SQLite's ``winners_ref`` holds every value (no size limit)."""
