@@ -536,7 +536,7 @@ def test_one_invite_enrols_one_device_when_two_servers_spend_it_at_once(
                 for db in (one, two, one, two)
             ]
             got = await asyncio.gather(*tries)
-            count = await one.read("SELECT count(*) FROM devices")
+            count = await one.select("SELECT count(*) FROM devices")
             return [got, count[0][0]]
 
     got, count = run_async(main())
