@@ -81,7 +81,7 @@ def test_a_dropped_listener_reconnects_and_reads_what_it_missed(
                 await _until(lambda: broker.last >= 1, "the first change")
                 # The database ends the listener's session (a restart, a failover, an
                 # operator's pg_terminate_backend): every session listening on the channel.
-                await there.write(
+                await there.select(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid() "
                     "AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')"
@@ -105,3 +105,29 @@ def test_a_dropped_listener_reconnects_and_reads_what_it_missed(
 
     listens, top, last = run_async(main())
     assert (listens, top, last) == (2, 3, 4)
+
+
+def test_the_database_says_whether_its_tailer_can_listen(pg_url: str, tmp_path) -> None:
+    """``BaseDatabase.follow``, as the app wires it: PostgreSQL listens; SQLite says at
+    once that it cannot, and its tailer polls."""
+    from server.db.sqlite.engine import Database
+
+    async def main() -> tuple[bool, bool, int, bool]:
+        async with PgDatabase(pg_url) as pg, Database(str(tmp_path / "f.db")) as lite:
+            heard, polls = Broker(pg, poll=SLOW, slow_poll=SLOW), Broker(lite, poll=0.05)
+            heard.follow, polls.follow = pg.follow, lite.follow
+            await heard.start()
+            await polls.start()
+            try:
+                await _until(lambda: heard.listening, "PostgreSQL listens")
+                await _until(lambda: polls._ear is not None and polls._ear.done(), "SQLite")
+                _, top = await lite.write_tx(
+                    lambda conn: changes.apply_in(conn, [_change(1)]), appends=True
+                )
+                await _until(lambda: polls.last >= top, "SQLite's tailer polls")
+                return heard.listening, polls.listening, polls.listens, polls.last == top
+            finally:
+                await heard.stop()
+                await polls.stop()
+
+    assert run_async(main()) == (True, False, 0, True)

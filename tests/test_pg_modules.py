@@ -101,7 +101,7 @@ def change(n: int, coll: str, rid: str, field: str, value: str) -> tuple:
 
 
 async def _incidents(db: Database) -> list[str]:
-    rows = await db.read("SELECT DISTINCT id FROM winners WHERE coll = 'incidents' ORDER BY id")
+    rows = await db.select("SELECT DISTINCT id FROM winners WHERE coll = 'incidents' ORDER BY id")
     return [r[0] for r in rows]
 
 
@@ -169,7 +169,7 @@ def test_the_live_tailers_reads_are_the_same_on_both(demo_twins: tuple[str, str]
 
 
 async def _community_of_buildings(db: Database) -> dict[str, list[str]]:
-    rows = await db.read(
+    rows = await db.select(
         "SELECT id, value FROM winners WHERE coll = 'buildings' AND field = 'community' ORDER BY id"
     )
     out: dict[str, list[str]] = {}
@@ -486,18 +486,15 @@ def test_console_export_and_the_small_modules_are_the_same_on_both(
                 (3, None, "visits", "v-unknown"),
                 (4, "someone-else", "incidents", inc),
             ):
-                await db.write(
-                    _numbered(
-                        db,
-                        "INSERT INTO quarantine (qid, hlc, node, person, coll, id, field, raw, "
-                        "error, message, received_at) VALUES (?, ?, ?, ?, ?, ?, 'note', '\"x\"', "
-                        "'bad_value', 'a message', ?)",
-                    ),
+                await db.execute(
+                    "INSERT INTO quarantine (qid, hlc, node, person, coll, id, field, raw, "
+                    "error, message, received_at) VALUES (?, ?, ?, ?, ?, ?, 'note', '\"x\"', "
+                    "'bad_value', 'a message', ?)",
                     (qid, f"hlc{qid}", NODE, person, coll, rid, AT),
                 )
         assert (await same(dbs, ops.health))[0] == 4
-        c1 = await dbs[0].call(lambda c: scopes.compute_scope(c, pc, "coordinator"))
-        vol = await dbs[0].call(lambda c: scopes.compute_scope(c, pa, "volunteer"))
+        c1 = await dbs[0].read_tx(lambda c: scopes.compute_scope(c, pc, "coordinator"))
+        vol = await dbs[0].read_tx(lambda c: scopes.compute_scope(c, pa, "volunteer"))
         for scope in (None, c1, vol):
             for include in (False, True):
                 await same(dbs, quarantine.listing, 100, include, scope)
@@ -515,13 +512,6 @@ def test_console_export_and_the_small_modules_are_the_same_on_both(
         assert await same(dbs, ops.health) == (2, AT, await log.max_seq(dbs[0]))
 
     _twins(demo_twins, scenario)
-
-
-def _numbered(db: Any, sql: str) -> str:
-    """A test's own statement for either backend."""
-    from server.db.postgresql.adapt import numbered
-
-    return numbered(sql) if db.dialect == "postgresql" else sql
 
 
 def _by(person: str, row: tuple) -> tuple:
@@ -546,7 +536,7 @@ def test_one_invite_enrols_one_device_when_two_servers_spend_it_at_once(
                 for db in (one, two, one, two)
             ]
             got = await asyncio.gather(*tries)
-            count = await one.read("SELECT count(*) FROM devices")
+            count = await one.select("SELECT count(*) FROM devices")
             return [got, count[0][0]]
 
     got, count = run_async(main())

@@ -124,27 +124,18 @@ def device_of(person: str, role: str) -> Device:
 async def _setup(db: BaseDatabase, demo: Demo) -> None:
     """The same people, devices and assignments in either database."""
     people = _people(demo)
-    if isinstance(db, PgDatabase):
-        for pid, role, community in people:
-            await db.write(
-                "INSERT INTO people (id, name, role, created_at, community) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                (pid, pid, role, AT, community),
-            )
-            await db.write(
-                "INSERT INTO devices (node, person, role, created_at) VALUES ($1, $2, $3, $4)",
-                (device_of(pid, role).node, pid, role, AT),
-            )
-    else:
-        for pid, role, community in people:
-            await db.write(
-                "INSERT INTO people (id, name, role, created_at, community) VALUES (?, ?, ?, ?, ?)",
-                (pid, pid, role, AT, community),
-            )
-            await db.write(
-                "INSERT INTO devices (node, person, role, created_at) VALUES (?, ?, ?, ?)",
-                (device_of(pid, role).node, pid, role, AT),
-            )
+
+    def run(conn: Any) -> None:
+        conn.executemany(
+            "INSERT INTO people (id, name, role, created_at, community) VALUES (?, ?, ?, ?, ?)",
+            [(pid, pid, role, AT, community) for pid, role, community in people],
+        )
+        conn.executemany(
+            "INSERT INTO devices (node, person, role, created_at) VALUES (?, ?, ?, ?)",
+            [(device_of(pid, role).node, pid, role, AT) for pid, role, _ in people],
+        )
+
+    await db.write_tx(run)
     w = Writer()
     rows: list[Incoming] = []
     for rec in (
@@ -272,77 +263,47 @@ def test_reference_and_visibility_are_the_same_on_both(demo_twins: tuple[str, st
 
 
 async def _winners_after(
-    db: Any, cursor: int, limit: int, scope: Any, exclude_node: str | None = None
+    db: BaseDatabase, cursor: int, limit: int, scope: Any, exclude_node: str | None = None
 ) -> list[tuple]:
     """A page of the winners after ``cursor`` within ``scope`` (a ``pull_filter``
-    fragment, whose PostgreSQL placeholders are numbered from ``$1``), leaving out those
-    ``exclude_node`` wrote: how a pull embeds the fragment."""
-    pg = db.dialect == "postgresql"
-    args: list[Any] = list(scope[1]) if scope is not None else []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}" if pg else "?"
-
-    if not pg:  # SQLite numbers nothing: the fragment's arguments come where it stands
-        args = []
-    sql = f"SELECT seq, coll, id, field, value, hlc FROM winners WHERE seq > {arg(cursor)}"
+    fragment), leaving out those ``exclude_node`` wrote: how a pull embeds the fragment."""
+    sql = "SELECT seq, coll, id, field, value, hlc FROM winners WHERE seq > ?"
+    args: list[Any] = [cursor]
     if exclude_node is not None:
-        sql += f" AND substr(hlc, 31) <> {arg(exclude_node)}"
+        sql += " AND substr(hlc, 31) <> ?"
+        args.append(exclude_node)
     if scope is not None:
         sql += f" AND {scope[0]}"
-        if not pg:
-            args.extend(scope[1])
-    sql += f" ORDER BY seq LIMIT {arg(limit)}"
-    return await db.read(sql, args)
+        args.extend(scope[1])
+    return await db.select(sql + " ORDER BY seq LIMIT ?", (*args, limit))
 
 
 def test_the_sql_fragments_select_the_same_rows_on_both(demo_twins: tuple[str, str]) -> None:
     """``people_filter``, ``record_filter`` and ``pull_filter`` as their callers embed them
-    (devices, people, quarantine, a pull): after arguments of their own."""
+    (devices, people, quarantine, a pull): between arguments of their own."""
 
     async def body(db: BaseDatabase, demo: Demo) -> dict[str, Any]:
-        pg = db.dialect == "postgresql"
         out: dict[str, Any] = {}
         for pid, role, _ in _people(demo):
             scope = await scopes.load_scope(db, device_of(pid, role))
             # people.listing's shape: the fragment first, then LIMIT.
-            within, args = scopes.people_filter(scope, "p.id", dialect=db.dialect)
-            limit = f"${len(args) + 1}" if pg else "?"
-            out[(pid, "people")] = await db.read(  # type: ignore[attr-defined]
-                f"SELECT p.id FROM people p WHERE {within} ORDER BY p.id LIMIT {limit}",
-                (*args, 100),
-            )
-            # quarantine's shape: an argument of its own first, two fragments, then more.
-            first = "$1" if pg else "?"
-            who, a = scopes.people_filter(scope, "d.person", dialect=db.dialect, start=2)
-            last = f"${2 + len(a)}" if pg else "?"
-            out[(pid, "devices")] = await db.read(  # type: ignore[attr-defined]
-                f"SELECT d.node FROM devices d WHERE d.role <> {first} AND {who} "
-                f"ORDER BY d.node LIMIT {last}",
-                ("nobody", *a, 100),
-            )
-            what, b = scopes.record_filter(scope, "w.coll", "w.id", dialect=db.dialect, start=2)
-            last = f"${2 + len(b)}" if pg else "?"
-            out[(pid, "records")] = await db.read(  # type: ignore[attr-defined]
-                f"SELECT w.coll, w.id, w.field FROM winners w WHERE w.field <> {first} "
-                f"AND {what} ORDER BY 1, 2, 3 LIMIT {last}",
-                ("room", *b, 3000),
-            )
-            # The same fragments for a port's query (``?`` on either engine's Conn).
-            within, args = scopes.people_filter(scope, "p.id", dialect=db.sql)
-            out[(pid, "people-conn")] = await db.select(
+            within, args = scopes.people_filter(scope, "p.id", db.sql)
+            out[(pid, "people")] = await db.select(
                 f"SELECT p.id FROM people p WHERE {within} ORDER BY p.id LIMIT ?", (*args, 100)
             )
-            assert out[(pid, "people-conn")] == [tuple(r) for r in out[(pid, "people")]]
-            what, b = scopes.record_filter(scope, "w.coll", "w.id", dialect=db.sql)
-            out[(pid, "records-conn")] = await db.select(
+            # quarantine's shape: an argument of its own first, a fragment, then more.
+            who, a = scopes.people_filter(scope, "d.person", db.sql)
+            out[(pid, "devices")] = await db.select(
+                f"SELECT d.node FROM devices d WHERE d.role <> ? AND {who} ORDER BY d.node LIMIT ?",
+                ("nobody", *a, 100),
+            )
+            what, b = scopes.record_filter(scope, "w.coll", "w.id", db.sql)
+            out[(pid, "records")] = await db.select(
                 "SELECT w.coll, w.id, w.field FROM winners w WHERE w.field <> ? "
                 f"AND {what} ORDER BY 1, 2, 3 LIMIT ?",
                 ("room", *b, 3000),
             )
-            assert out[(pid, "records-conn")] == [tuple(r) for r in out[(pid, "records")]]
-            filt = scopes.pull_filter(scope, dialect=db.dialect)
+            filt = scopes.pull_filter(scope, db.sql)
             out[(pid, "pull")] = await _winners_after(db, 0, 700, filt)
             out[(pid, "pull-mine")] = await _winners_after(db, 10, 700, filt, NODE)
         return out
@@ -409,7 +370,7 @@ async def _state(db: BaseDatabase) -> dict[str, list[Any]]:
         "snapshots": "SELECT node, token, households, incidents, seq "
         "FROM scope_snapshots ORDER BY node, token",
     }
-    return {k: [tuple(r) for r in await db.read(q)] for k, q in queries.items()}  # type: ignore[attr-defined]
+    return {k: await db.select(q) for k, q in queries.items()}
 
 
 def test_a_sync_gives_the_same_outcome_and_leaves_the_same_rows_on_both(
@@ -546,10 +507,7 @@ def test_evictions_after_reassignments_and_moves_are_the_same_on_both(
             at=FIXED,
         )
         community = demo.communities[0]
-        if db.dialect == "postgresql":
-            await db.write("UPDATE people SET community = $1 WHERE id = $2", (community, ALL))  # type: ignore[attr-defined]
-        else:
-            await db.write("UPDATE people SET community = ? WHERE id = ?", (community, ALL))  # type: ignore[attr-defined]
+        await db.execute("UPDATE people SET community = ? WHERE id = ?", (community, ALL))
         for device in (incident, building, everyone):
             cursor, token = held[device]
             out[device.person] = await _pull_all(db, device, cursor, token, 2000)
@@ -571,21 +529,22 @@ def test_a_full_disk_fails_a_batch_whole_and_lets_a_pull_answer(
 ) -> None:
     """PostgreSQL's "disk full" (SQLSTATE 53100) is SQLite's SQLITE_FULL: a batch with
     changes fails whole with ``StorageFullError`` (507), a pull still answers."""
-    import asyncpg
+    import psycopg
 
+    from server.db.postgresql.dialect import PgConn
     from server.errors import StorageFullError
 
     path, url = demo_twins
     demo = Demo(path)
     device = device_of(VOL_BUILDING, "volunteer")
 
-    real = asyncpg.connection.Connection.execute
+    real = PgConn.execute
 
-    async def full(conn: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+    def full(conn: Any, sql: str, args: Any = (), /) -> Any:
         # The device's bookkeeping is the statement that meets the full disk.
         if sql.startswith("UPDATE devices"):
-            raise asyncpg.exceptions.DiskFullError("could not extend file: No space left")
-        return await real(conn, sql, *args, **kwargs)
+            raise psycopg.errors.DiskFull("could not extend file: No space left")
+        return real(conn, sql, args)
 
     async def main() -> tuple[Any, ...]:
         async with PgDatabase(url) as db:
@@ -595,7 +554,7 @@ def test_a_full_disk_fails_a_batch_whole_and_lets_a_pull_answer(
             hlc = clock.format_stamp(clock.Timestamp(now, 1, device.node))
             home = sorted((await scopes.load_scope(db, device)).households or ())[0]
             batch = [_change("visits", uuid7(), "household", home, hlc)]
-            monkeypatch.setattr(asyncpg.connection.Connection, "execute", full)
+            monkeypatch.setattr(PgConn, "execute", full)
             with pytest.raises(StorageFullError):
                 await round_trip.run(db, device, _body(device, 0, batch, None))
             after_batch = await _state(db)
@@ -731,6 +690,6 @@ def test_a_nul_in_a_rejected_change_is_kept_as_a_replacement_character(pg_url: s
     async def main() -> list[Any]:
         async with PgDatabase(pg_url) as db:
             await db.write_tx(lambda conn: changes.quarantine_in(conn, [row], node, AT))
-            return await db.read("SELECT hlc, coll, raw FROM quarantine")
+            return await db.select("SELECT hlc, coll, raw FROM quarantine")
 
     assert run_async(main()) == [("h\ufffd", "vis\ufffdits", '{"value": "a\ufffdb"}')]

@@ -32,6 +32,7 @@ from pathlib import Path
 from server.db import decisions
 from server.db import postgresql as pg
 from server.db.sqlite import backup as sqlite_backup
+from server.db.sqlite import journal as sqlite_journal
 from server.db.sqlite.engine import connect_sync, exclusive
 
 __all__ = ["BackupError", "backup", "prune", "restore"]
@@ -199,7 +200,7 @@ def _restore_file(src: Path, db: Path, at: datetime) -> dict:
     epoch = secrets.token_hex(8)
     journal = decisions.journal_path(db)
     with closing(connect_sync(str(db))) as conn:
-        replayed: Counter[str] = decisions.replay(conn, journal)
+        replayed: Counter[str] = sqlite_journal.replay(conn, journal)
         conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

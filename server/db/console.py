@@ -21,9 +21,9 @@ __all__ = ["brief_rows", "incident_names", "inputs_until", "roster"]
 
 
 def _roster_in(conn: Any, scope: Scope) -> list[Any]:
-    from server.db.people import filter_in
+    from server.db.scopes import people_filter
 
-    within, args = filter_in(conn, scope, "p.id")
+    within, args = people_filter(scope, "p.id", conn.dialect)
     # PostgreSQL's ``sum`` of a bigint is a numeric: cast, an int on both. NULLS FIRST:
     # SQLite's default, said for PostgreSQL's sake.
     return conn.execute(

@@ -12,9 +12,9 @@ itself, into an append-only table ``decisions``: on SQLite in a small second fil
 (``server.db.sqlite.journal``).
 No handler has to remember to journal anything: whatever code path writes a device, a
 revocation, a person, an invite, a resident link or an assignment change, the trigger
-journals it. ``doorstep
-restore`` replays the journal into the restored copy (``replay``); every step is
-idempotent, so replaying decisions the backup already holds changes nothing.
+journals it. ``doorstep restore`` replays the journal into the restored copy
+(``server.db.sqlite.journal.replay``); every step is idempotent, so replaying
+decisions the backup already holds changes nothing.
 
 On PostgreSQL the journal is the table ``decisions`` of the same database, filled by
 permanent triggers with the same kinds and payloads; ``doorstep migrate-db`` copies this
@@ -39,7 +39,7 @@ from typing import Any
 
 from server.db.changes import Incoming
 
-__all__ = ["KINDS", "Entry", "journal_path", "replay", "replay_in"]
+__all__ = ["KINDS", "Entry", "journal_path", "replay_in"]
 
 KINDS = ("device", "revoke", "person", "invite", "share", "assignment")
 
@@ -118,34 +118,3 @@ def replay_in(conn: Any, entries: Sequence[Entry]) -> tuple[Counter[str], list[I
             sql, keys = _REPLAY[kind]
             conn.execute(sql, tuple(_text(d.get(k)) for k in keys))
     return counts, changes
-
-
-def replay(conn: Any, journal: str | Path) -> Counter[str]:
-    """Apply every decision of the SQLite journal file ``journal`` to the database of
-    ``conn`` (a blocking SQLite connection), in order, at once.
-
-    ``conn`` must not have the journal attached (replaying must not journal again). The
-    caller holds no transaction; this runs one.
-
-    Returns:
-        How many decisions of each kind were read.
-    """
-    from server.db.changes import apply_in
-    from server.db.sqlite.engine import connect_readonly
-
-    if not Path(journal).exists():
-        return Counter()
-    src = connect_readonly(journal)
-    try:
-        entries = src.execute("SELECT id, at, kind, data FROM decisions ORDER BY id").fetchall()
-    finally:
-        src.close()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        counts, changes = replay_in(conn, entries)
-        apply_in(conn, changes)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return counts

@@ -162,9 +162,9 @@ async def session_info(db: AnyDatabase, node: str) -> tuple[str, str | None]:
 
 def _within(conn: Any, scope: Scope | None) -> tuple[str, list[Any]]:
     """The devices of the people of ``scope`` (every device for None)."""
-    from server.db.people import filter_in
+    from server.db.scopes import people_filter
 
-    return ("1 = 1", []) if scope is None else filter_in(conn, scope, "d.person")
+    return ("1 = 1", []) if scope is None else people_filter(scope, "d.person", conn.dialect)
 
 
 def _listing_in(conn: Any, scope: Scope | None, limit: int) -> list[DeviceRow]:

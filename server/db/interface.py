@@ -7,6 +7,7 @@ function of a ``server.db.dialect.Conn`` on a worker thread in one transaction;
 ``server.db.dialect`` and never each other; ``server.db.open_database`` picks one.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -86,6 +87,21 @@ class BaseDatabase:
             StorageFullError: the database cannot grow; nothing was saved.
         """
         raise NotImplementedError
+
+    async def follow(
+        self,
+        on_top: Callable[[int], object],
+        on_ready: Callable[[], object],
+        stop: asyncio.Event,
+    ) -> bool:
+        """Hear every process's appends to the change log as they commit (the live
+        tailer, ``server.live.broker``): ``on_ready()`` once listening, ``on_top(seq)``
+        per append, until the connection is lost or ``stop`` is set.
+
+        Returns:
+            False at once when the engine cannot notify (SQLite): the tailer polls.
+        """
+        return False
 
     async def select(self, sql: str, args: Sequence[Any] = (), *, live: bool = False) -> list[Any]:
         """The rows of one read query, as tuples."""

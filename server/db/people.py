@@ -4,7 +4,6 @@ Written once for both engines: blocking functions of a ``Conn`` (``*_in``) run b
 ``db.read_tx`` / ``db.write_tx``.
 """
 
-import re
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from server.access import Scope
 from server.db import AnyDatabase
 from server.db.changes import iso_now
 from server.db.devices import normalise_code, token_hash
+from server.db.scopes import people_filter
 
 __all__ = [
     "SETUP",
@@ -25,7 +25,6 @@ __all__ = [
     "community_of",
     "create_invite",
     "exists",
-    "filter_in",
     "first_run_code",
     "for_login",
     "invite_many",
@@ -44,20 +43,6 @@ _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 _FOR_LOGIN = "SELECT id, name, role, password_hash FROM people WHERE login = ?"
 _EXISTS = "SELECT 1 FROM people WHERE id = ?"
-_NUMBERED = re.compile(r"\$\d+")
-
-
-def filter_in(conn: Any, scope: Scope, column: str) -> tuple[str, list[Any]]:
-    """``scopes.people_filter`` in the connection's spelling, ``?`` placeholders.
-
-    Transitional: ``scopes.people_filter`` still takes the dialect's name and numbers
-    PostgreSQL's placeholders (in the order of its arguments); once it takes
-    ``conn.dialect`` this is that call.
-    """
-    from server.db.scopes import people_filter
-
-    where, args = people_filter(scope, column, dialect=conn.dialect.name)
-    return _NUMBERED.sub("?", where), args
 
 
 async def name_of(db: AnyDatabase, person: str) -> str:
@@ -88,7 +73,7 @@ async def for_login(db: AnyDatabase, login: str) -> tuple[str | None, str, str, 
 
 
 def _listing_in(conn: Any, scope: Scope) -> list[Any]:
-    within, args = filter_in(conn, scope, "p.id")
+    within, args = people_filter(scope, "p.id", conn.dialect)
     # NULLS FIRST: SQLite's default, said for PostgreSQL's sake.
     return conn.execute(
         "SELECT p.id, p.name, p.role, (SELECT count(*) FROM devices d WHERE d.person = p.id "
@@ -282,7 +267,7 @@ class InviteRow(msgspec.Struct):
 
 
 def _invites_in(conn: Any, scope: Scope) -> list[Any]:
-    within, args = filter_in(conn, scope, "p.id")
+    within, args = people_filter(scope, "p.id", conn.dialect)
     newest = (
         "(SELECT i.{0} FROM invites i WHERE i.person = p.id "
         "ORDER BY i.created_at DESC, (i.used_at IS NULL) DESC, i.code_hash LIMIT 1)"
@@ -399,7 +384,7 @@ async def first_run_code(db: AnyDatabase, *, ttl_hours: float = 72) -> str | Non
 
 
 def _within_in(conn: Any, scope: Scope, person: str) -> bool:
-    where, args = filter_in(conn, scope, "p.id")
+    where, args = people_filter(scope, "p.id", conn.dialect)
     sql = f"SELECT 1 FROM people p WHERE p.id = ? AND {where}"
     return conn.execute(sql, (person, *args)).fetchone() is not None
 

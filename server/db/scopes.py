@@ -15,7 +15,7 @@ without decoding rows.
 """
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -92,21 +92,6 @@ def _value(text: str) -> Any:
         return _decode.decode(text)
     except msgspec.DecodeError:
         return None
-
-
-def _dialect(dialect: Dialect | str) -> tuple[Dialect, bool]:
-    """The ``Dialect`` a SQL fragment is made for, and whether its placeholders are
-    numbered ``$1, $2, …`` (transitional: a module still on asyncpg passes the name
-    ``"postgresql"``; the port passes ``conn.dialect``)."""
-    if isinstance(dialect, Dialect):
-        return dialect, False
-    if dialect == "postgresql":
-        from server.db.postgresql.dialect import POSTGRESQL
-
-        return POSTGRESQL, True
-    from server.db.sqlite.dialect import SQLITE
-
-    return SQLITE, False
 
 
 _NAME = re.compile(r"[a-z_]+\Z")
@@ -475,31 +460,19 @@ async def community_scope(db: BaseDatabase, community: str) -> Scope:
 # --- SQL fragments, made from ``access.VISIBILITY`` ------------------------------------
 
 
-def _finish(sql: str, numbered: bool, start: int) -> str:
-    if not numbered:
-        return sql
-    from server.db.postgresql.adapt import numbered as number
-
-    return number(sql, start)
-
-
-def pull_filter(
-    scope: Scope, *, dialect: Dialect | str = "sqlite", start: int = 1
-) -> tuple[str, list[Any]] | None:
+def pull_filter(scope: Scope, dialect: Dialect) -> tuple[str, list[Any]] | None:
     """A WHERE fragment over the ``winners`` table that keeps what ``scope`` may read:
     reference data, and each way of ``access.VISIBILITY`` open to the scope's role.
 
     Args:
-        dialect: ``conn.dialect`` (``?`` placeholders); transitional: the name
-            "postgresql" numbers the placeholders ``$start, …`` for asyncpg.
-        start: the number of the fragment's first placeholder (that case only).
+        dialect: the engine's (``conn.dialect`` or ``db.sql``); ``?`` placeholders.
 
     Returns:
         (sql, args), or None when the scope is unlimited.
     """
     if scope.unlimited:
         return None
-    d, numbered = _dialect(dialect)
+    d = dialect
     refs = ", ".join(f"'{_name(c)}'" for c in access.reference_collections())
     parts = [f"winners.coll IN ({refs})"]
     args: list[Any] = []
@@ -509,12 +482,10 @@ def pull_filter(
             f"IN (SELECT value FROM {d.each()}))"
         )
         args.append(_keys_arg(scope, reach))
-    return _finish("(" + " OR ".join(parts) + ")", numbered, start), args
+    return "(" + " OR ".join(parts) + ")", args
 
 
-def people_filter(
-    scope: Scope, column: str, *, dialect: Dialect | str = "sqlite", start: int = 1
-) -> tuple[str, list[Any]]:
+def people_filter(scope: Scope, column: str, dialect: Dialect) -> tuple[str, list[Any]]:
     """A WHERE fragment keeping rows whose ``column`` names a person of the scope's
     community: its own people (``people.community``), the volunteers assigned to one of
     its buildings or incidents, and the unattached volunteers (no community, no active
@@ -522,11 +493,11 @@ def people_filter(
     A coordinator assigned to a building is never someone else's person: a new invite
     for them is a setup link, and its login would be theirs (found by attack, #22).
 
-    ``dialect`` and ``start`` as for ``pull_filter``.
+    ``dialect`` as for ``pull_filter``.
     """
     if scope.unlimited:
         return "1 = 1", []
-    d, numbered = _dialect(dialect)
+    d = dialect
     active = (
         f"SELECT {d.before('a.id')} FROM winners a "
         "WHERE a.coll = 'assignments' AND a.field = 'active' AND a.value = 'true'"
@@ -540,16 +511,13 @@ def people_filter(
         f"AND p.role = 'volunteer' AND p.id NOT IN ({active})))"
     )
     targets = _ids(access.scope_keys(scope, "targets"))
-    return _finish(sql, numbered, start), [scope.community or "", targets]
+    return sql, [scope.community or "", targets]
 
 
-def record_filter(
-    scope: Scope, coll: str, rid: str, *, dialect: Dialect | str = "sqlite", start: int = 1
-) -> tuple[str, list[Any]]:
+def record_filter(scope: Scope, coll: str, rid: str, dialect: Dialect) -> tuple[str, list[Any]]:
     """A WHERE fragment keeping rows whose record ``(coll, rid)`` columns ``scope`` may read.
-    ``dialect`` and ``start`` as for ``pull_filter``."""
-    d, numbered = _dialect(dialect)
-    filt = pull_filter(scope, dialect=d)
+    ``dialect`` as for ``pull_filter``."""
+    filt = pull_filter(scope, dialect)
     if filt is None:
         return "1 = 1", []
     where, args = filt
@@ -557,7 +525,7 @@ def record_filter(
         f"EXISTS (SELECT 1 FROM winners WHERE winners.coll = {coll} "
         f"AND winners.id = {rid} AND {where})"
     )
-    return _finish(sql, numbered, start), list(args)
+    return sql, list(args)
 
 
 #: No upper bound on a page's sequences (SQLite integers end here).
@@ -600,15 +568,14 @@ def page_sql(
     limit: int,
     upto: int = _NO_END,
     *,
-    dialect: Dialect | str = "sqlite",
-    start: int = 1,
+    dialect: Dialect,
 ) -> tuple[str, list[Any]]:
     """The statement of a pull page and its arguments: index range scans for a limited
     scope — its records by their keys, reference data by ``winners_coll_seq`` — or
     ``winners_seq`` from the cursor for an unlimited one (docs/performance.md shows the
     plans). The device's own winners after ``since`` are left out, and so is everything
-    after ``upto``. ``dialect`` and ``start`` as for ``pull_filter``."""
-    d, numbered = _dialect(dialect)
+    after ``upto``. ``dialect`` as for ``pull_filter``."""
+    d = dialect
     cols = "w.seq, w.coll, w.id, w.field, w.value, w.hlc"
     mine = "(substr(w.hlc, 31) != ? OR w.seq <= ?)"
     if scope.unlimited:
@@ -616,7 +583,7 @@ def page_sql(
             f"SELECT {cols} FROM winners w WHERE w.seq > ? AND w.seq <= ? AND {mine} "
             "ORDER BY w.seq LIMIT ?"
         )
-        return _finish(sql, numbered, start), [cursor, upto, node, since, limit]
+        return sql, [cursor, upto, node, since, limit]
     keys, args = _keys_sql(d, scope)
     colls = ", ".join(f"'{_name(c)}'" for c in access.reference_collections())
     sql = (
@@ -628,7 +595,7 @@ def page_sql(
         f"UNION ALL SELECT {cols} FROM winners w WHERE w.coll IN ({colls}) "
         f"AND w.seq > ? AND w.seq <= ? AND {mine} ORDER BY 1 LIMIT ?"
     )
-    return _finish(sql, numbered, start), [
+    return sql, [
         *args,
         *(cursor, upto, node, since, cursor, upto, node, since, limit),
     ]
@@ -892,7 +859,7 @@ def evictions_in(
 
 
 def _visible_in(conn: Sql, scope: Scope, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    filt = pull_filter(scope, dialect=conn.dialect)
+    filt = pull_filter(scope, conn.dialect)
     assert filt is not None
     where, args = filt
     rows = _rows(
@@ -1066,33 +1033,12 @@ def pull_in(
     if fresh or held != scope.token:
         since = (top if top is not None else changes.top_in(conn)) if fresh else 0  # type: ignore[arg-type]
         # Pulls keep working on a full disk: the snapshot is only not remembered.
-        _try_write(conn, lambda: save_snapshot_in(conn, device.node, scope, at, since))
+        changes.try_write(conn, lambda: save_snapshot_in(conn, device.node, scope, at, since))
     else:
         since = snapshot_seq_in(conn, device.node, scope.token)
     rows, new_cursor, more = page_in(conn, scope, start, limit, device.node, since, top)
     rows = companions_in(conn, scope, rows, start, device.node) + rows
     return rows, new_cursor, more, evict, scope.token
-
-
-def _try_write(conn: Sql, write: Callable[[], object]) -> bool:
-    """Run ``write`` (statements on ``conn``) unless the disk is full: then undo it alone
-    and keep the transaction for reading. False if it was not written.
-
-    (``changes.try_write`` on either engine; it goes when that one is ported.)"""
-    conn.execute("SAVEPOINT try_write")
-    try:
-        write()
-    except Exception as exc:
-        if not conn.dialect.is_full(exc):
-            raise
-        if getattr(conn, "in_transaction", True):
-            conn.execute("ROLLBACK TO try_write")
-            conn.execute("RELEASE try_write")
-        else:  # SQLite ended the transaction on a full disk: read on in a new one.
-            conn.execute("BEGIN")
-        return False
-    conn.execute("RELEASE try_write")
-    return True
 
 
 async def visible_rows(db: BaseDatabase, scope: Scope, rows: Sequence[Any]) -> list[Any]:
@@ -1110,8 +1056,3 @@ async def visible(db: BaseDatabase, scope: Scope, coll: str, rid: str) -> bool:
     if scope.unlimited:
         return True
     return (coll, rid) in await db.read_tx(lambda conn: _visible_in(conn, scope, [(coll, rid)]))
-
-
-#: Transitional, for ``server/db/postgresql/scopes.py`` (the sync path's twin until
-#: ``syncs.exchange`` runs on ``write_tx`` on both engines; then both go).
-_REFERENCE_COLLS = access.reference_collections()

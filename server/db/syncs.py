@@ -94,12 +94,6 @@ async def exchange(
     Raises:
         StorageFullError: the disk is full and the batch had changes to keep.
     """
-    if db.dialect == "postgresql":
-        # TRANSITIONAL: until the scope steps (``scopes.scope_in`` / ``authorise_in`` /
-        # ``pull_in``) run on PostgreSQL too; then ``run`` below serves both (issue 21).
-        return await _exchange_pg(
-            db, device, good, sources, bad, refuse, (pending, cursor, limit, held, at)
-        )
     cache = db.scope_cache
 
     def run(conn: Conn) -> Outcome:
@@ -166,87 +160,3 @@ def _over_budget(
     exc = budgets.refusal(time.time())
     extra = [(*where[id(allowed[i])], exc) for i in over]
     return kept, sorted([*denied, *extra], key=lambda d: d[0])
-
-
-async def _exchange_pg(
-    db: Any,
-    device: Device,
-    good: list[Incoming],
-    sources: list[tuple[int, msgspec.Raw | Any]],
-    bad: list[Quarantined],
-    refuse: Refusal,
-    ask: tuple[int | None, int, int, str | None, str],
-) -> Outcome:
-    """TRANSITIONAL: ``exchange`` on PostgreSQL's asyncpg pool while the scope steps are
-    ported; the same steps as ``run`` in ``exchange``, in ONE transaction, so a sync
-    gives the same ``Outcome`` on both backends (``tests/test_pg_sync_path.py``)."""
-    from server.db.postgresql import changes as pg_changes
-    from server.db.postgresql import scopes as pg_scopes
-
-    pending, cursor, limit, held, at = ask
-    cache = db.scope_cache
-
-    async def run(conn: Any) -> Outcome:
-        if not good:
-            await pg_scopes.shared_order_in(conn)
-        scope = await pg_scopes.scope_in(conn, device.person, device.role, cache)
-        allowed, denied = await pg_scopes.authorise_in(conn, scope, good, sources)
-        spent = await _spend_pg(conn, device.node, allowed)
-        allowed, denied = _over_budget(good, sources, allowed, spent, denied)
-        rejected = [*bad, *(refuse(i, raw, exc) for i, raw, exc in denied)]
-        top: int | None = None
-
-        async def write() -> None:
-            nonlocal top
-            top, _ = await pg_changes.apply_in(conn, allowed)
-            if rejected:
-                await pg_changes.quarantine_in(conn, rejected, device.node, at)
-            if pending is None:
-                await pg_changes.seen_in(conn, device.node, at)
-            else:
-                await conn.execute(
-                    "UPDATE devices SET last_seen = $1, pending = $2, pending_at = $3 "
-                    "WHERE node = $4",
-                    at,
-                    pending,
-                    at,
-                    device.node,
-                )
-
-        if allowed or rejected:
-            await write()  # a full disk fails the whole request: nothing was saved
-        else:
-            await pg_changes.try_write(conn, write)
-        rows, new_cursor, more, evict, token = await pg_scopes.pull_in(
-            conn, device, cursor, limit, held, at, top=top, cache=cache
-        )
-        return Outcome(len(allowed), denied, rows, new_cursor, more, evict, token)
-
-    return await db.write_fn(run, appends=bool(good))
-
-
-async def _spend_pg(conn: Any, node: str, rows: list[Incoming]) -> tuple[list[Incoming], list[int]]:
-    """TRANSITIONAL (``_exchange_pg``): ``budgets.spend_in`` on an asyncpg connection."""
-    if not rows or not budgets.budgets():
-        return rows, []
-    now = time.time()
-    used = {
-        r[0]: (r[1], r[2], r[3])
-        for r in await conn.fetch(
-            "SELECT span, win, changes, bytes FROM device_budgets WHERE node = $1", node
-        )
-    }
-    known = frozenset(
-        r[0]
-        for r in await conn.fetch(
-            "SELECT hlc FROM history WHERE hlc = ANY($1::text[])", [r[0] for r in rows]
-        )
-    )
-    kept, over, spent = budgets.split(rows, used, now, known)
-    await conn.executemany(
-        "INSERT INTO device_budgets (node, span, win, changes, bytes) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (node, span) DO UPDATE SET "
-        "win = excluded.win, changes = excluded.changes, bytes = excluded.bytes",
-        [(node, s, w, c, n) for s, (w, c, n) in spent.items()],
-    )
-    return kept, over

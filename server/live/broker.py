@@ -41,6 +41,7 @@ from litestar.response.sse import ServerSentEventMessage
 
 from schemas.events import ChangeItem, ChangesEvent, ProgressEvent, PublicEvent
 from schemas.progress import Progress, PublicProgress
+from server import access
 from server.db import AnyDatabase
 from server.db import log as db_log
 from server.db.log import LogRow
@@ -169,14 +170,14 @@ RowFilter = Callable[[Any, list[LogRow]], Awaitable[list[LogRow]]]
 DeviceCheck = Callable[[list[str]], Awaitable[set[str]]]
 #: (person, role) → their read scope now (a ``server.access.Scope``).
 PersonScope = Callable[[str, str], Awaitable[Any]]
-#: Collections whose writes can move a record into or out of a scope (as the scope
-#: sequence's trigger, ``db.migrations.SCOPE_CHANGES``; households by their building).
-_SCOPE_COLLS = frozenset({"assignments", "buildings", "incidents"})
 #: Seconds between two checks that the devices behind open streams are still valid.
 WATCH_EVERY = 0.5
 #: (on_top, on_ready, stop) → returns when its connection is lost or ``stop`` is set: the
-#: database's change notifications (``server.db.postgresql.listen.follow``).
-Follow = Callable[[Callable[[int], object], Callable[[], object], asyncio.Event], Awaitable[None]]
+#: database's change notifications (``BaseDatabase.follow``); False at once when the
+#: engine cannot notify (the tailer polls).
+Follow = Callable[
+    [Callable[[int], object], Callable[[], object], asyncio.Event], Awaitable[bool | None]
+]
 #: Seconds before listening again after the listener's connection was lost or refused.
 RELISTEN_AFTER = 1.0
 #: Seconds ``Broker.stop`` waits for each of its tasks to end.
@@ -317,7 +318,8 @@ class Broker:
         assert self.follow is not None
         while not self._stopping:
             try:
-                await self.follow(self._heard, self._ready, self._stop)
+                if await self.follow(self._heard, self._ready, self._stop) is False:
+                    return  # the engine cannot notify: poll
                 if self._stopping:
                     return
                 log.warning("the change log listener's connection was lost; listening again")
@@ -442,7 +444,7 @@ class Broker:
         # in its catch-up, as they were not offered to it.
         self.last = upto
         self._advanced.set()
-        if any(r[1] in _SCOPE_COLLS or (r[1], r[3]) == ("households", "building") for r in rows):
+        if any(access.rescopes(r[1], r[3]) for r in rows):
             await self.close_rescoped()
         await self._nudge_volunteers(rows)
         self._dirty |= await db_log.incidents_touched(self.database, rows)

@@ -40,11 +40,9 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
         broker.device_check = partial(_invalid_devices, database)
         # A volunteer's nudge stream ends when their scope changes (#22).
         broker.person_scope = partial(_person_scope, database)
-        if database.dialect == "postgresql":
-            # Woken by every process's appends (LISTEN/NOTIFY), not only by polling (#14).
-            from server.db.postgresql.listen import follow
-
-            broker.follow = partial(follow, database)
+        # Woken by every process's appends where the engine tells (PostgreSQL's
+        # LISTEN/NOTIFY, #14); SQLite's ``follow`` says it cannot, and the tailer polls.
+        broker.follow = database.follow
         app.state.broker, app.state.pusher = broker, pusher
         app.state.public_cache = {}  # residents' answers per incident version (#9)
         await broker.start()

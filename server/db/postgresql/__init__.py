@@ -7,7 +7,7 @@ side by side chosen by ``db.dialect``, or a twin here where the code differs
   settings in one place) and the ordering lock every log append takes (``LOG_LOCK``);
 - ``schema``: what the schema (``server.db.migrations``, one for both engines) says
   PostgreSQL's way: its types, trigger functions and decision journal;
-- ``changes``, ``syncs``, ``scopes``: the sync path; ``listen``: the tailer's wake-ups;
+- ``listen``: the tailer's wake-ups (``PgDatabase.follow``);
 - ``devices``, ``people``, ``meta``, ``ratelimits``, ``decisions``, ``backup``: twins of
   their SQLite modules; ``adapt``: small helpers shared by the dialects;
 - ``doorstep migrate-db`` (a community moved from a SQLite file) reads one engine and

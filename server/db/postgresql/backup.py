@@ -23,26 +23,22 @@ least as new as the server. The URL's password is passed in the environment
 (``PGPASSWORD``), never on a command line other users can read.
 """
 
-import asyncio
 import os
 import secrets
 import shutil
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Awaitable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from server.db.postgresql.core import connect, options, order_in, redact
+from server.db.postgresql.core import options, redact
 from server.db.postgresql.dialect import PgConn
 
 __all__ = ["SUFFIX", "backup", "redact", "restore", "tool"]
 
-T = TypeVar("T")
 
 SUFFIX = ".dump"
 #: The archive must hold these tables' data, or it is not a Doorstep backup.
@@ -116,13 +112,6 @@ def _is_schema_public(entry: str) -> bool:
     return (len(words) > 5 and words[3:6] == ["SCHEMA", "-", "public"]) or (
         len(words) > 6 and words[3] in ("ACL", "COMMENT") and words[5:7] == ["SCHEMA", "public"]
     )
-
-
-def _blocking(coro: Awaitable[T]) -> T:
-    """Run ``coro`` to its end in a thread of its own (the command line may or may not
-    have an event loop running)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
 
 
 def _iso(at: datetime) -> str:
@@ -218,7 +207,7 @@ def _back(url: str, schema: str) -> None:
         raw.execute(f'ALTER SCHEMA "{schema}" RENAME TO public')
 
 
-async def _finish(
+def _finish(
     url: str, schema: str | None, epoch: str, meta: list[tuple[str, str]]
 ) -> tuple[Counter[str], bool]:
     """Upgrade the restored schema, replay the replaced schema's journal, set the new
@@ -227,24 +216,21 @@ async def _finish(
     from server.db.postgresql.core import migrate
 
     # An older backup gets the newer schema, as at every start.
-    await asyncio.to_thread(migrate, url)
-    conn = await connect(url)
-    try:
-        async with conn.transaction():
-            await order_in(conn)  # the replay may append assignment changes to the log
-            entries = None if schema is None else await decisions.entries_in(conn, schema)
-            after = await decisions.top_in(conn)
-            replayed = await decisions.replay_in(conn, entries or [])
-            if entries is not None:
-                await decisions.carry_in(conn, entries, after)
-            await conn.executemany(
-                "INSERT INTO meta (key, value) VALUES ($1, $2) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [("epoch", epoch), *meta],
-            )
-        return replayed, entries is not None
-    finally:
-        await conn.close()
+    migrate(url)
+    with _connect(url) as raw, raw.transaction():
+        conn = PgConn(raw)
+        conn.dialect.order_in(conn)  # the replay may append assignment changes to the log
+        entries = None if schema is None else decisions.entries_in(conn, schema)
+        after = decisions.top_in(conn)
+        replayed = decisions.replay_in(conn, entries or [])
+        if entries is not None:
+            decisions.carry_in(conn, entries, after)
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [("epoch", epoch), *meta],
+        )
+    return replayed, entries is not None
 
 
 def restore(src: Path, url: str, at: datetime, stamp: str) -> dict:
@@ -255,7 +241,6 @@ def restore(src: Path, url: str, at: datetime, stamp: str) -> dict:
         RuntimeError: the archive fails its check, servers are still connected, or
             pg_restore failed (then the database is as it was).
     """
-    import asyncpg
     import psycopg
 
     verdict, entries = _toc(src)
@@ -294,8 +279,8 @@ def restore(src: Path, url: str, at: datetime, stamp: str) -> dict:
     epoch = secrets.token_hex(8)
     meta = [("restored_at", _iso(at)), ("restored_from", str(src))]
     try:
-        replayed, found = _blocking(_finish(url, schema if moved else None, epoch, meta))
-    except (RuntimeError, OSError, asyncpg.PostgresError, psycopg.Error) as exc:
+        replayed, found = _finish(url, schema if moved else None, epoch, meta)
+    except (RuntimeError, OSError, psycopg.Error) as exc:
         # The replay or the new epoch failed: put the old schema back rather than leave
         # a restored copy whose journal now lives only in the schema set aside.
         if moved:

@@ -259,6 +259,18 @@ class PgDatabase(BaseDatabase):
             self._threads, _write_tx, self._sync_pool, fn, appends
         )
 
+    async def follow(
+        self,
+        on_top: Callable[[int], object],
+        on_ready: Callable[[], object],
+        stop: asyncio.Event,
+    ) -> bool:
+        """LISTEN on the log's channel (``server.db.postgresql.listen``)."""
+        from server.db.postgresql.listen import follow
+
+        await follow(self, on_top, on_ready, stop)
+        return True
+
 
 def migrate(url: str) -> list[str]:
     """Create or upgrade the database at ``url`` (``server.db.migrations``); the steps

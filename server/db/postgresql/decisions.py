@@ -15,72 +15,50 @@ own entries are dropped and the replaced database's journal is carried over whol
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
-from server.db import decisions
+from server.db import changes, decisions
 from server.db.decisions import Entry
-from server.db.postgresql.core import PgConn
-from server.db.postgresql.dialect import POSTGRESQL
+from server.db.postgresql.dialect import PgConn
 
 __all__ = ["Entry", "carry_in", "entries_in", "replay_in", "top_in"]
 
 
-async def entries_in(conn: PgConn, schema: str | None = None) -> list[Entry] | None:
+def entries_in(conn: PgConn, schema: str | None = None) -> list[Entry] | None:
     """Every journal entry, in order: of the current schema, or of ``schema`` (the
     replaced database kept aside by a restore); None if it has no journal."""
     table = f'"{schema}".decisions' if schema else "decisions"
-    exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table)
-    if not exists:
+    if not conn.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()[0]:
         return None
-    rows = await conn.fetch(f"SELECT id, at, kind, data FROM {table} ORDER BY id")
+    rows = conn.execute(f"SELECT id, at, kind, data FROM {table} ORDER BY id")
     return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
 
-class _Statements:
-    """A ``Conn`` that keeps the statements ``decisions.replay_in`` runs, for the
-    asyncpg connection of the restore (transitional: the restore runs on asyncpg)."""
-
-    dialect = POSTGRESQL
-
-    def __init__(self) -> None:
-        self.kept: list[tuple[str, Sequence[Any]]] = []
-
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
-        self.kept.append((sql, args))
-
-
-async def replay_in(conn: PgConn, entries: Sequence[Entry]) -> Counter[str]:
-    """``decisions.replay_in`` inside the caller's asyncpg transaction, which must hold
-    the log's ordering lock: the assignment changes go through the log's append."""
-    from server.db.postgresql.adapt import numbered
-    from server.db.postgresql.changes import apply_in
-
-    statements = _Statements()
-    counts, changes = decisions.replay_in(statements, entries)
-    for sql, args in statements.kept:
-        await conn.execute(numbered(sql), *args)
-    if changes:
-        await apply_in(conn, changes)
+def replay_in(conn: PgConn, entries: Sequence[Entry]) -> Counter[str]:
+    """``decisions.replay_in`` inside the caller's transaction, which must hold the log's
+    ordering lock: the assignment changes go through the log's append."""
+    counts, appended = decisions.replay_in(conn, entries)
+    if appended:
+        changes.apply_in(conn, appended)
     return counts
 
 
-async def carry_in(conn: PgConn, entries: Sequence[Entry], after: int) -> None:
+def carry_in(conn: PgConn, entries: Sequence[Entry], after: int) -> None:
     """Make ``entries`` (the replaced database's journal) this database's journal: drop
     what was journaled after id ``after`` (the replay's own echoes), add the entries this
     journal lacks with their ids, and move the identity past them."""
-    await conn.execute("DELETE FROM decisions WHERE id > $1", after)
+    conn.execute("DELETE FROM decisions WHERE id > ?", (after,))
     if entries:
-        await conn.executemany(
-            "INSERT INTO decisions (id, at, kind, data) VALUES ($1, $2, $3, $4) "
+        conn.executemany(
+            "INSERT INTO decisions (id, at, kind, data) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (id) DO NOTHING",
             list(entries),
         )
-    await conn.execute(
+    conn.execute(
         "SELECT setval(pg_get_serial_sequence('decisions', 'id'), "
         "coalesce((SELECT max(id) FROM decisions), 0) + 1, false)"
     )
 
 
-async def top_in(conn: PgConn) -> int:
+def top_in(conn: PgConn) -> int:
     """The journal's last id (0 when empty)."""
-    return int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM decisions"))
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM decisions").fetchone()[0])

@@ -5,12 +5,15 @@ transaction as the decision itself. PostgreSQL's is a table of the same database
 by permanent triggers (``server/db/postgresql/schema.py``): same kinds, same payloads.
 """
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from server.db.decisions import journal_path
+from server.db.changes import apply_in
+from server.db.decisions import journal_path, replay_in
+from server.db.sqlite.engine import connect_readonly
 
-__all__ = ["attach_sql"]
+__all__ = ["attach_sql", "replay"]
 
 
 _TABLE = """CREATE TABLE IF NOT EXISTS journal.decisions (
@@ -87,3 +90,31 @@ def attach_sql(db: str | Path) -> list[tuple[str, tuple[Any, ...]]]:
         (_TABLE, ()),
         *((sql, ()) for sql in _TRIGGERS),
     ]
+
+
+def replay(conn: Any, journal: str | Path) -> Counter[str]:
+    """Apply every decision of the SQLite journal file ``journal`` to the database of
+    ``conn`` (a blocking SQLite connection), in order, at once.
+
+    ``conn`` must not have the journal attached (replaying must not journal again). The
+    caller holds no transaction; this runs one.
+
+    Returns:
+        How many decisions of each kind were read.
+    """
+    if not Path(journal).exists():
+        return Counter()
+    src = connect_readonly(journal)
+    try:
+        entries = src.execute("SELECT id, at, kind, data FROM decisions ORDER BY id").fetchall()
+    finally:
+        src.close()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        counts, changes = replay_in(conn, entries)
+        apply_in(conn, changes)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return counts
