@@ -199,7 +199,7 @@ def _restore_file(src: Path, db: Path, at: datetime) -> dict:
     epoch = secrets.token_hex(8)
     journal = decisions.journal_path(db)
     with closing(connect_sync(str(db))) as conn:
-        replayed: Counter[str] = decisions.replay(conn, journal)
+        replayed: Counter[str] = sqlite_backup.replay(conn, journal)
         conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

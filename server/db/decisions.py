@@ -13,7 +13,7 @@ itself, into an append-only table ``decisions``: on SQLite in a small second fil
 No handler has to remember to journal anything: whatever code path writes a device, a
 revocation, a person, an invite, a resident link or an assignment change, the trigger
 journals it. ``doorstep
-restore`` replays the journal into the restored copy (``replay``); every step is
+restore`` replays the journal into the restored copy (``replay_all_in``); every step is
 idempotent, so replaying decisions the backup already holds changes nothing.
 
 On PostgreSQL the journal is the table ``decisions`` of the same database, filled by
@@ -39,7 +39,7 @@ from typing import Any
 
 from server.db.changes import Incoming
 
-__all__ = ["KINDS", "Entry", "journal_path", "replay", "replay_in"]
+__all__ = ["KINDS", "Entry", "journal_path", "replay_all_in", "replay_in"]
 
 KINDS = ("device", "revoke", "person", "invite", "share", "assignment")
 
@@ -120,32 +120,12 @@ def replay_in(conn: Any, entries: Sequence[Entry]) -> tuple[Counter[str], list[I
     return counts, changes
 
 
-def replay(conn: Any, journal: str | Path) -> Counter[str]:
-    """Apply every decision of the SQLite journal file ``journal`` to the database of
-    ``conn`` (a blocking SQLite connection), in order, at once.
-
-    ``conn`` must not have the journal attached (replaying must not journal again). The
-    caller holds no transaction; this runs one.
-
-    Returns:
-        How many decisions of each kind were read.
-    """
+def replay_all_in(conn: Any, entries: Sequence[Entry]) -> Counter[str]:
+    """``replay_in`` and the append of its assignment changes, inside the caller's write
+    transaction (which holds the log's ordering lock on PostgreSQL); what a restore runs
+    on either engine. How many entries of each kind were read."""
     from server.db.changes import apply_in
-    from server.db.sqlite.engine import connect_readonly
 
-    if not Path(journal).exists():
-        return Counter()
-    src = connect_readonly(journal)
-    try:
-        entries = src.execute("SELECT id, at, kind, data FROM decisions ORDER BY id").fetchall()
-    finally:
-        src.close()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        counts, changes = replay_in(conn, entries)
-        apply_in(conn, changes)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    counts, changes = replay_in(conn, entries)
+    apply_in(conn, changes)
     return counts

@@ -12,7 +12,8 @@ A restore, with every app server stopped, moves the database's schema ``public``
 as ``replaced_<time>`` (never deleted: the SQLite restore keeps ``<db>.replaced-<time>``),
 restores the backup into a new, empty ``public`` with ``pg_restore`` in one transaction
 (a failure puts the old schema back, untouched), upgrades its schema, replays the
-decision journal of the replaced schema (``server.db.postgresql.decisions``) and gives the
+decision journal of the replaced schema (``server.db.decisions.replay_all_in``, as on
+SQLite; the journal is the table ``decisions``, filled by triggers) and gives the
 database a new epoch: phones re-send what they wrote since the backup and pull again
 (docs/protocol.md, "Epochs"). Only the database's owner is needed, no superuser and no
 CREATEDB: everything happens inside the one database.
@@ -23,26 +24,21 @@ least as new as the server. The URL's password is passed in the environment
 (``PGPASSWORD``), never on a command line other users can read.
 """
 
-import asyncio
 import os
 import secrets
 import shutil
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Awaitable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from server.db.postgresql.core import connect, options, order_in, redact
+from server.db.decisions import Entry
+from server.db.postgresql.core import connect, redact
 from server.db.postgresql.dialect import PgConn
 
 __all__ = ["SUFFIX", "backup", "redact", "restore", "tool"]
-
-T = TypeVar("T")
 
 SUFFIX = ".dump"
 #: The archive must hold these tables' data, or it is not a Doorstep backup.
@@ -118,26 +114,12 @@ def _is_schema_public(entry: str) -> bool:
     )
 
 
-def _blocking(coro: Awaitable[T]) -> T:
-    """Run ``coro`` to its end in a thread of its own (the command line may or may not
-    have an event loop running)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
-
-
 def _iso(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
-def _connect(url: str) -> Any:
-    """A psycopg connection in autocommit mode with the database's settings."""
-    import psycopg
-
-    return psycopg.connect(url, autocommit=True, options=options())
-
-
 def _set_meta(url: str, pairs: list[tuple[str, str]]) -> None:
-    with _connect(url) as raw:
+    with connect(url) as raw:
         PgConn(raw).executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -194,7 +176,7 @@ def _aside(url: str, schema: str) -> bool:
     Raises:
         RuntimeError: Doorstep servers are still connected.
     """
-    with _connect(url) as raw:
+    with connect(url) as raw:
         conn = PgConn(raw)
         conn.execute("SET application_name = 'doorstep restore'")
         busy = _servers(conn)
@@ -213,38 +195,63 @@ def _aside(url: str, schema: str) -> bool:
 
 def _back(url: str, schema: str) -> None:
     """Undo ``_aside`` after a failed pg_restore: the old ``public`` comes back."""
-    with _connect(url) as raw, raw.transaction():
+    with connect(url) as raw, raw.transaction():
         raw.execute("DROP SCHEMA public CASCADE")
         raw.execute(f'ALTER SCHEMA "{schema}" RENAME TO public')
 
 
-async def _finish(
+def _finish(
     url: str, schema: str | None, epoch: str, meta: list[tuple[str, str]]
 ) -> tuple[Counter[str], bool]:
     """Upgrade the restored schema, replay the replaced schema's journal, set the new
     epoch: one transaction after the migrations. (decisions replayed, journal found)"""
-    from server.db.postgresql import decisions
+    from server.db.decisions import replay_all_in
     from server.db.postgresql.core import migrate
 
     # An older backup gets the newer schema, as at every start.
-    await asyncio.to_thread(migrate, url)
-    conn = await connect(url)
-    try:
-        async with conn.transaction():
-            await order_in(conn)  # the replay may append assignment changes to the log
-            entries = None if schema is None else await decisions.entries_in(conn, schema)
-            after = await decisions.top_in(conn)
-            replayed = await decisions.replay_in(conn, entries or [])
-            if entries is not None:
-                await decisions.carry_in(conn, entries, after)
-            await conn.executemany(
-                "INSERT INTO meta (key, value) VALUES ($1, $2) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [("epoch", epoch), *meta],
-            )
-        return replayed, entries is not None
-    finally:
-        await conn.close()
+    migrate(url)
+    with connect(url) as raw, raw.transaction():
+        conn = PgConn(raw)
+        conn.dialect.order_in(conn)  # the replay may append assignment changes to the log
+        entries = None if schema is None else _entries_in(conn, schema)
+        after = conn.execute("SELECT coalesce(max(id), 0) FROM decisions").fetchone()[0]
+        replayed = replay_all_in(conn, entries or [])
+        if entries is not None:
+            _carry_in(conn, entries, after)
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [("epoch", epoch), *meta],
+        )
+    return replayed, entries is not None
+
+
+def _entries_in(conn: PgConn, schema: str) -> list[Entry] | None:
+    """Every entry of the journal of ``schema`` (the replaced database kept aside by a
+    restore), in order; None if it has no journal."""
+    table = f'"{schema}".decisions'
+    if not conn.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()[0]:
+        return None
+    rows = conn.execute(f"SELECT id, at, kind, data FROM {table} ORDER BY id")
+    return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+
+def _carry_in(conn: PgConn, entries: list[Entry], after: int) -> None:
+    """Make ``entries`` (the replaced database's journal) this database's journal: drop
+    what was journaled after id ``after`` (the replay's own echoes: replaying writes to
+    tables whose triggers journal), add the entries this journal lacks with their ids,
+    and move the identity past them, as SQLite's restore keeps its journal file."""
+    conn.execute("DELETE FROM decisions WHERE id > ?", (after,))
+    if entries:
+        conn.executemany(
+            "INSERT INTO decisions (id, at, kind, data) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO NOTHING",
+            entries,
+        )
+    conn.execute(
+        "SELECT setval(pg_get_serial_sequence('decisions', 'id'), "
+        "coalesce((SELECT max(id) FROM decisions), 0) + 1, false)"
+    )
 
 
 def restore(src: Path, url: str, at: datetime, stamp: str) -> dict:
@@ -255,7 +262,6 @@ def restore(src: Path, url: str, at: datetime, stamp: str) -> dict:
         RuntimeError: the archive fails its check, servers are still connected, or
             pg_restore failed (then the database is as it was).
     """
-    import asyncpg
     import psycopg
 
     verdict, entries = _toc(src)
@@ -294,8 +300,8 @@ def restore(src: Path, url: str, at: datetime, stamp: str) -> dict:
     epoch = secrets.token_hex(8)
     meta = [("restored_at", _iso(at)), ("restored_from", str(src))]
     try:
-        replayed, found = _blocking(_finish(url, schema if moved else None, epoch, meta))
-    except (RuntimeError, OSError, asyncpg.PostgresError, psycopg.Error) as exc:
+        replayed, found = _finish(url, schema if moved else None, epoch, meta)
+    except (RuntimeError, OSError, psycopg.Error) as exc:
         # The replay or the new epoch failed: put the old schema back rather than leave
         # a restored copy whose journal now lives only in the schema set aside.
         if moved:

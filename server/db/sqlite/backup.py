@@ -6,17 +6,20 @@ runs (one read snapshot: a sync committed during the copy is either wholly in it
 written to a temporary name, checked with ``PRAGMA integrity_check`` and only then renamed
 into place. A restore moves the database aside as ``<db>.replaced-<time>`` (with its -wal
 and -shm, never deleted), copies the backup into place and brings its schema up to date,
-as at every start (``migrate``): an older backup gets the newer schema.
+as at every start (``migrate``): an older backup gets the newer schema; ``replay`` then
+applies the decision journal file beside it.
 """
 
 import os
 import sqlite3
+from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
+from server.db.decisions import replay_all_in
 from server.db.sqlite.engine import connect_readonly, connect_sync, migrate
 
-__all__ = ["SUFFIX", "install", "integrity", "take"]
+__all__ = ["SUFFIX", "install", "integrity", "replay", "take"]
 
 SUFFIX = ".db"
 
@@ -80,3 +83,27 @@ def install(src: Path, db: Path, stamp: str) -> Path | None:
     staged.rename(db)
     migrate(str(db))  # an older backup gets the newer schema, as at every start
     return replaced
+
+
+def replay(conn: sqlite3.Connection, journal: str | Path) -> Counter[str]:
+    """Apply every decision of the journal file ``journal`` to the database of ``conn``,
+    in order, in one write transaction (``server.db.decisions.replay_all_in``).
+
+    ``conn`` must not have the journal attached (replaying must not journal again). The
+    caller holds no transaction.
+
+    Returns:
+        How many decisions of each kind were read.
+    """
+    if not Path(journal).exists():
+        return Counter()
+    with closing(connect_readonly(journal)) as src:
+        entries = src.execute("SELECT id, at, kind, data FROM decisions ORDER BY id").fetchall()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        counts = replay_all_in(conn, entries)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return counts
