@@ -8,7 +8,7 @@ function of a ``server.db.dialect.Conn`` on a worker thread in one transaction;
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from server.db.dialect import Dialect
 
@@ -34,6 +34,17 @@ class BaseDatabase:
     epoch: str
     #: (person, role) → (scope stamp, Scope): see ``scopes.scope_in``.
     scope_cache: dict[tuple[str, str], tuple[str, Any]]
+
+    def __init__(self) -> None:
+        self.epoch = ""
+        self.scope_cache = {}
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     @property
     def dialect(self) -> str:

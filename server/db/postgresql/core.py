@@ -105,14 +105,11 @@ class PgDatabase(BaseDatabase):
     sql = POSTGRESQL
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
+        super().__init__()
         self.url = url
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool: ConnectionPool | None = None
         self._sizes = (min_size, max_size)
-        #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
-        self.epoch = ""
-        #: (person, role) → (scope stamp, Scope): see ``scopes.scope_in``.
-        self.scope_cache: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def open(self) -> None:
         await asyncio.to_thread(migrate, self.url)
@@ -141,13 +138,6 @@ class PgDatabase(BaseDatabase):
         if self._threads is not None:
             threads, self._threads = self._threads, None
             threads.shutdown(wait=False)
-
-    async def __aenter__(self) -> "PgDatabase":
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         assert self._threads is not None, "PgDatabase.open() first"

@@ -166,16 +166,13 @@ class Database(BaseDatabase):
     sql = SQLITE
 
     def __init__(self, path: str | Path) -> None:
+        super().__init__()
         self.path = str(path)
         self._writer = _Worker("writer")
         self._reader = _Worker("reader")
         self._live = _Worker("live")
         #: The shared lock on ``lock_path``: a restore is refused while it is held.
         self._held: int | None = None
-        #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
-        self.epoch = ""
-        #: (person, role) → (scope stamp, Scope): see ``scopes.scope_in``.
-        self.scope_cache: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def open(self) -> None:
         if self.path.startswith(("postgresql://", "postgres://")):
@@ -206,13 +203,6 @@ class Database(BaseDatabase):
         if self._held is not None:
             os.close(self._held)
             self._held = None
-
-    async def __aenter__(self) -> "Database":
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def read_tx(self, fn: Callable[[Any], T], *, live: bool = False) -> T:
         return await (self._live if live else self._reader).run(lambda conn: _read_tx(conn, fn))
