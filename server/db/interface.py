@@ -32,6 +32,9 @@ class BaseDatabase:
     sql: Dialect
     #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
     epoch: str
+    #: The database's file on this machine (SQLite); None when a database server holds
+    #: it (PostgreSQL), whose disk is watched there, not by this process.
+    path: str | None = None
     #: (person, role) → (scope stamp, Scope): see ``scopes.scope_in``.
     scope_cache: dict[tuple[str, str], tuple[str, Any]]
 
@@ -49,7 +52,7 @@ class BaseDatabase:
     @property
     def dialect(self) -> str:
         """TRANSITIONAL: "sqlite" or "postgresql", for the modules that still branch on
-        it (``syncs``, ``quarantine``, ``live.wiring``); delete with the last of them."""
+        it (``live.wiring``); delete with the last of them."""
         return self.sql.name
 
     async def open(self) -> None:

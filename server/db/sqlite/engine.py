@@ -164,6 +164,7 @@ class Database(BaseDatabase):
     each on a thread of its own; ``read_tx`` / ``write_tx`` run blocking functions there."""
 
     sql = SQLITE
+    path: str
 
     def __init__(self, path: str | Path) -> None:
         super().__init__()
