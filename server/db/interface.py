@@ -7,12 +7,13 @@ function of a ``server.db.dialect.Conn`` on a worker thread in one transaction;
 ``server.db.dialect`` and never each other; ``server.db.open_database`` picks one.
 """
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, Self, TypeVar
 
 from server.db.dialect import Dialect
 
-__all__ = ["STORAGE_FULL", "BaseDatabase", "epoch_in"]
+__all__ = ["STORAGE_FULL", "BaseDatabase", "epoch_in", "transaction"]
 
 T = TypeVar("T")
 
@@ -106,3 +107,19 @@ def epoch_in(conn: Any) -> str:
         (secrets.token_hex(8),),
     )
     return str(conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0])
+
+
+def transaction(conn: Any, begin: str, fn: Callable[[Any], T]) -> T:
+    """``fn(conn)`` between ``begin`` and ``COMMIT``, on the worker thread of either
+    engine's ``read_tx`` / ``write_tx``; ``ROLLBACK`` when it raises (which may fail in
+    turn: SQLite ends the transaction itself on a full disk, a lost PostgreSQL
+    connection is closed; the first error is the one that counts)."""
+    conn.execute(begin)
+    try:
+        out = fn(conn)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return out

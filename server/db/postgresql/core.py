@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from server.db.interface import STORAGE_FULL, BaseDatabase, epoch_in
+from server.db.interface import STORAGE_FULL, BaseDatabase, epoch_in, transaction
 from server.db.postgresql import redact
 from server.db.postgresql.dialect import LOG_CHANNEL, LOG_LOCK, POSTGRESQL, PgConn
 from server.errors import StorageFullError
@@ -214,14 +214,7 @@ def options() -> str:
 def _read_tx(pool: Any, fn: Callable[[Any], T]) -> T:
     """On a worker thread: ``fn`` in one read-only transaction, one snapshot."""
     with pool.connection() as raw:
-        raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        try:
-            out = fn(PgConn(raw))
-        except BaseException:
-            raw.execute("ROLLBACK")
-            raise
-        raw.execute("COMMIT")
-        return out
+        return transaction(PgConn(raw), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", fn)
 
 
 def _select(pool: Any, sql: str, args: Sequence[Any]) -> list[Any]:
@@ -233,19 +226,14 @@ def _select(pool: Any, sql: str, args: Sequence[Any]) -> list[Any]:
 def _write_tx(pool: Any, fn: Callable[[Any], T], appends: bool) -> T:
     """On a worker thread: ``fn`` in one READ COMMITTED write transaction; the ordering
     lock first when it may append to the log (see the module docstring)."""
+
+    def run(conn: PgConn) -> T:
+        if appends:
+            POSTGRESQL.order_in(conn)
+        return fn(conn)
+
     try:
         with pool.connection() as raw:
-            raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-            try:
-                conn = PgConn(raw)
-                if appends:
-                    POSTGRESQL.order_in(conn)
-                out = fn(conn)
-            except BaseException:
-                if not raw.closed:
-                    raw.execute("ROLLBACK")
-                raise
-            raw.execute("COMMIT")
-            return out
+            return transaction(PgConn(raw), "BEGIN ISOLATION LEVEL READ COMMITTED", run)
     except psycopg.errors.DiskFull:
         raise StorageFullError(STORAGE_FULL) from None

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from server.db.interface import STORAGE_FULL, BaseDatabase, epoch_in
+from server.db.interface import STORAGE_FULL, BaseDatabase, epoch_in, transaction
 from server.db.sqlite.dialect import SQLITE, SqliteConn
 from server.errors import StorageFullError
 
@@ -206,39 +206,17 @@ class Database(BaseDatabase):
             self._held = None
 
     async def read_tx(self, fn: Callable[[Any], T], *, live: bool = False) -> T:
-        return await (self._live if live else self._reader).run(lambda conn: _read_tx(conn, fn))
+        worker = self._live if live else self._reader
+        return await worker.run(lambda conn: transaction(conn, "BEGIN", fn))
 
     async def write_tx(self, fn: Callable[[Any], T], *, appends: bool = False) -> T:
         # ``appends`` needs nothing here: BEGIN IMMEDIATE already lets one writer in.
         try:
-            return await self._writer.run(lambda conn: _write_tx(conn, fn))
+            return await self._writer.run(lambda conn: transaction(conn, "BEGIN IMMEDIATE", fn))
         except sqlite3.OperationalError as exc:
             if self.sql.is_full(exc):
                 raise StorageFullError(STORAGE_FULL) from None
             raise
-
-
-def _read_tx(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """In the connection's thread: ``fn`` in one read transaction."""
-    conn.execute("BEGIN")
-    try:
-        return fn(conn)
-    finally:
-        conn.execute("COMMIT")
-
-
-def _write_tx(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """In the writer's thread: ``fn`` in one ``BEGIN IMMEDIATE`` transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        out = fn(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
-    return out
 
 
 def _attach_journal(conn: sqlite3.Connection, path: str) -> None:
