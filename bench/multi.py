@@ -142,19 +142,12 @@ class PgDatabases:
         return url
 
     def history_counts(self, db: str, nodes: list[str]) -> tuple[int, int]:
-        async def counts() -> tuple[int, int]:
-            conn = await connect(db)
-            try:
-                row = await conn.fetchrow(
-                    "SELECT count(*), count(DISTINCT hlc) FROM history "
-                    "WHERE node = ANY($1::text[])",
-                    nodes,
-                )
-                return int(row[0]), int(row[1])
-            finally:
-                await conn.close()
-
-        return asyncio.run(counts())
+        with connect(db) as raw:
+            row = raw.execute(
+                "SELECT count(*), count(DISTINCT hlc) FROM history WHERE node = ANY(%s)",
+                (nodes,),
+            ).fetchone()
+        return int(row[0]), int(row[1])
 
     def drop(self, db: str) -> None:
         asyncio.run(pg_order.drop_database(self.maintenance, db))

@@ -86,21 +86,20 @@ async def sqlite_run(path: str, work: list) -> float:
 async def create_database(maintenance: str) -> str:
     """A fresh database beside ``maintenance``'s; its URL."""
     name = f"bench_{uuid.uuid4().hex[:12]}"
-    conn = await connect(maintenance)
-    try:
-        await conn.execute(f"CREATE DATABASE {name}")
-    finally:
-        await conn.close()
+    await asyncio.to_thread(_run, maintenance, f"CREATE DATABASE {name}")
     parts = urlsplit(maintenance)
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 async def drop_database(maintenance: str, url: str) -> None:
-    conn = await connect(maintenance)
-    try:
-        await conn.execute(f"DROP DATABASE {urlsplit(url).path[1:]} WITH (FORCE)")
-    finally:
-        await conn.close()
+    name = urlsplit(url).path[1:]
+    await asyncio.to_thread(_run, maintenance, f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def _run(url: str, sql: str) -> None:
+    """One statement outside a transaction (CREATE / DROP DATABASE)."""
+    with connect(url) as raw:
+        raw.execute(sql)
 
 
 def main() -> None:

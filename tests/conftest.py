@@ -96,8 +96,8 @@ _PG_DIALECT = [
 
 def query(db: str, sql: str, args: tuple = ()) -> list[tuple]:
     """Rows of a read query on either backend, written with SQLite's ``?`` placeholders
-    (numbered ``$1…`` for PostgreSQL, and ``json_extract(v, '$')``, ``json_quote(?)``
-    translated): for tests that look into the database a server wrote
+    (``PgConn`` translates them for PostgreSQL; ``json_extract(v, '$')``, ``json_quote(?)``
+    translated here): for tests that look into the database a server wrote
     (``LiveServer.query``)."""
     db = db_for(db)
     from server.db import postgresql as pg
@@ -110,19 +110,10 @@ def query(db: str, sql: str, args: tuple = ()) -> list[tuple]:
             conn.close()
     for sqlite_sql, pg_sql in _PG_DIALECT:
         sql = sqlite_sql.sub(pg_sql, sql)
-    numbers = iter(range(1, sql.count("?") + 1))
-    numbered = re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
+    from server.db.postgresql.core import PgConn, connect
 
-    async def read() -> list[tuple]:
-        from server.db.postgresql.core import connect
-
-        conn = await connect(db)
-        try:
-            return [tuple(r) for r in await conn.fetch(numbered, *args)]
-        finally:
-            await conn.close()
-
-    return run_async(read())
+    with connect(db) as raw:
+        return [tuple(r) for r in PgConn(raw).execute(sql, args)]
 
 
 def database_on(kind: str, path: str) -> str:

@@ -43,7 +43,7 @@ async def _through_store(db: Database, batches: list[list[dict]]) -> list[tuple]
             for c in batch
         ]
         await db.write_tx(lambda conn, rows=rows: changes.apply_in(conn, rows), appends=True)
-    return await db.read("SELECT coll, id, field, value, hlc FROM winners")
+    return await db.select("SELECT coll, id, field, value, hlc FROM winners")
 
 
 @pytest.mark.parametrize("case", VECTORS, ids=[c["name"] for c in VECTORS])

@@ -17,7 +17,7 @@ from server.db import Database
 from server.db.backup import BackupError, backup, backups, restore
 from server.db.decisions import journal_path
 from server.db.postgresql.backup import tool
-from server.db.postgresql.core import PgDatabase, connect
+from server.db.postgresql.core import PgConn, PgDatabase, connect
 
 #: The same server-side decisions, written the same way on both backends: each kind the
 #: journal knows, a write it must not journal (a second revocation, a visit), and a name
@@ -68,12 +68,6 @@ DECISIONS = [
 ]  # fmt: skip
 
 
-def _pg_sql(sql: str) -> str:
-    """``?`` placeholders as ``$1, $2, …``."""
-    parts = sql.split("?")
-    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
-
-
 def _sqlite_journal(path: str) -> list[tuple[int, str, Any]]:
     conn = sqlite3.connect(journal_path(path))
     try:
@@ -83,13 +77,9 @@ def _sqlite_journal(path: str) -> list[tuple[int, str, Any]]:
     return [(i, kind, json.loads(data)) for i, kind, data in rows]
 
 
-async def _pg_journal(url: str) -> list[tuple[int, str, Any]]:
-    conn = await connect(url)
-    try:
-        rows = await conn.fetch("SELECT id, kind, data FROM decisions ORDER BY id")
-    finally:
-        await conn.close()
-    return [(r["id"], r["kind"], json.loads(r["data"])) for r in rows]
+def _pg_journal(url: str) -> list[tuple[int, str, Any]]:
+    rows = _pg(url, "SELECT id, kind, data FROM decisions ORDER BY id")
+    return [(i, kind, json.loads(data)) for i, kind, data in rows]
 
 
 def test_the_same_decisions_are_journaled_with_the_same_payloads(
@@ -106,12 +96,12 @@ def test_the_same_decisions_are_journaled_with_the_same_payloads(
     async def write_sqlite(decisions: list) -> None:
         async with Database(path) as db:
             for sql, args in decisions:
-                await db.write(sql, args)
+                await db.execute(sql, args)
 
     async def write_pg(decisions: list) -> None:
         async with PgDatabase(pg_url) as db:
             for sql, args in decisions:
-                await db.write(_pg_sql(sql), args)
+                await db.execute(sql, args)
 
     # Journaled on SQLite, then moved: migrate-db copies the journal file's rows.
     run_async(write_sqlite(first))
@@ -119,11 +109,11 @@ def test_the_same_decisions_are_journaled_with_the_same_payloads(
     before = _sqlite_journal(path)
     assert [kind for _, kind, _ in before] == ["person", "person", "device", "revoke"]
     assert moved.rows["decisions"] == 4
-    assert run_async(_pg_journal(pg_url)) == before
+    assert _pg_journal(pg_url) == before
     # Then the same writes on both: the same entries, ids going on from the copied ones.
     run_async(write_sqlite(then))
     run_async(write_pg(then))
-    mine, theirs = _sqlite_journal(path), run_async(_pg_journal(pg_url))
+    mine, theirs = _sqlite_journal(path), _pg_journal(pg_url)
     assert [kind for _, kind, _ in mine[len(before) :]] == [
         "invite", "invite", "share", "share", "assignment",
     ]  # fmt: skip
@@ -141,7 +131,7 @@ def test_migrate_db_without_a_journal_file_copies_none(tmp_path: Path, pg_url: s
     Path(journal_path(path)).unlink()
     moved = run_async(copy(path, pg_url))
     assert moved.rows["decisions"] == 0
-    assert run_async(_pg_journal(url=pg_url)) == []
+    assert _pg_journal(url=pg_url) == []
 
 
 # --- backup and restore -------------------------------------------------------------
@@ -149,7 +139,7 @@ def test_migrate_db_without_a_journal_file_copies_none(tmp_path: Path, pg_url: s
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 NEW_DEVICE = (
     "INSERT INTO devices (node, token_hash, person, role, label, created_at, last_seen) "
-    "VALUES ($1, $2, 'p1', 'volunteer', 'pytest', $3, $3)"
+    "VALUES (?, ?, 'p1', 'volunteer', 'pytest', ?, ?)"
 )
 
 
@@ -164,26 +154,21 @@ def _doorstep(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def _pg(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    conn = await connect(url)
-    try:
-        return [tuple(r) for r in await conn.fetch(sql, *args)]
-    finally:
-        await conn.close()
+def _pg(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with connect(url) as raw:
+        return [tuple(r) for r in PgConn(raw).execute(sql, args)]
 
 
 def _meta(url: str, key: str) -> str | None:
-    rows = run_async(_pg(url, "SELECT value FROM meta WHERE key = $1", key))
+    rows = _pg(url, "SELECT value FROM meta WHERE key = ?", key)
     return rows[0][0] if rows else None
 
 
 def _schemas(url: str) -> list[str]:
-    rows = run_async(
-        _pg(
-            url,
-            "SELECT nspname FROM pg_namespace WHERE nspname = 'public' "
-            "OR nspname LIKE 'replaced%' ORDER BY nspname",
-        )
+    rows = _pg(
+        url,
+        "SELECT nspname FROM pg_namespace WHERE nspname = 'public' "
+        "OR nspname LIKE 'replaced%' ORDER BY nspname",
     )
     return [r[0] for r in rows]
 
@@ -191,7 +176,7 @@ def _schemas(url: str) -> list[str]:
 async def _write(url: str, steps: list[tuple[str, tuple[Any, ...]]]) -> None:
     async with PgDatabase(url) as db:
         for sql, args in steps:
-            await db.write(sql, args)
+            await db.execute(sql, args)
 
 
 async def _assign(url: str, hlc: str, active: str) -> None:
@@ -229,7 +214,7 @@ def test_a_damaged_backup_is_refused_and_the_database_left_alone(
 ) -> None:
     _, url = demo_twins
     good = backup(url, tmp_path / "b", now=T0)
-    epoch, top = _meta(url, "epoch"), run_async(_pg(url, "SELECT max(seq) FROM history"))
+    epoch, top = _meta(url, "epoch"), _pg(url, "SELECT max(seq) FROM history")
     garbage = tmp_path / "doorstep-garbage.dump"
     garbage.write_bytes(b"PGDMP" + b"\xff" * 4096)
     with pytest.raises(BackupError, match=r"fails its check"):
@@ -242,7 +227,7 @@ def test_a_damaged_backup_is_refused_and_the_database_left_alone(
         restore(cut, url)
     assert _schemas(url) == ["public"]
     assert _meta(url, "epoch") == epoch
-    assert run_async(_pg(url, "SELECT max(seq) FROM history")) == top
+    assert _pg(url, "SELECT max(seq) FROM history") == top
     r = _doorstep("restore", "--db", url, str(tmp_path / "missing.dump"))
     assert r.returncode == 1 and "no backup at" in r.stderr
 
@@ -253,10 +238,10 @@ def test_decisions_after_the_backup_hold_after_a_restore(
     _, url = demo_twins
     at = "2026-11-30T01:00:00.000Z"
     person = (
-        "INSERT INTO people (id, name, role, created_at) VALUES ('p1', '志愿者甲', 'volunteer', $1)"
+        "INSERT INTO people (id, name, role, created_at) VALUES ('p1', '志愿者甲', 'volunteer', ?)"
     )
-    run_async(_write(url, [(person, (at,)), (NEW_DEVICE, ("n1", "h1", at)),
-                           (NEW_DEVICE, ("n-lost", "h2", at))]))  # fmt: skip
+    run_async(_write(url, [(person, (at,)), (NEW_DEVICE, ("n1", "h1", at, at)),
+                           (NEW_DEVICE, ("n-lost", "h2", at, at))]))  # fmt: skip
     run_async(_assign(url, _stamp(1), "true"))
     epoch = _meta(url, "epoch")
     r = _doorstep("backup", "--db", url, "--out", str(tmp_path / "b"))
@@ -265,12 +250,12 @@ def test_decisions_after_the_backup_hold_after_a_restore(
     assert copy.endswith(".dump")
 
     # After the backup: a revocation, a new phone, an ended assignment, a resident link.
-    revoke = "UPDATE devices SET revoked_at = $1 WHERE node = $2"
-    share = "INSERT INTO shares (token, incident, created_at) VALUES ($1, 'inc-1', $2)"
-    run_async(_write(url, [(revoke, (at, "n-lost")), (NEW_DEVICE, ("n-new", "h3", at)),
+    revoke = "UPDATE devices SET revoked_at = ? WHERE node = ?"
+    share = "INSERT INTO shares (token, incident, created_at) VALUES (?, 'inc-1', ?)"
+    run_async(_write(url, [(revoke, (at, "n-lost")), (NEW_DEVICE, ("n-new", "h3", at, at)),
                            (share, ("s-after", at))]))  # fmt: skip
     run_async(_assign(url, _stamp(2), "false"))
-    journal = run_async(_pg(url, "SELECT id, kind, data FROM decisions ORDER BY id"))
+    journal = _pg(url, "SELECT id, kind, data FROM decisions ORDER BY id")
 
     r = _doorstep("restore", "--db", url, copy)
     assert r.returncode == 0, r.stderr
@@ -283,32 +268,30 @@ def test_decisions_after_the_backup_hold_after_a_restore(
     assert "redo by hand" not in r.stderr
 
     def state() -> list[tuple[Any, ...]]:
-        return run_async(
-            _pg(
-                url,
-                "SELECT (SELECT revoked_at FROM devices WHERE node = 'n-lost'), "
-                "(SELECT count(*) FROM devices WHERE node = 'n-new'), "
-                "(SELECT value FROM winners WHERE coll = 'assignments' AND id = 'p1~b1' "
-                "AND field = 'active'), "
-                "(SELECT count(*) FROM shares WHERE token = 's-after')",
-            )
+        return _pg(
+            url,
+            "SELECT (SELECT revoked_at FROM devices WHERE node = 'n-lost'), "
+            "(SELECT count(*) FROM devices WHERE node = 'n-new'), "
+            "(SELECT value FROM winners WHERE coll = 'assignments' AND id = 'p1~b1' "
+            "AND field = 'active'), "
+            "(SELECT count(*) FROM shares WHERE token = 's-after')",
         )
 
     assert state() == [(at, 1, "false", 1)]
     # The journal goes on as it was, without the replay's echoes, and its ids go on.
-    assert run_async(_pg(url, "SELECT id, kind, data FROM decisions ORDER BY id")) == journal
+    assert _pg(url, "SELECT id, kind, data FROM decisions ORDER BY id") == journal
     run_async(_write(url, [(revoke, (at, "n-new"))]))
-    last = run_async(_pg(url, "SELECT id, kind FROM decisions ORDER BY id DESC LIMIT 1"))
+    last = _pg(url, "SELECT id, kind FROM decisions ORDER BY id DESC LIMIT 1")
     assert last == [(journal[-1][0] + 1, "revoke")]
     # The data replaced is kept, never deleted; what was there is there.
     kept = report["replaced"].removeprefix("schema ")
-    assert run_async(_pg(url, f"SELECT count(*) FROM {kept}.devices")) == [(3,)]
+    assert _pg(url, f"SELECT count(*) FROM {kept}.devices") == [(3,)]
 
     # Restored from the same backup once more: the carried journal still brings it all.
     r = _doorstep("restore", "--db", url, copy)
     assert r.returncode == 0, r.stderr
     assert state() == [(at, 1, "false", 1)]
-    assert run_async(_pg(url, "SELECT revoked_at FROM devices WHERE node = 'n-new'")) == [(at,)]
+    assert _pg(url, "SELECT revoked_at FROM devices WHERE node = 'n-new'") == [(at,)]
     assert len(_schemas(url)) == 3
 
 
@@ -326,7 +309,7 @@ def test_restore_into_an_empty_database_says_what_to_redo(
         assert "redo by hand" in r.stderr
         assert _meta(empty, "epoch") == report["epoch"] != _meta(url, "epoch")
         count = "SELECT count(*) FROM winners"
-        assert run_async(_pg(empty, count)) == run_async(_pg(url, count))
+        assert _pg(empty, count) == _pg(url, count)
     finally:
         pg_cluster.drop_database(empty)
 
@@ -370,13 +353,13 @@ def test_the_databases_owner_is_enough_to_back_up_and_restore(
     url = pg_cluster.create_database(f"OWNER {role}").replace("postgres@", f"{role}@")
     try:
         assert _doorstep("migrate", "--db", url).returncode == 0
-        run_async(_write(url, [(NEW_DEVICE.replace("'p1'", "NULL"), ("n1", "h1", "t"))]))
+        run_async(_write(url, [(NEW_DEVICE.replace("'p1'", "NULL"), ("n1", "h1", "t", "t"))]))
         made = backup(url, tmp_path / "b", now=T0)
-        revoke = "UPDATE devices SET revoked_at = $1 WHERE node = $2"
+        revoke = "UPDATE devices SET revoked_at = ? WHERE node = ?"
         run_async(_write(url, [(revoke, ("2026-11-30T02:00:00.000Z", "n1"))]))
         report = restore(made, url)
         assert report["replayed"] == {"device": 1, "revoke": 1}
-        revoked = run_async(_pg(url, "SELECT revoked_at FROM devices WHERE node = 'n1'"))
+        revoked = _pg(url, "SELECT revoked_at FROM devices WHERE node = 'n1'")
         assert revoked == [("2026-11-30T02:00:00.000Z",)]
     finally:
         pg_cluster.drop_database(url)
@@ -390,7 +373,7 @@ def test_a_failed_replay_leaves_the_database_as_it_was(
     made = backup(url, tmp_path / "b", now=T0)
     # A journal entry the replay cannot apply: a device of a person nobody knows.
     bad = json.dumps({"node": "n-x", "token_hash": "hx", "person": "nobody"})
-    run_async(_write(url, [("INSERT INTO decisions (kind, data) VALUES ('device', $1)", (bad,))]))
+    run_async(_write(url, [("INSERT INTO decisions (kind, data) VALUES ('device', ?)", (bad,))]))
     run_async(_write(url, [("INSERT INTO meta (key, value) VALUES ('after', 'kept')", ())]))
     epoch = _meta(url, "epoch")
     with pytest.raises(BackupError, match=r"journal replay failed, the database is as it was"):

@@ -15,17 +15,17 @@ FULL = (
 
 
 def test_a_full_disk_is_storage_full_and_nothing_is_saved(pg_url: str) -> None:
-    async def write(conn: PgConn) -> None:
-        await conn.execute("INSERT INTO meta (key, value) VALUES ('half', 'written')")
-        await conn.execute(FULL)
+    def write(conn: PgConn) -> None:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('half', 'written')")
+        conn.execute(FULL)
 
     async def main() -> tuple[str, object]:
         async with PgDatabase(pg_url) as db:
             with pytest.raises(StorageFullError) as caught:
-                await db.write_fn(write, appends=True)
-            kept = await db.read("SELECT value FROM meta WHERE key = 'half'")
+                await db.write_tx(write, appends=True)
+            kept = await db.select("SELECT value FROM meta WHERE key = 'half'")
             # The pool's connection is usable again: the next write goes through.
-            await db.write("INSERT INTO meta (key, value) VALUES ('after', 'ok')")
+            await db.execute("INSERT INTO meta (key, value) VALUES ('after', 'ok')")
             return str(caught.value), kept
 
     message, kept = run_async(main())

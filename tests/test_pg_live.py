@@ -81,7 +81,7 @@ def test_a_dropped_listener_reconnects_and_reads_what_it_missed(
                 await _until(lambda: broker.last >= 1, "the first change")
                 # The database ends the listener's session (a restart, a failover, an
                 # operator's pg_terminate_backend): every session listening on the channel.
-                await there.select(
+                await there.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid() "
                     "AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')"

@@ -36,13 +36,10 @@ def _sqlite_rows(path: str, table: str) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-async def _pg_rows(url: str, table: str, columns: list[str]) -> list[tuple[Any, ...]]:
-    conn = await connect(url)
-    try:
-        rows = await conn.fetch(f"SELECT {', '.join(columns)} FROM {table}")
+def _pg_rows(url: str, table: str, columns: list[str]) -> list[tuple[Any, ...]]:
+    with connect(url) as raw:
+        rows = raw.execute(f"SELECT {', '.join(columns)} FROM {table}")
         return sorted((tuple(r) for r in rows), key=repr)
-    finally:
-        await conn.close()
 
 
 def test_every_row_moves_as_it_is_and_the_log_goes_on_after_it(demo_twins: tuple[str, str]) -> None:
@@ -58,7 +55,7 @@ def test_every_row_moves_as_it_is_and_the_log_goes_on_after_it(demo_twins: tuple
         conn = sqlite3.connect(path)
         cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
         conn.close()
-        mine, theirs = _sqlite_rows(path, table), run_async(_pg_rows(url, table, cols))
+        mine, theirs = _sqlite_rows(path, table), _pg_rows(url, table, cols)
         if table == "meta":  # the same keys and values; PostgreSQL adds none
             assert dict(theirs) == dict(mine)
         else:
@@ -68,7 +65,7 @@ def test_every_row_moves_as_it_is_and_the_log_goes_on_after_it(demo_twins: tuple
         async with PgDatabase(url) as db:
             change: Incoming = ("zz-after-move", "households", "h1", "note", '"x"', "n1", None, "t")
             await db.write_tx(lambda conn: changes.apply_in(conn, [change]), appends=True)
-            rows = await db.read("SELECT seq FROM history WHERE hlc = $1", ("zz-after-move",))
+            rows = await db.select("SELECT seq FROM history WHERE hlc = ?", ("zz-after-move",))
             return [r[0] for r in rows]
 
     # The next change continues the log after the copied seq values (a phone's cursor).

@@ -21,6 +21,7 @@ from conftest import run_async
 from server.db import changes, log
 from server.db.postgresql.core import LOG_LOCK, PgDatabase, options
 from server.db.postgresql.dialect import POSTGRESQL, PgConn
+from server.db.postgresql.listen import follow
 from server.db.sqlite.engine import Database
 
 NODE = "0123456789abcdef"
@@ -292,7 +293,9 @@ def test_every_server_hears_each_append_at_commit_in_commit_order(pg_url: str) -
                 heard.append(top)
                 checks.append(asyncio.create_task(visible(top)))
 
-            await other_server.listen(on_top)
+            ready, stop = asyncio.Event(), asyncio.Event()
+            listener = asyncio.create_task(follow(other_server, on_top, ready.set, stop))
+            await ready.wait()
             queue = [[_change(n * 3 + i) for i in range(1 + n % 3)] for n in range(60)]
             total = sum(len(b) for b in queue)
 
@@ -305,6 +308,8 @@ def test_every_server_hears_each_append_at_commit_in_commit_order(pg_url: str) -
             while not heard or heard[-1] < top:
                 await asyncio.sleep(0.01)
             await asyncio.gather(*checks)
+            stop.set()
+            await listener
             assert top == total
             return heard, early, top
         finally:

@@ -2,9 +2,8 @@
 computed once and recomputed exactly when a write changes it; and paging that never
 skips or repeats a change with writers on two app servers, on both backends (#14).
 
-A trip is one function queued to an aiosqlite connection's thread
-(``aiosqlite.Connection._execute``): every ``execute``, ``fetchall`` and ``commit`` is
-one; ``Database.write_call`` runs a whole transaction as one. Counted, not timed.
+A trip is one function sent to a connection's thread (``server.db.sqlite.engine._Worker.run``):
+``read_tx`` and ``write_tx`` run a whole transaction as one. Counted, not timed.
 """
 
 import functools
@@ -15,13 +14,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import httpx
 import pytest
 from conftest import LiveServer, Phone, Stamper, database_on, drop_database, run_async
 
 from server.db import Database, changes, devices, scopes
 from server.db.devices import Device
+from server.db.sqlite.engine import _Worker
 from server.guards import caller
 from server.ops.admin import create_invite
 from server.syncing import round_trip
@@ -44,17 +43,17 @@ def in_loop(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
 
 
 class Trips:
-    """Counts the functions sent to every aiosqlite connection's thread."""
+    """Counts the functions sent to every SQLite connection's thread."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
-        real = aiosqlite.Connection._execute
+        real = _Worker.run
 
-        async def counted(conn: aiosqlite.Connection, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        async def counted(worker: _Worker, fn):  # type: ignore[no-untyped-def]
             self.count += 1
-            return await real(conn, fn, *args, **kwargs)
+            return await real(worker, fn)
 
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        monkeypatch.setattr(_Worker, "run", counted)
 
 
 async def _world(db: Database, path: str) -> tuple[str, Device, dict[str, list[str]]]:
@@ -108,7 +107,7 @@ def _visit(
     return out, stamp
 
 
-@pytest.mark.sqlite_only(reason="counts aiosqlite's trips")
+@pytest.mark.sqlite_only(reason="counts the trips to SQLite's threads")
 @in_loop
 async def test_a_volunteer_sync_takes_at_most_four_database_trips(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -133,7 +132,7 @@ async def test_a_volunteer_sync_takes_at_most_four_database_trips(
         assert not pulled & set(homes[second])
 
 
-@pytest.mark.sqlite_only(reason="counts aiosqlite's trips")
+@pytest.mark.sqlite_only(reason="counts the trips to SQLite's threads")
 @in_loop
 async def test_a_reassigned_volunteers_next_pull_follows_the_new_scope(tmp_path: Path) -> None:
     path = str(tmp_path / "reassign.db")
@@ -155,7 +154,7 @@ async def test_a_reassigned_volunteers_next_pull_follows_the_new_scope(tmp_path:
         assert {c.id for c in answer.changes if c.coll == "households"} == set(homes[second])
 
 
-@pytest.mark.sqlite_only(reason="counts aiosqlite's trips")
+@pytest.mark.sqlite_only(reason="counts the trips to SQLite's threads")
 @in_loop
 async def test_the_scope_is_computed_once_until_a_write_changes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

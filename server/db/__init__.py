@@ -1,22 +1,21 @@
 """All SQL of the server, behind named async functions, one module per topic.
 
-``Database`` opens the connections (``core.connect``: the settings in one place) and owns
-the one write path. Everything else calls functions such as ``devices.revoke(db, node,
-at)`` or ``changes.write_records(db, records)``; no other module touches a connection, a cursor or
-a lock (``tests/test_db_boundary.py`` checks).
+``Database`` opens the connections (``connect_sync``: the settings in one place) and owns
+the one write path (``write_tx``). Everything else calls functions such as
+``devices.revoke(db, node, at)`` or ``changes.write_records(db, records)``; no other module
+touches a connection, a cursor or a lock (``tests/test_db_boundary.py`` checks).
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from server.db.sqlite.engine import BaseDatabase, Database, connect, connect_sync
+from server.db.sqlite.engine import BaseDatabase, Database, connect_sync
 
 __all__ = [
     "AnyDatabase",
     "Database",
     "applied",
-    "connect",
     "connect_sync",
     "migrate",
     "open_database",
@@ -25,8 +24,8 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: Either backend: modules branch on ``db.dialect`` ("sqlite" or "postgresql") where
-#: their SQL differs (docs/postgresql.md, "How a module is ported").
+#: Either backend: modules write their SQL once; where it differs they ask
+#: ``conn.dialect`` (docs/postgresql.md, "How a module is ported").
 AnyDatabase = BaseDatabase
 
 

@@ -13,8 +13,8 @@ itself, into an append-only table ``decisions``: on SQLite in a small second fil
 No handler has to remember to journal anything: whatever code path writes a device, a
 revocation, a person, an invite, a resident link or an assignment change, the trigger
 journals it. ``doorstep restore`` replays the journal into the restored copy
-(``server.db.sqlite.journal.replay``); every step is idempotent, so replaying
-decisions the backup already holds changes nothing.
+(``replay_all_in``: ``server.db.sqlite.journal.replay``, ``server.db.postgresql.backup``);
+every step is idempotent, so replaying decisions the backup already holds changes nothing.
 
 On PostgreSQL the journal is the table ``decisions`` of the same database, filled by
 permanent triggers with the same kinds and payloads; ``doorstep migrate-db`` copies this
@@ -39,7 +39,7 @@ from typing import Any
 
 from server.db.changes import Incoming
 
-__all__ = ["KINDS", "Entry", "journal_path", "replay_in"]
+__all__ = ["KINDS", "Entry", "journal_path", "replay_all_in", "replay_in"]
 
 KINDS = ("device", "revoke", "person", "invite", "share", "assignment")
 
@@ -118,3 +118,14 @@ def replay_in(conn: Any, entries: Sequence[Entry]) -> tuple[Counter[str], list[I
             sql, keys = _REPLAY[kind]
             conn.execute(sql, tuple(_text(d.get(k)) for k in keys))
     return counts, changes
+
+
+def replay_all_in(conn: Any, entries: Sequence[Entry]) -> Counter[str]:
+    """``replay_in`` and the append of its assignment changes, inside the caller's write
+    transaction (which holds the log's ordering lock on PostgreSQL); what a restore runs
+    on either engine. How many entries of each kind were read."""
+    from server.db.changes import apply_in
+
+    counts, changes = replay_in(conn, entries)
+    apply_in(conn, changes)
+    return counts

@@ -8,12 +8,13 @@ function of a ``server.db.dialect.Conn`` on a worker thread in one transaction;
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any, Self, TypeVar
 
 from server.db.dialect import Dialect
 
-__all__ = ["STORAGE_FULL", "BaseDatabase"]
+__all__ = ["STORAGE_FULL", "BaseDatabase", "epoch_in", "transaction"]
 
 T = TypeVar("T")
 
@@ -23,45 +24,37 @@ STORAGE_FULL = (
     "the server's storage is full: nothing was saved; your changes stay "
     "on this device and are sent again later. Tell the coordinator."
 )
-#: Its former name, still imported by code written before the rename.
-_FULL = STORAGE_FULL
 
 
 class BaseDatabase:
     """What every backend's database offers the rest of the server (``server.db``'s
-    ``AnyDatabase``): SQLite's ``Database`` here, PostgreSQL's ``pg.core.PgDatabase``."""
+    ``AnyDatabase``): SQLite's ``sqlite.engine.Database``, PostgreSQL's ``postgresql.core.PgDatabase``."""
 
-    #: "sqlite" or "postgresql" (transitional: modules still ported branch on it).
-    dialect = ""
     #: The engine's ``server.db.dialect.Dialect``: what differs in its SQL.
     sql: Dialect
     #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
     epoch: str
+    #: The database's file on this machine (SQLite); None when a database server holds
+    #: it (PostgreSQL), whose disk is watched there, not by this process.
+    path: str | None = None
     #: (person, role) → (scope stamp, Scope): see ``scopes.scope_in``.
     scope_cache: dict[tuple[str, str], tuple[str, Any]]
 
-    # What both backends offer with the same meaning; the connection ``fn`` receives is
-    # the backend's own (modules branch on ``dialect`` before they use it).
+    def __init__(self) -> None:
+        self.epoch = ""
+        self.scope_cache = {}
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def open(self) -> None:
         raise NotImplementedError
 
     async def close(self) -> None:
-        raise NotImplementedError
-
-    async def read(self, sql: str, args: Sequence[Any] = (), *, live: bool = False) -> list[Any]:
-        """Rows of one read query, as tuples (SQL in the backend's dialect)."""
-        raise NotImplementedError
-
-    async def read_fn(self, fn: Callable[[Any], Awaitable[T]], *, live: bool = False) -> T:
-        """Run ``fn(conn)`` in one read transaction: one snapshot for several queries."""
-        raise NotImplementedError
-
-    async def write_fn(self, fn: Callable[[Any], Awaitable[T]]) -> T:
-        """Run ``fn(conn)`` in one write transaction; the only way anything is written."""
-        raise NotImplementedError
-
-    async def write(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """One write statement in its own transaction; the number of rows it changed."""
         raise NotImplementedError
 
     # The one interface (docs/database.md): blocking functions of a ``Conn``, written
@@ -112,3 +105,31 @@ class BaseDatabase:
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         """One write statement in its own transaction; the number of rows it changed."""
         return await self.write_tx(lambda conn: conn.execute(sql, args).rowcount)
+
+
+def epoch_in(conn: Any) -> str:
+    """The database's epoch, created on its first open; ``doorstep restore`` replaces it
+    (docs/protocol.md, "Epochs"). Both engines' ``open`` run it in a write transaction."""
+    import secrets
+
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('epoch', ?) ON CONFLICT (key) DO NOTHING",
+        (secrets.token_hex(8),),
+    )
+    return str(conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0])
+
+
+def transaction(conn: Any, begin: str, fn: Callable[[Any], T]) -> T:
+    """``fn(conn)`` between ``begin`` and ``COMMIT``, on the worker thread of either
+    engine's ``read_tx`` / ``write_tx``; ``ROLLBACK`` when it raises (which may fail in
+    turn: SQLite ends the transaction itself on a full disk, a lost PostgreSQL
+    connection is closed; the first error is the one that counts)."""
+    conn.execute(begin)
+    try:
+        out = fn(conn)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return out

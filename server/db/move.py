@@ -32,7 +32,7 @@ from typing import Any
 
 from server.db.decisions import journal_path
 from server.db.migrations import MigrationError
-from server.db.postgresql.core import migrate, options
+from server.db.postgresql.core import connect, migrate
 from server.db.postgresql.dialect import POSTGRESQL, PgConn
 from server.db.sqlite.engine import connect_readonly
 
@@ -142,7 +142,6 @@ def copy_sync(source: str | Path, url: str) -> Moved:
         ValueError: the source has a table or column the target's schema lacks (the two
             Doorstep versions differ: upgrade the older one first).
     """
-    import psycopg
 
     if not Path(source).exists():
         raise FileNotFoundError(f"{source}: no such database file")
@@ -160,7 +159,7 @@ def copy_sync(source: str | Path, url: str) -> Moved:
         if unknown:
             raise ValueError(f"the source has tables this version cannot move: {unknown}")
         # One transaction: committed when the block ends, rolled back if anything fails.
-        with psycopg.connect(url, options=options()) as raw:
+        with connect(url) as raw, raw.transaction():
             pg = PgConn(raw)
             # No server may append while the log is copied (they should all be stopped).
             POSTGRESQL.order_in(pg)

@@ -138,7 +138,7 @@ async def _refresh(app: Litestar) -> None:
         m.tailer_lag.set(max(0, int(top) - broker.last))
     for kind, n in counts.items():
         m.streams.labels(kind).set(n)
-    if database.dialect != "sqlite":
+    if database.path is None:
         # PostgreSQL's disk is the database server's, watched there (docs/operations.md):
         # its free space is not ours to read; the database's size is.
         m.db_bytes.set(await ops.database_bytes(database))
@@ -172,7 +172,7 @@ def low_disk_frame(free: int) -> bytes:
 async def disk_watch_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Check free disk every DISK_CHECK_SECONDS; while low, log it and warn coordinators.
     SQLite only: PostgreSQL's disk is on the database server, not beside this process."""
-    if app.state.database.dialect != "sqlite":
+    if app.state.database.path is None:
         yield
         return
 

@@ -1,15 +1,16 @@
-"""The PostgreSQL backend (issue 14), selected by a ``postgresql://…`` value of ``--db``
-(``server.db.open_database``). Each module of ``server/db`` runs on either backend: SQL
-side by side chosen by ``db.dialect``, or a twin here where the code differs
-(docs/postgresql.md, "How a module is ported").
+"""The PostgreSQL engine (issue 14), selected by a ``postgresql://…`` value of ``--db``
+(``server.db.open_database``). Every module of ``server/db`` is written once for both
+engines (blocking functions of a ``Conn``, run by ``read_tx`` / ``write_tx``); what only
+PostgreSQL needs lives here:
 
-- ``core``: the one way to open PostgreSQL (``connect``, ``PgDatabase``: a pool with the
-  settings in one place) and the ordering lock every log append takes (``LOG_LOCK``);
-- ``schema``: what the schema (``server.db.migrations``, one for both engines) says
-  PostgreSQL's way: its types, trigger functions and decision journal;
-- ``listen``: the tailer's wake-ups (``PgDatabase.follow``);
-- ``devices``, ``people``, ``meta``, ``ratelimits``, ``decisions``, ``backup``: twins of
-  their SQLite modules; ``adapt``: small helpers shared by the dialects;
+- ``core``: the one way to open PostgreSQL (``connect``, ``PgDatabase``: a psycopg pool
+  with the settings in one place, worker threads);
+- ``dialect``: where its SQL differs (``PgDialect``), the ordering lock every log append
+  takes (``LOG_LOCK``) and ``PgConn``, which speaks SQLite's spelling;
+- ``schema``: what the schema (``server.db.migrations``) says PostgreSQL's way: its types,
+  trigger functions and decision journal;
+- ``listen``: the tailer's wake-ups (LISTEN/NOTIFY, ``PgDatabase.follow``); ``backup``:
+  pg_dump and pg_restore;
 - ``doorstep migrate-db`` (a community moved from a SQLite file) reads one engine and
   writes the other, so it lives outside both: ``server.db.move``.
 

@@ -12,7 +12,8 @@ A restore, with every app server stopped, moves the database's schema ``public``
 as ``replaced_<time>`` (never deleted: the SQLite restore keeps ``<db>.replaced-<time>``),
 restores the backup into a new, empty ``public`` with ``pg_restore`` in one transaction
 (a failure puts the old schema back, untouched), upgrades its schema, replays the
-decision journal of the replaced schema (``server.db.postgresql.decisions``) and gives the
+decision journal of the replaced schema (``server.db.decisions.replay_all_in``, as on
+SQLite; the journal is the table ``decisions``, filled by triggers) and gives the
 database a new epoch: phones re-send what they wrote since the backup and pull again
 (docs/protocol.md, "Epochs"). Only the database's owner is needed, no superuser and no
 CREATEDB: everything happens inside the one database.
@@ -31,14 +32,13 @@ import tempfile
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from server.db.postgresql.core import options, redact
+from server.db.decisions import Entry
+from server.db.postgresql.core import connect, redact
 from server.db.postgresql.dialect import PgConn
 
 __all__ = ["SUFFIX", "backup", "redact", "restore", "tool"]
-
 
 SUFFIX = ".dump"
 #: The archive must hold these tables' data, or it is not a Doorstep backup.
@@ -118,15 +118,8 @@ def _iso(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
-def _connect(url: str) -> Any:
-    """A psycopg connection in autocommit mode with the database's settings."""
-    import psycopg
-
-    return psycopg.connect(url, autocommit=True, options=options())
-
-
 def _set_meta(url: str, pairs: list[tuple[str, str]]) -> None:
-    with _connect(url) as raw:
+    with connect(url) as raw:
         PgConn(raw).executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -183,7 +176,7 @@ def _aside(url: str, schema: str) -> bool:
     Raises:
         RuntimeError: Doorstep servers are still connected.
     """
-    with _connect(url) as raw:
+    with connect(url) as raw:
         conn = PgConn(raw)
         conn.execute("SET application_name = 'doorstep restore'")
         busy = _servers(conn)
@@ -202,7 +195,7 @@ def _aside(url: str, schema: str) -> bool:
 
 def _back(url: str, schema: str) -> None:
     """Undo ``_aside`` after a failed pg_restore: the old ``public`` comes back."""
-    with _connect(url) as raw, raw.transaction():
+    with connect(url) as raw, raw.transaction():
         raw.execute("DROP SCHEMA public CASCADE")
         raw.execute(f'ALTER SCHEMA "{schema}" RENAME TO public')
 
@@ -212,25 +205,53 @@ def _finish(
 ) -> tuple[Counter[str], bool]:
     """Upgrade the restored schema, replay the replaced schema's journal, set the new
     epoch: one transaction after the migrations. (decisions replayed, journal found)"""
-    from server.db.postgresql import decisions
+    from server.db.decisions import replay_all_in
     from server.db.postgresql.core import migrate
 
     # An older backup gets the newer schema, as at every start.
     migrate(url)
-    with _connect(url) as raw, raw.transaction():
+    with connect(url) as raw, raw.transaction():
         conn = PgConn(raw)
         conn.dialect.order_in(conn)  # the replay may append assignment changes to the log
-        entries = None if schema is None else decisions.entries_in(conn, schema)
-        after = decisions.top_in(conn)
-        replayed = decisions.replay_in(conn, entries or [])
+        entries = None if schema is None else _entries_in(conn, schema)
+        after = conn.execute("SELECT coalesce(max(id), 0) FROM decisions").fetchone()[0]
+        replayed = replay_all_in(conn, entries or [])
         if entries is not None:
-            decisions.carry_in(conn, entries, after)
+            _carry_in(conn, entries, after)
         conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [("epoch", epoch), *meta],
         )
     return replayed, entries is not None
+
+
+def _entries_in(conn: PgConn, schema: str) -> list[Entry] | None:
+    """Every entry of the journal of ``schema`` (the replaced database kept aside by a
+    restore), in order; None if it has no journal."""
+    table = f'"{schema}".decisions'
+    if not conn.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()[0]:
+        return None
+    rows = conn.execute(f"SELECT id, at, kind, data FROM {table} ORDER BY id")
+    return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+
+def _carry_in(conn: PgConn, entries: list[Entry], after: int) -> None:
+    """Make ``entries`` (the replaced database's journal) this database's journal: drop
+    what was journaled after id ``after`` (the replay's own echoes: replaying writes to
+    tables whose triggers journal), add the entries this journal lacks with their ids,
+    and move the identity past them, as SQLite's restore keeps its journal file."""
+    conn.execute("DELETE FROM decisions WHERE id > ?", (after,))
+    if entries:
+        conn.executemany(
+            "INSERT INTO decisions (id, at, kind, data) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO NOTHING",
+            entries,
+        )
+    conn.execute(
+        "SELECT setval(pg_get_serial_sequence('decisions', 'id'), "
+        "coalesce((SELECT max(id) FROM decisions), 0) + 1, false)"
+    )
 
 
 def restore(src: Path, url: str, at: datetime, stamp: str) -> dict:

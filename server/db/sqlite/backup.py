@@ -6,7 +6,8 @@ runs (one read snapshot: a sync committed during the copy is either wholly in it
 written to a temporary name, checked with ``PRAGMA integrity_check`` and only then renamed
 into place. A restore moves the database aside as ``<db>.replaced-<time>`` (with its -wal
 and -shm, never deleted), copies the backup into place and brings its schema up to date,
-as at every start (``migrate``): an older backup gets the newer schema.
+as at every start (``migrate``): an older backup gets the newer schema; ``replay`` then
+applies the decision journal file beside it.
 """
 
 import os

@@ -1,11 +1,14 @@
 """The one way to open the database, and the one write path of a process.
 
 Every connection — the server's, the command line's, the migrations' — is opened by
-``connect`` or ``connect_sync`` with the same PRAGMAs. Inside a process, writes go through
-``Database.write_fn`` only: one writer connection behind one lock (datasette's
+``connect_sync`` with the same PRAGMAs. Inside a process, writes go through
+``Database.write_tx`` only: one writer connection on one thread (datasette's
 ``execute_write_fn``), ``BEGIN IMMEDIATE`` so several processes can share the file. Reads
 use a reader connection (sync requests) or a live one (the tailer and public pages), which
-WAL never blocks. Nothing outside ``server.db`` sees a connection, a cursor or a lock.
+WAL never blocks. Each connection lives on a single-thread executor of its own and runs
+blocking functions of it there: plain ``sqlite3``, no asyncio driver (aiosqlite offers no
+public way to run a blocking function in its thread). Nothing outside ``server.db`` sees a
+connection, a cursor or a lock.
 """
 
 import asyncio
@@ -13,13 +16,12 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
-
-from server.db.interface import STORAGE_FULL, BaseDatabase
+from server.db.interface import STORAGE_FULL, BaseDatabase, epoch_in, transaction
 from server.db.sqlite.dialect import SQLITE, SqliteConn
 from server.errors import StorageFullError
 
@@ -29,7 +31,6 @@ __all__ = [
     "BaseDatabase",
     "Database",
     "applied",
-    "connect",
     "connect_readonly",
     "connect_sync",
     "exclusive",
@@ -70,18 +71,6 @@ def connect_readonly(path: str | Path) -> sqlite3.Connection:
     """A read-only blocking connection that changes nothing in the file (backups)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     conn.execute("PRAGMA busy_timeout=10000")
-    return conn
-
-
-async def connect(path: str) -> aiosqlite.Connection:
-    """An asyncio connection with the database's settings."""
-    conn = await aiosqlite.connect(path, isolation_level=None, factory=SqliteConn)
-    try:
-        for pragma in _pragmas():
-            await conn.execute(pragma)
-    except BaseException:
-        await conn.close()
-        raise
     return conn
 
 
@@ -139,31 +128,52 @@ def exclusive(path: str | Path) -> Any:
             os.close(fd)
 
 
-Conn = aiosqlite.Connection
-#: A blocking connection, as functions run in the database thread receive it.
-Sql = sqlite3.Connection
+class _Worker:
+    """One connection and the one thread that ever uses it (sqlite3 connections belong
+    to the thread that opened them): a single-thread executor, and a lock so callers
+    queue here in arrival order rather than in the executor."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.conn: sqlite3.Connection | None = None
+        self.lock = asyncio.Lock()
+        self.thread: ThreadPoolExecutor | None = None
+
+    async def open(self, path: str) -> None:
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix=f"doorstep-{self.name}")
+        self.conn = await self.run(lambda _: connect_sync(path))
+
+    async def run(self, fn: Callable[[Any], T]) -> T:
+        """``fn(conn)`` on this connection's thread: one trip to the database."""
+        assert self.thread is not None, "Database.open() first"
+        async with self.lock:
+            return await asyncio.get_running_loop().run_in_executor(self.thread, fn, self.conn)
+
+    async def close(self) -> None:
+        if self.thread is None:
+            return
+        if self.conn is not None:
+            await self.run(lambda conn: conn.close())
+            self.conn = None
+        self.thread.shutdown(wait=True)
+        self.thread = None
 
 
 class Database(BaseDatabase):
-    """The database of one process: a writer, a reader and a live reader connection."""
+    """The database of one process: a writer, a reader and a live reader connection,
+    each on a thread of its own; ``read_tx`` / ``write_tx`` run blocking functions there."""
 
-    dialect = "sqlite"
     sql = SQLITE
+    path: str
 
     def __init__(self, path: str | Path) -> None:
+        super().__init__()
         self.path = str(path)
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
-        self._live: aiosqlite.Connection | None = None
+        self._writer = _Worker("writer")
+        self._reader = _Worker("reader")
+        self._live = _Worker("live")
         #: The shared lock on ``lock_path``: a restore is refused while it is held.
         self._held: int | None = None
-        self._write_lock = asyncio.Lock()
-        self._read_lock = asyncio.Lock()
-        self._live_lock = asyncio.Lock()
-        #: Changes when the database is restored from a backup (docs/protocol.md, "Epochs").
-        self.epoch = ""
-        #: (person, role) → (scope stamp, Scope): see ``scopes.scope_in``.
-        self.scope_cache: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def open(self) -> None:
         if self.path.startswith(("postgresql://", "postgres://")):
@@ -178,158 +188,39 @@ class Database(BaseDatabase):
             )
         try:
             migrate(self.path)
-        except BaseException:
-            await self.close()
-            raise
-        try:
-            self._writer = await connect(self.path)
+            await self._writer.open(self.path)
             # Server-side decisions are journaled beside the database (server/db/decisions.py).
-            await attach_journal(self._writer, self.path)
-            self.epoch = await _epoch(self._writer)
-            self._reader = await connect(self.path)
-            self._live = await connect(self.path)
+            await self._writer.run(lambda conn: _attach_journal(conn, self.path))
+            self.epoch = await self.write_tx(epoch_in)
+            await self._reader.open(self.path)
+            await self._live.open(self.path)
         except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
-        for conn in (self._writer, self._reader, self._live):
-            if conn is not None:
-                await conn.close()
-        self._writer = self._reader = self._live = None
+        for worker in (self._writer, self._reader, self._live):
+            await worker.close()
         if self._held is not None:
             os.close(self._held)
             self._held = None
 
-    async def __aenter__(self) -> "Database":
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def _conn(self, live: bool) -> tuple[aiosqlite.Connection, asyncio.Lock]:
-        conn = self._live if live else self._reader
-        assert conn is not None, "Database.open() first"
-        return conn, (self._live_lock if live else self._read_lock)
-
-    async def read(self, sql: str, args: Sequence[Any] = (), *, live: bool = False) -> list[Any]:
-        """Rows of one read query (for ``server.db`` modules only)."""
-        conn, lock = self._conn(live)
-        async with lock:
-            return [tuple(r) for r in await conn.execute_fetchall(sql, args)]
-
-    async def read_fn(self, fn: Callable[[Conn], Awaitable[T]], *, live: bool = False) -> T:
-        """Run ``fn`` in one read transaction: one snapshot for several queries."""
-        conn, lock = self._conn(live)
-        async with lock:
-            await conn.execute("BEGIN")
-            try:
-                return await fn(conn)
-            finally:
-                await conn.execute("COMMIT")
-
-    async def write_fn(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
-        """Run ``fn`` in one write transaction; the only way anything is written."""
-        conn = self._writer
-        assert conn is not None, "Database.open() first"
-        async with self._write_lock:
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-                try:
-                    out = await fn(conn)
-                    await conn.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):
-                        await conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.OperationalError as exc:
-                if _full(exc):
-                    raise StorageFullError(STORAGE_FULL) from None
-                raise
-        return out
-
     async def read_tx(self, fn: Callable[[Any], T], *, live: bool = False) -> T:
-        conn, lock = self._conn(live)
-        async with lock:
-            return await conn._execute(_read_tx, conn, fn)
+        worker = self._live if live else self._reader
+        return await worker.run(lambda conn: transaction(conn, "BEGIN", fn))
 
     async def write_tx(self, fn: Callable[[Any], T], *, appends: bool = False) -> T:
-        return await self.write_call(fn)
-
-    async def call(self, fn: Callable[[sqlite3.Connection], T], *, live: bool = False) -> T:
-        """Run the blocking ``fn`` in the reader's thread, in one read transaction: several
-        queries, one snapshot, one trip to the database thread."""
-        conn, lock = self._conn(live)
-        async with lock:
-            return await conn._execute(_read_tx, conn, fn)
-
-    async def write_call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run the blocking ``fn`` in the writer's thread, in one write transaction that
-        begins and ends there: one trip to the database thread for the whole of it (a
-        sync request: scope, authorisation, the batch and the pull page)."""
-        conn = self._writer
-        assert conn is not None, "Database.open() first"
-        async with self._write_lock:
-            try:
-                return await conn._execute(_write_tx, conn, fn)
-            except sqlite3.OperationalError as exc:
-                if _full(exc):
-                    raise StorageFullError(STORAGE_FULL) from None
-                raise
-
-    async def write(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """One write statement in its own transaction; the number of rows it changed."""
-
-        async def run(conn: Conn) -> int:
-            cur = await conn.execute(sql, args)
-            return cur.rowcount
-
-        return await self.write_fn(run)
+        # ``appends`` needs nothing here: BEGIN IMMEDIATE already lets one writer in.
+        try:
+            return await self._writer.run(lambda conn: transaction(conn, "BEGIN IMMEDIATE", fn))
+        except sqlite3.OperationalError as exc:
+            if self.sql.is_full(exc):
+                raise StorageFullError(STORAGE_FULL) from None
+            raise
 
 
-def _full(exc: sqlite3.Error) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-
-
-def _read_tx(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """In the connection's thread: ``fn`` in one read transaction."""
-    raw = conn._conn
-    raw.execute("BEGIN")
-    try:
-        return fn(raw)
-    finally:
-        raw.execute("COMMIT")
-
-
-def _write_tx(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """In the writer's thread: ``fn`` in one ``BEGIN IMMEDIATE`` transaction."""
-    raw = conn._conn
-    raw.execute("BEGIN IMMEDIATE")
-    try:
-        out = fn(raw)
-        raw.execute("COMMIT")
-    except BaseException:
-        if raw.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                raw.execute("ROLLBACK")
-        raise
-    return out
-
-
-async def attach_journal(conn: aiosqlite.Connection, path: str) -> None:
+def _attach_journal(conn: sqlite3.Connection, path: str) -> None:
     from server.db.sqlite.journal import attach_sql
 
     for sql, args in attach_sql(path):
-        await conn.execute(sql, args)
-
-
-async def _epoch(conn: aiosqlite.Connection) -> str:
-    """The database's epoch, created on first open; ``doorstep restore`` replaces it."""
-    import secrets
-
-    await conn.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),)
-    )
-    rows = await conn.execute_fetchall("SELECT value FROM meta WHERE key = 'epoch'")
-    return str(next(iter(rows))[0])
+        conn.execute(sql, args)
