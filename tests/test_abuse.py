@@ -23,7 +23,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory):
+def desk(tmp_path_factory: pytest.TempPathFactory, backend: str):
     """A real server with one coordinator login ``office``, shared by this module's tests.
 
     Rate limits count per client address, so each test speaks from its own loopback
@@ -136,7 +136,7 @@ OPEN_FILES, SLOW = 1024, 1100
 
 
 @pytest.fixture(scope="module")
-def tight(tmp_path_factory: pytest.TempPathFactory):
+def tight(tmp_path_factory: pytest.TempPathFactory, backend: str):
     """A real server under a 1,024 open-file limit with short read deadlines."""
     import resource
 

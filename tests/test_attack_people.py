@@ -18,7 +18,7 @@ PASSWORD = "night shift 3am"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[LiveServer]:
     live = LiveServer(str(tmp_path_factory.mktemp("attack") / "attack.db")).start()
     try:
         yield live

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer, database_on, drop_database, invite
+from conftest import LiveServer, db_for, drop_database, invite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
@@ -211,19 +211,16 @@ class Pair:
         drop_database(self.db)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def pair(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Pair]:
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Pair]:
     folder = tmp_path_factory.mktemp("pair")
-    p = Pair(database_on(request.param, str(folder / "pair.db")))
+    p = Pair(db_for(str(folder / "pair.db")))
     try:
         yield p
     finally:
         p.stop()
 
 
-@pytest.mark.both_backends
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -4,7 +4,7 @@ import json
 import sqlite3
 
 import pytest
-from conftest import BACKEND, Phone, invite
+from conftest import Phone, invite
 
 SHAPE = {"error", "message", "details"}
 
@@ -186,7 +186,7 @@ def test_invite_code_may_be_typed_in_lower_case_without_the_dash(client) -> None
 
 
 def test_unexpected_error_is_logged_and_answered_without_a_stack_trace(
-    client, phone, monkeypatch, caplog
+    client, phone, monkeypatch, caplog, backend
 ) -> None:
     def boom(*a, **k):
         raise RuntimeError("disk on fire")
@@ -196,7 +196,7 @@ def test_unexpected_error_is_logged_and_answered_without_a_stack_trace(
 
     # The sync's write: in the database thread on SQLite, in the sync's transaction on
     # PostgreSQL (server.db.syncs).
-    if BACKEND == "postgresql":
+    if backend == "postgresql":
         monkeypatch.setattr(pg_changes, "apply_in", boom)
     else:
         monkeypatch.setattr(changes, "apply_sync", boom)

@@ -84,7 +84,7 @@ def _login(server: LiveServer, login: str) -> tuple[dict[str, str], dict[str, st
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[World]:
     db = str(tmp_path_factory.mktemp("routes") / "routes.db")
     load_demo(db)
     server = LiveServer(db).start()

@@ -249,7 +249,7 @@ def test_internal_updates_and_unrelated_changes_send_nothing_public(
     assert not any("内部" in t for t in texts)
 
 
-def test_idle_streams_get_comment_pings(tmp_path, monkeypatch) -> None:
+def test_idle_streams_get_comment_pings(tmp_path, monkeypatch, backend) -> None:
     monkeypatch.setenv("DOORSTEP_SSE_PING", "0.2")
     server = LiveServer(str(tmp_path / "ping.db")).start()
     try:
