@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from conftest import LiveServer, Phone, Stamper
+from conftest import LiveServer, Phone, Stamper, eventually
 from httpx_sse import ServerSentEvent, connect_sse
 
 from server.demo import HEATING
@@ -148,11 +148,7 @@ def stats(server: LiveServer, coord: Phone) -> dict:
 
 
 def wait_for(pred, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    eventually(pred, what, timeout=timeout)
 
 
 def share(server: LiveServer, coord: Phone, incident: str = HEATING) -> str:
