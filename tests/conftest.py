@@ -583,6 +583,36 @@ def empty_server(tmp_path: Path, backend: str) -> Iterator[LiveServer]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def module_live_server(
+    tmp_path_factory: pytest.TempPathFactory, backend: str
+) -> Iterator[LiveServer]:
+    """``live_server`` for a whole module, once per engine: for modules whose tests each
+    use devices, records and ids of their own (a module opts in by overriding
+    ``live_server`` with it). A server start is seconds of a loaded CI box's CPU."""
+    db = str(tmp_path_factory.mktemp("live") / "live.db")
+    load_demo(db)
+    server = LiveServer(db).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        drop_database(server.db_path)
+
+
+@pytest.fixture(scope="module")
+def module_empty_server(
+    tmp_path_factory: pytest.TempPathFactory, backend: str
+) -> Iterator[LiveServer]:
+    """``empty_server`` for a whole module, once per engine (``module_live_server``)."""
+    server = LiveServer(str(tmp_path_factory.mktemp("empty") / "empty.db")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        drop_database(server.db_path)
+
+
 os.environ.setdefault("DOORSTEP_LOG_LEVEL", "warning")
 
 

@@ -141,6 +141,12 @@ def test_two_processes_on_one_database_deliver_the_same_sequence(
         other.stop()
 
 
+@pytest.fixture(scope="module")
+def empty_server(module_empty_server: LiveServer) -> LiveServer:
+    """One empty server for the module: each test uses its own devices and ids."""
+    return module_empty_server
+
+
 def stats(server: LiveServer, coord: Phone) -> dict:
     r = httpx.get(f"{server.url}/api/v1/live/stats", headers=coord.headers)
     assert r.status_code == 200
