@@ -57,6 +57,18 @@ def sse(server: LiveServer, path: str, headers: dict | None = None) -> Iterator[
         yield Stream(source.iter_sse(), source.response)
 
 
+# One server of each kind for the module: each test enrolls its own devices, reads the
+# coordinator stream from the top it finds, and waits for its own streams to be freed.
+@pytest.fixture(scope="module")
+def live_server(module_live_server: LiveServer) -> LiveServer:
+    return module_live_server
+
+
+@pytest.fixture(scope="module")
+def empty_server(module_empty_server: LiveServer) -> LiveServer:
+    return module_empty_server
+
+
 def visits(phone: Phone, stamp: Stamper, n: int) -> list[dict]:
     return [
         {"coll": "visits", "id": uuid7(), "field": "outcome", "value": "reached", "hlc": stamp()}
@@ -139,12 +151,6 @@ def test_two_processes_on_one_database_deliver_the_same_sequence(
         assert len(got_one) == 200
     finally:
         other.stop()
-
-
-@pytest.fixture(scope="module")
-def empty_server(module_empty_server: LiveServer) -> LiveServer:
-    """One empty server for the module: each test uses its own devices and ids."""
-    return module_empty_server
 
 
 def stats(server: LiveServer, coord: Phone) -> dict:
