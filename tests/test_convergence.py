@@ -91,8 +91,11 @@ writes_st = st.lists(
 fate_st = st.lists(st.integers(0, 3), min_size=1, max_size=60)
 
 
+# 20 examples, not 40: every example's checking replica pulls the whole shared database,
+# so the cost grows with the square of the count (54 s on PostgreSQL at 40 under load);
+# the merge's laws get a hundred examples each in the pure tests (test_merge.py).
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     writes=writes_st,
