@@ -39,8 +39,9 @@ from server.app import create_app
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("sqlite", "postgresql")
 #: The engine of the test running now (the ``backend`` fixture sets it); None while a
-#: test that asked for no database runs.
-_CURRENT: str | None = None
+#: test that asked for no database runs. Outside pytest (``bench/`` uses these helpers)
+#: a path is a SQLite file.
+_CURRENT: str | None = "sqlite"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,6 +53,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "$DOORSTEP_TEST_BACKEND or both); sqlite also keeps the tests without a database; "
         "postgresql runs on a throwaway cluster per process (tests/pg.py)",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _CURRENT
+    _CURRENT = None  # from here on, each test says which engine it runs on
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
