@@ -255,11 +255,14 @@ async def _residents(url: str, token: str, n: int) -> list[int]:
     return [code for pair in answers for code in pair]
 
 
-def test_a_thousand_residents_behind_one_address_all_get_the_page(live_server) -> None:
+def test_four_hundred_residents_behind_one_address_all_get_the_page(live_server) -> None:
+    # 800 requests: the per-address limit this test was written against let 600 of 2,000
+    # through (docs/security.md), and every per-address rule left counts failures or
+    # sign-ups. A thousand residents took 70–85 s an engine on a loaded CI box.
     coord = live_server.enroll("coordinator", "主任")
     token = share(live_server, coord)
-    codes = run_async(_residents(live_server.url, token, 1000))
-    assert len(codes) == 2000 and set(codes) == {200}, {c: codes.count(c) for c in set(codes)}
+    codes = run_async(_residents(live_server.url, token, 400))
+    assert len(codes) == 800 and set(codes) == {200}, {c: codes.count(c) for c in set(codes)}
 
 
 def test_the_cached_public_answer_follows_the_incident(live_server) -> None:
