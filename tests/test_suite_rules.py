@@ -38,3 +38,16 @@ def test_a_test_that_names_a_database_without_an_engine_fails(tmp_path: Path) ->
 
     with pytest.raises(pytest.fail.Exception, match="asks for no engine"):
         db_for(str(tmp_path / "doorstep.db"))
+
+
+def test_no_browser_test_waits_a_fixed_time() -> None:
+    # A fixed wait is too short on a loaded CI box and wasted on a quiet one: wait for
+    # what the test needs (a locator, `wait_for_function`, `conftest.eventually`).
+    offenders = [
+        f"{path.name}:{n}"
+        for path in sorted(TESTS.glob("*.py"))
+        if path.name != Path(__file__).name
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if "wait_for_timeout(" in line
+    ]
+    assert not offenders, f"wait for a condition, not a time: {offenders}"
