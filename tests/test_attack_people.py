@@ -152,7 +152,7 @@ def test_a_household_task_is_given_only_by_a_coordinator_of_its_community_and_ta
     assert vol.records("households") == {}
 
 
-def test_the_first_run_link_stops_working_once_a_coordinator_can_sign_in(tmp_path) -> None:
+def test_the_first_run_link_stops_working_once_a_coordinator_can_sign_in(tmp_path, backend) -> None:
     """The link ``serve`` printed on an empty database (in its log, 72 hours) must not make
     a second coordinator of every community after the first was made another way."""
     import re
