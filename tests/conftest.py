@@ -1,12 +1,16 @@
 """Shared fixtures: a fresh database, the app in-process, and a real server process.
 
-One suite, both backends (issue 14, docs/postgresql.md): ``pytest --backend postgresql``
-(or ``DOORSTEP_TEST_BACKEND=postgresql``) runs the same tests with every database a test
-names by a SQLite path — ``fresh_db``, ``LiveServer(path)``, ``load_demo(path)``, ``cli(...,
-"--db", path)`` — replaced by its PostgreSQL twin: a database of its own on the run's
-throwaway cluster (``db_for``), loaded from the file when the test prepared one. Tests
-about SQLite itself are marked ``sqlite_only`` with a reason, and skip there; tests that
-touch no database run once, in the SQLite run.
+One suite, both engines (issues 14 and 21, docs/postgresql.md): every test that touches a
+database asks for one through a fixture — ``fresh_db``, ``client``, ``phone``,
+``live_server``, ``empty_server``, ``shared_client``, a module's own server fixture, or
+``backend`` itself — and the ``backend`` fixture is a parameter, so the test runs twice,
+``[sqlite]`` and ``[postgresql]``. Inside such a test every database it names by a SQLite
+path (``LiveServer(path)``, ``load_demo(path)``, ``cli(..., "--db", path)``) is, in its
+``[postgresql]`` run, a database of its own on the worker's throwaway cluster (``db_for``),
+loaded from the file when the test prepared one. A test that names a database without
+asking for ``backend`` fails and says so. Browser tests and tests marked ``sqlite_only``
+run on SQLite alone; tests that touch no database run once. ``--backend sqlite`` or
+``--backend postgresql`` keeps one engine's runs (and, for sqlite, the tests without one).
 """
 
 import atexit
@@ -34,31 +38,91 @@ from server.http.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("sqlite", "postgresql")
-#: The run's backend (``--backend``, set in ``pytest_configure``).
-BACKEND = os.environ.get("DOORSTEP_TEST_BACKEND", "sqlite")
+#: The engine of the test running now (the ``backend`` fixture sets it); None while a
+#: test that asked for no database runs. Outside pytest (``bench/`` uses these helpers)
+#: a path is a SQLite file.
+_CURRENT: str | None = "sqlite"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--backend",
-        choices=BACKENDS,
-        default=os.environ.get("DOORSTEP_TEST_BACKEND", "sqlite"),
-        help="the database every test's server runs on (default: $DOORSTEP_TEST_BACKEND "
-        "or sqlite); postgresql runs on a throwaway cluster (tests/pg.py)",
+        choices=(*BACKENDS, "both"),
+        default=os.environ.get("DOORSTEP_TEST_BACKEND", "both"),
+        help="which engine's runs of the database tests to keep (default: "
+        "$DOORSTEP_TEST_BACKEND or both); sqlite also keeps the tests without a database; "
+        "postgresql runs on a throwaway cluster per process (tests/pg.py)",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global BACKEND
-    BACKEND = config.getoption("backend")
-    # The servers a test starts (``doorstep serve``) inherit it, as do commands.
-    os.environ["DOORSTEP_TEST_BACKEND"] = BACKEND
+    global _CURRENT
+    _CURRENT = None  # from here on, each test says which engine it runs on
 
 
-@pytest.fixture(scope="session")
-def backend() -> str:
-    """``sqlite`` or ``postgresql``: the backend of this run."""
-    return BACKEND
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that uses ``backend``, directly or through any fixture, runs once per
+    engine: ``[sqlite]`` and ``[postgresql]``; a browser test or one marked
+    ``sqlite_only`` on SQLite alone. Module-scoped, so a module's shared server is
+    started once per engine and its tests are grouped by engine."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    one = metafunc.definition.get_closest_marker
+    kinds = ["sqlite"] if one("browser") or one("sqlite_only") else list(BACKENDS)
+    metafunc.parametrize("backend", kinds, indirect=True, scope="module", ids=kinds)
+
+
+@pytest.fixture(scope="module")
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``: the engine of this run of the test (a parameter,
+    ``pytest_generate_tests``)."""
+    global _CURRENT
+    _CURRENT = request.param
+    return request.param
+
+
+def _engine_free(item: pytest.Item) -> bool:
+    """A test that may name a SQLite file without asking for ``backend``: it compares
+    the engines itself (``test_pg_*``, with ``pg_url`` or ``demo_twins``) or is about
+    SQLite (``sqlite_only``)."""
+    return (
+        Path(str(item.fspath)).name.startswith("test_pg_")
+        or item.get_closest_marker("sqlite_only") is not None
+    )
+
+
+@pytest.fixture(autouse=True)
+def _engine_of_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Sets the engine the helpers use for this test (None: it asked for no database),
+    and on PostgreSQL drops the databases that stood for its files when it ends (a run
+    makes hundreds; the module-scoped ones go with their fixture or the cluster)."""
+    global _CURRENT
+    spec = getattr(request.node, "callspec", None)
+    kind = spec.params.get("backend") if spec is not None else None
+    if kind is None and _engine_free(request.node):
+        kind = "sqlite"
+    before, _CURRENT = _CURRENT, kind
+    if kind != "postgresql":
+        yield
+        _CURRENT = before
+        return
+    folder = str(request.getfixturevalue("tmp_path"))
+    yield
+    _CURRENT = before
+    for path in [p for p in _PG_TWINS if p.startswith(folder + os.sep)]:
+        _cluster().drop_database(_PG_TWINS.pop(path))
+
+
+def current_backend() -> str:
+    """The engine of the test running now; fails a test that touches a database
+    without asking for one (the ``backend`` fixture, or a fixture that uses it)."""
+    if _CURRENT is None:
+        pytest.fail(
+            "this test names a database but asks for no engine: take the `backend` "
+            "fixture (or fresh_db, client, live_server …) so it runs on both engines",
+            pytrace=False,
+        )
+    return _CURRENT
 
 
 #: SQLite path a test named → the PostgreSQL database standing for it in this run.
@@ -66,13 +130,13 @@ _PG_TWINS: dict[str, str] = {}
 
 
 def db_for(db: str) -> str:
-    """The database a test names by ``db`` on this run's backend: ``db`` itself on
+    """The database a test names by ``db`` on this test's engine: ``db`` itself on
     SQLite (or when it is already a URL); on PostgreSQL, a database of its own on the
     run's cluster, the same one each time the same path is named. A file the test
     prepared at that path (``load_demo``, a copy) is copied into it the first time."""
     from server.db import postgresql as pg
 
-    if BACKEND != "postgresql" or pg.is_url(db) or db == ":memory:":
+    if pg.is_url(db) or db == ":memory:" or current_backend() != "postgresql":
         return db
     url = _PG_TWINS.get(db)
     if url is None:
@@ -95,9 +159,9 @@ _PG_DIALECT = [
 
 
 def query(db: str, sql: str, args: tuple = ()) -> list[tuple]:
-    """Rows of a read query on either backend, written with SQLite's ``?`` placeholders
-    (``PgConn`` translates them for PostgreSQL; ``json_extract(v, '$')``, ``json_quote(?)``
-    translated here): for tests that look into the database a server wrote
+    """Rows of a read query on either engine, written in SQLite's spelling with ``?``
+    placeholders (``json_extract(v, '$')`` and ``json_quote(?)`` translated for
+    PostgreSQL): for tests that look into the database a server wrote
     (``LiveServer.query``)."""
     db = db_for(db)
     from server.db import postgresql as pg
@@ -110,31 +174,36 @@ def query(db: str, sql: str, args: tuple = ()) -> list[tuple]:
             conn.close()
     for sqlite_sql, pg_sql in _PG_DIALECT:
         sql = sqlite_sql.sub(pg_sql, sql)
-    from server.db.postgresql.core import PgConn, connect
+    import psycopg
 
-    with connect(db) as raw:
-        return [tuple(r) for r in PgConn(raw).execute(sql, args)]
+    from server.db.postgresql.dialect import PgConn
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        return [tuple(r) for r in PgConn(conn).execute(sql, args).fetchall()]
 
 
 def database_on(kind: str, path: str) -> str:
-    """A new database on the backend ``kind`` whatever the run's: the file ``path`` for
-    ``sqlite``, a new empty database on the run's cluster for ``postgresql``. For tests
-    that run each backend themselves (marked ``both_backends``, ``test_multi_server``)."""
+    """A new database on the engine ``kind``: the file ``path`` for ``sqlite``, a new
+    empty database on the run's cluster for ``postgresql`` (for a test that needs a
+    second database of its engine, or builds one with old code: tests/test_migrations.py)."""
     if kind == "sqlite":
         return path
     return _cluster().create_database()
 
 
 def drop_database(db: str) -> None:
-    """Drop a PostgreSQL database made by ``database_on`` (a file is left to tmp_path)."""
+    """Drop the PostgreSQL database ``db`` (``db_for``'s URL) before the end of the run,
+    as a module-scoped fixture does with its own (a file is left to tmp_path)."""
     from server.db import postgresql as pg
 
     if pg.is_url(db) and _CLUSTER is not None:
+        for path in [p for p, url in _PG_TWINS.items() if url == db]:
+            del _PG_TWINS[path]
         _CLUSTER.drop_database(db)
 
 
 @pytest.fixture
-def fresh_db(tmp_path: Path) -> str:
+def fresh_db(tmp_path: Path, backend: str) -> str:
     """A database that does not exist yet: a file path, or on PostgreSQL the URL of an
     empty database."""
     return db_for(str(tmp_path / "doorstep.db"))
@@ -216,7 +285,7 @@ def load_demo(db: str) -> None:
     key = at or ""
     now = ["--now", at] if at else []
     fresh = not pg.is_url(db) and not Path(db).exists() and db not in _PG_TWINS
-    if BACKEND == "postgresql" and fresh:
+    if current_backend() == "postgresql" and fresh:
         _PG_TWINS[db] = _cluster().create_database(f"TEMPLATE {_pg_demo(key, now)}")
         return
     target = db_for(db)
@@ -508,7 +577,7 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+def live_server(tmp_path: Path, backend: str) -> Iterator[LiveServer]:
     """A real server process with the demo community loaded."""
     db = str(tmp_path / "live.db")
     load_demo(db)
@@ -520,7 +589,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def empty_server(tmp_path: Path) -> Iterator[LiveServer]:
+def empty_server(tmp_path: Path, backend: str) -> Iterator[LiveServer]:
     """A real server process on an empty database."""
     server = LiveServer(str(tmp_path / "empty.db")).start()
     try:
@@ -529,11 +598,41 @@ def empty_server(tmp_path: Path) -> Iterator[LiveServer]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def module_live_server(
+    tmp_path_factory: pytest.TempPathFactory, backend: str
+) -> Iterator[LiveServer]:
+    """``live_server`` for a whole module, once per engine: for modules whose tests each
+    use devices, records and ids of their own (a module opts in by overriding
+    ``live_server`` with it). A server start is seconds of a loaded CI box's CPU."""
+    db = str(tmp_path_factory.mktemp("live") / "live.db")
+    load_demo(db)
+    server = LiveServer(db).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        drop_database(server.db_path)
+
+
+@pytest.fixture(scope="module")
+def module_empty_server(
+    tmp_path_factory: pytest.TempPathFactory, backend: str
+) -> Iterator[LiveServer]:
+    """``empty_server`` for a whole module, once per engine (``module_live_server``)."""
+    server = LiveServer(str(tmp_path_factory.mktemp("empty") / "empty.db")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        drop_database(server.db_path)
+
+
 os.environ.setdefault("DOORSTEP_LOG_LEVEL", "warning")
 
 
 @pytest.fixture(scope="module")
-def shared_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def shared_client(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[TestClient]:
     """One in-process app for a whole module (property tests use fresh ids per example)."""
     db = db_for(str(tmp_path_factory.mktemp("shared") / "doorstep.db"))
     with TestClient(app=create_app(db=db)) as c:
@@ -588,7 +687,8 @@ def _cluster() -> Any:
     that needs it and stopped at the end of the run (``pytest_unconfigure``).
 
     Without PostgreSQL's binaries the tests that need it skip on a developer's machine,
-    but fail in CI (or with DOORSTEP_REQUIRE_PG=1, or ``--backend postgresql``).
+    but fail in CI (or with DOORSTEP_REQUIRE_PG=1). Each process has its own (one per
+    pytest-xdist worker), in a directory of its own, reached over a unix socket.
     """
     global _CLUSTER
     if _CLUSTER is None:
@@ -597,8 +697,8 @@ def _cluster() -> Any:
         bindir = find_bindir()
         if bindir is None:
             why = "PostgreSQL's initdb/pg_ctl not found; bash .ci/setup --test installs it"
-            if required() or BACKEND == "postgresql":
-                pytest.fail(why + " (required: CI, DOORSTEP_REQUIRE_PG or --backend)")
+            if required():
+                pytest.fail(why + " (required: CI or DOORSTEP_REQUIRE_PG)")
             pytest.skip(why)
         cluster = Cluster(bindir)
         try:
@@ -621,19 +721,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pg_cluster() -> Any:
     """One throwaway PostgreSQL cluster for the whole run (``_cluster``)."""
     return _cluster()
-
-
-@pytest.fixture(autouse=True)
-def _drop_pg_twins(request: pytest.FixtureRequest) -> Iterator[None]:
-    """On PostgreSQL, drop the databases that stood for this test's files when it ends
-    (a run makes hundreds; the module-scoped ones go with the cluster)."""
-    if BACKEND != "postgresql":
-        yield
-        return
-    folder = str(request.getfixturevalue("tmp_path"))
-    yield
-    for path in [p for p in _PG_TWINS if p.startswith(folder + os.sep)]:
-        _cluster().drop_database(_PG_TWINS.pop(path))
 
 
 @pytest.fixture
@@ -659,40 +746,23 @@ def demo_twins(tmp_path: Path, pg_url: str) -> tuple[str, str]:
     return path, pg_url
 
 
-#: What a test module that touches the database through this file's helpers says.
-_USES_DB = re.compile(
-    r"\b(LiveServer|live_server|empty_server|fresh_db|client|shared_client|load_demo|"
-    r"create_app|run_cli|cli|invite|enroll|db_for|query)\b"
-)
-
-
-def _backend_independent(item: pytest.Item) -> bool:
-    """A test the PostgreSQL run leaves to the SQLite run: it touches no database, or
-    runs on both backends itself (``test_pg_*``, marked ``both_backends``)."""
-    path = Path(str(item.fspath))
-    if path.name.startswith("test_pg_") or item.get_closest_marker("both_backends"):
-        return True
-    return _USES_DB.search(path.read_text(encoding="utf-8")) is None
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that drives the browser must say so with the ``browser`` marker.
 
     So ``-m browser`` / ``-m "not browser"`` select exactly the browser tests, and a new
     browser test cannot hide from either selection.
 
-    On PostgreSQL (``--backend postgresql``): tests marked ``sqlite_only`` skip with
-    their reason, and tests that touch no database are deselected (they ran in the
-    SQLite run).
+    ``--backend postgresql`` keeps only the ``[postgresql]`` runs; ``--backend sqlite``
+    leaves them out.
     """
-    if BACKEND == "postgresql":
+    only = config.getoption("backend")
+    if only != "both":
         kept, left = [], []
         for item in items:
-            (left if _backend_independent(item) else kept).append(item)
-            only = item.get_closest_marker("sqlite_only")
-            if only is not None:
-                why = only.kwargs.get("reason") or (only.args[0] if only.args else "")
-                item.add_marker(pytest.mark.skip(reason=f"sqlite_only: {why}"))
+            spec = getattr(item, "callspec", None)
+            kind = spec.params.get("backend") if spec is not None else None
+            keep = kind == "postgresql" if only == "postgresql" else kind != "postgresql"
+            (kept if keep else left).append(item)
         if left:
             config.hook.pytest_deselected(items=left)
             items[:] = kept

@@ -11,7 +11,7 @@ import time
 
 import httpx
 import pytest
-from conftest import LiveServer, Stamper, put_record, run_async
+from conftest import LiveServer, Stamper, eventually, put_record, run_async
 from test_errors import assert_error
 
 from server.guards import sessions
@@ -23,7 +23,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory):
+def desk(tmp_path_factory: pytest.TempPathFactory, backend: str):
     """A real server with one coordinator login ``office``, shared by this module's tests.
 
     Rate limits count per client address, so each test speaks from its own loopback
@@ -134,7 +134,7 @@ OPEN_FILES, SLOW = 1024, 1100
 
 
 @pytest.fixture(scope="module")
-def tight(tmp_path_factory: pytest.TempPathFactory):
+def tight(tmp_path_factory: pytest.TempPathFactory, backend: str):
     """A real server under a 1,024 open-file limit with short read deadlines."""
     import resource
 
@@ -217,18 +217,23 @@ def test_an_aborted_upload_is_one_log_line(desk) -> None:
         "POST /api/v1/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         f"Authorization: Bearer {phone.token}\r\nContent-Length: 100000\r\n\r\n"
     )
-    with socket.create_connection(("127.0.0.1", desk.port)) as s:
-        s.sendall(head.encode() + b'{"node": "')
-    assert phone.sync().status_code == 200  # the server is fine
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # wait for whatever it logs about the upload
-        new = desk.log_path.read_text(errors="replace").splitlines()[len(before) :]
-        if new:
-            break
-        time.sleep(0.2)
-    time.sleep(0.5)  # a traceback would follow its first line at once
-    new = desk.log_path.read_text(errors="replace").splitlines()[len(before) :]
-    assert len(new) == 1 and "went away during POST /api/v1/sync" in new[0], new
+
+    def abort() -> None:
+        with socket.create_connection(("127.0.0.1", desk.port)) as s:
+            s.sendall(head.encode() + b'{"node": "')
+        assert phone.sync().status_code == 200  # the server is fine
+
+    def logged() -> list[str]:
+        return desk.log_path.read_text(errors="replace").splitlines()[len(before) :]
+
+    # Two aborts one after the other: whatever the server logs of the first (a traceback
+    # included) is written before the second's line, so once that is in, the log is whole.
+    abort()
+    first = eventually(logged, "a log line about the aborted upload")
+    abort()
+    new = eventually(lambda: len(logged()) > len(first) and logged(), "the second abort's line")
+    assert len(new) == 2, new
+    assert all("went away during POST /api/v1/sync" in line for line in new), new
 
 
 # -- residents behind one carrier address -----------------------------------------------
@@ -248,11 +253,14 @@ async def _residents(url: str, token: str, n: int) -> list[int]:
     return [code for pair in answers for code in pair]
 
 
-def test_a_thousand_residents_behind_one_address_all_get_the_page(live_server) -> None:
+def test_four_hundred_residents_behind_one_address_all_get_the_page(live_server) -> None:
+    # 800 requests: the per-address limit this test was written against let 600 of 2,000
+    # through (docs/security.md), and every per-address rule left counts failures or
+    # sign-ups. A thousand residents took 70–85 s an engine on a loaded CI box.
     coord = live_server.enroll("coordinator", "主任")
     token = share(live_server, coord)
-    codes = run_async(_residents(live_server.url, token, 1000))
-    assert len(codes) == 2000 and set(codes) == {200}, {c: codes.count(c) for c in set(codes)}
+    codes = run_async(_residents(live_server.url, token, 400))
+    assert len(codes) == 800 and set(codes) == {200}, {c: codes.count(c) for c in set(codes)}
 
 
 def test_the_cached_public_answer_follows_the_incident(live_server) -> None:
@@ -269,13 +277,11 @@ def test_the_cached_public_answer_follows_the_incident(live_server) -> None:
     text = f"今晚八点恢复供暖 {uuid7()}"
     stamp = Stamper(coord.node)
     put_record(coord, stamp, "updates", incident=HEATING, at=_now(), text=text, public=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # the tailer polls the change log
-        r = httpx.get(url, headers={"if-none-match": etag})
-        if r.status_code == 200:
-            break
-        time.sleep(0.1)
-    assert r.status_code == 200 and r.headers["etag"] != etag
+    r = eventually(  # the tailer polls the change log
+        lambda: (r := httpx.get(url, headers={"if-none-match": etag})).status_code == 200 and r,
+        "the public answer to follow the update",
+    )
+    assert r.headers["etag"] != etag
     assert text in r.text
 
 

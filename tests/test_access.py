@@ -12,7 +12,6 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import conftest
 import pytest
 from conftest import Phone, Stamper, db_for, invite, query, run_async
 from hypothesis import HealthCheck, given, settings
@@ -259,7 +258,7 @@ class World:
 @settings(
     # The same rules on both engines (one scope code, #21); PostgreSQL makes a database
     # per example, so fewer of them.
-    max_examples=60 if conftest.BACKEND == "sqlite" else 25,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -305,7 +304,7 @@ write_st = st.lists(
 
 
 @settings(
-    max_examples=40 if conftest.BACKEND == "sqlite" else 20,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -16,7 +16,7 @@ VISITS = 120  # three fields each, a note among them: ~100 KB a phone
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> LiveServer:
     live = LiveServer(str(tmp_path_factory.mktemp("load") / "load.db")).start()
     yield live
     live.stop()
@@ -88,7 +88,7 @@ def test_forty_volunteers_behind_one_address_sync_a_morning_at_once_and_none_is_
 
 
 @pytest.fixture(scope="module")
-def tight(tmp_path_factory: pytest.TempPathFactory):
+def tight(tmp_path_factory: pytest.TempPathFactory, backend: str):
     """A server whose minute's budget is 500 changes: a re-sent batch of 300 then crosses it."""
     import os
 

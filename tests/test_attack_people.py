@@ -18,7 +18,7 @@ PASSWORD = "night shift 3am"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[LiveServer]:
     live = LiveServer(str(tmp_path_factory.mktemp("attack") / "attack.db")).start()
     try:
         yield live
@@ -152,7 +152,7 @@ def test_a_household_task_is_given_only_by_a_coordinator_of_its_community_and_ta
     assert vol.records("households") == {}
 
 
-def test_the_first_run_link_stops_working_once_a_coordinator_can_sign_in(tmp_path) -> None:
+def test_the_first_run_link_stops_working_once_a_coordinator_can_sign_in(tmp_path, backend) -> None:
     """The link ``serve`` printed on an empty database (in its log, 72 hours) must not make
     a second coordinator of every community after the first was made another way."""
     import re

@@ -12,7 +12,7 @@ import time
 from contextlib import closing
 
 import pytest
-from conftest import enroll, load_demo, run_async, run_cli
+from conftest import db_for, enroll, load_demo, run_async, run_cli
 from litestar.testing import TestClient
 from test_errors import assert_error
 
@@ -60,8 +60,8 @@ def test_login_sets_an_httponly_strict_session_cookie_and_a_csrf_token(client, c
     assert who.status_code == 200 and who.json()["person"] == body["person"]
 
 
-def test_session_cookie_is_secure_over_https(tmp_path) -> None:
-    db = str(tmp_path / "s.db")
+def test_session_cookie_is_secure_over_https(tmp_path, backend) -> None:
+    db = db_for(str(tmp_path / "s.db"))
     add_coordinator(db, "office", PASSWORD)
     with TestClient(app=create_app(db=db, base_url="https://doorstep.example")) as c:
         r = login(c)
@@ -290,7 +290,7 @@ def test_tokens_are_long_enough_to_be_unguessable(client, coordinator) -> None:
     assert len(login(client).json()["csrf"]) * 4 >= 128
 
 
-def test_no_token_or_resident_link_reaches_the_log(tmp_path) -> None:
+def test_no_token_or_resident_link_reaches_the_log(tmp_path, backend) -> None:
     from conftest import LiveServer
 
     server = LiveServer(str(tmp_path / "log.db")).start()

@@ -44,6 +44,12 @@ def _notes(server: LiveServer, rid: str) -> list[str]:
     ]
 
 
+@pytest.fixture(scope="module")
+def empty_server(module_empty_server: LiveServer) -> LiveServer:
+    """One empty server for the module: each test uses its own devices and ids."""
+    return module_empty_server
+
+
 BAD_VALUES = {
     "invalid utf-8 byte": '"caf\udcff"',  # surrogateescape of byte 0xFF: raw 0xFF on the wire
     "lone surrogate": '"\\ud83d"',

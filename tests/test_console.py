@@ -2,11 +2,10 @@
 roster with the pending counts phones report, and the daily brief as JSON and XLSX."""
 
 import io
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import Stamper, enroll
+from conftest import Stamper, enroll, eventually
 from test_progress import INC, World, build
 
 from server.http.console import duty_day, make_brief
@@ -40,10 +39,8 @@ def test_restoring_buildings_one_by_one_restores_their_households_then_the_incid
         pub = world.phone.client.get(f"/api/v1/public/{token}").json()
         return (pub["buildings_restored"], pub["buildings"], pub["restored"])
 
-    deadline = time.monotonic() + 10  # the residents' frame follows the change log
-    while public() != (1, 2, 10) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert public() == (1, 2, 10)
+    # The residents' frame follows the change log.
+    eventually(lambda: public() == (1, 2, 10), "the residents' counts to follow", timeout=10)
     # ...and which ones, by label (#22 D26).
     pub = world.phone.client.get(f"/api/v1/public/{token}").json()
     assert (pub["buildings_done"], pub["buildings_waiting"]) == (["1号楼"], ["2号楼"])

@@ -28,7 +28,7 @@ def iso(ms: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[LiveServer]:
     live = LiveServer(str(Path(tmp_path_factory.mktemp("defects")) / "defects.db")).start()
     try:
         yield live

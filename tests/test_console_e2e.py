@@ -8,13 +8,13 @@ Screenshots land in /tmp/doorstep-e2e for a human to look at.
 
 import json
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import LiveServer, Stamper, put_record
+from conftest import eventually as until
 
 from server.http.console import duty_day
 from server.ops.demo import HEATING
@@ -42,10 +42,7 @@ def winner(server: LiveServer, coll: str, rid: str, fld: str) -> Any:
 
 def eventually(fn: Any, want: Any, timeout: float = LIVE_MS / 1000) -> None:
     """Wait until ``fn()`` (a read of the server's database) equals ``want``."""
-    deadline = time.monotonic() + timeout
-    while (got := fn()) != want and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert got == want
+    until(lambda: fn() == want, f"the server to hold {want!r}", timeout=timeout)
 
 
 def unvisited_household(server: LiveServer) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer, database_on, drop_database, invite
+from conftest import LiveServer, db_for, drop_database, invite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
@@ -91,8 +91,11 @@ writes_st = st.lists(
 fate_st = st.lists(st.integers(0, 3), min_size=1, max_size=60)
 
 
+# 20 examples, not 40: every example's checking replica pulls the whole shared database,
+# so the cost grows with the square of the count (54 s on PostgreSQL at 40 under load);
+# the merge's laws get a hundred examples each in the pure tests (test_merge.py).
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     writes=writes_st,
@@ -211,19 +214,16 @@ class Pair:
         drop_database(self.db)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def pair(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Pair]:
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Pair]:
     folder = tmp_path_factory.mktemp("pair")
-    p = Pair(database_on(request.param, str(folder / "pair.db")))
+    p = Pair(db_for(str(folder / "pair.db")))
     try:
         yield p
     finally:
         p.stop()
 
 
-@pytest.mark.both_backends
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from conftest import LiveServer
+from conftest import LiveServer, eventually
 
 from sync import clock
 from sync.merge import merge
@@ -62,8 +62,7 @@ def test_sigkill_mid_push_then_resend_converges_without_duplicates(
 
     t = threading.Thread(target=push)
     t.start()
-    while len(answered) < 3:
-        time.sleep(0.005)
+    eventually(lambda: len(answered) >= 3, "three answered batches", every=0.005)
     empty_server.kill()
     t.join(30)
     assert 3 <= len(answered) < BATCHES, "the kill must land in the middle of the push"

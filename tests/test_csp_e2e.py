@@ -44,7 +44,7 @@ def visit(context: Any, url: str, ready: str) -> list[str]:
     else:
         assert r.headers.get("content-security-policy") == CSP
     page.locator(ready).first.wait_for(timeout=20_000)
-    page.wait_for_timeout(500)  # late module loads, styles, images
+    page.wait_for_load_state("load")  # module loads, styles, images: all in by the load event
     seen += page.evaluate("window.__csp")
     page.close()
     return seen

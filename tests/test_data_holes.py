@@ -14,7 +14,7 @@ PASSWORD = "night shift 3am"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[LiveServer]:
     """One empty server for the module: each test makes its own people and records."""
     live = LiveServer(str(tmp_path_factory.mktemp("holes") / "holes.db")).start()
     try:

@@ -1,7 +1,6 @@
 """The one database interface (docs/database.md): a blocking function of a ``Conn``,
 written once in SQLite's spelling, runs in one transaction on either engine."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +11,10 @@ from server.db.postgresql.dialect import translate
 from server.errors import StorageFullError
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "interface.db")
-    return request.getfixturevalue("pg_url")
+@pytest.fixture
+def any_db(fresh_db: str) -> str:
+    """A database that does not exist yet, on each engine (``backend``)."""
+    return fresh_db
 
 
 def test_placeholders_are_translated_outside_quoted_literals() -> None:

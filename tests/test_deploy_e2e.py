@@ -28,9 +28,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def proxied(live_server: LiveServer, tmp_path: Path) -> Iterator[Caddy]:
-    caddy = Caddy(f"127.0.0.1:{live_server.port}", tmp_path / "caddy").start()
+@pytest.fixture(scope="module")
+def live_server(module_live_server: LiveServer) -> LiveServer:
+    """One demo server for the module: each test enrolls devices of its own."""
+    return module_live_server
+
+
+@pytest.fixture(scope="module")
+def proxied(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Caddy]:
+    caddy = Caddy(f"127.0.0.1:{live_server.port}", tmp_path_factory.mktemp("caddy")).start()
     try:
         yield caddy
     finally:

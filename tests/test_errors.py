@@ -1,12 +1,18 @@
 """Every failure has one JSON shape and a 4xx status a client can act on; never a 500."""
 
 import json
-import sqlite3
 
 import pytest
-from conftest import Phone, invite
+from conftest import Phone, invite, query
 
 SHAPE = {"error", "message", "details"}
+
+
+@pytest.fixture(scope="module")
+def client(shared_client):
+    """One app for the module: each test enrolls its own phone and spends its own
+    invites, so none sees another's state."""
+    return shared_client
 
 
 def assert_error(r, status: int, code: str) -> dict:
@@ -69,14 +75,12 @@ def test_revoked_device_gets_401_with_an_instruction_to_wipe(client, phone: Phon
     assert body["details"] == {"wipe": True}
 
 
-@pytest.mark.sqlite_only(reason="reads the SQLite file with sqlite3")
 def test_too_many_changes_is_a_413_and_nothing_is_written(client, phone: Phone) -> None:
     change = {"coll": "visits", "id": "v", "field": "note", "value": "", "hlc": "x"}
     r = phone.sync([change] * 5001)
     assert_error(r, 413, "too_many_changes")
-    assert sqlite3.connect(client.db_path).execute(
-        "SELECT count(*) FROM quarantine"
-    ).fetchone() == (0,)
+    held = "SELECT count(*) FROM quarantine WHERE node = ?"
+    assert query(client.db_path, held, (phone.node,)) == [(0,)]
 
 
 def test_oversize_body_is_a_413(phone: Phone) -> None:
@@ -186,7 +190,7 @@ def test_invite_code_may_be_typed_in_lower_case_without_the_dash(client) -> None
 
 
 def test_unexpected_error_is_logged_and_answered_without_a_stack_trace(
-    client, phone, monkeypatch, caplog
+    client, phone, monkeypatch, caplog, backend
 ) -> None:
     def boom(*a, **k):
         raise RuntimeError("disk on fire")

@@ -34,7 +34,7 @@ CODES = {code for group in WORDS.values() for code in group}
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def world(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Any:
     """The demo, a coordinator, and one visit by 王芳 at 00:49 local on 12-08."""
     path = str(tmp_path_factory.mktemp("export") / "doorstep.db")
     load_demo(path)

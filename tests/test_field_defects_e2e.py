@@ -29,7 +29,7 @@ UNDO = "↶ 撤销上一条"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[LiveServer]:
     """One demo server for the module; every test picks doors of its own."""
     db = str(tmp_path_factory.mktemp("field") / "live.db")
     load_demo(db)

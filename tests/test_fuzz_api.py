@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 import pytest
 import schemathesis
+from conftest import db_for
 from hypothesis import HealthCheck, settings
 from litestar.testing import TestClient
 
@@ -53,8 +54,8 @@ schema = schemathesis.openapi.from_dict(described_schema()).exclude(
 
 
 @pytest.fixture(scope="module")
-def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    db = str(tmp_path_factory.mktemp("fuzz") / "doorstep.db")
+def fuzz_client(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[TestClient]:
+    db = db_for(str(tmp_path_factory.mktemp("fuzz") / "doorstep.db"))
     with TestClient(app=create_app(db=db)) as c:
         code, _ = create_invite(db, "coordinator", name="fuzz")
         token = c.post("/api/v1/enroll", json={"code": code}).json()["token"]

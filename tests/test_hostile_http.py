@@ -19,7 +19,7 @@ from server.ops.access_commands import add_coordinator
 
 
 @pytest.fixture(scope="module")
-def plain(tmp_path_factory: pytest.TempPathFactory):
+def plain(tmp_path_factory: pytest.TempPathFactory, backend: str):
     """A real server on an empty database, shared by this module's tests that need no
     special options."""
     server = LiveServer(str(tmp_path_factory.mktemp("hostile") / "hostile.db")).start()
@@ -99,7 +99,7 @@ CAP, SLOW_BODIES = 40, 60
 
 
 @pytest.fixture(scope="module")
-def capped(tmp_path_factory: pytest.TempPathFactory):
+def capped(tmp_path_factory: pytest.TempPathFactory, backend: str):
     """A real server with the demo community, a cap of ``CAP`` connections and a body
     deadline far away (only the minimum body rate can cut a slow body in time)."""
     db = str(tmp_path_factory.mktemp("capped") / "capped.db")

@@ -287,7 +287,7 @@ def test_a_file_that_cannot_be_imported_is_one_line_and_writes_nothing(
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[LiveServer]:
     live = LiveServer(str(tmp_path_factory.mktemp("ledger") / "live.db")).start()
     try:
         yield live

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import BACKEND, LiveServer, Stamper, run_cli
+from conftest import LiveServer, Stamper, run_cli
 from httpx_sse import connect_sse
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -26,7 +26,7 @@ def scrape(server: LiveServer, **headers: str) -> dict[tuple[str, tuple], float]
 
 
 def test_metrics_count_syncs_changes_rejections_and_streams(
-    empty_server: LiveServer, tmp_path: Path
+    empty_server: LiveServer, tmp_path: Path, backend: str
 ) -> None:
     server = empty_server
     coordinator = server.enroll(role="coordinator", name="值班")
@@ -61,7 +61,7 @@ def test_metrics_count_syncs_changes_rejections_and_streams(
     assert after[q] == before[q] + 1
     assert after[("doorstep_open_streams", (("kind", "coordinator"),))] == 1
     assert after[("doorstep_database_bytes", ())] > 0
-    if BACKEND == "sqlite":  # PostgreSQL's disk is the database server's, watched there
+    if backend == "sqlite":  # PostgreSQL's disk is the database server's, watched there
         assert after[("doorstep_disk_free_bytes", ())] > 0
     assert 0 <= after[("doorstep_backup_age_seconds", ())] < 3600
     assert ("doorstep_tailer_lag", ()) in after
@@ -81,7 +81,7 @@ def test_metrics_are_closed_to_requests_that_came_through_a_proxy(
 
 
 def test_with_a_metrics_token_only_its_bearer_may_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
     monkeypatch.setenv("DOORSTEP_METRICS_TOKEN", "s3cret-metrics-token")
     server = LiveServer(str(tmp_path / "m.db")).start()

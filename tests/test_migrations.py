@@ -17,16 +17,14 @@ from server.db import applied, migrate, open_database
 from server.db.migrations import STEPS, MigrationError, Step, migrate_in
 from server.db.move import TABLES
 
-pytestmark = pytest.mark.both_backends
-
 ALL = [s.label for s in STEPS]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+@pytest.fixture
+def empty(backend: str, tmp_path: Path) -> Any:
     """An empty database on each engine: a file that does not exist yet, or a new
     PostgreSQL database on the run's cluster."""
-    db = database_on(request.param, str(tmp_path / "d.db"))
+    db = database_on(backend, str(tmp_path / "d.db"))
     yield db
     drop_database(db)
 

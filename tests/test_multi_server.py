@@ -1,7 +1,7 @@
 """Several app servers on one database (#14, docs/scaling.md): three real `doorstep serve`
 processes over one SQLite file, and over one PostgreSQL database, alone and behind Caddy's
 load balancer (deploy/doorstep-multi.caddy). Every test that starts servers runs on both
-backends, whatever ``--backend`` says (``both_backends``).
+engines (the ``backend`` parameter).
 
 What must hold whichever server answers: rate limits count in total, a session or a
 revocation made on one server is honoured at once on the others (and closes their
@@ -28,7 +28,7 @@ from conftest import (
     LiveServer,
     Phone,
     Stamper,
-    database_on,
+    db_for,
     drop_database,
     enroll,
     load_demo,
@@ -44,9 +44,6 @@ from server.guards.sessions import CSRF_HEADER
 from server.ops.access_commands import add_coordinator
 
 PASSWORD = "correct horse battery"
-BACKENDS = ["sqlite", "postgresql"]
-
-pytestmark = pytest.mark.both_backends
 
 
 class Trio:
@@ -92,15 +89,13 @@ class Trio:
         drop_database(self.db)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def trio(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Trio]:
+@pytest.fixture(scope="module")
+def trio(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Trio]:
     """Three servers on the demo community, shared by this module's tests (each test
     uses its own people, devices and client addresses), on each backend."""
     folder = tmp_path_factory.mktemp("multi")
-    db = database_on(request.param, str(folder / "multi.db"))
-    load_demo(db)
+    load_demo(str(folder / "multi.db"))
+    db = db_for(str(folder / "multi.db"))
     add_coordinator(db, "office", PASSWORD, name="街道办")
     t = Trio(db, folder)
     try:
@@ -440,13 +435,12 @@ class Storm(threading.Thread):
                 self.done_rounds += 1
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
 def test_a_server_killed_mid_storm_loses_no_change_and_streams_resume_on_the_others(
-    tmp_path: Path, kind: str
+    tmp_path: Path, backend: str
 ) -> None:
     if not Path(CADDY).exists():
         pytest.skip("Debian's caddy is not installed (bash .ci/setup --test)")
-    trio = Trio(database_on(kind, str(tmp_path / "storm.db")), tmp_path)
+    trio = Trio(db_for(str(tmp_path / "storm.db")), tmp_path)
     try:
         caddy = trio.proxy()
         with trio.client() as via:

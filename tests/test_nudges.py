@@ -127,7 +127,9 @@ def test_a_phone_is_nudged_over_http_when_another_volunteer_records_a_door(
 
 
 @pytest.fixture(scope="module")
-def small_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict]]:
+def small_world(
+    tmp_path_factory: pytest.TempPathFactory, backend: str
+) -> Iterator[tuple[LiveServer, dict]]:
     """One server for the tests below: an incident over one building of three households,
     a coordinator, and a volunteer assigned to the incident who writes."""
     server = LiveServer(str(tmp_path_factory.mktemp("nudges") / "n.db")).start()

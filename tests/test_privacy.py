@@ -9,6 +9,7 @@ import json
 import time
 
 import httpx
+import pytest
 from conftest import LiveServer, Phone, Stamper, put_record
 from httpx_sse import connect_sse
 
@@ -138,6 +139,12 @@ def run_incident(w: Writer, households: list[str]) -> list[str]:
         w.put("household_status", f"{INC}~{hid}", restored=True)
     w.put("incidents", INC, status="restored", restored_at=now())
     return private
+
+
+@pytest.fixture(scope="module")
+def empty_server(module_empty_server: LiveServer) -> LiveServer:
+    """One empty server for the module: the share test makes incidents of its own."""
+    return module_empty_server
 
 
 def test_no_public_surface_carries_personal_data(empty_server: LiveServer) -> None:

@@ -94,7 +94,7 @@ def push_service() -> Iterator[PushService]:
 
 
 @pytest.fixture
-def server(tmp_path, monkeypatch, push_service: PushService) -> Iterator[LiveServer]:
+def server(tmp_path, monkeypatch, push_service: PushService, backend: str) -> Iterator[LiveServer]:
     monkeypatch.setenv("DOORSTEP_PUSH_HOSTS", f"127.0.0.1:{push_service.port}")
     db = str(tmp_path / "push.db")
     load_demo(db)

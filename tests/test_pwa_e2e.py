@@ -10,7 +10,6 @@ change the server refuses. Screenshots land in /tmp/doorstep-e2e for a human to 
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -407,10 +406,7 @@ def test_without_service_workers_the_app_works_online_and_says_offline_needs_a_r
 
     # The status line may still say 已同步 from before the tap for a moment: wait for the
     # server to hold the visit, then for the line to say so.
-    deadline = time.monotonic() + 30
-    while not mine() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert mine() == [(json.dumps("not_home"),)]
+    assert eventually(mine, "the server to hold the visit") == [(json.dumps("not_home"),)]
     page.wait_for_function(
         """() => { const s = document.getElementById('status').innerText;
                    return s.includes('已同步') && !s.includes('待上传'); }""",

@@ -6,6 +6,7 @@ winners must be in that re-pull, or the households it visited show as unvisited 
 Against a real server process; the phone is played by the test, as the PWA does it.
 """
 
+import pytest
 from conftest import LiveServer, Phone, Stamper, put_record
 
 from server.ops.access_commands import assign
@@ -24,6 +25,12 @@ def _pull_all(phone: Phone, cursor: int, token: str | None) -> tuple[list[dict],
         cursor, token = body["cursor"], body["scope"]
         if not body["more"]:
             return got, evict, cursor, token
+
+
+@pytest.fixture(scope="module")
+def live_server(module_live_server: LiveServer) -> LiveServer:
+    """One demo server for the module: each test uses its own devices and records."""
+    return module_live_server
 
 
 def test_reassigned_volunteer_gets_its_own_visit_back(live_server: LiveServer) -> None:

@@ -30,7 +30,7 @@ def _phone(server: LiveServer, role: str, person: str | None = None) -> Phone:
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def town(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[dict]:
     server = LiveServer(str(tmp_path_factory.mktemp("reports") / "reports.db")).start()
     db = server.db_path
     write_records(

@@ -6,6 +6,7 @@ import json
 from types import SimpleNamespace
 
 import httpx
+import pytest
 from conftest import LiveServer, run_async
 from test_streams import share, sse, stats, wait_for
 
@@ -37,6 +38,13 @@ async def _open_and_close(port: int, path: str, n: int, at_once: int = 100) -> i
     for i in range(0, n, at_once):
         await asyncio.gather(*(one() for _ in range(min(at_once, n - i))))
     return got
+
+
+@pytest.fixture(scope="module")
+def live_server(module_live_server: LiveServer) -> LiveServer:
+    """One demo server for the module: each test waits for its own streams to be freed,
+    and the rate-limit test guesses from an address of its own."""
+    return module_live_server
 
 
 def test_two_thousand_streams_open_and_close_and_leave_nothing_open(

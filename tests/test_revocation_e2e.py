@@ -10,12 +10,12 @@ enrolment, and its token no longer syncs.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from conftest import eventually
 
 from server.ops.access_commands import add_coordinator, assign
 from server.ops.demo import HEATING
@@ -63,13 +63,14 @@ def households_of(server: Any, buildings: set[str]) -> set[str]:
 
 def wait_for(page: Any, ok: Any, timeout: float = 30) -> dict:
     """Poll the phone's IndexedDB until ``ok(held)``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        held = page.evaluate(HELD)
-        if ok(held):
-            return held
-        assert time.monotonic() < deadline, "timed out waiting for the phone"
-        time.sleep(0.1)
+    found: list[dict] = []
+
+    def check() -> bool:
+        found[:] = [page.evaluate(HELD)]
+        return ok(found[0])
+
+    eventually(check, "the phone's IndexedDB", timeout=timeout)
+    return found[0]
 
 
 def test_phone_scoped_to_three_buildings_then_taken_back_keeps_nothing_personal(

@@ -6,14 +6,22 @@ import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 from conftest import LiveServer, Phone, Stamper, run_cli
 from httpx_sse import connect_sse
 
 from server.ops.access_commands import add_coordinator
+from sync.ids import uuid7
 
 PASSWORD = "night shift 3am"
 #: The promise: the stream is closed within 2 s of the revocation or logout.
 CLOSE_WITHIN = 2.0
+
+
+@pytest.fixture(scope="module")
+def live_server(module_live_server: LiveServer) -> LiveServer:
+    """One demo server for the module: each test logs in a coordinator of its own."""
+    return module_live_server
 
 
 def _household(server: LiveServer) -> str:
@@ -33,12 +41,13 @@ def _run(server: LiveServer, end: Callable[[httpx.Client, dict, str], None]) -> 
     """Open a logged-in coordinator's stream, see it live, end the session with ``end``,
     write a note, and return every value the stream sent after the end. Fails if the
     stream is still open ``CLOSE_WITHIN`` seconds after the end."""
-    add_coordinator(server.db_path, "night-office", PASSWORD, name="夜班")  # all communities
+    login = f"night-{uuid7()[-8:]}"
+    add_coordinator(server.db_path, login, PASSWORD, name="夜班")  # all communities
     writer = server.enroll("coordinator", "街道办")
     stamp = Stamper(writer.node)
     hid = _household(server)
     with httpx.Client(base_url=server.url, timeout=httpx.Timeout(30.0)) as client:
-        r = client.post("/api/v1/login", json={"login": "night-office", "password": PASSWORD})
+        r = client.post("/api/v1/login", json={"login": login, "password": PASSWORD})
         assert r.status_code == 200, r.text
         csrf, node = {"X-CSRF-Token": r.json()["csrf"]}, r.json()["node"]
         with connect_sse(client, "GET", "/api/v1/events") as source:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer, Phone, Stamper, load_demo, run_cli
+from conftest import LiveServer, Phone, Stamper, cli, load_demo
 
 from server.guards.caller import RouteAccess, route_access_of
 from server.http.app import create_app
@@ -84,7 +84,7 @@ def _login(server: LiveServer, login: str) -> tuple[dict[str, str], dict[str, st
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[World]:
     db = str(tmp_path_factory.mktemp("routes") / "routes.db")
     load_demo(db)
     server = LiveServer(db).start()
@@ -123,7 +123,7 @@ def _world(server: LiveServer) -> World:
     add_coordinator(db, "office-sample", PASSWORD, name="样本", community=a)
     cookies_a, csrf_a, node_a = _login(server, "office-a")
     _, _, device_b = _login(server, "office-b")
-    run_cli("revoke", "--db", db, device_b)  # a device of B, revoked: 409 to those who see it
+    cli("revoke", "--db", db, device_b)  # a device of B, revoked: 409 to those who see it
     cookies_gone, csrf_gone, node_gone = _login(server, "office-a-gone")
     r = httpx.post(
         f"{server.url}/api/v1/logout", cookies=cookies_gone, headers=csrf_gone, timeout=10
@@ -131,9 +131,9 @@ def _world(server: LiveServer) -> World:
     assert r.status_code == 200, r.text
     # A device of community A, revoked: revoking it again is a 409 for those who see it.
     _, _, revoked_node_a = _login(server, "office-a")
-    run_cli("revoke", "--db", db, revoked_node_a)
+    cli("revoke", "--db", db, revoked_node_a)
     gone_phone = server.enroll("volunteer", "已撤销")
-    run_cli("revoke", "--db", db, gone_phone.node)
+    cli("revoke", "--db", db, gone_phone.node)
     r = httpx.post(f"{server.url}/api/v1/incidents/{inc_a}/share", headers=coordinator_all.headers)
     assert r.status_code == 200, r.text
     callers = {
@@ -302,7 +302,9 @@ def _routes() -> list[tuple[str, str, RouteAccess | None]]:
                 if method == "OPTIONS" or route.path.startswith("/schema"):
                     continue
                 out.append((method, route.path, route_access_of(handler)))
-    return out
+    # Sorted: the order of one path's handlers differs between processes, and the
+    # xdist workers of .ci/run must collect the same tests in the same order.
+    return sorted(out, key=lambda r: (r[1], r[0]))
 
 
 def test_every_route_has_a_rule_and_a_sample() -> None:

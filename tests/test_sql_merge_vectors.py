@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from conftest import run_async
+from conftest import database_on, drop_database, run_async
 
 from server.db import AnyDatabase, changes, open_database
 
@@ -42,16 +42,15 @@ async def _winners(d: AnyDatabase, batches: list[list[dict]]) -> list[dict]:
     )
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+@pytest.fixture(scope="module")
+def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One database of each engine for the module (each vector empties its log first)."""
-    if request.param == "sqlite":
+    if backend == "sqlite":
         yield str(tmp_path_factory.mktemp("merge") / "merge.db")
         return
-    cluster = request.getfixturevalue("pg_cluster")
-    url = cluster.create_database()
+    url = database_on(backend, "")
     yield url
-    cluster.drop_database(url)
+    drop_database(url)
 
 
 def _orders(vector: dict) -> list[list[dict]]:
@@ -83,7 +82,6 @@ def _param(v: dict) -> object:
     return pytest.param(v, id=v["name"], marks=marks)
 
 
-@pytest.mark.both_backends
 @pytest.mark.parametrize("vector", [_param(v) for v in VECTORS])
 def test_sql_merge_runs_the_shared_vectors(vector: dict, engine: str) -> None:
     want = sorted(vector["winners"], key=lambda w: (w["coll"], w["id"], w["field"]))

@@ -39,7 +39,9 @@ def test_quarantine_is_bounded_per_device_and_the_rest_is_counted(
 
 
 @pytest.fixture
-def capped_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+def capped_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> Iterator[LiveServer]:
     """A server whose database may not grow past 1 MiB (DOORSTEP_MAX_DB_MB): the disk
     filling up, as SQLite reports it (SQLITE_FULL)."""
     monkeypatch.setenv("DOORSTEP_MAX_DB_MB", "1")

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from conftest import LiveServer, Phone, Stamper
+from conftest import LiveServer, Phone, Stamper, eventually
 from httpx_sse import ServerSentEvent, connect_sse
 
 from server.ops.demo import HEATING
@@ -55,6 +55,18 @@ def sse(server: LiveServer, path: str, headers: dict | None = None) -> Iterator[
         assert source.response.headers["content-type"].startswith("text/event-stream")
         assert "content-encoding" not in source.response.headers
         yield Stream(source.iter_sse(), source.response)
+
+
+# One server of each kind for the module: each test enrolls its own devices, reads the
+# coordinator stream from the top it finds, and waits for its own streams to be freed.
+@pytest.fixture(scope="module")
+def live_server(module_live_server: LiveServer) -> LiveServer:
+    return module_live_server
+
+
+@pytest.fixture(scope="module")
+def empty_server(module_empty_server: LiveServer) -> LiveServer:
+    return module_empty_server
 
 
 def visits(phone: Phone, stamp: Stamper, n: int) -> list[dict]:
@@ -148,11 +160,7 @@ def stats(server: LiveServer, coord: Phone) -> dict:
 
 
 def wait_for(pred, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    eventually(pred, what, timeout=timeout)
 
 
 def share(server: LiveServer, coord: Phone, incident: str = HEATING) -> str:
@@ -249,7 +257,7 @@ def test_internal_updates_and_unrelated_changes_send_nothing_public(
     assert not any("内部" in t for t in texts)
 
 
-def test_idle_streams_get_comment_pings(tmp_path, monkeypatch) -> None:
+def test_idle_streams_get_comment_pings(tmp_path, monkeypatch, backend) -> None:
     monkeypatch.setenv("DOORSTEP_SSE_PING", "0.2")
     server = LiveServer(str(tmp_path / "ping.db")).start()
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer, Phone, Stamper, database_on, drop_database, run_async
+from conftest import LiveServer, Phone, Stamper, db_for, drop_database, run_async
 
 from server.db import Database, changes, devices, scopes
 from server.db.devices import Device
@@ -190,17 +190,15 @@ WRITERS = 4
 ROUNDS = 20
 
 
-@pytest.mark.both_backends
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_pages_pulled_from_two_servers_under_concurrent_writers_never_skip_or_repeat(
-    tmp_path: Path, kind: str
+    tmp_path: Path, backend: str
 ) -> None:
     """Two app servers over one database; four phones write at once through both while a
     coordinator pulls pages of 5 from one server, then the other. Every accepted change
     is pulled exactly once: a page that skipped one (a later seq committed first and the
     cursor moved past it) or repeated one fails here. On PostgreSQL this is the ordering
     lock at work (docs/postgresql.md, "Ordering"); on SQLite, BEGIN IMMEDIATE."""
-    db = database_on(kind, str(tmp_path / "paging.db"))
+    db = db_for(str(tmp_path / "paging.db"))
     servers = [LiveServer(db).start()]
     try:
         servers.append(LiveServer(db).start())

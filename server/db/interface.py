@@ -27,8 +27,8 @@ STORAGE_FULL = (
 
 
 class BaseDatabase:
-    """What every backend's database offers the rest of the server (``server.db``'s
-    ``AnyDatabase``): SQLite's ``sqlite.engine.Database``, PostgreSQL's ``postgresql.core.PgDatabase``."""
+    """What every engine's database offers the rest of the server (``server.db``'s
+    ``AnyDatabase``): ``sqlite.engine.Database`` and ``postgresql.core.PgDatabase``."""
 
     #: The engine's ``server.db.dialect.Dialect``: what differs in its SQL.
     sql: Dialect
