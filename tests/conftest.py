@@ -304,6 +304,13 @@ def load_demo(db: str) -> None:
     copy_database(str(_sqlite_demo(key, now)), db)
 
 
+def demo_file() -> Path:
+    """The demo community in a SQLite file of the run, whatever the test's engine (to read
+    from, never to write: it is shared)."""
+    at = os.environ.get("DOORSTEP_TEST_DEMO_NOW")
+    return _sqlite_demo(at or "", ["--now", at] if at else [])
+
+
 def _sqlite_demo(key: str, now: list[str]) -> Path:
     """The demo in a SQLite file, generated once per run by the real command."""
     template = _DEMO_TEMPLATES.get(key)

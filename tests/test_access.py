@@ -263,7 +263,9 @@ class World:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(spec=world_st)
-def test_volunteer_holds_exactly_its_scope_across_assignment_changes(tmp_path, spec) -> None:
+def test_volunteer_holds_exactly_its_scope_across_assignment_changes(
+    tmp_path, backend, spec
+) -> None:
     # A fresh database per example: reference data of earlier examples would otherwise
     # make every full pull longer and longer.
     db = db_for(str(tmp_path / f"w{next(_tick)}.db"))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import database_on, drop_database, load_demo, run_async
+from conftest import database_on, demo_file, drop_database, run_async
 from old_schema import migrate_postgresql, migrate_sqlite
 from schema_shape import RUNNERS, connection, rows_of, shape
 
@@ -59,9 +59,7 @@ def _legacy(db: str, folder: Path) -> None:
     """Make ``db`` as the release before issue 21 did, and fill it: the demo community
     (the log and its winners, copied row by row) and a row in every other table."""
     (migrate_postgresql if db.startswith("postgresql") else migrate_sqlite)(db)
-    demo = str(folder / "demo.db")
-    load_demo(demo)
-    src = sqlite3.connect(demo)
+    src = sqlite3.connect(f"file:{demo_file()}?mode=ro", uri=True)
     try:
         with connection(db) as conn:
             conn.execute("BEGIN")

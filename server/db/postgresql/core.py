@@ -67,6 +67,10 @@ SETTINGS = {
     # instead of holding a request forever; the device retries (its outbox keeps it).
     "lock_timeout": "30s",
     "idle_in_transaction_session_timeout": "60s",
+    # psycopg prepares a statement from its 5th execution, and PostgreSQL then plans a
+    # prepared statement once for every parameter: the pull page's generic plan took
+    # 72 ms where a plan for the actual cursor and scope takes 3 (bench/storm_profile.py).
+    "plan_cache_mode": "force_custom_plan",
 }
 
 
