@@ -17,6 +17,7 @@ __all__ = [
     "Database",
     "applied",
     "connect_sync",
+    "engine_of",
     "migrate",
     "open_database",
     "run",
@@ -58,6 +59,13 @@ def migrate(db: str) -> list[str]:
     from server.db.sqlite.engine import migrate as migrate_sqlite
 
     return migrate_sqlite(db)
+
+
+def engine_of(db: str) -> str:
+    """The name of the engine ``--db`` names ("sqlite" or "postgresql"), for messages."""
+    from server.db import postgresql as pg
+
+    return "postgresql" if pg.is_url(db) else "sqlite"
 
 
 def applied(db: str) -> list[str]:

@@ -262,13 +262,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from server.db import applied, migrate
+    from server.db import applied, engine_of, migrate
     from server.db import postgresql as pg
     from server.db.migrations import MigrationError
 
-    backend = "postgresql" if pg.is_url(args.db) else "sqlite"
-    if backend == "sqlite":
-        Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    backend = engine_of(args.db)
     try:
         ran, schema = migrate(args.db), applied(args.db)
     except MigrationError as exc:

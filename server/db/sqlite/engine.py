@@ -80,6 +80,7 @@ def migrate(path: str) -> list[str]:
     wait for each other."""
     from server.db.migrations import migrate_in
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = connect_sync(path)
     try:
         return migrate_in(conn)
